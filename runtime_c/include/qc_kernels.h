@@ -1,0 +1,169 @@
+/* qcompile runtime: portable C99 int8 kernels.
+ *
+ * Every kernel here has a numpy twin in toolchain/reference/kernels.py and the pair
+ * must agree bit for bit on every input (docs/QUANTIZATION.md states the arithmetic).
+ * Layout: activations NHWC, conv filters OHWI ([out_c][kh][kw][in_c / groups]),
+ * depthwise filters [kh][kw][out_c], fully-connected filters [out][in].
+ * Offsets follow TFLite: input_offset = -input_zero_point, output_offset = output_zero_point.
+ * Multipliers/shifts: TFLite convention (Q31 multiplier, shift > 0 = left).
+ * Kernels never allocate; those that need working memory take a `scratch` pointer whose
+ * size the matching *_scratch_size() returns (0 means NULL is fine).
+ * Return value: QC_OK, or QC_ERROR on parameters the kernel cannot handle.
+ */
+#ifndef QC_KERNELS_H
+#define QC_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qc_fixedpoint.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define QC_OK 0
+#define QC_ERROR 1
+
+/* Broadcasting elementwise ops work on shapes padded on the left to this rank. */
+#define QC_MAX_RANK 5
+
+/* ---- convolution family ------------------------------------------------------------ */
+
+typedef struct {
+    int32_t batches;
+    int32_t in_h, in_w, in_c;
+    int32_t out_h, out_w, out_c;
+    int32_t kernel_h, kernel_w;
+    int32_t stride_h, stride_w;
+    int32_t dilation_h, dilation_w;
+    int32_t pad_top, pad_left; /* bottom/right padding is implied by out_h/out_w */
+    int32_t groups;            /* conv2d only: in_c and out_c are multiples of it */
+    int32_t depth_multiplier;  /* depthwise only: out_c = in_c * depth_multiplier */
+    int32_t input_offset;      /* -input zero point */
+    int32_t output_offset;     /* output zero point */
+    int32_t act_min, act_max;  /* fused activation clamp, in output quantized units */
+} qc_conv_params;
+
+/* acc[c] = bias[c] + sum (x + input_offset) * w, padding contributes 0;
+ * out = clamp(qc_requantize(acc, multiplier[c], shift[c]) + output_offset, act_min, act_max). */
+int qc_conv2d_s8(const qc_conv_params *p, const int8_t *input, const int8_t *filter,
+                 const int32_t *bias, const int32_t *multiplier, const int32_t *shift,
+                 int8_t *output, void *scratch);
+size_t qc_conv2d_s8_scratch_size(const qc_conv_params *p);
+
+int qc_depthwise_conv2d_s8(const qc_conv_params *p, const int8_t *input, const int8_t *filter,
+                           const int32_t *bias, const int32_t *multiplier, const int32_t *shift,
+                           int8_t *output, void *scratch);
+size_t qc_depthwise_conv2d_s8_scratch_size(const qc_conv_params *p);
+
+/* ---- fully connected --------------------------------------------------------------- */
+
+typedef struct {
+    int32_t batches;       /* rows of the input matrix */
+    int32_t in_features;   /* K */
+    int32_t out_features;  /* N */
+    int32_t input_offset, output_offset;
+    int32_t act_min, act_max;
+    int32_t per_channel;   /* 1: multiplier/shift have N entries; 0: one entry */
+} qc_fc_params;
+
+/* out[b][n] = clamp(qc_requantize(bias[n] + sum_k (x[b][k] + input_offset) * w[n][k]) + output_offset) */
+int qc_fully_connected_s8(const qc_fc_params *p, const int8_t *input, const int8_t *filter,
+                          const int32_t *bias, const int32_t *multiplier, const int32_t *shift,
+                          int8_t *output, void *scratch);
+size_t qc_fully_connected_s8_scratch_size(const qc_fc_params *p);
+
+/* ---- broadcasting binary elementwise ------------------------------------------------ */
+
+/* Shapes are right-aligned to QC_MAX_RANK; strides are in elements, 0 on broadcast axes. */
+typedef struct {
+    int32_t out_shape[QC_MAX_RANK];
+    int32_t in1_strides[QC_MAX_RANK];
+    int32_t in2_strides[QC_MAX_RANK];
+    int32_t subtract; /* 0: add, 1: sub (in1 - in2) */
+    int32_t input1_offset, input2_offset, output_offset;
+    int32_t left_shift; /* 20 for int8 */
+    int32_t input1_multiplier, input1_shift;
+    int32_t input2_multiplier, input2_shift;
+    int32_t output_multiplier, output_shift;
+    int32_t act_min, act_max;
+} qc_add_params;
+
+int qc_add_s8(const qc_add_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+
+typedef struct {
+    int32_t out_shape[QC_MAX_RANK];
+    int32_t in1_strides[QC_MAX_RANK];
+    int32_t in2_strides[QC_MAX_RANK];
+    int32_t input1_offset, input2_offset, output_offset;
+    int32_t output_multiplier, output_shift;
+    int32_t act_min, act_max;
+} qc_mul_params;
+
+int qc_mul_s8(const qc_mul_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+
+/* ---- pooling ------------------------------------------------------------------------ */
+
+typedef struct {
+    int32_t batches;
+    int32_t in_h, in_w, channels;
+    int32_t out_h, out_w;
+    int32_t kernel_h, kernel_w;
+    int32_t stride_h, stride_w;
+    int32_t pad_top, pad_left;
+    int32_t act_min, act_max;
+} qc_pool_params;
+
+int qc_max_pool2d_s8(const qc_pool_params *p, const int8_t *input, int8_t *output);
+int qc_avg_pool2d_s8(const qc_pool_params *p, const int8_t *input, int8_t *output, void *scratch);
+size_t qc_avg_pool2d_s8_scratch_size(const qc_pool_params *p);
+
+/* ---- softmax (TFLM's int8 algorithm; output scale 1/256, zero point -128) ------------ */
+
+typedef struct {
+    int32_t outer;  /* number of rows */
+    int32_t depth;  /* row length (softmax axis, innermost) */
+    int32_t input_multiplier;
+    int32_t input_left_shift;
+    int32_t diff_min;
+} qc_softmax_params;
+
+int qc_softmax_s8(const qc_softmax_params *p, const int8_t *input, int8_t *output);
+
+/* ---- table lookup: every elementwise unary int8 op ---------------------------------- */
+
+void qc_lut_s8(const int8_t table[256], const int8_t *input, int8_t *output, int32_t size);
+
+/* ---- data movement ------------------------------------------------------------------ */
+
+/* out = concatenation along an axis: each of `outer` slices copies inner_sizes[i] bytes
+ * from inputs[i] in turn. */
+void qc_concat_s8(int32_t outer, int32_t num_inputs, const int8_t *const *inputs,
+                  const int32_t *inner_sizes, int8_t *output);
+
+/* Constant padding of a QC_MAX_RANK (right-aligned) tensor. */
+typedef struct {
+    int32_t in_shape[QC_MAX_RANK];
+    int32_t pad_before[QC_MAX_RANK];
+    int32_t pad_after[QC_MAX_RANK];
+    int32_t pad_value;
+} qc_pad_params;
+
+void qc_pad_s8(const qc_pad_params *p, const int8_t *input, int8_t *output);
+
+/* out[...] = in transposed: out axis i is in axis perm[i]; QC_MAX_RANK, right-aligned. */
+typedef struct {
+    int32_t in_shape[QC_MAX_RANK];
+    int32_t perm[QC_MAX_RANK];
+} qc_transpose_params;
+
+void qc_transpose_s8(const qc_transpose_params *p, const int8_t *input, int8_t *output);
+
+void qc_copy_s8(const int8_t *input, int8_t *output, int32_t size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* QC_KERNELS_H */

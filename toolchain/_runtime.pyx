@@ -1,0 +1,16 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Cython binding to the C runtime.
+
+Two uses, both through the very same C sources that generated models ship with:
+per-kernel calls on numpy arrays (property tests compare them with the numpy
+reference) and loading a host build of a generated model to run whole batches with
+no per-layer Python.
+"""
+
+from libc.stdint cimport int8_t, int32_t, uint8_t
+
+import numpy as np
+
+include "_kernels_conv.pxi"
+include "_kernels_misc.pxi"
+include "_model_loader.pxi"

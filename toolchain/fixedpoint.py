@@ -1,0 +1,134 @@
+"""Fixed-point primitives of the TFLite int8 spec, exactly as TFLite Micro computes them.
+
+These functions are the arithmetic contract: the numpy reference kernels call them and
+the C header ``runtime_c/include/qc_fixedpoint.h`` implements the same operations
+bit for bit. All functions are vectorised over numpy arrays and compute in int64 so
+that int32 overflow behaves as TFLM's int32 code does (wrap-around is modelled
+explicitly where TFLM can wrap).
+
+Conventions (TFLite's): a ``shift`` > 0 is a left shift, < 0 a right shift.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
+
+
+def wrap_int32(x: np.ndarray) -> np.ndarray:
+    """Two's-complement wrap of int64 values to the int32 range (C's int32 overflow on gcc)."""
+    x = np.asarray(x, dtype=np.int64)
+    return ((x + 2**31) & 0xFFFFFFFF) - 2**31
+
+
+def quantize_multiplier(real: float) -> tuple[int, int]:
+    """TFLite's ``QuantizeMultiplier``: real = multiplier * 2^(shift - 31), multiplier in [2^30, 2^31).
+
+    Rounding of the mantissa is half away from zero (``TfLiteRound``). A mantissa that
+    rounds up to 2^31 is halved and the shift incremented; shifts below -31 give zero.
+    """
+    if real == 0.0:
+        return 0, 0
+    if not math.isfinite(real):
+        raise ValueError(f"multiplier {real} is not finite")
+    mantissa, shift = math.frexp(real)
+    q_fixed = int(_round_away(mantissa * (1 << 31)))
+    if q_fixed == 1 << 31:
+        q_fixed //= 2
+        shift += 1
+    if shift < -31:
+        shift = 0
+        q_fixed = 0
+    return q_fixed, shift
+
+
+def quantize_multiplier_smaller_than_one_exp(real: float) -> tuple[int, int]:
+    """TFLite's ``QuantizeMultiplierSmallerThanOneExp``: as above, requires 0 < real < 1 (shift <= 0)."""
+    if not 0.0 < real < 1.0:
+        raise ValueError(f"multiplier {real} must lie in (0, 1)")
+    mult, shift = quantize_multiplier(real)
+    if shift > 0:
+        raise ValueError(f"multiplier {real} gives a left shift")
+    return mult, shift
+
+
+def quantize_multiplier_greater_than_one(real: float) -> tuple[int, int]:
+    """TFLite's ``QuantizeMultiplierGreaterThanOne``: requires real > 1, returns a left shift >= 0."""
+    if not real > 1.0:
+        raise ValueError(f"multiplier {real} must be > 1")
+    mult, shift = quantize_multiplier(real)
+    if shift < 0:
+        raise ValueError(f"multiplier {real} gives a right shift")
+    return mult, shift
+
+
+def _round_away(x: float) -> float:
+    return math.copysign(math.floor(abs(x) + 0.5), x)
+
+
+def saturating_rounding_doubling_high_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """gemmlowp's SaturatingRoundingDoublingHighMul: round((a*b*2) / 2^32), ties away from zero,
+    computed as (a*b + nudge) / 2^31 with C's truncating division; the single overflow case
+    (INT32_MIN * INT32_MIN) saturates to INT32_MAX."""
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    overflow = (a == b) & (a == INT32_MIN)
+    ab = a * b
+    nudge = np.where(ab >= 0, 1 << 30, 1 - (1 << 30))
+    num = ab + nudge
+    # C integer division truncates toward zero; numpy's // floors.
+    high = np.where(num >= 0, num >> 31, -((-num) >> 31))
+    return np.where(overflow, INT32_MAX, high).astype(np.int64)
+
+
+def rounding_divide_by_pot(x: np.ndarray, exponent: np.ndarray | int) -> np.ndarray:
+    """gemmlowp's RoundingDivideByPOT: x / 2^exponent rounded to nearest, ties away from zero.
+    ``exponent`` must be in [0, 31]."""
+    x = np.asarray(x, dtype=np.int64)
+    exponent = np.asarray(exponent, dtype=np.int64)
+    if np.any(exponent < 0) or np.any(exponent > 31):
+        raise ValueError("rounding_divide_by_pot exponent must be in [0, 31]")
+    mask = (np.int64(1) << exponent) - 1
+    remainder = x & mask
+    threshold = (mask >> 1) + (x < 0).astype(np.int64)
+    return (x >> exponent) + (remainder > threshold).astype(np.int64)
+
+
+def multiply_by_quantized_multiplier(x: np.ndarray, multiplier: np.ndarray | int, shift: np.ndarray | int) -> np.ndarray:
+    """TFLM's ``MultiplyByQuantizedMultiplier`` for int32 x (two roundings).
+
+    result = RoundingDivideByPOT(SRDHM(x * 2^max(shift,0), multiplier), max(-shift,0)).
+    The left shift is done in int32 and wraps as TFLM's does.
+    """
+    x = np.asarray(x, dtype=np.int64)
+    multiplier = np.asarray(multiplier, dtype=np.int64)
+    shift = np.asarray(shift, dtype=np.int64)
+    left = np.maximum(shift, 0)
+    right = np.maximum(-shift, 0)
+    shifted = wrap_int32(x << left)
+    return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted, multiplier), right)
+
+
+def multiply_by_quantized_multiplier_smaller_than_one_exp(
+    x: np.ndarray, multiplier: np.ndarray | int, left_shift: np.ndarray | int
+) -> np.ndarray:
+    """TFLite's ``MultiplyByQuantizedMultiplierSmallerThanOneExp`` (left_shift <= 0):
+    RoundingDivideByPOT(SRDHM(x, multiplier), -left_shift)."""
+    return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(x, multiplier), -np.asarray(left_shift))
+
+
+def multiply_by_quantized_multiplier_greater_than_one(
+    x: np.ndarray, multiplier: np.ndarray | int, left_shift: np.ndarray | int
+) -> np.ndarray:
+    """TFLite's ``MultiplyByQuantizedMultiplierGreaterThanOne`` (left_shift >= 0):
+    SRDHM(x * 2^left_shift, multiplier), the left shift done in int32."""
+    x = np.asarray(x, dtype=np.int64)
+    return saturating_rounding_doubling_high_mul(wrap_int32(x << np.asarray(left_shift, dtype=np.int64)), multiplier)
+
+
+def saturate(x: np.ndarray, lo: int, hi: int, dtype: str = "int8") -> np.ndarray:
+    return np.clip(np.asarray(x, dtype=np.int64), lo, hi).astype(dtype)

@@ -1,0 +1,1 @@
+"""numpy reference: the int8 kernels that define qcompile's arithmetic, and graph executors."""
