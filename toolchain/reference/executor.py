@@ -1,0 +1,84 @@
+"""Run a whole graph through the reference kernels.
+
+The quantized executor defines what the generated C must output; the float executor
+runs the float IR (after import and passes) so importer tests can prove a graph still
+means what the source model meant. Both dispatch by op name to functions whose keyword
+arguments are exactly the node's attributes, so IR, reference and binding share one
+vocabulary.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+
+from qcompile.errors import QCompileError
+from qcompile.ir import Graph
+
+_QUANTIZED_MODULES = ("qcompile.reference.conv", "qcompile.reference.ops")
+_FLOAT_MODULES = ("qcompile.reference.float_ops",)
+
+
+def _resolve(op: str, modules: Sequence[str]) -> Callable[..., np.ndarray]:
+    for module_name in modules:
+        module = importlib.import_module(module_name)
+        fn = getattr(module, op, None)
+        if fn is not None:
+            return fn
+    raise QCompileError(f"the reference has no kernel for op {op!r}")
+
+
+def _bind_inputs(graph: Graph, inputs: Mapping[str, np.ndarray] | Sequence[np.ndarray] | np.ndarray) -> dict[str, np.ndarray]:
+    if isinstance(inputs, np.ndarray):
+        inputs = [inputs]
+    if not isinstance(inputs, Mapping):
+        if len(inputs) != len(graph.inputs):
+            raise QCompileError(f"graph has {len(graph.inputs)} inputs, got {len(inputs)} arrays")
+        inputs = dict(zip(graph.inputs, inputs, strict=True))
+    values: dict[str, np.ndarray] = {}
+    for name in graph.inputs:
+        tensor = graph.tensors[name]
+        array = np.asarray(inputs[name])
+        if tuple(array.shape) != tuple(tensor.shape):
+            raise QCompileError(f"input {name!r} has shape {array.shape}, expected {tensor.shape}")
+        values[name] = array.astype(tensor.dtype, copy=False)
+    return values
+
+
+def _run(graph: Graph, inputs, modules: Sequence[str], keep_all: bool) -> dict[str, np.ndarray]:
+    values = _bind_inputs(graph, inputs)
+    for t in graph.tensors.values():
+        if t.is_constant:
+            values[t.name] = t.data
+    for node in graph.nodes:
+        fn = _resolve(node.op, modules)
+        args = [values[i] if i else None for i in node.inputs]
+        try:
+            result = fn(*args, **node.attrs)
+        except QCompileError:
+            raise
+        except Exception as exc:  # a kernel failure names the node it happened in
+            raise QCompileError(f"reference kernel {node.op!r} failed on node {node.name!r}: {exc}") from exc
+        results = result if isinstance(result, tuple) else (result,)
+        for name, value in zip(node.outputs, results, strict=True):
+            expected = graph.tensors[name].shape
+            if tuple(value.shape) != tuple(expected):
+                raise QCompileError(
+                    f"node {node.name!r} ({node.op}) produced shape {value.shape} for {name!r}, IR says {expected}"
+                )
+            values[name] = value
+    if keep_all:
+        return values
+    return {name: values[name] for name in graph.outputs}
+
+
+def run_quantized(graph: Graph, inputs, *, keep_all: bool = False) -> dict[str, np.ndarray]:
+    """Execute a quantized graph on int8 inputs; returns the outputs by name (or every tensor)."""
+    return _run(graph, inputs, _QUANTIZED_MODULES, keep_all)
+
+
+def run_float(graph: Graph, inputs, *, keep_all: bool = False) -> dict[str, np.ndarray]:
+    """Execute a float IR graph (NHWC, after import) on float inputs in physical layout."""
+    return _run(graph, inputs, _FLOAT_MODULES, keep_all)
