@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Fresh-machine setup: system packages, then qcompile itself with its test extras.
+# Safe to re-run. Used by the README quick start and by .ci/run.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+APT_PACKAGES=(build-essential cmake)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
+python3 -m pip install --quiet --upgrade pip
+python3 -m pip install --quiet "$root[test,bench]"
+command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
+echo "qcompile $(python3 -c 'import qcompile; print(qcompile.__version__)') installed"

@@ -1,0 +1,116 @@
+"""The main job: model file in, C source folder out, all pipeline stages in order.
+
+The output folder is written all or nothing: every file is generated into a hidden
+sibling folder that replaces the destination only once everything succeeded, so a
+failed compile leaves neither half a model nor a damaged previous build behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qcompile.errors import QCompileError
+from qcompile.ir import Graph
+
+GRAPH_FILE = "model.qir"
+
+
+@dataclass
+class CompileOptions:
+    target: str = "host"
+    calib: Path | None = None
+    name: str | None = None
+    observer: str = "minmax"
+    percentile: float = 99.99
+    input_layout: str = "nhwc"
+    weights_section: str | None = None
+    progress: bool = True
+
+
+def default_name(model_path: Path) -> str:
+    return model_path.stem
+
+
+def import_model(model_path: Path, *, input_layout: str = "nhwc") -> Graph:
+    """Source model -> optimized float IR."""
+    from qcompile.importers.onnx_import import load_onnx
+    from qcompile.passes import optimize
+
+    if not model_path.exists():
+        raise QCompileError(f"{model_path}: no such file")
+    if model_path.suffix.lower() != ".onnx":
+        raise QCompileError(f"{model_path}: unsupported model format {model_path.suffix!r}; give an .onnx file")
+    return optimize(load_onnx(model_path, input_layout=input_layout))
+
+
+def quantize_model(model_path: Path, options: CompileOptions) -> Graph:
+    """Import, calibrate and quantize: the int8 graph the C will implement."""
+    from qcompile.calibration import calibrate, load_calibration_data
+    from qcompile.quantize import quantize
+
+    float_graph = import_model(model_path, input_layout=options.input_layout)
+    if options.calib is None:
+        raise QCompileError(
+            "calibration data is required to quantize a float model: pass --calib calib.npz "
+            "(one array per model input, first axis = samples)"
+        )
+    data = load_calibration_data(options.calib, float_graph)
+    ranges = calibrate(
+        model_path,
+        float_graph,
+        data,
+        observer=options.observer,
+        percentile=options.percentile,
+        progress=options.progress,
+    )
+    return quantize(float_graph, ranges)
+
+
+@contextmanager
+def atomic_output_dir(out_dir: Path):
+    """Yield a fresh temporary folder that becomes ``out_dir`` only if the block succeeds."""
+    out_dir = out_dir.resolve()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    backup = None
+    if out_dir.exists():
+        backup = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
+        out_dir.rename(backup)
+    tmp.rename(out_dir)
+    os.chmod(out_dir, 0o755)
+    if backup is not None:
+        shutil.rmtree(backup, ignore_errors=True)
+
+
+def compile_model(model_path: Path, out_dir: Path, options: CompileOptions) -> dict[str, Any]:
+    """Run the whole pipeline; returns the report that is also written as report.json."""
+    from qcompile.codegen import generate
+    from qcompile.ir_io import save_graph
+    from qcompile.targets import load_target
+
+    model_path = Path(model_path)
+    target = load_target(options.target)
+    qgraph = quantize_model(model_path, options)
+    name = options.name or default_name(model_path)
+    with atomic_output_dir(Path(out_dir)) as tmp:
+        report = generate(qgraph, tmp, name=name, target=target, weights_section=options.weights_section)
+        meta = {
+            "name": name,
+            "c_name": report.get("c_name", report.get("name", name)),
+            "target": target.name,
+            "source_model": str(model_path.resolve()),
+            "calibration_data": str(Path(options.calib).resolve()) if options.calib else None,
+        }
+        save_graph(qgraph, tmp / GRAPH_FILE, meta=meta)
+    return report

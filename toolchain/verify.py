@@ -1,0 +1,190 @@
+"""Prove a generated model before it is flashed.
+
+Two questions, answered on the same inputs:
+1. Does the C compute exactly what the numpy reference computes? The generated sources
+   are built for the host and run through the Cython binding; every output byte is
+   compared with ``reference.executor.run_quantized``. Anything short of N/N is a bug.
+2. How far is the int8 model from the float one? Dequantized outputs are compared with
+   onnxruntime's float outputs (SQNR in dB, top-1 agreement, and accuracy when labels
+   are given).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qcompile.compiler import GRAPH_FILE
+from qcompile.errors import QCompileError
+from qcompile.ir import Graph, Tensor
+
+LABEL_KEYS = ("y", "labels", "label")
+
+
+@dataclass
+class OutputComparison:
+    name: str
+    sqnr_db: float
+    top1_agreement: float | None
+    int8_accuracy: float | None = None
+    float_accuracy: float | None = None
+
+
+@dataclass
+class VerifyResult:
+    samples: int
+    bit_exact: int
+    mismatched_samples: list[int] = field(default_factory=list)
+    outputs: list[OutputComparison] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.bit_exact == self.samples
+
+
+def load_compiled(out_dir: Path) -> tuple[Graph, dict[str, Any]]:
+    from qcompile.ir_io import load_graph
+
+    path = Path(out_dir) / GRAPH_FILE
+    if not path.exists():
+        raise QCompileError(f"{out_dir}: no {GRAPH_FILE} here; is this a folder written by `qcompile`?")
+    return load_graph(path)
+
+
+def source_shape(t: Tensor) -> tuple[int, ...]:
+    """Shape of the tensor in the source model's layout."""
+    if t.source_perm is None:
+        return tuple(t.shape)
+    inverse = np.argsort(t.source_perm)
+    return tuple(int(t.shape[i]) for i in inverse)
+
+
+def to_physical(t: Tensor, source: np.ndarray) -> np.ndarray:
+    """Source-layout batch [N, *source_shape[1:]] -> physical layout batch."""
+    src = np.asarray(source).reshape((-1, *source_shape(t)[1:]))
+    if t.source_perm is None:
+        return src
+    return src.transpose(t.source_perm)
+
+
+def to_source(t: Tensor, physical: np.ndarray) -> np.ndarray:
+    phys = np.asarray(physical).reshape((-1, *t.shape[1:]))
+    if t.source_perm is None:
+        return phys
+    return phys.transpose(np.argsort(t.source_perm))
+
+
+def load_inputs(data_path: Path, graph: Graph) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """Float inputs (source layout, keyed by source input name) and optional labels."""
+    from qcompile.calibration import load_calibration_data
+
+    labels = None
+    with np.load(data_path) as npz:
+        keys = list(npz.keys())
+        label_keys = [k for k in keys if k in LABEL_KEYS]
+        if label_keys:
+            labels = np.asarray(npz[label_keys[0]]).reshape(-1)
+    if label_keys:
+        stripped = Path(tempfile.mkdtemp(prefix="qcompile-verify-")) / "inputs.npz"
+        with np.load(data_path) as npz:
+            np.savez(stripped, **{k: npz[k] for k in keys if k not in LABEL_KEYS and k not in ("classes", "in_scale", "in_zero_point")})
+        data_path = stripped
+    return load_calibration_data(data_path, graph), labels
+
+
+def sqnr_db(reference: np.ndarray, test: np.ndarray) -> float:
+    signal = float(np.sum(np.square(reference.astype(np.float64))))
+    noise = float(np.sum(np.square(reference.astype(np.float64) - test.astype(np.float64))))
+    if noise == 0.0:
+        return float("inf")
+    if signal == 0.0:
+        return float("-inf")
+    return 10.0 * np.log10(signal / noise)
+
+
+def verify(
+    out_dir: Path,
+    *,
+    data: Path | None = None,
+    limit: int | None = None,
+    float_model: bool = True,
+    progress: bool = False,
+) -> VerifyResult:
+    from qcompile._runtime import ModelLibrary
+    from qcompile.hostbuild import build_host_library
+    from qcompile.reference.executor import run_quantized
+
+    out_dir = Path(out_dir)
+    graph, meta = load_compiled(out_dir)
+    data_path = Path(data) if data else (Path(meta["calibration_data"]) if meta.get("calibration_data") else None)
+    if data_path is None or not data_path.exists():
+        raise QCompileError(
+            f"no input data: pass --data inputs.npz (the calibration file recorded at compile time, "
+            f"{meta.get('calibration_data')}, is not available)"
+        )
+    float_inputs, labels = load_inputs(data_path, graph)
+    n = min(len(a) for a in float_inputs.values())
+    if limit is not None:
+        n = min(n, int(limit))
+    if n == 0:
+        raise QCompileError(f"{data_path}: no samples")
+    float_inputs = {k: v[:n] for k, v in float_inputs.items()}
+    if labels is not None:
+        labels = labels[:n]
+
+    in_tensors = [graph.tensors[name] for name in graph.inputs]
+    out_tensors = [graph.tensors[name] for name in graph.outputs]
+    q_inputs = []
+    for t in in_tensors:
+        key = t.source_name if t.source_name in float_inputs else next(iter(float_inputs))
+        q_inputs.append(np.ascontiguousarray(t.quant.quantize(to_physical(t, float_inputs[key]))))
+
+    with tempfile.TemporaryDirectory(prefix="qcompile-hostbuild-") as build_dir:
+        lib_path = build_host_library(out_dir, name=meta["c_name"], build_dir=Path(build_dir))
+        library = ModelLibrary(
+            str(lib_path),
+            meta["c_name"],
+            [t.size for t in in_tensors],
+            [t.size for t in out_tensors],
+            0,
+        )
+        c_outputs = library.run([q.reshape(n, -1) for q in q_inputs])
+
+    result = VerifyResult(samples=n, bit_exact=0)
+    ref_outputs: list[list[np.ndarray]] = [[] for _ in out_tensors]
+    for i in range(n):
+        sample = [q[i : i + 1] for q in q_inputs]
+        ref = run_quantized(graph, sample)
+        same = True
+        for j, t in enumerate(out_tensors):
+            expected = ref[t.name].reshape(-1)
+            ref_outputs[j].append(expected)
+            if not np.array_equal(expected, np.asarray(c_outputs[j][i]).reshape(-1)):
+                same = False
+        if same:
+            result.bit_exact += 1
+        else:
+            result.mismatched_samples.append(i)
+
+    if float_model and meta.get("source_model") and Path(meta["source_model"]).exists():
+        from qcompile.calibration import float_outputs
+
+        reference_float = float_outputs(Path(meta["source_model"]), float_inputs)
+        for j, t in enumerate(out_tensors):
+            name = t.source_name or t.name
+            expected = np.asarray(reference_float[name], dtype=np.float64).reshape((n, *source_shape(t)[1:]))
+            got = to_source(t, t.quant.dequantize(np.stack(ref_outputs[j]).reshape((n, *t.shape[1:]))))
+            comparison = OutputComparison(name=name, sqnr_db=sqnr_db(expected, got), top1_agreement=None)
+            if expected.ndim >= 2 and expected.reshape(n, -1).shape[1] > 1:
+                f_top = expected.reshape(n, -1).argmax(axis=1)
+                q_top = got.reshape(n, -1).argmax(axis=1)
+                comparison.top1_agreement = float(np.mean(f_top == q_top))
+                if labels is not None and len(labels) == n and j == 0:
+                    comparison.float_accuracy = float(np.mean(f_top == labels))
+                    comparison.int8_accuracy = float(np.mean(q_top == labels))
+            result.outputs.append(comparison)
+    return result
