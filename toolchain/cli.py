@@ -46,22 +46,46 @@ def cli() -> None:
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path), required=True, help="Output folder.")
 @click.option("--target", default="host", show_default=True, help="Target name (see targets/).")
-@click.option("--calib", type=click.Path(path_type=Path), help="Calibration .npz: one array per input, first axis = samples.")
+@click.option(
+    "--calib", type=click.Path(path_type=Path), help="Calibration .npz: one array per input, first axis = samples."
+)
 @click.option("--name", help="C symbol prefix (default: model file name).")
 @click.option("--observer", type=click.Choice(["minmax", "percentile"]), default="minmax", show_default=True)
 @click.option("--percentile", type=float, default=99.99, show_default=True, help="For --observer percentile.")
-@click.option("--input-layout", type=click.Choice(["nhwc", "nchw"]), default="nhwc", show_default=True,
-              help="Memory order of 4-D inputs in the C API.")
+@click.option(
+    "--input-layout",
+    type=click.Choice(["nhwc", "nchw"]),
+    default="nhwc",
+    show_default=True,
+    help="Memory order of 4-D inputs in the C API.",
+)
 @click.option("--weights-section", help="Linker section for the const weight arrays.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
-def compile_cmd(model: Path, out_dir: Path, target: str, calib: Path | None, name: str | None, observer: str,
-                percentile: float, input_layout: str, weights_section: str | None, no_progress: bool) -> None:
+def compile_cmd(
+    model: Path,
+    out_dir: Path,
+    target: str,
+    calib: Path | None,
+    name: str | None,
+    observer: str,
+    percentile: float,
+    input_layout: str,
+    weights_section: str | None,
+    no_progress: bool,
+) -> None:
     """Compile MODEL into C sources in the output folder."""
     from qcompile.compiler import CompileOptions, compile_model
 
-    options = CompileOptions(target=target, calib=calib, name=name, observer=observer, percentile=percentile,
-                             input_layout=input_layout, weights_section=weights_section,
-                             progress=not no_progress and sys.stderr.isatty())
+    options = CompileOptions(
+        target=target,
+        calib=calib,
+        name=name,
+        observer=observer,
+        percentile=percentile,
+        input_layout=input_layout,
+        weights_section=weights_section,
+        progress=not no_progress and sys.stderr.isatty(),
+    )
     report = compile_model(model, out_dir, options)
     table = Table(title=f"qcompile: {model.name} -> {out_dir}", show_header=False)
     table.add_row("C name", str(report.get("c_name", report.get("name"))))
@@ -90,12 +114,19 @@ def inspect_cmd(model: Path) -> None:
         ok = bool(row.get("supported", True))
         unsupported += not ok
         shapes = row.get("output_shapes", row.get("output_shape", ""))
-        table.add_row(str(i), str(row.get("name", "")), str(row.get("op_type", row.get("op", ""))), str(shapes),
-                      f"{int(row.get('params', 0) or 0):,}", f"{int(row.get('macs', 0) or 0):,}",
-                      "yes" if ok else "[red]NO[/red]")
+        table.add_row(
+            str(i),
+            str(row.get("name", "")),
+            str(row.get("op_type", row.get("op", ""))),
+            str(shapes),
+            f"{int(row.get('params', 0) or 0):,}",
+            f"{int(row.get('macs', 0) or 0):,}",
+            "yes" if ok else "[red]NO[/red]",
+        )
     console.print(table)
-    console.print(f"total: {len(rows)} nodes, {total_params:,} parameters, {total_macs:,} MACs, "
-                  f"{unsupported} unsupported")
+    console.print(
+        f"total: {len(rows)} nodes, {total_params:,} parameters, {total_macs:,} MACs, {unsupported} unsupported"
+    )
 
 
 @cli.command("verify")
@@ -114,14 +145,19 @@ def verify_cmd(out_dir: Path, data: Path | None, limit: int | None, no_float: bo
         for col in ("output", "SQNR dB", "top-1 agreement", "float acc", "int8 acc"):
             table.add_column(col)
         for o in result.outputs:
-            table.add_row(o.name, "inf" if math.isinf(o.sqnr_db) else f"{o.sqnr_db:.2f}",
-                          "-" if o.top1_agreement is None else f"{o.top1_agreement:.2%}",
-                          "-" if o.float_accuracy is None else f"{o.float_accuracy:.2%}",
-                          "-" if o.int8_accuracy is None else f"{o.int8_accuracy:.2%}")
+            table.add_row(
+                o.name,
+                "inf" if math.isinf(o.sqnr_db) else f"{o.sqnr_db:.2f}",
+                "-" if o.top1_agreement is None else f"{o.top1_agreement:.2%}",
+                "-" if o.float_accuracy is None else f"{o.float_accuracy:.2%}",
+                "-" if o.int8_accuracy is None else f"{o.int8_accuracy:.2%}",
+            )
         console.print(table)
     if not result.ok:
         shown = ", ".join(str(i) for i in result.mismatched_samples[:10])
-        err_console.print(f"error: C and reference differ on {result.samples - result.bit_exact} samples (first: {shown})")
+        err_console.print(
+            f"error: C and reference differ on {result.samples - result.bit_exact} samples (first: {shown})"
+        )
         sys.exit(3)
 
 

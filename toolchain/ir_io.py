@@ -29,7 +29,7 @@ class _ArrayStore:
 
     def put(self, array: np.ndarray) -> dict[str, str]:
         key = f"a{len(self.arrays)}"
-        self.arrays[key] = np.ascontiguousarray(array)
+        self.arrays[key] = np.array(array, order="C")
         return {"__array__": key}
 
 
@@ -133,9 +133,7 @@ def load_graph(path: Path) -> tuple[Graph, dict[str, Any]]:
     for t in doc["tensors"]:
         q = t["quant"]
         quant = (
-            QuantParams(
-                _decode(q["scale"], arrays), _decode(q["zero_point"], arrays), axis=q["axis"], dtype=q["dtype"]
-            )
+            QuantParams(_decode(q["scale"], arrays), _decode(q["zero_point"], arrays), axis=q["axis"], dtype=q["dtype"])
             if q
             else None
         )
@@ -151,7 +149,9 @@ def load_graph(path: Path) -> tuple[Graph, dict[str, Any]]:
             )
         )
     for n in doc["nodes"]:
-        graph.add_node(Node(n["name"], n["op"], n["inputs"], n["outputs"], _decode(n["attrs"], arrays), n["source_nodes"]))
+        graph.add_node(
+            Node(n["name"], n["op"], n["inputs"], n["outputs"], _decode(n["attrs"], arrays), n["source_nodes"])
+        )
     graph.inputs = doc["inputs"]
     graph.outputs = doc["outputs"]
     return graph, doc["meta"]

@@ -91,7 +91,12 @@ def load_inputs(data_path: Path, graph: Graph) -> tuple[dict[str, np.ndarray], n
     if label_keys:
         stripped = Path(tempfile.mkdtemp(prefix="qcompile-verify-")) / "inputs.npz"
         with np.load(data_path) as npz:
-            np.savez(stripped, **{k: npz[k] for k in keys if k not in LABEL_KEYS and k not in ("classes", "in_scale", "in_zero_point")})
+            np.savez(
+                stripped,
+                **{
+                    k: npz[k] for k in keys if k not in LABEL_KEYS and k not in ("classes", "in_scale", "in_zero_point")
+                },
+            )
         data_path = stripped
     return load_calibration_data(data_path, graph), labels
 

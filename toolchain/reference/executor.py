@@ -30,7 +30,9 @@ def _resolve(op: str, modules: Sequence[str]) -> Callable[..., np.ndarray]:
     raise QCompileError(f"the reference has no kernel for op {op!r}")
 
 
-def _bind_inputs(graph: Graph, inputs: Mapping[str, np.ndarray] | Sequence[np.ndarray] | np.ndarray) -> dict[str, np.ndarray]:
+def _bind_inputs(
+    graph: Graph, inputs: Mapping[str, np.ndarray] | Sequence[np.ndarray] | np.ndarray
+) -> dict[str, np.ndarray]:
     if isinstance(inputs, np.ndarray):
         inputs = [inputs]
     if not isinstance(inputs, Mapping):
