@@ -4,7 +4,7 @@ Arithmetic (docs/QUANTIZATION.md, TFLite int8 spec with TFLM rounding), for ever
 element with output channel ``oc``::
 
     acc = wrap_int32(bias[oc] + sum_{taps} (x + input_offset) * w)
-    out = clamp(MBQM(acc, multiplier[oc], shift[oc]) + output_offset, act_min, act_max)
+    out = clamp(wrap_int32(MBQM(acc, multiplier[oc], shift[oc]) + output_offset), act_min, act_max)
 
 - Taps outside the input (padding) contribute nothing, which is what TFLM's padding with
   the input zero point means (``zero_point + input_offset == 0``).
@@ -14,7 +14,9 @@ element with output channel ``oc``::
   any realistic reduction length (|(x + input_offset) * w| <= 255 * 128, so fewer than
   65 000 taps are always safe); only adding a huge bias can, and there the C runtime
   wraps in two's complement (through uint32, no undefined behaviour) as gcc builds of
-  TFLM do. The reference models that wrap explicitly so both agree on every input.
+  TFLM do. The reference models that wrap explicitly so both agree on every input. The
+  same holds for ``+ output_offset`` after a saturated MBQM (INT32_MAX + zero point).
+- ``shift`` must lie in [-31, 31] (QuantizeMultiplier never produces anything else).
 
 Implementation: the tap sums are computed as float64 matrix products (BLAS). That is
 exact, not approximate: every operand and every partial sum is an integer below 2^53 in
@@ -82,8 +84,10 @@ def _requantize(
     act_max: int,
 ) -> np.ndarray:
     """Channels last: acc = wrap_int32(bias + sums); clamp(MBQM(acc) + output_offset) as int8."""
+    if np.any(shift < -31) or np.any(shift > 31):
+        raise ValueError("shift values must lie in [-31, 31]")
     acc = wrap_int32(np.asarray(sums, dtype=np.int64) + bias)
-    out = multiply_by_quantized_multiplier(acc, multiplier, shift) + int(output_offset)
+    out = wrap_int32(multiply_by_quantized_multiplier(acc, multiplier, shift) + int(output_offset))
     return np.clip(out, int(act_min), int(act_max)).astype(np.int8)
 
 
