@@ -36,7 +36,7 @@ static int32_t qc_exp_quarter(int32_t a) {
     const int32_t x4_over_4 = qc_rdbpot(x4, 2);
     const int32_t poly =
         qc_rdbpot(qc_add_wrap(qc_srdhm(qc_add_wrap(x4_over_4, x3), constant_1_over_3), x2), 1);
-    return qc_add_wrap(constant_term, qc_srdhm(constant_term, poly));
+    return qc_add_wrap(constant_term, qc_srdhm(constant_term, qc_add_wrap(x, poly)));
 }
 
 /* gemmlowp exp_on_negative_values: Q5.26 input <= 0, Q0.31 output. */

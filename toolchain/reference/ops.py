@@ -52,6 +52,14 @@ def _check_binary(x1: np.ndarray, x2: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return x1, x2
 
 
+def _check_common(offsets: Sequence[int], act_min: int, act_max: int) -> None:
+    """Parameter ranges every int8 elementwise kernel (and its C twin) accepts."""
+    if any(not -255 <= int(o) <= 255 for o in offsets):
+        raise ValueError("input offsets must lie in [-255, 255]")
+    if not -128 <= int(act_min) <= int(act_max) <= 127:
+        raise ValueError("need -128 <= act_min <= act_max <= 127")
+
+
 def _clamp_s8(x: np.ndarray, act_min: int, act_max: int) -> np.ndarray:
     return np.clip(x, int(act_min), int(act_max)).astype(np.int8)
 
@@ -92,6 +100,7 @@ def add(
     roundings are symmetric, so this equals adding with a negated multiplier).
     """
     x1, x2 = _check_binary(x1, x2)
+    _check_common((input1_offset, input2_offset), act_min, act_max)
     ls = int(left_shift)
     if not 0 <= ls <= 23:
         raise ValueError("left_shift must be in [0, 23]")
@@ -126,6 +135,7 @@ def mul(
     MBQM is ``MultiplyByQuantizedMultiplier`` (two roundings, left shift in int32 wrapping).
     """
     x1, x2 = _check_binary(x1, x2)
+    _check_common((input1_offset, input2_offset), act_min, act_max)
     prod = (x1.astype(np.int64) + int(input1_offset)) * (x2.astype(np.int64) + int(input2_offset))
     out = multiply_by_quantized_multiplier(prod, int(output_multiplier), int(output_shift))
     return _clamp_s8(out + int(output_offset), act_min, act_max)
@@ -225,7 +235,7 @@ def _exp_on_interval_between_negative_one_quarter_and_0_excl(a: np.ndarray) -> n
     x4 = _srdhm(x2, x2)
     x4_over_4 = rounding_divide_by_pot(x4, 2)
     poly = rounding_divide_by_pot(_srdhm(x4_over_4 + x3, constant_1_over_3) + x2, 1)
-    return constant_term + _srdhm(constant_term, poly)
+    return constant_term + _srdhm(constant_term, x + poly)
 
 
 _EXP_BARREL = ((-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308), (2, 39332535), (3, 720401), (4, 242))
