@@ -1,0 +1,335 @@
+"""Calibration: the real-valued range of every activation tensor, from onnxruntime runs.
+
+Why onnxruntime and not the float IR executor: the source model is the ground truth of
+what the user trained, and onnxruntime is fast. Every IR activation records the ONNX
+tensor holding its values (``Tensor.source_name``, up to layout, which does not change a
+range), so one run of a copy of the model with those tensors exposed as outputs gives
+every range. IR-only tensors without a source (e.g. the padded input of a
+``count_include_pad`` average pool) are observed by running the float IR on the same
+samples.
+
+Observers are streamed: a batch updates them and is dropped, so calibrating on thousands
+of samples never holds all activations in memory.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from qcompile.errors import QCompileError
+from qcompile.ir import Graph, Tensor
+
+BATCH = 32
+_FALLBACK_KEYS = ("x", "input", "inputs", "data")
+
+
+# ----------------------------------------------------------------------------------------
+# data
+# ----------------------------------------------------------------------------------------
+def source_shape(t: Tensor) -> tuple[int, ...]:
+    """Shape of the source-model tensor behind IR tensor ``t`` (undo ``source_perm``)."""
+    if t.source_perm is None:
+        return tuple(t.shape)
+    inv = np.argsort(t.source_perm)
+    return tuple(int(t.shape[i]) for i in inv)
+
+
+def _fmt(shape: tuple[int, ...]) -> str:
+    return "(N, " + ", ".join(str(s) for s in shape) + ")" if shape else "(N,)"
+
+
+def load_calibration_data(npz_path: str | os.PathLike[str], graph: Graph) -> dict[str, np.ndarray]:
+    """Read calibration samples: ``{source input name: float32 [N, *input_shape[1:]]}`` (NCHW).
+
+    The file holds one array per model input, keyed by the input's source name; a
+    single-input model may use any single array (or one named x/input/inputs/data). The
+    first axis counts samples; each sample is the model input without its batch dim, or
+    with a batch dim of 1 (then squeezed).
+    """
+    path = Path(npz_path)
+    try:
+        npz = np.load(path, allow_pickle=False)
+        keys = list(npz.keys())
+    except Exception as exc:
+        raise QCompileError(f"{path}: cannot read calibration data ({exc}); expected an .npz file") from exc
+    result: dict[str, np.ndarray] = {}
+    with npz:
+        for ir_name in graph.inputs:
+            t = graph.tensors[ir_name]
+            name = t.source_name or ir_name
+            shape = source_shape(t)
+            sample = shape[1:] if shape else ()
+            if name in keys:
+                key = name
+            elif len(graph.inputs) == 1 and len(keys) == 1:
+                key = keys[0]
+            elif len(graph.inputs) == 1 and any(k in keys for k in _FALLBACK_KEYS):
+                key = next(k for k in _FALLBACK_KEYS if k in keys)
+            else:
+                raise QCompileError(
+                    f"{path.name}: no array for input {name!r} (arrays: {keys}); "
+                    f"save one array named {name!r} shaped {_fmt(sample)}"
+                )
+            arr = npz[key]
+            if arr.dtype.kind != "f":
+                raise QCompileError(
+                    f"{path.name}: array {key!r} has dtype {arr.dtype}; expected float values for input {name!r} "
+                    f"shaped {_fmt(sample)} (dequantize integer data first)"
+                )
+            if arr.ndim >= 1 and tuple(arr.shape[1:]) == (1, *sample) and tuple(arr.shape[1:]) != tuple(sample):
+                arr = arr.reshape((arr.shape[0], *sample))
+            if arr.ndim < 1 or tuple(arr.shape[1:]) != tuple(sample) or arr.shape[0] == 0:
+                raise QCompileError(
+                    f"{path.name}: array {key!r} has shape {tuple(arr.shape)}; expected {_fmt(sample)} for input {name!r}"
+                )
+            if not np.all(np.isfinite(arr)):
+                raise QCompileError(f"{path.name}: array {key!r} contains NaN or Inf values")
+            result[name] = np.ascontiguousarray(arr, dtype=np.float32)
+    counts = {len(v) for v in result.values()}
+    if len(counts) > 1:
+        raise QCompileError(f"{path.name}: inputs have different sample counts {sorted(counts)}")
+    return result
+
+
+# ----------------------------------------------------------------------------------------
+# observers
+# ----------------------------------------------------------------------------------------
+class MinMaxObserver:
+    """Exact running minimum and maximum (TFLite converter's default)."""
+
+    def __init__(self) -> None:
+        self.lo = math.inf
+        self.hi = -math.inf
+
+    def update(self, x: np.ndarray) -> None:
+        if x.size:
+            self.lo = min(self.lo, float(np.min(x)))
+            self.hi = max(self.hi, float(np.max(x)))
+
+    def range(self) -> tuple[float, float]:
+        if self.lo > self.hi:
+            raise QCompileError("observer saw no data")
+        return (self.lo, self.hi)
+
+
+class PercentileObserver:
+    """Two-sided percentile range from a streamed histogram.
+
+    The histogram has a fixed number of equal bins over ``[start, start + bins*width)``.
+    When a batch falls outside, the width doubles by merging neighbouring bin pairs
+    (exact: a merged bin holds exactly the counts of its two halves) and the range grows
+    upward, or downward by shifting the merged counts into the upper half, until the
+    batch fits. Memory is O(bins) whatever the number of samples. ``range()`` returns the
+    values below which ``100 - percentile`` % and ``percentile`` % of the observations
+    fall (bin edges, clamped to the exact min/max).
+    """
+
+    def __init__(self, percentile: float = 99.99, bins: int = 2048) -> None:
+        if not 50.0 < percentile <= 100.0:
+            raise QCompileError(f"percentile must be in (50, 100], got {percentile}")
+        if bins < 2 or bins % 2:
+            raise ValueError("bins must be an even number >= 2")
+        self.percentile = float(percentile)
+        self.bins = bins
+        self.counts = np.zeros(bins, dtype=np.int64)
+        self.start = 0.0
+        self.width = 0.0
+        self.minmax = MinMaxObserver()
+
+    def _grow(self, lo: float, hi: float) -> None:
+        half = self.bins // 2
+        while lo < self.start or hi >= self.start + self.bins * self.width:
+            merged = self.counts.reshape(half, 2).sum(axis=1)
+            self.counts = np.zeros(self.bins, dtype=np.int64)
+            if lo < self.start:  # extend downward: old range becomes the upper half
+                self.counts[half:] = merged
+                self.start -= self.bins * self.width
+            else:
+                self.counts[:half] = merged
+            self.width *= 2
+
+    def update(self, x: np.ndarray) -> None:
+        x = np.asarray(x, dtype=np.float64).reshape(-1)
+        if not x.size:
+            return
+        lo, hi = float(x.min()), float(x.max())
+        self.minmax.update(x)
+        if self.width == 0.0:
+            span = hi - lo
+            self.width = (span if span > 0 else max(abs(lo), 1e-6)) / (self.bins - 1)
+            self.start = lo
+        self._grow(lo, hi)
+        idx = np.floor((x - self.start) / self.width).astype(np.int64)
+        np.clip(idx, 0, self.bins - 1, out=idx)
+        self.counts += np.bincount(idx, minlength=self.bins)
+
+    def range(self) -> tuple[float, float]:
+        lo_exact, hi_exact = self.minmax.range()
+        total = int(self.counts.sum())
+        cdf = np.cumsum(self.counts)
+        tail = total * (100.0 - self.percentile) / 100.0
+        i_hi = int(np.searchsorted(cdf, total - tail, side="left"))
+        i_lo = int(np.searchsorted(cdf, tail, side="right"))
+        hi = self.start + (i_hi + 1) * self.width
+        lo = self.start + i_lo * self.width
+        return (max(lo, lo_exact), min(hi, hi_exact))
+
+
+def make_observer(kind: str, percentile: float = 99.99) -> MinMaxObserver | PercentileObserver:
+    if kind == "minmax":
+        return MinMaxObserver()
+    if kind == "percentile":
+        return PercentileObserver(percentile)
+    raise QCompileError(f"unknown observer {kind!r}; use 'minmax' or 'percentile'")
+
+
+# ----------------------------------------------------------------------------------------
+# onnxruntime runs
+# ----------------------------------------------------------------------------------------
+def _session(model_path: str | os.PathLike[str], extra_outputs: list[str]):
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    try:
+        model = onnx.load(os.fspath(model_path))
+    except Exception as exc:
+        raise QCompileError(f"{model_path}: cannot read the ONNX model ({exc})") from exc
+    present = {o.name for o in model.graph.output}
+    for name in extra_outputs:
+        if name not in present:
+            model.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
+            present.add(name)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    inits = {i.name for i in model.graph.initializer}
+    batched = all(
+        not (vi.type.tensor_type.shape.dim and vi.type.tensor_type.shape.dim[0].HasField("dim_value"))
+        for vi in model.graph.input
+        if vi.name not in inits
+    )
+    return sess, batched
+
+
+def _as_dict(data: Mapping[str, np.ndarray] | np.ndarray, sess) -> dict[str, np.ndarray]:
+    names = [i.name for i in sess.get_inputs()]
+    if isinstance(data, np.ndarray):
+        if len(names) != 1:
+            raise QCompileError(f"the model has {len(names)} inputs; pass a dict of arrays")
+        return {names[0]: data}
+    missing = [n for n in names if n not in data]
+    if missing:
+        raise QCompileError(f"no data for model input(s) {missing}")
+    return {n: np.asarray(data[n], dtype=np.float32) for n in names}
+
+
+def _batches(
+    sess, batched: bool, data: dict[str, np.ndarray], outputs: list[str]
+) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+    """Yield ``(number of samples, {output name: array})`` per onnxruntime run."""
+    n = len(next(iter(data.values())))
+    step = BATCH if batched else 1
+    for start in range(0, n, step):
+        feeds = {k: v[start : start + step] for k, v in data.items()}
+        values = sess.run(outputs, feeds)
+        yield len(next(iter(feeds.values()))), dict(zip(outputs, values, strict=True))
+
+
+def _progress(enabled: bool, total: int, label: str):
+    from contextlib import nullcontext
+
+    if not enabled:
+        return nullcontext(None)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    prog = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True)
+    return prog
+
+
+def calibrate(
+    model_path: str | os.PathLike[str],
+    graph: Graph,
+    data: Mapping[str, np.ndarray] | np.ndarray,
+    *,
+    observer: str = "minmax",
+    percentile: float = 99.99,
+    progress: bool = True,
+) -> dict[str, tuple[float, float]]:
+    """Range ``(lo, hi)`` of every IR activation tensor (inputs and outputs included).
+
+    ``data`` is what :func:`load_calibration_data` returns (source layout, first axis =
+    samples). Runs onnxruntime (one thread) in batches of 32 when the model's batch dim is
+    symbolic, one sample at a time otherwise.
+    """
+    make_observer(observer, percentile)  # validate the name early
+    acts = list(graph.activations())
+    sourced = sorted({t.source_name for t in acts if t.source_name})
+    sess, batched = _session(model_path, [])
+    feeds = _as_dict(data, sess)
+    input_names = set(feeds)
+    wanted = [s for s in sourced if s not in input_names]
+    sess, batched = _session(model_path, wanted)
+    observers = {s: make_observer(observer, percentile) for s in sourced}
+    orphans = [t for t in acts if not t.source_name]
+    orphan_obs = {t.name: make_observer(observer, percentile) for t in orphans}
+    n = len(next(iter(feeds.values())))
+    with _progress(progress, n, "calibrating") as prog:
+        task = prog.add_task("calibrating", total=n) if prog is not None else None
+        for count, outs in _batches(sess, batched, feeds, wanted):
+            for name, value in outs.items():
+                observers[name].update(np.asarray(value))
+            if prog is not None:
+                prog.advance(task, count)
+        for name in sourced:
+            if name in input_names:
+                observers[name].update(feeds[name])
+        if orphans:
+            _observe_orphans(graph, feeds, orphan_obs)
+    ranges: dict[str, tuple[float, float]] = {}
+    for t in acts:
+        obs = observers[t.source_name] if t.source_name else orphan_obs[t.name]
+        try:
+            ranges[t.name] = obs.range()
+        except QCompileError as exc:
+            raise QCompileError(f"calibration saw no values for tensor {t.name!r}") from exc
+    return ranges
+
+
+def _observe_orphans(graph: Graph, feeds: dict[str, np.ndarray], observers: dict[str, object]) -> None:
+    """Observe IR-only tensors by running the float IR sample by sample."""
+    from qcompile.reference.executor import run_float
+
+    n = len(next(iter(feeds.values())))
+    for i in range(n):
+        inputs = {}
+        for ir_name in graph.inputs:
+            t = graph.tensors[ir_name]
+            x = feeds[t.source_name or ir_name][i : i + 1]
+            x = x.reshape(source_shape(t))
+            inputs[ir_name] = x.transpose(t.source_perm) if t.source_perm is not None else x
+        values = run_float(graph, inputs, keep_all=True)
+        for name, obs in observers.items():
+            obs.update(values[name])  # type: ignore[attr-defined]
+
+
+def float_outputs(
+    model_path: str | os.PathLike[str], data: Mapping[str, np.ndarray] | np.ndarray
+) -> dict[str, np.ndarray]:
+    """onnxruntime outputs of the source model on ``data`` (source layout, first axis =
+    samples): ``{output name: array [N, *output_shape[1:]]}``, for the float comparison."""
+    sess, batched = _session(model_path, [])
+    feeds = _as_dict(data, sess)
+    names = [o.name for o in sess.get_outputs()]
+    parts: dict[str, list[np.ndarray]] = {n: [] for n in names}
+    for _, outs in _batches(sess, batched, feeds, names):
+        for name, value in outs.items():
+            parts[name].append(np.asarray(value))
+    return {n: np.concatenate(v, axis=0) for n, v in parts.items()}
