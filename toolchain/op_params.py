@@ -41,14 +41,23 @@ def activation_bounds(act_range: tuple[float | None, float | None], out_q: Quant
     """Fused activation clamp in output quantized units (TFLite's ``CalculateActivationRangeQuantized``).
 
     ``act_min = max(-128, zp + round(lo / s))`` and ``act_max = min(127, zp + round(hi / s))``
-    with round half away from zero; an open side (``None``) is the int8 limit.
+    with round half away from zero; an open side (``None``) is the int8 limit. The division
+    is done in float32 (``float32(lo) / float32(s)``) because TFLM's ``Quantize`` lambda does:
+    in float64, e.g. ``6 / 2.4`` lands just below 2.5 and rounds the other way.
     """
     lo, hi = act_range
-    scale = _scale(out_q)
+    scale = np.float32(_scale(out_q))
     zp = out_q.scalar_zero_point()
     qmin, qmax = out_q.qmin, out_q.qmax
-    act_min = qmin if lo is None else max(qmin, zp + int(round_half_away(lo / scale)))
-    act_max = qmax if hi is None else min(qmax, zp + int(round_half_away(hi / scale)))
+
+    def quantize(f: float) -> int:
+        with np.errstate(over="ignore"):
+            v = float(np.float32(f) / scale)
+        v = max(min(v, 1e9), -1e9)  # infinities and huge values saturate below anyway
+        return zp + int(round_half_away(v))
+
+    act_min = qmin if lo is None else max(qmin, quantize(lo))
+    act_max = qmax if hi is None else min(qmax, quantize(hi))
     if act_min > act_max:
         raise ValueError(f"activation range {act_range} is empty at scale {scale}, zero point {zp}")
     return int(act_min), int(act_max)
