@@ -18,7 +18,8 @@ Use from the command line (``python bench/peers.py --runs 200``) or import by pa
     import importlib.util
     spec = importlib.util.spec_from_file_location("peers", "bench/peers.py")
     peers = importlib.util.module_from_spec(spec); spec.loader.exec_module(peers)
-    table = peers.peer_latencies(100)
+    medians = peers.peer_latencies(100)        # {"resnet8": {"tflm": 0.0121, ...}, ...} seconds
+    stats = peers.peer_latency_stats(100)      # median/min/p90 in microseconds, or why not
 """
 
 from __future__ import annotations
@@ -37,9 +38,10 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_MODELS_DIR = REPO.parent / "shared" / "models"
+# Keys match bench/bench_host.py's model names.
 MODELS = {
-    "mlperf_ic_resnet8": "mlperf_ic_resnet8_int8.tflite",
-    "mlperf_kws_dscnn": "mlperf_kws_dscnn_int8.tflite",
+    "resnet8": "mlperf_ic_resnet8_int8.tflite",
+    "dscnn": "mlperf_kws_dscnn_int8.tflite",
 }
 RUNTIMES = ("tflm", "litert", "litert-builtin")
 
@@ -109,14 +111,28 @@ def _time(invoke: Callable[[], None], n_runs: int, n_warmup: int) -> dict[str, f
 
 def peer_latencies(
     n_runs: int = 100, models_dir: str | Path | None = None, n_warmup: int | None = None
-) -> dict[str, dict[str, dict[str, float | int] | str]]:
-    """Latency per inference of each peer runtime on each MLPerf Tiny int8 model.
+) -> dict[str, dict[str, float]]:
+    """Median latency per inference, in seconds: ``{model: {runtime: seconds}}``.
 
-    Returns ``{model: {runtime: stats}}`` with model in ``MODELS`` (``mlperf_ic_resnet8``,
-    ``mlperf_kws_dscnn``), runtime in ``RUNTIMES`` (``tflm``, ``litert``,
-    ``litert-builtin``) and stats ``{"median_us", "min_us", "p90_us", "n_runs"}``
-    (microseconds). A runtime or model that is unavailable gets a string saying why
-    instead of stats, so a caller can print the table regardless.
+    model in ``MODELS`` (``resnet8``, ``dscnn``), runtime in ``RUNTIMES`` (``tflm``,
+    ``litert``, ``litert-builtin``). Runtimes that are not installed and absent models
+    are left out (``peer_latency_stats`` says why).
+    """
+    stats = peer_latency_stats(n_runs, models_dir, n_warmup)
+    return {
+        model: {rt: float(s["median_us"]) * 1e-6 for rt, s in per_rt.items() if not isinstance(s, str)}
+        for model, per_rt in stats.items()
+    }
+
+
+def peer_latency_stats(
+    n_runs: int = 100, models_dir: str | Path | None = None, n_warmup: int | None = None
+) -> dict[str, dict[str, dict[str, float | int] | str]]:
+    """Latency statistics of each peer runtime on each MLPerf Tiny int8 model.
+
+    Returns ``{model: {runtime: stats}}`` with stats ``{"median_us", "min_us", "p90_us",
+    "n_runs"}`` (microseconds). A runtime or model that is unavailable gets a string
+    saying why instead of stats, so a caller can print the table regardless.
     """
     if n_runs < 1:
         raise ValueError("n_runs must be >= 1")
@@ -177,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=None, help="untimed invocations first (default max(3, runs/10))")
     parser.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS_DIR, help="folder with the .tflite files")
     args = parser.parse_args(argv)
-    print(format_table(peer_latencies(args.runs, args.models_dir, args.warmup)))
+    print(format_table(peer_latency_stats(args.runs, args.models_dir, args.warmup)))
     return 0
 
 
