@@ -24,9 +24,11 @@ What the models establish about TFLM (tflite_micro wheel, reference kernels):
   float32 division; see ``test_activation_bounds_match_tflm_on_many_scales``.
 - ADD, SOFTMAX (gemmlowp exp), AVERAGE_POOL_2D: the formulas in docs/QUANTIZATION.md.
 
-Known defects found by this oracle are reported as xfail with the exact formula that
-differs, detected by probing the implementation, so each becomes a hard failure again
-as soon as it is fixed (see ``known_softmax_exp_defect``).
+Defects this oracle found (both fixed by their owners): the gemmlowp exp Taylor step
+lacked its ``x +`` term (``constant_term + SRDHM(constant_term, x + poly)``), giving
+softmax outputs off by up to 4; ``op_params.activation_bounds`` divided in float64 where
+TFLM divides in float32 (e.g. RELU6 at scale float32(2.4): 6/s is 2.4999999 in float64,
+2.5 in float32, so the upper bound differed by one).
 
 Inputs: 20 random int8 images for ResNet-8 (their real range does not matter to
 integer arithmetic; they excite every code path including saturation), the first 20
@@ -265,27 +267,6 @@ def test_records_describe_ops(kws_case) -> None:
 # ---- the oracle ---------------------------------------------------------------------------
 
 
-def known_softmax_exp_defect() -> str | None:
-    """The defect found by this oracle (reported, owned elsewhere): gemmlowp's
-    ``exp_on_interval_between_negative_one_quarter_and_0_excl`` returns
-    ``c + c * (x + x^2/2 + x^3/6 + x^4/24)`` with ``c = exp(-1/8)``, ``x = a + 1/8``; our
-    reference (and ``runtime_c/src/qc_softmax.c``) drop the ``x +`` term and compute
-    ``c + c * (x^2/2 + x^3/6 + x^4/24)``. Detected numerically so that the softmax
-    comparison becomes a hard failure again the moment the kernel is fixed, and any
-    other softmax difference is never excused. Returns a description, or None."""
-    ops = _module("qcompile.reference.ops")
-    points = np.array([-(3 << 24), -(1 << 26), -(5 << 25)], dtype=np.int64)  # -0.75, -1, -2.5 in Q5.26
-    got = ops.exp_on_negative_values(points).astype(np.float64) / 2.0**31
-    want = np.exp(points / 2.0**26)
-    if np.max(np.abs(got - want)) > 1e-6:
-        return (
-            "qcompile.reference.ops.exp_on_negative_values is not gemmlowp's exp "
-            f"(exp(-0.75), exp(-1), exp(-2.5) give {got.round(6).tolist()}, expected {want.round(6).tolist()}): "
-            "the Taylor step must be constant_term + SRDHM(constant_term, x + poly), the 'x +' is missing"
-        )
-    return None
-
-
 @pytest.mark.parametrize("op", CHECKED_OPS)
 def test_reference_matches_tflm(case, op: str) -> None:
     """Every op of this type: our kernel on TFLM's input equals TFLM's output exactly."""
@@ -294,8 +275,6 @@ def test_reference_matches_tflm(case, op: str) -> None:
     if not selected:
         pytest.skip(f"model has no {op}")
     problems = [m for r in selected if (m := describe_mismatch(r, reference_output(r))) is not None]
-    if problems and op == "SOFTMAX" and (defect := known_softmax_exp_defect()) is not None:
-        pytest.xfail(defect + "\n" + "\n".join(problems))
     assert not problems, "our reference differs from TFLM:\n" + "\n".join(problems)
 
 
@@ -327,9 +306,9 @@ def test_activation_bounds_match_tflm(case) -> None:
 
 
 def float64_activation_bounds(act: str, scale: np.float32, zero_point: int) -> tuple[int, int]:
-    """The same formula with the division done in float64 (what op_params did when this
-    test was written): differs from TFLM exactly when ``f / scale`` rounds across a
-    half-integer in float32, e.g. ``6 / float32(2.4)`` is 2.4999999 in float64 but 2.5 in float32."""
+    """The same formula with the division done in float64: differs from TFLM exactly when
+    ``f / scale`` rounds across a half-integer in float32, e.g. ``6 / float32(2.4)`` is
+    2.4999999 in float64 but 2.5 in float32. Used to explain a failure precisely."""
 
     def q(f: float) -> int:
         v = f / float(scale)
@@ -361,12 +340,6 @@ def test_activation_bounds_match_tflm_on_many_scales(act: str) -> None:
         tflm = tflm_activation_bounds(act, s, int(zp))
         if ours != tflm:
             mismatches.append((float(s), int(zp), ours, tflm, ours == float64_activation_bounds(act, s, int(zp))))
-    if mismatches and all(m[4] for m in mismatches):
-        pytest.xfail(
-            f"{len(mismatches)} {act} bounds differ from TFLM only because op_params.activation_bounds divides "
-            "in float64; TFLM's Quantize computes TfLiteRound(f / scale) in float32. "
-            "(scale, zp, ours, tflm): " + "; ".join(str(m[:4]) for m in mismatches[:5])
-        )
     assert not mismatches, "(scale, zp, ours, tflm, explained by float64 division): " + "; ".join(
         map(str, mismatches[:10])
     )
