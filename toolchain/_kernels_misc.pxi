@@ -102,7 +102,8 @@ def _misc_s8(x, name="input"):
     a = np.asarray(x)
     if a.dtype != np.int8:
         raise ValueError(f"{name} must be int8, got {a.dtype}")
-    return np.ascontiguousarray(a)
+    # (np.ascontiguousarray would turn a 0-d array into shape (1,))
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
 
 cdef inline const int8_t *_misc_ptr(a):

@@ -219,7 +219,9 @@ def concat_layout(shapes: Sequence[Sequence[int]], axis: int) -> tuple[int, list
     return outer, [math.prod(s[axis:]) for s in shapes]
 
 
-def pad_layout(shape: Sequence[int], pads: Sequence[Sequence[int]]) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+def pad_layout(
+    shape: Sequence[int], pads: Sequence[Sequence[int]]
+) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
     """Right-aligned rank-5 ``(in_shape, pad_before, pad_after)`` of ``qc_pad_params``."""
     shape = tuple(int(d) for d in shape)
     pads = [(int(b), int(a)) for b, a in pads]

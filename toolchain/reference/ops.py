@@ -61,7 +61,7 @@ def _check_common(offsets: Sequence[int], act_min: int, act_max: int) -> None:
 
 
 def _clamp_s8(x: np.ndarray, act_min: int, act_max: int) -> np.ndarray:
-    return np.clip(x, int(act_min), int(act_max)).astype(np.int8)
+    return np.asarray(np.clip(x, int(act_min), int(act_max)), dtype=np.int8)
 
 
 # ---- elementwise binary ----------------------------------------------------------------
@@ -323,7 +323,7 @@ def softmax(x: np.ndarray, *, input_multiplier: int, input_left_shift: int, diff
     big = exponent > 31
     unsat = np.where(big, 0, rounding_divide_by_pot(prod, np.clip(exponent, 0, 31)))
     out = np.where(active, np.clip(unsat - 128, -128, 127), -128)
-    return out.astype(np.int8)
+    return np.asarray(out, dtype=np.int8)
 
 
 # ---- table lookup ----------------------------------------------------------------------
