@@ -60,6 +60,15 @@ def _check_common(offsets: Sequence[int], act_min: int, act_max: int) -> None:
         raise ValueError("need -128 <= act_min <= act_max <= 127")
 
 
+# Every (x1, x2) int8 pair as int64 [256, 256] grids: binary ops are computed on these once.
+_ALL_PAIRS = tuple(g.astype(np.int64) for g in np.meshgrid(np.arange(-128, 128), np.arange(-128, 128), indexing="ij"))
+
+
+def _pair_lookup(table: np.ndarray, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
+    """table[x1 + 128, x2 + 128] with numpy broadcasting of x1 and x2."""
+    return np.asarray(table[x1.astype(np.intp) + 128, x2.astype(np.intp) + 128], dtype=np.int8)
+
+
 def _clamp_s8(x: np.ndarray, act_min: int, act_max: int) -> np.ndarray:
     return np.asarray(np.clip(x, int(act_min), int(act_max)), dtype=np.int8)
 
@@ -104,15 +113,18 @@ def add(
     ls = int(left_shift)
     if not 0 <= ls <= 23:
         raise ValueError("left_shift must be in [0, 23]")
+    # The output is a function of the two int8 values only: evaluate it on all 256 x 256
+    # pairs (exactly the arithmetic above), then index.
+    q1, q2 = _ALL_PAIRS
     a = multiply_by_quantized_multiplier_smaller_than_one_exp(
-        wrap_int32((x1.astype(np.int64) + int(input1_offset)) << ls), int(input1_multiplier), int(input1_shift)
+        wrap_int32((q1 + int(input1_offset)) << ls), int(input1_multiplier), int(input1_shift)
     )
     b = multiply_by_quantized_multiplier_smaller_than_one_exp(
-        wrap_int32((x2.astype(np.int64) + int(input2_offset)) << ls), int(input2_multiplier), int(input2_shift)
+        wrap_int32((q2 + int(input2_offset)) << ls), int(input2_multiplier), int(input2_shift)
     )
     raw = wrap_int32(a - b if subtract else a + b)
     out = multiply_by_quantized_multiplier_smaller_than_one_exp(raw, int(output_multiplier), int(output_shift))
-    return _clamp_s8(out + int(output_offset), act_min, act_max)
+    return _pair_lookup(_clamp_s8(out + int(output_offset), act_min, act_max), x1, x2)
 
 
 def mul(
@@ -136,9 +148,10 @@ def mul(
     """
     x1, x2 = _check_binary(x1, x2)
     _check_common((input1_offset, input2_offset), act_min, act_max)
-    prod = (x1.astype(np.int64) + int(input1_offset)) * (x2.astype(np.int64) + int(input2_offset))
+    q1, q2 = _ALL_PAIRS  # evaluated on every int8 pair, then indexed (see add)
+    prod = (q1 + int(input1_offset)) * (q2 + int(input2_offset))
     out = multiply_by_quantized_multiplier(prod, int(output_multiplier), int(output_shift))
-    return _clamp_s8(out + int(output_offset), act_min, act_max)
+    return _pair_lookup(_clamp_s8(out + int(output_offset), act_min, act_max), x1, x2)
 
 
 # ---- pooling ---------------------------------------------------------------------------
