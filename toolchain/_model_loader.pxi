@@ -5,7 +5,7 @@
 # runs a batch in one C loop with the GIL released: no Python work per sample or per
 # layer, so verifying thousands of samples costs what the C costs.
 
-from libc.stdint cimport uintptr_t
+from libc.stdint cimport uint32_t, uintptr_t
 from libc.stdlib cimport free, malloc
 
 import os as _qc_os
@@ -71,6 +71,7 @@ cdef class ModelLibrary:
     cdef readonly tuple output_sizes
     cdef readonly Py_ssize_t arena_size
     cdef readonly object output_shapes
+    cdef readonly object required_arena_size
     cdef object _lock
 
     def __cinit__(self):
@@ -119,6 +120,14 @@ cdef class ModelLibrary:
             )
         self._handle = handle
         self._fn = <_qc_run_io_fn>sym
+        # Generated libraries also export their arena size: refuse an arena that is too small
+        # (the C would write past it).
+        size_sym = dlsym(handle, (str(name) + "_arena_size").encode("ascii"))
+        self.required_arena_size = None if size_sym == NULL else int((<const uint32_t *>size_sym)[0])
+        if self.required_arena_size is not None and 0 < self.arena_size < self.required_arena_size:
+            raise ValueError(
+                f"arena_size {self.arena_size} is smaller than the {self.required_arena_size} bytes {self.name} needs"
+            )
 
     def __dealloc__(self):
         if self._handle != NULL:

@@ -48,6 +48,7 @@ def _check_bit_exact(
         [g.tensors[n].size for n in g.outputs],
         report["arena_bytes"] if arena is None else arena,
     )
+    assert model.required_arena_size == report["arena_bytes"]
     inputs = _random_inputs(g, batch, seed=batch)
     outputs = model.run(inputs)
     for b in range(batch):
@@ -267,6 +268,26 @@ def test_aliasing_outputs_bit_exact(tmp_path: Path) -> None:
     report = generate(g, tmp_path / "out", name="alias", target=HOST)
     compile_c(tmp_path / "out")
     _check_bit_exact(g, tmp_path / "out", report, tmp_path / "build", batch=5)
+
+
+def test_too_small_arena_is_refused(tmp_path: Path) -> None:
+    from qcompile._runtime import ModelLibrary
+
+    report = generate(build_zoo(), tmp_path / "out", name="zoo", target=HOST)
+    lib = build_host_library(tmp_path / "out", name="zoo", build_dir=tmp_path / "build")
+    with pytest.raises(ValueError, match="smaller"):
+        ModelLibrary(str(lib), "zoo", [108, 8], [10, 144, 144], report["arena_bytes"] - 1)
+
+
+def test_nchw_input_layout_is_documented(tmp_path: Path) -> None:
+    g = build_zoo()
+    g.tensors["x"].source_perm = (0, 1, 2, 3)  # the graph input kept the source model's NCHW layout
+    g.tensors["c1"].source_perm = (0, 2, 3, 1)
+    report = generate(g, tmp_path, name="zoo", target=HOST)
+    assert report["inputs"][0]["layout"] == "NCHW" and report["outputs"][1]["layout"] == "NHWC"
+    assert report["outputs"][0]["layout"] == "2-D"
+    h = (tmp_path / "zoo.h").read_text()
+    assert 'input 0: "x" shape [1, 6, 6, 3] NCHW int8' in h and 'output 1: "c1" shape [1, 6, 6, 4] NHWC' in h
 
 
 def test_kernel_error_is_reported(tmp_path: Path) -> None:
