@@ -91,7 +91,7 @@ def compile_cmd(
     table.add_row("C name", str(report.get("c_name", report.get("name"))))
     table.add_row("target", str(report.get("target")))
     table.add_row("layers", str(len(report.get("layers", []))))
-    table.add_row("arena bytes", f"{report.get('arena_bytes')} (lower bound {report.get('arena_lower_bound')})")
+    table.add_row("arena bytes", f"{report.get('arena_bytes')} (lower bound {report.get('lower_bound_bytes')})")
     table.add_row("weight bytes", str(report.get("weight_bytes")))
     console.print(table)
 
