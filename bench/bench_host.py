@@ -56,8 +56,11 @@ def compile_and_time(model: str, work: Path, cflags: list[str], runs: int, batch
     calib = _calibration(model, 200)
     np.savez(work / f"{model}_calib.npz", input_1=calib)
     t0 = time.perf_counter()
-    compile_model(SHARED / "models" / onnx_name, work / model,
-                  CompileOptions(calib=work / f"{model}_calib.npz", name=model, progress=False))
+    compile_model(
+        SHARED / "models" / onnx_name,
+        work / model,
+        CompileOptions(calib=work / f"{model}_calib.npz", name=model, progress=False),
+    )
     compile_s = time.perf_counter() - t0
 
     graph, meta = load_compiled(work / model)

@@ -11,9 +11,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper
-
 from conftest import EXAMPLE_DIR
+from onnx import TensorProto, helper
 
 EXAMPLE_MODEL = EXAMPLE_DIR / "digits_cnn.onnx"
 EXAMPLE_CALIB = EXAMPLE_DIR / "calib.npz"
@@ -78,7 +77,9 @@ def test_compile_is_deterministic(tmp_path: Path) -> None:
     assert same(cmp)
 
 
-def _assert_clean_failure(r: subprocess.CompletedProcess[str], out: Path, *needles: str, code: int | None = None) -> None:
+def _assert_clean_failure(
+    r: subprocess.CompletedProcess[str], out: Path, *needles: str, code: int | None = None
+) -> None:
     assert r.returncode != 0
     if code is not None:
         assert r.returncode == code, r.stderr
