@@ -79,25 +79,19 @@ def to_source(t: Tensor, physical: np.ndarray) -> np.ndarray:
 
 
 def load_inputs(data_path: Path, graph: Graph) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
-    """Float inputs (source layout, keyed by source input name) and optional labels."""
+    """Float inputs (source layout, keyed by source input name) and labels if the file has them.
+
+    Inputs are found by ``load_calibration_data``'s rules (by input name, else a lone or
+    conventionally named array), so a file may carry labels (``y``) next to them.
+    """
     from qcompile.calibration import load_calibration_data
 
     labels = None
     with np.load(data_path) as npz:
-        keys = list(npz.keys())
-        label_keys = [k for k in keys if k in LABEL_KEYS]
-        if label_keys:
-            labels = np.asarray(npz[label_keys[0]]).reshape(-1)
-    if label_keys:
-        stripped = Path(tempfile.mkdtemp(prefix="qcompile-verify-")) / "inputs.npz"
-        with np.load(data_path) as npz:
-            np.savez(
-                stripped,
-                **{
-                    k: npz[k] for k in keys if k not in LABEL_KEYS and k not in ("classes", "in_scale", "in_zero_point")
-                },
-            )
-        data_path = stripped
+        for key in LABEL_KEYS:
+            if key in npz.files:
+                labels = np.asarray(npz[key]).reshape(-1)
+                break
     return load_calibration_data(data_path, graph), labels
 
 
