@@ -162,6 +162,18 @@ void qc_transpose_s8(const qc_transpose_params *p, const int8_t *input, int8_t *
 
 void qc_copy_s8(const int8_t *input, int8_t *output, int32_t size);
 
+/* ---- fused conv2d + residual add (qc_conv2d_add.c) ---------------------------------- */
+
+/* out = add(conv2d(input), residual) with the add's scalar parameters from `add` (its
+ * shapes/strides are ignored: residual and output have the conv output's shape);
+ * conv_operand 1: the conv result is the add's first input, 2: its second.
+ * Bit-identical to qc_conv2d_s8 followed by qc_add_s8, without storing the conv output.
+ * output may be the residual buffer (in place); it must not overlap `input`. */
+int qc_conv2d_add_s8(const qc_conv_params *conv, const qc_add_params *add, int32_t conv_operand,
+                     const int8_t *input, const int8_t *filter, const int32_t *bias, const int32_t *multiplier,
+                     const int32_t *shift, const int8_t *residual, int8_t *output, void *scratch);
+size_t qc_conv2d_add_s8_scratch_size(const qc_conv_params *conv);
+
 #ifdef __cplusplus
 }
 #endif

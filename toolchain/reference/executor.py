@@ -17,7 +17,7 @@ import numpy as np
 from qcompile.errors import QCompileError
 from qcompile.ir import Graph
 
-_QUANTIZED_MODULES = ("qcompile.reference.conv", "qcompile.reference.ops")
+_QUANTIZED_MODULES = ("qcompile.reference.conv", "qcompile.reference.ops", "qcompile.reference.fused")
 _FLOAT_MODULES = ("qcompile.reference.float_ops",)
 
 

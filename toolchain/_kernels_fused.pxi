@@ -1,0 +1,112 @@
+# Fused kernels on numpy arrays (included by _runtime.pyx after _kernels_conv.pxi and
+# _kernels_misc.pxi, whose struct declarations and validation helpers it reuses).
+#
+# conv2d_add_s8 takes exactly the arguments of qcompile.reference.fused.conv2d_add (the
+# node's attributes as keywords). `out` may be given to choose the output buffer: the
+# property tests pass the residual array itself to exercise the in-place path the memory
+# planner relies on.
+
+cdef extern from "qc_kernels.h":
+    int qc_conv2d_add_s8(const qc_conv_params *conv, const qc_add_params *add, int32_t conv_operand,
+                         const int8_t *input, const int8_t *filter, const int32_t *bias,
+                         const int32_t *multiplier, const int32_t *shift, const int8_t *residual,
+                         int8_t *output, void *scratch) nogil
+    size_t qc_conv2d_add_s8_scratch_size(const qc_conv_params *conv) nogil
+
+
+_FUSED_CONV_KEYS = ("strides", "dilations", "pads", "groups", "input_offset", "output_offset",
+                    "multiplier", "shift", "act_min", "act_max")
+_FUSED_ADD_KEYS = ("subtract", "input1_offset", "input2_offset", "output_offset", "left_shift",
+                   "input1_multiplier", "input1_shift", "input2_multiplier", "input2_shift",
+                   "output_multiplier", "output_shift", "act_min", "act_max")
+
+
+def _fused_split(dict attrs):
+    """(conv attrs, add attrs, conv operand) of a conv2d_add attribute dict; KeyError/ValueError."""
+    conv = {k: attrs[k] for k in _FUSED_CONV_KEYS}
+    add = {k: attrs["add_" + k] for k in _FUSED_ADD_KEYS}
+    operand = _misc_i32("add_conv_operand", attrs["add_conv_operand"], 1, 2)
+    known = set(_FUSED_CONV_KEYS) | {"add_" + k for k in _FUSED_ADD_KEYS} | {"add_conv_operand"}
+    unknown = sorted(set(attrs) - known)
+    if unknown:
+        raise TypeError(f"unknown conv2d_add attributes {unknown}")
+    return conv, add, operand
+
+
+cdef _fused_fill_add(qc_add_params *p, dict a):
+    cdef int k
+    for k in range(5):
+        p.out_shape[k] = 1
+        p.in1_strides[k] = 0
+        p.in2_strides[k] = 0
+    p.subtract = 1 if a["subtract"] else 0
+    p.input1_offset = _misc_i32("add_input1_offset", a["input1_offset"], -255, 255)
+    p.input2_offset = _misc_i32("add_input2_offset", a["input2_offset"], -255, 255)
+    p.output_offset = _misc_i32("add_output_offset", a["output_offset"])
+    p.left_shift = _misc_i32("add_left_shift", a["left_shift"], 0, 23)
+    p.input1_multiplier = _misc_i32("add_input1_multiplier", a["input1_multiplier"])
+    p.input1_shift = _misc_i32("add_input1_shift", a["input1_shift"], -31, 0)
+    p.input2_multiplier = _misc_i32("add_input2_multiplier", a["input2_multiplier"])
+    p.input2_shift = _misc_i32("add_input2_shift", a["input2_shift"], -31, 0)
+    p.output_multiplier = _misc_i32("add_output_multiplier", a["output_multiplier"])
+    p.output_shift = _misc_i32("add_output_shift", a["output_shift"], -31, 0)
+    p.act_min, p.act_max = _misc_act(a["act_min"], a["act_max"])
+
+
+def conv2d_add_s8(x, w, bias, residual, out=None, **attrs):
+    """qc_conv2d_add_s8 on numpy arrays; same arguments and result as
+    qcompile.reference.fused.conv2d_add. `out` (optional, C-contiguous int8 of the output
+    shape, may be `residual` itself) receives the result and is returned."""
+    cdef qc_conv_params p
+    cdef qc_add_params ap
+    conv_attrs, add_attrs, operand = _fused_split(attrs)
+    x = _conv_int8(x, "x")
+    w = _conv_int8(w, "w")
+    _conv_fill_params(&p, x.shape, w.shape, conv_attrs, False)
+    _fused_fill_add(&ap, add_attrs)
+    b, mult, shf = _conv_requant_arrays(bias, conv_attrs["multiplier"], conv_attrs["shift"], p.out_c, False)
+    shape = (p.batches, p.out_h, p.out_w, p.out_c)
+    res = np.asarray(residual)
+    if res.dtype != np.int8 or tuple(res.shape) != shape:
+        raise ValueError(f"residual must be int8 of shape {shape}, got {res.dtype} {res.shape}")
+    if out is None:
+        out = np.empty(shape, dtype=np.int8)
+    elif (not isinstance(out, np.ndarray) or out.dtype != np.int8 or tuple(out.shape) != shape
+          or not out.flags.c_contiguous or not out.flags.writeable):
+        raise ValueError(f"out must be a writeable C-contiguous int8 array of shape {shape}")
+    if out is not res:
+        res = np.ascontiguousarray(res)
+        if np.shares_memory(res, out):
+            raise ValueError("out may be the residual array itself, not another view of it")
+    elif not res.flags.c_contiguous:
+        raise ValueError("an in-place residual must be C-contiguous")
+    if np.shares_memory(x, out):
+        raise ValueError("the conv input must not overlap the output")
+    scratch = _conv_aligned_scratch(qc_conv2d_add_s8_scratch_size(&p))
+    cdef const int8_t[::1] xv = x.reshape(-1)
+    cdef const int8_t[::1] wv = w.reshape(-1)
+    cdef const int32_t[::1] mv = mult
+    cdef const int32_t[::1] sv = shf
+    cdef const int32_t[::1] bv
+    cdef const int32_t *bptr = NULL
+    if b is not None:
+        bv = b
+        bptr = &bv[0]
+    cdef const int8_t *rptr = _misc_ptr(res)
+    cdef int8_t *optr = _misc_out_ptr(out)
+    cdef uint8_t[::1] scv = scratch
+    cdef int32_t op = operand
+    cdef int rc
+    with nogil:
+        rc = qc_conv2d_add_s8(&p, &ap, op, &xv[0], &wv[0], bptr, &mv[0], &sv[0], rptr, optr, <void *>&scv[0])
+    if rc != 0:
+        raise ValueError("qc_conv2d_add_s8 rejected its parameters")
+    return out
+
+
+def conv2d_add_s8_scratch_size(x_shape, w_shape, **attrs):
+    """Bytes of scratch qc_conv2d_add_s8 needs for these shapes and node attributes."""
+    cdef qc_conv_params p
+    conv_attrs, _, _ = _fused_split(attrs)
+    _conv_fill_params(&p, x_shape, w_shape, conv_attrs, False)
+    return int(qc_conv2d_add_s8_scratch_size(&p))
