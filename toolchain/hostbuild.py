@@ -27,6 +27,9 @@ def _sources(out_dir: Path, name: str) -> list[Path]:
     missing = [str(p) for p in model if not p.is_file()]
     if missing:
         raise QCompileError(f"{out_dir} is not a generated model named {name!r}: missing {', '.join(missing)}")
+    kernels = out_dir / f"{name}_kernels.c"  # per-layer specialised kernels (dsp family)
+    if kernels.is_file():
+        model.append(kernels)
     return model + sorted((out_dir / "runtime").glob("*.c"))
 
 

@@ -118,10 +118,14 @@ def render(
     macro = cname.upper()
     if scratch is None:
         scratch = compute_scratch(graph)
+        if target.kernel_family == "dsp":
+            from qcompile.codegen.kernels_dsp import dsp_scratch
+
+            scratch = dsp_scratch(graph, scratch)
     plan: MemoryPlan = plan_memory(graph, scratch=scratch, alignment=target.alignment)
 
     namer = Namer()
-    lowering = Lowering(graph, plan, cname, namer)
+    lowering = Lowering(graph, plan, cname, namer, kernel_family=target.kernel_family)
     layers = [lowering.lower(i, node) for i, node in enumerate(graph.nodes)]
     epilogue: list[str] = []
     for index, tensor in plan.output_copies:
@@ -131,7 +135,12 @@ def render(
 
     inputs = [_io_entry(graph.tensors[n], i) for i, n in enumerate(graph.inputs)]
     outputs = [_io_entry(graph.tensors[n], i) for i, n in enumerate(graph.outputs)]
-    runtime = select_runtime_files(sorted(lowering.functions))
+    kernel_headers: tuple[str, ...] = ()
+    if lowering.kernel_sources:
+        from qcompile.codegen.kernels_dsp import DSP_HEADERS
+
+        kernel_headers = DSP_HEADERS
+    runtime = select_runtime_files(sorted(lowering.functions), extra_headers=kernel_headers)
     weight_bytes = sum(a.nbytes for a in lowering.arrays)
 
     context = {
@@ -152,6 +161,7 @@ def render(
         "weight_bytes": weight_bytes,
         "weights_section": weights_section,
         "runtime_sources": [p.name for p in runtime.sources],
+        "model_sources": [f"{cname}_kernels.c"] if lowering.kernel_sources else [],
         "runtime_headers": [p.name for p in runtime.headers],
     }
     env = _environment()
@@ -164,6 +174,11 @@ def render(
         ("CMakeLists.txt.j2", "CMakeLists.txt"),
     ):
         files[out_name] = env.get_template(template).render(**context).encode("utf-8")
+    if lowering.kernel_sources:
+        from qcompile.codegen.kernels_dsp import render_kernels_file
+
+        text = render_kernels_file(cname, comment_text(name), lowering.kernel_sources)
+        files[f"{cname}_kernels.c"] = text.encode("utf-8")
     for path in (*runtime.sources, *runtime.headers):
         files[f"runtime/{path.name}"] = path.read_bytes()
 

@@ -80,13 +80,17 @@ class Layer:
 class Lowering:
     """Turns a planned graph into layers and const arrays."""
 
-    def __init__(self, graph: Graph, plan: MemoryPlan, cname: str, namer: Namer) -> None:
+    def __init__(
+        self, graph: Graph, plan: MemoryPlan, cname: str, namer: Namer, kernel_family: str = "portable"
+    ) -> None:
         self.graph = graph
         self.plan = plan
         self.cname = cname
         self.namer = namer
+        self.kernel_family = kernel_family
         self.arrays: list[ConstArray] = []
         self.functions: set[str] = set()
+        self.kernel_sources: list[str] = []  # per-layer C functions for <name>_kernels.c (dsp family)
         self._tensor_arrays: dict[str, str] = {}
 
     # -- constants --------------------------------------------------------------------
@@ -178,7 +182,13 @@ class Lowering:
             raise UnsupportedModelError(f"node {node.name!r}: op {node.op!r} has no C lowering")
         layer = Layer(index, node.op, comment_text(f"{node.op} {node.name}"))
         try:
-            macs = lower_fn(self, layer, node)
+            macs = None
+            if self.kernel_family == "dsp":
+                from qcompile.codegen.kernels_dsp import lower_dsp
+
+                macs = lower_dsp(self, layer, node)  # None: not specialised, use the portable kernel
+            if macs is None:
+                macs = lower_fn(self, layer, node)
         except (KeyError, ValueError, IndexError, TypeError) as exc:
             raise QCompileError(f"node {node.name!r} ({node.op}): cannot generate C: {exc}") from exc
         out_t = self.graph.tensors[node.outputs[0]]

@@ -45,8 +45,14 @@ def _resolve_include(name: str, root: Path, here: Path) -> Path | None:
     return None
 
 
-def select_runtime_files(functions: Iterable[str], root: Path | None = None) -> RuntimeFiles:
-    """The runtime files defining ``functions`` and everything they use."""
+def select_runtime_files(
+    functions: Iterable[str], root: Path | None = None, extra_headers: Iterable[str] = ()
+) -> RuntimeFiles:
+    """The runtime files defining ``functions`` and everything they use.
+
+    ``extra_headers``: ``include/`` headers generated sources include directly (e.g. the
+    DSP kernels' ``qc_acle.h``), copied with their own includes.
+    """
     root = root or runtime_dir()
     defined_in: dict[str, Path] = {}
     calls: dict[Path, set[str]] = {}
@@ -71,7 +77,7 @@ def select_runtime_files(functions: Iterable[str], root: Path | None = None) -> 
         sources.add(path)
         todo.extend(defined_in[fn] for fn in sorted(calls[path]) if fn in defined_in)
     headers: set[Path] = set()
-    pending = [root / "include" / "qc_kernels.h", *sorted(sources)]
+    pending = [root / "include" / "qc_kernels.h", *(root / "include" / h for h in extra_headers), *sorted(sources)]
     seen: set[Path] = set()
     while pending:
         path = pending.pop()

@@ -1,0 +1,360 @@
+"""Per-layer Arm DSP (SIMD) int8 kernels: C functions rendered from Jinja templates.
+
+The code generator knows every shape, stride, pad, zero point and multiplier at compile
+time, so instead of calling a general library kernel (CMSIS-NN) each conv-like layer
+gets its own C function (``templates/kernels/dsp/*.c.j2``) with those values as
+literals, and its weights pre-packed in the order the SMLAD inner loop reads them.
+The functions go into ``<name>_kernels.c``; they use the ``qc_*`` intrinsics of
+``runtime_c/include/qc_acle.h``, which are single DSP instructions on a core with the
+DSP extension and a bit-exact portable emulation elsewhere, so ``qcompile verify`` proves
+the very same source on the host.
+
+What is specialised (anything else falls back to the portable runtime kernel):
+
+- ``conv2d`` with ``groups == 1`` and dilation 1 (general, 1x1, first layers with 1-3
+  input channels): input offset folded into the bias (``bias + input_offset * sum(w)``),
+  padded taps read the input zero point, an int16 im2col of two output pixels sized for
+  the layer, 2 pixels x 2 channels SMLAD register block, weights packed per channel pair;
+- ``fully_connected``: the same kernel, rows as pixels and ``K = in_features``;
+- ``depthwise_conv2d`` with depth multiplier 1, dilation 1 and channels a multiple of 4:
+  SXTAB16 + SMLABB/SMLATT on four channels, taps unrolled for interior pixels.
+
+``add``, pools and softmax keep the portable kernels: their cost is the per-element
+requantisation (three SRDHM for add), the exp table (softmax) or a compare (max pool),
+none of which has a 16-bit dual-lane DSP form that beats the compiler's scalar code.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+import numpy as np
+
+from qcompile.codegen.names import comment_text
+from qcompile.ir import Graph, Node
+from qcompile.resources import templates_dir
+
+if TYPE_CHECKING:
+    from qcompile.codegen.lowering import Layer, Lowering
+
+DSP_HEADERS = ("qc_acle.h", "qc_fixedpoint.h")
+"""Runtime headers ``<name>_kernels.c`` includes (copied into ``runtime/``)."""
+
+_MASK32 = (1 << 32) - 1
+
+
+def _wrap32(values: np.ndarray) -> np.ndarray:
+    """int64 values reduced modulo 2^32 into int32 range (the reference's int32 wrap)."""
+    v = np.asarray(values, dtype=np.int64) & _MASK32
+    return np.where(v >= 2**31, v - 2**32, v).astype(np.int64)
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir() / "kernels" / "dsp")),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+
+
+_ENV: jinja2.Environment | None = None
+
+
+def _render(template: str, **context: Any) -> str:
+    global _ENV
+    if _ENV is None:
+        _ENV = _environment()
+    return _ENV.get_template(template).render(**context)
+
+
+# ---- weight packing (compile time) ---------------------------------------------------------
+
+
+def pack_conv_weights(w: np.ndarray) -> np.ndarray:
+    """``[OC, K]`` int8 -> the stream the 2x2 SMLAD loop reads.
+
+    K is zero-padded to a multiple of 4 and OC to a multiple of 2; for each channel pair
+    (c, c+1) and each group of four taps the stream holds c's four bytes then c+1's.
+    """
+    w = np.asarray(w, dtype=np.int64)
+    oc, k = w.shape
+    kpad = -(-k // 4) * 4
+    ocp = oc + (oc & 1)
+    padded = np.zeros((ocp, kpad), dtype=np.int64)
+    padded[:oc, :k] = w
+    # [pairs, 2, quads, 4] -> [pairs, quads, 2, 4]
+    return padded.reshape(ocp // 2, 2, kpad // 4, 4).transpose(0, 2, 1, 3).reshape(-1)
+
+
+def fold_conv_bias(w: np.ndarray, bias: np.ndarray | None, input_offset: int) -> np.ndarray:
+    """``bias + input_offset * sum_k w`` per channel, modulo 2^32, padded to an even count.
+
+    Exact: the reference adds the exact sum of ``(x + off) * w`` to the bias modulo 2^32,
+    and ``sum((x + off) * w) = sum(x * w) + off * sum(w)`` over the integers.
+    """
+    w = np.asarray(w, dtype=np.int64)
+    oc = w.shape[0]
+    b = np.zeros(oc, dtype=np.int64) if bias is None else np.asarray(bias, dtype=np.int64).reshape(-1)
+    folded = _wrap32(b + int(input_offset) * w.sum(axis=1))
+    if oc & 1:
+        folded = np.concatenate([folded, np.zeros(1, dtype=np.int64)])
+    return folded
+
+
+def pack_depthwise_weights(w: np.ndarray) -> np.ndarray:
+    """``[KH, KW, C]`` int8 -> int16 ``[tap][quad][c, c+2, c+1, c+3]`` (SXTAB16 lane order)."""
+    w = np.asarray(w, dtype=np.int64)
+    kh, kw, c = w.shape
+    return w.reshape(kh * kw, c // 4, 4)[:, :, [0, 2, 1, 3]].reshape(-1)
+
+
+# ---- scratch -------------------------------------------------------------------------------
+
+
+def _conv_geometry(graph: Graph, node: Node) -> tuple[int, int] | None:
+    """(K, in_c) of a conv/fc node this module specialises, else None."""
+    if node.op not in ("conv2d", "fully_connected") or graph.tensors[node.inputs[1]].data is None:
+        return None
+    w = graph.tensors[node.inputs[1]]
+    if node.op == "conv2d":
+        if not _conv_ok(graph, node):
+            return None
+        _, kh, kw, c = (int(d) for d in w.shape)
+        return kh * kw * c, c
+    if node.op == "fully_connected":
+        _, k = (int(d) for d in w.shape)
+        return k, k
+    return None
+
+
+def _conv_ok(graph: Graph, node: Node) -> bool:
+    a = node.attrs
+    xs = graph.tensors[node.inputs[0]].shape
+    return (
+        len(xs) == 4
+        and int(a.get("groups", 1)) == 1
+        and tuple(int(d) for d in a["dilations"]) == (1, 1)
+        and all(int(p) >= 0 for p in a["pads"])
+    )
+
+
+def _depthwise_ok(graph: Graph, node: Node) -> bool:
+    a = node.attrs
+    xs = graph.tensors[node.inputs[0]].shape
+    return (
+        len(xs) == 4
+        and int(a["depth_multiplier"]) == 1
+        and tuple(int(d) for d in a["dilations"]) == (1, 1)
+        and int(xs[3]) % 4 == 0
+        and all(int(p) >= 0 for p in a["pads"])
+    )
+
+
+def _direct_im2col(k: int, in_c: int, is_fc: bool) -> bool:
+    """Widen straight from the input (runs of whole channel quads) or through an int8 stage."""
+    return (in_c % 4 == 0) if not is_fc else (k % 4 == 0)
+
+
+def dsp_scratch(graph: Graph, portable: Mapping[str, int]) -> dict[str, int]:
+    """Scratch bytes per node when the DSP kernels are selected (others keep ``portable``)."""
+    result = dict(portable)
+    for node in graph.nodes:
+        if node.op == "depthwise_conv2d" and _depthwise_ok(graph, node):
+            result.pop(node.name, None)
+            continue
+        geom = _conv_geometry(graph, node)
+        if geom is None:
+            continue
+        k, in_c = geom
+        kpad = -(-k // 4) * 4
+        size = 2 * kpad * 2
+        if not _direct_im2col(k, in_c, node.op == "fully_connected"):
+            size += kpad
+        result[node.name] = (size + 15) // 16 * 16
+    return result
+
+
+# ---- lowering ------------------------------------------------------------------------------
+
+
+def _requant_setup(lo: Lowering, node: Node, n: int) -> tuple[str, str, str]:
+    from qcompile.codegen.lowering import _requant_arrays
+
+    shift = np.asarray(node.attrs["shift"], dtype=np.int64).reshape(-1)
+    if shift.min() < -31 or shift.max() > 31:
+        raise ValueError(f"shift out of [-31, 31]: {shift.min()}..{shift.max()}")
+    m, s = _requant_arrays(lo, node, n)
+    requant = f"{lo.cname}_dsp_requant_lt1" if shift.max() <= 0 else f"{lo.cname}_dsp_requant"
+    return m, s, requant
+
+
+def _bias_data(lo: Lowering, node: Node) -> np.ndarray | None:
+    if len(node.inputs) > 2 and node.inputs[2]:
+        return np.asarray(lo.graph.tensors[node.inputs[2]].data)
+    return None
+
+
+def _emit(lo: Lowering, layer: Layer, fn: str, source: str, node: Node) -> None:
+    x, y = node.inputs[0], node.outputs[0]
+    lo.kernel_sources.append(source)
+    layer.params.append(f"int {fn}(const int8_t *input, int8_t *output, void *scratch);")
+    layer.statements.append(f"(void){fn}({lo.src(x)}, {lo.dst(y)}, {lo.scratch(node)});")
+
+
+def _lower_conv(lo: Lowering, layer: Layer, node: Node) -> int:
+    a = node.attrs
+    x, w_name, y = node.inputs[0], node.inputs[1], node.outputs[0]
+    is_fc = node.op == "fully_connected"
+    w = np.asarray(lo.graph.tensors[w_name].data, dtype=np.int64)
+    ys = lo.shape(y)
+    if is_fc:
+        oc, k = w.shape
+        rows = math.prod(lo.shape(x)) // k
+        geo = {"batches": 1, "in_h": 1, "in_w": rows, "in_c": k, "out_h": 1, "out_w": rows, "out_c": oc}
+        geo.update(kh=1, kw=1, sh=1, sw=1, pt=0, pl=0)
+        w2 = w
+    else:
+        xs = lo.shape(x)
+        oc, kh, kw, c = w.shape
+        k = kh * kw * c
+        geo = {"batches": xs[0], "in_h": xs[1], "in_w": xs[2], "in_c": c, "out_h": ys[1], "out_w": ys[2], "out_c": oc}
+        geo.update(kh=kh, kw=kw, sh=int(a["strides"][0]), sw=int(a["strides"][1]))
+        geo.update(pt=int(a["pads"][0]), pl=int(a["pads"][1]))
+        w2 = w.reshape(oc, k)
+    kpad = -(-k // 4) * 4
+    off = int(a["input_offset"])
+    fn = f"{lo.cname}_l{layer.index}_dsp"
+    packed = lo.array("w", f"{node.name}_dsp_w", "int8_t", pack_conv_weights(w2), f"{node.name} packed DSP weights")
+    bias = lo.array(
+        "q",
+        f"{node.name}_dsp_bias",
+        "int32_t",
+        fold_conv_bias(w2, _bias_data(lo, node), off),
+        f"{node.name} folded bias",
+    )
+    mult, shift, requant = _requant_setup(lo, node, oc)
+    source = _render(
+        "conv.c.j2",
+        cname=lo.cname,
+        fn=fn,
+        index=layer.index,
+        comment=comment_text(f"{node.op} {node.name}"),
+        **geo,
+        pixels=geo["out_h"] * geo["out_w"],
+        k=k,
+        kpad=kpad,
+        oc_pad=oc + (oc & 1),
+        zp=-off,
+        input_offset=off,
+        direct=_direct_im2col(k, geo["in_c"], is_fc),
+        weights=packed,
+        bias=bias,
+        mult=mult,
+        shift=shift,
+        requant=requant,
+        output_offset=int(a["output_offset"]),
+        act_min=int(a["act_min"]),
+        act_max=int(a["act_max"]),
+    )
+    _emit(lo, layer, fn, source, node)
+    return math.prod(ys) * k
+
+
+def _interior(out: int, pad: int, stride: int, kernel: int, size: int) -> tuple[int, int]:
+    """Output index range [lo, hi) whose whole window lies inside the input."""
+    lo = -(-pad // stride)
+    hi = min(out, (size + pad - kernel) // stride + 1)
+    return (lo, hi) if hi > lo else (0, 0)
+
+
+def _lower_depthwise(lo: Lowering, layer: Layer, node: Node) -> int:
+    a = node.attrs
+    x, w_name, y = node.inputs[0], node.inputs[1], node.outputs[0]
+    xs, ys = lo.shape(x), lo.shape(y)
+    w = np.asarray(lo.graph.tensors[w_name].data, dtype=np.int64)
+    kh, kw, c = w.shape
+    sh, sw = int(a["strides"][0]), int(a["strides"][1])
+    pt, pl = int(a["pads"][0]), int(a["pads"][1])
+    fn = f"{lo.cname}_l{layer.index}_dsp"
+    packed = lo.array("w", f"{node.name}_dsp_w", "int16_t", pack_depthwise_weights(w), f"{node.name} DSP weights int16")
+    b = _bias_data(lo, node)
+    bias_vals = _wrap32(np.zeros(c, dtype=np.int64) if b is None else np.asarray(b, dtype=np.int64).reshape(-1))
+    bias = lo.array("q", f"{node.name}_dsp_bias", "int32_t", bias_vals, f"{node.name} bias")
+    mult, shift, requant = _requant_setup(lo, node, c)
+    oy_lo, oy_hi = _interior(ys[1], pt, sh, kh, xs[1])
+    ox_lo, ox_hi = _interior(ys[2], pl, sw, kw, xs[2])
+    taps = [((ky * xs[2] + kx) * c, (ky * kw + kx) * c) for ky in range(kh) for kx in range(kw)]
+    source = _render(
+        "depthwise.c.j2",
+        cname=lo.cname,
+        fn=fn,
+        index=layer.index,
+        comment=comment_text(f"{node.op} {node.name}"),
+        batches=xs[0],
+        in_h=xs[1],
+        in_w=xs[2],
+        channels=c,
+        out_h=ys[1],
+        out_w=ys[2],
+        kh=kh,
+        kw=kw,
+        sh=sh,
+        sw=sw,
+        pt=pt,
+        pl=pl,
+        oy_lo=oy_lo,
+        oy_hi=oy_hi,
+        ox_lo=ox_lo,
+        ox_hi=ox_hi,
+        taps=kh * kw,
+        tap_offsets=taps,
+        input_offset=int(a["input_offset"]),
+        weights=packed,
+        bias=bias,
+        mult=mult,
+        shift=shift,
+        requant=requant,
+        output_offset=int(a["output_offset"]),
+        act_min=int(a["act_min"]),
+        act_max=int(a["act_max"]),
+    )
+    _emit(lo, layer, fn, source, node)
+    return math.prod(ys) * kh * kw
+
+
+def lower_dsp(lo: Lowering, layer: Layer, node: Node) -> int | None:
+    """Specialise ``node`` into a DSP kernel: fills ``layer`` and ``lo.kernel_sources``.
+
+    Returns the layer's MAC count, or None when this node is not specialised (the caller
+    then uses the portable lowering).
+    """
+    graph = lo.graph
+    if node.op == "depthwise_conv2d" and _depthwise_ok(graph, node):
+        return _lower_depthwise(lo, layer, node)
+    if node.op in ("conv2d", "fully_connected") and _conv_geometry(graph, node) is not None:
+        if lo.graph.tensors[node.inputs[1]].data is None:
+            return None
+        return _lower_conv(lo, layer, node)
+    return None
+
+
+def render_kernels_file(cname: str, model_comment: str, sources: list[str]) -> str:
+    """The ``<name>_kernels.c`` text holding every rendered layer function."""
+    return _render("kernels.c.j2", cname=cname, model_comment=model_comment, kernels=sources) + "\n"
+
+
+__all__ = [
+    "DSP_HEADERS",
+    "dsp_scratch",
+    "fold_conv_bias",
+    "lower_dsp",
+    "pack_conv_weights",
+    "pack_depthwise_weights",
+    "render_kernels_file",
+]
