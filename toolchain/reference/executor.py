@@ -17,7 +17,12 @@ import numpy as np
 from qcompile.errors import QCompileError
 from qcompile.ir import Graph
 
-_QUANTIZED_MODULES = ("qcompile.reference.conv", "qcompile.reference.ops", "qcompile.reference.fused")
+_QUANTIZED_MODULES = (
+    "qcompile.reference.conv",
+    "qcompile.reference.ops",
+    "qcompile.reference.fused",
+    "qcompile.reference.reduce",
+)
 _FLOAT_MODULES = ("qcompile.reference.float_ops",)
 
 
