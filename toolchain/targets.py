@@ -8,7 +8,12 @@ A target is plain data in ``targets/<name>.toml`` (shipped with the package, fou
   C99 runtime in ``runtime_c/``);
 - ``cc`` and ``cflags``: how ``qcompile verify`` / the example builds compile for it;
 - ``alignment``: byte alignment of the arena, of every arena offset and of const arrays
-  (16 suits SIMD loads on every supported core).
+  (16 suits SIMD loads on every supported core; ``--arena-alignment`` overrides it for the
+  arena alone);
+- ``[qemu]`` (optional): the QEMU machine that emulates the core, for ``qcompile verify
+  --qemu`` and ``qcompile bench``: ``machine``, optional ``cpu``, ``systick_hz`` (the
+  SysTick clock, which with ``-icount shift=0`` converts ticks to instructions) and the
+  ``flash`` / ``ram`` regions ``[origin, length]`` the test image is linked into.
 """
 
 from __future__ import annotations
@@ -20,7 +25,27 @@ from pathlib import Path
 from qcompile.errors import QCompileError
 from qcompile.resources import targets_dir
 
-KERNEL_FAMILIES = ("portable",)
+KERNEL_FAMILIES = ("portable", "dsp")
+
+
+@dataclass(frozen=True)
+class QemuMachine:
+    """How to run bare-metal images for a target in ``qemu-system-arm``.
+
+    ``systick_hz`` is the frequency of the clock feeding SysTick on that machine: under
+    ``-icount shift=0`` QEMU's virtual clock advances 1 ns per instruction, so one tick is
+    ``1e9 / systick_hz`` instructions (40 on the 25 MHz MPS2 boards).
+    """
+
+    machine: str
+    systick_hz: int
+    flash: tuple[int, int]
+    ram: tuple[int, int]
+    cpu: str | None = None
+
+    @property
+    def instructions_per_tick(self) -> float:
+        return 1e9 / self.systick_hz
 
 
 @dataclass(frozen=True)
@@ -33,6 +58,15 @@ class Target:
     cc: str = "cc"
     cflags: tuple[str, ...] = field(default_factory=tuple)
     alignment: int = 16
+    qemu: QemuMachine | None = None
+
+    @property
+    def cpu(self) -> str | None:
+        """The ``-mcpu=`` value of the flags, e.g. ``cortex-m7``; None for host targets."""
+        for flag in self.cflags:
+            if flag.startswith("-mcpu="):
+                return flag.split("=", 1)[1]
+        return None
 
     def __post_init__(self) -> None:
         if self.kernel_family not in KERNEL_FAMILIES:
@@ -59,7 +93,7 @@ def load_target(name_or_path: str | Path) -> Target:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise QCompileError(f"cannot read target file {path}: {exc}") from exc
-    known = {"name", "description", "kernel_family", "cc", "cflags", "alignment"}
+    known = {"name", "description", "kernel_family", "cc", "cflags", "alignment", "qemu"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise QCompileError(f"target file {path}: unknown keys {unknown}")
@@ -71,6 +105,33 @@ def load_target(name_or_path: str | Path) -> Target:
             cc=str(data.get("cc", "cc")),
             cflags=tuple(str(f) for f in data.get("cflags", ())),
             alignment=int(data.get("alignment", 16)),
+            qemu=_qemu_machine(data["qemu"], path) if "qemu" in data else None,
         )
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, KeyError) as exc:
         raise QCompileError(f"target file {path}: {exc}") from exc
+
+
+def _region(value: object, what: str) -> tuple[int, int]:
+    if not isinstance(value, list) or len(value) != 2 or not all(isinstance(v, int) and v >= 0 for v in value):
+        raise ValueError(f"[qemu] {what} must be [origin, length] (non-negative integers), got {value!r}")
+    return int(value[0]), int(value[1])
+
+
+def _qemu_machine(data: object, path: Path) -> QemuMachine:
+    if not isinstance(data, dict):
+        raise ValueError("[qemu] must be a table")
+    known = {"machine", "cpu", "systick_hz", "flash", "ram"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"unknown [qemu] keys {unknown}")
+    hz = int(data["systick_hz"])
+    if hz <= 0:
+        raise ValueError(f"[qemu] systick_hz must be positive, got {hz}")
+    cpu = data.get("cpu")
+    return QemuMachine(
+        machine=str(data["machine"]),
+        systick_hz=hz,
+        flash=_region(data["flash"], "flash"),
+        ram=_region(data["ram"], "ram"),
+        cpu=str(cpu) if cpu else None,
+    )
