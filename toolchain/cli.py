@@ -134,9 +134,19 @@ def inspect_cmd(model: Path) -> None:
 @click.option("--data", type=click.Path(path_type=Path), help="Float inputs .npz (default: the calibration data).")
 @click.option("-n", "limit", type=int, help="Use at most N samples.")
 @click.option("--no-float", is_flag=True, help="Skip the comparison with the float model.")
-def verify_cmd(out_dir: Path, data: Path | None, limit: int | None, no_float: bool) -> None:
+@click.option("--qemu", is_flag=True, help="Cross-compile for --target and run in its QEMU machine instead.")
+@click.option("--target", "target_name", help="With --qemu: target to run (default: the one DIR was compiled for).")
+def verify_cmd(
+    out_dir: Path, data: Path | None, limit: int | None, no_float: bool, qemu: bool, target_name: str | None
+) -> None:
     """Build DIR for the host, check C == numpy reference bit for bit, compare with the float model."""
     from qcompile.verify import verify
+
+    if qemu:
+        _verify_qemu(out_dir, data, limit, target_name)
+        return
+    if target_name is not None:
+        raise QCompileError("--target is only used with --qemu (host verification builds for this machine)")
 
     result = verify(out_dir, data=data, limit=limit, float_model=not no_float)
     console.print(f"bit-exact: {result.bit_exact}/{result.samples}")
@@ -158,6 +168,99 @@ def verify_cmd(out_dir: Path, data: Path | None, limit: int | None, no_float: bo
         err_console.print(
             f"error: C and reference differ on {result.samples - result.bit_exact} samples (first: {shown})"
         )
+        sys.exit(3)
+
+
+def _firmware_target(out_dir: Path, target_name: str | None):
+    """The --target to run on QEMU: given, or the one the folder was compiled for."""
+    from qcompile.targets import load_target
+    from qcompile.verify import load_compiled
+
+    if target_name is None:
+        _, meta = load_compiled(out_dir)
+        target_name = str(meta.get("target", "host"))
+    target = load_target(target_name)
+    if target.qemu is None:
+        from qcompile.targets import available_targets
+
+        with_qemu = [n for n in available_targets() if load_target(n).qemu is not None]
+        raise QCompileError(f"target {target.name!r} has no QEMU machine; pass --target one of: {', '.join(with_qemu)}")
+    return target
+
+
+def _print_sizes(sizes) -> None:
+    table = Table(title="arm-none-eabi-size split (bytes)", show_header=False)
+    for label, value in sizes.rows():
+        table.add_row(label, f"{value:,}")
+    console.print(table)
+
+
+def _verify_qemu(out_dir: Path, data: Path | None, limit: int | None, target_name: str | None) -> None:
+    from qcompile.firmware.verify_qemu import verify_on_qemu
+
+    target = _firmware_target(out_dir, target_name)
+    checked = verify_on_qemu(out_dir, target, data=data, limit=limit)
+    result = checked.result
+    assert target.qemu is not None
+    console.print(f"target: {target.name} on QEMU {target.qemu.machine}")
+    console.print(f"bit-exact: {result.bit_exact}/{result.samples}")
+    total = checked.run.total_instructions
+    console.print(f"instructions per inference: {int(total.min()):,} .. {int(total.max()):,}")
+    _print_sizes(checked.sizes)
+    if not result.ok:
+        shown = ", ".join(str(i) for i in result.mismatched_samples[:10])
+        err_console.print(
+            f"error: C on {target.name} and reference differ on {result.samples - result.bit_exact} samples "
+            f"(first: {shown})"
+        )
+        sys.exit(3)
+
+
+@cli.command("bench")
+@click.argument("out_dir", type=click.Path(path_type=Path))
+@click.option("--target", "target_name", help="Target to run (default: the one DIR was compiled for).")
+@click.option(
+    "--family",
+    "families",
+    multiple=True,
+    help="Kernel family to measure (repeatable; default: portable and the target's own).",
+)
+@click.option("-n", "samples", type=int, default=1, show_default=True, help="Random inputs per family (median).")
+def bench_cmd(out_dir: Path, target_name: str | None, families: tuple[str, ...], samples: int) -> None:
+    """Executed instructions per layer under QEMU (-icount), kernel families side by side."""
+    from qcompile.firmware.bench import bench
+
+    target = _firmware_target(out_dir, target_name)
+    result = bench(out_dir, target, families=list(families) or None, samples=samples)
+    assert target.qemu is not None
+    base = result.families[0]
+    table = Table(
+        title=f"executed instructions on {target.name} (QEMU {target.qemu.machine}, -icount shift=0, "
+        f"resolution {target.qemu.instructions_per_tick:g})"
+    )
+    for col in ("#", "op", "MACs", *(f.family for f in result.families)):
+        table.add_column(col, justify="left" if col == "op" else "right")
+    for f in result.families[1:]:
+        table.add_column(f"ratio {f.family}", justify="right")
+    for i, layer in enumerate(result.layers):
+        cells = [f"{f.layer_instructions[i]:,}" for f in result.families]
+        ratios = [
+            f"{f.layer_instructions[i] / base.layer_instructions[i]:.2f}" if base.layer_instructions[i] else "-"
+            for f in result.families[1:]
+        ]
+        table.add_row(str(i), str(layer.get("op")), f"{int(layer.get('macs', 0)):,}", *cells, *ratios)
+    table.add_row(
+        "",
+        "total",
+        f"{sum(int(layer.get('macs', 0)) for layer in result.layers):,}",
+        *(f"{f.total_instructions:,}" for f in result.families),
+        *(f"{f.total_instructions / base.total_instructions:.2f}" for f in result.families[1:]),
+    )
+    console.print(table)
+    for f in result.families:
+        console.print(f"{f.family}: bit-exact {f.bit_exact}/{f.samples}")
+    if any(f.bit_exact != f.samples for f in result.families):
+        err_console.print("error: a kernel family's outputs differ from the reference")
         sys.exit(3)
 
 

@@ -180,7 +180,7 @@ def build_image(
         digest.update(src.name.encode() + b"\0" + src.read_bytes() + b"\0")
     key = digest.hexdigest()[:16]
 
-    base = Path(build_dir) if build_dir is not None else out_dir / "build" / target.name
+    base = Path(build_dir).resolve() if build_dir is not None else out_dir / "build" / target.name
     work = base / f"{cname}-{key}"
     elf = work / f"{cname}.elf"
     image = FirmwareImage(

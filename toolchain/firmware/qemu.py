@@ -58,7 +58,7 @@ def qemu_command(image: FirmwareImage) -> list[str]:
         "-icount",
         "shift=0,align=off,sleep=off",
         "-kernel",
-        str(image.elf),
+        str(image.elf.resolve()),
     ]
 
 
