@@ -31,6 +31,7 @@ class CompileOptions:
     input_layout: str = "nhwc"
     weights_section: str | None = None
     progress: bool = True
+    memory_passes: bool = True  # conv+residual-add fusion and memory-aware schedule
 
 
 def default_name(model_path: Path) -> str:
@@ -72,6 +73,17 @@ def quantize_model(model_path: Path, options: CompileOptions) -> Graph:
     return quantize(float_graph, ranges)
 
 
+def optimize_memory(qgraph: Graph, *, alignment: int = 16) -> Graph:
+    """Quantized-graph passes that cut RAM: fuse residual adds into their conv (the conv
+    output is never stored whole and the sum can overwrite the residual in place), then
+    reorder nodes to the topological order with the smallest arena peak."""
+    from qcompile.codegen.generator import compute_scratch
+    from qcompile.passes import fuse_residual, schedule
+
+    qgraph = fuse_residual.run(qgraph)
+    return schedule.run(qgraph, compute_scratch(qgraph), alignment=alignment)
+
+
 @contextmanager
 def atomic_output_dir(out_dir: Path):
     """Yield a fresh temporary folder that becomes ``out_dir`` only if the block succeeds."""
@@ -102,6 +114,8 @@ def compile_model(model_path: Path, out_dir: Path, options: CompileOptions) -> d
     model_path = Path(model_path)
     target = load_target(options.target)
     qgraph = quantize_model(model_path, options)
+    if options.memory_passes:
+        qgraph = optimize_memory(qgraph, alignment=target.alignment)
     name = options.name or default_name(model_path)
     with atomic_output_dir(Path(out_dir)) as tmp:
         report = generate(qgraph, tmp, name=name, target=target, weights_section=options.weights_section)

@@ -26,13 +26,25 @@ that is itself a graph input) is filled by a copy after the last step
 Offsets
 -------
 An arena buffer is live from the step that produces it to the last step that reads it
-(inclusive: a kernel's input and output are live together, kernels are never in place).
+(inclusive: a kernel's input and output are live together unless the kernel runs in place,
+below).
 A node's scratch is live during its own step only. Offsets are chosen like TFLite Micro's
 greedy planner: buffers sorted by size (largest first, ties by first use, then by name
 for determinism), each placed at the lowest ``alignment``-aligned offset where it
 overlaps no already-placed buffer whose lifetime intersects its own.
 ``lower_bound`` is the best any planner could do with these lifetimes: the maximum over
 steps of the summed sizes of the live buffers (scratch included, alignment ignored).
+
+In-place outputs
+----------------
+Some kernels read each input element only at the position of the output element they
+then write (``INPLACE_OPS``: ``add`` either input, ``lut``, ``conv2d_add`` its residual), so
+their output can take over such an input's buffer. The planner does that when the input
+is an arena buffer whose last read is this very step, has the output's size, and no other
+input of the node that is *not* element-wise (``conv2d_add``'s conv input) lives in it: the
+output then joins the input's buffer (one buffer, lifetime extended; listed in
+``MemoryPlan.inplace``). Decisions are taken in schedule order, so chains of in-place ops
+share one buffer. The caller's input and output buffers are never taken over.
 """
 
 from __future__ import annotations
@@ -44,6 +56,10 @@ from qcompile.errors import QCompileError
 from qcompile.ir import Graph
 
 ALIAS_OPS = frozenset({"reshape"})
+
+#: op -> indices of the inputs whose buffer the output may take over (element-wise reads:
+#: output element i is written after input element i was read, nothing else of it later)
+INPLACE_OPS: dict[str, tuple[int, ...]] = {"add": (0, 1), "lut": (0,), "conv2d_add": (3,)}
 
 
 @dataclass(frozen=True)
@@ -68,7 +84,8 @@ class MemoryPlan:
     (and every constant a node reads) mapped to its :class:`Location`;
     ``scratch_offsets`` / ``scratch_sizes``: per node name with scratch > 0;
     ``lifetimes``: (first step, last step) per arena tensor (step = node index; graph
-    inputs start at -1, outputs read after the last step end at ``len(nodes)``).
+    inputs start at -1, outputs read after the last step end at ``len(nodes)``);
+    ``inplace``: node name -> the input tensor whose buffer its output reuses.
     """
 
     arena_size: int
@@ -81,6 +98,7 @@ class MemoryPlan:
     lifetimes: dict[str, tuple[int, int]]
     copy_reshapes: frozenset[str] = field(default_factory=frozenset)
     output_copies: tuple[tuple[int, str], ...] = ()
+    inplace: dict[str, str] = field(default_factory=dict)
 
     def location(self, tensor: str) -> Location:
         return self.locations[tensor]
@@ -209,6 +227,7 @@ def plan_memory(graph: Graph, *, scratch: Mapping[str, int], alignment: int = 16
     for _, name in output_copies:
         if find(name) in groups:
             groups[find(name)].last = steps
+    inplace = _merge_inplace(graph, groups, parent, find)
     buffers = [b for b in groups.values() if b.size > 0]
     scratch_sizes = {n.name: int(scratch.get(n.name, 0)) for n in nodes if int(scratch.get(n.name, 0)) > 0}
     scratch_bufs = [
@@ -248,4 +267,44 @@ def plan_memory(graph: Graph, *, scratch: Mapping[str, int], alignment: int = 16
         lifetimes=lifetimes,
         copy_reshapes=frozenset(copy_reshapes),
         output_copies=tuple(output_copies),
+        inplace=inplace,
     )
+
+
+def inplace_candidates(node_op: str) -> tuple[int, ...]:
+    """Input indices whose buffer the output of an ``node_op`` node may take over."""
+    return INPLACE_OPS.get(node_op, ())
+
+
+def _merge_inplace(graph: Graph, groups: dict[str, _Buffer], parent: dict[str, str], find) -> dict[str, str]:
+    """Merge each in-place output group into the input group it overwrites (see module doc)."""
+    inplace: dict[str, str] = {}
+    for step, node in enumerate(graph.nodes):
+        positions = inplace_candidates(node.op)
+        if not positions or len(node.outputs) != 1:
+            continue
+        out = node.outputs[0]
+        ro = find(out)
+        gout = groups.get(ro)
+        if gout is None or gout.first != step:
+            continue
+        for idx in positions:
+            if idx >= len(node.inputs) or not node.inputs[idx]:
+                continue
+            name = node.inputs[idx]
+            ri = find(name)
+            gin = groups.get(ri)
+            if gin is None or ri == ro or gin.last != step or gin.size != gout.size:
+                continue
+            if graph.tensors[name].nbytes != graph.tensors[out].nbytes:
+                continue
+            others = [i for k, i in enumerate(node.inputs) if i and k not in positions]
+            if any(find(i) == ri for i in others):
+                continue
+            gin.tensors.extend(gout.tensors)
+            gin.last = max(gin.last, gout.last)
+            del groups[ro]
+            parent[ro] = ri
+            inplace[node.name] = name
+            break
+    return inplace

@@ -75,6 +75,7 @@ class Layer:
     params: list[str] = field(default_factory=list)
     statements: list[str] = field(default_factory=list)
     report: dict[str, Any] = field(default_factory=dict)
+    extra_report: dict[str, Any] = field(default_factory=dict)  # op-specific report keys
 
 
 class Lowering:
@@ -203,6 +204,7 @@ class Lowering:
             "output_zero_point": int(q.zero_point) if q is not None and not q.per_channel else None,
             "scratch_bytes": int(self.plan.scratch_sizes.get(node.name, 0)),
         }
+        layer.report.update(layer.extra_report)
         return layer
 
 
@@ -442,6 +444,56 @@ def _copy(lo: Lowering, layer: Layer, node: Node) -> int:
     return 0
 
 
+def _conv2d_add(lo: Lowering, layer: Layer, node: Node) -> int:
+    """conv2d with the residual add fused into its epilogue (qc_conv2d_add_s8); the output
+    may be the residual's buffer (in place, see the planner)."""
+    from qcompile.reference.fused import split_attrs
+
+    a, add_attrs, operand = split_attrs(node.attrs)
+    x, w, _, residual = node.inputs
+    y = node.outputs[0]
+    xs, ws, ys = lo.shape(x), lo.shape(w), lo.shape(y)
+    if len(xs) != 4 or len(ys) != 4 or lo.shape(residual) != ys:
+        raise ValueError(f"expects 4-D NHWC input, output and residual, got {xs} -> {ys}")
+    conv_fields = {
+        "batches": xs[0],
+        "in_h": xs[1],
+        "in_w": xs[2],
+        "in_c": xs[3],
+        "out_h": ys[1],
+        "out_w": ys[2],
+        "out_c": ys[3],
+        "kernel_h": ws[1],
+        "kernel_w": ws[2],
+        "stride_h": a["strides"][0],
+        "stride_w": a["strides"][1],
+        "dilation_h": a["dilations"][0],
+        "dilation_w": a["dilations"][1],
+        "pad_top": a["pads"][0],
+        "pad_left": a["pads"][1],
+        "groups": int(a["groups"]),
+        "depth_multiplier": 1,
+        "input_offset": a["input_offset"],
+        "output_offset": a["output_offset"],
+        "act_min": a["act_min"],
+        "act_max": a["act_max"],
+    }
+    conv_params = lo.struct(layer, "qc_conv_params", conv_fields)
+    add_fields: dict[str, Any] = {"out_shape": [1] * 5, "in1_strides": [0] * 5, "in2_strides": [0] * 5}
+    add_fields.update({k: add_attrs[k] for k in _ADD_FIELDS})
+    add_layer = Layer(layer.index, "add", layer.comment)
+    add_params = lo.struct(add_layer, "qc_add_params", add_fields)
+    add_ident = f"{add_params}_add"
+    layer.params.append(add_layer.params[0].replace(f" {add_params} = ", f" {add_ident} = ", 1))
+    conv_node = Node(node.name, "conv2d", [x, w, node.inputs[2]], [y], a)
+    m, s = _requant_arrays(lo, conv_node, ys[3])
+    args = [f"&{conv_params}", f"&{add_ident}", c_int(operand), lo.src(x), lo.src(w), _bias(lo, conv_node, ys[3])]
+    args += [m, s, lo.src(residual), lo.dst(y), lo.scratch(node)]
+    lo.call(layer, "qc_conv2d_add_s8", args, checked=True)
+    layer.extra_report.update(fused=["conv2d", "add"], inplace_over=lo.plan.inplace.get(node.name))
+    return math.prod(ys) * ws[1] * ws[2] * ws[3]
+
+
 _LOWERINGS: dict[str, Callable[[Lowering, Layer, Node], int]] = {
     "conv2d": _conv2d,
     "depthwise_conv2d": _depthwise,
@@ -457,6 +509,7 @@ _LOWERINGS: dict[str, Callable[[Lowering, Layer, Node], int]] = {
     "transpose": _transpose,
     "reshape": _reshape,
     "copy": _copy,
+    "conv2d_add": _conv2d_add,
 }
 
 SUPPORTED_OPS = frozenset(_LOWERINGS)
