@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from qcompile.errors import QCompileError
 from qcompile.ir import Graph, Node, Tensor
-from qcompile.planner import Location, MemoryPlan, plan_memory
+from qcompile.planner import INPLACE_OPS, Location, MemoryPlan, plan_memory
 
 
 def _graph(inputs: dict[str, int], nodes: list[tuple[str, str, list[str], str, int]], outputs: list[str]) -> Graph:
@@ -138,6 +138,41 @@ def test_intermediate_copied_to_output_at_the_end_stays_live() -> None:
     assert "a" in plan.offsets and plan.lifetimes["a"] == (0, 0)
 
 
+def test_inplace_chain_shares_one_buffer() -> None:
+    g = _graph(
+        {"x": 8},
+        [
+            ("n0", "op", ["x"], "a", 32),
+            ("n1", "op", ["x"], "b", 32),
+            ("n2", "add", ["a", "b"], "c", 32),  # a and b die here: c takes a's buffer
+            ("n3", "lut", ["c"], "d", 32),  # c dies here: d takes it too
+            ("n4", "op", ["d"], "y", 4),
+        ],
+        ["y"],
+    )
+    plan = plan_memory(g, scratch={}, alignment=1)
+    assert plan.inplace == {"n2": "a", "n3": "c"}
+    assert plan.offsets["a"] == plan.offsets["c"] == plan.offsets["d"] != plan.offsets["b"]
+    assert plan.arena_size == plan.lower_bound == 64
+    _simulate(g, plan)
+
+
+def test_no_inplace_when_the_input_is_read_later_or_is_a_caller_buffer() -> None:
+    g = _graph(
+        {"x": 16},
+        [("n0", "lut", ["x"], "a", 16), ("n1", "lut", ["a"], "b", 16), ("n2", "add", ["a", "b"], "y", 16)],
+        ["y"],
+    )
+    plan = plan_memory(g, scratch={}, alignment=1)
+    assert "n0" not in plan.inplace and "n1" not in plan.inplace  # x is the caller's; a is read by n2
+    assert plan.offsets["a"] != plan.offsets["b"]
+    # conv2d_add never writes over its conv input, even when it is also the residual
+    g2 = _graph({"x": 4}, [("n0", "op", ["x"], "a", 16), ("n1", "conv2d_add", ["a", "", "", "a"], "b", 16),
+                           ("n2", "op", ["b"], "y", 4)], ["y"])  # fmt: skip
+    plan2 = plan_memory(g2, scratch={}, alignment=1)
+    assert plan2.inplace == {} and plan2.offsets["a"] != plan2.offsets["b"]
+
+
 def test_read_before_produced_is_an_error() -> None:
     g = _graph({"x": 8}, [("n0", "op", ["x", "ghost"], "y", 8)], ["y"])
     g.add_tensor(Tensor("ghost", (8,), "int8"))
@@ -191,12 +226,15 @@ def _simulate(g: Graph, plan: MemoryPlan) -> None:
                 assert plan.locations[out] == plan.locations[node.inputs[0]]
                 value[out] = value[node.inputs[0]]
         else:
-            # kernels are not in place: outputs never overlap inputs or scratch
+            # outputs never overlap inputs or scratch, except an in-place output, which
+            # must coincide exactly with an element-wise input (later reads of that input
+            # then see the new value and fail the check above)
             mem_o, sl_o = region(out)
-            for name in node.inputs:
+            for k, name in enumerate(node.inputs):
                 mem_i, sl_i = region(name)
-                if mem_i is mem_o:
-                    assert sl_i.stop <= sl_o.start or sl_o.stop <= sl_i.start, f"{node.name} runs in place"
+                if mem_i is mem_o and not (sl_i.stop <= sl_o.start or sl_o.stop <= sl_i.start):
+                    assert plan.inplace.get(node.name) is not None, f"{node.name} runs in place"
+                    assert k in INPLACE_OPS[node.op] and sl_i == sl_o, f"{node.name}: bad in-place overlap"
             if node.name in plan.scratch_offsets:
                 off, size = plan.scratch_offsets[node.name], plan.scratch_sizes[node.name]
                 assert off % plan.alignment == 0 and off + size <= plan.arena_size
@@ -232,7 +270,16 @@ def _random_graph(draw: st.DrawFn) -> tuple[Graph, dict[str, int]]:
         else:
             k = draw(st.integers(1, min(3, len(available))))
             ins = draw(st.lists(st.sampled_from(available), min_size=k, max_size=k))
-            nodes.append((name, "op", ins, out, draw(st.integers(1, 100))))
+            op = draw(st.sampled_from(["op", "op", "add", "lut"]))
+            size = draw(st.integers(1, 100))
+            if op != "op":
+                # element-wise: the output has the size of its inputs (sometimes different: no in place then)
+                ins = ins[: 2 if op == "add" else 1]
+                first = ins[0]
+                size = inputs.get(first) or next(s for (_, _, _, o, s) in nodes if o == first)
+                if draw(st.integers(0, 4)) == 0:
+                    size += 1
+            nodes.append((name, op, ins, out, size))
             if draw(st.booleans()):
                 scratch[name] = draw(st.integers(0, 80))
         available.append(out)
