@@ -1,0 +1,56 @@
+"""Target files: every Cortex-M target loads with its QEMU machine; bad names and bad
+files are refused with messages that say what to do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qcompile.errors import QCompileError
+from qcompile.targets import available_targets, load_target
+
+CORTEX = {
+    "cortex-m0plus": ("microbit", "portable"),
+    "cortex-m4": ("mps2-an386", "dsp"),
+    "cortex-m7": ("mps2-an500", "dsp"),
+    "cortex-m33": ("mps2-an505", "dsp"),
+    "cortex-m55": ("mps3-an547", "dsp"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CORTEX))
+def test_cortex_targets(name: str) -> None:
+    target = load_target(name)
+    machine, family = CORTEX[name]
+    assert target.cpu == name
+    assert target.cc == "arm-none-eabi-gcc" and "-mthumb" in target.cflags
+    assert target.kernel_family == family
+    assert target.qemu is not None and target.qemu.machine == machine
+    assert target.qemu.flash[1] > 0 and target.qemu.ram[1] > 0
+    assert 30 <= target.qemu.instructions_per_tick <= 70
+
+
+def test_host_has_no_qemu() -> None:
+    assert load_target("host").qemu is None and load_target("host").cpu is None
+
+
+def test_unknown_target_lists_known_ones() -> None:
+    with pytest.raises(QCompileError) as exc:
+        load_target("cortex-m99")
+    for name in available_targets():
+        assert name in str(exc.value)
+    assert "cortex-m7" in str(exc.value)
+
+
+def test_bad_qemu_table_is_refused(tmp_path: Path) -> None:
+    base = 'name = "x"\ncc = "arm-none-eabi-gcc"\n[qemu]\nmachine = "mps2-an500"\nsystick_hz = 25000000\n'
+    good = base + "flash = [0, 4096]\nram = [0x20000000, 4096]\n"
+    (tmp_path / "good.toml").write_text(good)
+    assert load_target(tmp_path / "good.toml").qemu.ram == (0x20000000, 4096)
+    (tmp_path / "bad.toml").write_text(base + "flash = [0]\nram = [0, 1]\n")
+    with pytest.raises(QCompileError, match="flash"):
+        load_target(tmp_path / "bad.toml")
+    (tmp_path / "extra.toml").write_text(good + "uart = 1\n")
+    with pytest.raises(QCompileError, match="uart"):
+        load_target(tmp_path / "extra.toml")
