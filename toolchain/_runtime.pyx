@@ -14,4 +14,5 @@ import numpy as np
 include "_kernels_conv.pxi"
 include "_kernels_misc.pxi"
 include "_kernels_fused.pxi"
+include "_kernels_tflite.pxi"
 include "_model_loader.pxi"

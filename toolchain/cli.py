@@ -264,6 +264,33 @@ def bench_cmd(out_dir: Path, target_name: str | None, families: tuple[str, ...],
         sys.exit(3)
 
 
+@cli.command("compare")
+@click.argument("out_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--tflm", "tflm_model", type=click.Path(path_type=Path), required=True, help="The int8 .tflite model to run."
+)
+@click.option("-n", "samples", type=int, default=100, show_default=True, help="Number of inputs.")
+@click.option("--data", type=click.Path(path_type=Path), help="Inputs .npz (int8 or float); default random int8.")
+def compare_cmd(out_dir: Path, tflm_model: Path, samples: int, data: Path | None) -> None:
+    """Compare DIR's generated C with TensorFlow Lite Micro: output bits, RAM, flash."""
+    from qcompile.compare import compare
+
+    result = compare(out_dir, tflm_model, n=samples, data=data)
+    table = Table(title=f"qcompile vs TFLite Micro: {tflm_model.name}")
+    for col in ("", "qcompile", "TFLite Micro", "ratio"):
+        table.add_column(col)
+    for row in result.rows:
+        table.add_row(*row)
+    console.print(table)
+    if not result.ok:
+        shown = ", ".join(str(i) for i in result.mismatched_samples[:10])
+        err_console.print(
+            f"error: outputs differ from TFLM on {result.samples - result.equal} of {result.samples} inputs "
+            f"(first: {shown})"
+        )
+        sys.exit(3)
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="qcompile", standalone_mode=False)

@@ -55,6 +55,8 @@ def quantize_model(model_path: Path, options: CompileOptions) -> Graph:
     from qcompile.calibration import calibrate, load_calibration_data
     from qcompile.quantize import quantize
 
+    if model_path.suffix.lower() == ".tflite":
+        return import_tflite_model(model_path, options)
     float_graph = import_model(model_path, input_layout=options.input_layout)
     if options.calib is None:
         raise QCompileError(
@@ -71,6 +73,20 @@ def quantize_model(model_path: Path, options: CompileOptions) -> Graph:
         progress=options.progress,
     )
     return quantize(float_graph, ranges)
+
+
+def import_tflite_model(model_path: Path, options: CompileOptions) -> Graph:
+    """An int8 .tflite model is already quantized: its own parameters are kept (no calibration)."""
+    from qcompile.importers.tflite_import import load_tflite
+
+    if options.calib is not None:
+        raise QCompileError(
+            f"{model_path.name} is an int8 TFLite model: it is already quantized and its own scales and "
+            "zero points are kept, so --calib is not accepted; drop it"
+        )
+    if options.input_layout != "nhwc":
+        raise QCompileError("--input-layout nchw does not apply to TFLite models (they are NHWC already)")
+    return load_tflite(model_path)
 
 
 def optimize_memory(qgraph: Graph, *, alignment: int = 16) -> Graph:

@@ -95,6 +95,11 @@ def load_inputs(data_path: Path, graph: Graph) -> tuple[dict[str, np.ndarray], n
     return load_calibration_data(data_path, graph), labels
 
 
+def is_tflite_source(meta: dict[str, Any]) -> bool:
+    """True when the folder was compiled from an (already quantized) .tflite model."""
+    return str(meta.get("source_model") or "").lower().endswith(".tflite")
+
+
 def sqnr_db(reference: np.ndarray, test: np.ndarray) -> float:
     signal = float(np.sum(np.square(reference.astype(np.float64))))
     noise = float(np.sum(np.square(reference.astype(np.float64) - test.astype(np.float64))))
@@ -119,28 +124,38 @@ def verify(
 
     out_dir = Path(out_dir)
     graph, meta = load_compiled(out_dir)
-    data_path = Path(data) if data else (Path(meta["calibration_data"]) if meta.get("calibration_data") else None)
-    if data_path is None or not data_path.exists():
-        raise QCompileError(
-            f"no input data: pass --data inputs.npz (the calibration file recorded at compile time, "
-            f"{meta.get('calibration_data')}, is not available)"
-        )
-    float_inputs, labels = load_inputs(data_path, graph)
-    n = min(len(a) for a in float_inputs.values())
-    if limit is not None:
-        n = min(n, int(limit))
-    if n == 0:
-        raise QCompileError(f"{data_path}: no samples")
-    float_inputs = {k: v[:n] for k, v in float_inputs.items()}
-    if labels is not None:
-        labels = labels[:n]
-
     in_tensors = [graph.tensors[name] for name in graph.inputs]
     out_tensors = [graph.tensors[name] for name in graph.outputs]
-    q_inputs = []
-    for t in in_tensors:
-        key = t.source_name if t.source_name in float_inputs else next(iter(float_inputs))
-        q_inputs.append(np.ascontiguousarray(t.quant.quantize(to_physical(t, float_inputs[key]))))
+    labels = None
+    if is_tflite_source(meta):
+        # An imported int8 TFLite model has no float twin here (`qcompile compare` checks it
+        # against TFLite Micro); its inputs are int8 samples, random unless given.
+        from qcompile.compare import int8_inputs
+
+        q_inputs = int8_inputs(graph, data, 100 if limit is None else int(limit))
+        n = len(q_inputs[0])
+        float_model = False
+    else:
+        data_path = Path(data) if data else (Path(meta["calibration_data"]) if meta.get("calibration_data") else None)
+        if data_path is None or not data_path.exists():
+            raise QCompileError(
+                f"no input data: pass --data inputs.npz (the calibration file recorded at compile time, "
+                f"{meta.get('calibration_data')}, is not available)"
+            )
+        float_inputs, labels = load_inputs(data_path, graph)
+        n = min(len(a) for a in float_inputs.values())
+        if limit is not None:
+            n = min(n, int(limit))
+        if n == 0:
+            raise QCompileError(f"{data_path}: no samples")
+        float_inputs = {k: v[:n] for k, v in float_inputs.items()}
+        if labels is not None:
+            labels = labels[:n]
+
+        q_inputs = []
+        for t in in_tensors:
+            key = t.source_name if t.source_name in float_inputs else next(iter(float_inputs))
+            q_inputs.append(np.ascontiguousarray(t.quant.quantize(to_physical(t, float_inputs[key]))))
 
     with tempfile.TemporaryDirectory(prefix="qcompile-hostbuild-") as build_dir:
         lib_path = build_host_library(out_dir, name=meta["c_name"], build_dir=Path(build_dir))

@@ -174,6 +174,23 @@ int qc_conv2d_add_s8(const qc_conv_params *conv, const qc_add_params *add, int32
                      const int32_t *shift, const int8_t *residual, int8_t *output, void *scratch);
 size_t qc_conv2d_add_s8_scratch_size(const qc_conv_params *conv);
 
+/* ---- MEAN over H and W (qc_mean.c) ------------------------------------------------------ */
+
+/* out[n, c] = clamp(MBQM(sum_{h,w} in[n,h,w,c] + input_offset * H * W, multiplier, shift)
+ * + output_offset): TFLM's int8 MEAN with the 1/(H*W) folded into multiplier/shift. */
+typedef struct {
+    int32_t batches;
+    int32_t in_h;
+    int32_t in_w;
+    int32_t channels;
+    int32_t input_offset;
+    int32_t output_offset;
+    int32_t multiplier;
+    int32_t shift;
+} qc_mean_params;
+
+int qc_mean_s8(const qc_mean_params *p, const int8_t *input, int8_t *output);
+
 #ifdef __cplusplus
 }
 #endif

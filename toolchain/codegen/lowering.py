@@ -494,6 +494,28 @@ def _conv2d_add(lo: Lowering, layer: Layer, node: Node) -> int:
     return math.prod(ys) * ws[1] * ws[2] * ws[3]
 
 
+def _mean(lo: Lowering, layer: Layer, node: Node) -> int:
+    """TFLite MEAN over H and W (``qcompile.reference.reduce.mean``)."""
+    a = node.attrs
+    x, y = node.inputs[0], node.outputs[0]
+    xs = lo.shape(x)
+    if len(xs) != 4 or math.prod(lo.shape(y)) != xs[0] * xs[3]:
+        raise ValueError(f"mean reduces H and W of an [N,H,W,C] tensor, got {xs} -> {lo.shape(y)}")
+    fields = {
+        "batches": xs[0],
+        "in_h": xs[1],
+        "in_w": xs[2],
+        "channels": xs[3],
+        "input_offset": a["input_offset"],
+        "output_offset": a["output_offset"],
+        "multiplier": a["multiplier"],
+        "shift": a["shift"],
+    }
+    params = lo.struct(layer, "qc_mean_params", fields)
+    lo.call(layer, "qc_mean_s8", [f"&{params}", lo.src(x), lo.dst(y)], checked=True)
+    return 0
+
+
 _LOWERINGS: dict[str, Callable[[Lowering, Layer, Node], int]] = {
     "conv2d": _conv2d,
     "depthwise_conv2d": _depthwise,
@@ -510,6 +532,7 @@ _LOWERINGS: dict[str, Callable[[Lowering, Layer, Node], int]] = {
     "reshape": _reshape,
     "copy": _copy,
     "conv2d_add": _conv2d_add,
+    "mean": _mean,
 }
 
 SUPPORTED_OPS = frozenset(_LOWERINGS)
