@@ -160,6 +160,12 @@ def tflm_outputs(model_bytes: bytes, inputs: list[np.ndarray], n_outputs: int) -
     tflm = _tflm()
     interpreter = tflm.Interpreter.from_bytes(model_bytes)
     shapes = [tuple(int(d) for d in interpreter.get_input_details(i)["shape"]) for i in range(len(inputs))]
+    for i, (arr, shape) in enumerate(zip(inputs, shapes, strict=True)):
+        if int(np.prod(shape)) != int(np.prod(arr.shape[1:])):
+            raise QCompileError(
+                f"TFLM model input {i} has shape {shape}, the compiled model's holds {arr.shape[1:]}: "
+                "is this the .tflite the folder was compiled from?"
+            )
     outs: list[list[np.ndarray]] = [[] for _ in range(n_outputs)]
     for s in range(len(inputs[0])):
         for i, arr in enumerate(inputs):
