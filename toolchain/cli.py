@@ -60,6 +60,7 @@ def cli() -> None:
     help="Memory order of 4-D inputs in the C API.",
 )
 @click.option("--weights-section", help="Linker section for the const weight arrays.")
+@click.option("--arena-alignment", type=int, help="Byte alignment of the arena (default: the target's).")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 def compile_cmd(
     model: Path,
@@ -71,6 +72,7 @@ def compile_cmd(
     percentile: float,
     input_layout: str,
     weights_section: str | None,
+    arena_alignment: int | None,
     no_progress: bool,
 ) -> None:
     """Compile MODEL into C sources in the output folder."""
@@ -84,6 +86,7 @@ def compile_cmd(
         percentile=percentile,
         input_layout=input_layout,
         weights_section=weights_section,
+        arena_alignment=arena_alignment,
         progress=not no_progress and sys.stderr.isatty(),
     )
     report = compile_model(model, out_dir, options)

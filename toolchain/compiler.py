@@ -30,6 +30,7 @@ class CompileOptions:
     percentile: float = 99.99
     input_layout: str = "nhwc"
     weights_section: str | None = None
+    arena_alignment: int | None = None  # default: the target's alignment
     progress: bool = True
     memory_passes: bool = True  # conv+residual-add fusion and memory-aware schedule
 
@@ -134,7 +135,14 @@ def compile_model(model_path: Path, out_dir: Path, options: CompileOptions) -> d
         qgraph = optimize_memory(qgraph, alignment=target.alignment)
     name = options.name or default_name(model_path)
     with atomic_output_dir(Path(out_dir)) as tmp:
-        report = generate(qgraph, tmp, name=name, target=target, weights_section=options.weights_section)
+        report = generate(
+            qgraph,
+            tmp,
+            name=name,
+            target=target,
+            weights_section=options.weights_section,
+            arena_alignment=options.arena_alignment,
+        )
         meta = {
             "name": name,
             "c_name": report.get("c_name", report.get("name", name)),

@@ -29,3 +29,8 @@ def targets_dir() -> Path:
 
 def runtime_dir() -> Path:
     return _find("runtime_c")
+
+
+def cmake_dir() -> Path:
+    """``cmake/``: the arm-none-eabi toolchain file for firmware builds of generated models."""
+    return _find("cmake")

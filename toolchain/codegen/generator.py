@@ -107,9 +107,18 @@ def render(
     target: Target,
     weights_section: str | None = None,
     scratch: Mapping[str, int] | None = None,
+    arena_alignment: int | None = None,
 ) -> tuple[dict[str, bytes], dict[str, Any]]:
-    """Render every output file into memory: ``({relative path: bytes}, report)``."""
+    """Render every output file into memory: ``({relative path: bytes}, report)``.
+
+    ``arena_alignment`` (default: the target's alignment) aligns the arena and every
+    offset in it, e.g. to a cache line or a DMA requirement; const arrays keep the target's.
+    """
     graph.validate()
+    if arena_alignment is None:
+        arena_alignment = target.alignment
+    if arena_alignment < 4 or arena_alignment & (arena_alignment - 1):
+        raise QCompileError(f"--arena-alignment {arena_alignment}: use a power of two, at least 4")
     if not graph.inputs or not graph.outputs:
         raise QCompileError("the graph needs at least one input and one output")
     if weights_section is not None and (not weights_section or not set(weights_section) <= _SECTION_CHARS):
@@ -122,7 +131,7 @@ def render(
             from qcompile.codegen.kernels_dsp import dsp_scratch
 
             scratch = dsp_scratch(graph, scratch)
-    plan: MemoryPlan = plan_memory(graph, scratch=scratch, alignment=target.alignment)
+    plan: MemoryPlan = plan_memory(graph, scratch=scratch, alignment=arena_alignment)
 
     namer = Namer()
     lowering = Lowering(graph, plan, cname, namer, kernel_family=target.kernel_family)
@@ -150,6 +159,7 @@ def render(
         "target": target,
         "target_comment": comment_text(target.name),
         "alignment": target.alignment,
+        "arena_alignment": arena_alignment,
         "arena_size": plan.arena_size,
         "arena_buffer_size": max(1, plan.arena_size),
         "lower_bound": plan.lower_bound,
@@ -172,6 +182,7 @@ def render(
         ("weights.h.j2", f"{cname}_weights.h"),
         ("weights.c.j2", f"{cname}_weights.c"),
         ("CMakeLists.txt.j2", "CMakeLists.txt"),
+        ("model.mk.j2", f"{cname}.mk"),
     ):
         files[out_name] = env.get_template(template).render(**context).encode("utf-8")
     if lowering.kernel_sources:
@@ -190,6 +201,7 @@ def render(
         "lower_bound_bytes": plan.lower_bound,
         "weight_bytes": weight_bytes,
         "alignment": target.alignment,
+        "arena_alignment": arena_alignment,
         "inputs": [{k: e[k] for k in ("name", "shape", "dtype", "scale", "zero_point", "layout")} for e in inputs],
         "outputs": [{k: e[k] for k in ("name", "shape", "dtype", "scale", "zero_point", "layout")} for e in outputs],
         "layers": [layer.report for layer in layers],
@@ -236,6 +248,7 @@ def generate(
     target: Target,
     weights_section: str | None = None,
     scratch: Mapping[str, int] | None = None,
+    arena_alignment: int | None = None,
 ) -> dict[str, Any]:
     """Generate the C implementation of quantized ``graph`` into ``out_dir``; returns the report.
 
@@ -244,7 +257,14 @@ def generate(
     ``runtime/``, ``CMakeLists.txt``, ``report.json`` (``report["c_name"]`` is the
     sanitised name used for files and symbols).
     """
-    files, report = render(graph, name=name, target=target, weights_section=weights_section, scratch=scratch)
+    files, report = render(
+        graph,
+        name=name,
+        target=target,
+        weights_section=weights_section,
+        scratch=scratch,
+        arena_alignment=arena_alignment,
+    )
     _write_tree(files, Path(out_dir))
     return report
 
