@@ -8,6 +8,8 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 APT_PACKAGES=(build-essential cmake)
 # Cortex-M cross builds and the QEMU tests (`qcompile verify --qemu`, `qcompile bench`)
 APT_PACKAGES+=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)
+# DSP intrinsics emulation checked against the real instructions (Armv7-A under qemu-arm)
+APT_PACKAGES+=(gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -102,9 +102,16 @@ QC_ACLE_INLINE uint32_t qc_ror(uint32_t x, uint32_t n) {
 QC_ACLE_INLINE uint32_t qc_sxtb16(uint32_t x) {
     return (uint32_t)__sxtb16((int8x4_t)x);
 }
-/* SXTB16 ..., ROR #8: bytes 1 and 3 (the compiler folds the rotation into the instruction). */
+/* SXTB16 ..., ROR #8: bytes 1 and 3. gcc 12 does not fold a separate rotate into the
+ * instruction's own rotation field, so spell it out (one instruction instead of two). */
 QC_ACLE_INLINE uint32_t qc_sxtb16_ror8(uint32_t x) {
+#if defined(__GNUC__)
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+#else
     return (uint32_t)__sxtb16((int8x4_t)qc_ror(x, 8u));
+#endif
 }
 /* SXTAB16: a's lanes plus the sign-extended bytes 0 and 2 of x, each lane modulo 2^16. */
 QC_ACLE_INLINE uint32_t qc_sxtab16(uint32_t a, uint32_t x) {

@@ -119,10 +119,10 @@ def pack_depthwise_weights(w: np.ndarray) -> np.ndarray:
 
 def _conv_geometry(graph: Graph, node: Node) -> tuple[int, int] | None:
     """(K, in_c) of a conv/fc node this module specialises, else None."""
-    if node.op not in ("conv2d", "fully_connected") or graph.tensors[node.inputs[1]].data is None:
+    if node.op not in _CONV_OPS or graph.tensors[node.inputs[1]].data is None:
         return None
     w = graph.tensors[node.inputs[1]]
-    if node.op == "conv2d":
+    if node.op in ("conv2d", "conv2d_add"):
         if not _conv_ok(graph, node):
             return None
         _, kh, kw, c = (int(d) for d in w.shape)
@@ -133,9 +133,16 @@ def _conv_geometry(graph: Graph, node: Node) -> tuple[int, int] | None:
     return None
 
 
+_CONV_OPS = ("conv2d", "conv2d_add", "fully_connected")
+
+
 def _conv_ok(graph: Graph, node: Node) -> bool:
     a = node.attrs
     xs = graph.tensors[node.inputs[0]].shape
+    if node.op == "conv2d_add" and tuple(graph.tensors[node.inputs[3]].shape) != tuple(
+        graph.tensors[node.outputs[0]].shape
+    ):
+        return False
     return (
         len(xs) == 4
         and int(a.get("groups", 1)) == 1
@@ -189,8 +196,14 @@ def _requant_setup(lo: Lowering, node: Node, n: int) -> tuple[str, str, str]:
     shift = np.asarray(node.attrs["shift"], dtype=np.int64).reshape(-1)
     if shift.min() < -31 or shift.max() > 31:
         raise ValueError(f"shift out of [-31, 31]: {shift.min()}..{shift.max()}")
+    mult = np.asarray(node.attrs["multiplier"], dtype=np.int64).reshape(-1)
     m, s = _requant_arrays(lo, node, n)
-    requant = f"{lo.cname}_dsp_requant_lt1" if shift.max() <= 0 else f"{lo.cname}_dsp_requant"
+    if shift.max() <= 0 and shift.min() >= -22 and mult.min() > 0:
+        requant = f"{lo.cname}_dsp_requant_fast"
+    elif shift.max() <= 0:
+        requant = f"{lo.cname}_dsp_requant_lt1"
+    else:
+        requant = f"{lo.cname}_dsp_requant"
     return m, s, requant
 
 
@@ -200,11 +213,61 @@ def _bias_data(lo: Lowering, node: Node) -> np.ndarray | None:
     return None
 
 
-def _emit(lo: Lowering, layer: Layer, fn: str, source: str, node: Node) -> None:
+def _emit(lo: Lowering, layer: Layer, fn: str, source: str, node: Node, residual: str | None = None) -> None:
     x, y = node.inputs[0], node.outputs[0]
     lo.kernel_sources.append(source)
-    layer.params.append(f"int {fn}(const int8_t *input, int8_t *output, void *scratch);")
-    layer.statements.append(f"(void){fn}({lo.src(x)}, {lo.dst(y)}, {lo.scratch(node)});")
+    if residual is None:
+        layer.params.append(f"int {fn}(const int8_t *input, int8_t *output, void *scratch);")
+        layer.statements.append(f"(void){fn}({lo.src(x)}, {lo.dst(y)}, {lo.scratch(node)});")
+    else:
+        layer.params.append(f"int {fn}(const int8_t *input, const int8_t *residual, int8_t *output, void *scratch);")
+        layer.statements.append(f"(void){fn}({lo.src(x)}, {residual}, {lo.dst(y)}, {lo.scratch(node)});")
+
+
+def _fast_ok(m: int, s: int) -> bool:
+    """The one-SMLAL requantisation is exact for this multiplier/shift (see kernels.c.j2)."""
+    return m > 0 and -22 <= s <= 0
+
+
+def _add_epilogue(lo: Lowering, node: Node) -> dict[str, Any]:
+    """Literal constants of the fused residual ADD of a conv2d_add node (TFLM int8 ADD)."""
+    from qcompile.reference.fused import split_attrs
+
+    _, add, operand = split_attrs(node.attrs)
+    fast = f"{lo.cname}_dsp_mbqm_fast"
+
+    def rq(m: int, s: int) -> str:
+        return fast if _fast_ok(m, s) else "qc_requantize_lt1"
+
+    ins = {
+        1: (int(add["input1_offset"]), int(add["input1_multiplier"]), int(add["input1_shift"])),
+        2: (int(add["input2_offset"]), int(add["input2_multiplier"]), int(add["input2_shift"])),
+    }
+    y_off, y_m, y_s = ins[operand]
+    r_off, r_m, r_s = ins[3 - operand]
+    first, second = ("ys", "rs") if operand == 1 else ("rs", "ys")
+    sign = "-" if int(add.get("subtract", 0)) else "+"
+    o_m, o_s = int(add["output_multiplier"]), int(add["output_shift"])
+    if int(add["left_shift"]) < 0 or int(add["left_shift"]) > 23 or max(y_s, r_s, o_s) > 0:
+        raise ValueError("add parameters outside TFLM's int8 ADD contract")
+    return {
+        "y_off": y_off,
+        "y_m": y_m,
+        "y_s": y_s,
+        "y_rq": rq(y_m, y_s),
+        "r_off": r_off,
+        "r_m": r_m,
+        "r_s": r_s,
+        "r_rq": rq(r_m, r_s),
+        "left_shift": int(add["left_shift"]),
+        "raw": f"(uint32_t){first} {sign} (uint32_t){second}",
+        "o_m": o_m,
+        "o_s": o_s,
+        "o_rq": rq(o_m, o_s),
+        "o_off": int(add["output_offset"]),
+        "act_min": int(add["act_min"]),
+        "act_max": int(add["act_max"]),
+    }
 
 
 def _lower_conv(lo: Lowering, layer: Layer, node: Node) -> int:
@@ -239,6 +302,7 @@ def _lower_conv(lo: Lowering, layer: Layer, node: Node) -> int:
         f"{node.name} folded bias",
     )
     mult, shift, requant = _requant_setup(lo, node, oc)
+    add = _add_epilogue(lo, node) if node.op == "conv2d_add" else None
     source = _render(
         "conv.c.j2",
         cname=lo.cname,
@@ -261,8 +325,9 @@ def _lower_conv(lo: Lowering, layer: Layer, node: Node) -> int:
         output_offset=int(a["output_offset"]),
         act_min=int(a["act_min"]),
         act_max=int(a["act_max"]),
+        add=add,
     )
-    _emit(lo, layer, fn, source, node)
+    _emit(lo, layer, fn, source, node, residual=lo.src(node.inputs[3]) if add else "NULL")
     return math.prod(ys) * k
 
 
@@ -337,9 +402,7 @@ def lower_dsp(lo: Lowering, layer: Layer, node: Node) -> int | None:
     graph = lo.graph
     if node.op == "depthwise_conv2d" and _depthwise_ok(graph, node):
         return _lower_depthwise(lo, layer, node)
-    if node.op in ("conv2d", "fully_connected") and _conv_geometry(graph, node) is not None:
-        if lo.graph.tensors[node.inputs[1]].data is None:
-            return None
+    if node.op in _CONV_OPS and _conv_geometry(graph, node) is not None:
         return _lower_conv(lo, layer, node)
     return None
 
