@@ -1,0 +1,105 @@
+"""Executed instructions of the MLPerf Tiny models on Cortex-M cores under QEMU, per layer,
+kernel families side by side.
+
+Counts come from QEMU with -icount shift=0 (one virtual ns per instruction) and SysTick
+reads around each layer: deterministic, independent of host load (unlike wall-clock
+timings on a shared machine), resolution one SysTick tick (40 instructions at 25 MHz).
+Ratios are against the first family measured in the same run; the CMSIS-NN column is the
+issue's reference figure for TFLM + CMSIS-NN on the same QEMU machine.
+
+Run: python3 bench/bench_qemu.py [--target cortex-m7] [--family portable --family dsp] [-n 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from qcompile.compiler import CompileOptions, compile_model
+from qcompile.firmware.bench import bench, default_families
+from qcompile.targets import load_target
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+# TFLM + CMSIS-NN instruction counts under QEMU quoted in issue #3 (cortex-m7)
+CMSIS_NN_M7 = {"resnet8": 29_970_000}
+
+
+def _compile(model: str, work: Path) -> Path:
+    out = work / model
+    if model == "resnet8":
+        rng = np.random.default_rng(1)
+        np.savez(work / "r8.npz", input_1=rng.uniform(0, 255, size=(100, 1, 3, 32, 32)).astype(np.float32))
+        compile_model(
+            SHARED / "models/mlperf_ic_resnet8.onnx",
+            out,
+            CompileOptions(calib=work / "r8.npz", name=model, progress=False),
+        )
+    else:
+        with np.load(SHARED / "data/kws_mfcc_dev500.npz") as d:
+            x = (d["x"].astype(np.float32) - float(d["in_zero_point"])) * float(d["in_scale"])
+        np.savez(work / "kws.npz", input_1=x.reshape(-1, 1, 49, 10)[:200])
+        compile_model(
+            SHARED / "models/mlperf_kws_dscnn.onnx",
+            out,
+            CompileOptions(calib=work / "kws.npz", name=model, progress=False),
+        )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--target", default="cortex-m7")
+    parser.add_argument("--family", action="append", dest="families")
+    parser.add_argument("--models", default="resnet8,kws")
+    parser.add_argument("-n", type=int, default=1, help="random inputs per family (median)")
+    args = parser.parse_args()
+    target = load_target(args.target)
+    families = args.families or default_families(target)
+    console = Console(width=160)
+    with tempfile.TemporaryDirectory(prefix="bench-qemu-") as tmp:
+        for model in args.models.split(","):
+            out = _compile(model, Path(tmp))
+            result = bench(out, target, families=families, samples=args.n)
+            base = result.families[0]
+            table = Table(title=f"{model} on {target.name} (QEMU {target.qemu.machine}): executed instructions")
+            for col in ("#", "op", "output", "MACs", *families, *(f"{f}/{families[0]}" for f in families[1:])):
+                table.add_column(col, justify="left" if col in ("op", "output") else "right")
+            for i, layer in enumerate(result.layers):
+                table.add_row(
+                    str(i),
+                    layer["op"],
+                    "x".join(map(str, layer["output"][1:])),
+                    f"{layer['macs']:,}",
+                    *(f"{f.layer_instructions[i]:,}" for f in result.families),
+                    *(
+                        f"{f.layer_instructions[i] / base.layer_instructions[i]:.2f}"
+                        if base.layer_instructions[i]
+                        else "-"
+                        for f in result.families[1:]
+                    ),
+                )
+            table.add_row(
+                "",
+                "total",
+                "",
+                f"{sum(layer['macs'] for layer in result.layers):,}",
+                *(f"{f.total_instructions:,}" for f in result.families),
+                *(f"{f.total_instructions / base.total_instructions:.2f}" for f in result.families[1:]),
+            )
+            console.print(table)
+            for f in result.families:
+                line = f"{f.family}: bit-exact {f.bit_exact}/{f.samples}, total {f.total_instructions:,} instructions"
+                if target.name == "cortex-m7" and model in CMSIS_NN_M7:
+                    line += (
+                        f" ({f.total_instructions / CMSIS_NN_M7[model]:.2f}x TFLM+CMSIS-NN's {CMSIS_NN_M7[model]:,})"
+                    )
+                console.print(line)
+
+
+if __name__ == "__main__":
+    main()
