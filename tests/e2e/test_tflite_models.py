@@ -100,3 +100,29 @@ def test_calib_is_refused_for_tflite(resnet8_tflite: Path, tmp_path: Path) -> No
     with pytest.raises(QCompileError, match="already quantized"):
         compile_model(resnet8_tflite, tmp_path / "o", CompileOptions(calib=tmp_path / "c.npz", progress=False))
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("key", ["kws", "resnet8"])
+def test_tflite_model_on_qemu_cortex_m7_matches_tflm(
+    key: str, resnet8_tflite: Path, kws_tflite: Path, kws_data: Path, tmp_path: Path
+) -> None:
+    """The same .tflite compiled for Cortex-M7 (DSP kernels) and run under QEMU: TFLM's bits."""
+    import shutil
+
+    if not (shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc")):
+        pytest.skip("qemu-system-arm / arm-none-eabi-gcc not installed")
+    from qcompile.compiler import CompileOptions, compile_model
+    from qcompile.firmware import run_on_qemu
+
+    model = resnet8_tflite if key == "resnet8" else kws_tflite
+    shape = (1, 32, 32, 3) if key == "resnet8" else (1, 49, 10, 1)
+    n = 100  # CI budget; the full 500 (+500 KWS) were run once and matched too
+    x = _inputs(shape, 11)[:n]
+    if key == "kws":
+        with np.load(kws_data) as data:
+            x = np.concatenate([x, data["x"][:n].astype(np.int8).reshape(-1, *shape)])
+    out_dir = tmp_path / key
+    compile_model(model, out_dir, CompileOptions(target="cortex-m7", progress=False))
+    expected = tflm_run(model.read_bytes(), [x])[0].reshape(len(x), -1)
+    got = run_on_qemu(out_dir, "cortex-m7", x.reshape(len(x), -1), build_dir=tmp_path / "fw").outputs[0]
+    assert int((np.asarray(got).reshape(len(x), -1) == expected).all(axis=1).sum()) == len(x)
