@@ -2,26 +2,37 @@
  *
  * Numpy twin: toolchain/reference/conv.py:conv2d (bit for bit).
  *
- * Strategy (as CMSIS-NN's q7 -> q15 im2col): the receptive fields of QC_CONV_TILE output
- * pixels are gathered into scratch as int16 values (x + input_offset), padded taps as 0,
- * which is exactly "padding contributes nothing". Then for each pair of output channels a
- * contiguous int16 x int8 -> int32 dot product of length KH*KW*C/groups runs against all
- * tile rows at once; gcc turns it into pmaddwd on x86 (SMLAD-friendly on Cortex-M), and
- * each filter row is loaded once per tile. |(x + off) * w| <= 255 * 128, so the dot
- * product stays in int32 for reductions shorter than 65000 taps; adding the bias and
- * the output offset is done modulo 2^32 through uint32_t, which equals the reference's
- * wrap_int32 (TFLM's int32 wrap on gcc) without undefined behaviour.
+ * Strategy: a GEMM over (output pixels) x (output channels) with the reduction over the
+ * K = KH*KW*Cg filter taps innermost, written so compilers vectorise it:
+ * - im2col: the receptive fields of QC_CONV_MR output pixels are gathered into scratch as
+ *   int16 values (x + input_offset), padded taps as 0, which is exactly "padding
+ *   contributes nothing". Each row is zero-padded from K to Kp (K rounded up to
+ *   QC_CONV_KB): the dot-product loops then have no scalar tail, which for the short
+ *   reductions of first layers and 1x1 shortcuts (K = 27, 16, 40) was most of the work.
+ * - micro-kernel: QC_CONV_MR pixel rows x QC_CONV_NR filter rows of int32 accumulators;
+ *   each step loads every row once and does MR*NR int16 x int8 -> int32 multiply-adds,
+ *   which gcc/clang turn into pmaddwd on x86 (a reduction they recognise). Filter rows
+ *   are read up to Kp: the bytes past a row's K taps are the next row's, multiplied by
+ *   the zero padding of the im2col rows; only the filter's last row has no successor,
+ *   so it is copied, zero-padded, into scratch.
+ * - epilogue: accumulators of a pixel tile and QC_CONV_CB channels go to an int32 block
+ *   in scratch and are requantised QC_CONV_CB channels of a pixel at a time
+ *   (qc_requant_row.h: the same arithmetic as qc_requantize, branch-free and
+ *   vectorisable). The block is that small because scratch is part of the model's arena.
+ * |(x + off) * w| <= 255 * 128, so the dot product stays in int32 for K < 65000; adding
+ * the bias and the output offset is done modulo 2^32 through uint32_t, which equals the
+ * reference's wrap_int32 (TFLM's int32 wrap on gcc) without undefined behaviour.
+ *
+ * Scratch: [cols: MR * Kp int16][acc: MR * CB int32][last filter row: Kp int8].
  */
 #include <string.h>
 
 #include "qc_kernels.h"
+#include "qc_requant_row.h"
 
-#define QC_CONV_TILE 4
-
-/* uint32 -> int32 two's-complement reinterpretation without implementation-defined casts. */
-static inline int32_t qc_conv_u32_to_s32(uint32_t u) {
-    return u <= (uint32_t)INT32_MAX ? (int32_t)u : (int32_t)(u - 2147483648u) - INT32_MAX - 1;
-}
+#define QC_CONV_MR 4  /* output pixels per tile */
+#define QC_CONV_KB 32 /* reduction padding unit: one 256-bit vector of int8 filter taps */
+#define QC_CONV_CB 16 /* output channels requantised together (bounds the int32 block) */
 
 static size_t qc_conv_align16(size_t n) {
     return (n + 15u) & ~(size_t)15u;
@@ -43,20 +54,27 @@ static int qc_conv_params_ok(const qc_conv_params *p) {
     return 1;
 }
 
+/* Reduction length padded to the vector unit. */
+static int32_t qc_conv_kp(const qc_conv_params *p) {
+    const int32_t k = p->kernel_h * p->kernel_w * (p->in_c / p->groups);
+    return (k + QC_CONV_KB - 1) / QC_CONV_KB * QC_CONV_KB;
+}
+
 size_t qc_conv2d_s8_scratch_size(const qc_conv_params *p) {
     if (p == NULL || !qc_conv_params_ok(p)) {
         return 0;
     }
-    const size_t k = (size_t)p->kernel_h * (size_t)p->kernel_w * (size_t)(p->in_c / p->groups);
-    return qc_conv_align16((size_t)QC_CONV_TILE * k * sizeof(int16_t));
+    const size_t kp = (size_t)qc_conv_kp(p);
+    return qc_conv_align16((size_t)QC_CONV_MR * kp * sizeof(int16_t)) +
+           qc_conv_align16((size_t)QC_CONV_MR * QC_CONV_CB * sizeof(int32_t)) + qc_conv_align16(kp);
 }
 
-/* acc[4u + t] = sum_i r_t[i] * w_u[i] for tile rows r_0..r_3 and two filter rows w_0, w_1. */
+/* acc[t * stride + u] = sum_i r_t[i] * w_u[i], 4 pixel rows x 2 filter rows. */
 static void qc_conv_dot_4x2(const int16_t *restrict r0, const int16_t *restrict r1, const int16_t *restrict r2,
                             const int16_t *restrict r3, const int8_t *restrict w0, const int8_t *restrict w1,
-                            int32_t k, int32_t acc[8]) {
+                            int32_t kp, int32_t *restrict acc, size_t stride) {
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
-    for (int32_t i = 0; i < k; ++i) {
+    for (int32_t i = 0; i < kp; ++i) {
         const int16_t u = w0[i];
         const int16_t v = w1[i];
         a0 += r0[i] * u;
@@ -69,20 +87,21 @@ static void qc_conv_dot_4x2(const int16_t *restrict r0, const int16_t *restrict 
         b3 += r3[i] * v;
     }
     acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
-    acc[4] = b0;
-    acc[5] = b1;
-    acc[6] = b2;
-    acc[7] = b3;
+    acc[1] = b0;
+    acc[stride] = a1;
+    acc[stride + 1] = b1;
+    acc[2 * stride] = a2;
+    acc[2 * stride + 1] = b2;
+    acc[3 * stride] = a3;
+    acc[3 * stride + 1] = b3;
 }
 
-/* acc[t] = sum_i r_t[i] * w[i] (odd output channel count per group). */
+/* acc[t * stride] = sum_i r_t[i] * w[i] (odd output channel count per group). */
 static void qc_conv_dot_4x1(const int16_t *restrict r0, const int16_t *restrict r1, const int16_t *restrict r2,
-                            const int16_t *restrict r3, const int8_t *restrict w, int32_t k, int32_t acc[4]) {
+                            const int16_t *restrict r3, const int8_t *restrict w, int32_t kp, int32_t *restrict acc,
+                            size_t stride) {
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    for (int32_t i = 0; i < k; ++i) {
+    for (int32_t i = 0; i < kp; ++i) {
         const int16_t u = w[i];
         a0 += r0[i] * u;
         a1 += r1[i] * u;
@@ -90,9 +109,9 @@ static void qc_conv_dot_4x1(const int16_t *restrict r0, const int16_t *restrict 
         a3 += r3[i] * u;
     }
     acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
+    acc[stride] = a1;
+    acc[2 * stride] = a2;
+    acc[3 * stride] = a3;
 }
 
 /* dst[i] = src[i] + off for n channels. */
@@ -103,14 +122,16 @@ static void qc_conv_widen(int16_t *restrict dst, const int8_t *restrict src, int
 }
 
 /* Gathers the receptive field of output pixel (n, oy, ox), channels of group g, as a
- * KH*KW*Cg row of (x + input_offset) in filter order; taps outside the input are 0. */
+ * KH*KW*Cg row of (x + input_offset) in filter order; taps outside the input are 0,
+ * and so are the entries from K up to Kp. */
 static void qc_conv_im2col(const qc_conv_params *p, const int8_t *input, int32_t n, int32_t oy, int32_t ox,
-                           int32_t g, int16_t *dst) {
+                           int32_t g, int32_t kp, int16_t *dst) {
     const int32_t cg = p->in_c / p->groups;
     const int32_t off = p->input_offset;
     const int32_t iy0 = oy * p->stride_h - p->pad_top;
     const int32_t ix0 = ox * p->stride_w - p->pad_left;
     const int32_t row_len = p->kernel_w * cg;
+    int16_t *const end = dst + kp;
     /* Whole kernel row in bounds and contiguous in memory: one pass per kernel row. */
     const int contiguous_rows = p->groups == 1 && p->dilation_w == 1 && ix0 >= 0 && ix0 + p->kernel_w <= p->in_w;
     for (int32_t ky = 0; ky < p->kernel_h; ++ky) {
@@ -136,16 +157,9 @@ static void qc_conv_im2col(const qc_conv_params *p, const int8_t *input, int32_t
             dst += cg;
         }
     }
-}
-
-/* out = clamp(requantize(bias + acc) + output_offset), additions modulo 2^32. */
-static inline int8_t qc_conv_output(const qc_conv_params *p, const int32_t *bias, const int32_t *multiplier,
-                                    const int32_t *shift, int32_t oc, int32_t acc) {
-    const uint32_t b = bias != NULL ? (uint32_t)bias[oc] : 0u;
-    const int32_t total = qc_conv_u32_to_s32(b + (uint32_t)acc);
-    const int32_t v =
-        qc_conv_u32_to_s32((uint32_t)qc_requantize(total, multiplier[oc], shift[oc]) + (uint32_t)p->output_offset);
-    return qc_clamp_s8(v, p->act_min, p->act_max);
+    if (end > dst) {
+        memset(dst, 0, (size_t)(end - dst) * sizeof(int16_t));
+    }
 }
 
 int qc_conv2d_s8(const qc_conv_params *p, const int8_t *input, const int8_t *filter, const int32_t *bias,
@@ -162,44 +176,64 @@ int qc_conv2d_s8(const qc_conv_params *p, const int8_t *input, const int8_t *fil
     const int32_t groups = p->groups;
     const int32_t cg = p->in_c / groups;
     const int32_t ocg = p->out_c / groups;
+    const int32_t out_c = p->out_c;
     const int32_t k = p->kernel_h * p->kernel_w * cg;
+    const int32_t kp = qc_conv_kp(p);
     const int32_t pixels = p->out_h * p->out_w;
     int16_t *cols = (int16_t *)scratch;
+    int32_t *accs = (int32_t *)((uint8_t *)scratch + qc_conv_align16((size_t)QC_CONV_MR * (size_t)kp * sizeof(int16_t)));
+    int8_t *last = (int8_t *)accs + qc_conv_align16((size_t)QC_CONV_MR * QC_CONV_CB * sizeof(int32_t));
+    /* The filter's last row, zero-padded to Kp (every other row may be read past K). */
+    const int8_t *last_src = filter + (size_t)(out_c - 1) * (size_t)k;
+    memcpy(last, last_src, (size_t)k);
+    memset(last + k, 0, (size_t)(kp - k));
 
     for (int32_t n = 0; n < p->batches; ++n) {
-        int8_t *out_n = output + (size_t)n * (size_t)pixels * (size_t)p->out_c;
-        for (int32_t p0 = 0; p0 < pixels; p0 += QC_CONV_TILE) {
-            const int32_t count = QC_MIN(QC_CONV_TILE, pixels - p0);
+        int8_t *out_n = output + (size_t)n * (size_t)pixels * (size_t)out_c;
+        int32_t oy = 0, ox = 0; /* coordinates of pixel p0 */
+        for (int32_t p0 = 0; p0 < pixels; p0 += QC_CONV_MR) {
+            const int32_t count = QC_MIN(QC_CONV_MR, pixels - p0);
             for (int32_t g = 0; g < groups; ++g) {
-                const int16_t *rows[QC_CONV_TILE];
+                const int16_t *rows[QC_CONV_MR];
+                int32_t ty = oy, tx = ox;
                 for (int32_t t = 0; t < count; ++t) {
-                    int16_t *dst = cols + (size_t)t * (size_t)k;
-                    qc_conv_im2col(p, input, n, (p0 + t) / p->out_w, (p0 + t) % p->out_w, g, dst);
+                    int16_t *dst = cols + (size_t)t * (size_t)kp;
+                    qc_conv_im2col(p, input, n, ty, tx, g, kp, dst);
                     rows[t] = dst;
+                    if (++tx == p->out_w) {
+                        tx = 0;
+                        ++ty;
+                    }
                 }
-                for (int32_t t = count; t < QC_CONV_TILE; ++t) {
+                for (int32_t t = count; t < QC_CONV_MR; ++t) {
                     rows[t] = rows[0]; /* tail: compute a duplicate, store nothing */
                 }
-                int32_t j = 0;
-                for (; j + 2 <= ocg; j += 2) {
-                    const int32_t oc = g * ocg + j;
-                    int32_t acc[8];
-                    const int8_t *w0 = filter + (size_t)oc * (size_t)k;
-                    qc_conv_dot_4x2(rows[0], rows[1], rows[2], rows[3], w0, w0 + k, k, acc);
+                for (int32_t c0 = 0; c0 < ocg; c0 += QC_CONV_CB) {
+                    const int32_t cb = QC_MIN(QC_CONV_CB, ocg - c0);
+                    const int32_t oc0 = g * ocg + c0;
+                    int32_t j = 0;
+                    for (; j + 2 <= cb; j += 2) {
+                        const int32_t oc = oc0 + j;
+                        const int8_t *w0 = filter + (size_t)oc * (size_t)k;
+                        const int8_t *w1 = oc + 1 == out_c - 1 ? last : w0 + k;
+                        qc_conv_dot_4x2(rows[0], rows[1], rows[2], rows[3], w0, w1, kp, accs + j, QC_CONV_CB);
+                    }
+                    for (; j < cb; ++j) {
+                        const int32_t oc = oc0 + j;
+                        const int8_t *w = oc == out_c - 1 ? last : filter + (size_t)oc * (size_t)k;
+                        qc_conv_dot_4x1(rows[0], rows[1], rows[2], rows[3], w, kp, accs + j, QC_CONV_CB);
+                    }
                     for (int32_t t = 0; t < count; ++t) {
-                        int8_t *o = out_n + (size_t)(p0 + t) * (size_t)p->out_c + (size_t)oc;
-                        o[0] = qc_conv_output(p, bias, multiplier, shift, oc, acc[t]);
-                        o[1] = qc_conv_output(p, bias, multiplier, shift, oc + 1, acc[4 + t]);
+                        qc_requant_row(accs + (size_t)t * QC_CONV_CB, bias != NULL ? bias + oc0 : NULL,
+                                       multiplier + oc0, shift + oc0, cb, p->output_offset, p->act_min, p->act_max,
+                                       out_n + (size_t)(p0 + t) * (size_t)out_c + (size_t)oc0);
                     }
                 }
-                for (; j < ocg; ++j) {
-                    const int32_t oc = g * ocg + j;
-                    int32_t acc[QC_CONV_TILE];
-                    qc_conv_dot_4x1(rows[0], rows[1], rows[2], rows[3], filter + (size_t)oc * (size_t)k, k, acc);
-                    for (int32_t t = 0; t < count; ++t) {
-                        out_n[(size_t)(p0 + t) * (size_t)p->out_c + (size_t)oc] =
-                            qc_conv_output(p, bias, multiplier, shift, oc, acc[t]);
-                    }
+            }
+            for (int32_t t = 0; t < count; ++t) {
+                if (++ox == p->out_w) {
+                    ox = 0;
+                    ++oy;
                 }
             }
         }

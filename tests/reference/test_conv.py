@@ -459,6 +459,56 @@ def test_conv2d_1x1_and_3x3_wide_channels(seed, h, w, stride, c, oc, bias_mode, 
 
 
 @needs_c
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    k_c=st.sampled_from([(1, 31), (1, 32), (1, 33), (1, 64), (1, 65), (3, 3), (3, 16), (3, 7), (2, 20), (1, 16)]),
+    h=st.integers(1, 7),
+    w=st.integers(1, 7),
+    stride=st.integers(1, 2),
+    groups=st.sampled_from([1, 1, 2]),
+    ocg=st.integers(1, 9),
+    bias_mode=_BIAS,
+    rq=_requant_attrs(),
+)
+def test_conv2d_reduction_padding_and_channel_tails(seed, k_c, h, w, stride, groups, ocg, bias_mode, rq):
+    """qc_conv2d_s8 pads the reduction K = KH*KW*Cg to a multiple of 32 (zero im2col taps,
+    filter rows read past K, the last row copied) and blocks 4 pixels x 2 channels: K just
+    below/at/above multiples of 32 and MLPerf's 27 / 144, odd channel counts per group (the
+    single-row path, the last filter row in either slot) and pixel counts not multiple of 4."""
+    k, cg = k_c
+    sp = dict(h=h, w=w, kh=k, kw=k, strides=(stride, stride), dilations=(1, 1), pads=(k // 2,) * 4)
+    x, wt, b, a = _conv_problem(seed, sp, groups, cg, ocg, 1, ("random", "random"), bias_mode, rq)
+    np.testing.assert_array_equal(_rt.conv2d_s8(x, wt, b, **a), ref.conv2d(x, wt, b, **a))
+
+
+@needs_c
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    h=st.integers(1, 8),
+    w=st.integers(1, 8),
+    c=st.sampled_from([1, 3, 8, 16, 31, 32, 33, 64, 70]),
+    strides=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    dilations=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    pads=st.tuples(st.integers(0, 2), st.integers(0, 2), st.integers(0, 2), st.integers(0, 2)),
+    fills=st.tuples(_FILL, _FILL),
+    bias_mode=_BIAS,
+    rq=_requant_attrs(),
+)
+def test_depthwise_3x3_dm1_fast_path(seed, h, w, c, strides, dilations, pads, fills, bias_mode, rq):
+    """The 3x3 depth-multiplier-1 path (nine tap pointers, out-of-bounds taps aimed at a
+    zero-point row) on channel counts around the vector widths, with padding on every side
+    (including windows that are mostly padding), strides and dilations."""
+    span_h, span_w = 2 * dilations[0] + 1, 2 * dilations[1] + 1
+    h = max(h, span_h - pads[0] - pads[2])
+    w = max(w, span_w - pads[1] - pads[3])
+    sp = dict(h=h, w=w, kh=3, kw=3, strides=strides, dilations=dilations, pads=pads)
+    x, wt, b, a = _dw_problem(seed, sp, c, 1, 1, fills, bias_mode, rq)
+    np.testing.assert_array_equal(_rt.depthwise_conv2d_s8(x, wt, b, **a), ref.depthwise_conv2d(x, wt, b, **a))
+
+
+@needs_c
 @PROP
 @given(
     seed=st.integers(0, 2**32 - 1),
@@ -721,12 +771,15 @@ def test_c_kernels_under_sanitizers(tmp_path):
         (dict(h=7, w=6, kh=3, kw=3, strides=(1, 1), dilations=(2, 1), pads=(2, 1, 2, 1)), 1, 5, 3),
         (dict(h=2, w=5, kh=4, kw=2, strides=(2, 3), dilations=(1, 1), pads=(1, 0, 2, 1)), 2, 3, 2),
         (dict(h=5, w=5, kh=1, kw=1, strides=(2, 2), dilations=(1, 1), pads=(0, 0, 0, 0)), 1, 17, 5),
+        # K = 144 (padded to 160: the filter's rows are read past K, its last row copied), 7 channels
+        (dict(h=5, w=3, kh=3, kw=3, strides=(1, 1), dilations=(1, 1), pads=(1, 1, 1, 1)), 1, 16, 7),
     ):
         x, w, b, a = _conv_problem(int(rng.integers(1 << 30)), sp, groups, cg, ocg, 2, ("random", "random"), "huge", rq)
         cases.append(("conv", x, w, b, a))
     for sp, c, dm in (
         (dict(h=6, w=5, kh=3, kw=3, strides=(2, 1), dilations=(1, 2), pads=(1, 2, 1, 2)), 5, 1),
         (dict(h=3, w=4, kh=5, kw=2, strides=(1, 2), dilations=(1, 1), pads=(2, 0, 2, 1)), 3, 3),
+        (dict(h=4, w=3, kh=3, kw=3, strides=(1, 1), dilations=(1, 1), pads=(1, 1, 1, 1)), 37, 1),
     ):
         x, w, b, a = _dw_problem(int(rng.integers(1 << 30)), sp, c, dm, 2, ("random", "random"), "small", rq)
         cases.append(("dw", x, w, b, a))
