@@ -36,84 +36,18 @@ from qcompile.fixedpoint import (
     multiply_by_quantized_multiplier,
     quantize_multiplier,
     rounding_divide_by_pot,
-    saturating_rounding_doubling_high_mul,
+)
+from qcompile.reference.gemmlowp import (
+    exp_on_negative_values,
+    one_minus_x_over_one_plus_x_for_x_in_0_1,
+    one_over_one_plus_x_for_x_in_0_1,
 )
 
 _ALL_INT8 = np.arange(-128, 128, dtype=np.int64)
 
-# gemmlowp's exp(-2^k) constants in Q0.31 for k = -2 .. 4 (barrel shifter of exp_on_negative_values).
-_EXP_BARREL = ((-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308), (2, 39332535), (3, 720401), (4, 242))
-
 
 def _table(values: np.ndarray) -> np.ndarray:
     return np.clip(values, -128, 127).astype(np.int8)
-
-
-def _srdhm(a: np.ndarray, b: np.ndarray | int) -> np.ndarray:
-    return saturating_rounding_doubling_high_mul(a, b)
-
-
-def _sat_shl(x: np.ndarray, exponent: int) -> np.ndarray:
-    """gemmlowp SaturatingRoundingMultiplyByPOT<exponent > 0> on int32 raw values."""
-    x = np.asarray(x, dtype=np.int64)
-    limit = (1 << (31 - exponent)) - 1
-    return np.where(x > limit, INT32_MAX, np.where(x < -limit, -(2**31), x << exponent))
-
-
-def _rounding_half_sum(a: np.ndarray, b: int) -> np.ndarray:
-    s = np.asarray(a, dtype=np.int64) + b
-    sign = np.where(s >= 0, 1, -1)
-    num = s + sign
-    return np.where(num >= 0, num // 2, -((-num) // 2))  # C truncating division
-
-
-def _exp_quarter_interval(a: np.ndarray) -> np.ndarray:
-    """gemmlowp exp on [-1/4, 0): Taylor expansion around -1/8, Q0.31 in and out."""
-    constant_term = 1895147668
-    one_third = 715827883
-    x = a + (1 << 28)
-    x2 = _srdhm(x, x)
-    x3 = _srdhm(x2, x)
-    x4 = _srdhm(x2, x2)
-    x4_over_4 = rounding_divide_by_pot(x4, 2)
-    poly = rounding_divide_by_pot(_srdhm(x4_over_4 + x3, one_third) + x2, 1)
-    return constant_term + _srdhm(constant_term, x + poly)
-
-
-def exp_on_negative_values(a: np.ndarray, integer_bits: int) -> np.ndarray:
-    """gemmlowp ``exp_on_negative_values`` for raw fixed point with ``integer_bits`` (<= 5)."""
-    frac_bits = 31 - integer_bits
-    one_quarter = 1 << (frac_bits - 2)
-    a = np.asarray(a, dtype=np.int64)
-    a_mod = (a & (one_quarter - 1)) - one_quarter
-    result = _exp_quarter_interval(_sat_shl(a_mod, integer_bits))
-    remainder = a_mod - a
-    for exponent, multiplier in _EXP_BARREL:
-        if integer_bits > exponent:
-            bit = 1 << (frac_bits + exponent)
-            result = np.where(remainder & bit, _srdhm(result, multiplier), result)
-    return np.where(a == 0, INT32_MAX, result)
-
-
-def _newton_reciprocal_q2(a: np.ndarray) -> np.ndarray:
-    """Q2.29 approximation of 1 / ((1 + a) / 2) for Q0.31 ``a`` in [0, 1): gemmlowp's
-    Newton-Raphson (start 48/17 - 32/17 d, three steps) shared by both divisions below."""
-    half_denominator = _rounding_half_sum(a, INT32_MAX)
-    x = 1515870810 + _srdhm(half_denominator, -1010580540)
-    for _ in range(3):
-        one_minus = (1 << 29) - _srdhm(half_denominator, x)
-        x = x + _sat_shl(_srdhm(x, one_minus), 2)
-    return x
-
-
-def one_over_one_plus_x(a: np.ndarray) -> np.ndarray:
-    """gemmlowp ``one_over_one_plus_x_for_x_in_0_1`` (Q0.31)."""
-    return _sat_shl(_newton_reciprocal_q2(a), 1)
-
-
-def one_minus_x_over_one_plus_x(a: np.ndarray) -> np.ndarray:
-    """gemmlowp ``one_minus_x_over_one_plus_x_for_x_in_0_1`` (Q0.31)."""
-    return _sat_shl(_newton_reciprocal_q2(a) - (1 << 29), 2)
 
 
 def gemmlowp_logistic(a: np.ndarray, integer_bits: int) -> np.ndarray:
@@ -121,7 +55,7 @@ def gemmlowp_logistic(a: np.ndarray, integer_bits: int) -> np.ndarray:
     a = np.asarray(a, dtype=np.int64)
     positive = a > 0
     abs_a = np.where(positive, a, -a)
-    pos = one_over_one_plus_x(exp_on_negative_values(-abs_a, integer_bits))
+    pos = one_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(-abs_a, integer_bits))
     neg = INT32_MAX - pos
     return np.where(a == 0, 1 << 30, np.where(positive, pos, neg))
 
@@ -132,7 +66,7 @@ def gemmlowp_tanh(a: np.ndarray, integer_bits: int) -> np.ndarray:
     a = np.asarray(a, dtype=np.int64)
     negative = a < 0
     n = np.where(negative, a, -a)
-    t = one_minus_x_over_one_plus_x(exp_on_negative_values(n, integer_bits + 1))
+    t = one_minus_x_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(n, integer_bits + 1))
     return np.where(a == 0, 0, np.where(negative, -t, t))
 
 

@@ -112,6 +112,26 @@ def _out_size(size: int, k: int, stride: int, dilation: int, pad_a: int, pad_b: 
     return out
 
 
+def _out_hw(
+    h: int, wd: int, kh: int, kw: int, strides: Sequence[int], dilations: Sequence[int], pads: Sequence[int]
+) -> tuple[int, int]:
+    """(OH, OW) of a ``kh x kw`` window over an ``h x wd`` input, pads (top, left, bottom, right)."""
+    top, left, bottom, right = (int(p) for p in pads)
+    oh = _out_size(h, kh, int(strides[0]), int(dilations[0]), top, bottom, "height")
+    ow = _out_size(wd, kw, int(strides[1]), int(dilations[1]), left, right, "width")
+    return oh, ow
+
+
+def _channel_params(
+    multiplier: np.ndarray | Sequence[int] | int,
+    shift: np.ndarray | Sequence[int] | int,
+    bias: np.ndarray | None,
+    n: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(multiplier, shift, bias) as int64 vectors of the ``n`` output channels."""
+    return _per_channel(multiplier, n, "multiplier"), _per_channel(shift, n, "shift"), _bias(bias, n)
+
+
 def _windows(
     xp: np.ndarray, kh: int, kw: int, oh: int, ow: int, strides: Sequence[int], dilations: Sequence[int]
 ) -> np.ndarray:
@@ -167,12 +187,8 @@ def conv2d(
     groups = int(groups)
     if groups < 1 or c % groups or oc % groups or c // groups != cg:
         raise ValueError(f"groups={groups} does not fit input channels {c}, filter {w.shape}")
-    top, left, bottom, right = (int(p) for p in pads)
-    oh = _out_size(h, kh, int(strides[0]), int(dilations[0]), top, bottom, "height")
-    ow = _out_size(wd, kw, int(strides[1]), int(dilations[1]), left, right, "width")
-    mult = _per_channel(multiplier, oc, "multiplier")
-    shf = _per_channel(shift, oc, "shift")
-    b = _bias(bias, oc)
+    oh, ow = _out_hw(h, wd, kh, kw, strides, dilations, pads)
+    mult, shf, b = _channel_params(multiplier, shift, bias, oc)
 
     ocg = oc // groups
     k = kh * kw * cg
@@ -231,14 +247,10 @@ def depthwise_conv2d(
     dm = int(depth_multiplier)
     if dm < 1 or oc != c * dm:
         raise ValueError(f"filter has {oc} channels, expected input channels {c} * depth_multiplier {dm}")
-    top, left, bottom, right = (int(p) for p in pads)
     sh, sw = (int(s) for s in strides)
     dh, dw = (int(d) for d in dilations)
-    oh = _out_size(h, kh, sh, dh, top, bottom, "height")
-    ow = _out_size(wd, kw, sw, dw, left, right, "width")
-    mult = _per_channel(multiplier, oc, "multiplier")
-    shf = _per_channel(shift, oc, "shift")
-    b = _bias(bias, oc)
+    oh, ow = _out_hw(h, wd, kh, kw, strides, dilations, pads)
+    mult, shf, b = _channel_params(multiplier, shift, bias, oc)
 
     xp = _pad_shift(x, input_offset, pads, np.int64)
     w64 = w.astype(np.int64).reshape(kh, kw, c, dm)
@@ -278,9 +290,7 @@ def fully_connected(
     if x.ndim < 1 or w.ndim != 2 or x.shape[-1] != w.shape[1]:
         raise ValueError(f"fully_connected needs x [..., K] and w [N, K], got {x.shape} and {w.shape}")
     nout, k = w.shape
-    mult = _per_channel(multiplier, nout, "multiplier")
-    shf = _per_channel(shift, nout, "shift")
-    b = _bias(bias, nout)
+    mult, shf, b = _channel_params(multiplier, shift, bias, nout)
     rows = x.reshape(-1, k).astype(np.float64) + int(input_offset)
     sums = (rows @ w.astype(np.float64).T).astype(np.int64)
     out = _requantize(sums, b, mult, shf, output_offset, act_min, act_max)

@@ -39,6 +39,15 @@ def _out_size(size: int, kernel: int, stride: int, dilation: int, before: int, a
     return (size + before + after - eff) // stride + 1
 
 
+def _out_hw(
+    x: np.ndarray, kh: int, kw: int, strides: Sequence[int], dilations: Sequence[int], pads: Sequence[int]
+) -> tuple[int, int]:
+    """(OH, OW) of a ``kh x kw`` window over NHWC ``x`` with ``pads`` (top, left, bottom, right)."""
+    oh = _out_size(x.shape[1], kh, strides[0], dilations[0], pads[0], pads[2])
+    ow = _out_size(x.shape[2], kw, strides[1], dilations[1], pads[1], pads[3])
+    return oh, ow
+
+
 def _windows(
     xp: np.ndarray, kh: int, kw: int, oh: int, ow: int, strides: Sequence[int], dilations: Sequence[int]
 ) -> list[tuple[int, int, np.ndarray]]:
@@ -75,14 +84,13 @@ def conv2d(
     with ``g = oc // (OC/groups)``; positions outside the input are zero. Then clamped to
     ``act_range``.
     """
-    n, h, wd, c = x.shape
+    n, _, _, c = x.shape
     oc, kh, kw, cg = w.shape
     groups = int(groups)
     if cg * groups != c or oc % groups:
         raise ValueError(f"conv2d: input channels {c}, weight {w.shape}, groups {groups} do not match")
     ocg = oc // groups
-    oh = _out_size(h, kh, strides[0], dilations[0], pads[0], pads[2])
-    ow = _out_size(wd, kw, strides[1], dilations[1], pads[1], pads[3])
+    oh, ow = _out_hw(x, kh, kw, strides, dilations, pads)
     xp = _pad_nhwc(x, pads, 0.0)
     wg = w.astype(x.dtype, copy=False).reshape(groups, ocg, kh, kw, cg)
     acc = np.zeros((n, oh, ow, groups, ocg), dtype=x.dtype)
@@ -110,13 +118,12 @@ def depthwise_conv2d(
     Output channel ``oc = ic * depth_multiplier + m`` reads only input channel ``ic``:
     ``y[n,oy,ox,oc] = b[oc] + sum_{ky,kx} x[n, oy*sh - t + ky*dh, ox*sw - l + kx*dw, oc // dm] * w[ky,kx,oc]``.
     """
-    n, h, wd, c = x.shape
+    n, _, _, c = x.shape
     kh, kw, oc = w.shape
     dm = int(depth_multiplier)
     if c * dm != oc:
         raise ValueError(f"depthwise_conv2d: {c} input channels x {dm} != {oc} weight channels")
-    oh = _out_size(h, kh, strides[0], dilations[0], pads[0], pads[2])
-    ow = _out_size(wd, kw, strides[1], dilations[1], pads[1], pads[3])
+    oh, ow = _out_hw(x, kh, kw, strides, dilations, pads)
     xp = _pad_nhwc(x, pads, 0.0)
     wc = w.astype(x.dtype, copy=False)
     y = np.zeros((n, oh, ow, oc), dtype=x.dtype)
@@ -137,26 +144,27 @@ def fully_connected(
     return _apply_act(y, act_range)
 
 
-def _binary_dtype(a: np.ndarray, b: np.ndarray) -> np.dtype:
-    return np.result_type(a.dtype, b.dtype, np.float32)
+def _binary(
+    op: Callable[[np.ndarray, np.ndarray], np.ndarray], a: np.ndarray, b: np.ndarray, act_range: ActRange
+) -> np.ndarray:
+    """``op(a, b)`` in the common float dtype (at least float32), broadcast, then clamped."""
+    dt = np.result_type(a.dtype, b.dtype, np.float32)
+    return _apply_act(op(a.astype(dt, copy=False), b.astype(dt, copy=False)), act_range)
 
 
 def add(a: np.ndarray, b: np.ndarray, *, act_range: ActRange = None) -> np.ndarray:
     """``a + b`` with numpy broadcasting, then clamped to ``act_range``."""
-    dt = _binary_dtype(a, b)
-    return _apply_act(a.astype(dt, copy=False) + b.astype(dt, copy=False), act_range)
+    return _binary(np.add, a, b, act_range)
 
 
 def sub(a: np.ndarray, b: np.ndarray, *, act_range: ActRange = None) -> np.ndarray:
     """``a - b`` with numpy broadcasting, then clamped to ``act_range``."""
-    dt = _binary_dtype(a, b)
-    return _apply_act(a.astype(dt, copy=False) - b.astype(dt, copy=False), act_range)
+    return _binary(np.subtract, a, b, act_range)
 
 
 def mul(a: np.ndarray, b: np.ndarray, *, act_range: ActRange = None) -> np.ndarray:
     """``a * b`` with numpy broadcasting, then clamped to ``act_range``."""
-    dt = _binary_dtype(a, b)
-    return _apply_act(a.astype(dt, copy=False) * b.astype(dt, copy=False), act_range)
+    return _binary(np.multiply, a, b, act_range)
 
 
 def max_pool2d(
@@ -168,10 +176,9 @@ def max_pool2d(
     act_range: ActRange = None,
 ) -> np.ndarray:
     """Max over each window's valid (in-input) positions; padding never wins."""
-    n, h, wd, c = x.shape
+    n, _, _, c = x.shape
     kh, kw = kernel
-    oh = _out_size(h, kh, strides[0], 1, pads[0], pads[2])
-    ow = _out_size(wd, kw, strides[1], 1, pads[1], pads[3])
+    oh, ow = _out_hw(x, kh, kw, strides, (1, 1), pads)
     xp = _pad_nhwc(x, pads, -np.inf)
     y = np.full((n, oh, ow, c), -np.inf, dtype=x.dtype)
     for _, _, view in _windows(xp, kh, kw, oh, ow, strides, (1, 1)):
@@ -190,8 +197,7 @@ def avg_pool2d(
     """Mean over each window's valid positions: padding is excluded from sum and count (TFLite)."""
     n, h, wd, c = x.shape
     kh, kw = kernel
-    oh = _out_size(h, kh, strides[0], 1, pads[0], pads[2])
-    ow = _out_size(wd, kw, strides[1], 1, pads[1], pads[3])
+    oh, ow = _out_hw(x, kh, kw, strides, (1, 1), pads)
     xp = _pad_nhwc(x, pads, 0.0)
     mp = _pad_nhwc(np.ones((1, h, wd, 1), dtype=x.dtype), pads, 0.0)
     total = np.zeros((n, oh, ow, c), dtype=x.dtype)

@@ -20,15 +20,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from qcompile.fixedpoint import (
-    INT32_MAX,
-    INT32_MIN,
     multiply_by_quantized_multiplier,
     multiply_by_quantized_multiplier_greater_than_one,
     multiply_by_quantized_multiplier_smaller_than_one_exp,
     rounding_divide_by_pot,
-    saturating_rounding_doubling_high_mul,
     wrap_int32,
 )
+from qcompile.reference import gemmlowp
 
 MAX_RANK = 5
 
@@ -228,51 +226,13 @@ _ACCUM_INTEGER_BITS = 12
 SOFTMAX_MAX_DEPTH = 4095
 
 
-def _srdhm(a: np.ndarray, b: np.ndarray | int) -> np.ndarray:
-    return saturating_rounding_doubling_high_mul(a, b)
-
-
-def _sat_shl(x: np.ndarray, exponent: int) -> np.ndarray:
-    """gemmlowp's SaturatingRoundingMultiplyByPOT for a positive exponent (saturating left shift)."""
-    threshold = (1 << (31 - exponent)) - 1
-    return np.where(x > threshold, INT32_MAX, np.where(x < -threshold, INT32_MIN, x << exponent))
-
-
-def _exp_on_interval_between_negative_one_quarter_and_0_excl(a: np.ndarray) -> np.ndarray:
-    """gemmlowp: exp(a) for Q0.31 ``a`` in [-1/4, 0), Taylor series around -1/8 (raw Q0.31 result)."""
-    constant_term = 1895147668  # exp(-1/8)
-    constant_1_over_3 = 715827883
-    x = a + (1 << 28)
-    x2 = _srdhm(x, x)
-    x3 = _srdhm(x2, x)
-    x4 = _srdhm(x2, x2)
-    x4_over_4 = rounding_divide_by_pot(x4, 2)
-    poly = rounding_divide_by_pot(_srdhm(x4_over_4 + x3, constant_1_over_3) + x2, 1)
-    return constant_term + _srdhm(constant_term, x + poly)
-
-
-_EXP_BARREL = ((-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308), (2, 39332535), (3, 720401), (4, 242))
-
-
 def exp_on_negative_values(a: np.ndarray) -> np.ndarray:
-    """gemmlowp's ``exp_on_negative_values`` for Q5.26 input ``a <= 0``; returns raw Q0.31.
+    """gemmlowp's ``exp_on_negative_values`` for softmax's Q5.26 input ``a <= 0``; returns raw Q0.31.
 
-    ``a mod 1/4 - 1/4`` goes through the Taylor polynomial; each set bit of the
-    remainder above it multiplies by the Q0.31 constant ``exp(-2^k)`` (k = -2..4);
-    ``a == 0`` gives Q0.31 one (INT32_MAX).
+    See :func:`qcompile.reference.gemmlowp.exp_on_negative_values` (shared with the
+    tabulated TFLite LOGISTIC/TANH).
     """
-    frac_bits = 31 - _SCALED_DIFF_INTEGER_BITS
-    one_quarter = 1 << (frac_bits - 2)
-    a = np.asarray(a, dtype=np.int64)
-    a_mod_q_minus_q = (a & (one_quarter - 1)) - one_quarter
-    result = _exp_on_interval_between_negative_one_quarter_and_0_excl(
-        _sat_shl(a_mod_q_minus_q, _SCALED_DIFF_INTEGER_BITS)
-    )
-    remainder = a_mod_q_minus_q - a
-    for exponent, multiplier in _EXP_BARREL:
-        bit = 1 << (frac_bits + exponent)
-        result = np.where(remainder & bit, _srdhm(result, multiplier), result)
-    return np.where(a == 0, INT32_MAX, result)
+    return gemmlowp.exp_on_negative_values(a, _SCALED_DIFF_INTEGER_BITS)
 
 
 def _count_leading_zeros32(x: np.ndarray) -> np.ndarray:
@@ -284,19 +244,6 @@ def _count_leading_zeros32(x: np.ndarray) -> np.ndarray:
     _, e = np.frexp(x[nz].astype(np.float64))
     clz[nz] = 32 - e
     return clz
-
-
-def _one_over_one_plus_x_for_x_in_0_1(a: np.ndarray) -> np.ndarray:
-    """gemmlowp: 1 / (1 + a) for Q0.31 ``a`` in [0, 1); Newton-Raphson in Q2.29, raw Q0.31 out."""
-    s = a + INT32_MAX  # RoundingHalfSum(a, One) with One = INT32_MAX
-    half_denominator = np.where(s >= 0, (s + 1) // 2, -((-(s - 1)) // 2))
-    x = 1515870810 + _srdhm(half_denominator, -1010580540)  # 48/17 - 32/17 * d
-    one_q2 = 1 << 29
-    for _ in range(3):
-        half_denominator_times_x = _srdhm(half_denominator, x)
-        one_minus = one_q2 - half_denominator_times_x
-        x = x + _sat_shl(_srdhm(x, one_minus), 2)
-    return _sat_shl(x, 1)
 
 
 def softmax(x: np.ndarray, *, input_multiplier: int, input_left_shift: int, diff_min: int) -> np.ndarray:
@@ -330,8 +277,8 @@ def softmax(x: np.ndarray, *, input_multiplier: int, input_left_shift: int, diff
     headroom = _count_leading_zeros32(total)
     num_bits_over_unit = _ACCUM_INTEGER_BITS - headroom
     shifted_minus_one = wrap_int32(((total & 0xFFFFFFFF) << headroom) - (1 << 31))
-    recip = _one_over_one_plus_x_for_x_in_0_1(shifted_minus_one)
-    prod = _srdhm(recip, e)
+    recip = gemmlowp.one_over_one_plus_x_for_x_in_0_1(shifted_minus_one)
+    prod = gemmlowp.srdhm(recip, e)
     exponent = num_bits_over_unit + 31 - 8
     big = exponent > 31
     unsat = np.where(big, 0, rounding_divide_by_pot(prod, np.clip(exponent, 0, 31)))
