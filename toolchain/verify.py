@@ -110,6 +110,75 @@ def sqnr_db(reference: np.ndarray, test: np.ndarray) -> float:
     return 10.0 * np.log10(signal / noise)
 
 
+@dataclass
+class Samples:
+    """The inputs a verification runs: int8 per graph input (physical layout, ``[n, ...]``)
+    and, for a model compiled from a float source, the float samples they quantize."""
+
+    quantized: list[np.ndarray]
+    n: int
+    floats: dict[str, np.ndarray] | None = None
+    labels: np.ndarray | None = None
+
+
+def load_samples(graph: Graph, meta: dict[str, Any], data: Path | None, limit: int | None) -> Samples:
+    """Inputs for ``qcompile verify`` (host or QEMU) of a compiled folder.
+
+    A folder compiled from an int8 ``.tflite`` has no float twin: its inputs are int8
+    samples, random unless ``data`` is given (100 unless ``limit`` says otherwise). Any
+    other folder needs float samples: ``data`` or the calibration file recorded at
+    compile time, quantized with each input's parameters.
+    """
+    if is_tflite_source(meta):
+        from qcompile.compare import int8_inputs
+
+        quantized = int8_inputs(graph, data, 100 if limit is None else int(limit))
+        return Samples(quantized=quantized, n=len(quantized[0]))
+    data_path = Path(data) if data else (Path(meta["calibration_data"]) if meta.get("calibration_data") else None)
+    if data_path is None or not data_path.exists():
+        raise QCompileError(
+            f"no input data: pass --data inputs.npz (the calibration file recorded at compile time, "
+            f"{meta.get('calibration_data')}, is not available)"
+        )
+    float_inputs, labels = load_inputs(data_path, graph)
+    n = min(len(a) for a in float_inputs.values())
+    if limit is not None:
+        n = min(n, int(limit))
+    if n == 0:
+        raise QCompileError(f"{data_path}: no samples")
+    float_inputs = {k: v[:n] for k, v in float_inputs.items()}
+    quantized = []
+    for name in graph.inputs:
+        t = graph.tensors[name]
+        key = t.source_name if t.source_name in float_inputs else next(iter(float_inputs))
+        quantized.append(np.ascontiguousarray(t.quant.quantize(to_physical(t, float_inputs[key]))))
+    return Samples(quantized=quantized, n=n, floats=float_inputs, labels=None if labels is None else labels[:n])
+
+
+def reference_outputs(graph: Graph, quantized: list[np.ndarray]) -> list[list[np.ndarray]]:
+    """``[sample][output]`` flat int8 outputs of the numpy reference, one sample at a time
+    (as the C runs them)."""
+    from qcompile.reference.executor import run_quantized
+
+    expected = []
+    for i in range(len(quantized[0])):
+        ref = run_quantized(graph, [q[i : i + 1] for q in quantized])
+        expected.append([np.asarray(ref[name]).reshape(-1) for name in graph.outputs])
+    return expected
+
+
+def bit_exact_result(expected: list[list[np.ndarray]], got: list[Any]) -> VerifyResult:
+    """Compare ``expected[sample][output]`` with ``got[output][sample]`` (the layout both the
+    Cython binding and the QEMU runner return) byte for byte."""
+    result = VerifyResult(samples=len(expected), bit_exact=0)
+    for i, outs in enumerate(expected):
+        if all(np.array_equal(e, np.asarray(got[j][i]).reshape(-1)) for j, e in enumerate(outs)):
+            result.bit_exact += 1
+        else:
+            result.mismatched_samples.append(i)
+    return result
+
+
 def verify(
     out_dir: Path,
     *,
@@ -120,42 +189,13 @@ def verify(
 ) -> VerifyResult:
     from qcompile._runtime import ModelLibrary
     from qcompile.hostbuild import build_host_library
-    from qcompile.reference.executor import run_quantized
 
     out_dir = Path(out_dir)
     graph, meta = load_compiled(out_dir)
     in_tensors = [graph.tensors[name] for name in graph.inputs]
     out_tensors = [graph.tensors[name] for name in graph.outputs]
-    labels = None
-    if is_tflite_source(meta):
-        # An imported int8 TFLite model has no float twin here (`qcompile compare` checks it
-        # against TFLite Micro); its inputs are int8 samples, random unless given.
-        from qcompile.compare import int8_inputs
-
-        q_inputs = int8_inputs(graph, data, 100 if limit is None else int(limit))
-        n = len(q_inputs[0])
-        float_model = False
-    else:
-        data_path = Path(data) if data else (Path(meta["calibration_data"]) if meta.get("calibration_data") else None)
-        if data_path is None or not data_path.exists():
-            raise QCompileError(
-                f"no input data: pass --data inputs.npz (the calibration file recorded at compile time, "
-                f"{meta.get('calibration_data')}, is not available)"
-            )
-        float_inputs, labels = load_inputs(data_path, graph)
-        n = min(len(a) for a in float_inputs.values())
-        if limit is not None:
-            n = min(n, int(limit))
-        if n == 0:
-            raise QCompileError(f"{data_path}: no samples")
-        float_inputs = {k: v[:n] for k, v in float_inputs.items()}
-        if labels is not None:
-            labels = labels[:n]
-
-        q_inputs = []
-        for t in in_tensors:
-            key = t.source_name if t.source_name in float_inputs else next(iter(float_inputs))
-            q_inputs.append(np.ascontiguousarray(t.quant.quantize(to_physical(t, float_inputs[key]))))
+    samples = load_samples(graph, meta, data, limit)
+    n = samples.n
 
     with tempfile.TemporaryDirectory(prefix="qcompile-hostbuild-") as build_dir:
         lib_path = build_host_library(out_dir, name=meta["c_name"], build_dir=Path(build_dir))
@@ -166,32 +206,20 @@ def verify(
             [t.size for t in out_tensors],
             0,
         )
-        c_outputs = library.run([q.reshape(n, -1) for q in q_inputs])
+        c_outputs = library.run([q.reshape(n, -1) for q in samples.quantized])
 
-    result = VerifyResult(samples=n, bit_exact=0)
-    ref_outputs: list[list[np.ndarray]] = [[] for _ in out_tensors]
-    for i in range(n):
-        sample = [q[i : i + 1] for q in q_inputs]
-        ref = run_quantized(graph, sample)
-        same = True
-        for j, t in enumerate(out_tensors):
-            expected = ref[t.name].reshape(-1)
-            ref_outputs[j].append(expected)
-            if not np.array_equal(expected, np.asarray(c_outputs[j][i]).reshape(-1)):
-                same = False
-        if same:
-            result.bit_exact += 1
-        else:
-            result.mismatched_samples.append(i)
+    ref_outputs = reference_outputs(graph, samples.quantized)
+    result = bit_exact_result(ref_outputs, c_outputs)
 
-    if float_model and meta.get("source_model") and Path(meta["source_model"]).exists():
+    float_inputs, labels = samples.floats, samples.labels
+    if float_model and float_inputs is not None and meta.get("source_model") and Path(meta["source_model"]).exists():
         from qcompile.calibration import float_outputs
 
         reference_float = float_outputs(Path(meta["source_model"]), float_inputs)
         for j, t in enumerate(out_tensors):
             name = t.source_name or t.name
             expected = np.asarray(reference_float[name], dtype=np.float64).reshape((n, *source_shape(t)[1:]))
-            got = to_source(t, t.quant.dequantize(np.stack(ref_outputs[j]).reshape((n, *t.shape[1:]))))
+            got = to_source(t, t.quant.dequantize(np.stack([r[j] for r in ref_outputs]).reshape((n, *t.shape[1:]))))
             comparison = OutputComparison(name=name, sqnr_db=sqnr_db(expected, got), top1_agreement=None)
             if expected.ndim >= 2 and expected.reshape(n, -1).shape[1] > 1:
                 f_top = expected.reshape(n, -1).argmax(axis=1)

@@ -67,8 +67,7 @@ def bench(
 ) -> BenchResult:
     """Per-layer instruction counts of ``out_dir``'s model on ``target`` for each kernel family."""
     from qcompile.codegen import generate
-    from qcompile.reference.executor import run_quantized
-    from qcompile.verify import load_compiled
+    from qcompile.verify import bit_exact_result, load_compiled, reference_outputs
 
     out_dir = Path(out_dir)
     graph, meta = load_compiled(out_dir)
@@ -79,10 +78,7 @@ def bench(
     if inputs is None:
         inputs = random_inputs(graph, samples)
     n = len(inputs[0])
-    expected = []
-    for i in range(n):
-        ref = run_quantized(graph, [a[i : i + 1] for a in inputs])
-        expected.append([np.asarray(ref[name]).reshape(-1) for name in graph.outputs])
+    expected = reference_outputs(graph, inputs)
 
     base = Path(build_dir) if build_dir is not None else out_dir / "build" / f"bench-{target.name}"
     results: list[FamilyBench] = []
@@ -94,9 +90,7 @@ def bench(
         layers = read_report(src)["layers"]
         run = run_on_qemu(src, variant, inputs, layer_counts=True, build_dir=base / family / "build")
         assert run.layer_instructions is not None
-        exact = sum(
-            all(np.array_equal(expected[i][j], run.outputs[j][i]) for j in range(len(graph.outputs))) for i in range(n)
-        )
+        exact = bit_exact_result(expected, run.outputs).bit_exact
         results.append(
             FamilyBench(
                 family=family,

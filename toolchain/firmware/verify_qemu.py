@@ -10,9 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from qcompile.errors import QCompileError
 from qcompile.firmware.build import SizeSplit, build_image, size_split
 from qcompile.firmware.qemu import QemuResult, run_image
 from qcompile.targets import Target
@@ -33,40 +30,17 @@ def verify_on_qemu(
     data: Path | None = None,
     limit: int | None = None,
 ) -> QemuVerifyResult:
-    """Run ``out_dir``'s model on ``target``'s QEMU machine and compare with the numpy reference."""
-    from qcompile.reference.executor import run_quantized
-    from qcompile.verify import load_compiled, load_inputs, to_physical
+    """Run ``out_dir``'s model on ``target``'s QEMU machine and compare with the numpy reference.
+
+    Inputs as for the host verification (:func:`qcompile.verify.load_samples`): float
+    samples quantized, or int8 samples for a folder compiled from a ``.tflite``.
+    """
+    from qcompile.verify import bit_exact_result, load_compiled, load_samples, reference_outputs
 
     out_dir = Path(out_dir)
     graph, meta = load_compiled(out_dir)
-    data_path = Path(data) if data else (Path(meta["calibration_data"]) if meta.get("calibration_data") else None)
-    if data_path is None or not data_path.exists():
-        raise QCompileError(
-            f"no input data: pass --data inputs.npz (the calibration file recorded at compile time, "
-            f"{meta.get('calibration_data')}, is not available)"
-        )
-    float_inputs, _ = load_inputs(data_path, graph)
-    n = min(len(a) for a in float_inputs.values())
-    if limit is not None:
-        n = min(n, int(limit))
-    if n == 0:
-        raise QCompileError(f"{data_path}: no samples")
-    q_inputs = []
-    for name in graph.inputs:
-        t = graph.tensors[name]
-        key = t.source_name if t.source_name in float_inputs else next(iter(float_inputs))
-        q_inputs.append(np.ascontiguousarray(t.quant.quantize(to_physical(t, float_inputs[key][:n]))))
-
+    samples = load_samples(graph, meta, data, limit)
     image = build_image(out_dir, target)
-    run = run_image(image, q_inputs)
-    result = VerifyResult(samples=n, bit_exact=0)
-    for i in range(n):
-        ref = run_quantized(graph, [q[i : i + 1] for q in q_inputs])
-        same = all(
-            np.array_equal(np.asarray(ref[name]).reshape(-1), run.outputs[j][i]) for j, name in enumerate(graph.outputs)
-        )
-        if same:
-            result.bit_exact += 1
-        else:
-            result.mismatched_samples.append(i)
+    run = run_image(image, samples.quantized)
+    result = bit_exact_result(reference_outputs(graph, samples.quantized), run.outputs)
     return QemuVerifyResult(result=result, sizes=size_split(image), run=run)
