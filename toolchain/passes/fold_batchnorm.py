@@ -11,6 +11,8 @@ same affine with ``t = 0``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from qcompile.ir import Graph, Node
@@ -63,14 +65,20 @@ def fold_affine(graph: Graph, producer: Node, scale: np.ndarray, shift: np.ndarr
         w2 = w * scale[:, None, None, None]
     else:
         w2 = w * scale[:, None]
-    has_bias = len(producer.inputs) > 2 and producer.inputs[2]
-    b = graph.tensors[producer.inputs[2]].data.astype(np.float64) if has_bias else np.zeros(len(scale))
-    b2 = b * scale + shift
     wname = graph.add_constant(producer.inputs[1] + "_folded", w2.astype(np.float32)).name
-    bname = graph.add_constant(
-        (producer.inputs[2] if has_bias else producer.name + "_bias") + "_folded", b2.astype(np.float32)
-    ).name
-    producer.inputs = [producer.inputs[0], wname, bname]
+    producer.inputs[1] = wname
+    fold_into_bias(graph, producer, lambda b: b * scale + shift)
+
+
+def fold_into_bias(graph: Graph, producer: Node, update: Callable[[np.ndarray], np.ndarray]) -> None:
+    """Give ``producer`` the new constant bias ``update(bias)`` (float64 in, a zero vector
+    when it has none); the old bias constant is left for other readers or pruning."""
+    has_bias = len(producer.inputs) > 2 and producer.inputs[2]
+    channels = graph.tensors[producer.outputs[0]].shape[-1]
+    b = graph.tensors[producer.inputs[2]].data.astype(np.float64) if has_bias else np.zeros(channels)
+    base = producer.inputs[2] if has_bias else producer.name + "_bias"
+    bname = graph.add_constant(base + "_folded", update(b).astype(np.float32)).name
+    producer.inputs = [producer.inputs[0], producer.inputs[1], bname]
 
 
 def _channels(graph: Graph, producer: Node) -> int:

@@ -8,8 +8,6 @@ instead of being a separate int8 add with its own rounding.
 
 from __future__ import annotations
 
-import numpy as np
-
 from qcompile.ir import Graph
 from qcompile.passes._util import (
     WEIGHTED_OPS,
@@ -19,6 +17,7 @@ from qcompile.passes._util import (
     replace_producer_output,
     sole_consumer,
 )
+from qcompile.passes.fold_batchnorm import fold_into_bias
 
 
 def run(graph: Graph) -> Graph:
@@ -43,11 +42,8 @@ def run(graph: Graph) -> Graph:
             has_bias = len(producer.inputs) > 2 and producer.inputs[2]
             if has_bias and const_data(graph, producer.inputs[2]) is None:
                 continue
-            b = graph.tensors[producer.inputs[2]].data.astype(np.float64) if has_bias else np.zeros(shape[-1])
-            b = b - vec if user.op == "sub" else b + vec
-            base = producer.inputs[2] if has_bias else producer.name + "_bias"
-            bname = graph.add_constant(base + "_folded", b.astype(np.float32)).name
-            producer.inputs = [producer.inputs[0], producer.inputs[1], bname]
+            delta = -vec if user.op == "sub" else vec  # b + (-v) == b - v exactly
+            fold_into_bias(graph, producer, lambda b, d=delta: b + d)
             replace_producer_output(graph, producer, out, user)
             changed = True
     graph.prune()
