@@ -174,6 +174,22 @@ int qc_conv2d_add_s8(const qc_conv_params *conv, const qc_add_params *add, int32
                      const int32_t *shift, const int8_t *residual, int8_t *output, void *scratch);
 size_t qc_conv2d_add_s8_scratch_size(const qc_conv_params *conv);
 
+/* ---- row bands: conv working memory in dead arena bytes (qc_conv2d_rows.c) -------------- */
+
+/* Same results as qc_conv2d_s8 / qc_conv2d_add_s8. Per batch: output rows [0, fast_begin)
+ * are computed directly (no scratch), rows [fast_begin, fast_end) by the fast kernel with
+ * `scratch` (its *_scratch_size bytes), rows [fast_end, out_h) directly again. While
+ * `scratch` is in use, output rows >= fast_end are unwritten and input rows below
+ * fast_begin * stride_h - pad_top are never read again, so the memory planner may put the
+ * scratch there. scratch may be NULL when fast_begin == fast_end. */
+int qc_conv2d_s8_rows(const qc_conv_params *p, int32_t fast_begin, int32_t fast_end, const int8_t *input,
+                      const int8_t *filter, const int32_t *bias, const int32_t *multiplier, const int32_t *shift,
+                      int8_t *output, void *scratch);
+int qc_conv2d_add_s8_rows(const qc_conv_params *conv, const qc_add_params *add, int32_t conv_operand,
+                          int32_t fast_begin, int32_t fast_end, const int8_t *input, const int8_t *filter,
+                          const int32_t *bias, const int32_t *multiplier, const int32_t *shift,
+                          const int8_t *residual, int8_t *output, void *scratch);
+
 /* ---- MEAN over H and W (qc_mean.c) ------------------------------------------------------ */
 
 /* out[n, c] = clamp(MBQM(sum_{h,w} in[n,h,w,c] + input_offset * H * W, multiplier, shift)
