@@ -31,13 +31,13 @@ def mean_params(in_q: QuantParams, out_q: QuantParams, *, count: int) -> dict:
     if not 1 <= count <= MEAN_MAX_COUNT:
         raise ValueError(f"MEAN over {count} elements is not supported (1..{MEAN_MAX_COUNT})")
     m, e = quantize_multiplier(float(np.float32(in_q.scalar_scale())) / float(np.float32(out_q.scalar_scale())))
+    # quantize_multiplier gives e >= -31, so k >= 0: the shift below is never negative.
     k = min(count.bit_length() - 1, 32, 31 + e)
-    m2 = (m << k) // count if k >= 0 else m
     return {
         "input_offset": -in_q.scalar_zero_point(),
         "output_offset": out_q.scalar_zero_point(),
-        "multiplier": int(m2),
-        "shift": int(e - k) if k >= 0 else int(e),
+        "multiplier": int((m << k) // count),
+        "shift": int(e - k),
     }
 
 
