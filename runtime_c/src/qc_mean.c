@@ -1,7 +1,8 @@
 /* int8 MEAN over H and W of an NHWC tensor (TFLM's QuantizedMeanOrSum).
  * Twin of qcompile.reference.reduce.mean: the division by H*W is folded into
  * multiplier/shift at compile time, so the kernel sums, offsets and requantizes once
- * per output channel. */
+ * per output channel. input_offset is minus an int8 zero point, so the int32 sum stays
+ * below 255 * 2^23 < 2^31 in magnitude. */
 #include "qc_fixedpoint.h"
 #include "qc_kernels.h"
 
@@ -11,7 +12,7 @@ int qc_mean_s8(const qc_mean_params *p, const int8_t *input, int8_t *output) {
         return QC_ERROR;
     }
     if (p->batches < 1 || p->in_h < 1 || p->in_w < 1 || p->channels < 1 || p->shift < -31 || p->shift > 30 ||
-        p->input_offset < -255 || p->input_offset > 255 || p->output_offset < -128 || p->output_offset > 127) {
+        p->input_offset < -127 || p->input_offset > 128 || p->output_offset < -128 || p->output_offset > 127) {
         return QC_ERROR;
     }
     {

@@ -56,8 +56,12 @@ def mean(
     n, h, w, c = x.shape
     if not 1 <= h * w <= MEAN_MAX_COUNT:
         raise ValueError("mean window too large")
-    if not -255 <= int(input_offset) <= 255 or not -128 <= int(output_offset) <= 127:
-        raise ValueError("mean offsets out of range")
+    # input_offset is minus an int8 zero point: with it, |sum + offset * count| < 255 * 2^23 < 2^31.
+    # A wider offset would let the int32 sum of the C kernel overflow.
+    if not -127 <= int(input_offset) <= 128 or not -128 <= int(output_offset) <= 127:
+        raise ValueError(
+            f"mean offsets out of range: input_offset {input_offset} (-127..128), output_offset {output_offset}"
+        )
     if not -31 <= int(shift) <= 30:
         raise ValueError("mean shift out of range")
     total = x.astype(np.int64).sum(axis=(1, 2)) + int(input_offset) * h * w
