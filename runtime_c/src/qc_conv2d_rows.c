@@ -28,6 +28,16 @@
 
 /* Elements of one pixel computed before the residual add (a local array, not scratch). */
 #define QC_ROWS_CHUNK 32
+/* Input taps widened to int16 at a time (a local array: 128 bytes of stack). */
+#define QC_ROWS_WIDE 64
+
+/* gcc stops recognising the widening dot product once the dot functions are inlined next
+ * to the loop that fills the int16 chunk; kept out of line they vectorise. */
+#if defined(__GNUC__) || defined(__clang__)
+#define QC_ROWS_NOINLINE __attribute__((noinline))
+#else
+#define QC_ROWS_NOINLINE
+#endif
 
 static int32_t qc_rows_u32_to_s32(uint32_t u) {
     return u <= (uint32_t)INT32_MAX ? (int32_t)u : (int32_t)(u - 2147483648u) - INT32_MAX - 1;
@@ -54,34 +64,103 @@ static int qc_rows_band(const qc_conv_params *p, int32_t r0, int32_t r1, qc_conv
     return 1;
 }
 
-/* acc of output element (oy, ox, oc) of batch `in` (pointer to its first input row):
- * sum (x + input_offset) * w over the taps inside the input. */
-static uint32_t qc_rows_acc(const qc_conv_params *p, const int8_t *in, const int8_t *filter, int32_t oy, int32_t ox,
-                            int32_t oc) {
+/* acc[t] += sum_i x[i] * w_t[i] for 4 filter rows w_t, x already
+ * widened to int16 with the input offset: the int16 x int8 -> int32 dot product compilers
+ * vectorise (pmaddwd on x86), as in qc_conv2d.c. */
+QC_ROWS_NOINLINE static void qc_rows_dot4(const int16_t *restrict x, const int8_t *restrict w0, const int8_t *restrict w1,
+                         const int8_t *restrict w2, const int8_t *restrict w3, int32_t n, int32_t *restrict acc) {
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    /* a trip count the compiler knows to be a multiple of 16 needs no scalar epilogue,
+     * which is what gcc -O2's cheap vectoriser asks for; the rest is a scalar tail */
+    const int32_t nv = n & ~15;
+    int32_t i = 0;
+    for (; i < nv; ++i) {
+        const int16_t u0 = w0[i], u1 = w1[i], u2 = w2[i], u3 = w3[i];
+        a0 += x[i] * u0;
+        a1 += x[i] * u1;
+        a2 += x[i] * u2;
+        a3 += x[i] * u3;
+    }
+    for (; i < n; ++i) {
+        const int16_t u0 = w0[i], u1 = w1[i], u2 = w2[i], u3 = w3[i];
+        a0 += x[i] * u0;
+        a1 += x[i] * u1;
+        a2 += x[i] * u2;
+        a3 += x[i] * u3;
+    }
+    acc[0] += a0;
+    acc[1] += a1;
+    acc[2] += a2;
+    acc[3] += a3;
+}
+
+/* acc[0] += sum_i x[i] * w[i]. */
+QC_ROWS_NOINLINE static void qc_rows_dot1(const int16_t *restrict x, const int8_t *restrict w, int32_t n, int32_t *restrict acc) {
+    int32_t a = 0;
+    const int32_t nv = n & ~15; /* see qc_rows_dot4 */
+    int32_t i = 0;
+    for (; i < nv; ++i) {
+        const int16_t u = w[i];
+        a += x[i] * u;
+    }
+    for (; i < n; ++i) {
+        const int16_t u = w[i];
+        a += x[i] * u;
+    }
+    acc[0] += a;
+}
+
+/* acc[j] = sum (x + input_offset) * w over the taps inside the input, for output pixel
+ * (oy, ox) and the `count` output channels oc0.. of one group (`in`: the batch's first
+ * input row). |(x + off) * w| <= 255 * 128 and K < 65000 (checked), so int32 holds it. */
+static void qc_rows_acc(const qc_conv_params *p, const int8_t *in, const int8_t *filter, int32_t oy, int32_t ox,
+                        int32_t oc0, int32_t count, int32_t *acc) {
     const int32_t cg = p->in_c / p->groups;
-    const int32_t g = oc / (p->out_c / p->groups);
+    const int32_t g = oc0 / (p->out_c / p->groups);
     const int32_t off = p->input_offset;
-    const int8_t *w = filter + (size_t)oc * (size_t)p->kernel_h * (size_t)p->kernel_w * (size_t)cg;
-    uint32_t acc = 0; /* int32 sum modulo 2^32, as the bias add */
+    const size_t k = (size_t)p->kernel_h * (size_t)p->kernel_w * (size_t)cg;
+    const int32_t ix0 = ox * p->stride_w - p->pad_left;
+    int16_t xs[QC_ROWS_WIDE]; /* input taps widened with the offset, a chunk at a time */
+    /* in-bounds kx range; one contiguous run of taps per kernel row when possible */
+    const int runs = p->groups == 1 && p->dilation_w == 1;
+    int32_t kx_lo = 0, kx_hi = p->kernel_w;
+    if (runs) {
+        kx_lo = ix0 < 0 ? -ix0 : 0;
+        kx_hi = QC_MIN(p->kernel_w, p->in_w - ix0);
+    }
+    for (int32_t j = 0; j < count; ++j) {
+        acc[j] = 0;
+    }
     for (int32_t ky = 0; ky < p->kernel_h; ++ky) {
         const int32_t iy = oy * p->stride_h - p->pad_top + ky * p->dilation_h;
         if (iy < 0 || iy >= p->in_h) {
             continue;
         }
         const int8_t *row = in + (size_t)iy * (size_t)p->in_w * (size_t)p->in_c + (size_t)g * (size_t)cg;
-        for (int32_t kx = 0; kx < p->kernel_w; ++kx) {
-            const int32_t ix = ox * p->stride_w - p->pad_left + kx * p->dilation_w;
+        for (int32_t kx = kx_lo; kx < kx_hi; kx += runs ? kx_hi - kx_lo : 1) {
+            const int32_t ix = ix0 + kx * p->dilation_w;
             if (ix < 0 || ix >= p->in_w) {
                 continue;
             }
+            const int32_t n = runs ? (kx_hi - kx_lo) * cg : cg;
             const int8_t *x = row + (size_t)ix * (size_t)p->in_c;
-            const int8_t *wk = w + ((size_t)ky * (size_t)p->kernel_w + (size_t)kx) * (size_t)cg;
-            for (int32_t c = 0; c < cg; ++c) {
-                acc += (uint32_t)(((int32_t)x[c] + off) * (int32_t)wk[c]);
+            const int8_t *w = filter + (size_t)oc0 * k + ((size_t)ky * (size_t)p->kernel_w + (size_t)kx) * (size_t)cg;
+            for (int32_t c = 0; c < n; c += QC_ROWS_WIDE) {
+                const int32_t m = QC_MIN(QC_ROWS_WIDE, n - c);
+                for (int32_t i = 0; i < m; ++i) {
+                    xs[i] = (int16_t)(x[c + i] + off);
+                }
+                int32_t j = 0;
+                for (; j + 4 <= count; j += 4) {
+                    const int8_t *w0 = w + (size_t)j * k + (size_t)c;
+                    qc_rows_dot4(xs, w0, w0 + k, w0 + 2 * k, w0 + 3 * k, m, acc + j);
+                }
+                for (; j < count; ++j) {
+                    qc_rows_dot1(xs, w + (size_t)j * k + (size_t)c, m, acc + j);
+                }
             }
         }
     }
-    return acc;
 }
 
 /* Output rows [r0, r1) of one batch without scratch; with `add`, each chunk of a pixel's
@@ -90,6 +169,7 @@ static int qc_rows_direct(const qc_conv_params *p, int32_t r0, int32_t r1, const
                           const int32_t *bias, const int32_t *multiplier, const int32_t *shift,
                           const qc_add_params *add, int32_t operand, const int8_t *residual, int8_t *out) {
     int8_t chunk[QC_ROWS_CHUNK];
+    int32_t accs[QC_ROWS_CHUNK];
     qc_add_params one;
     if (add != NULL) {
         one = *add;
@@ -104,12 +184,15 @@ static int qc_rows_direct(const qc_conv_params *p, int32_t r0, int32_t r1, const
     for (int32_t oy = r0; oy < r1; ++oy) {
         for (int32_t ox = 0; ox < p->out_w; ++ox) {
             const size_t at = ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)p->out_c;
-            for (int32_t c0 = 0; c0 < p->out_c; c0 += QC_ROWS_CHUNK) {
-                const int32_t n = QC_MIN(QC_ROWS_CHUNK, p->out_c - c0);
+            const int32_t ocg = p->out_c / p->groups;
+            int32_t n = 0;
+            for (int32_t c0 = 0; c0 < p->out_c; c0 += n) {
+                /* a chunk never straddles groups: it ends at the group's last channel */
+                n = QC_MIN(QC_ROWS_CHUNK, ocg - c0 % ocg);
+                qc_rows_acc(p, in, filter, oy, ox, c0, n, accs);
                 for (int32_t j = 0; j < n; ++j) {
                     const int32_t oc = c0 + j;
-                    const uint32_t acc = qc_rows_acc(p, in, filter, oy, ox, oc) +
-                                         (uint32_t)(bias != NULL ? bias[oc] : 0);
+                    const uint32_t acc = (uint32_t)accs[j] + (uint32_t)(bias != NULL ? bias[oc] : 0);
                     const int32_t r = qc_requantize(qc_rows_u32_to_s32(acc), multiplier[oc], shift[oc]);
                     const int32_t v = qc_rows_u32_to_s32((uint32_t)r + (uint32_t)p->output_offset);
                     chunk[j] = qc_clamp_s8(v, p->act_min, p->act_max);
@@ -136,8 +219,11 @@ static int qc_rows_ok(const qc_conv_params *p, int32_t fast_begin, int32_t fast_
         p->out_h < 1 || p->out_w < 1 || p->out_c < 1 || p->kernel_h < 1 || p->kernel_w < 1 || p->stride_h < 1 ||
         p->stride_w < 1 || p->dilation_h < 1 || p->dilation_w < 1 || p->pad_top < 0 || p->pad_left < 0 ||
         p->groups < 1 || p->in_c % p->groups != 0 || p->out_c % p->groups != 0 || p->act_min > p->act_max ||
-        p->act_min < -128 || p->act_max > 127 || p->input_offset < -255 || p->input_offset > 255) {
+        p->act_min < -128 || p->act_max > 127 || p->input_offset < -127 || p->input_offset > 128) {
         return 0;
+    }
+    if ((int64_t)p->kernel_h * p->kernel_w * (p->in_c / p->groups) >= 65000) {
+        return 0; /* the int32 dot product bound (see qc_rows_acc) */
     }
     if (fast_begin < 0 || fast_end > p->out_h || fast_begin > fast_end) {
         return 0;
