@@ -68,6 +68,27 @@ QC_ACLE_INLINE void qc_write_s8x4(int8_t *p, uint32_t v) {
     memcpy(p, &v, sizeof v);
 }
 
+/* qc_ldrd_inc(p, lo, hi): the two words at p (p 4-byte aligned) into uint32_t lo and hi, then
+ * p advanced by 8 bytes (p is a pointer variable to 1-, 2- or 4-byte elements). On Arm one
+ * LDRD with post-increment: gcc 12 never pairs two LDRs into an LDRD for Cortex-M, and the
+ * kernels' inner loops are load bound. LDRD needs word alignment (an unaligned address
+ * faults), so it is only used on buffers the generator aligns: int32_t const arrays and the
+ * arena scratch (arena alignment >= 4). The "m" operand tells the compiler which memory the
+ * asm reads, so stores to it are never moved past the load. */
+#if QC_ACLE_NATIVE && defined(__GNUC__)
+#define qc_ldrd_inc(p, lo, hi)                                                       \
+    __asm__("ldrd %0, %1, [%2], #8"                                                  \
+            : "=r"(lo), "=r"(hi), "+r"(p)                                            \
+            : "m"(*(const uint32_t(*)[2])(const void *)(p)))
+#else
+#define qc_ldrd_inc(p, lo, hi)                                  \
+    do {                                                        \
+        memcpy(&(lo), (const void *)(p), 4);                    \
+        memcpy(&(hi), (const unsigned char *)(p) + 4, 4);       \
+        (p) += 8 / sizeof *(p);                                 \
+    } while (0)
+#endif
+
 /* ---- lane helpers (emulation) --------------------------------------------------------- */
 
 /* Signed value of the 16-bit lane starting at bit `pos` (0 or 16). */

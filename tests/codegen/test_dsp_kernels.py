@@ -19,7 +19,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from codegen_graphs import _act, _const, _weighted, compile_c  # noqa: E402
 
 from qcompile.codegen import generate  # noqa: E402
-from qcompile.codegen.kernels_dsp import fold_conv_bias, pack_conv_weights, pack_depthwise_weights  # noqa: E402
+from qcompile.codegen.kernels_dsp import (  # noqa: E402
+    acc_bound,
+    fold_conv_bias,
+    pack_conv_weights,
+    pack_depthwise_weights,
+    requant_table,
+    words_from_bytes,
+)
 from qcompile.hostbuild import build_host_library  # noqa: E402
 from qcompile.ir import Graph, Node  # noqa: E402
 from qcompile.reference.executor import run_quantized  # noqa: E402
@@ -147,9 +154,38 @@ def test_fold_conv_bias_wraps_like_int32() -> None:
     assert folded.size == 4 and folded[3] == 0
 
 
+def _lanes(words: np.ndarray) -> np.ndarray:
+    """int32 words -> their int16 lanes, bottom first."""
+    u = np.asarray(words, dtype=np.int64) & 0xFFFFFFFF
+    lanes = np.stack([u & 0xFFFF, u >> 16], axis=1).reshape(-1)
+    return np.where(lanes >= 0x8000, lanes - 0x10000, lanes)
+
+
 def test_pack_depthwise_weights_lane_order() -> None:
-    w = np.arange(2 * 8).reshape(1, 2, 8)
-    np.testing.assert_array_equal(pack_depthwise_weights(w)[:8], [0, 2, 1, 3, 4, 6, 5, 7])
+    w = np.arange(2 * 8).reshape(1, 2, 8) - 8  # [KH=1, KW=2, C=8]: taps 0..7 and 8..15, minus 8
+    # [quad][tap][c, c+2, c+1, c+3]: quad 0 tap 0, quad 0 tap 1, quad 1 tap 0, ...
+    expect = np.array([0, 2, 1, 3, 8, 10, 9, 11, 4, 6, 5, 7, 12, 14, 13, 15]) - 8
+    np.testing.assert_array_equal(_lanes(pack_depthwise_weights(w)), expect)
+    np.testing.assert_array_equal(_lanes(pack_depthwise_weights(w, double=True)), 2 * expect)
+
+
+def test_words_from_bytes_little_endian() -> None:
+    np.testing.assert_array_equal(words_from_bytes(np.array([1, -1, 0, -128, 127, 0, 0, 0])), [-0x7FFF00FF, 127])
+
+
+def test_requant_table_only_when_exact() -> None:
+    table = requant_table(np.array([2**30, 1518500250]), np.array([-1, -9]), 2**29)
+    np.testing.assert_array_equal(table, [2**30, 1, 1, 1518500250, 256, 9])
+    assert requant_table(np.array([2**30]), np.array([0]), 10) is None  # e = 0: no rounding shift
+    assert requant_table(np.array([2**30]), np.array([2]), 10) is None  # left shift
+    assert requant_table(np.array([0]), np.array([-3]), 10) is None
+    assert requant_table(np.array([2**30]), np.array([-3]), 2**30) is None  # 2 * acc could overflow
+
+
+def test_acc_bound_covers_extreme_inputs() -> None:
+    w = np.array([[127, -128, 3], [1, 1, 1]])
+    bound = acc_bound(w, np.array([-5, 7]), -128)  # x + off in [-256, -1]
+    assert bound == 5 + 256 * (127 + 128 + 3)
 
 
 # ---- random layers, host build with the emulated intrinsics ----------------------------------

@@ -92,6 +92,12 @@ def pack_conv_weights(w: np.ndarray) -> np.ndarray:
     return padded.reshape(ocp // 2, 2, kpad // 4, 4).transpose(0, 2, 1, 3).reshape(-1)
 
 
+def words_from_bytes(b: np.ndarray) -> np.ndarray:
+    """int8 values (a multiple of 4) -> little-endian int32 words, so the array is 4-byte aligned (LDRD)."""
+    u = (np.asarray(b, dtype=np.int64).reshape(-1, 4) & 0xFF) << np.array([0, 8, 16, 24])
+    return _wrap32(u.sum(axis=1))
+
+
 def fold_conv_bias(w: np.ndarray, bias: np.ndarray | None, input_offset: int) -> np.ndarray:
     """``bias + input_offset * sum_k w`` per channel, modulo 2^32, padded to an even count.
 
@@ -107,11 +113,40 @@ def fold_conv_bias(w: np.ndarray, bias: np.ndarray | None, input_offset: int) ->
     return folded
 
 
-def pack_depthwise_weights(w: np.ndarray) -> np.ndarray:
-    """``[KH, KW, C]`` int8 -> int16 ``[tap][quad][c, c+2, c+1, c+3]`` (SXTAB16 lane order)."""
-    w = np.asarray(w, dtype=np.int64)
+def pack_depthwise_weights(w: np.ndarray, double: bool = False) -> np.ndarray:
+    """``[KH, KW, C]`` int8 -> int32 words ``[channel quad][tap][(c, c+2), (c+1, c+3)]``.
+
+    Each word holds two int16 lanes (bottom = first channel), the order SXTB16 and SXTB16
+    ROR #8 leave the input's four channels in, so one LDRD fetches a tap's four weights.
+    ``double`` stores ``2 * w`` (still int16) for the doubled-accumulator requantisation.
+    """
+    w = np.asarray(w, dtype=np.int64) * (2 if double else 1)
     kh, kw, c = w.shape
-    return w.reshape(kh * kw, c // 4, 4)[:, :, [0, 2, 1, 3]].reshape(-1)
+    lanes = w.reshape(kh * kw, c // 4, 4)[:, :, [0, 2, 1, 3]].transpose(1, 0, 2).reshape(-1, 2)
+    return _wrap32((lanes[:, 0] & 0xFFFF) | ((lanes[:, 1] & 0xFFFF) << 16))
+
+
+def requant_table(multiplier: np.ndarray, shift: np.ndarray, acc_bound: int) -> np.ndarray | None:
+    """``[m, 2^(e-1), e]`` per channel (``e = -shift``) for ``<name>_dsp_mbqm2``, or None.
+
+    That requantisation takes ``2 * acc`` and is exact (see kernels.c.j2) when every
+    multiplier is positive, every shift is in [-31, -1] and ``2 * |acc| < 2^31`` for every
+    accumulator the layer can produce (``acc_bound`` bounds ``|acc|``); otherwise the
+    caller keeps the general requantisation.
+    """
+    m = np.asarray(multiplier, dtype=np.int64).reshape(-1)
+    e = -np.asarray(shift, dtype=np.int64).reshape(-1)
+    if m.min() <= 0 or e.min() < 1 or e.max() > 31 or 2 * int(acc_bound) >= 2**31:
+        return None
+    return np.stack([m, np.left_shift(1, e - 1), e], axis=1).reshape(-1)
+
+
+def acc_bound(w: np.ndarray, bias: np.ndarray | None, input_offset: int) -> int:
+    """Largest ``|bias + sum (x + input_offset) * w|`` over int8 inputs, any channel (rows of ``w``)."""
+    w = np.abs(np.asarray(w, dtype=np.int64).reshape(np.asarray(w).shape[0], -1))
+    xmax = max(abs(-128 + int(input_offset)), abs(127 + int(input_offset)))
+    b = 0 if bias is None else np.abs(np.asarray(bias, dtype=np.int64).reshape(-1))
+    return int(np.max(b + xmax * w.sum(axis=1)))
 
 
 # ---- scratch -------------------------------------------------------------------------------
@@ -293,15 +328,23 @@ def _lower_conv(lo: Lowering, layer: Layer, node: Node) -> int:
     kpad = -(-k // 4) * 4
     off = int(a["input_offset"])
     fn = f"{lo.cname}_l{layer.index}_dsp"
-    packed = lo.array("w", f"{node.name}_dsp_w", "int8_t", pack_conv_weights(w2), f"{node.name} packed DSP weights")
+    packed = lo.array(
+        "w", f"{node.name}_dsp_w", "int32_t", words_from_bytes(pack_conv_weights(w2)), f"{node.name} packed DSP weights"
+    )
+    b = _bias_data(lo, node)
     bias = lo.array(
         "q",
         f"{node.name}_dsp_bias",
         "int32_t",
-        fold_conv_bias(w2, _bias_data(lo, node), off),
+        fold_conv_bias(w2, b, off),
         f"{node.name} folded bias",
     )
-    mult, shift, requant = _requant_setup(lo, node, oc)
+    table = requant_table(_int_vector(a["multiplier"], oc), _int_vector(a["shift"], oc), acc_bound(w2, b, off))
+    extra: dict[str, Any] = {"rq": None, "mult": None, "shift": None, "requant": None}
+    if table is not None:
+        extra["rq"] = lo.array("q", f"{node.name}_dsp_rq", "int32_t", table, f"{node.name} requant m, 2^(e-1), e")
+    else:
+        extra["mult"], extra["shift"], extra["requant"] = _requant_setup(lo, node, oc)
     add = _add_epilogue(lo, node) if node.op == "conv2d_add" else None
     source = _render(
         "conv.c.j2",
@@ -319,13 +362,13 @@ def _lower_conv(lo: Lowering, layer: Layer, node: Node) -> int:
         direct=_direct_im2col(k, geo["in_c"], is_fc),
         weights=packed,
         bias=bias,
-        mult=mult,
-        shift=shift,
-        requant=requant,
+        dbl=table is not None,
+        unroll=math.prod(ys) * k >= 2_000_000,
         output_offset=int(a["output_offset"]),
         act_min=int(a["act_min"]),
         act_max=int(a["act_max"]),
         add=add,
+        **extra,
     )
     _emit(lo, layer, fn, source, node, residual=lo.src(node.inputs[3]) if add else "NULL")
     return math.prod(ys) * k
@@ -346,15 +389,28 @@ def _lower_depthwise(lo: Lowering, layer: Layer, node: Node) -> int:
     kh, kw, c = w.shape
     sh, sw = int(a["strides"][0]), int(a["strides"][1])
     pt, pl = int(a["pads"][0]), int(a["pads"][1])
+    off = int(a["input_offset"])
     fn = f"{lo.cname}_l{layer.index}_dsp"
-    packed = lo.array("w", f"{node.name}_dsp_w", "int16_t", pack_depthwise_weights(w), f"{node.name} DSP weights int16")
     b = _bias_data(lo, node)
-    bias_vals = _wrap32(np.zeros(c, dtype=np.int64) if b is None else np.asarray(b, dtype=np.int64).reshape(-1))
-    bias = lo.array("q", f"{node.name}_dsp_bias", "int32_t", bias_vals, f"{node.name} bias")
-    mult, shift, requant = _requant_setup(lo, node, c)
+    b_vals = np.zeros(c, dtype=np.int64) if b is None else np.asarray(b, dtype=np.int64).reshape(-1)
+    w_cm = w.reshape(kh * kw, c).T  # [C, taps]
+    table = requant_table(_int_vector(a["multiplier"], c), _int_vector(a["shift"], c), acc_bound(w_cm, b_vals, off))
+    dbl = table is not None
+    scale = 2 if dbl else 1
+    packed = lo.array(
+        "w", f"{node.name}_dsp_w", "int32_t", pack_depthwise_weights(w, dbl), f"{node.name} DSP weights int16 pairs"
+    )
+    folded = _wrap32(scale * (b_vals + off * w_cm.sum(axis=1)))
+    bias = lo.array("q", f"{node.name}_dsp_bias", "int32_t", folded, f"{node.name} folded bias")
+    zp_row = lo.array("q", f"{node.name}_dsp_zp", "int8_t", np.full(c, -off), f"{node.name} input zero point row")
+    extra: dict[str, Any] = {"rq": None, "mult": None, "shift": None, "requant": None}
+    if dbl:
+        extra["rq"] = lo.array("q", f"{node.name}_dsp_rq", "int32_t", table, f"{node.name} requant m, 2^(e-1), e")
+    else:
+        extra["mult"], extra["shift"], extra["requant"] = _requant_setup(lo, node, c)
     oy_lo, oy_hi = _interior(ys[1], pt, sh, kh, xs[1])
     ox_lo, ox_hi = _interior(ys[2], pl, sw, kw, xs[2])
-    taps = [((ky * xs[2] + kx) * c, (ky * kw + kx) * c) for ky in range(kh) for kx in range(kw)]
+    taps = [(ky * xs[2] + kx) * c for ky in range(kh) for kx in range(kw)]
     source = _render(
         "depthwise.c.j2",
         cname=lo.cname,
@@ -379,18 +435,25 @@ def _lower_depthwise(lo: Lowering, layer: Layer, node: Node) -> int:
         ox_hi=ox_hi,
         taps=kh * kw,
         tap_offsets=taps,
-        input_offset=int(a["input_offset"]),
+        input_offset=off,
+        zp=-off,
+        zp_row=zp_row,
+        dbl=dbl,
         weights=packed,
         bias=bias,
-        mult=mult,
-        shift=shift,
-        requant=requant,
         output_offset=int(a["output_offset"]),
         act_min=int(a["act_min"]),
         act_max=int(a["act_max"]),
+        **extra,
     )
     _emit(lo, layer, fn, source, node)
     return math.prod(ys) * kh * kw
+
+
+def _int_vector(values: Any, n: int) -> np.ndarray:
+    """A per-channel attribute as n int64 values (a scalar is broadcast)."""
+    arr = np.asarray(values, dtype=np.int64).reshape(-1)
+    return np.repeat(arr, n) if arr.size == 1 else arr
 
 
 def lower_dsp(lo: Lowering, layer: Layer, node: Node) -> int | None:
@@ -414,10 +477,13 @@ def render_kernels_file(cname: str, model_comment: str, sources: list[str]) -> s
 
 __all__ = [
     "DSP_HEADERS",
+    "acc_bound",
     "dsp_scratch",
     "fold_conv_bias",
     "lower_dsp",
     "pack_conv_weights",
     "pack_depthwise_weights",
     "render_kernels_file",
+    "requant_table",
+    "words_from_bytes",
 ]
