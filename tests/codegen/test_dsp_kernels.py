@@ -340,3 +340,15 @@ def test_kws_dsp_bit_exact_200(tmp_path: Path, kws_onnx: Path, kws_data: Path) -
     assert (out / "kws_kernels.c").read_text().count("qc_smlabb(") >= 4  # the four depthwise layers
     result = verify(out, data=tmp_path / "eval.npz", float_model=False)
     assert result.samples == 200 and result.bit_exact == 200, result.mismatched_samples[:10]
+
+
+def test_requant_fallback_when_one_smlal_is_not_exact(tmp_path: Path) -> None:
+    """A zero shift (no rounding shift) on one channel: that layer keeps the general requantisation."""
+    for g in (_conv_graph(7, 5, 5, 8, 6, (3, 3), 1, 1, True), _dw_graph(8, 5, 5, 8, (3, 3), 1, 1)):
+        assert "_dsp_rq" in _check(g, tmp_path / "fast")  # the usual case takes the table path
+        node = g.nodes[0]
+        shift = np.array(node.attrs["shift"], dtype=np.int64).reshape(-1)
+        shift[1] = 0
+        node.attrs["shift"] = shift
+        src = _check(g, tmp_path / "slow")
+        assert "_dsp_rq" not in src and "_multiplier[c]" in src

@@ -13,11 +13,19 @@ What is specialised (anything else falls back to the portable runtime kernel):
 
 - ``conv2d`` with ``groups == 1`` and dilation 1 (general, 1x1, first layers with 1-3
   input channels): input offset folded into the bias (``bias + input_offset * sum(w)``),
-  padded taps read the input zero point, an int16 im2col of two output pixels sized for
-  the layer, 2 pixels x 2 channels SMLAD register block, weights packed per channel pair;
+  padded taps read the input zero point, an int16 im2col of two output pixels interleaved
+  per four taps, 2 pixels x 2 channels SMLAD register block fed by LDRDs (weights packed per
+  channel pair into int32 words, so they are word aligned); a fused residual ADD
+  (``conv2d_add``) rescales both int8 operands through 256-entry tables;
 - ``fully_connected``: the same kernel, rows as pixels and ``K = in_features``;
 - ``depthwise_conv2d`` with depth multiplier 1, dilation 1 and channels a multiple of 4:
-  SXTAB16 + SMLABB/SMLATT on four channels, taps unrolled for interior pixels.
+  four channels' accumulators in registers, SXTB16 + one LDRD of int16 weights +
+  SMLABB/SMLATT per tap, taps at constant offsets for interior pixels and through a
+  pointer table (padded taps -> a zero point row) on the border.
+
+Requantisation takes one SMLAL per output (``<name>_dsp_mbqm2``) whenever that is exact
+for the layer (positive multipliers, right shifts 1..31, ``2 * |acc| < 2^31`` for every
+int8 input: ``requant_table``); otherwise the general TFLM sequence.
 
 ``add``, pools and softmax keep the portable kernels: their cost is the per-element
 requantisation (three SRDHM for add), the exp table (softmax) or a compare (max pool),
@@ -34,6 +42,8 @@ import jinja2
 import numpy as np
 
 from qcompile.codegen.names import comment_text
+from qcompile.fixedpoint import multiply_by_quantized_multiplier_smaller_than_one_exp as mbqm_lt1
+from qcompile.fixedpoint import wrap_int32
 from qcompile.ir import Graph, Node
 from qcompile.resources import templates_dir
 
@@ -285,7 +295,22 @@ def _add_epilogue(lo: Lowering, node: Node) -> dict[str, Any]:
     o_m, o_s = int(add["output_multiplier"]), int(add["output_shift"])
     if int(add["left_shift"]) < 0 or int(add["left_shift"]) > 23 or max(y_s, r_s, o_s) > 0:
         raise ValueError("add parameters outside TFLM's int8 ADD contract")
+    # Each input's rescaled value is a function of one int8: two 256-entry tables replace two
+    # multiplications; the sum then takes the one-SMLAL requantisation when it is exact.
+    q = np.arange(-128, 128, dtype=np.int64)
+    ls = int(add["left_shift"])
+    y_tab = mbqm_lt1(wrap_int32((q + y_off) << ls), y_m, y_s)
+    r_tab = mbqm_lt1(wrap_int32((q + r_off) << ls), r_m, r_s)
+    raw_bound = int(np.abs(y_tab).max() + np.abs(r_tab).max())
+    lut = requant_table(np.array([o_m]), np.array([o_s]), raw_bound) is not None
+    y_lut = r_lut = None
+    if lut:
+        y_lut = lo.array("q", f"{node.name}_dsp_add_y", "int32_t", y_tab, f"{node.name} rescaled conv output per int8")
+        r_lut = lo.array("q", f"{node.name}_dsp_add_r", "int32_t", r_tab, f"{node.name} rescaled residual per int8")
     return {
+        "lut": lut,
+        "y_lut": y_lut,
+        "r_lut": r_lut,
         "y_off": y_off,
         "y_m": y_m,
         "y_s": y_s,
@@ -363,7 +388,7 @@ def _lower_conv(lo: Lowering, layer: Layer, node: Node) -> int:
         weights=packed,
         bias=bias,
         dbl=table is not None,
-        unroll=math.prod(ys) * k >= 2_000_000,
+        unroll=math.prod(ys) * k >= 400_000,
         output_offset=int(a["output_offset"]),
         act_min=int(a["act_min"]),
         act_max=int(a["act_max"]),
