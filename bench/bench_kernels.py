@@ -1,10 +1,11 @@
-"""Per-layer cost of the portable conv / depthwise / fully-connected kernels on MLPerf shapes.
+"""Per-layer cost of the portable conv / depthwise / fully-connected / add kernels on MLPerf shapes.
 
 Why: whole-model latency (bench/bench_host.py) says how fast qcompile is, not which
 kernel path to work on. This quantizes ResNet-8 and DS-CNN with qcompile, takes every
-conv2d, depthwise_conv2d and fully_connected layer with its real weights, requantisation
-parameters and shapes, and writes a C harness that calls the runtime kernel for each layer
-on a fixed random input. The harness is built twice in the same run, against the
+conv2d, depthwise_conv2d, fully_connected and add layer with its real weights,
+requantisation parameters and shapes, and writes a C harness that calls the runtime
+kernel for each layer on a fixed random input. (The residual adds are measured as
+qc_add_s8: the fused conv2d_add epilogue runs the same row code.) The harness is built twice in the same run, against the
 current runtime (runtime_c/) and against a baseline (the runtime of a git revision,
 default HEAD), so the ratio column compares like with like.
 
@@ -44,7 +45,22 @@ MODELS = {
     "resnet8": "mlperf_ic_resnet8.onnx",
     "dscnn": "mlperf_kws_dscnn.onnx",
 }
-KERNEL_OPS = ("conv2d", "depthwise_conv2d", "fully_connected")
+KERNEL_OPS = ("conv2d", "depthwise_conv2d", "fully_connected", "add")
+ADD_FIELDS = (
+    "subtract",
+    "input1_offset",
+    "input2_offset",
+    "output_offset",
+    "left_shift",
+    "input1_multiplier",
+    "input1_shift",
+    "input2_multiplier",
+    "input2_shift",
+    "output_multiplier",
+    "output_shift",
+    "act_min",
+    "act_max",
+)
 SCRATCH_BYTES = 1 << 20  # the harness's scratch buffer; each kernel's own size is checked against it
 
 
@@ -95,6 +111,9 @@ def _layers(model: str, work: Path) -> list[Layer]:
             continue
         a = node.attrs
         xs = tuple(graph.tensors[node.inputs[0]].shape)
+        if node.op == "add":
+            layers.append(_add_layer(f"{model}_{i}", a, xs, tuple(graph.tensors[node.inputs[1]].shape)))
+            continue
         wt = graph.tensors[node.inputs[1]]
         ys = tuple(graph.tensors[node.outputs[0]].shape)
         tag = f"{model}_{i}"
@@ -153,6 +172,31 @@ def _layers(model: str, work: Path) -> list[Layer]:
         )
         layers.append(Layer(tag, node.op, shape, macs, "\n".join(decls) + "\n" + body, f"layer_{tag}", math.prod(ys)))
     return layers
+
+
+def _add_layer(tag: str, attrs: dict, shape1: tuple[int, ...], shape2: tuple[int, ...]) -> Layer:
+    """qc_add_s8 on the layer's broadcast layout; the second input starts half-way into in_buf."""
+    from qcompile.op_params import broadcast_layout
+
+    out5, st1, st2 = broadcast_layout(shape1, shape2)
+    fields = ", ".join(
+        [
+            "{" + ", ".join(map(str, out5)) + "}",
+            "{" + ", ".join(map(str, st1)) + "}",
+            "{" + ", ".join(map(str, st2)) + "}",
+            *(str(int(attrs.get(k, 0))) for k in ADD_FIELDS),
+        ]
+    )
+    call = f"qc_add_s8(&p_{tag}, in_buf, in_buf + sizeof(in_buf) / 2, out_buf)"
+    body = (
+        f"static const qc_add_params p_{tag} = {{{fields}}};\n"
+        f"__attribute__((noinline)) static void layer_{tag}(void) {{\n"
+        f"    if ({call} != QC_OK) {{ abort(); }}\n}}\n"
+    )
+    n = math.prod(out5)
+    return Layer(
+        tag, "add", f"{'x'.join(map(str, shape1[1:]))} + {'x'.join(map(str, shape2[1:]))}", n, body, f"layer_{tag}", n
+    )
 
 
 _MAIN = r"""
@@ -215,7 +259,9 @@ def _harness(layers: list[Layer]) -> str:
 
 
 def _build(runtime: Path, harness: Path, exe: Path, cflags: list[str]) -> None:
-    sources = [runtime / "src" / f for f in ("qc_conv2d.c", "qc_depthwise_conv2d.c", "qc_fully_connected.c")]
+    sources = [
+        runtime / "src" / f for f in ("qc_conv2d.c", "qc_depthwise_conv2d.c", "qc_fully_connected.c", "qc_add.c")
+    ]
     sources += sorted(p for p in (runtime / "src").glob("qc_gemm*.c"))
     cmd = ["cc", "-std=c99", "-g", *cflags, f"-I{runtime / 'include'}", f"-I{runtime / 'src'}", str(harness)]
     subprocess.run([*cmd, *map(str, sources), "-o", str(exe)], check=True)
@@ -293,7 +339,7 @@ def main() -> None:
         "layer",
         "op",
         "shape",
-        "MACs",
+        "MACs (add: elements)",
         f"baseline {unit}",
         f"current {unit}",
         "speed-up",

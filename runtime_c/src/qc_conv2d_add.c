@@ -111,13 +111,9 @@ int qc_conv2d_add_s8(const qc_conv_params *conv, const qc_add_params *add, int32
             const int8_t *res = residual + at;
             int8_t *out = output + at;
             if (conv_operand == 1) {
-                for (size_t i = 0; i < row_len; ++i) {
-                    out[i] = qc_add_elem_s8(add, band[i], res[i]);
-                }
+                qc_add_row_s8(add, band, res, row_len, out);
             } else {
-                for (size_t i = 0; i < row_len; ++i) {
-                    out[i] = qc_add_elem_s8(add, res[i], band[i]);
-                }
+                qc_add_row_s8(add, res, band, row_len, out);
             }
         }
     }

@@ -1,55 +1,43 @@
 /* int8 MUL with broadcasting: TFLM's reference_integer_ops::Mul arithmetic.
- * Twin of qcompile.reference.ops.mul (docs/QUANTIZATION.md). */
+ * Twin of qcompile.reference.ops.mul (docs/QUANTIZATION.md):
+ *     out = clamp(MBQM((x1 + input1_offset) * (x2 + input2_offset)) + output_offset)
+ * Rows are computed with qc_requant_row.h's branch-free arithmetic into a local int32
+ * chunk (vectorisable, no alias checks needed), then narrowed; qc_broadcast.h walks the
+ * broadcast shape (the same walk as qc_add.c). out may be in1 or in2 when that input
+ * has the output's shape (in place). */
+#include "qc_broadcast.h"
 #include "qc_kernels.h"
+#include "qc_requant_row.h"
 
-static int8_t qc_mul_one(const qc_mul_params *p, int32_t a, int32_t b) {
-    /* |a + offset| <= 255 for int8 data and int8 zero points: the product fits easily. */
-    const int32_t prod = (a + p->input1_offset) * (b + p->input2_offset);
-    /* offset added in 64 bits: no overflow whatever the multiplier */
-    const int64_t out = (int64_t)qc_requantize(prod, p->output_multiplier, p->output_shift) + p->output_offset;
-    return (int8_t)(out < p->act_min ? p->act_min : (out > p->act_max ? p->act_max : out));
+#define QC_MUL_CHUNK 32
+
+static void qc_mul_row_fn(const void *params, const int8_t *in1, const int8_t *in2, size_t n, int8_t *out) {
+    const qc_mul_params *p = (const qc_mul_params *)params;
+    const qc_rq_offset_clamp oc = qc_rq_offset_clamp_make(p->output_offset, p->act_min, p->act_max);
+    const int32_t o1 = p->input1_offset, o2 = p->input2_offset;
+    const int32_t m = p->output_multiplier, s = p->output_shift;
+    int32_t t[QC_MUL_CHUNK];
+    for (size_t i0 = 0; i0 < n; i0 += QC_MUL_CHUNK) {
+        const int32_t len = (int32_t)(n - i0 < QC_MUL_CHUNK ? n - i0 : QC_MUL_CHUNK);
+        const int8_t *a = in1 + i0;
+        const int8_t *b = in2 + i0;
+        for (int32_t i = 0; i < len; ++i) {
+            /* |x + offset| <= 383 for int8 data and offsets in [-255, 255]: the product fits */
+            const int32_t prod = ((int32_t)a[i] + o1) * ((int32_t)b[i] + o2);
+            t[i] = qc_rq_offset_clamp_apply(qc_rq_mbqm(prod, m, s), &oc);
+        }
+        for (int32_t i = 0; i < len; ++i) {
+            out[i0 + (size_t)i] = (int8_t)t[i]; /* in [act_min, act_max]: exact */
+        }
+    }
 }
 
 int qc_mul_s8(const qc_mul_params *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
-    const int32_t *s = p->out_shape;
-    const int32_t *t1 = p->in1_strides;
-    const int32_t *t2 = p->in2_strides;
-    int32_t i0, i1, i2, i3, i4;
-    int32_t total = 1;
-    int32_t k;
-    int contiguous = 1;
-
-    if (p->output_shift > 31 || p->output_shift < -31 || p->input1_offset < -255 || p->input1_offset > 255 ||
-        p->input2_offset < -255 || p->input2_offset > 255) {
+    if (p == NULL || in1 == NULL || in2 == NULL || out == NULL || p->output_shift > 31 || p->output_shift < -31 ||
+        p->input1_offset < -255 || p->input1_offset > 255 || p->input2_offset < -255 || p->input2_offset > 255 ||
+        p->act_min > p->act_max || p->act_min < -128 || p->act_max > 127 || !qc_bcast_shape_ok(p->out_shape)) {
         return QC_ERROR;
     }
-    for (k = QC_MAX_RANK - 1; k >= 0; --k) {
-        if (s[k] < 0) {
-            return QC_ERROR;
-        }
-        if (s[k] != 1 && (t1[k] != total || t2[k] != total)) {
-            contiguous = 0;
-        }
-        total *= s[k];
-    }
-    if (contiguous) {
-        for (k = 0; k < total; ++k) {
-            out[k] = qc_mul_one(p, in1[k], in2[k]);
-        }
-        return QC_OK;
-    }
-    for (i0 = 0; i0 < s[0]; ++i0) {
-        for (i1 = 0; i1 < s[1]; ++i1) {
-            for (i2 = 0; i2 < s[2]; ++i2) {
-                for (i3 = 0; i3 < s[3]; ++i3) {
-                    const int8_t *a = in1 + i0 * t1[0] + i1 * t1[1] + i2 * t1[2] + i3 * t1[3];
-                    const int8_t *b = in2 + i0 * t2[0] + i1 * t2[1] + i2 * t2[2] + i3 * t2[3];
-                    for (i4 = 0; i4 < s[4]; ++i4) {
-                        *out++ = qc_mul_one(p, a[i4 * t1[4]], b[i4 * t2[4]]);
-                    }
-                }
-            }
-        }
-    }
+    qc_bcast_walk(p->out_shape, p->in1_strides, p->in2_strides, in1, in2, out, qc_mul_row_fn, p);
     return QC_OK;
 }

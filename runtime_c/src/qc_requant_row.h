@@ -33,23 +33,65 @@ static inline int32_t qc_rq_s32(uint32_t u) {
     return u <= (uint32_t)INT32_MAX ? (int32_t)u : (int32_t)(u - 2147483648u) - INT32_MAX - 1;
 }
 
+/* SRDHM(x, m) branch-free (see above): floor((x * m + 2^30) / 2^31), INT32_MIN^2 saturated. */
+static inline int32_t qc_rq_srdhm(int32_t x, int32_t m) {
+    const int64_t ab = (int64_t)x * (int64_t)m;
+    const uint32_t hi32 = (uint32_t)((uint64_t)(ab + ((int64_t)1 << 30)) >> 31);
+    return (x == INT32_MIN && m == INT32_MIN) ? INT32_MAX : qc_rq_s32(hi32);
+}
+
+/* RDBPOT(h, right), right in [0, 31]: qc_rdbpot with the mask built in uint32. */
+static inline int32_t qc_rq_rdbpot(int32_t h, int32_t right) {
+    const int32_t mask = qc_rq_s32((1u << right) - 1u);
+    const int32_t rem = h & mask;
+    const int32_t threshold = (mask >> 1) + (h < 0 ? 1 : 0);
+    return (h >> right) + (rem > threshold ? 1 : 0);
+}
+
+/* TFLM's MultiplyByQuantizedMultiplier(x, m, s), s in [-31, 31], branch-free. */
+static inline int32_t qc_rq_mbqm(int32_t x, int32_t m, int32_t s) {
+    const int32_t left = s > 0 ? s : 0;
+    const int32_t right = s > 0 ? 0 : -s;
+    return qc_rq_rdbpot(qc_rq_srdhm(qc_rq_s32((uint32_t)x << left), m), right);
+}
+
 /* One element: clamp(requantize(acc + bias, m, s) + out_off, lo, hi); acc + bias wraps.
  * Returned as int32 (already in [lo, hi]): keeping every lane 32 bits wide lets the
  * compiler use full-width vectors; narrowing to int8 is a separate pass. */
 static inline int32_t qc_rq_one(int32_t acc, int32_t bias, int32_t m, int32_t s, int32_t out_off, int32_t lo,
                                 int32_t hi) {
-    const int32_t left = s > 0 ? s : 0;
-    const int32_t right = s > 0 ? 0 : -s;
-    const int32_t x = qc_rq_s32(((uint32_t)acc + (uint32_t)bias) << left);
-    const int64_t ab = (int64_t)x * (int64_t)m;
-    const uint32_t hi32 = (uint32_t)((uint64_t)(ab + ((int64_t)1 << 30)) >> 31);
-    const int32_t h = (x == INT32_MIN && m == INT32_MIN) ? INT32_MAX : qc_rq_s32(hi32);
-    const int32_t mask = qc_rq_s32((1u << right) - 1u);
-    const int32_t rem = h & mask;
-    const int32_t threshold = (mask >> 1) + (h < 0 ? 1 : 0);
-    const int32_t r = (h >> right) + (rem > threshold ? 1 : 0);
+    const int32_t r = qc_rq_mbqm(qc_rq_s32((uint32_t)acc + (uint32_t)bias), m, s);
     const int32_t v = qc_rq_s32((uint32_t)r + (uint32_t)out_off);
     return v < lo ? lo : (v > hi ? hi : v);
+}
+
+/* clamp(o + off, lo, hi) with the sum taken exactly (no int32 wrap), as the reference
+ * does for ADD and MUL, without 64-bit lanes in the loop: the bounds are moved onto o
+ * once per row (clo = sat32(lo - off), chi = sat32(hi - off)). clamp(o, clo, chi) + off
+ * cannot overflow int32 and equals clamp(o + off, lo, hi) except when a bound saturated
+ * (|off| near 2^31), which the final clamp to [lo, hi] settles. */
+typedef struct {
+    int32_t clo, chi, off, lo, hi;
+} qc_rq_offset_clamp;
+
+static inline int32_t qc_rq_sat32(int64_t v) {
+    return v < INT32_MIN ? INT32_MIN : (v > INT32_MAX ? INT32_MAX : (int32_t)v);
+}
+
+static inline qc_rq_offset_clamp qc_rq_offset_clamp_make(int32_t off, int32_t lo, int32_t hi) {
+    qc_rq_offset_clamp c;
+    c.clo = qc_rq_sat32((int64_t)lo - off);
+    c.chi = qc_rq_sat32((int64_t)hi - off);
+    c.off = off;
+    c.lo = lo;
+    c.hi = hi;
+    return c;
+}
+
+static inline int32_t qc_rq_offset_clamp_apply(int32_t o, const qc_rq_offset_clamp *c) {
+    const int32_t k = o < c->clo ? c->clo : (o > c->chi ? c->chi : o);
+    const int32_t v = k + c->off; /* no overflow: see above */
+    return v < c->lo ? c->lo : (v > c->hi ? c->hi : v);
 }
 
 /* out[c] = qc_rq_one(acc[c], bias[c] or 0, mult[c], shift[c], ...) for c < n. acc is

@@ -125,6 +125,45 @@ def test_c_equals_reference_also_in_place(case: tuple[list[Any], dict[str, Any]]
 
 
 @needs_c
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 40),
+    st.sampled_from([1, 3, 16, 17, 32]),
+    st.sampled_from([1, 2]),
+    st.booleans(),
+    st.integers(-(2**31), 2**31 - 1),
+)
+def test_c_long_rows_in_place(seed: int, width: int, oc: int, operand: int, subtract: bool, out_off: int) -> None:
+    """The epilogue is qc_add_elem.h's row form, chunked by 32: output rows (width x oc)
+    far longer than a chunk and not a multiple of it, in place over the residual, either
+    operand order, ADD and SUB, any add output offset (the exact offset clamp)."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-128, 128, size=(1, 3, width, 5), dtype=np.int8)
+    w = rng.integers(-127, 128, size=(oc, 3, 3, 5), dtype=np.int8)
+    bias = rng.integers(-3000, 3000, size=oc).astype(np.int32)
+    mult_shift = [quantize_multiplier(float(v)) for v in rng.uniform(1e-4, 4e-3, size=oc)]
+    attrs: dict[str, Any] = dict(
+        strides=(1, 1), dilations=(1, 1), pads=(1, 1, 1, 1), groups=1, input_offset=int(rng.integers(-127, 129)),
+        output_offset=int(rng.integers(-128, 128)), multiplier=np.array([m for m, _ in mult_shift], np.int32),
+        shift=np.array([s for _, s in mult_shift], np.int32), act_min=-128, act_max=127,
+    )  # fmt: skip
+    qs = [
+        QuantParams(float(sc), int(z))
+        for sc, z in zip(rng.uniform(0.01, 0.2, 3), rng.integers(-128, 128, 3), strict=True)
+    ]
+    add_attrs = add_params(qs[0], qs[1], qs[2], act_min=-128, act_max=127, subtract=subtract)
+    add_attrs["output_offset"] = out_off
+    attrs.update({f"add_{k}": v for k, v in add_attrs.items()})
+    attrs["add_conv_operand"] = operand
+    residual = rng.integers(-128, 128, size=(1, 3, width, oc), dtype=np.int8)
+    expected = conv2d_add(x, w, bias, residual, **attrs)
+    buf = residual.copy()
+    _runtime.conv2d_add_s8(x, w, bias, buf, out=buf, **attrs)
+    np.testing.assert_array_equal(buf, expected)
+
+
+@needs_c
 def test_c_scratch_is_a_row_band_plus_the_conv_scratch() -> None:
     m, s = quantize_multiplier(0.01)
     q = QuantParams(0.1, 0)

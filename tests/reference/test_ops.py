@@ -11,6 +11,8 @@ on all 500 KWS inputs, against TFLM's own SOFTMAX / AVERAGE_POOL_2D outputs.
 from __future__ import annotations
 
 import math
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,8 @@ from hypothesis import strategies as st
 from qcompile import op_params
 from qcompile.ir import QuantParams
 from qcompile.reference import ops
+
+REPO = Path(__file__).resolve().parents[2]
 
 rt = pytest.importorskip("qcompile._runtime", reason="the Cython extension is not built (run scripts/dev-setup)")
 
@@ -203,6 +207,215 @@ def test_mul_c_matches_reference_raw_parameters(shapes, mult, shift, o1, o2, oo,
     rng = np.random.default_rng(seed)
     x1, x2 = _i8(rng, shapes[0]), _i8(rng, shapes[1])
     _same(rt.mul_s8(x1, x2, **attrs), ops.mul(x1, x2, **attrs))
+
+
+@st.composite
+def long_row_operands(draw):
+    """Two shapes whose broadcast rows are long: every form qc_broadcast.h distinguishes.
+
+    The C kernels merge axes into rows and work on chunks of 32 (arithmetic) and 64
+    (gather of broadcast or strided operands); these shapes make rows far longer than a
+    chunk and not a multiple of it, with the second operand equal, per-channel (last
+    axis), a scalar, broadcast along an inner axis (a strided gather after merging), or
+    the first operand broadcast instead.
+    """
+    outer = draw(st.integers(1, 3))
+    mid = draw(st.integers(1, 9))
+    inner = draw(st.integers(1, 150))
+    full = (outer, mid, inner)
+    form = draw(st.sampled_from(["same", "per_channel", "scalar", "mid_bcast", "first_bcast", "outer_bcast"]))
+    other = {
+        "same": full,
+        "per_channel": (inner,),
+        "scalar": (),
+        "mid_bcast": (outer, 1, inner),
+        "first_bcast": (mid, 1),
+        "outer_bcast": (1, mid, inner),
+    }[form]
+    return (other, full) if form == "first_bcast" else (full, other)
+
+
+#: output offsets of the raw-parameter tests of long rows: including ones whose clamp bounds
+#: saturate int32 (the C kernels move the clamp onto the requantised value)
+wide_offsets = st.one_of(st.integers(-300, 300), st.integers(-(2**31), 2**31 - 1))
+
+
+@FAST
+@given(
+    long_row_operands(),
+    st.integers(0, 23),
+    st.lists(st.integers(-(2**31), 2**31 - 1), min_size=3, max_size=3),
+    st.lists(st.integers(-31, 0), min_size=3, max_size=3),
+    st.integers(-255, 255),
+    st.integers(-255, 255),
+    wide_offsets,
+    act_ranges(),
+    st.booleans(),
+    seeds,
+)
+def test_add_long_rows_every_broadcast_form(shapes, left_shift, mults, shifts, o1, o2, oo, act, subtract, seed):
+    """qc_add_s8's row form (chunks, merged axes, gathered operands, exact output offset)."""
+    attrs = dict(
+        subtract=int(subtract),
+        input1_offset=o1,
+        input2_offset=o2,
+        output_offset=oo,
+        left_shift=left_shift,
+        input1_multiplier=mults[0],
+        input1_shift=shifts[0],
+        input2_multiplier=mults[1],
+        input2_shift=shifts[1],
+        output_multiplier=mults[2],
+        output_shift=shifts[2],
+        act_min=act[0],
+        act_max=act[1],
+    )
+    rng = np.random.default_rng(seed)
+    x1, x2 = _i8(rng, shapes[0]), _i8(rng, shapes[1])
+    if rng.integers(4) == 0:  # INT32_MIN operands of SRDHM: the saturating case
+        x1[...] = -128
+        attrs.update(input1_offset=0, left_shift=23, input1_multiplier=-(2**31))
+    _same(rt.add_s8(x1, x2, **attrs), ops.add(x1, x2, **attrs))
+
+
+@FAST
+@given(
+    long_row_operands(),
+    st.integers(-(2**31), 2**31 - 1),
+    st.integers(-31, 31),
+    st.integers(-255, 255),
+    st.integers(-255, 255),
+    wide_offsets,
+    act_ranges(),
+    seeds,
+)
+def test_mul_long_rows_every_broadcast_form(shapes, mult, shift, o1, o2, oo, act, seed):
+    """qc_mul_s8's row form, the same walk as add."""
+    attrs = dict(
+        input1_offset=o1,
+        input2_offset=o2,
+        output_offset=oo,
+        output_multiplier=mult,
+        output_shift=shift,
+        act_min=act[0],
+        act_max=act[1],
+    )
+    rng = np.random.default_rng(seed)
+    x1, x2 = _i8(rng, shapes[0]), _i8(rng, shapes[1])
+    _same(rt.mul_s8(x1, x2, **attrs), ops.mul(x1, x2, **attrs))
+
+
+_BINARY_DRIVER = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "qc_kernels.h"
+
+static void dump(const int8_t *o, size_t n) { for (size_t i = 0; i < n; ++i) printf("%d ", o[i]); printf("\n"); }
+
+int main(void) {
+@CASES@
+    return 0;
+}
+"""
+
+
+def _c_list(values) -> str:
+    return ", ".join(str(int(v)) for v in np.asarray(values).reshape(-1))
+
+
+def _binary_case(fn: str, params: dict, x1_mem: np.ndarray, x2_mem: np.ndarray, n_out: int, in_place: bool) -> str:
+    """One C block calling qc_add_s8 / qc_mul_s8 on heap copies (exact sizes for ASan)."""
+    ctype = "qc_add_params" if fn == "qc_add_s8" else "qc_mul_params"
+    fields = ", ".join(
+        f".{k} = {{{_c_list(v)}}}" if isinstance(v, tuple) else f".{k} = {int(v)}" for k, v in params.items()
+    )
+    out = "a" if in_place else "o"
+    return f"""
+    {{
+        static const int8_t A[] = {{{_c_list(x1_mem)}}};
+        static const int8_t B[] = {{{_c_list(x2_mem)}}};
+        {ctype} p = {{{fields}}};
+        int8_t *a = malloc(sizeof A), *b = malloc(sizeof B), *o = malloc({n_out});
+        memcpy(a, A, sizeof A); memcpy(b, B, sizeof B);
+        if ({fn}(&p, a, b, {out}) != QC_OK) return 1;
+        dump({out}, {n_out});
+        free(a); free(b); free(o);
+    }}"""
+
+
+def test_add_mul_strided_and_in_place_under_sanitizers(tmp_path):
+    """What the binding cannot reach: an operand with a non-unit innermost stride (a
+    transposed view: qc_broadcast.h's strided gather, rows longer than its chunk) and
+    out == in1 (in place, as the planner arranges), under ASan + UBSan with extreme
+    parameters (INT32_MIN multipliers, output offsets whose clamp bounds saturate)."""
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.skip("gcc not found")
+    flags = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g", "-O1"]
+    probe = tmp_path / "probe.c"
+    probe.write_text("int main(void) { return 0; }\n")
+    if subprocess.run([gcc, *flags, str(probe), "-o", str(tmp_path / "probe")], capture_output=True).returncode:
+        pytest.skip("gcc lacks the address/undefined sanitizer runtime")
+    rng = np.random.default_rng(7)
+    rows, cols = 3, 150
+    codes, expected = [], []
+    add_sets = [
+        dict(subtract=0, input1_offset=128, input2_offset=-5, output_offset=-3, left_shift=20,
+             input1_multiplier=1 << 30, input1_shift=-1, input2_multiplier=1518500250, input2_shift=-2,
+             output_multiplier=1 << 30, output_shift=-18, act_min=-128, act_max=127),
+        dict(subtract=1, input1_offset=0, input2_offset=255, output_offset=-(2**31), left_shift=23,
+             input1_multiplier=-(2**31), input1_shift=0, input2_multiplier=-(2**31), input2_shift=-31,
+             output_multiplier=-(2**31), output_shift=0, act_min=-20, act_max=90),
+        dict(subtract=0, input1_offset=-255, input2_offset=17, output_offset=2**31 - 1, left_shift=7,
+             input1_multiplier=2**31 - 1, input1_shift=-3, input2_multiplier=123456789, input2_shift=0,
+             output_multiplier=987654321, output_shift=-5, act_min=-128, act_max=127),
+    ]  # fmt: skip
+    mul_sets = [
+        dict(input1_offset=3, input2_offset=-128, output_offset=5, output_multiplier=1 << 30, output_shift=-9,
+             act_min=-128, act_max=127),
+        dict(input1_offset=255, input2_offset=-255, output_offset=-(2**31), output_multiplier=-(2**31),
+             output_shift=31, act_min=-50, act_max=50),
+    ]  # fmt: skip
+    for fn, sets, ref in (("qc_add_s8", add_sets, ops.add), ("qc_mul_s8", mul_sets, ops.mul)):
+        for attrs in sets:
+            x1 = _i8(rng, (rows, cols))
+            x2 = _i8(rng, (rows, cols))
+            x2_col = _i8(rng, (rows, 1))
+            shape = (1, 1, 1, rows, cols)
+            # in1 stored transposed (strides 1, rows), in2 contiguous
+            p = dict(out_shape=shape, in1_strides=(0, 0, 0, 1, rows), in2_strides=(0, 0, 0, cols, 1), **attrs)
+            codes.append(_binary_case(fn, p, x1.T, x2, x1.size, in_place=False))
+            expected.append(ref(x1, x2, **attrs))
+            # in place over in1, in2 one value per row (innermost stride 0)
+            p = dict(out_shape=shape, in1_strides=(0, 0, 0, cols, 1), in2_strides=(0, 0, 0, 1, 0), **attrs)
+            codes.append(_binary_case(fn, p, x1, x2_col, x1.size, in_place=True))
+            expected.append(ref(x1, x2_col, **attrs))
+    driver = tmp_path / "driver.c"
+    driver.write_text(_BINARY_DRIVER.replace("@CASES@", "\n".join(codes)))
+    sources = [REPO / "runtime_c" / "src" / f for f in ("qc_add.c", "qc_mul.c")]
+    exe = tmp_path / "driver"
+    build = subprocess.run(
+        [
+            gcc,
+            "-std=c99",
+            *flags,
+            f"-I{REPO / 'runtime_c' / 'include'}",
+            str(driver),
+            *map(str, sources),
+            "-o",
+            str(exe),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert build.returncode == 0, build.stderr
+    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.strip().splitlines()
+    assert len(lines) == len(expected)
+    for line, want in zip(lines, expected, strict=True):
+        np.testing.assert_array_equal(np.array(line.split(), dtype=np.int64), want.reshape(-1).astype(np.int64))
 
 
 def test_mul_is_close_to_float():
