@@ -61,6 +61,12 @@ def cli() -> None:
 )
 @click.option("--weights-section", help="Linker section for the const weight arrays.")
 @click.option("--arena-alignment", type=int, help="Byte alignment of the arena (default: the target's).")
+@click.option(
+    "--ram-budget",
+    type=click.IntRange(min=0),
+    help="RAM bytes (arena + static state) the model may use: fail, naming the peak layer, when it needs more; "
+    "any slack keeps conv layers at full speed.",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 def compile_cmd(
     model: Path,
@@ -73,6 +79,7 @@ def compile_cmd(
     input_layout: str,
     weights_section: str | None,
     arena_alignment: int | None,
+    ram_budget: int | None,
     no_progress: bool,
 ) -> None:
     """Compile MODEL into C sources in the output folder."""
@@ -87,6 +94,7 @@ def compile_cmd(
         input_layout=input_layout,
         weights_section=weights_section,
         arena_alignment=arena_alignment,
+        ram_budget=ram_budget,
         progress=not no_progress and sys.stderr.isatty(),
     )
     report = compile_model(model, out_dir, options)
@@ -95,6 +103,17 @@ def compile_cmd(
     table.add_row("target", str(report.get("target")))
     table.add_row("layers", str(len(report.get("layers", []))))
     table.add_row("arena bytes", f"{report.get('arena_bytes')} (lower bound {report.get('lower_bound_bytes')})")
+    peak = report.get("peak_layer", -1)
+    if isinstance(peak, int) and 0 <= peak < len(report.get("layers", [])):
+        layer = report["layers"][peak]
+        live = ", ".join(f"{e['bytes']}" for e in report.get("peak_live", []))
+        table.add_row("peak layer", f"{peak}: {layer['op']} {layer['name']} (live buffers: {live} bytes)")
+    banded = [i for i, layer in enumerate(report.get("layers", [])) if "row_band" in layer]
+    if banded:
+        table.add_row("row bands", f"{len(banded)} conv layers keep their scratch in dead rows (layers {banded})")
+    if report.get("ram_budget") is not None:
+        needed = report["arena_bytes"] + report.get("static_state_bytes", 0)
+        table.add_row("RAM budget", f"{report['ram_budget']} (uses {needed}: arena + static state)")
     table.add_row("weight bytes", str(report.get("weight_bytes")))
     console.print(table)
 

@@ -33,6 +33,7 @@ class CompileOptions:
     arena_alignment: int | None = None  # default: the target's alignment
     progress: bool = True
     memory_passes: bool = True  # conv+residual-add fusion and memory-aware schedule
+    ram_budget: int | None = None  # bytes of arena + static state; exceeding it is an error
 
 
 def default_name(model_path: Path) -> str:
@@ -142,6 +143,7 @@ def compile_model(model_path: Path, out_dir: Path, options: CompileOptions) -> d
             target=target,
             weights_section=options.weights_section,
             arena_alignment=options.arena_alignment,
+            ram_budget=options.ram_budget,
         )
         meta = {
             "name": name,

@@ -45,11 +45,41 @@ input of the node that is *not* element-wise (``conv2d_add``'s conv input) lives
 output then joins the input's buffer (one buffer, lifetime extended; listed in
 ``MemoryPlan.inplace``). Decisions are taken in schedule order, so chains of in-place ops
 share one buffer. The caller's input and output buffers are never taken over.
+
+Placement orders
+----------------
+The greedy above depends on the order buffers are placed in. The planner tries a few
+deterministic orders (TFLM's largest-first, by first use, longest lifetime first, by
+size x lifetime) and keeps the smallest arena (ties: the earliest order in that list), so
+it reaches ``lower_bound`` on more schedules than one order does.
+
+Row bands: conv scratch in dead bytes
+-------------------------------------
+For ops in ``row_split_ops`` (the generator passes ``conv2d`` and ``conv2d_add`` for the
+portable kernels, whose ``qc_*_rows`` variants document this access order), the kernel
+runs its output rows in three bands: ``[0, fast_begin)`` and ``[fast_end, out_h)`` directly
+without scratch, ``[fast_begin, fast_end)`` with the fast kernel and its scratch. While the
+scratch is in use, the output rows from ``fast_end`` on are not written yet, and the input
+rows below ``fast_begin * stride_h - pad_top`` are never read again. So the scratch "may
+alias" two buffers:
+
+- the node's output buffer, when it is fresh (first written by this step): any bytes from
+  output row ``fast_end`` on;
+- the node's conv input buffer, when this step is its last read and no other input or the
+  output shares it: any bytes below input row ``fast_begin * stride_h - pad_top``.
+
+Such scratch is placed after every other buffer (they are all placed by the greedy above,
+with the scratch counted as 0): first without aliasing if it fits below the arena size (or
+``budget``, when given, whichever is larger: all rows fast), otherwise at the aliasing
+position with the most fast rows; with no room at all every row runs directly (no
+scratch). ``lower_bound`` counts these nodes' scratch as 0, since the direct rows need
+none. Batches must be 1 (the bands are per batch). The chosen bands are in
+``MemoryPlan.row_bands`` (only nodes with at least one direct row).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from qcompile.errors import QCompileError
@@ -85,7 +115,10 @@ class MemoryPlan:
     ``scratch_offsets`` / ``scratch_sizes``: per node name with scratch > 0;
     ``lifetimes``: (first step, last step) per arena tensor (step = node index; graph
     inputs start at -1, outputs read after the last step end at ``len(nodes)``);
-    ``inplace``: node name -> the input tensor whose buffer its output reuses.
+    ``inplace``: node name -> the input tensor whose buffer its output reuses;
+    ``row_bands``: node name -> (fast_begin, fast_end) for nodes run in row bands;
+    ``peak_step`` / ``peak_live``: the step where ``lower_bound`` is reached and the arena
+    buffers live there, ``(tensor or "scratch of <node>", bytes)``, largest first.
     """
 
     arena_size: int
@@ -99,6 +132,9 @@ class MemoryPlan:
     copy_reshapes: frozenset[str] = field(default_factory=frozenset)
     output_copies: tuple[tuple[int, str], ...] = ()
     inplace: dict[str, str] = field(default_factory=dict)
+    row_bands: dict[str, tuple[int, int]] = field(default_factory=dict)
+    peak_step: int = -1
+    peak_live: tuple[tuple[str, int], ...] = ()
 
     def location(self, tensor: str) -> Location:
         return self.locations[tensor]
@@ -118,9 +154,29 @@ def _align(value: int, alignment: int) -> int:
     return (value + alignment - 1) // alignment * alignment
 
 
+_ORDERS = (
+    lambda b: (-b.size, b.first, b.key),
+    lambda b: (b.first, -b.size, b.key),
+    lambda b: (b.first - b.last, -b.size, b.first, b.key),
+    lambda b: (-b.size * (b.last - b.first + 1), b.first, b.key),
+)
+
+
 def _place(buffers: list[_Buffer], alignment: int) -> None:
-    """Greedy by size: lowest aligned offset free of every time-overlapping placed buffer."""
-    order = sorted(buffers, key=lambda b: (-b.size, b.first, b.key))
+    """Greedy placement in several orders (module doc); keeps the smallest arena."""
+    best: tuple[int, list[int]] | None = None
+    for key in _ORDERS:
+        _place_in_order(sorted(buffers, key=key), alignment)
+        size = max((b.offset + b.size for b in buffers), default=0)
+        if best is None or size < best[0]:
+            best = (size, [b.offset for b in buffers])
+    assert best is not None
+    for b, off in zip(buffers, best[1], strict=True):
+        b.offset = off
+
+
+def _place_in_order(order: list[_Buffer], alignment: int) -> None:
+    """Greedy: lowest aligned offset free of every time-overlapping placed buffer."""
     placed: list[_Buffer] = []
     for buf in order:
         conflicts = sorted(
@@ -136,11 +192,21 @@ def _place(buffers: list[_Buffer], alignment: int) -> None:
         placed.append(buf)
 
 
-def plan_memory(graph: Graph, *, scratch: Mapping[str, int], alignment: int = 16) -> MemoryPlan:
+def plan_memory(
+    graph: Graph,
+    *,
+    scratch: Mapping[str, int],
+    alignment: int = 16,
+    row_split_ops: Collection[str] = (),
+    budget: int | None = None,
+) -> MemoryPlan:
     """Assign a location to every activation and an arena offset to every intermediate.
 
     ``scratch`` maps node names to the bytes of working memory their kernel needs (missing
-    or 0: none). See the module docstring for the rules.
+    or 0: none). ``row_split_ops``: ops whose kernels can run in row bands (module doc);
+    ``budget``: arena bytes the caller can afford, used to keep row-band nodes at full
+    speed (the planner never checks it: see ``check_budget``). See the module docstring
+    for the rules.
     """
     if alignment < 1 or alignment & (alignment - 1):
         raise QCompileError(f"alignment must be a power of two, got {alignment}")
@@ -230,20 +296,47 @@ def plan_memory(graph: Graph, *, scratch: Mapping[str, int], alignment: int = 16
     inplace = _merge_inplace(graph, groups, parent, find)
     buffers = [b for b in groups.values() if b.size > 0]
     scratch_sizes = {n.name: int(scratch.get(n.name, 0)) for n in nodes if int(scratch.get(n.name, 0)) > 0}
-    scratch_bufs = [
+    splits = {
+        n.name: geo
+        for step, n in enumerate(nodes)
+        if n.op in row_split_ops
+        and n.name in scratch_sizes
+        and (geo := _split_geometry(graph, n, step, groups, find)) is not None
+    }
+    all_scratch = [
         _Buffer(f"\0scratch{step:08d}", scratch_sizes[n.name], step, step, [n.name])
         for step, n in enumerate(nodes)
         if n.name in scratch_sizes
     ]
-    _place(buffers + scratch_bufs, alignment)
+    _place(buffers + all_scratch, alignment)
+    scratch_bufs = all_scratch
+    arena_size = max((b.offset + b.size for b in buffers + scratch_bufs), default=0)
+    row_bands: dict[str, tuple[int, int]] = {}
+    if splits and (budget is None or arena_size > budget):
+        full_speed = [b.offset for b in buffers + all_scratch]
+        fixed = [b for b in all_scratch if b.tensors[0] not in splits]
+        _place(buffers + fixed, alignment)
+        banded, bands = _place_splits(nodes, splits, scratch_sizes, buffers, fixed, alignment, budget)
+        banded_size = max((b.offset + b.size for b in buffers + banded), default=0)
+        if banded_size < arena_size:
+            scratch_bufs, row_bands, arena_size = banded, bands, banded_size
+        else:
+            for b, off in zip(buffers + all_scratch, full_speed, strict=True):
+                b.offset = off
+    scratch_sizes = {k: v for k, v in scratch_sizes.items() if row_bands.get(k) != (0, 0)}
 
     # -- results -----------------------------------------------------------------------
-    arena_size = max((b.offset + b.size for b in buffers + scratch_bufs), default=0)
     live = [0] * (steps + 2)
-    for b in buffers + scratch_bufs:
+    members: list[list[tuple[str, int]]] = [[] for _ in range(steps + 2)]
+    bound_bufs = buffers + [b for b in scratch_bufs if b.tensors[0] not in splits]
+    for b in bound_bufs:
+        label = b.tensors[0] if not b.key.startswith("\0") else f"scratch of {b.tensors[0]}"
         for s in range(max(b.first, 0), min(b.last, steps) + 1):
             live[s] += b.size
+            members[s].append((label, b.size))
     lower_bound = max(live, default=0)
+    peak_step = live.index(lower_bound) if lower_bound else -1
+    peak_live = tuple(sorted(members[peak_step], key=lambda m: (-m[1], m[0]))) if peak_step >= 0 else ()
     offsets: dict[str, int] = {}
     lifetimes: dict[str, tuple[int, int]] = {}
     for name in referenced:
@@ -268,6 +361,9 @@ def plan_memory(graph: Graph, *, scratch: Mapping[str, int], alignment: int = 16
         copy_reshapes=frozenset(copy_reshapes),
         output_copies=tuple(output_copies),
         inplace=inplace,
+        row_bands=row_bands,
+        peak_step=peak_step if peak_step < steps else steps - 1,
+        peak_live=peak_live,
     )
 
 
@@ -308,3 +404,126 @@ def _merge_inplace(graph: Graph, groups: dict[str, _Buffer], parent: dict[str, s
             inplace[node.name] = name
             break
     return inplace
+
+
+@dataclass(frozen=True)
+class _Split:
+    """Row geometry of a row-band node and the buffers its scratch may alias (module doc)."""
+
+    out_h: int
+    out_row: int  # bytes per output row
+    in_row: int  # bytes per input row
+    stride_h: int
+    pad_top: int
+    output: _Buffer | None  # fresh output buffer, or None
+    input: _Buffer | None  # conv input buffer read for the last time here, or None
+
+
+def _split_geometry(graph: Graph, node, step: int, groups: dict[str, _Buffer], find) -> _Split | None:
+    """The :class:`_Split` of a conv-like node, or None when it cannot run in row bands."""
+    x, y = node.inputs[0], node.outputs[0]
+    xs, ys = tuple(graph.tensors[x].shape), tuple(graph.tensors[y].shape)
+    if len(xs) != 4 or len(ys) != 4 or xs[0] != 1 or ys[0] != 1 or len(node.outputs) != 1:
+        return None
+    strides, pads = node.attrs.get("strides"), node.attrs.get("pads")
+    if strides is None or pads is None:
+        return None
+    ry, rx = find(y), find(x)
+    others = {find(i) for i in node.inputs[1:] if i}
+    out_buf = groups.get(ry)
+    if out_buf is not None and (out_buf.first != step or ry in others or ry == rx):
+        out_buf = None
+    in_buf = groups.get(rx)
+    if in_buf is not None and (in_buf.last != step or rx in others or rx == ry):
+        in_buf = None
+    return _Split(
+        out_h=int(ys[1]),
+        out_row=int(ys[2]) * int(ys[3]),
+        in_row=int(xs[2]) * int(xs[3]),
+        stride_h=int(strides[0]),
+        pad_top=int(pads[0]),
+        output=out_buf,
+        input=in_buf,
+    )
+
+
+def _band_at(split: _Split, offset: int, size: int) -> tuple[int, int]:
+    """(fast_begin, fast_end) when the scratch is at ``offset`` (overlaps only partners)."""
+    begin, end = 0, split.out_h
+    out = split.output
+    if out is not None and offset < out.offset + out.size and out.offset < offset + size:
+        end = (max(offset, out.offset) - out.offset) // split.out_row
+    inp = split.input
+    if inp is not None and offset < inp.offset + inp.size and inp.offset < offset + size:
+        last_row = (min(offset + size, inp.offset + inp.size) - 1 - inp.offset) // split.in_row
+        begin = -(-(last_row + 1 + split.pad_top) // split.stride_h)
+    return begin, end
+
+
+def _place_splits(
+    nodes: list,
+    splits: dict[str, _Split],
+    sizes: dict[str, int],
+    buffers: list[_Buffer],
+    fixed: list[_Buffer],
+    alignment: int,
+    budget: int | None,
+) -> tuple[list[_Buffer], dict[str, tuple[int, int]]]:
+    """Scratch of the row-band nodes, placed over the other buffers (module doc).
+
+    With a budget: the most fast rows below it. Without: the most fast rows below the
+    arena size as long as at most a quarter of the node's rows run directly; otherwise the
+    scratch is placed above (full speed) and the arena grows, which may give the other
+    nodes room (repeated until the arena size is stable).
+    """
+    limit = max((b.offset + b.size for b in buffers + fixed), default=0)
+    if budget is not None:
+        limit = max(limit, budget)
+    while True:
+        placed = list(fixed)
+        bands: dict[str, tuple[int, int]] = {}
+        grown = limit
+        for step, n in enumerate(nodes):
+            split = splits.get(n.name)
+            if split is None:
+                continue
+            size = sizes[n.name]
+            live = [b for b in buffers if b.first <= step <= b.last]
+            offset, band = _place_split(split, size, live, limit, alignment)
+            direct = split.out_h - (band[1] - band[0])
+            if budget is None and direct > split.out_h // 4:
+                alone = _Split(split.out_h, split.out_row, split.in_row, split.stride_h, split.pad_top, None, None)
+                offset, band = _place_split(alone, size, live, 1 << 62, alignment)
+                grown = max(grown, (offset or 0) + size)
+            if offset is None:
+                bands[n.name] = (0, 0)
+                continue
+            if band != (0, split.out_h):
+                bands[n.name] = band
+            placed.append(_Buffer(f"\0scratch{step:08d}", size, step, step, [n.name], offset))
+        if grown == limit:
+            return placed, bands
+        limit = grown
+
+
+def _place_split(
+    split: _Split, size: int, live: list[_Buffer], limit: int, alignment: int
+) -> tuple[int | None, tuple[int, int]]:
+    """Offset below ``limit`` with the most fast rows (ties: lowest offset), or None."""
+    partners = [b for b in (split.output, split.input) if b is not None]
+    blockers = [b for b in live if all(b is not p for p in partners)]
+    candidates = {0, (limit - size) // alignment * alignment}
+    for b in live:
+        candidates.add(_align(b.offset + b.size, alignment))
+        candidates.add((b.offset - size) // alignment * alignment)
+    best: tuple[int, int, tuple[int, int]] | None = None  # (fast rows, offset, band)
+    for off in sorted(c for c in candidates if 0 <= c and c + size <= limit):
+        if any(off < b.offset + b.size and b.offset < off + size for b in blockers):
+            continue
+        band = _band_at(split, off, size)
+        rows = band[1] - band[0]
+        if rows > 0 and (best is None or rows > best[0]):
+            best = (rows, off, band)
+    if best is None:
+        return None, (0, 0)
+    return best[1], best[2]

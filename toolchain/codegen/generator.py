@@ -61,6 +61,35 @@ def compute_scratch(graph: Graph) -> dict[str, int]:
     return result
 
 
+#: ops whose portable kernels have a row-band variant (qc_conv2d_rows.c, planner module doc)
+ROW_SPLIT_OPS = frozenset({"conv2d", "conv2d_add"})
+#: RAM the generated code needs besides the arena: none (parameter structs and weights are
+#: const; the runtime keeps no state between calls)
+STATIC_STATE_BYTES = 0
+
+
+def check_ram_budget(graph: Graph, plan: MemoryPlan, budget: int) -> None:
+    """Raise when arena + static state exceed ``budget`` bytes, naming the peak layer and
+    what is live there, so the user knows which tensors to shrink (nothing is written)."""
+    if budget < 0:
+        raise QCompileError(f"--ram-budget {budget}: give a number of bytes, at least 0")
+    needed = plan.arena_size + STATIC_STATE_BYTES
+    if needed <= budget:
+        return
+    where = ""
+    if 0 <= plan.peak_step < len(graph.nodes):
+        node = graph.nodes[plan.peak_step]
+        live = ", ".join(f"{name} ({size:,} B)" for name, size in plan.peak_live)
+        where = (
+            f"; the peak is at layer {plan.peak_step} ({node.op} {node.name!r}), "
+            f"{plan.lower_bound:,} B live there: {live}"
+        )
+    raise QCompileError(
+        f"RAM budget exceeded: the model needs {needed:,} B (arena {plan.arena_size:,} B + static state "
+        f"{STATIC_STATE_BYTES} B, lower bound {plan.lower_bound:,} B) but --ram-budget is {budget:,} B{where}"
+    )
+
+
 def _layout(t: Tensor) -> str:
     """Memory layout of a graph input/output as the caller sees it."""
     if len(t.shape) == 4:
@@ -108,6 +137,7 @@ def render(
     weights_section: str | None = None,
     scratch: Mapping[str, int] | None = None,
     arena_alignment: int | None = None,
+    ram_budget: int | None = None,
 ) -> tuple[dict[str, bytes], dict[str, Any]]:
     """Render every output file into memory: ``({relative path: bytes}, report)``.
 
@@ -131,7 +161,15 @@ def render(
             from qcompile.codegen.kernels_dsp import dsp_scratch
 
             scratch = dsp_scratch(graph, scratch)
-    plan: MemoryPlan = plan_memory(graph, scratch=scratch, alignment=arena_alignment)
+    plan: MemoryPlan = plan_memory(
+        graph,
+        scratch=scratch,
+        alignment=arena_alignment,
+        row_split_ops=ROW_SPLIT_OPS if target.kernel_family == "portable" else (),
+        budget=None if ram_budget is None else ram_budget - STATIC_STATE_BYTES,
+    )
+    if ram_budget is not None:
+        check_ram_budget(graph, plan, ram_budget)
 
     namer = Namer()
     lowering = Lowering(graph, plan, cname, namer, kernel_family=target.kernel_family)
@@ -199,6 +237,10 @@ def render(
         "target": target.name,
         "arena_bytes": plan.arena_size,
         "lower_bound_bytes": plan.lower_bound,
+        "static_state_bytes": STATIC_STATE_BYTES,
+        "ram_budget": ram_budget,
+        "peak_layer": plan.peak_step,
+        "peak_live": [{"name": name, "bytes": size} for name, size in plan.peak_live],
         "weight_bytes": weight_bytes,
         "alignment": target.alignment,
         "arena_alignment": arena_alignment,
@@ -249,11 +291,14 @@ def generate(
     weights_section: str | None = None,
     scratch: Mapping[str, int] | None = None,
     arena_alignment: int | None = None,
+    ram_budget: int | None = None,
 ) -> dict[str, Any]:
     """Generate the C implementation of quantized ``graph`` into ``out_dir``; returns the report.
 
     ``scratch`` overrides the per-node scratch sizes (default: ask the C runtime through the
-    binding). Files: ``<c_name>.h``, ``<c_name>.c``, ``<c_name>_weights.h/.c``,
+    binding). ``ram_budget``: bytes of RAM (arena + static state) the model may use: the
+    planner spends any slack on full-speed conv rows, and more than that is an error
+    naming the peak layer (raised before anything is written). Files: ``<c_name>.h``, ``<c_name>.c``, ``<c_name>_weights.h/.c``,
     ``runtime/``, ``CMakeLists.txt``, ``report.json`` (``report["c_name"]`` is the
     sanitised name used for files and symbols).
     """
@@ -264,9 +309,10 @@ def generate(
         weights_section=weights_section,
         scratch=scratch,
         arena_alignment=arena_alignment,
+        ram_budget=ram_budget,
     )
     _write_tree(files, Path(out_dir))
     return report
 
 
-__all__ = ["compute_scratch", "generate", "render"]
+__all__ = ["ROW_SPLIT_OPS", "check_ram_budget", "compute_scratch", "generate", "render"]

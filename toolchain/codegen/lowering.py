@@ -275,6 +275,12 @@ def _conv_like(lo: Lowering, layer: Layer, node: Node, depthwise: bool) -> int:
     m, s = _requant_arrays(lo, node, ys[3])
     fn = "qc_depthwise_conv2d_s8" if depthwise else "qc_conv2d_s8"
     args = [f"&{params}", lo.src(x), lo.src(w), _bias(lo, node, ys[3]), m, s, lo.dst(y), lo.scratch(node)]
+    band = lo.plan.row_bands.get(node.name)
+    if band is not None and not depthwise:
+        # scratch in dead arena bytes: the planner's row bands (qc_conv2d_rows.c)
+        fn = "qc_conv2d_s8_rows"
+        args[1:1] = [c_int(band[0]), c_int(band[1])]
+        layer.extra_report["row_band"] = list(band)
     lo.call(layer, fn, args, checked=True)
     return math.prod(ys) * taps
 
@@ -489,7 +495,14 @@ def _conv2d_add(lo: Lowering, layer: Layer, node: Node) -> int:
     m, s = _requant_arrays(lo, conv_node, ys[3])
     args = [f"&{conv_params}", f"&{add_ident}", c_int(operand), lo.src(x), lo.src(w), _bias(lo, conv_node, ys[3])]
     args += [m, s, lo.src(residual), lo.dst(y), lo.scratch(node)]
-    lo.call(layer, "qc_conv2d_add_s8", args, checked=True)
+    fn = "qc_conv2d_add_s8"
+    band = lo.plan.row_bands.get(node.name)
+    if band is not None:
+        # scratch in dead arena bytes: the planner's row bands (qc_conv2d_rows.c)
+        fn = "qc_conv2d_add_s8_rows"
+        args[3:3] = [c_int(band[0]), c_int(band[1])]
+        layer.extra_report["row_band"] = list(band)
+    lo.call(layer, fn, args, checked=True)
     layer.extra_report.update(fused=["conv2d", "add"], inplace_over=lo.plan.inplace.get(node.name))
     return math.prod(ys) * ws[1] * ws[2] * ws[3]
 
