@@ -68,12 +68,15 @@ alias" two buffers:
 - the node's conv input buffer, when this step is its last read and no other input or the
   output shares it: any bytes below input row ``fast_begin * stride_h - pad_top``.
 
-Such scratch is placed after every other buffer (they are all placed by the greedy above,
-with the scratch counted as 0): first without aliasing if it fits below the arena size (or
-``budget``, when given, whichever is larger: all rows fast), otherwise at the aliasing
-position with the most fast rows; with no room at all every row runs directly (no
-scratch). ``lower_bound`` counts these nodes' scratch as 0, since the direct rows need
-none. Batches must be 1 (the bands are per batch). The chosen bands are in
+The full-speed plan (every scratch placed by the greedy) is computed first and kept when
+it fits ``budget``. Otherwise the row-band scratch is placed after every other buffer:
+with a ``budget``, at the position below it with the most fast rows (every row direct, no
+scratch, if none); without one, at the position below the arena size with the most fast
+rows as long as at most a quarter of the node's rows run directly (they cost ~1.8x the
+instructions of fast rows), else above the arena (full speed, the arena grows). The
+banded plan is kept only when its arena is smaller than the full-speed one.
+``lower_bound`` counts these nodes' scratch as 0, since the direct rows need none.
+Batches must be 1 (the bands are per batch). The chosen bands are in
 ``MemoryPlan.row_bands`` (only nodes with at least one direct row).
 """
 
