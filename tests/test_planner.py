@@ -527,6 +527,7 @@ def test_random_row_bands(case: tuple[Graph, dict[str, int], dict[str, int]], al
     for name, (begin, end) in plan.row_bands.items():
         assert 0 <= begin <= end <= out_h[name] and (begin, end) != (0, out_h[name])
     _simulate_rows(g, plan, kh)
-    assert plan_memory(
-        g, scratch=scratch, alignment=alignment, row_split_ops={"conv2d", "conv2d_add"}, budget=budget
-    ) == plan
+    assert (
+        plan_memory(g, scratch=scratch, alignment=alignment, row_split_ops={"conv2d", "conv2d_add"}, budget=budget)
+        == plan
+    )
