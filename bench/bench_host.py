@@ -7,7 +7,9 @@ absolute numbers are not. Prints two tables:
    qcompile's generated C (host build through the Cython binding, the batch loop in C),
    the tflite-micro interpreter and ai-edge-litert (default kernels, one thread) on the
    MLPerf int8 .tflite files; the generated C is also checked bit-exact on the timed inputs;
-2. compile time of ResNet-8 with 200 calibration samples.
+2. compile time of ResNet-8 and DS-CNN with 200 calibration samples.
+
+Peer cells read `ms (ratio)`, ratio = peer latency / qcompile latency (> 1: qcompile faster).
 
 Run: python3 bench/bench_host.py [--runs 50] [--cflags "-O3 -march=native"]
 """
@@ -105,21 +107,17 @@ def main() -> None:
         for model in MODELS:
             results[model] = compile_and_time(model, Path(tmp), cflags, args.runs, args.batch)
 
-    table = Table(title=f"host latency per inference (ms), one thread; qcompile cflags: {args.cflags}")
-    for col in ("model", "qcompile C", "bit-exact", "TFLM interpreter", "LiteRT", "vs TFLM", "vs LiteRT"):
+    table = Table(title=f"host latency per inference (ms, median), one thread; qcompile cflags: {args.cflags}")
+    peer_columns = (("tflm", "TFLM interp."), ("litert-builtin", "LiteRT builtin"), ("litert", "LiteRT+XNNPACK"))
+    for col in ("model", "qcompile C", "bit-exact", *(label for _, label in peer_columns)):
         table.add_column(col, justify="right")
     for model, (_, per_inf, exact) in results.items():
-        tflm = peers.get(model, {}).get("tflm")
-        litert = peers.get(model, {}).get("litert")
-        table.add_row(
-            model,
-            f"{per_inf * 1e3:.3f}",
-            exact,
-            "-" if tflm is None else f"{tflm * 1e3:.3f}",
-            "-" if litert is None else f"{litert * 1e3:.3f}",
-            "-" if tflm is None else f"{tflm / per_inf:.1f}x faster",
-            "-" if litert is None else f"{litert / per_inf:.2f}x",
-        )
+        cells = []
+        for key, _ in peer_columns:
+            peer = peers.get(model, {}).get(key)
+            # ratio > 1: qcompile is that many times faster than the peer
+            cells.append("-" if peer is None else f"{peer * 1e3:.3f} ({peer / per_inf:.2f}x)")
+        table.add_row(model, f"{per_inf * 1e3:.3f}", exact, *cells)
     console.print(table)
     compile_table = Table(title="compile time (import, 200-sample calibration, quantize, codegen)")
     compile_table.add_column("model")

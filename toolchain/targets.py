@@ -10,6 +10,10 @@ A target is plain data in ``targets/<name>.toml`` (shipped with the package, fou
 - ``alignment``: byte alignment of the arena, of every arena offset and of const arrays
   (16 suits SIMD loads on every supported core; ``--arena-alignment`` overrides it for the
   arena alone);
+- ``optimize``: ``ram`` (default: microcontrollers, where the arena is the scarce
+  resource: conv layers at the memory peak may run a few rows without scratch so their
+  working memory fits in dead arena bytes) or ``speed`` (the host: full-speed kernels
+  everywhere unless ``--ram-budget`` asks for less memory);
 - ``[qemu]`` (optional): the QEMU machine that emulates the core, for ``qcompile verify
   --qemu`` and ``qcompile bench``: ``machine``, optional ``cpu``, ``systick_hz`` (the
   SysTick clock, which with ``-icount shift=0`` converts ticks to instructions) and the
@@ -26,6 +30,7 @@ from qcompile.errors import QCompileError
 from qcompile.resources import targets_dir
 
 KERNEL_FAMILIES = ("portable", "dsp")
+OPTIMIZE_GOALS = ("ram", "speed")
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,7 @@ class Target:
     cflags: tuple[str, ...] = field(default_factory=tuple)
     alignment: int = 16
     qemu: QemuMachine | None = None
+    optimize: str = "ram"
 
     @property
     def cpu(self) -> str | None:
@@ -72,6 +78,10 @@ class Target:
         if self.kernel_family not in KERNEL_FAMILIES:
             raise QCompileError(
                 f"target {self.name!r}: unknown kernel_family {self.kernel_family!r} (known: {', '.join(KERNEL_FAMILIES)})"
+            )
+        if self.optimize not in OPTIMIZE_GOALS:
+            raise QCompileError(
+                f"target {self.name!r}: optimize must be one of {', '.join(OPTIMIZE_GOALS)}, got {self.optimize!r}"
             )
         if self.alignment < 1 or self.alignment & (self.alignment - 1):
             raise QCompileError(f"target {self.name!r}: alignment must be a power of two, got {self.alignment}")
@@ -93,7 +103,7 @@ def load_target(name_or_path: str | Path) -> Target:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise QCompileError(f"cannot read target file {path}: {exc}") from exc
-    known = {"name", "description", "kernel_family", "cc", "cflags", "alignment", "qemu"}
+    known = {"name", "description", "kernel_family", "cc", "cflags", "alignment", "qemu", "optimize"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise QCompileError(f"target file {path}: unknown keys {unknown}")
@@ -106,6 +116,7 @@ def load_target(name_or_path: str | Path) -> Target:
             cflags=tuple(str(f) for f in data.get("cflags", ())),
             alignment=int(data.get("alignment", 16)),
             qemu=_qemu_machine(data["qemu"], path) if "qemu" in data else None,
+            optimize=str(data.get("optimize", "ram")),
         )
     except (TypeError, ValueError, KeyError) as exc:
         raise QCompileError(f"target file {path}: {exc}") from exc

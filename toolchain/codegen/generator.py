@@ -165,7 +165,11 @@ def render(
         graph,
         scratch=scratch,
         alignment=arena_alignment,
-        row_split_ops=ROW_SPLIT_OPS if target.kernel_family == "portable" else (),
+        # Row bands trade speed for RAM: on by default where RAM is the goal, on the host
+        # only when a --ram-budget asks for it.
+        row_split_ops=ROW_SPLIT_OPS
+        if target.kernel_family == "portable" and (target.optimize == "ram" or ram_budget is not None)
+        else (),
         budget=None if ram_budget is None else ram_budget - STATIC_STATE_BYTES,
     )
     if ram_budget is not None:
