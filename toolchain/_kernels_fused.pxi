@@ -110,3 +110,77 @@ def conv2d_add_s8_scratch_size(x_shape, w_shape, **attrs):
     conv_attrs, _, _ = _fused_split(attrs)
     _conv_fill_params(&p, x_shape, w_shape, conv_attrs, False)
     return int(qc_conv2d_add_s8_scratch_size(&p))
+
+
+# ---- avg_pool_fc: global average pool + fully connected (the model head) ----------------
+#
+# avg_pool_fc_s8 takes exactly the arguments of qcompile.reference.fused.avg_pool_fc.
+
+cdef extern from "qc_kernels.h":
+    int qc_avg_pool_fc_s8(const qc_pool_params *pool, const qc_fc_params *fc, const int8_t *input,
+                          const int8_t *filter, const int32_t *bias, const int32_t *multiplier,
+                          const int32_t *shift, int8_t *output, void *scratch) nogil
+    size_t qc_avg_pool_fc_s8_scratch_size(const qc_pool_params *pool, const qc_fc_params *fc) nogil
+
+
+_HEAD_POOL_KEYS = ("kernel", "strides", "pads", "act_min", "act_max")
+_HEAD_FC_KEYS = ("input_offset", "output_offset", "multiplier", "shift", "act_min", "act_max")
+
+
+cdef _head_fill(qc_pool_params *pp, qc_fc_params *fp, x_shape, w_shape, dict attrs):
+    """Validate an avg_pool_fc node's shapes and attributes and fill both structs;
+    returns flatten (bool). Raises KeyError/TypeError/ValueError."""
+    known = {"pool_" + k for k in _HEAD_POOL_KEYS} | set(_HEAD_FC_KEYS) | {"flatten"}
+    unknown = sorted(set(attrs) - known)
+    if unknown:
+        raise TypeError(f"unknown avg_pool_fc attributes {unknown}")
+    pp[0] = _misc_pool_params(x_shape, attrs["pool_kernel"], attrs["pool_strides"], attrs["pool_pads"],
+                              attrs["pool_act_min"], attrs["pool_act_max"])
+    if pp.out_h != 1 or pp.out_w != 1:
+        raise ValueError(f"avg_pool_fc needs a global pool (1x1 output), got {pp.out_h}x{pp.out_w}")
+    fc = {k: attrs[k] for k in _HEAD_FC_KEYS}
+    _fc_fill_params(fp, (pp.batches, pp.channels), w_shape, fc)
+    return bool(attrs.get("flatten", True))
+
+
+def avg_pool_fc_s8(x, w, bias=None, **attrs):
+    """qc_avg_pool_fc_s8 on numpy arrays; same arguments and result as
+    qcompile.reference.fused.avg_pool_fc."""
+    cdef qc_pool_params pp
+    cdef qc_fc_params fp
+    x = _misc_s8(x, "x")
+    w = _conv_int8(w, "w")
+    flatten = _head_fill(&pp, &fp, x.shape, w.shape, attrs)
+    b, mult, shf = _conv_requant_arrays(bias, attrs["multiplier"], attrs["shift"], fp.out_features, True)
+    if mult.size != 1:
+        fp.per_channel = 1
+    if flatten:
+        out = np.empty((pp.batches, fp.out_features), dtype=np.int8)
+    else:
+        out = np.empty((pp.batches, 1, 1, fp.out_features), dtype=np.int8)
+    scratch = _conv_aligned_scratch(qc_avg_pool_fc_s8_scratch_size(&pp, &fp))
+    cdef const int8_t[::1] wv = w.reshape(-1)
+    cdef const int32_t[::1] mv = mult
+    cdef const int32_t[::1] sv = shf
+    cdef const int32_t[::1] bv
+    cdef const int32_t *bptr = NULL
+    if b is not None:
+        bv = b
+        bptr = &bv[0]
+    cdef const int8_t *xptr = _misc_ptr(x)
+    cdef int8_t *optr = _misc_out_ptr(out)
+    cdef uint8_t[::1] scv = scratch
+    cdef int rc
+    with nogil:
+        rc = qc_avg_pool_fc_s8(&pp, &fp, xptr, &wv[0], bptr, &mv[0], &sv[0], optr, <void *>&scv[0])
+    if rc != 0:
+        raise ValueError("qc_avg_pool_fc_s8 rejected its parameters (a window covering only padding?)")
+    return out
+
+
+def avg_pool_fc_s8_scratch_size(x_shape, w_shape, **attrs):
+    """Bytes of scratch qc_avg_pool_fc_s8 needs for these shapes and node attributes."""
+    cdef qc_pool_params pp
+    cdef qc_fc_params fp
+    _head_fill(&pp, &fp, x_shape, w_shape, attrs)
+    return int(qc_avg_pool_fc_s8_scratch_size(&pp, &fp))

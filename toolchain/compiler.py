@@ -93,12 +93,14 @@ def import_tflite_model(model_path: Path, options: CompileOptions) -> Graph:
 
 def optimize_memory(qgraph: Graph, *, alignment: int = 16) -> Graph:
     """Quantized-graph passes that cut RAM: fuse residual adds into their conv (the conv
-    output is never stored whole and the sum can overwrite the residual in place), then
+    output is never stored whole and the sum can overwrite the residual in place), fuse
+    the global average pool + fully connected head (the pooled vector lives in scratch), then
     reorder nodes to the topological order with the smallest arena peak."""
     from qcompile.codegen.generator import compute_scratch
-    from qcompile.passes import fuse_residual, schedule
+    from qcompile.passes import fuse_head, fuse_residual, schedule
 
     qgraph = fuse_residual.run(qgraph)
+    qgraph = fuse_head.run(qgraph)
     return schedule.run(qgraph, compute_scratch(qgraph), alignment=alignment)
 
 

@@ -207,6 +207,17 @@ typedef struct {
 
 int qc_mean_s8(const qc_mean_params *p, const int8_t *input, int8_t *output);
 
+/* ---- fused head: global average pool + fully connected (qc_avg_pool_fc.c) ------------ */
+
+/* out = qc_fully_connected_s8(fc, qc_avg_pool2d_s8(pool, input)): the pool must be global
+ * (out_h = out_w = 1), fc->batches = pool->batches, fc->in_features = pool->channels. The
+ * pooled int8 vector lives in `scratch` (qc_avg_pool_fc_s8_scratch_size bytes, 16-aligned
+ * batches * channels plus the two kernels' own scratch; 0 for inconsistent params). */
+int qc_avg_pool_fc_s8(const qc_pool_params *pool, const qc_fc_params *fc, const int8_t *input,
+                      const int8_t *filter, const int32_t *bias, const int32_t *multiplier, const int32_t *shift,
+                      int8_t *output, void *scratch);
+size_t qc_avg_pool_fc_s8_scratch_size(const qc_pool_params *pool, const qc_fc_params *fc);
+
 #ifdef __cplusplus
 }
 #endif

@@ -28,7 +28,7 @@ from qcompile.planner import MemoryPlan, plan_memory
 from qcompile.resources import templates_dir
 from qcompile.targets import Target
 
-_SCRATCH_OPS = ("conv2d", "depthwise_conv2d", "fully_connected", "avg_pool2d", "conv2d_add")
+_SCRATCH_OPS = ("conv2d", "depthwise_conv2d", "fully_connected", "avg_pool2d", "conv2d_add", "avg_pool_fc")
 _SECTION_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.$")
 
 

@@ -507,6 +507,47 @@ def _conv2d_add(lo: Lowering, layer: Layer, node: Node) -> int:
     return math.prod(ys) * ws[1] * ws[2] * ws[3]
 
 
+def _avg_pool_fc(lo: Lowering, layer: Layer, node: Node) -> int:
+    """Global average pool + fully connected (qc_avg_pool_fc_s8): the pooled vector lives in
+    the node's scratch, not in the arena. Every target family uses this portable kernel
+    (the FC of a model head is a few hundred MACs; kernels_dsp does not specialise it)."""
+    from qcompile.reference.fused import split_head_attrs
+
+    pool_attrs, fc_attrs, _ = split_head_attrs(node.attrs)
+    x, w, y = node.inputs[0], node.inputs[1], node.outputs[0]
+    xs = lo.shape(x)
+    n, k = lo.shape(w)
+    pool_fields = op_params.pool_layout(xs, pool_attrs["kernel"], pool_attrs["strides"], pool_attrs["pads"])
+    if (pool_fields["out_h"], pool_fields["out_w"], pool_fields["channels"]) != (1, 1, k):
+        raise ValueError(f"avg_pool_fc needs a global pool to {k} channels, got input {xs}")
+    if math.prod(lo.shape(y)) != xs[0] * n:
+        raise ValueError(f"avg_pool_fc output {lo.shape(y)} does not match [{xs[0]}, {n}]")
+    pool_fields.update(act_min=pool_attrs["act_min"], act_max=pool_attrs["act_max"])
+    pool_layer = Layer(layer.index, "avg_pool2d", layer.comment)
+    pool_params = lo.struct(pool_layer, "qc_pool_params", pool_fields)
+    pool_ident = f"{pool_params}_pool"
+    layer.params.append(pool_layer.params[0].replace(f" {pool_params} = ", f" {pool_ident} = ", 1))
+    per_channel = int(np.asarray(fc_attrs["multiplier"]).size > 1)
+    fc_fields = {
+        "batches": xs[0],
+        "in_features": k,
+        "out_features": n,
+        "input_offset": fc_attrs["input_offset"],
+        "output_offset": fc_attrs["output_offset"],
+        "act_min": fc_attrs["act_min"],
+        "act_max": fc_attrs["act_max"],
+        "per_channel": per_channel,
+    }
+    fc_params = lo.struct(layer, "qc_fc_params", fc_fields)
+    m, s = _requant_arrays(lo, node, n if per_channel else 1)
+    args = [f"&{pool_ident}", f"&{fc_params}", lo.src(x), lo.src(w), _bias(lo, node, n), m, s]
+    args += [lo.dst(y), lo.scratch(node)]
+    lo.call(layer, "qc_avg_pool_fc_s8", args, checked=True)
+    chain = ["avg_pool2d"] + (["reshape"] if node.attrs.get("flatten", 1) else []) + ["fully_connected"]
+    layer.extra_report.update(fused=chain)
+    return xs[0] * n * k
+
+
 def _mean(lo: Lowering, layer: Layer, node: Node) -> int:
     """TFLite MEAN over H and W (``qcompile.reference.reduce.mean``)."""
     a = node.attrs
@@ -545,6 +586,7 @@ _LOWERINGS: dict[str, Callable[[Lowering, Layer, Node], int]] = {
     "reshape": _reshape,
     "copy": _copy,
     "conv2d_add": _conv2d_add,
+    "avg_pool_fc": _avg_pool_fc,
     "mean": _mean,
 }
 

@@ -6,6 +6,11 @@ intermediate tensor had before fusion, and clamped by the conv's own activation 
 feeds TFLM's ADD/SUB together with a residual tensor of the same shape. The C kernel
 (``qc_conv2d_add_s8``) never materialises the intermediate, which is what saves RAM; the
 arithmetic stays bit-identical to ``add(conv2d(x), residual)``.
+
+``avg_pool_fc`` is a global AVERAGE_POOL_2D (int8, rounded and clamped as the pool
+alone) whose ``[N, C]`` result feeds FULLY_CONNECTED: the model head of ResNet-8 and
+DS-CNN. Its C kernel keeps the pooled vector in a scratch of ``N * C`` bytes instead of
+an arena tensor.
 """
 
 from __future__ import annotations
@@ -14,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from qcompile.reference.conv import conv2d
-from qcompile.reference.ops import add
+from qcompile.reference.conv import conv2d, fully_connected
+from qcompile.reference.ops import add, avg_pool2d
 
 #: conv2d attributes of a conv2d_add node (unprefixed)
 CONV_ATTRS = (
@@ -83,3 +88,38 @@ def conv2d_add(
     if operand == 1:
         return add(y, residual, **add_attrs)
     return add(residual, y, **add_attrs)
+
+
+#: avg_pool2d attributes of an avg_pool_fc node, stored with the ``pool_`` prefix
+POOL_ATTRS = ("kernel", "strides", "pads", "act_min", "act_max")
+#: fully_connected attributes of an avg_pool_fc node (unprefixed)
+FC_ATTRS = ("input_offset", "output_offset", "multiplier", "shift", "act_min", "act_max")
+
+
+def split_head_attrs(attrs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], bool]:
+    """(avg_pool2d attrs without prefix, fully_connected attrs, flatten) of an avg_pool_fc node."""
+    unknown = set(attrs) - {f"pool_{k}" for k in POOL_ATTRS} - set(FC_ATTRS) - {"flatten"}
+    if unknown:
+        raise ValueError(f"unknown avg_pool_fc attributes {sorted(unknown)}")
+    pool = {k: attrs[f"pool_{k}"] for k in POOL_ATTRS}
+    fc = {k: attrs[k] for k in FC_ATTRS}
+    return pool, fc, bool(attrs.get("flatten", True))
+
+
+def avg_pool_fc(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, **attrs: Any) -> np.ndarray:
+    """``fully_connected(avg_pool2d(x))``: TFLM's AVERAGE_POOL_2D (int8 result, clamped)
+    then FULLY_CONNECTED on that int8 vector, each by its own reference kernel.
+
+    Attributes: the avg_pool2d attributes prefixed ``pool_`` (``pool_kernel``, ...), the
+    fully_connected attributes unprefixed, and ``flatten`` (default true): the pooled
+    ``[N, 1, 1, C]`` tensor is read as ``[N, C]`` (a folded reshape/flatten), so the result
+    is ``[N, out_features]``; false keeps FC's row semantics, ``[N, 1, 1, out_features]``.
+    A reshape moves no byte, so the C kernel is the same either way.
+    """
+    pool_attrs, fc_attrs, flatten = split_head_attrs(attrs)
+    pooled = avg_pool2d(np.asarray(x), **pool_attrs)
+    if pooled.ndim != 4 or pooled.shape[1:3] != (1, 1):
+        raise ValueError(f"avg_pool_fc needs a global pool ([N, 1, 1, C] result), got {pooled.shape}")
+    if flatten:
+        pooled = pooled.reshape(pooled.shape[0], pooled.shape[3])
+    return fully_connected(pooled, w, bias, **fc_attrs)
