@@ -241,6 +241,35 @@ def test_depthwise_bit_exact(tmp_path: Path, seed: int, hw: tuple, c: int, k: tu
 
 
 @_SETTINGS
+@given(
+    seed=st.integers(0, 2**16),
+    hw=st.tuples(st.integers(1, 7), st.integers(1, 6)),
+    c=st.sampled_from([1, 2, 3, 5, 6, 7, 10, 13]),
+    k=st.sampled_from([(3, 3), (1, 3), (5, 5)]),
+    s=st.integers(1, 2),
+    general=st.booleans(),
+)
+def test_depthwise_channel_tail_bit_exact(
+    tmp_path: Path, seed: int, hw: tuple, c: int, k: tuple, s: int, general: bool
+) -> None:
+    """Channels not a multiple of 4: quads through SMLABB/SMLATT, the rest scalar (also
+    with no quad at all), interior and border pixels; one-SMLAL (doubled weights) or, with
+    a left shift on the last channel, the general requantisation."""
+    pad = k[0] // 2
+    if k[1] > hw[1] + 2 * pad or k[0] > hw[0] + 2 * pad:
+        return
+    g = _dw_graph(seed, *hw, c, k, s, pad)
+    if general:
+        shift = np.array(g.nodes[0].attrs["shift"], dtype=np.int32).reshape(-1).copy()
+        shift[-1] = 1
+        g.nodes[0].attrs["shift"] = shift
+    src = _check(g, tmp_path)
+    assert "_dsp_wt[" in src  # the scalar tail is in the specialised kernel
+    assert ("qc_smlabb" in src) == (c >= 4)
+    assert ("_dsp_rq[" in src) != general  # the one-SMLAL table only when exact
+
+
+@_SETTINGS
 @given(seed=st.integers(0, 2**16), rows=st.integers(1, 3), k=st.integers(1, 70), n=st.integers(1, 13))
 def test_fully_connected_bit_exact(tmp_path: Path, seed: int, rows: int, k: int, n: int) -> None:
     _check(_fc_graph(seed, rows, k, n), tmp_path)
@@ -265,6 +294,7 @@ tmp = Path({str(tmp_path)!r})
 t._check(t._conv_graph(1, 7, 5, 3, 5, (3, 3), 2, 1, True), tmp / "a", sanitize=True)
 t._check(t._conv_graph(2, 5, 5, 8, 7, (3, 3), 1, 1, False), tmp / "b", sanitize=True)
 t._check(t._dw_graph(3, 6, 5, 12, (3, 3), 1, 1), tmp / "c", sanitize=True)
+t._check(t._dw_graph(5, 6, 5, 7, (3, 3), 2, 1), tmp / "e", sanitize=True)
 t._check(t._fc_graph(4, 3, 37, 11), tmp / "d", sanitize=True)
 print("SANITIZED-OK")
 """
@@ -274,7 +304,8 @@ print("SANITIZED-OK")
 
 
 def test_unsupported_layers_fall_back_to_portable(tmp_path: Path) -> None:
-    g = _dw_graph(5, 5, 5, 6, (3, 3), 1, 1)  # 6 channels: not a multiple of 4
+    g = _dw_graph(5, 5, 5, 6, (3, 3), 1, 1)
+    g.nodes[0].attrs.update(dilations=(2, 2), pads=(2, 2, 2, 2))  # dilation 2: same 5x5 output
     report = generate(g, tmp_path / "out", name=g.name, target=DSP)
     assert not (tmp_path / "out" / f"{g.name}_kernels.c").exists()
     assert "qc_depthwise_conv2d_s8" in (tmp_path / "out" / "dspdw.c").read_text()

@@ -18,10 +18,11 @@ What is specialised (anything else falls back to the portable runtime kernel):
   channel pair into int32 words, so they are word aligned); a fused residual ADD
   (``conv2d_add``) rescales both int8 operands through 256-entry tables;
 - ``fully_connected``: the same kernel, rows as pixels and ``K = in_features``;
-- ``depthwise_conv2d`` with depth multiplier 1, dilation 1 and channels a multiple of 4:
-  four channels' accumulators in registers, SXTB16 + one LDRD of int16 weights +
-  SMLABB/SMLATT per tap, taps at constant offsets for interior pixels and through a
-  pointer table (padded taps -> a zero point row) on the border.
+- ``depthwise_conv2d`` with depth multiplier 1 and dilation 1: four channels'
+  accumulators in registers, SXTB16 + one LDRD of int16 weights + SMLABB/SMLATT per tap,
+  taps at constant offsets for interior pixels and through a pointer table (padded taps
+  -> a zero point row) on the border; the last ``channels % 4`` channels are scalar
+  (int8 loads, int16 weights, the same folded bias and requantisation).
 
 Requantisation takes one SMLAL per output (``<name>_dsp_mbqm2``) whenever that is exact
 for the layer (positive multipliers, right shifts 1..31, ``2 * |acc| < 2^31`` for every
@@ -203,7 +204,7 @@ def _depthwise_ok(graph: Graph, node: Node) -> bool:
         len(xs) == 4
         and int(a["depth_multiplier"]) == 1
         and tuple(int(d) for d in a["dilations"]) == (1, 1)
-        and int(xs[3]) % 4 == 0
+        and int(xs[3]) >= 1
         and all(int(p) >= 0 for p in a["pads"])
     )
 
@@ -422,9 +423,20 @@ def _lower_depthwise(lo: Lowering, layer: Layer, node: Node) -> int:
     table = requant_table(_int_vector(a["multiplier"], c), _int_vector(a["shift"], c), acc_bound(w_cm, b_vals, off))
     dbl = table is not None
     scale = 2 if dbl else 1
-    packed = lo.array(
-        "w", f"{node.name}_dsp_w", "int32_t", pack_depthwise_weights(w, dbl), f"{node.name} DSP weights int16 pairs"
-    )
+    quads = c - c % 4
+    packed = None
+    if quads:
+        packed = lo.array(
+            "w",
+            f"{node.name}_dsp_w",
+            "int32_t",
+            pack_depthwise_weights(w[:, :, :quads], dbl),
+            f"{node.name} DSP weights int16 pairs",
+        )
+    tail_weights = None
+    if c > quads:  # channels past the last quad: scalar taps, weights [tail channel][tap]
+        tail_w = w_cm[quads:] * scale
+        tail_weights = lo.array("w", f"{node.name}_dsp_wt", "int16_t", tail_w, f"{node.name} DSP tail weights")
     folded = _wrap32(scale * (b_vals + off * w_cm.sum(axis=1)))
     bias = lo.array("q", f"{node.name}_dsp_bias", "int32_t", folded, f"{node.name} folded bias")
     zp_row = lo.array("q", f"{node.name}_dsp_zp", "int8_t", np.full(c, -off), f"{node.name} input zero point row")
@@ -446,6 +458,9 @@ def _lower_depthwise(lo: Lowering, layer: Layer, node: Node) -> int:
         in_h=xs[1],
         in_w=xs[2],
         channels=c,
+        quads=quads,
+        tail=c - quads,
+        tail_weights=tail_weights,
         out_h=ys[1],
         out_w=ys[2],
         kh=kh,
