@@ -91,16 +91,21 @@ def import_tflite_model(model_path: Path, options: CompileOptions) -> Graph:
     return load_tflite(model_path)
 
 
-def optimize_memory(qgraph: Graph, *, alignment: int = 16) -> Graph:
+def optimize_memory(qgraph: Graph, *, alignment: int = 16, kernel_family: str = "portable") -> Graph:
     """Quantized-graph passes that cut RAM: fuse residual adds into their conv (the conv
     output is never stored whole and the sum can overwrite the residual in place), fuse
     the global average pool + fully connected head (the pooled vector lives in scratch), then
-    reorder nodes to the topological order with the smallest arena peak."""
+    reorder nodes to the topological order with the smallest arena peak.
+
+    The head fusion runs a portable kernel; on the DSP family the specialised FC kernel is
+    faster than the fused portable head (ResNet-8 on QEMU M7: +3,360 instructions fused) and
+    the arena is the same either way, so the head stays unfused there."""
     from qcompile.codegen.generator import compute_scratch
     from qcompile.passes import fuse_head, fuse_residual, schedule
 
     qgraph = fuse_residual.run(qgraph)
-    qgraph = fuse_head.run(qgraph)
+    if kernel_family == "portable":
+        qgraph = fuse_head.run(qgraph)
     return schedule.run(qgraph, compute_scratch(qgraph), alignment=alignment)
 
 
@@ -135,7 +140,7 @@ def compile_model(model_path: Path, out_dir: Path, options: CompileOptions) -> d
     target = load_target(options.target)
     qgraph = quantize_model(model_path, options)
     if options.memory_passes:
-        qgraph = optimize_memory(qgraph, alignment=target.alignment)
+        qgraph = optimize_memory(qgraph, alignment=target.alignment, kernel_family=target.kernel_family)
     name = options.name or default_name(model_path)
     with atomic_output_dir(Path(out_dir)) as tmp:
         report = generate(

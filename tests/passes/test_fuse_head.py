@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qcompile.compiler import CompileOptions, import_tflite_model
+from qcompile.compiler import CompileOptions, compile_model, import_tflite_model
 from qcompile.fixedpoint import quantize_multiplier
 from qcompile.ir import Graph, Node, QuantParams, Tensor
 from qcompile.passes import fuse_head
@@ -111,3 +111,10 @@ def test_compiled_head_is_one_bit_exact_layer(tmp_path: Path, kws_tflite: Path) 
     assert not [layer for layer in report["layers"] if layer["op"] in ("avg_pool2d", "reshape")]
     result = verify(tmp_path / "out", limit=8)
     assert result.bit_exact == result.samples > 0
+
+
+def test_dsp_family_keeps_the_specialised_fc(tmp_path: Path, kws_tflite: Path) -> None:
+    """On the DSP family the head stays unfused: its FC kernel beats the portable fused head."""
+    report = compile_model(kws_tflite, tmp_path / "m7", CompileOptions(target="cortex-m7", progress=False))
+    ops = [layer["op"] for layer in report["layers"]]
+    assert "avg_pool_fc" not in ops and "fully_connected" in ops
