@@ -79,15 +79,29 @@ def main() -> None:
         tmp = Path(tmpdir)
         for model in args.models.split(","):
             layers, dsp, dsp_total, dsp_size = _run(model, "dsp", tmp)
-            _, port, port_total, port_size = _run(model, "portable", tmp)
+            port_layers, port, port_total, port_size = _run(model, "portable", tmp)
+            # The families may fuse differently (the portable one fuses the pool+FC head), so
+            # rows are matched by layer name; a layer only one family has shows "-" for the other.
+            port_by_name = {layer["name"]: count for layer, count in zip(port_layers, port, strict=True)}
+            port_op = {layer["name"]: layer["op"] for layer in port_layers}
             print(f"\n{model}: executed instructions on QEMU mps2-an500 (Cortex-M7), one inference")
             print(f"{'#':>3} {'op':18} {'output':18} {'MACs':>9} {'portable':>11} {'dsp':>11} {'dsp/port':>8}")
             for i, layer in enumerate(layers):
-                ratio = dsp[i] / port[i] if port[i] else float("nan")
+                p = port_by_name.pop(layer["name"], None)
+                if p is not None and port_op[layer["name"]] != layer["op"]:
+                    print(
+                        f"    (portable runs layer {i} as {port_op[layer['name']]}: the count covers the fused layers)"
+                    )
+                ratio = f"{dsp[i] / p:>8.2f}" if p else f"{'-':>8}"
                 print(
                     f"{i:>3} {layer['op']:18} {str(layer['output']):18} {layer['macs']:>9} "
-                    f"{port[i]:>11} {dsp[i]:>11} {ratio:>8.2f}"
+                    f"{'-' if p is None else p:>11} {dsp[i]:>11} {ratio}"
                 )
+            for layer, count in zip(port_layers, port, strict=True):
+                if layer["name"] in port_by_name:
+                    print(
+                        f"{'':>3} {layer['op']:18} {str(layer['output']):18} {layer['macs']:>9} {count:>11} {'-':>11}"
+                    )
             print(
                 f"    total: portable {port_total / 1e6:.2f} M, dsp {dsp_total / 1e6:.2f} M ({dsp_total / port_total:.2f}x)"
             )
