@@ -267,13 +267,19 @@ def test_records_describe_ops(kws_case) -> None:
 # ---- the oracle ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("op", CHECKED_OPS)
-def test_reference_matches_tflm(case, op: str) -> None:
+# Every op type each model contains (a model lacking one it should contain fails below).
+ORACLE_CASES = [("resnet8", op) for op in ("CONV_2D", "ADD", "AVERAGE_POOL_2D", "FULLY_CONNECTED", "SOFTMAX")] + [
+    ("kws", op) for op in ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "FULLY_CONNECTED", "SOFTMAX")
+]
+assert {op for _, op in ORACLE_CASES} == set(CHECKED_OPS)
+
+
+@pytest.mark.parametrize(("model", "op"), ORACLE_CASES)
+def test_reference_matches_tflm(request: pytest.FixtureRequest, model: str, op: str) -> None:
     """Every op of this type: our kernel on TFLM's input equals TFLM's output exactly."""
-    _, _, records = case
+    _, _, records = request.getfixturevalue("resnet_case" if model == "resnet8" else "kws_case")
     selected = [r for r in records if r["op"] == op]
-    if not selected:
-        pytest.skip(f"model has no {op}")
+    assert selected, f"{model} has no {op}: the oracle would check nothing"
     problems = [m for r in selected if (m := describe_mismatch(r, reference_output(r))) is not None]
     assert not problems, "our reference differs from TFLM:\n" + "\n".join(problems)
 
