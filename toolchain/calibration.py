@@ -23,6 +23,7 @@ import numpy as np
 
 from qcompile.errors import QCompileError
 from qcompile.ir import Graph, Tensor
+from qcompile.progress import progress_bar
 
 BATCH = 32
 _FALLBACK_KEYS = ("x", "input", "inputs", "data")
@@ -243,17 +244,6 @@ def _batches(
         yield len(next(iter(feeds.values()))), dict(zip(outputs, values, strict=True))
 
 
-def _progress(enabled: bool, total: int, label: str):
-    from contextlib import nullcontext
-
-    if not enabled:
-        return nullcontext(None)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    prog = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True)
-    return prog
-
-
 def calibrate(
     model_path: str | os.PathLike[str],
     graph: Graph,
@@ -281,13 +271,11 @@ def calibrate(
     orphans = [t for t in acts if not t.source_name]
     orphan_obs = {t.name: make_observer(observer, percentile) for t in orphans}
     n = len(next(iter(feeds.values())))
-    with _progress(progress, n, "calibrating") as prog:
-        task = prog.add_task("calibrating", total=n) if prog is not None else None
+    with progress_bar(progress, n, "calibrating") as advance:
         for count, outs in _batches(sess, batched, feeds, wanted):
             for name, value in outs.items():
                 observers[name].update(np.asarray(value))
-            if prog is not None:
-                prog.advance(task, count)
+            advance(count)
         for name in sourced:
             if name in input_names:
                 observers[name].update(feeds[name])

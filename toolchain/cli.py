@@ -170,7 +170,7 @@ def verify_cmd(
     if target_name is not None:
         raise QCompileError("--target is only used with --qemu (host verification builds for this machine)")
 
-    result = verify(out_dir, data=data, limit=limit, float_model=not no_float)
+    result = verify(out_dir, data=data, limit=limit, float_model=not no_float, progress=sys.stderr.isatty())
     console.print(f"bit-exact: {result.bit_exact}/{result.samples}")
     if result.outputs:
         table = Table(title="int8 vs float (onnxruntime)")

@@ -155,15 +155,19 @@ def load_samples(graph: Graph, meta: dict[str, Any], data: Path | None, limit: i
     return Samples(quantized=quantized, n=n, floats=float_inputs, labels=None if labels is None else labels[:n])
 
 
-def reference_outputs(graph: Graph, quantized: list[np.ndarray]) -> list[list[np.ndarray]]:
+def reference_outputs(graph: Graph, quantized: list[np.ndarray], *, progress: bool = False) -> list[list[np.ndarray]]:
     """``[sample][output]`` flat int8 outputs of the numpy reference, one sample at a time
     (as the C runs them)."""
+    from qcompile.progress import progress_bar
     from qcompile.reference.executor import run_quantized
 
     expected = []
-    for i in range(len(quantized[0])):
-        ref = run_quantized(graph, [q[i : i + 1] for q in quantized])
-        expected.append([np.asarray(ref[name]).reshape(-1) for name in graph.outputs])
+    n = len(quantized[0])
+    with progress_bar(progress, n, "reference") as advance:
+        for i in range(n):
+            ref = run_quantized(graph, [q[i : i + 1] for q in quantized])
+            expected.append([np.asarray(ref[name]).reshape(-1) for name in graph.outputs])
+            advance()
     return expected
 
 
@@ -208,7 +212,7 @@ def verify(
         )
         c_outputs = library.run([q.reshape(n, -1) for q in samples.quantized])
 
-    ref_outputs = reference_outputs(graph, samples.quantized)
+    ref_outputs = reference_outputs(graph, samples.quantized, progress=progress)
     result = bit_exact_result(ref_outputs, c_outputs)
 
     float_inputs, labels = samples.floats, samples.labels
