@@ -39,6 +39,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from qcompile.op_params import ADD_ATTRS
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 MODELS = {
@@ -46,21 +48,6 @@ MODELS = {
     "dscnn": "mlperf_kws_dscnn.onnx",
 }
 KERNEL_OPS = ("conv2d", "depthwise_conv2d", "fully_connected", "add")
-ADD_FIELDS = (
-    "subtract",
-    "input1_offset",
-    "input2_offset",
-    "output_offset",
-    "left_shift",
-    "input1_multiplier",
-    "input1_shift",
-    "input2_multiplier",
-    "input2_shift",
-    "output_multiplier",
-    "output_shift",
-    "act_min",
-    "act_max",
-)
 SCRATCH_BYTES = 1 << 20  # the harness's scratch buffer; each kernel's own size is checked against it
 
 
@@ -184,7 +171,7 @@ def _add_layer(tag: str, attrs: dict, shape1: tuple[int, ...], shape2: tuple[int
             "{" + ", ".join(map(str, out5)) + "}",
             "{" + ", ".join(map(str, st1)) + "}",
             "{" + ", ".join(map(str, st2)) + "}",
-            *(str(int(attrs.get(k, 0))) for k in ADD_FIELDS),
+            *(str(int(attrs.get(k, 0))) for k in ADD_ATTRS),
         ]
     )
     call = f"qc_add_s8(&p_{tag}, in_buf, in_buf + sizeof(in_buf) / 2, out_buf)"

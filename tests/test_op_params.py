@@ -208,3 +208,10 @@ def test_other_layouts():
         op_params.transpose_layout((2, 3), (0, 0))
     pool = op_params.pool_layout((1, 9, 8, 3), (3, 2), (2, 2), (1, 0, 1, 1))
     assert (pool["out_h"], pool["out_w"], pool["pad_top"], pool["pad_left"]) == (5, 4, 1, 0)
+
+
+def test_add_attrs_list_is_what_add_params_writes():
+    """op_params.ADD_ATTRS is the one list of add attributes (fused op, lowering, benchmarks)."""
+    q = QuantParams(0.5, 0)
+    attrs = op_params.add_params(q, q, q, act_min=-128, act_max=127)
+    assert tuple(attrs) == op_params.ADD_ATTRS

@@ -63,6 +63,25 @@ def activation_bounds(act_range: tuple[float | None, float | None], out_q: Quant
     return int(act_min), int(act_max)
 
 
+#: The attributes of a quantized ``add`` node, in the order of the C ``qc_add_params``
+#: fields: the one list the fused op, the lowering and the benchmarks share.
+ADD_ATTRS = (
+    "subtract",
+    "input1_offset",
+    "input2_offset",
+    "output_offset",
+    "left_shift",
+    "input1_multiplier",
+    "input1_shift",
+    "input2_multiplier",
+    "input2_shift",
+    "output_multiplier",
+    "output_shift",
+    "act_min",
+    "act_max",
+)
+
+
 def add_params(
     in1: QuantParams, in2: QuantParams, out: QuantParams, *, act_min: int, act_max: int, subtract: bool = False
 ) -> dict:

@@ -316,21 +316,6 @@ def _fully_connected(lo: Lowering, layer: Layer, node: Node) -> int:
     return rows * n * k
 
 
-_ADD_FIELDS = (
-    "subtract",
-    "input1_offset",
-    "input2_offset",
-    "output_offset",
-    "left_shift",
-    "input1_multiplier",
-    "input1_shift",
-    "input2_multiplier",
-    "input2_shift",
-    "output_multiplier",
-    "output_shift",
-    "act_min",
-    "act_max",
-)
 _MUL_FIELDS = (
     "input1_offset",
     "input2_offset",
@@ -355,7 +340,7 @@ def _binary(lo: Lowering, layer: Layer, node: Node, fn: str, ctype: str, names: 
 
 
 def _add(lo: Lowering, layer: Layer, node: Node) -> int:
-    return _binary(lo, layer, node, "qc_add_s8", "qc_add_params", _ADD_FIELDS)
+    return _binary(lo, layer, node, "qc_add_s8", "qc_add_params", op_params.ADD_ATTRS)
 
 
 def _mul(lo: Lowering, layer: Layer, node: Node) -> int:
@@ -486,7 +471,7 @@ def _conv2d_add(lo: Lowering, layer: Layer, node: Node) -> int:
     }
     conv_params = lo.struct(layer, "qc_conv_params", conv_fields)
     add_fields: dict[str, Any] = {"out_shape": [1] * 5, "in1_strides": [0] * 5, "in2_strides": [0] * 5}
-    add_fields.update({k: add_attrs[k] for k in _ADD_FIELDS})
+    add_fields.update({k: add_attrs[k] for k in op_params.ADD_ATTRS})
     add_layer = Layer(layer.index, "add", layer.comment)
     add_params = lo.struct(add_layer, "qc_add_params", add_fields)
     add_ident = f"{add_params}_add"

@@ -24,8 +24,9 @@ residual that is overwritten in place, which keeps the block at input + two halv
 from __future__ import annotations
 
 from qcompile.ir import Graph, Node
+from qcompile.op_params import ADD_ATTRS
 from qcompile.passes._util import sole_consumer
-from qcompile.reference.fused import ADD_ATTRS, CONV_ATTRS
+from qcompile.reference.fused import CONV_ATTRS
 
 FUSED_OP = "conv2d_add"
 

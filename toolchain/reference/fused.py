@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from qcompile.op_params import ADD_ATTRS  # stored on conv2d_add nodes with the ``add_`` prefix
 from qcompile.reference.conv import conv2d, fully_connected
 from qcompile.reference.ops import add, avg_pool2d
 
@@ -32,22 +33,6 @@ CONV_ATTRS = (
     "output_offset",
     "multiplier",
     "shift",
-    "act_min",
-    "act_max",
-)
-#: add attributes of a conv2d_add node, stored with the ``add_`` prefix
-ADD_ATTRS = (
-    "subtract",
-    "input1_offset",
-    "input2_offset",
-    "output_offset",
-    "left_shift",
-    "input1_multiplier",
-    "input1_shift",
-    "input2_multiplier",
-    "input2_shift",
-    "output_multiplier",
-    "output_shift",
     "act_min",
     "act_max",
 )
