@@ -4,14 +4,13 @@ against the reference, bit for bit, on random shapes and parameters (hypothesis)
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import textwrap
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from c_driver import run_c_driver, sanitizing_gcc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -754,14 +753,7 @@ def _fc_case(idx: int, x, w, b, mult, shift, rq) -> tuple[str, str]:
 
 
 def test_c_kernels_under_sanitizers(tmp_path):
-    gcc = shutil.which("gcc")
-    if gcc is None:
-        pytest.skip("gcc not found")
-    probe = tmp_path / "probe.c"
-    probe.write_text("int main(void) { return 0; }\n")
-    flags = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g", "-O1"]
-    if subprocess.run([gcc, *flags, str(probe), "-o", str(tmp_path / "probe")], capture_output=True).returncode:
-        pytest.skip("gcc lacks the address/undefined sanitizer runtime")
+    gcc, flags = sanitizing_gcc(tmp_path)
 
     rng = np.random.default_rng(2024)
     rq = dict(input_offset=128, output_offset=-3, act_min=-128, act_max=127)
@@ -800,30 +792,14 @@ def test_c_kernels_under_sanitizers(tmp_path):
         codes.append(code)
         expected.append(ref.fully_connected(x, w, b, multiplier=mult, shift=shift, **rq))
 
-    driver = tmp_path / "driver.c"
-    driver.write_text(_DRIVER.replace("@DECLS@", "\n".join(decls)).replace("@CASES@", "\n".join(codes)))
-    exe = tmp_path / "driver"
-    build = subprocess.run(
-        [
-            gcc,
-            "-std=c99",
-            *flags,
-            f"-I{REPO / 'runtime_c' / 'include'}",
-            str(driver),
-            *map(str, CONV_SOURCES),
-            "-o",
-            str(exe),
-        ],
-        capture_output=True,
-        text=True,
+    run_c_driver(
+        tmp_path,
+        gcc,
+        flags,
+        _DRIVER.replace("@DECLS@", "\n".join(decls)).replace("@CASES@", "\n".join(codes)),
+        CONV_SOURCES,
+        expected,
     )
-    assert build.returncode == 0, build.stderr
-    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr
-    lines = run.stdout.strip().splitlines()
-    assert len(lines) == len(expected)
-    for line, want in zip(lines, expected, strict=True):
-        np.testing.assert_array_equal(np.array(line.split(), dtype=np.int64), want.reshape(-1).astype(np.int64))
 
 
 def test_reference_fast_enough_for_whole_models():

@@ -11,12 +11,11 @@ on all 500 KWS inputs, against TFLM's own SOFTMAX / AVERAGE_POOL_2D outputs.
 from __future__ import annotations
 
 import math
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+from c_driver import run_c_driver, sanitizing_gcc
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -349,14 +348,7 @@ def test_add_mul_strided_and_in_place_under_sanitizers(tmp_path):
     transposed view: qc_broadcast.h's strided gather, rows longer than its chunk) and
     out == in1 (in place, as the planner arranges), under ASan + UBSan with extreme
     parameters (INT32_MIN multipliers, output offsets whose clamp bounds saturate)."""
-    gcc = shutil.which("gcc")
-    if gcc is None:
-        pytest.skip("gcc not found")
-    flags = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g", "-O1"]
-    probe = tmp_path / "probe.c"
-    probe.write_text("int main(void) { return 0; }\n")
-    if subprocess.run([gcc, *flags, str(probe), "-o", str(tmp_path / "probe")], capture_output=True).returncode:
-        pytest.skip("gcc lacks the address/undefined sanitizer runtime")
+    gcc, flags = sanitizing_gcc(tmp_path)
     rng = np.random.default_rng(7)
     rows, cols = 3, 150
     codes, expected = [], []
@@ -391,31 +383,8 @@ def test_add_mul_strided_and_in_place_under_sanitizers(tmp_path):
             p = dict(out_shape=shape, in1_strides=(0, 0, 0, cols, 1), in2_strides=(0, 0, 0, 1, 0), **attrs)
             codes.append(_binary_case(fn, p, x1, x2_col, x1.size, in_place=True))
             expected.append(ref(x1, x2_col, **attrs))
-    driver = tmp_path / "driver.c"
-    driver.write_text(_BINARY_DRIVER.replace("@CASES@", "\n".join(codes)))
     sources = [REPO / "runtime_c" / "src" / f for f in ("qc_add.c", "qc_mul.c")]
-    exe = tmp_path / "driver"
-    build = subprocess.run(
-        [
-            gcc,
-            "-std=c99",
-            *flags,
-            f"-I{REPO / 'runtime_c' / 'include'}",
-            str(driver),
-            *map(str, sources),
-            "-o",
-            str(exe),
-        ],
-        capture_output=True,
-        text=True,
-    )
-    assert build.returncode == 0, build.stderr
-    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr
-    lines = run.stdout.strip().splitlines()
-    assert len(lines) == len(expected)
-    for line, want in zip(lines, expected, strict=True):
-        np.testing.assert_array_equal(np.array(line.split(), dtype=np.int64), want.reshape(-1).astype(np.int64))
+    run_c_driver(tmp_path, gcc, flags, _BINARY_DRIVER.replace("@CASES@", "\n".join(codes)), sources, expected)
 
 
 def test_mul_is_close_to_float():
