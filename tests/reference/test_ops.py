@@ -94,6 +94,26 @@ def test_add_c_matches_reference(shapes, s1, s2, so, z1, z2, zo, act, subtract, 
     _same(rt.add_s8(x1, x2, **attrs), ops.add(x1, x2, **attrs))
 
 
+def _raw_add_attrs(subtract, left_shift, mults, shifts, o1, o2, oo, act) -> dict:
+    """add attributes straight from drawn integers (not derived from scales), so tests reach
+    multipliers and shifts that op_params.add_params would never produce."""
+    return dict(
+        subtract=int(subtract),
+        input1_offset=o1,
+        input2_offset=o2,
+        output_offset=oo,
+        left_shift=left_shift,
+        input1_multiplier=mults[0],
+        input1_shift=shifts[0],
+        input2_multiplier=mults[1],
+        input2_shift=shifts[1],
+        output_multiplier=mults[2],
+        output_shift=shifts[2],
+        act_min=act[0],
+        act_max=act[1],
+    )
+
+
 @FAST
 @given(
     broadcast_shapes(),
@@ -109,21 +129,7 @@ def test_add_c_matches_reference(shapes, s1, s2, so, z1, z2, zo, act, subtract, 
 )
 def test_add_c_matches_reference_raw_parameters(shapes, left_shift, mults, shifts, o1, o2, oo, act, subtract, seed):
     """Arbitrary multipliers/shifts, including ones that wrap the int32 left shift and saturate."""
-    attrs = dict(
-        subtract=int(subtract),
-        input1_offset=o1,
-        input2_offset=o2,
-        output_offset=oo,
-        left_shift=left_shift,
-        input1_multiplier=mults[0],
-        input1_shift=shifts[0],
-        input2_multiplier=mults[1],
-        input2_shift=shifts[1],
-        output_multiplier=mults[2],
-        output_shift=shifts[2],
-        act_min=act[0],
-        act_max=act[1],
-    )
+    attrs = _raw_add_attrs(subtract, left_shift, mults, shifts, o1, o2, oo, act)
     rng = np.random.default_rng(seed)
     x1, x2 = _i8(rng, shapes[0]), _i8(rng, shapes[1])
     _same(rt.add_s8(x1, x2, **attrs), ops.add(x1, x2, **attrs))
@@ -254,21 +260,7 @@ wide_offsets = st.one_of(st.integers(-300, 300), st.integers(-(2**31), 2**31 - 1
 )
 def test_add_long_rows_every_broadcast_form(shapes, left_shift, mults, shifts, o1, o2, oo, act, subtract, seed):
     """qc_add_s8's row form (chunks, merged axes, gathered operands, exact output offset)."""
-    attrs = dict(
-        subtract=int(subtract),
-        input1_offset=o1,
-        input2_offset=o2,
-        output_offset=oo,
-        left_shift=left_shift,
-        input1_multiplier=mults[0],
-        input1_shift=shifts[0],
-        input2_multiplier=mults[1],
-        input2_shift=shifts[1],
-        output_multiplier=mults[2],
-        output_shift=shifts[2],
-        act_min=act[0],
-        act_max=act[1],
-    )
+    attrs = _raw_add_attrs(subtract, left_shift, mults, shifts, o1, o2, oo, act)
     rng = np.random.default_rng(seed)
     x1, x2 = _i8(rng, shapes[0]), _i8(rng, shapes[1])
     if rng.integers(4) == 0:  # INT32_MIN operands of SRDHM: the saturating case
