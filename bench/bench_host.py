@@ -38,7 +38,11 @@ MODELS = {
 }
 
 
-def _calibration(model: str, n: int) -> np.ndarray:
+def calibration_data(model: str, n: int) -> np.ndarray:
+    """Float calibration inputs (source layout): KWS samples for DS-CNN, seeded random pixels for ResNet-8.
+
+    bench_kernels.py uses the same data so its layers get the same parameters.
+    """
     if model == "dscnn":
         with np.load(SHARED / "data" / "kws_mfcc_dev500.npz") as d:
             x = (d["x"][:n].astype(np.float32) - float(d["in_zero_point"])) * float(d["in_scale"])
@@ -55,7 +59,7 @@ def compile_and_time(model: str, work: Path, cflags: list[str], runs: int, batch
     from qcompile.verify import load_compiled, to_physical
 
     onnx_name, _, _ = MODELS[model]
-    calib = _calibration(model, 200)
+    calib = calibration_data(model, 200)
     np.savez(work / f"{model}_calib.npz", input_1=calib)
     t0 = time.perf_counter()
     compile_model(

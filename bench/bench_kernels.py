@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from bench_host import calibration_data  # same data, so the layers get the same parameters
 from rich.console import Console
 from rich.table import Table
 
@@ -64,15 +65,6 @@ class Layer:
     out_bytes: int
 
 
-def _calibration(model: str, n: int) -> np.ndarray:
-    """Same calibration data as bench_host.py, so the layers have the same parameters."""
-    if model == "dscnn":
-        with np.load(SHARED / "data" / "kws_mfcc_dev500.npz") as d:
-            x = (d["x"][:n].astype(np.float32) - float(d["in_zero_point"])) * float(d["in_scale"])
-            return x.reshape(-1, 1, 49, 10)
-    return np.random.default_rng(0).uniform(0, 255, size=(n, 3, 32, 32)).astype(np.float32)
-
-
 def _c_array(ctype: str, name: str, values: np.ndarray) -> str:
     body = ",".join(str(int(v)) for v in np.asarray(values).reshape(-1))
     return f"static const {ctype} {name}[] __attribute__((aligned(16))) = {{{body}}};"
@@ -87,7 +79,7 @@ def _layers(model: str, work: Path) -> list[Layer]:
     """Quantize ``model`` and describe its kernel layers."""
     from qcompile.compiler import CompileOptions, quantize_model
 
-    np.savez(work / f"{model}_calib.npz", input_1=_calibration(model, 100))
+    np.savez(work / f"{model}_calib.npz", input_1=calibration_data(model, 100))
     # The quantized graph before the memory passes: every conv is still a plain conv2d.
     graph = quantize_model(
         SHARED / "models" / MODELS[model], CompileOptions(calib=work / f"{model}_calib.npz", progress=False)
