@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from qcompile.errors import QCompileError
-from qcompile.ir import Graph, Tensor
+from qcompile.ir import Graph
 from qcompile.progress import progress_bar
 
 BATCH = 32
@@ -32,14 +32,6 @@ _FALLBACK_KEYS = ("x", "input", "inputs", "data")
 # ----------------------------------------------------------------------------------------
 # data
 # ----------------------------------------------------------------------------------------
-def source_shape(t: Tensor) -> tuple[int, ...]:
-    """Shape of the source-model tensor behind IR tensor ``t`` (undo ``source_perm``)."""
-    if t.source_perm is None:
-        return tuple(t.shape)
-    inv = np.argsort(t.source_perm)
-    return tuple(int(t.shape[i]) for i in inv)
-
-
 def _fmt(shape: tuple[int, ...]) -> str:
     return "(N, " + ", ".join(str(s) for s in shape) + ")" if shape else "(N,)"
 
@@ -63,7 +55,7 @@ def load_calibration_data(npz_path: str | os.PathLike[str], graph: Graph) -> dic
         for ir_name in graph.inputs:
             t = graph.tensors[ir_name]
             name = t.source_name or ir_name
-            shape = source_shape(t)
+            shape = t.source_shape
             sample = shape[1:] if shape else ()
             if name in keys:
                 key = name
@@ -301,7 +293,7 @@ def _observe_orphans(graph: Graph, feeds: dict[str, np.ndarray], observers: dict
         for ir_name in graph.inputs:
             t = graph.tensors[ir_name]
             x = feeds[t.source_name or ir_name][i : i + 1]
-            x = x.reshape(source_shape(t))
+            x = x.reshape(t.source_shape)
             inputs[ir_name] = x.transpose(t.source_perm) if t.source_perm is not None else x
         values = run_float(graph, inputs, keep_all=True)
         for name, obs in observers.items():

@@ -122,6 +122,13 @@ class Tensor:
         return self.data is not None
 
     @property
+    def source_shape(self) -> tuple[int, ...]:
+        """The shape in the source model's layout (``shape`` with ``source_perm`` undone)."""
+        if self.source_perm is None:
+            return tuple(self.shape)
+        return tuple(int(self.shape[i]) for i in np.argsort(self.source_perm))
+
+    @property
     def size(self) -> int:
         return int(np.prod(self.shape, dtype=np.int64))
 

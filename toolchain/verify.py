@@ -55,17 +55,9 @@ def load_compiled(out_dir: Path) -> tuple[Graph, dict[str, Any]]:
     return load_graph(path)
 
 
-def source_shape(t: Tensor) -> tuple[int, ...]:
-    """Shape of the tensor in the source model's layout."""
-    if t.source_perm is None:
-        return tuple(t.shape)
-    inverse = np.argsort(t.source_perm)
-    return tuple(int(t.shape[i]) for i in inverse)
-
-
 def to_physical(t: Tensor, source: np.ndarray) -> np.ndarray:
-    """Source-layout batch [N, *source_shape[1:]] -> physical layout batch."""
-    src = np.asarray(source).reshape((-1, *source_shape(t)[1:]))
+    """Source-layout batch [N, *t.source_shape[1:]] -> physical layout batch."""
+    src = np.asarray(source).reshape((-1, *t.source_shape[1:]))
     if t.source_perm is None:
         return src
     return src.transpose(t.source_perm)
@@ -222,7 +214,7 @@ def verify(
         reference_float = float_outputs(Path(meta["source_model"]), float_inputs)
         for j, t in enumerate(out_tensors):
             name = t.source_name or t.name
-            expected = np.asarray(reference_float[name], dtype=np.float64).reshape((n, *source_shape(t)[1:]))
+            expected = np.asarray(reference_float[name], dtype=np.float64).reshape((n, *t.source_shape[1:]))
             got = to_source(t, t.quant.dequantize(np.stack([r[j] for r in ref_outputs]).reshape((n, *t.shape[1:]))))
             comparison = OutputComparison(name=name, sqnr_db=sqnr_db(expected, got), top1_agreement=None)
             if expected.ndim >= 2 and expected.reshape(n, -1).shape[1] > 1:
