@@ -17,7 +17,7 @@ The op vocabulary and the exact meaning of each attribute are specified in
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -265,10 +265,3 @@ class Graph:
             shapes = [self.tensors[o].shape for o in n.outputs]
             lines.append(f"  {n.op:<20} {n.name}  {n.inputs} -> {n.outputs} {shapes}")
         return "\n".join(lines)
-
-
-def iter_constants(graph: Graph, names: Iterable[str]) -> Iterator[Tensor]:
-    for name in names:
-        t = graph.tensors.get(name)
-        if t is not None and t.is_constant:
-            yield t
