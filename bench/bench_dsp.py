@@ -2,7 +2,7 @@
 
 Compiles the MLPerf Tiny ResNet-8 and DS-CNN twice for the cortex-m7 QEMU machine (kernel
 family ``dsp`` and ``portable``, same calibration), runs one input through each image under
-``-icount`` (qcompile.firmware.run_on_qemu, per-layer SysTick counts) and prints per-layer
+``-icount`` (qcompile.tools.firmware.run_on_qemu, per-layer SysTick counts) and prints per-layer
 executed instructions, the dsp/portable ratio, the CMSIS-NN anchor numbers and code size.
 Instruction counts, not wall-clock time: deterministic and independent of machine load.
 
@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from qcompile.compiler import CompileOptions, compile_model
-from qcompile.firmware import build_image, run_on_qemu, size_split
 from qcompile.reference.executor import run_quantized
 from qcompile.targets import load_target
-from qcompile.verify import load_compiled
+from qcompile.tools.firmware import build_image, run_on_qemu, size_split
+from qcompile.tools.verify import load_compiled
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 # CMSIS-NN on the same QEMU M7 (issue #3 anchors): whole model, and single layers.

@@ -52,11 +52,11 @@ def calibration_data(model: str, n: int) -> np.ndarray:
 
 def compile_and_time(model: str, work: Path, cflags: list[str], runs: int, batch: int) -> tuple[float, float, str]:
     """Returns (compile seconds, seconds per inference, bit-exact string)."""
-    from qcompile._runtime import ModelLibrary
     from qcompile.compiler import CompileOptions, compile_model
-    from qcompile.hostbuild import build_host_library
+    from qcompile.host._runtime import ModelLibrary
+    from qcompile.host.build import build_host_library
     from qcompile.reference.executor import run_quantized
-    from qcompile.verify import load_compiled, to_physical
+    from qcompile.tools.verify import load_compiled, to_physical
 
     onnx_name, _, _ = MODELS[model]
     calib = calibration_data(model, 200)

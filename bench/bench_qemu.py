@@ -21,8 +21,8 @@ from rich.console import Console
 from rich.table import Table
 
 from qcompile.compiler import CompileOptions, compile_model
-from qcompile.firmware.bench import bench, default_families
 from qcompile.targets import load_target
+from qcompile.tools.firmware.bench import bench, default_families
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 # TFLM + CMSIS-NN instruction counts under QEMU quoted in issue #3 (cortex-m7)

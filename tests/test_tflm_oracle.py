@@ -6,7 +6,7 @@ interpreter with every intermediate tensor preserved (``tests/tflm_layers.py``),
 every CONV_2D, DEPTHWISE_CONV_2D, ADD, AVERAGE_POOL_2D, FULLY_CONNECTED and SOFTMAX feed
 our reference kernel the exact int8 input TFLM's kernel saw, with integer attributes
 derived from the .tflite quantization parameters the way our quantizer derives them
-(``qcompile.fixedpoint.quantize_multiplier``, ``qcompile.op_params``). The output must be
+(``qcompile.quant.fixedpoint.quantize_multiplier``, ``qcompile.op_params``). The output must be
 identical to TFLM's, element for element.
 
 What the models establish about TFLM (tflite_micro wheel, reference kernels):
@@ -144,7 +144,7 @@ def _same_or_valid_pads(
 def channel_multipliers(s_in: np.float32, s_w: np.ndarray, s_out: np.float32, float32_product: bool = False):
     """(multiplier[c], shift[c]) from TFLM's effective scale ``double(s_in) * double(s_w[c]) /
     double(s_out)``; ``float32_product=True`` gives the old TFLite variant ``double(s_in * s_w[c])``."""
-    from qcompile.fixedpoint import quantize_multiplier
+    from qcompile.quant.fixedpoint import quantize_multiplier
 
     pairs = []
     for w in np.asarray(s_w, dtype=np.float32).reshape(-1):

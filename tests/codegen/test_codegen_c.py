@@ -20,7 +20,7 @@ from codegen_graphs import build_small, build_zoo, compile_c  # noqa: E402
 from qcompile.codegen import generate, model_identifier  # noqa: E402
 from qcompile.codegen.names import comment_text, sanitize  # noqa: E402
 from qcompile.errors import QCompileError, UnsupportedModelError  # noqa: E402
-from qcompile.hostbuild import build_host_library  # noqa: E402
+from qcompile.host.build import build_host_library  # noqa: E402
 from qcompile.ir import Graph, Node  # noqa: E402
 from qcompile.reference.executor import run_quantized  # noqa: E402
 from qcompile.targets import load_target  # noqa: E402
@@ -38,7 +38,7 @@ def _random_inputs(g: Graph, batch: int, seed: int) -> list[np.ndarray]:
 def _check_bit_exact(
     g: Graph, out_dir: Path, report: dict, build_dir: Path, batch: int = 12, arena: int | None = None
 ) -> None:
-    from qcompile._runtime import ModelLibrary
+    from qcompile.host._runtime import ModelLibrary
 
     lib = build_host_library(out_dir, name=report["c_name"], build_dir=build_dir)
     model = ModelLibrary(
@@ -271,7 +271,7 @@ def test_aliasing_outputs_bit_exact(tmp_path: Path) -> None:
 
 
 def test_too_small_arena_is_refused(tmp_path: Path) -> None:
-    from qcompile._runtime import ModelLibrary
+    from qcompile.host._runtime import ModelLibrary
 
     report = generate(build_zoo(), tmp_path / "out", name="zoo", target=HOST)
     lib = build_host_library(tmp_path / "out", name="zoo", build_dir=tmp_path / "build")
@@ -291,7 +291,7 @@ def test_nchw_input_layout_is_documented(tmp_path: Path) -> None:
 
 
 def test_kernel_error_is_reported(tmp_path: Path) -> None:
-    from qcompile._runtime import ModelLibrary
+    from qcompile.host._runtime import ModelLibrary
 
     g = build_zoo()
     g.nodes[1].attrs["act_min"], g.nodes[1].attrs["act_max"] = 50, -50  # depthwise rejects this

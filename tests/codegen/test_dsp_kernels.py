@@ -27,7 +27,7 @@ from qcompile.codegen.kernels_dsp import (  # noqa: E402
     requant_table,
     words_from_bytes,
 )
-from qcompile.hostbuild import build_host_library  # noqa: E402
+from qcompile.host.build import build_host_library  # noqa: E402
 from qcompile.ir import Graph, Node  # noqa: E402
 from qcompile.reference.executor import run_quantized  # noqa: E402
 from qcompile.targets import Target  # noqa: E402
@@ -114,7 +114,7 @@ def _fc_graph(seed: int, rows: int, k: int, n: int) -> Graph:
 
 def _check(g: Graph, tmp: Path, *, sanitize: bool = False, batch: int = 3) -> str:
     """Generate for the dsp family, build on the host, compare with the reference; returns the kernels source."""
-    from qcompile._runtime import ModelLibrary
+    from qcompile.host._runtime import ModelLibrary
 
     out = tmp / "out"
     shutil.rmtree(out, ignore_errors=True)
@@ -341,7 +341,7 @@ def _dsp_target_file(tmp: Path) -> Path:
 
 def test_resnet8_dsp_bit_exact_200(tmp_path: Path, resnet8_onnx: Path) -> None:
     from qcompile.compiler import CompileOptions, compile_model
-    from qcompile.verify import verify
+    from qcompile.tools.verify import verify
 
     rng = np.random.default_rng(1)
     np.savez(tmp_path / "calib.npz", input_1=rng.uniform(0, 255, size=(50, 1, 3, 32, 32)).astype(np.float32))
@@ -357,7 +357,7 @@ def test_resnet8_dsp_bit_exact_200(tmp_path: Path, resnet8_onnx: Path) -> None:
 
 def test_kws_dsp_bit_exact_200(tmp_path: Path, kws_onnx: Path, kws_data: Path) -> None:
     from qcompile.compiler import CompileOptions, compile_model
-    from qcompile.verify import verify
+    from qcompile.tools.verify import verify
 
     with np.load(kws_data) as d:
         x = (d["x"].astype(np.float32) - float(d["in_zero_point"])) * float(d["in_scale"])

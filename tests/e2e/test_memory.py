@@ -20,7 +20,7 @@ from qcompile.compiler import CompileOptions, compile_model
 from qcompile.errors import QCompileError
 from qcompile.ir_io import load_graph, save_graph
 from qcompile.targets import load_target
-from qcompile.verify import verify
+from qcompile.tools.verify import verify
 
 TFLM_RESNET8 = 55_984
 TFLM_DSCNN = 24_272

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from qcompile.compiler import CompileOptions, compile_model
-from qcompile.verify import verify
+from qcompile.tools.verify import verify
 
 
 def _kws_float(kws_data: Path) -> tuple[np.ndarray, np.ndarray]:

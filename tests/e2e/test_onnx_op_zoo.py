@@ -18,7 +18,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from qcompile.compiler import CompileOptions, compile_model
-from qcompile.verify import verify
+from qcompile.tools.verify import verify
 
 RNG = np.random.default_rng(7)
 

@@ -36,9 +36,9 @@ def compiled(tmp_path_factory: pytest.TempPathFactory, resnet8_tflite: Path, kws
 
 
 def _run_c(out_dir: Path, x: np.ndarray, tmp_path: Path) -> np.ndarray:
-    from qcompile._runtime import ModelLibrary
-    from qcompile.hostbuild import build_host_library
-    from qcompile.verify import load_compiled
+    from qcompile.host._runtime import ModelLibrary
+    from qcompile.host.build import build_host_library
+    from qcompile.tools.verify import load_compiled
 
     graph, meta = load_compiled(out_dir)
     lib = build_host_library(out_dir, name=meta["c_name"], build_dir=tmp_path / "build")
@@ -71,7 +71,7 @@ def test_kws_tflite_matches_tflm(compiled: dict[str, Path], kws_tflite: Path, kw
 def test_compare_reports_equal_outputs_and_less_ram(
     compiled: dict[str, Path], key: str, resnet8_tflite: Path, kws_tflite: Path
 ) -> None:
-    from qcompile.compare import compare
+    from qcompile.tools.compare import compare
 
     model = resnet8_tflite if key == "resnet8" else kws_tflite
     result = compare(compiled[key], model, n=20)
@@ -112,7 +112,7 @@ def test_tflite_model_on_qemu_cortex_m7_matches_tflm(
     if not (shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc")):
         pytest.skip("qemu-system-arm / arm-none-eabi-gcc not installed")
     from qcompile.compiler import CompileOptions, compile_model
-    from qcompile.firmware import run_on_qemu
+    from qcompile.tools.firmware import run_on_qemu
 
     model = resnet8_tflite if key == "resnet8" else kws_tflite
     shape = (1, 32, 32, 3) if key == "resnet8" else (1, 49, 10, 1)

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from qcompile.compiler import CompileOptions, compile_model, import_tflite_model
-from qcompile.fixedpoint import quantize_multiplier
 from qcompile.ir import Graph, Node, QuantParams, Tensor
 from qcompile.passes import fuse_head
+from qcompile.quant.fixedpoint import quantize_multiplier
 from qcompile.reference.executor import run_quantized
 
 _Q = QuantParams(0.05, -3)
@@ -103,7 +103,7 @@ def test_compiled_head_is_one_bit_exact_layer(tmp_path: Path, kws_tflite: Path) 
     """Through compile_model: the report names the fused chain, the pooled vector is the
     layer's scratch (no arena tensor), and the host build matches the reference."""
     from qcompile.compiler import compile_model
-    from qcompile.verify import verify
+    from qcompile.tools.verify import verify
 
     report = compile_model(kws_tflite, tmp_path / "out", CompileOptions(progress=False))
     (head,) = [layer for layer in report["layers"] if layer["op"] == "avg_pool_fc"]

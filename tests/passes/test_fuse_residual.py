@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from qcompile.fixedpoint import quantize_multiplier
 from qcompile.ir import Graph, Node, QuantParams, Tensor
 from qcompile.op_params import add_params
 from qcompile.passes import fuse_residual
+from qcompile.quant.fixedpoint import quantize_multiplier
 from qcompile.reference.executor import run_quantized
 
 _Q = QuantParams(0.05, -3)

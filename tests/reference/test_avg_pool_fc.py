@@ -11,18 +11,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qcompile.fixedpoint import quantize_multiplier
+from qcompile.quant.fixedpoint import quantize_multiplier
 from qcompile.reference.conv import fully_connected
 from qcompile.reference.fused import avg_pool_fc
 from qcompile.reference.ops import avg_pool2d
 
 try:
-    from qcompile import _runtime
+    from qcompile.host import _runtime
 
     _HAVE_C = hasattr(_runtime, "avg_pool_fc_s8")
 except ImportError:  # pragma: no cover
     _HAVE_C = False
-needs_c = pytest.mark.skipif(not _HAVE_C, reason="qcompile._runtime with avg_pool_fc is not built")
+needs_c = pytest.mark.skipif(not _HAVE_C, reason="qcompile.host._runtime with avg_pool_fc is not built")
 
 
 @st.composite

@@ -14,7 +14,7 @@ from c_driver import run_c_driver, sanitizing_gcc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qcompile.fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier
+from qcompile.quant.fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier
 from qcompile.reference import conv as ref
 
 REPO = Path(__file__).resolve().parents[2]
@@ -23,14 +23,16 @@ CONV_SOURCES = [
 ]
 
 try:
-    from qcompile import _runtime as _rt
+    from qcompile.host import _runtime as _rt
 
     _HAVE_C = hasattr(_rt, "conv2d_s8")
 except ImportError:  # extension not built
     _rt = None
     _HAVE_C = False
 
-needs_c = pytest.mark.skipif(not _HAVE_C, reason="qcompile._runtime with conv kernels is not built (scripts/dev-setup)")
+needs_c = pytest.mark.skipif(
+    not _HAVE_C, reason="qcompile.host._runtime with conv kernels is not built (scripts/dev-setup)"
+)
 
 PROP = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

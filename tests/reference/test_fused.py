@@ -11,20 +11,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qcompile.fixedpoint import quantize_multiplier
 from qcompile.ir import QuantParams
 from qcompile.op_params import add_params
+from qcompile.quant.fixedpoint import quantize_multiplier
 from qcompile.reference.conv import conv2d
 from qcompile.reference.fused import conv2d_add
 from qcompile.reference.ops import add
 
 try:
-    from qcompile import _runtime
+    from qcompile.host import _runtime
 
     _HAVE_C = hasattr(_runtime, "conv2d_add_s8")
 except ImportError:  # pragma: no cover
     _HAVE_C = False
-needs_c = pytest.mark.skipif(not _HAVE_C, reason="qcompile._runtime with conv2d_add is not built")
+needs_c = pytest.mark.skipif(not _HAVE_C, reason="qcompile.host._runtime with conv2d_add is not built")
 
 
 @st.composite

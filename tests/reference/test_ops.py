@@ -3,7 +3,7 @@ the reference has the documented arithmetic, and it reproduces TFLM on real mode
 
 Property tests draw random shapes, broadcasts, zero points, scales, clamps and raw
 integer parameters (including saturating ones) and require identical outputs from
-``qcompile.reference.ops`` and ``qcompile._runtime``. Hand-computed cases pin the
+``qcompile.reference.ops`` and ``qcompile.host._runtime``. Hand-computed cases pin the
 rounding rules (average pool, add ties); softmax is checked against a float softmax and,
 on all 500 KWS inputs, against TFLM's own SOFTMAX / AVERAGE_POOL_2D outputs.
 """
@@ -25,7 +25,7 @@ from qcompile.reference import ops
 
 REPO = Path(__file__).resolve().parents[2]
 
-rt = pytest.importorskip("qcompile._runtime", reason="the Cython extension is not built (run scripts/dev-setup)")
+rt = pytest.importorskip("qcompile.host._runtime", reason="the Cython extension is not built (run scripts/dev-setup)")
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

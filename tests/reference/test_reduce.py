@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qcompile import _runtime as rt
+from qcompile.host import _runtime as rt
 from qcompile.ir import QuantParams
 from qcompile.reference import reduce
 

@@ -1,0 +1,105 @@
+"""The fixed-point contract: numpy (qcompile.quant.fixedpoint) == C (qc_fixedpoint.h) == TFLite's definitions."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qcompile.quant import fixedpoint as fp
+from qcompile.resources import runtime_dir
+
+INT32_MIN, INT32_MAX = fp.INT32_MIN, fp.INT32_MAX
+
+
+def test_quantize_multiplier_known_values() -> None:
+    assert fp.quantize_multiplier(0.5) == (1 << 30, 0)
+    assert fp.quantize_multiplier(1.0) == (1 << 30, 1)
+    assert fp.quantize_multiplier(0.25) == (1 << 30, -1)
+    assert fp.quantize_multiplier(0.0) == (0, 0)
+    # mantissa rounding up to 2^31 is renormalised
+    m, s = fp.quantize_multiplier(1.0 - 2.0**-40)
+    assert (m, s) == (1 << 30, 1)
+    # tiny multipliers flush to zero like TFLite
+    assert fp.quantize_multiplier(2.0**-40) == (0, 0)
+    for real in np.geomspace(1e-6, 100.0, 50):
+        m, s = fp.quantize_multiplier(float(real))
+        assert (1 << 30) <= m < (1 << 31)
+        assert abs(m * 2.0 ** (s - 31) - real) <= real * 2.0**-30
+
+
+def test_srdhm_edges() -> None:
+    assert fp.saturating_rounding_doubling_high_mul(INT32_MIN, INT32_MIN) == INT32_MAX
+    # 2^30 * 1 = 2^30: +0.5 rounds up for positives, the negative side is not symmetric (gemmlowp)
+    assert fp.saturating_rounding_doubling_high_mul(1 << 30, 1) == 1
+    assert fp.saturating_rounding_doubling_high_mul(-(1 << 30), 1) == 0
+
+
+def test_rounding_divide_by_pot_ties_away_from_zero() -> None:
+    x = np.array([5, -5, 6, -6, 7, -7, 0, -1, 1])
+    assert fp.rounding_divide_by_pot(x, 1).tolist() == [3, -3, 3, -3, 4, -4, 0, -1, 1]
+
+
+def test_multiply_by_quantized_multiplier_two_roundings() -> None:
+    # multiplier 0.5 (2^30, shift 0) then >> 1: 3 -> srdhm(3, 2^30) = 2 (1.5 rounds up) -> rdbpot(2,1) = 1
+    assert int(fp.multiply_by_quantized_multiplier(3, 1 << 30, -1)) == 1
+    # single rounding of 3 * 0.25 = 0.75 would give 1 as well; 5 * 0.25 = 1.25 -> 1 both ways; 6 * 0.25 = 1.5 -> 2
+    assert int(fp.multiply_by_quantized_multiplier(6, 1 << 30, -1)) == 2
+
+
+_DRIVER = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include "qc_fixedpoint.h"
+int main(void) {
+    long long a, b, c;
+    while (scanf("%lld %lld %lld", &a, &b, &c) == 3) {
+        printf("%d %d %d %d\n", qc_srdhm((int32_t)a, (int32_t)b), qc_rdbpot((int32_t)a, (int32_t)(c < 0 ? -c : c) % 32),
+               qc_requantize((int32_t)a, (int32_t)b, (int32_t)c), qc_shl32((int32_t)a, (int32_t)(c < 0 ? -c : c) % 32));
+    }
+    return 0;
+}
+"""
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
+def test_c_header_matches_numpy(tmp_path: Path) -> None:
+    src = tmp_path / "driver.c"
+    src.write_text(_DRIVER)
+    exe = tmp_path / "driver"
+    subprocess.run(
+        [
+            "cc",
+            "-std=c99",
+            "-O2",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-fsanitize=undefined",
+            "-fno-sanitize-recover=all",
+            f"-I{runtime_dir() / 'include'}",
+            str(src),
+            "-o",
+            str(exe),
+        ],
+        check=True,
+    )
+    rng = np.random.default_rng(0)
+    n = 20000
+    a = rng.integers(INT32_MIN, INT32_MAX, n, endpoint=True)
+    b = rng.integers(1 << 30, 1 << 31, n)  # valid multipliers
+    b[:200] = rng.integers(INT32_MIN, INT32_MAX, 200, endpoint=True)
+    a[:50] = [INT32_MIN, INT32_MAX, 0, -1, 1] * 10
+    a[50:150] = rng.integers(-(1 << 16), 1 << 16, 100)  # realistic accumulators, no left-shift overflow
+    c = rng.integers(-31, 8, n)
+    stdin = "\n".join(f"{x} {y} {z}" for x, y, z in zip(a, b, c, strict=True))
+    out = subprocess.run([str(exe)], input=stdin, capture_output=True, text=True, check=True).stdout
+    got = np.array([line.split() for line in out.strip().splitlines()], dtype=np.int64)
+    e = np.abs(c) % 32
+    np.testing.assert_array_equal(got[:, 0], fp.saturating_rounding_doubling_high_mul(a, b))
+    np.testing.assert_array_equal(got[:, 1], fp.rounding_divide_by_pot(a, e))
+    np.testing.assert_array_equal(got[:, 2], fp.multiply_by_quantized_multiplier(a, b, c))
+    np.testing.assert_array_equal(got[:, 3], fp.wrap_int32(a << e))

@@ -1,0 +1,331 @@
+"""Command line: `qcompile MODEL ...` compiles; `inspect` and `verify` are subcommands.
+
+Errors the user can fix (``QCompileError``) print one message and exit non-zero
+without a traceback; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from qcompile import __version__
+from qcompile.errors import QCompileError
+
+console = Console(stderr=False, highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+class _DefaultToCompile(click.Group):
+    """Treat `qcompile MODEL ...` as `qcompile compile MODEL ...`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["compile", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_DefaultToCompile, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="qcompile")
+def cli() -> None:
+    """Compile a trained model into int8 C for microcontrollers, proven bit-exact on the host.
+
+    \b
+    qcompile MODEL.onnx --target host --calib calib.npz -o DIR
+    qcompile inspect MODEL.onnx
+    qcompile verify DIR [--data inputs.npz] [-n N]
+    """
+
+
+@cli.command("compile")
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path), required=True, help="Output folder.")
+@click.option("--target", default="host", show_default=True, help="Target name (see targets/).")
+@click.option(
+    "--calib", type=click.Path(path_type=Path), help="Calibration .npz: one array per input, first axis = samples."
+)
+@click.option("--name", help="C symbol prefix (default: model file name).")
+@click.option("--observer", type=click.Choice(["minmax", "percentile"]), default="minmax", show_default=True)
+@click.option("--percentile", type=float, default=99.99, show_default=True, help="For --observer percentile.")
+@click.option(
+    "--input-layout",
+    type=click.Choice(["nhwc", "nchw"]),
+    default="nhwc",
+    show_default=True,
+    help="Memory order of 4-D inputs in the C API.",
+)
+@click.option("--weights-section", help="Linker section for the const weight arrays.")
+@click.option("--arena-alignment", type=int, help="Byte alignment of the arena (default: the target's).")
+@click.option(
+    "--ram-budget",
+    type=click.IntRange(min=0),
+    help="RAM bytes (arena + static state) the model may use: fail, naming the peak layer, when it needs more; "
+    "any slack keeps conv layers at full speed.",
+)
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+def compile_cmd(
+    model: Path,
+    out_dir: Path,
+    target: str,
+    calib: Path | None,
+    name: str | None,
+    observer: str,
+    percentile: float,
+    input_layout: str,
+    weights_section: str | None,
+    arena_alignment: int | None,
+    ram_budget: int | None,
+    no_progress: bool,
+) -> None:
+    """Compile MODEL into C sources in the output folder."""
+    from qcompile.compiler import CompileOptions, compile_model
+
+    options = CompileOptions(
+        target=target,
+        calib=calib,
+        name=name,
+        observer=observer,
+        percentile=percentile,
+        input_layout=input_layout,
+        weights_section=weights_section,
+        arena_alignment=arena_alignment,
+        ram_budget=ram_budget,
+        progress=not no_progress and sys.stderr.isatty(),
+    )
+    report = compile_model(model, out_dir, options)
+    table = Table(title=f"qcompile: {model.name} -> {out_dir}", show_header=False)
+    table.add_row("C name", str(report.get("c_name", report.get("name"))))
+    table.add_row("target", str(report.get("target")))
+    table.add_row("layers", str(len(report.get("layers", []))))
+    table.add_row("arena bytes", f"{report.get('arena_bytes')} (lower bound {report.get('lower_bound_bytes')})")
+    peak = report.get("peak_layer", -1)
+    if isinstance(peak, int) and 0 <= peak < len(report.get("layers", [])):
+        layer = report["layers"][peak]
+        live = ", ".join(f"{e['bytes']}" for e in report.get("peak_live", []))
+        table.add_row("peak layer", f"{peak}: {layer['op']} {layer['name']} (live buffers: {live} bytes)")
+    banded = [i for i, layer in enumerate(report.get("layers", [])) if "row_band" in layer]
+    if banded:
+        table.add_row("row bands", f"{len(banded)} conv layers keep their scratch in dead rows (layers {banded})")
+    if report.get("ram_budget") is not None:
+        needed = report["arena_bytes"] + report.get("static_state_bytes", 0)
+        table.add_row("RAM budget", f"{report['ram_budget']} (uses {needed}: arena + static state)")
+    table.add_row("weight bytes", str(report.get("weight_bytes")))
+    console.print(table)
+
+
+@cli.command("inspect")
+@click.argument("model", type=click.Path(path_type=Path))
+def inspect_cmd(model: Path) -> None:
+    """Show MODEL's operators, shapes, parameters, MACs and whether qcompile supports them."""
+    from qcompile.tools.inspect import describe
+
+    rows = describe(model)
+    table = Table(title=f"{model.name}")
+    for col in ("#", "node", "op", "output shape", "params", "MACs", "supported"):
+        table.add_column(col, justify="right" if col in ("#", "params", "MACs") else "left")
+    total_params = total_macs = 0
+    unsupported = 0
+    for i, row in enumerate(rows):
+        total_params += int(row.get("params", 0) or 0)
+        total_macs += int(row.get("macs", 0) or 0)
+        ok = bool(row.get("supported", True))
+        unsupported += not ok
+        shapes = row.get("output_shapes", row.get("output_shape", ""))
+        table.add_row(
+            str(i),
+            str(row.get("name", "")),
+            str(row.get("op_type", row.get("op", ""))),
+            str(shapes),
+            f"{int(row.get('params', 0) or 0):,}",
+            f"{int(row.get('macs', 0) or 0):,}",
+            "yes" if ok else "[red]NO[/red]",
+        )
+    console.print(table)
+    console.print(
+        f"total: {len(rows)} nodes, {total_params:,} parameters, {total_macs:,} MACs, {unsupported} unsupported"
+    )
+
+
+@cli.command("verify")
+@click.argument("out_dir", type=click.Path(path_type=Path))
+@click.option("--data", type=click.Path(path_type=Path), help="Float inputs .npz (default: the calibration data).")
+@click.option("-n", "limit", type=int, help="Use at most N samples.")
+@click.option("--no-float", is_flag=True, help="Skip the comparison with the float model.")
+@click.option("--qemu", is_flag=True, help="Cross-compile for --target and run in its QEMU machine instead.")
+@click.option("--target", "target_name", help="With --qemu: target to run (default: the one DIR was compiled for).")
+def verify_cmd(
+    out_dir: Path, data: Path | None, limit: int | None, no_float: bool, qemu: bool, target_name: str | None
+) -> None:
+    """Build DIR for the host, check C == numpy reference bit for bit, compare with the float model."""
+    from qcompile.tools.verify import verify
+
+    if qemu:
+        _verify_qemu(out_dir, data, limit, target_name)
+        return
+    if target_name is not None:
+        raise QCompileError("--target is only used with --qemu (host verification builds for this machine)")
+
+    result = verify(out_dir, data=data, limit=limit, float_model=not no_float, progress=sys.stderr.isatty())
+    console.print(f"bit-exact: {result.bit_exact}/{result.samples}")
+    if result.outputs:
+        table = Table(title="int8 vs float (onnxruntime)")
+        for col in ("output", "SQNR dB", "top-1 agreement", "float acc", "int8 acc"):
+            table.add_column(col)
+        for o in result.outputs:
+            table.add_row(
+                o.name,
+                "inf" if math.isinf(o.sqnr_db) else f"{o.sqnr_db:.2f}",
+                "-" if o.top1_agreement is None else f"{o.top1_agreement:.2%}",
+                "-" if o.float_accuracy is None else f"{o.float_accuracy:.2%}",
+                "-" if o.int8_accuracy is None else f"{o.int8_accuracy:.2%}",
+            )
+        console.print(table)
+    if not result.ok:
+        shown = ", ".join(str(i) for i in result.mismatched_samples[:10])
+        err_console.print(
+            f"error: C and reference differ on {result.samples - result.bit_exact} samples (first: {shown})"
+        )
+        sys.exit(3)
+
+
+def _firmware_target(out_dir: Path, target_name: str | None):
+    """The --target to run on QEMU: given, or the one the folder was compiled for."""
+    from qcompile.targets import load_target
+    from qcompile.tools.verify import load_compiled
+
+    if target_name is None:
+        _, meta = load_compiled(out_dir)
+        target_name = str(meta.get("target", "host"))
+    target = load_target(target_name)
+    if target.qemu is None:
+        from qcompile.targets import available_targets
+
+        with_qemu = [n for n in available_targets() if load_target(n).qemu is not None]
+        raise QCompileError(f"target {target.name!r} has no QEMU machine; pass --target one of: {', '.join(with_qemu)}")
+    return target
+
+
+def _print_sizes(sizes) -> None:
+    table = Table(title="arm-none-eabi-size split (bytes)", show_header=False)
+    for label, value in sizes.rows():
+        table.add_row(label, f"{value:,}")
+    console.print(table)
+
+
+def _verify_qemu(out_dir: Path, data: Path | None, limit: int | None, target_name: str | None) -> None:
+    from qcompile.tools.firmware.verify_qemu import verify_on_qemu
+
+    target = _firmware_target(out_dir, target_name)
+    checked = verify_on_qemu(out_dir, target, data=data, limit=limit)
+    result = checked.result
+    assert target.qemu is not None
+    console.print(f"target: {target.name} on QEMU {target.qemu.machine}")
+    console.print(f"bit-exact: {result.bit_exact}/{result.samples}")
+    total = checked.run.total_instructions
+    console.print(f"instructions per inference: {int(total.min()):,} .. {int(total.max()):,}")
+    _print_sizes(checked.sizes)
+    if not result.ok:
+        shown = ", ".join(str(i) for i in result.mismatched_samples[:10])
+        err_console.print(
+            f"error: C on {target.name} and reference differ on {result.samples - result.bit_exact} samples "
+            f"(first: {shown})"
+        )
+        sys.exit(3)
+
+
+@cli.command("bench")
+@click.argument("out_dir", type=click.Path(path_type=Path))
+@click.option("--target", "target_name", help="Target to run (default: the one DIR was compiled for).")
+@click.option(
+    "--family",
+    "families",
+    multiple=True,
+    help="Kernel family to measure (repeatable; default: portable and the target's own).",
+)
+@click.option("-n", "samples", type=int, default=1, show_default=True, help="Random inputs per family (median).")
+def bench_cmd(out_dir: Path, target_name: str | None, families: tuple[str, ...], samples: int) -> None:
+    """Executed instructions per layer under QEMU (-icount), kernel families side by side."""
+    from qcompile.tools.firmware.bench import bench
+
+    target = _firmware_target(out_dir, target_name)
+    result = bench(out_dir, target, families=list(families) or None, samples=samples)
+    assert target.qemu is not None
+    base = result.families[0]
+    table = Table(
+        title=f"executed instructions on {target.name} (QEMU {target.qemu.machine}, -icount shift=0, "
+        f"resolution {target.qemu.instructions_per_tick:g})"
+    )
+    for col in ("#", "op", "MACs", *(f.family for f in result.families)):
+        table.add_column(col, justify="left" if col == "op" else "right")
+    for f in result.families[1:]:
+        table.add_column(f"ratio {f.family}", justify="right")
+    for i, layer in enumerate(result.layers):
+        cells = [f"{f.layer_instructions[i]:,}" for f in result.families]
+        ratios = [
+            f"{f.layer_instructions[i] / base.layer_instructions[i]:.2f}" if base.layer_instructions[i] else "-"
+            for f in result.families[1:]
+        ]
+        table.add_row(str(i), str(layer.get("op")), f"{int(layer.get('macs', 0)):,}", *cells, *ratios)
+    table.add_row(
+        "",
+        "total",
+        f"{sum(int(layer.get('macs', 0)) for layer in result.layers):,}",
+        *(f"{f.total_instructions:,}" for f in result.families),
+        *(f"{f.total_instructions / base.total_instructions:.2f}" for f in result.families[1:]),
+    )
+    console.print(table)
+    for f in result.families:
+        console.print(f"{f.family}: bit-exact {f.bit_exact}/{f.samples}")
+    if any(f.bit_exact != f.samples for f in result.families):
+        err_console.print("error: a kernel family's outputs differ from the reference")
+        sys.exit(3)
+
+
+@cli.command("compare")
+@click.argument("out_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--tflm", "tflm_model", type=click.Path(path_type=Path), required=True, help="The int8 .tflite model to run."
+)
+@click.option("-n", "samples", type=int, default=100, show_default=True, help="Number of inputs.")
+@click.option("--data", type=click.Path(path_type=Path), help="Inputs .npz (int8 or float); default random int8.")
+def compare_cmd(out_dir: Path, tflm_model: Path, samples: int, data: Path | None) -> None:
+    """Compare DIR's generated C with TensorFlow Lite Micro: output bits, RAM, flash."""
+    from qcompile.tools.compare import compare
+
+    result = compare(out_dir, tflm_model, n=samples, data=data)
+    table = Table(title=f"qcompile vs TFLite Micro: {tflm_model.name}")
+    for col in ("", "qcompile", "TFLite Micro", "ratio"):
+        table.add_column(col)
+    for row in result.rows:
+        table.add_row(*row)
+    console.print(table)
+    if not result.ok:
+        shown = ", ".join(str(i) for i in result.mismatched_samples[:10])
+        err_console.print(
+            f"error: outputs differ from TFLM on {result.samples - result.equal} of {result.samples} inputs "
+            f"(first: {shown})"
+        )
+        sys.exit(3)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="qcompile", standalone_mode=False)
+    except QCompileError as exc:
+        err_console.print(f"error: {exc}", markup=False)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

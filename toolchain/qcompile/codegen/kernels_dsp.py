@@ -1,0 +1,529 @@
+"""Per-layer Arm DSP (SIMD) int8 kernels: C functions rendered from Jinja templates.
+
+The code generator knows every shape, stride, pad, zero point and multiplier at compile
+time, so instead of calling a general library kernel (CMSIS-NN) each conv-like layer
+gets its own C function (``templates/kernels/dsp/*.c.j2``) with those values as
+literals, and its weights pre-packed in the order the SMLAD inner loop reads them.
+The functions go into ``<name>_kernels.c``; they use the ``qc_*`` intrinsics of
+``runtime_c/include/qc_acle.h``, which are single DSP instructions on a core with the
+DSP extension and a bit-exact portable emulation elsewhere, so ``qcompile verify`` proves
+the very same source on the host.
+
+What is specialised (anything else falls back to the portable runtime kernel):
+
+- ``conv2d`` with ``groups == 1`` and dilation 1 (general, 1x1, first layers with 1-3
+  input channels): input offset folded into the bias (``bias + input_offset * sum(w)``),
+  padded taps read the input zero point, an int16 im2col of two output pixels interleaved
+  per four taps, 2 pixels x 2 channels SMLAD register block fed by LDRDs (weights packed per
+  channel pair into int32 words, so they are word aligned); a fused residual ADD
+  (``conv2d_add``) rescales both int8 operands through 256-entry tables;
+- ``fully_connected``: the same kernel, rows as pixels and ``K = in_features``;
+- ``depthwise_conv2d`` with depth multiplier 1 and dilation 1: four channels'
+  accumulators in registers, SXTB16 + one LDRD of int16 weights + SMLABB/SMLATT per tap,
+  taps at constant offsets for interior pixels and through a pointer table (padded taps
+  -> a zero point row) on the border; the last ``channels % 4`` channels are scalar
+  (int8 loads, int16 weights, the same folded bias and requantisation).
+
+Requantisation takes one SMLAL per output (``<name>_dsp_mbqm2``) whenever that is exact
+for the layer (positive multipliers, right shifts 1..31, ``2 * |acc| < 2^31`` for every
+int8 input: ``requant_table``); otherwise the general TFLM sequence.
+
+``add``, pools and softmax keep the portable kernels: their cost is the per-element
+requantisation (three SRDHM for add), the exp table (softmax) or a compare (max pool),
+none of which has a 16-bit dual-lane DSP form that beats the compiler's scalar code.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+import numpy as np
+
+from qcompile.codegen.names import comment_text
+from qcompile.ir import Graph, Node
+from qcompile.quant.fixedpoint import multiply_by_quantized_multiplier_smaller_than_one_exp as mbqm_lt1
+from qcompile.quant.fixedpoint import wrap_int32
+from qcompile.resources import templates_dir
+
+if TYPE_CHECKING:
+    from qcompile.codegen.lowering import Layer, Lowering
+
+DSP_HEADERS = ("qc_acle.h", "qc_fixedpoint.h")
+"""Runtime headers ``<name>_kernels.c`` includes (copied into ``runtime/``)."""
+
+_MASK32 = (1 << 32) - 1
+
+
+def _wrap32(values: np.ndarray) -> np.ndarray:
+    """int64 values reduced modulo 2^32 into int32 range (the reference's int32 wrap)."""
+    v = np.asarray(values, dtype=np.int64) & _MASK32
+    return np.where(v >= 2**31, v - 2**32, v).astype(np.int64)
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir() / "kernels" / "dsp")),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+
+
+_ENV: jinja2.Environment | None = None
+
+
+def _render(template: str, **context: Any) -> str:
+    global _ENV
+    if _ENV is None:
+        _ENV = _environment()
+    return _ENV.get_template(template).render(**context)
+
+
+# ---- weight packing (compile time) ---------------------------------------------------------
+
+
+def pack_conv_weights(w: np.ndarray) -> np.ndarray:
+    """``[OC, K]`` int8 -> the stream the 2x2 SMLAD loop reads.
+
+    K is zero-padded to a multiple of 4 and OC to a multiple of 2; for each channel pair
+    (c, c+1) and each group of four taps the stream holds c's four bytes then c+1's.
+    """
+    w = np.asarray(w, dtype=np.int64)
+    oc, k = w.shape
+    kpad = -(-k // 4) * 4
+    ocp = oc + (oc & 1)
+    padded = np.zeros((ocp, kpad), dtype=np.int64)
+    padded[:oc, :k] = w
+    # [pairs, 2, quads, 4] -> [pairs, quads, 2, 4]
+    return padded.reshape(ocp // 2, 2, kpad // 4, 4).transpose(0, 2, 1, 3).reshape(-1)
+
+
+def words_from_bytes(b: np.ndarray) -> np.ndarray:
+    """int8 values (a multiple of 4) -> little-endian int32 words, so the array is 4-byte aligned (LDRD)."""
+    u = (np.asarray(b, dtype=np.int64).reshape(-1, 4) & 0xFF) << np.array([0, 8, 16, 24])
+    return _wrap32(u.sum(axis=1))
+
+
+def fold_conv_bias(w: np.ndarray, bias: np.ndarray | None, input_offset: int) -> np.ndarray:
+    """``bias + input_offset * sum_k w`` per channel, modulo 2^32, padded to an even count.
+
+    Exact: the reference adds the exact sum of ``(x + off) * w`` to the bias modulo 2^32,
+    and ``sum((x + off) * w) = sum(x * w) + off * sum(w)`` over the integers.
+    """
+    w = np.asarray(w, dtype=np.int64)
+    oc = w.shape[0]
+    b = np.zeros(oc, dtype=np.int64) if bias is None else np.asarray(bias, dtype=np.int64).reshape(-1)
+    folded = _wrap32(b + int(input_offset) * w.sum(axis=1))
+    if oc & 1:
+        folded = np.concatenate([folded, np.zeros(1, dtype=np.int64)])
+    return folded
+
+
+def pack_depthwise_weights(w: np.ndarray, double: bool = False) -> np.ndarray:
+    """``[KH, KW, C]`` int8 -> int32 words ``[channel quad][tap][(c, c+2), (c+1, c+3)]``.
+
+    Each word holds two int16 lanes (bottom = first channel), the order SXTB16 and SXTB16
+    ROR #8 leave the input's four channels in, so one LDRD fetches a tap's four weights.
+    ``double`` stores ``2 * w`` (still int16) for the doubled-accumulator requantisation.
+    """
+    w = np.asarray(w, dtype=np.int64) * (2 if double else 1)
+    kh, kw, c = w.shape
+    lanes = w.reshape(kh * kw, c // 4, 4)[:, :, [0, 2, 1, 3]].transpose(1, 0, 2).reshape(-1, 2)
+    return _wrap32((lanes[:, 0] & 0xFFFF) | ((lanes[:, 1] & 0xFFFF) << 16))
+
+
+def requant_table(multiplier: np.ndarray, shift: np.ndarray, acc_bound: int) -> np.ndarray | None:
+    """``[m, 2^(e-1), e]`` per channel (``e = -shift``) for ``<name>_dsp_mbqm2``, or None.
+
+    That requantisation takes ``2 * acc`` and is exact (see kernels.c.j2) when every
+    multiplier is positive, every shift is in [-31, -1] and ``2 * |acc| < 2^31`` for every
+    accumulator the layer can produce (``acc_bound`` bounds ``|acc|``); otherwise the
+    caller keeps the general requantisation.
+    """
+    m = np.asarray(multiplier, dtype=np.int64).reshape(-1)
+    e = -np.asarray(shift, dtype=np.int64).reshape(-1)
+    if m.min() <= 0 or e.min() < 1 or e.max() > 31 or 2 * int(acc_bound) >= 2**31:
+        return None
+    return np.stack([m, np.left_shift(1, e - 1), e], axis=1).reshape(-1)
+
+
+def acc_bound(w: np.ndarray, bias: np.ndarray | None, input_offset: int) -> int:
+    """Largest ``|bias + sum (x + input_offset) * w|`` over int8 inputs, any channel (rows of ``w``)."""
+    w = np.abs(np.asarray(w, dtype=np.int64).reshape(np.asarray(w).shape[0], -1))
+    xmax = max(abs(-128 + int(input_offset)), abs(127 + int(input_offset)))
+    b = 0 if bias is None else np.abs(np.asarray(bias, dtype=np.int64).reshape(-1))
+    return int(np.max(b + xmax * w.sum(axis=1)))
+
+
+# ---- scratch -------------------------------------------------------------------------------
+
+
+def _conv_geometry(graph: Graph, node: Node) -> tuple[int, int] | None:
+    """(K, in_c) of a conv/fc node this module specialises, else None."""
+    if node.op not in _CONV_OPS or graph.tensors[node.inputs[1]].data is None:
+        return None
+    w = graph.tensors[node.inputs[1]]
+    if node.op in ("conv2d", "conv2d_add"):
+        if not _conv_ok(graph, node):
+            return None
+        _, kh, kw, c = (int(d) for d in w.shape)
+        return kh * kw * c, c
+    if node.op == "fully_connected":
+        _, k = (int(d) for d in w.shape)
+        return k, k
+    return None
+
+
+_CONV_OPS = ("conv2d", "conv2d_add", "fully_connected")
+
+
+def _conv_ok(graph: Graph, node: Node) -> bool:
+    a = node.attrs
+    xs = graph.tensors[node.inputs[0]].shape
+    if node.op == "conv2d_add" and tuple(graph.tensors[node.inputs[3]].shape) != tuple(
+        graph.tensors[node.outputs[0]].shape
+    ):
+        return False
+    return (
+        len(xs) == 4
+        and int(a.get("groups", 1)) == 1
+        and tuple(int(d) for d in a["dilations"]) == (1, 1)
+        and all(int(p) >= 0 for p in a["pads"])
+    )
+
+
+def _depthwise_ok(graph: Graph, node: Node) -> bool:
+    a = node.attrs
+    xs = graph.tensors[node.inputs[0]].shape
+    return (
+        len(xs) == 4
+        and int(a["depth_multiplier"]) == 1
+        and tuple(int(d) for d in a["dilations"]) == (1, 1)
+        and int(xs[3]) >= 1
+        and all(int(p) >= 0 for p in a["pads"])
+    )
+
+
+def _direct_im2col(k: int, in_c: int, is_fc: bool) -> bool:
+    """Widen straight from the input (runs of whole channel quads) or through an int8 stage."""
+    return (in_c % 4 == 0) if not is_fc else (k % 4 == 0)
+
+
+def dsp_scratch(graph: Graph, portable: Mapping[str, int]) -> dict[str, int]:
+    """Scratch bytes per node when the DSP kernels are selected (others keep ``portable``)."""
+    result = dict(portable)
+    for node in graph.nodes:
+        if node.op == "depthwise_conv2d" and _depthwise_ok(graph, node):
+            result.pop(node.name, None)
+            continue
+        geom = _conv_geometry(graph, node)
+        if geom is None:
+            continue
+        k, in_c = geom
+        kpad = -(-k // 4) * 4
+        size = 2 * kpad * 2
+        if not _direct_im2col(k, in_c, node.op == "fully_connected"):
+            size += kpad
+        result[node.name] = (size + 15) // 16 * 16
+    return result
+
+
+# ---- lowering ------------------------------------------------------------------------------
+
+
+def _requant_setup(lo: Lowering, node: Node, n: int) -> tuple[str, str, str]:
+    from qcompile.codegen.lowering import _requant_arrays
+
+    shift = np.asarray(node.attrs["shift"], dtype=np.int64).reshape(-1)
+    if shift.min() < -31 or shift.max() > 31:
+        raise ValueError(f"shift out of [-31, 31]: {shift.min()}..{shift.max()}")
+    mult = np.asarray(node.attrs["multiplier"], dtype=np.int64).reshape(-1)
+    m, s = _requant_arrays(lo, node, n)
+    if shift.max() <= 0 and shift.min() >= -22 and mult.min() > 0:
+        requant = f"{lo.cname}_dsp_requant_fast"
+    elif shift.max() <= 0:
+        requant = f"{lo.cname}_dsp_requant_lt1"
+    else:
+        requant = f"{lo.cname}_dsp_requant"
+    return m, s, requant
+
+
+def _bias_data(lo: Lowering, node: Node) -> np.ndarray | None:
+    if len(node.inputs) > 2 and node.inputs[2]:
+        return np.asarray(lo.graph.tensors[node.inputs[2]].data)
+    return None
+
+
+def _emit(lo: Lowering, layer: Layer, fn: str, source: str, node: Node, residual: str | None = None) -> None:
+    x, y = node.inputs[0], node.outputs[0]
+    lo.kernel_sources.append(source)
+    if residual is None:
+        layer.params.append(f"int {fn}(const int8_t *input, int8_t *output, void *scratch);")
+        layer.statements.append(f"(void){fn}({lo.src(x)}, {lo.dst(y)}, {lo.scratch(node)});")
+    else:
+        layer.params.append(f"int {fn}(const int8_t *input, const int8_t *residual, int8_t *output, void *scratch);")
+        layer.statements.append(f"(void){fn}({lo.src(x)}, {residual}, {lo.dst(y)}, {lo.scratch(node)});")
+
+
+def _fast_ok(m: int, s: int) -> bool:
+    """The one-SMLAL requantisation is exact for this multiplier/shift (see kernels.c.j2)."""
+    return m > 0 and -22 <= s <= 0
+
+
+def _add_epilogue(lo: Lowering, node: Node) -> dict[str, Any]:
+    """Literal constants of the fused residual ADD of a conv2d_add node (TFLM int8 ADD)."""
+    from qcompile.reference.fused import split_attrs
+
+    _, add, operand = split_attrs(node.attrs)
+    fast = f"{lo.cname}_dsp_mbqm_fast"
+
+    def rq(m: int, s: int) -> str:
+        return fast if _fast_ok(m, s) else "qc_requantize_lt1"
+
+    ins = {
+        1: (int(add["input1_offset"]), int(add["input1_multiplier"]), int(add["input1_shift"])),
+        2: (int(add["input2_offset"]), int(add["input2_multiplier"]), int(add["input2_shift"])),
+    }
+    y_off, y_m, y_s = ins[operand]
+    r_off, r_m, r_s = ins[3 - operand]
+    first, second = ("ys", "rs") if operand == 1 else ("rs", "ys")
+    sign = "-" if int(add.get("subtract", 0)) else "+"
+    o_m, o_s = int(add["output_multiplier"]), int(add["output_shift"])
+    if int(add["left_shift"]) < 0 or int(add["left_shift"]) > 23 or max(y_s, r_s, o_s) > 0:
+        raise ValueError("add parameters outside TFLM's int8 ADD contract")
+    # Each input's rescaled value is a function of one int8: two 256-entry tables replace two
+    # multiplications; the sum then takes the one-SMLAL requantisation when it is exact.
+    q = np.arange(-128, 128, dtype=np.int64)
+    ls = int(add["left_shift"])
+    y_tab = mbqm_lt1(wrap_int32((q + y_off) << ls), y_m, y_s)
+    r_tab = mbqm_lt1(wrap_int32((q + r_off) << ls), r_m, r_s)
+    raw_bound = int(np.abs(y_tab).max() + np.abs(r_tab).max())
+    lut = requant_table(np.array([o_m]), np.array([o_s]), raw_bound) is not None
+    y_lut = r_lut = None
+    if lut:
+        y_lut = lo.array("q", f"{node.name}_dsp_add_y", "int32_t", y_tab, f"{node.name} rescaled conv output per int8")
+        r_lut = lo.array("q", f"{node.name}_dsp_add_r", "int32_t", r_tab, f"{node.name} rescaled residual per int8")
+    return {
+        "lut": lut,
+        "y_lut": y_lut,
+        "r_lut": r_lut,
+        "y_off": y_off,
+        "y_m": y_m,
+        "y_s": y_s,
+        "y_rq": rq(y_m, y_s),
+        "r_off": r_off,
+        "r_m": r_m,
+        "r_s": r_s,
+        "r_rq": rq(r_m, r_s),
+        "left_shift": int(add["left_shift"]),
+        "raw": f"(uint32_t){first} {sign} (uint32_t){second}",
+        "o_m": o_m,
+        "o_s": o_s,
+        "o_rq": rq(o_m, o_s),
+        "o_off": int(add["output_offset"]),
+        "act_min": int(add["act_min"]),
+        "act_max": int(add["act_max"]),
+    }
+
+
+def _lower_conv(lo: Lowering, layer: Layer, node: Node) -> int:
+    a = node.attrs
+    x, w_name, y = node.inputs[0], node.inputs[1], node.outputs[0]
+    is_fc = node.op == "fully_connected"
+    w = np.asarray(lo.graph.tensors[w_name].data, dtype=np.int64)
+    ys = lo.shape(y)
+    if is_fc:
+        oc, k = w.shape
+        rows = math.prod(lo.shape(x)) // k
+        geo = {"batches": 1, "in_h": 1, "in_w": rows, "in_c": k, "out_h": 1, "out_w": rows, "out_c": oc}
+        geo.update(kh=1, kw=1, sh=1, sw=1, pt=0, pl=0)
+        w2 = w
+    else:
+        xs = lo.shape(x)
+        oc, kh, kw, c = w.shape
+        k = kh * kw * c
+        geo = {"batches": xs[0], "in_h": xs[1], "in_w": xs[2], "in_c": c, "out_h": ys[1], "out_w": ys[2], "out_c": oc}
+        geo.update(kh=kh, kw=kw, sh=int(a["strides"][0]), sw=int(a["strides"][1]))
+        geo.update(pt=int(a["pads"][0]), pl=int(a["pads"][1]))
+        w2 = w.reshape(oc, k)
+    kpad = -(-k // 4) * 4
+    off = int(a["input_offset"])
+    fn = f"{lo.cname}_l{layer.index}_dsp"
+    packed = lo.array(
+        "w", f"{node.name}_dsp_w", "int32_t", words_from_bytes(pack_conv_weights(w2)), f"{node.name} packed DSP weights"
+    )
+    b = _bias_data(lo, node)
+    bias = lo.array(
+        "q",
+        f"{node.name}_dsp_bias",
+        "int32_t",
+        fold_conv_bias(w2, b, off),
+        f"{node.name} folded bias",
+    )
+    table = requant_table(_int_vector(a["multiplier"], oc), _int_vector(a["shift"], oc), acc_bound(w2, b, off))
+    extra: dict[str, Any] = {"rq": None, "mult": None, "shift": None, "requant": None}
+    if table is not None:
+        extra["rq"] = lo.array("q", f"{node.name}_dsp_rq", "int32_t", table, f"{node.name} requant m, 2^(e-1), e")
+    else:
+        extra["mult"], extra["shift"], extra["requant"] = _requant_setup(lo, node, oc)
+    add = _add_epilogue(lo, node) if node.op == "conv2d_add" else None
+    source = _render(
+        "conv.c.j2",
+        cname=lo.cname,
+        fn=fn,
+        index=layer.index,
+        comment=comment_text(f"{node.op} {node.name}"),
+        **geo,
+        pixels=geo["out_h"] * geo["out_w"],
+        k=k,
+        kpad=kpad,
+        oc_pad=oc + (oc & 1),
+        zp=-off,
+        input_offset=off,
+        direct=_direct_im2col(k, geo["in_c"], is_fc),
+        weights=packed,
+        bias=bias,
+        dbl=table is not None,
+        unroll=math.prod(ys) * k >= 400_000,
+        output_offset=int(a["output_offset"]),
+        act_min=int(a["act_min"]),
+        act_max=int(a["act_max"]),
+        add=add,
+        **extra,
+    )
+    _emit(lo, layer, fn, source, node, residual=lo.src(node.inputs[3]) if add else "NULL")
+    return math.prod(ys) * k
+
+
+def _interior(out: int, pad: int, stride: int, kernel: int, size: int) -> tuple[int, int]:
+    """Output index range [lo, hi) whose whole window lies inside the input."""
+    lo = -(-pad // stride)
+    hi = min(out, (size + pad - kernel) // stride + 1)
+    return (lo, hi) if hi > lo else (0, 0)
+
+
+def _lower_depthwise(lo: Lowering, layer: Layer, node: Node) -> int:
+    a = node.attrs
+    x, w_name, y = node.inputs[0], node.inputs[1], node.outputs[0]
+    xs, ys = lo.shape(x), lo.shape(y)
+    w = np.asarray(lo.graph.tensors[w_name].data, dtype=np.int64)
+    kh, kw, c = w.shape
+    sh, sw = int(a["strides"][0]), int(a["strides"][1])
+    pt, pl = int(a["pads"][0]), int(a["pads"][1])
+    off = int(a["input_offset"])
+    fn = f"{lo.cname}_l{layer.index}_dsp"
+    b = _bias_data(lo, node)
+    b_vals = np.zeros(c, dtype=np.int64) if b is None else np.asarray(b, dtype=np.int64).reshape(-1)
+    w_cm = w.reshape(kh * kw, c).T  # [C, taps]
+    table = requant_table(_int_vector(a["multiplier"], c), _int_vector(a["shift"], c), acc_bound(w_cm, b_vals, off))
+    dbl = table is not None
+    scale = 2 if dbl else 1
+    quads = c - c % 4
+    packed = None
+    if quads:
+        packed = lo.array(
+            "w",
+            f"{node.name}_dsp_w",
+            "int32_t",
+            pack_depthwise_weights(w[:, :, :quads], dbl),
+            f"{node.name} DSP weights int16 pairs",
+        )
+    tail_weights = None
+    if c > quads:  # channels past the last quad: scalar taps, weights [tail channel][tap]
+        tail_w = w_cm[quads:] * scale
+        tail_weights = lo.array("w", f"{node.name}_dsp_wt", "int16_t", tail_w, f"{node.name} DSP tail weights")
+    folded = _wrap32(scale * (b_vals + off * w_cm.sum(axis=1)))
+    bias = lo.array("q", f"{node.name}_dsp_bias", "int32_t", folded, f"{node.name} folded bias")
+    zp_row = lo.array("q", f"{node.name}_dsp_zp", "int8_t", np.full(c, -off), f"{node.name} input zero point row")
+    extra: dict[str, Any] = {"rq": None, "mult": None, "shift": None, "requant": None}
+    if dbl:
+        extra["rq"] = lo.array("q", f"{node.name}_dsp_rq", "int32_t", table, f"{node.name} requant m, 2^(e-1), e")
+    else:
+        extra["mult"], extra["shift"], extra["requant"] = _requant_setup(lo, node, c)
+    oy_lo, oy_hi = _interior(ys[1], pt, sh, kh, xs[1])
+    ox_lo, ox_hi = _interior(ys[2], pl, sw, kw, xs[2])
+    taps = [(ky * xs[2] + kx) * c for ky in range(kh) for kx in range(kw)]
+    source = _render(
+        "depthwise.c.j2",
+        cname=lo.cname,
+        fn=fn,
+        index=layer.index,
+        comment=comment_text(f"{node.op} {node.name}"),
+        batches=xs[0],
+        in_h=xs[1],
+        in_w=xs[2],
+        channels=c,
+        quads=quads,
+        tail=c - quads,
+        tail_weights=tail_weights,
+        out_h=ys[1],
+        out_w=ys[2],
+        kh=kh,
+        kw=kw,
+        sh=sh,
+        sw=sw,
+        pt=pt,
+        pl=pl,
+        oy_lo=oy_lo,
+        oy_hi=oy_hi,
+        ox_lo=ox_lo,
+        ox_hi=ox_hi,
+        taps=kh * kw,
+        tap_offsets=taps,
+        input_offset=off,
+        zp=-off,
+        zp_row=zp_row,
+        dbl=dbl,
+        weights=packed,
+        bias=bias,
+        output_offset=int(a["output_offset"]),
+        act_min=int(a["act_min"]),
+        act_max=int(a["act_max"]),
+        **extra,
+    )
+    _emit(lo, layer, fn, source, node)
+    return math.prod(ys) * kh * kw
+
+
+def _int_vector(values: Any, n: int) -> np.ndarray:
+    """A per-channel attribute as n int64 values (a scalar is broadcast)."""
+    arr = np.asarray(values, dtype=np.int64).reshape(-1)
+    return np.repeat(arr, n) if arr.size == 1 else arr
+
+
+def lower_dsp(lo: Lowering, layer: Layer, node: Node) -> int | None:
+    """Specialise ``node`` into a DSP kernel: fills ``layer`` and ``lo.kernel_sources``.
+
+    Returns the layer's MAC count, or None when this node is not specialised (the caller
+    then uses the portable lowering).
+    """
+    graph = lo.graph
+    if node.op == "depthwise_conv2d" and _depthwise_ok(graph, node):
+        return _lower_depthwise(lo, layer, node)
+    if node.op in _CONV_OPS and _conv_geometry(graph, node) is not None:
+        return _lower_conv(lo, layer, node)
+    return None
+
+
+def render_kernels_file(cname: str, model_comment: str, sources: list[str]) -> str:
+    """The ``<name>_kernels.c`` text holding every rendered layer function."""
+    return _render("kernels.c.j2", cname=cname, model_comment=model_comment, kernels=sources) + "\n"
+
+
+__all__ = [
+    "DSP_HEADERS",
+    "acc_bound",
+    "dsp_scratch",
+    "fold_conv_bias",
+    "lower_dsp",
+    "pack_conv_weights",
+    "pack_depthwise_weights",
+    "render_kernels_file",
+    "requant_table",
+    "words_from_bytes",
+]

@@ -1,0 +1,578 @@
+"""Lower each quantized node to straight-line C: a constant parameter struct and one kernel call.
+
+Every shape and parameter becomes a compile-time constant (``static const`` structs in
+``<name>.c``, const arrays in ``<name>_weights.c``); buffers are the caller's input and
+output pointers, const arrays, or ``arena + offset`` from the memory plan. Node
+attributes are read exactly as ``docs/QUANTIZATION.md`` names them; the shape/stride
+bookkeeping of the C structs comes from :mod:`qcompile.op_params` (shared with the
+Cython binding so the two cannot disagree).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from qcompile import op_params
+from qcompile.codegen.names import Namer, comment_text
+from qcompile.errors import QCompileError, UnsupportedModelError
+from qcompile.ir import Graph, Node
+from qcompile.memory.planner import Location, MemoryPlan
+
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
+_CTYPES = {"int8": "int8_t", "int32": "int32_t", "uint8": "uint8_t", "int16": "int16_t"}
+
+
+def c_int(value: int) -> str:
+    """An int32 literal that is valid C for every value (INT32_MIN has no literal)."""
+    value = int(value)
+    if not INT32_MIN <= value <= INT32_MAX:
+        raise QCompileError(f"integer parameter {value} does not fit int32")
+    if value == INT32_MIN:
+        return "(-2147483647 - 1)"
+    return str(value)
+
+
+def c_float(value: float) -> str:
+    """A double literal that round-trips exactly (Python's shortest repr)."""
+    value = float(value)
+    if not math.isfinite(value):
+        raise QCompileError(f"non-finite quantization scale {value}")
+    text = repr(value)
+    return text if any(c in text for c in ".e") else text + ".0"
+
+
+@dataclass
+class ConstArray:
+    """A const array in ``<name>_weights.c``."""
+
+    ident: str
+    ctype: str
+    values: np.ndarray
+    comment: str
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.values.size) * np.dtype(self.ctype.removesuffix("_t")).itemsize
+
+    def body_lines(self, per_line: int = 16) -> list[str]:
+        items = [c_int(v) for v in self.values.reshape(-1).tolist()]
+        return [", ".join(items[i : i + per_line]) + "," for i in range(0, len(items), per_line)]
+
+
+@dataclass
+class Layer:
+    """One node's C: struct definitions (file scope) and statements (inside the run function)."""
+
+    index: int
+    op: str
+    comment: str
+    params: list[str] = field(default_factory=list)
+    statements: list[str] = field(default_factory=list)
+    report: dict[str, Any] = field(default_factory=dict)
+    extra_report: dict[str, Any] = field(default_factory=dict)  # op-specific report keys
+
+
+class Lowering:
+    """Turns a planned graph into layers and const arrays."""
+
+    def __init__(
+        self, graph: Graph, plan: MemoryPlan, cname: str, namer: Namer, kernel_family: str = "portable"
+    ) -> None:
+        self.graph = graph
+        self.plan = plan
+        self.cname = cname
+        self.namer = namer
+        self.kernel_family = kernel_family
+        self.arrays: list[ConstArray] = []
+        self.functions: set[str] = set()
+        self.kernel_sources: list[str] = []  # per-layer C functions for <name>_kernels.c (dsp family)
+        self._tensor_arrays: dict[str, str] = {}
+
+    # -- constants --------------------------------------------------------------------
+    def array(self, kind: str, part: str, ctype: str, values: np.ndarray, comment: str) -> str:
+        values = np.asarray(values).reshape(-1).astype(np.int64)
+        if values.size == 0:
+            raise QCompileError(f"empty constant {comment!r}")
+        ident = self.namer.unique(f"{self.cname}_{kind}", part)
+        self.arrays.append(ConstArray(ident, ctype, values, comment_text(comment)))
+        return ident
+
+    def tensor_array(self, name: str) -> str:
+        """The const array holding constant tensor ``name`` (emitted once)."""
+        if name not in self._tensor_arrays:
+            t = self.graph.tensors[name]
+            ctype = _CTYPES.get(t.dtype)
+            if ctype is None or t.data is None:
+                raise QCompileError(f"constant {name!r} has dtype {t.dtype}; the generated code takes int8/int32 only")
+            data = np.asarray(t.data)
+            info = np.iinfo(data.dtype) if data.dtype.kind in "iu" else None
+            if info is None or info.bits > 32:
+                raise QCompileError(f"constant {name!r} holds {data.dtype} data, expected {t.dtype}")
+            self._tensor_arrays[name] = self.array("w", name, ctype, data, f"{name} {list(t.shape)} {t.dtype}")
+        return self._tensor_arrays[name]
+
+    # -- pointers -----------------------------------------------------------------------
+    def _loc(self, name: str) -> Location:
+        loc = self.plan.locations.get(name)
+        if loc is None:
+            raise QCompileError(f"tensor {name!r} has no planned location")
+        return loc
+
+    def src(self, name: str) -> str:
+        """A read pointer expression for tensor ``name``."""
+        loc = self._loc(name)
+        if loc.kind == "input":
+            return f"inputs[{loc.index}]"
+        if loc.kind == "output":
+            return f"outputs[{loc.index}]"
+        if loc.kind == "const":
+            return self.tensor_array(loc.tensor)
+        return f"(const int8_t *)(arena + {loc.offset})"
+
+    def dst(self, name: str) -> str:
+        """A write pointer expression for tensor ``name`` (never an input or a constant)."""
+        loc = self._loc(name)
+        if loc.kind == "output":
+            return f"outputs[{loc.index}]"
+        if loc.kind == "arena":
+            return f"(int8_t *)(arena + {loc.offset})"
+        raise QCompileError(f"tensor {name!r} would be written into a read-only {loc.kind} buffer")
+
+    def scratch(self, node: Node) -> str:
+        if node.name in self.plan.scratch_offsets:
+            return f"(void *)(arena + {self.plan.scratch_offsets[node.name]})"
+        return "NULL"
+
+    # -- helpers --------------------------------------------------------------------------
+    def shape(self, name: str) -> tuple[int, ...]:
+        return tuple(int(d) for d in self.graph.tensors[name].shape)
+
+    def struct(self, layer: Layer, ctype: str, fields: dict[str, Any]) -> str:
+        ident = f"{self.cname}_l{layer.index}"
+        lines = [f"static const {ctype} {ident} = {{"]
+        for key, value in fields.items():
+            if isinstance(value, list | tuple):
+                lines.append(f"    .{key} = {{{', '.join(c_int(v) for v in value)}}},")
+            else:
+                lines.append(f"    .{key} = {c_int(value)},")
+        lines.append("};")
+        layer.params.append("\n".join(lines))
+        return ident
+
+    def call(self, layer: Layer, fn: str, args: list[str], *, checked: bool) -> None:
+        self.functions.add(fn)
+        text = f"{fn}({', '.join(args)})"
+        if checked:
+            layer.statements.append(f"if ({text} != QC_OK) {{\n        return {layer.index + 1};\n    }}")
+        else:
+            layer.statements.append(f"{text};")
+
+    def copy(self, layer: Layer, src: str, dst: str, size: int) -> None:
+        self.call(layer, "qc_copy_s8", [src, dst, c_int(size)], checked=False)
+
+    # -- entry ----------------------------------------------------------------------------
+    def lower(self, index: int, node: Node) -> Layer:
+        lower_fn = _LOWERINGS.get(node.op)
+        if lower_fn is None:
+            raise UnsupportedModelError(f"node {node.name!r}: op {node.op!r} has no C lowering")
+        layer = Layer(index, node.op, comment_text(f"{node.op} {node.name}"))
+        try:
+            macs = None
+            if self.kernel_family == "dsp":
+                from qcompile.codegen.kernels_dsp import lower_dsp
+
+                macs = lower_dsp(self, layer, node)  # None: not specialised, use the portable kernel
+            if macs is None:
+                macs = lower_fn(self, layer, node)
+        except (KeyError, ValueError, IndexError, TypeError) as exc:
+            raise QCompileError(f"node {node.name!r} ({node.op}): cannot generate C: {exc}") from exc
+        out_t = self.graph.tensors[node.outputs[0]]
+        q = out_t.quant
+        layer.report = {
+            "op": node.op,
+            "name": node.name,
+            "inputs": [list(self.shape(i)) for i in node.inputs if i and not self.graph.tensors[i].is_constant],
+            "output": list(out_t.shape),
+            "macs": int(macs),
+            "output_scale": float(q.scale) if q is not None and not q.per_channel else None,
+            "output_zero_point": int(q.zero_point) if q is not None and not q.per_channel else None,
+            "scratch_bytes": int(self.plan.scratch_sizes.get(node.name, 0)),
+        }
+        layer.report.update(layer.extra_report)
+        return layer
+
+
+# ---- per-op lowerings (return the layer's MAC count) -----------------------------------
+
+
+def _int32_array(values: Any, n: int, what: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.int64).reshape(-1)
+    if arr.size == 1 and n > 1:
+        arr = np.repeat(arr, n)
+    if arr.size != n:
+        raise ValueError(f"{what} has {arr.size} entries, expected {n}")
+    return arr
+
+
+def _bias(lo: Lowering, node: Node, n: int) -> str:
+    if len(node.inputs) > 2 and node.inputs[2]:
+        return lo.src(node.inputs[2])
+    return lo.array("q", f"{node.name}_zero_bias", "int32_t", np.zeros(n, dtype=np.int64), f"{node.name} zero bias")
+
+
+def _requant_arrays(lo: Lowering, node: Node, n: int) -> tuple[str, str]:
+    mult = _int32_array(node.attrs["multiplier"], n, "multiplier")
+    shift = _int32_array(node.attrs["shift"], n, "shift")
+    m = lo.array("q", f"{node.name}_multiplier", "int32_t", mult, f"{node.name} multiplier")
+    s = lo.array("q", f"{node.name}_shift", "int32_t", shift, f"{node.name} shift")
+    return m, s
+
+
+def _conv_like(lo: Lowering, layer: Layer, node: Node, depthwise: bool) -> int:
+    a = node.attrs
+    x, w, y = node.inputs[0], node.inputs[1], node.outputs[0]
+    xs, ws, ys = lo.shape(x), lo.shape(w), lo.shape(y)
+    if len(xs) != 4 or len(ys) != 4:
+        raise ValueError(f"expects 4-D NHWC input and output, got {xs} -> {ys}")
+    if depthwise:
+        kh, kw = ws[0], ws[1]
+        groups, dm = 1, int(a["depth_multiplier"])
+        taps = kh * kw
+    else:
+        kh, kw = ws[1], ws[2]
+        groups, dm = int(a.get("groups", 1)), 1
+        taps = kh * kw * ws[3]
+    fields = {
+        "batches": xs[0],
+        "in_h": xs[1],
+        "in_w": xs[2],
+        "in_c": xs[3],
+        "out_h": ys[1],
+        "out_w": ys[2],
+        "out_c": ys[3],
+        "kernel_h": kh,
+        "kernel_w": kw,
+        "stride_h": a["strides"][0],
+        "stride_w": a["strides"][1],
+        "dilation_h": a["dilations"][0],
+        "dilation_w": a["dilations"][1],
+        "pad_top": a["pads"][0],
+        "pad_left": a["pads"][1],
+        "groups": groups,
+        "depth_multiplier": dm,
+        "input_offset": a["input_offset"],
+        "output_offset": a["output_offset"],
+        "act_min": a["act_min"],
+        "act_max": a["act_max"],
+    }
+    params = lo.struct(layer, "qc_conv_params", fields)
+    m, s = _requant_arrays(lo, node, ys[3])
+    fn = "qc_depthwise_conv2d_s8" if depthwise else "qc_conv2d_s8"
+    args = [f"&{params}", lo.src(x), lo.src(w), _bias(lo, node, ys[3]), m, s, lo.dst(y), lo.scratch(node)]
+    band = lo.plan.row_bands.get(node.name)
+    if band is not None and not depthwise:
+        # scratch in dead arena bytes: the planner's row bands (qc_conv2d_rows.c)
+        fn = "qc_conv2d_s8_rows"
+        args[1:1] = [c_int(band[0]), c_int(band[1])]
+        layer.extra_report["row_band"] = list(band)
+    lo.call(layer, fn, args, checked=True)
+    return math.prod(ys) * taps
+
+
+def _conv2d(lo: Lowering, layer: Layer, node: Node) -> int:
+    return _conv_like(lo, layer, node, depthwise=False)
+
+
+def _depthwise(lo: Lowering, layer: Layer, node: Node) -> int:
+    return _conv_like(lo, layer, node, depthwise=True)
+
+
+def _fully_connected(lo: Lowering, layer: Layer, node: Node) -> int:
+    a = node.attrs
+    x, w, y = node.inputs[0], node.inputs[1], node.outputs[0]
+    n, k = lo.shape(w)
+    rows = math.prod(lo.shape(x)) // k
+    per_channel = int(np.asarray(a["multiplier"]).size > 1)
+    fields = {
+        "batches": rows,
+        "in_features": k,
+        "out_features": n,
+        "input_offset": a["input_offset"],
+        "output_offset": a["output_offset"],
+        "act_min": a["act_min"],
+        "act_max": a["act_max"],
+        "per_channel": per_channel,
+    }
+    params = lo.struct(layer, "qc_fc_params", fields)
+    m, s = _requant_arrays(lo, node, n if per_channel else 1)
+    args = [f"&{params}", lo.src(x), lo.src(w), _bias(lo, node, n), m, s, lo.dst(y), lo.scratch(node)]
+    lo.call(layer, "qc_fully_connected_s8", args, checked=True)
+    return rows * n * k
+
+
+_MUL_FIELDS = (
+    "input1_offset",
+    "input2_offset",
+    "output_offset",
+    "output_multiplier",
+    "output_shift",
+    "act_min",
+    "act_max",
+)
+
+
+def _binary(lo: Lowering, layer: Layer, node: Node, fn: str, ctype: str, names: tuple[str, ...]) -> int:
+    x1, x2, y = node.inputs[0], node.inputs[1], node.outputs[0]
+    out5, st1, st2 = op_params.broadcast_layout(lo.shape(x1), lo.shape(x2))
+    if math.prod(out5) != math.prod(lo.shape(y)):
+        raise ValueError(f"broadcast shape {out5} does not match the output {lo.shape(y)}")
+    fields: dict[str, Any] = {"out_shape": out5, "in1_strides": st1, "in2_strides": st2}
+    fields.update({k: node.attrs.get(k, 0) if k == "subtract" else node.attrs[k] for k in names})
+    params = lo.struct(layer, ctype, fields)
+    lo.call(layer, fn, [f"&{params}", lo.src(x1), lo.src(x2), lo.dst(y)], checked=True)
+    return math.prod(out5) if fn == "qc_mul_s8" else 0
+
+
+def _add(lo: Lowering, layer: Layer, node: Node) -> int:
+    return _binary(lo, layer, node, "qc_add_s8", "qc_add_params", op_params.ADD_ATTRS)
+
+
+def _mul(lo: Lowering, layer: Layer, node: Node) -> int:
+    return _binary(lo, layer, node, "qc_mul_s8", "qc_mul_params", _MUL_FIELDS)
+
+
+def _pool(lo: Lowering, layer: Layer, node: Node) -> int:
+    a = node.attrs
+    x, y = node.inputs[0], node.outputs[0]
+    fields = op_params.pool_layout(lo.shape(x), a["kernel"], a["strides"], a["pads"])
+    if (fields["batches"], fields["out_h"], fields["out_w"], fields["channels"]) != lo.shape(y):
+        raise ValueError(f"pool output {lo.shape(y)} does not match its parameters")
+    fields.update(act_min=a["act_min"], act_max=a["act_max"])
+    params = lo.struct(layer, "qc_pool_params", fields)
+    if node.op == "max_pool2d":
+        lo.call(layer, "qc_max_pool2d_s8", [f"&{params}", lo.src(x), lo.dst(y)], checked=True)
+    else:
+        lo.call(layer, "qc_avg_pool2d_s8", [f"&{params}", lo.src(x), lo.dst(y), lo.scratch(node)], checked=True)
+    return 0
+
+
+def _softmax(lo: Lowering, layer: Layer, node: Node) -> int:
+    a = node.attrs
+    x, y = node.inputs[0], node.outputs[0]
+    shape = lo.shape(x)
+    depth = shape[-1] if shape else 1
+    fields = {
+        "outer": math.prod(shape) // depth,
+        "depth": depth,
+        "input_multiplier": a["input_multiplier"],
+        "input_left_shift": a["input_left_shift"],
+        "diff_min": a["diff_min"],
+    }
+    params = lo.struct(layer, "qc_softmax_params", fields)
+    lo.call(layer, "qc_softmax_s8", [f"&{params}", lo.src(x), lo.dst(y)], checked=True)
+    return 0
+
+
+def _lut(lo: Lowering, layer: Layer, node: Node) -> int:
+    table = np.asarray(node.attrs["table"]).reshape(-1)
+    if table.size != 256 or table.min() < -128 or table.max() > 127:
+        raise ValueError("lut table must have 256 int8 entries")
+    ident = lo.array("q", f"{node.name}_table", "int8_t", table, f"{node.name} lookup table")
+    x, y = node.inputs[0], node.outputs[0]
+    lo.call(layer, "qc_lut_s8", [ident, lo.src(x), lo.dst(y), c_int(math.prod(lo.shape(x)))], checked=False)
+    return 0
+
+
+def _concat(lo: Lowering, layer: Layer, node: Node) -> int:
+    y = node.outputs[0]
+    outer, inner = op_params.concat_layout([lo.shape(i) for i in node.inputs], node.attrs["axis"])
+    sizes = lo.array("q", f"{node.name}_sizes", "int32_t", np.asarray(inner), f"{node.name} concat slice sizes")
+    ptrs = ", ".join(lo.src(i) for i in node.inputs)
+    n = len(node.inputs)
+    lo.functions.add("qc_concat_s8")
+    layer.statements.append(
+        f"{{\n        const int8_t *const parts[{n}] = {{{ptrs}}};\n"
+        f"        qc_concat_s8({c_int(outer)}, {n}, parts, {sizes}, {lo.dst(y)});\n    }}"
+    )
+    return 0
+
+
+def _pad(lo: Lowering, layer: Layer, node: Node) -> int:
+    x, y = node.inputs[0], node.outputs[0]
+    in5, before, after = op_params.pad_layout(lo.shape(x), node.attrs["pads"])
+    fields = {"in_shape": in5, "pad_before": before, "pad_after": after, "pad_value": node.attrs["pad_value"]}
+    params = lo.struct(layer, "qc_pad_params", fields)
+    lo.call(layer, "qc_pad_s8", [f"&{params}", lo.src(x), lo.dst(y)], checked=False)
+    return 0
+
+
+def _transpose(lo: Lowering, layer: Layer, node: Node) -> int:
+    x, y = node.inputs[0], node.outputs[0]
+    in5, perm5 = op_params.transpose_layout(lo.shape(x), node.attrs["perm"])
+    params = lo.struct(layer, "qc_transpose_params", {"in_shape": in5, "perm": perm5})
+    lo.call(layer, "qc_transpose_s8", [f"&{params}", lo.src(x), lo.dst(y)], checked=False)
+    return 0
+
+
+def _reshape(lo: Lowering, layer: Layer, node: Node) -> int:
+    x, y = node.inputs[0], node.outputs[0]
+    if node.name in lo.plan.copy_reshapes:
+        lo.copy(layer, lo.src(x), lo.dst(y), math.prod(lo.shape(y)))
+    else:
+        layer.statements.append(f"/* alias: {comment_text(y)} shares the buffer of {comment_text(x)} */")
+    return 0
+
+
+def _copy(lo: Lowering, layer: Layer, node: Node) -> int:
+    x, y = node.inputs[0], node.outputs[0]
+    lo.copy(layer, lo.src(x), lo.dst(y), math.prod(lo.shape(y)))
+    return 0
+
+
+def _conv2d_add(lo: Lowering, layer: Layer, node: Node) -> int:
+    """conv2d with the residual add fused into its epilogue (qc_conv2d_add_s8); the output
+    may be the residual's buffer (in place, see the planner)."""
+    from qcompile.reference.fused import split_attrs
+
+    a, add_attrs, operand = split_attrs(node.attrs)
+    x, w, _, residual = node.inputs
+    y = node.outputs[0]
+    xs, ws, ys = lo.shape(x), lo.shape(w), lo.shape(y)
+    if len(xs) != 4 or len(ys) != 4 or lo.shape(residual) != ys:
+        raise ValueError(f"expects 4-D NHWC input, output and residual, got {xs} -> {ys}")
+    conv_fields = {
+        "batches": xs[0],
+        "in_h": xs[1],
+        "in_w": xs[2],
+        "in_c": xs[3],
+        "out_h": ys[1],
+        "out_w": ys[2],
+        "out_c": ys[3],
+        "kernel_h": ws[1],
+        "kernel_w": ws[2],
+        "stride_h": a["strides"][0],
+        "stride_w": a["strides"][1],
+        "dilation_h": a["dilations"][0],
+        "dilation_w": a["dilations"][1],
+        "pad_top": a["pads"][0],
+        "pad_left": a["pads"][1],
+        "groups": int(a["groups"]),
+        "depth_multiplier": 1,
+        "input_offset": a["input_offset"],
+        "output_offset": a["output_offset"],
+        "act_min": a["act_min"],
+        "act_max": a["act_max"],
+    }
+    conv_params = lo.struct(layer, "qc_conv_params", conv_fields)
+    add_fields: dict[str, Any] = {"out_shape": [1] * 5, "in1_strides": [0] * 5, "in2_strides": [0] * 5}
+    add_fields.update({k: add_attrs[k] for k in op_params.ADD_ATTRS})
+    add_layer = Layer(layer.index, "add", layer.comment)
+    add_params = lo.struct(add_layer, "qc_add_params", add_fields)
+    add_ident = f"{add_params}_add"
+    layer.params.append(add_layer.params[0].replace(f" {add_params} = ", f" {add_ident} = ", 1))
+    conv_node = Node(node.name, "conv2d", [x, w, node.inputs[2]], [y], a)
+    m, s = _requant_arrays(lo, conv_node, ys[3])
+    args = [f"&{conv_params}", f"&{add_ident}", c_int(operand), lo.src(x), lo.src(w), _bias(lo, conv_node, ys[3])]
+    args += [m, s, lo.src(residual), lo.dst(y), lo.scratch(node)]
+    fn = "qc_conv2d_add_s8"
+    band = lo.plan.row_bands.get(node.name)
+    if band is not None:
+        # scratch in dead arena bytes: the planner's row bands (qc_conv2d_rows.c)
+        fn = "qc_conv2d_add_s8_rows"
+        args[3:3] = [c_int(band[0]), c_int(band[1])]
+        layer.extra_report["row_band"] = list(band)
+    lo.call(layer, fn, args, checked=True)
+    layer.extra_report.update(fused=["conv2d", "add"], inplace_over=lo.plan.inplace.get(node.name))
+    return math.prod(ys) * ws[1] * ws[2] * ws[3]
+
+
+def _avg_pool_fc(lo: Lowering, layer: Layer, node: Node) -> int:
+    """Global average pool + fully connected (qc_avg_pool_fc_s8): the pooled vector lives in
+    the node's scratch, not in the arena. Every target family uses this portable kernel
+    (the FC of a model head is a few hundred MACs; kernels_dsp does not specialise it)."""
+    from qcompile.reference.fused import split_head_attrs
+
+    pool_attrs, fc_attrs, _ = split_head_attrs(node.attrs)
+    x, w, y = node.inputs[0], node.inputs[1], node.outputs[0]
+    xs = lo.shape(x)
+    n, k = lo.shape(w)
+    pool_fields = op_params.pool_layout(xs, pool_attrs["kernel"], pool_attrs["strides"], pool_attrs["pads"])
+    if (pool_fields["out_h"], pool_fields["out_w"], pool_fields["channels"]) != (1, 1, k):
+        raise ValueError(f"avg_pool_fc needs a global pool to {k} channels, got input {xs}")
+    if math.prod(lo.shape(y)) != xs[0] * n:
+        raise ValueError(f"avg_pool_fc output {lo.shape(y)} does not match [{xs[0]}, {n}]")
+    pool_fields.update(act_min=pool_attrs["act_min"], act_max=pool_attrs["act_max"])
+    pool_layer = Layer(layer.index, "avg_pool2d", layer.comment)
+    pool_params = lo.struct(pool_layer, "qc_pool_params", pool_fields)
+    pool_ident = f"{pool_params}_pool"
+    layer.params.append(pool_layer.params[0].replace(f" {pool_params} = ", f" {pool_ident} = ", 1))
+    per_channel = int(np.asarray(fc_attrs["multiplier"]).size > 1)
+    fc_fields = {
+        "batches": xs[0],
+        "in_features": k,
+        "out_features": n,
+        "input_offset": fc_attrs["input_offset"],
+        "output_offset": fc_attrs["output_offset"],
+        "act_min": fc_attrs["act_min"],
+        "act_max": fc_attrs["act_max"],
+        "per_channel": per_channel,
+    }
+    fc_params = lo.struct(layer, "qc_fc_params", fc_fields)
+    m, s = _requant_arrays(lo, node, n if per_channel else 1)
+    args = [f"&{pool_ident}", f"&{fc_params}", lo.src(x), lo.src(w), _bias(lo, node, n), m, s]
+    args += [lo.dst(y), lo.scratch(node)]
+    lo.call(layer, "qc_avg_pool_fc_s8", args, checked=True)
+    chain = ["avg_pool2d"] + (["reshape"] if node.attrs.get("flatten", 1) else []) + ["fully_connected"]
+    layer.extra_report.update(fused=chain)
+    return xs[0] * n * k
+
+
+def _mean(lo: Lowering, layer: Layer, node: Node) -> int:
+    """TFLite MEAN over H and W (``qcompile.reference.reduce.mean``)."""
+    a = node.attrs
+    x, y = node.inputs[0], node.outputs[0]
+    xs = lo.shape(x)
+    if len(xs) != 4 or math.prod(lo.shape(y)) != xs[0] * xs[3]:
+        raise ValueError(f"mean reduces H and W of an [N,H,W,C] tensor, got {xs} -> {lo.shape(y)}")
+    fields = {
+        "batches": xs[0],
+        "in_h": xs[1],
+        "in_w": xs[2],
+        "channels": xs[3],
+        "input_offset": a["input_offset"],
+        "output_offset": a["output_offset"],
+        "multiplier": a["multiplier"],
+        "shift": a["shift"],
+    }
+    params = lo.struct(layer, "qc_mean_params", fields)
+    lo.call(layer, "qc_mean_s8", [f"&{params}", lo.src(x), lo.dst(y)], checked=True)
+    return 0
+
+
+_LOWERINGS: dict[str, Callable[[Lowering, Layer, Node], int]] = {
+    "conv2d": _conv2d,
+    "depthwise_conv2d": _depthwise,
+    "fully_connected": _fully_connected,
+    "add": _add,
+    "mul": _mul,
+    "max_pool2d": _pool,
+    "avg_pool2d": _pool,
+    "softmax": _softmax,
+    "lut": _lut,
+    "concat": _concat,
+    "pad": _pad,
+    "transpose": _transpose,
+    "reshape": _reshape,
+    "copy": _copy,
+    "conv2d_add": _conv2d_add,
+    "avg_pool_fc": _avg_pool_fc,
+    "mean": _mean,
+}
+
+SUPPORTED_OPS = frozenset(_LOWERINGS)

@@ -1,0 +1,231 @@
+# Included by _runtime.pyx: load a host build of a generated model and run whole batches.
+#
+# The generated library exports `int <name>_run_io(const int8_t *const *inputs,
+# int8_t *const *outputs, void *arena)`. ModelLibrary dlopens it, looks that symbol up and
+# runs a batch in one C loop with the GIL released: no Python work per sample or per
+# layer, so verifying thousands of samples costs what the C costs.
+
+from libc.stdint cimport uint32_t, uintptr_t
+from libc.stdlib cimport free, malloc
+
+import os as _qc_os
+import threading as _qc_threading
+
+
+cdef extern from "<dlfcn.h>" nogil:
+    void *dlopen(const char *filename, int flag)
+    void *dlsym(void *handle, const char *symbol)
+    int dlclose(void *handle)
+    char *dlerror()
+    int RTLD_NOW
+    int RTLD_LOCAL
+
+
+ctypedef int (*_qc_run_io_fn)(const int8_t * const *inputs, int8_t * const *outputs, void *arena) noexcept nogil
+
+
+cdef int _qc_run_batch(
+    _qc_run_io_fn fn,
+    Py_ssize_t batch,
+    int n_in,
+    int n_out,
+    const int8_t **in_base,
+    const Py_ssize_t *in_size,
+    int8_t **out_base,
+    const Py_ssize_t *out_size,
+    const int8_t **in_ptrs,
+    int8_t **out_ptrs,
+    void *arena,
+    Py_ssize_t *failed,
+) noexcept nogil:
+    cdef Py_ssize_t b
+    cdef int i, rc
+    for b in range(batch):
+        for i in range(n_in):
+            in_ptrs[i] = in_base[i] + b * in_size[i]
+        for i in range(n_out):
+            out_ptrs[i] = out_base[i] + b * out_size[i]
+        rc = fn(in_ptrs, out_ptrs, arena)
+        if rc != 0:
+            failed[0] = b
+            return rc
+    return 0
+
+
+cdef class ModelLibrary:
+    """A host build of a generated model (``qcompile.host.build.build_host_library``).
+
+    ``ModelLibrary(path, name, input_sizes, output_sizes, arena_size)``: ``name`` is the
+    model's C name, sizes are per-sample int8 element counts in graph order. With
+    ``arena_size > 0`` every ``run`` call gets its own arena of that many bytes; with 0 the
+    library's static arena is used. Calls on one instance are serialised by a lock (which
+    also keeps ``close`` from unloading a running library). ``output_shapes`` (optional)
+    gives per-sample output shapes.
+    """
+
+    cdef void *_handle
+    cdef _qc_run_io_fn _fn
+    cdef readonly str path
+    cdef readonly str name
+    cdef readonly tuple input_sizes
+    cdef readonly tuple output_sizes
+    cdef readonly Py_ssize_t arena_size
+    cdef readonly object output_shapes
+    cdef readonly object required_arena_size
+    cdef object _lock
+
+    def __cinit__(self):
+        self._handle = NULL
+        self._fn = NULL
+
+    def __init__(self, path, name, input_sizes, output_sizes, arena_size=0, *, output_shapes=None):
+        cdef bytes path_b = _qc_os.fsencode(str(path))
+        cdef bytes symbol = (str(name) + "_run_io").encode("ascii")
+        cdef void *handle
+        cdef void *sym
+        cdef const char *err
+        self.path = str(path)
+        self.name = str(name)
+        self.input_sizes = tuple(int(s) for s in input_sizes)
+        self.output_sizes = tuple(int(s) for s in output_sizes)
+        self.arena_size = int(arena_size)
+        if not self.input_sizes or not self.output_sizes:
+            raise ValueError("a model has at least one input and one output")
+        if any(s < 1 for s in self.input_sizes + self.output_sizes) or self.arena_size < 0:
+            raise ValueError("tensor sizes must be positive and arena_size non-negative")
+        if output_shapes is not None:
+            output_shapes = tuple(tuple(int(d) for d in s) for s in output_shapes)
+            if len(output_shapes) != len(self.output_sizes) or any(
+                int(np.prod(s)) != n for s, n in zip(output_shapes, self.output_sizes)
+            ):
+                raise ValueError("output_shapes do not match output_sizes")
+        self.output_shapes = output_shapes
+        self._lock = _qc_threading.Lock()
+        if self._handle != NULL:
+            dlclose(self._handle)
+            self._handle = NULL
+            self._fn = NULL
+        handle = dlopen(path_b, RTLD_NOW | RTLD_LOCAL)
+        if handle == NULL:
+            err = dlerror()
+            raise OSError(f"cannot load {self.path}: {err.decode(errors='replace') if err != NULL else 'unknown error'}")
+        dlerror()
+        sym = dlsym(handle, symbol)
+        if sym == NULL:
+            err = dlerror()
+            dlclose(handle)
+            raise OSError(
+                f"{self.path} has no symbol {symbol.decode()}: "
+                f"{err.decode(errors='replace') if err != NULL else 'null symbol'}"
+            )
+        self._handle = handle
+        self._fn = <_qc_run_io_fn>sym
+        # Generated libraries also export their arena size: refuse an arena that is too small
+        # (the C would write past it).
+        size_sym = dlsym(handle, (str(name) + "_arena_size").encode("ascii"))
+        self.required_arena_size = None if size_sym == NULL else int((<const uint32_t *>size_sym)[0])
+        if self.required_arena_size is not None and 0 < self.arena_size < self.required_arena_size:
+            raise ValueError(
+                f"arena_size {self.arena_size} is smaller than the {self.required_arena_size} bytes {self.name} needs"
+            )
+
+    def __dealloc__(self):
+        if self._handle != NULL:
+            dlclose(self._handle)
+            self._handle = NULL
+
+    def close(self):
+        """Unload the library (``run`` raises afterwards)."""
+        with self._lock:
+            if self._handle != NULL:
+                dlclose(self._handle)
+                self._handle = NULL
+                self._fn = NULL
+
+    def run(self, inputs):
+        """Run every sample of a batch: ``inputs[i]`` is int8 of shape (batch, ...) holding
+        ``input_sizes[i]`` values per sample. Returns one int8 array per output, shaped
+        (batch, output_sizes[j]) or (batch, *output_shapes[j]). Raises RuntimeError naming the
+        sample and layer if the model returns a non-zero code."""
+        cdef int n_in = len(self.input_sizes)
+        cdef int n_out = len(self.output_sizes)
+        cdef Py_ssize_t batch, b_failed = -1
+        cdef int i, rc = 0
+        cdef const int8_t **in_base = NULL
+        cdef int8_t **out_base = NULL
+        cdef const int8_t **in_ptrs = NULL
+        cdef int8_t **out_ptrs = NULL
+        cdef Py_ssize_t *in_size = NULL
+        cdef Py_ssize_t *out_size = NULL
+        cdef void *arena = NULL
+        cdef uintptr_t address
+        cdef _qc_run_io_fn fn
+
+        if isinstance(inputs, np.ndarray):
+            inputs = [inputs]
+        inputs = list(inputs)
+        if len(inputs) != n_in:
+            raise ValueError(f"model {self.name} takes {n_in} inputs, got {len(inputs)}")
+        arrays = []
+        for i in range(n_in):
+            a = inputs[i]
+            if not isinstance(a, np.ndarray) or a.dtype != np.int8:
+                raise TypeError(f"input {i} must be an int8 numpy array")
+            if a.ndim < 1:
+                raise ValueError(f"input {i} needs a leading batch axis")
+            arrays.append(np.ascontiguousarray(a))
+        batch = arrays[0].shape[0]
+        for i in range(n_in):
+            if arrays[i].shape[0] != batch:
+                raise ValueError(f"input {i} has batch {arrays[i].shape[0]}, input 0 has {batch}")
+            if arrays[i].size != batch * self.input_sizes[i]:
+                raise ValueError(
+                    f"input {i}: {arrays[i].size // max(batch, 1)} values per sample, expected {self.input_sizes[i]}"
+                )
+        if self.output_shapes is not None:
+            outputs = [np.empty((batch, *s), dtype=np.int8) for s in self.output_shapes]
+        else:
+            outputs = [np.empty((batch, n), dtype=np.int8) for n in self.output_sizes]
+        if batch == 0:
+            return outputs
+        arena_buffer = None
+        if self.arena_size > 0:
+            arena_buffer = np.empty(self.arena_size + 64, dtype=np.uint8)
+            address = <uintptr_t>arena_buffer.ctypes.data
+            arena = <void *>((address + 63) & ~(<uintptr_t>63))
+
+        in_base = <const int8_t **>malloc(n_in * sizeof(int8_t *))
+        in_ptrs = <const int8_t **>malloc(n_in * sizeof(int8_t *))
+        out_base = <int8_t **>malloc(n_out * sizeof(int8_t *))
+        out_ptrs = <int8_t **>malloc(n_out * sizeof(int8_t *))
+        in_size = <Py_ssize_t *>malloc(n_in * sizeof(Py_ssize_t))
+        out_size = <Py_ssize_t *>malloc(n_out * sizeof(Py_ssize_t))
+        try:
+            if in_base == NULL or in_ptrs == NULL or out_base == NULL or out_ptrs == NULL or in_size == NULL or out_size == NULL:
+                raise MemoryError()
+            for i in range(n_in):
+                in_base[i] = <const int8_t *><uintptr_t>arrays[i].ctypes.data
+                in_size[i] = self.input_sizes[i]
+            for i in range(n_out):
+                out_base[i] = <int8_t *><uintptr_t>outputs[i].ctypes.data
+                out_size[i] = self.output_sizes[i]
+            with self._lock:
+                fn = self._fn
+                if fn == NULL:
+                    raise RuntimeError(f"model library {self.path} is closed")
+                with nogil:
+                    rc = _qc_run_batch(fn, batch, n_in, n_out, in_base, in_size, out_base, out_size,
+                                       in_ptrs, out_ptrs, arena, &b_failed)
+        finally:
+            free(in_base)
+            free(in_ptrs)
+            free(out_base)
+            free(out_ptrs)
+            free(in_size)
+            free(out_size)
+        if rc != 0:
+            raise RuntimeError(
+                f"model {self.name}: sample {b_failed} failed in layer {rc - 1} (return code {rc})"
+            )
+        return outputs
+

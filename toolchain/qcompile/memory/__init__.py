@@ -1,0 +1,1 @@
+"""Memory: the schedule (execution order) and the static arena plan."""

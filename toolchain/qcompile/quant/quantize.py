@@ -1,0 +1,303 @@
+"""Quantization: float IR + calibrated ranges -> int8 IR (the TFLite int8 spec).
+
+Activations get per-tensor asymmetric int8 parameters from their calibrated range;
+weights get per-output-channel symmetric int8; biases int32 at ``in_scale * w_scale``.
+Every node's attributes are replaced by the integer parameters its kernel consumes
+(docs/QUANTIZATION.md), so nothing downstream ever touches a float again.
+
+Scales are rounded to float32 before any multiplier is derived. TFLite stores float32
+scales and TFLM derives multipliers from them in double; doing the same keeps one code
+path for models we quantize and models imported already quantized.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from qcompile import op_params
+from qcompile.errors import QCompileError
+from qcompile.ir import Graph, Node, QuantParams, Tensor, round_half_away
+from qcompile.quant.fixedpoint import quantize_multiplier
+
+# Ops whose output must carry exactly the input's quantization (TFLite spec): they move
+# or select int8 values without arithmetic.
+_SHARES_INPUT_PARAMS = {"max_pool2d", "avg_pool2d", "reshape", "transpose", "pad", "copy"}
+
+SOFTMAX_OUTPUT = QuantParams(np.float64(1.0 / 256.0), np.int64(-128))
+
+
+def _f32(x: float) -> float:
+    return float(np.float32(x))
+
+
+def activation_params(lo: float, hi: float) -> QuantParams:
+    """Asymmetric int8 parameters covering [lo, hi] widened to contain 0.
+
+    zero_point = round(-128 - lo / scale) clamped, as TFLite's nudging does; a range that
+    is a single point (a tensor that is always zero) gets scale 1/255.
+    """
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise QCompileError(f"calibration range [{lo}, {hi}] is not finite")
+    lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
+    if hi - lo <= 0.0:
+        hi = lo + 1.0
+    scale = _f32((hi - lo) / 255.0)
+    zero_point = int(np.clip(round_half_away(-128.0 - lo / scale), -128, 127))
+    return QuantParams(np.float64(scale), np.int64(zero_point))
+
+
+def weight_params(w: np.ndarray, axis: int) -> QuantParams:
+    """Symmetric per-channel int8 parameters (zero point 0, values in [-127, 127])."""
+    reduce_axes = tuple(a for a in range(w.ndim) if a != axis)
+    max_abs = np.max(np.abs(w.astype(np.float64)), axis=reduce_axes)
+    scale = np.where(max_abs > 0, max_abs / 127.0, 1.0).astype(np.float32).astype(np.float64)
+    return QuantParams(scale, np.zeros(scale.shape, dtype=np.int64), axis=axis)
+
+
+def quantize_weights(w: np.ndarray, q: QuantParams) -> np.ndarray:
+    shape = [1] * w.ndim
+    shape[q.axis] = -1
+    values = round_half_away(w.astype(np.float64) / q.scale.reshape(shape))
+    return np.clip(values, -127, 127).astype(np.int8)
+
+
+def quantize_bias(b: np.ndarray, input_scale: float, w_scale: np.ndarray) -> np.ndarray:
+    bias_scale = input_scale * w_scale
+    values = round_half_away(b.astype(np.float64) / bias_scale)
+    return np.clip(values, np.iinfo(np.int32).min, np.iinfo(np.int32).max).astype(np.int32)
+
+
+def channel_multipliers(input_scale: float, w_scale: np.ndarray, output_scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel (multiplier, shift) for real = in_scale * w_scale[c] / out_scale (in double)."""
+    pairs = [quantize_multiplier(float(input_scale) * float(ws) / float(output_scale)) for ws in w_scale]
+    mult = np.array([p[0] for p in pairs], dtype=np.int32)
+    shift = np.array([p[1] for p in pairs], dtype=np.int32)
+    return mult, shift
+
+
+class _Groups:
+    """Union-find over tensor names: members of a group share one set of quant params."""
+
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def find(self, x: str) -> str:
+        self.parent.setdefault(x, x)
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def union(self, a: str, b: str) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def assign_activation_params(graph: Graph, ranges: Mapping[str, tuple[float, float]]) -> dict[str, QuantParams]:
+    """Quant params for every activation tensor, honouring the spec's sharing constraints."""
+    groups = _Groups()
+    fixed: dict[str, QuantParams] = {}
+    for node in graph.nodes:
+        if node.op in _SHARES_INPUT_PARAMS:
+            groups.union(node.inputs[0], node.outputs[0])
+        elif node.op == "concat":
+            for name in node.inputs:
+                if not graph.tensors[name].is_constant:
+                    groups.union(name, node.outputs[0])
+        elif node.op == "softmax":
+            fixed[node.outputs[0]] = SOFTMAX_OUTPUT
+
+    members: dict[str, list[str]] = {}
+    for t in graph.activations():
+        members.setdefault(groups.find(t.name), []).append(t.name)
+
+    params: dict[str, QuantParams] = {}
+    for root in sorted(members):
+        names = sorted(members[root])
+        pinned = [fixed[n] for n in names if n in fixed]
+        if pinned:
+            q = pinned[0]
+        else:
+            missing = [n for n in names if n not in ranges]
+            if len(missing) == len(names):
+                raise QCompileError(
+                    f"no calibration range for tensor {names[0]!r}; calibrate with data that reaches it"
+                )
+            lo = min(ranges[n][0] for n in names if n in ranges)
+            hi = max(ranges[n][1] for n in names if n in ranges)
+            q = activation_params(lo, hi)
+        for n in names:
+            params[n] = q
+    return params
+
+
+def quantize(graph: Graph, ranges: Mapping[str, tuple[float, float]]) -> Graph:
+    """Return the int8 graph; ``ranges`` maps every activation tensor name to (min, max)."""
+    qgraph = graph.copy()
+    act_q = assign_activation_params(qgraph, ranges)
+    for name, q in act_q.items():
+        t = qgraph.tensors[name]
+        t.quant = q
+        t.dtype = q.dtype
+
+    for node in qgraph.nodes:
+        converter = _CONVERTERS.get(node.op)
+        if converter is None:
+            raise QCompileError(f"cannot quantize node {node.name!r}: op {node.op!r} has no int8 form")
+        converter(qgraph, node)
+    qgraph.prune()
+    qgraph.validate()
+    return qgraph
+
+
+# -- per-op conversion ------------------------------------------------------------------
+
+
+def _q(graph: Graph, name: str) -> QuantParams:
+    q = graph.tensors[name].quant
+    assert q is not None, name
+    return q
+
+
+def _bounds(node: Node, out_q: QuantParams) -> tuple[int, int]:
+    act_range = node.attrs.get("act_range", (None, None))
+    return op_params.activation_bounds(tuple(act_range), out_q)
+
+
+def _replace_constant(graph: Graph, old: str, data: np.ndarray, quant: QuantParams | None, suffix: str) -> str:
+    """Store a quantized constant under a new name (the float one may be shared)."""
+    name = graph.unique_name(f"{old}_{suffix}")
+    graph.add_tensor(Tensor(name, tuple(data.shape), str(data.dtype), np.ascontiguousarray(data), quant=quant))
+    return name
+
+
+def _convert_weighted(graph: Graph, node: Node, channel_axis: int) -> None:
+    x, w_name = node.inputs[0], node.inputs[1]
+    b_name = node.inputs[2] if len(node.inputs) > 2 and node.inputs[2] else None
+    in_q, out_q = _q(graph, x), _q(graph, node.outputs[0])
+    w = graph.tensors[w_name].data
+    wq = weight_params(w, channel_axis)
+    w_int = quantize_weights(w, wq)
+    in_scale = in_q.scalar_scale()
+    out_channels = w.shape[channel_axis]
+    bias = graph.tensors[b_name].data if b_name else np.zeros(out_channels, dtype=np.float32)
+    b_int = quantize_bias(bias, in_scale, wq.scale)
+    new_w = _replace_constant(graph, w_name, w_int, wq, "int8")
+    bias_q = QuantParams(in_scale * wq.scale, np.zeros(out_channels, dtype=np.int64), axis=0, dtype="int32")
+    new_b = _replace_constant(graph, b_name or f"{node.name}_bias", b_int, bias_q, "int32")
+    mult, shift = channel_multipliers(in_scale, wq.scale, out_q.scalar_scale())
+    act_min, act_max = _bounds(node, out_q)
+    attrs = dict(node.attrs)
+    attrs.pop("act_range", None)
+    attrs.update(
+        input_offset=-in_q.scalar_zero_point(),
+        output_offset=out_q.scalar_zero_point(),
+        multiplier=mult,
+        shift=shift,
+        act_min=act_min,
+        act_max=act_max,
+    )
+    node.inputs = [x, new_w, new_b]
+    node.attrs = attrs
+
+
+def _convert_conv2d(graph: Graph, node: Node) -> None:
+    _convert_weighted(graph, node, channel_axis=0)
+
+
+def _convert_depthwise(graph: Graph, node: Node) -> None:
+    _convert_weighted(graph, node, channel_axis=2)
+
+
+def _convert_fc(graph: Graph, node: Node) -> None:
+    _convert_weighted(graph, node, channel_axis=0)
+
+
+def _quantize_operand(graph: Graph, node: Node, index: int) -> QuantParams:
+    """Constant operands of binary ops are quantized per-tensor from their own range."""
+    name = node.inputs[index]
+    t = graph.tensors[name]
+    if not t.is_constant:
+        return _q(graph, name)
+    q = activation_params(float(np.min(t.data)), float(np.max(t.data)))
+    node.inputs[index] = _replace_constant(graph, name, q.quantize(t.data), q, "int8")
+    return q
+
+
+def _convert_binary(graph: Graph, node: Node) -> None:
+    q1 = _quantize_operand(graph, node, 0)
+    q2 = _quantize_operand(graph, node, 1)
+    out_q = _q(graph, node.outputs[0])
+    act_min, act_max = _bounds(node, out_q)
+    if node.op in ("add", "sub"):
+        node.attrs = op_params.add_params(q1, q2, out_q, act_min=act_min, act_max=act_max, subtract=node.op == "sub")
+        node.op = "add"
+    else:
+        node.attrs = op_params.mul_params(q1, q2, out_q, act_min=act_min, act_max=act_max)
+
+
+def _convert_pool(graph: Graph, node: Node) -> None:
+    act_min, act_max = _bounds(node, _q(graph, node.outputs[0]))
+    node.attrs = {
+        "kernel": tuple(node.attrs["kernel"]),
+        "strides": tuple(node.attrs["strides"]),
+        "pads": tuple(node.attrs["pads"]),
+        "act_min": act_min,
+        "act_max": act_max,
+    }
+
+
+def _convert_softmax(graph: Graph, node: Node) -> None:
+    node.attrs = op_params.softmax_params(_q(graph, node.inputs[0]).scalar_scale(), float(node.attrs.get("beta", 1.0)))
+
+
+def _convert_elementwise(graph: Graph, node: Node) -> None:
+    from qcompile.reference.float_ops import elementwise_function
+
+    attrs = dict(node.attrs)
+    fn = elementwise_function(attrs.pop("fn"), **attrs)
+    table = op_params.lut_table(fn, _q(graph, node.inputs[0]), _q(graph, node.outputs[0]))
+    node.op = "lut"
+    node.attrs = {"table": table}
+
+
+def _convert_pad(graph: Graph, node: Node) -> None:
+    q = _q(graph, node.inputs[0])
+    value = float(node.attrs.get("value", 0.0))
+    pad_value = int(np.clip(round_half_away(value / q.scalar_scale()) + q.scalar_zero_point(), -128, 127))
+    node.attrs = {"pads": tuple(tuple(int(v) for v in p) for p in node.attrs["pads"]), "pad_value": pad_value}
+
+
+def _convert_concat(graph: Graph, node: Node) -> None:
+    out_q = _q(graph, node.outputs[0])
+    for i, name in enumerate(node.inputs):
+        t = graph.tensors[name]
+        if t.is_constant:
+            node.inputs[i] = _replace_constant(graph, name, out_q.quantize(t.data), out_q, "int8")
+    node.attrs = {"axis": int(node.attrs["axis"])}
+
+
+def _keep(graph: Graph, node: Node) -> None:
+    """Data movement ops keep their attributes: int8 in, int8 out, same parameters."""
+
+
+_CONVERTERS = {
+    "conv2d": _convert_conv2d,
+    "depthwise_conv2d": _convert_depthwise,
+    "fully_connected": _convert_fc,
+    "add": _convert_binary,
+    "sub": _convert_binary,
+    "mul": _convert_binary,
+    "max_pool2d": _convert_pool,
+    "avg_pool2d": _convert_pool,
+    "softmax": _convert_softmax,
+    "elementwise": _convert_elementwise,
+    "pad": _convert_pad,
+    "concat": _convert_concat,
+    "transpose": _keep,
+    "reshape": _keep,
+    "copy": _keep,
+}

@@ -1,0 +1,106 @@
+"""``qcompile inspect``: one row per ONNX node, never failing on unsupported ops.
+
+Inspect is what a user runs *before* compiling, often precisely because a model does not
+compile, so it reuses the importer's per-node support check (same reasons, same notion
+of "constant") but reports instead of raising, and tolerates shapes it cannot infer.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import onnx
+
+from qcompile.frontends.onnx_import import (
+    _fix_dims,
+    _node_problem,
+    _structural_constants,
+    model_opset,
+    read_model,
+)
+
+
+def _shapes(model: onnx.ModelProto, path: str) -> dict[str, tuple[int, ...] | None]:
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    try:
+        _fix_dims(m, path)
+        m = onnx.shape_inference.infer_shapes(m, data_prop=True)
+    except Exception:
+        pass
+    out: dict[str, tuple[int, ...] | None] = {}
+    for vi in list(m.graph.input) + list(m.graph.value_info) + list(m.graph.output):
+        tt = vi.type.tensor_type
+        if tt.HasField("shape"):
+            out[vi.name] = tuple(int(d.dim_value) if d.HasField("dim_value") else -1 for d in tt.shape.dim)
+    for init in m.graph.initializer:
+        out[init.name] = tuple(int(d) for d in init.dims)
+    return out
+
+
+def _macs(node: onnx.NodeProto, shapes: dict[str, Any]) -> int:
+    """Multiply-accumulates of the ops that dominate compute (conv, gemm, matmul)."""
+    out = shapes.get(node.output[0]) if node.output else None
+    if not out or any(d < 0 for d in out):
+        return 0
+    n_out = int(np.prod(out, dtype=np.int64))
+    w = shapes.get(node.input[1]) if len(node.input) > 1 else None
+    if not w or any(d < 0 for d in w):
+        return 0
+    if node.op_type == "Conv":
+        return n_out * int(np.prod(w[1:], dtype=np.int64))
+    if node.op_type == "Gemm":
+        trans_b = next((a.i for a in node.attribute if a.name == "transB"), 0)
+        return n_out * int(w[1] if trans_b else w[0])
+    if node.op_type == "MatMul":
+        return n_out * int(w[-2] if len(w) >= 2 else w[0])
+    return 0
+
+
+def describe(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Rows for every node: ``name``, ``op_type``, ``domain``, ``output_shapes`` (list of
+    tuples, -1 for unknown dims, None when not inferred), ``params`` (elements of the
+    constant weights it reads), ``macs``, ``supported`` (bool) and ``reason`` (why not, or
+    None). A corrupt file raises QCompileError; unsupported ops never do. Totals:
+    :func:`totals`.
+    """
+    path_s = os.fspath(path)
+    model = read_model(path_s)
+    opset = model_opset(model)
+    const = _structural_constants(model)
+    shapes = _shapes(model, path_s)
+    inits = {i.name: int(np.prod(i.dims, dtype=np.int64)) for i in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type == "Constant":
+            for a in node.attribute:
+                if a.name == "value":
+                    inits[node.output[0]] = int(np.prod(a.t.dims, dtype=np.int64))
+    rows = []
+    for idx, node in enumerate(model.graph.node):
+        reason = _node_problem(node, const, opset)
+        params = sum(inits.get(i, 0) for i in node.input[1:] if i) if node.op_type != "Constant" else 0
+        rows.append(
+            {
+                "name": node.name or f"#{idx}",
+                "op_type": node.op_type,
+                "domain": node.domain or "ai.onnx",
+                "output_shapes": [shapes.get(o) for o in node.output if o],
+                "params": params,
+                "macs": _macs(node, shapes),
+                "supported": reason is None,
+                "reason": reason,
+            }
+        )
+    return rows
+
+
+def totals(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Sums over :func:`describe` rows: nodes, params, macs, unsupported."""
+    return {
+        "nodes": len(rows),
+        "params": sum(int(r["params"]) for r in rows),
+        "macs": sum(int(r["macs"]) for r in rows),
+        "unsupported": sum(not r["supported"] for r in rows),
+    }
