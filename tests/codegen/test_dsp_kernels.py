@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from codegen_graphs import _act, _const, _weighted, compile_c  # noqa: E402
 
 from qcompile.codegen import generate  # noqa: E402
-from qcompile.codegen.kernels_dsp import (  # noqa: E402
+from qcompile.codegen.families.dsp import (  # noqa: E402
     acc_bound,
     fold_conv_bias,
     pack_conv_weights,

@@ -26,10 +26,10 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from qcompile.codegen.families import KernelFamily, family_names, get_family
 from qcompile.errors import QCompileError
 from qcompile.resources import targets_dir
 
-KERNEL_FAMILIES = ("portable", "dsp")
 OPTIMIZE_GOALS = ("ram", "speed")
 
 
@@ -74,10 +74,15 @@ class Target:
                 return flag.split("=", 1)[1]
         return None
 
+    @property
+    def family(self) -> KernelFamily:
+        """The kernel family object (from the registry) this target generates code for."""
+        return get_family(self.kernel_family)
+
     def __post_init__(self) -> None:
-        if self.kernel_family not in KERNEL_FAMILIES:
+        if self.kernel_family not in family_names():
             raise QCompileError(
-                f"target {self.name!r}: unknown kernel_family {self.kernel_family!r} (known: {', '.join(KERNEL_FAMILIES)})"
+                f"target {self.name!r}: unknown kernel_family {self.kernel_family!r} (known: {', '.join(family_names())})"
             )
         if self.optimize not in OPTIMIZE_GOALS:
             raise QCompileError(

@@ -155,12 +155,9 @@ def render(
         raise QCompileError(f"--weights-section {weights_section!r}: use letters, digits, '_', '.' and '$' only")
     cname = model_identifier(name)
     macro = cname.upper()
+    family = target.family
     if scratch is None:
-        scratch = compute_scratch(graph)
-        if target.kernel_family == "dsp":
-            from qcompile.codegen.kernels_dsp import dsp_scratch
-
-            scratch = dsp_scratch(graph, scratch)
+        scratch = family.scratch(graph, compute_scratch(graph))
     plan: MemoryPlan = plan_memory(
         graph,
         scratch=scratch,
@@ -168,7 +165,7 @@ def render(
         # Row bands trade speed for RAM: on by default where RAM is the goal, on the host
         # only when a --ram-budget asks for it.
         row_split_ops=ROW_SPLIT_OPS
-        if target.kernel_family == "portable" and (target.optimize == "ram" or ram_budget is not None)
+        if family.row_bands and (target.optimize == "ram" or ram_budget is not None)
         else (),
         budget=None if ram_budget is None else ram_budget - STATIC_STATE_BYTES,
     )
@@ -176,7 +173,7 @@ def render(
         check_ram_budget(graph, plan, ram_budget)
 
     namer = Namer()
-    lowering = Lowering(graph, plan, cname, namer, kernel_family=target.kernel_family)
+    lowering = Lowering(graph, plan, cname, namer, family=family)
     layers = [lowering.lower(i, node) for i, node in enumerate(graph.nodes)]
     epilogue: list[str] = []
     for index, tensor in plan.output_copies:
@@ -186,11 +183,7 @@ def render(
 
     inputs = [_io_entry(graph.tensors[n], i) for i, n in enumerate(graph.inputs)]
     outputs = [_io_entry(graph.tensors[n], i) for i, n in enumerate(graph.outputs)]
-    kernel_headers: tuple[str, ...] = ()
-    if lowering.kernel_sources:
-        from qcompile.codegen.kernels_dsp import DSP_HEADERS
-
-        kernel_headers = DSP_HEADERS
+    kernel_headers = family.kernel_headers if lowering.kernel_sources else ()
     runtime = select_runtime_files(sorted(lowering.functions), extra_headers=kernel_headers)
     weight_bytes = sum(a.nbytes for a in lowering.arrays)
 
@@ -228,9 +221,7 @@ def render(
     ):
         files[out_name] = env.get_template(template).render(**context).encode("utf-8")
     if lowering.kernel_sources:
-        from qcompile.codegen.kernels_dsp import render_kernels_file
-
-        text = render_kernels_file(cname, comment_text(name), lowering.kernel_sources)
+        text = family.render_kernels_file(cname, comment_text(name), lowering.kernel_sources)
         files[f"{cname}_kernels.c"] = text.encode("utf-8")
     for path in (*runtime.sources, *runtime.headers):
         files[f"runtime/{path.name}"] = path.read_bytes()

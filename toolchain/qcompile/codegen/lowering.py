@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from qcompile import op_params
+from qcompile.codegen.families import KernelFamily, get_family
 from qcompile.codegen.names import Namer, comment_text
 from qcompile.errors import QCompileError, UnsupportedModelError
 from qcompile.ir import Graph, Node
@@ -82,16 +83,16 @@ class Lowering:
     """Turns a planned graph into layers and const arrays."""
 
     def __init__(
-        self, graph: Graph, plan: MemoryPlan, cname: str, namer: Namer, kernel_family: str = "portable"
+        self, graph: Graph, plan: MemoryPlan, cname: str, namer: Namer, family: KernelFamily | None = None
     ) -> None:
         self.graph = graph
         self.plan = plan
         self.cname = cname
         self.namer = namer
-        self.kernel_family = kernel_family
+        self.family = family if family is not None else get_family("portable")
         self.arrays: list[ConstArray] = []
         self.functions: set[str] = set()
-        self.kernel_sources: list[str] = []  # per-layer C functions for <name>_kernels.c (dsp family)
+        self.kernel_sources: list[str] = []  # per-layer C functions for <name>_kernels.c (specialised families)
         self._tensor_arrays: dict[str, str] = {}
 
     # -- constants --------------------------------------------------------------------
@@ -183,11 +184,7 @@ class Lowering:
             raise UnsupportedModelError(f"node {node.name!r}: op {node.op!r} has no C lowering")
         layer = Layer(index, node.op, comment_text(f"{node.op} {node.name}"))
         try:
-            macs = None
-            if self.kernel_family == "dsp":
-                from qcompile.codegen.kernels_dsp import lower_dsp
-
-                macs = lower_dsp(self, layer, node)  # None: not specialised, use the portable kernel
+            macs = self.family.lower(self, layer, node)  # None: not specialised, use the portable kernel
             if macs is None:
                 macs = lower_fn(self, layer, node)
         except (KeyError, ValueError, IndexError, TypeError) as exc:
@@ -495,7 +492,7 @@ def _conv2d_add(lo: Lowering, layer: Layer, node: Node) -> int:
 def _avg_pool_fc(lo: Lowering, layer: Layer, node: Node) -> int:
     """Global average pool + fully connected (qc_avg_pool_fc_s8): the pooled vector lives in
     the node's scratch, not in the arena. Every target family uses this portable kernel
-    (the FC of a model head is a few hundred MACs; kernels_dsp does not specialise it)."""
+    (the FC of a model head is a few hundred MACs; the DSP family does not specialise it)."""
     from qcompile.reference.fused import split_head_attrs
 
     pool_attrs, fc_attrs, _ = split_head_attrs(node.attrs)

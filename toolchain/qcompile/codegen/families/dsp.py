@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 import numpy as np
 
+from qcompile.codegen.families import KernelFamily
 from qcompile.codegen.names import comment_text
 from qcompile.ir import Graph, Node
 from qcompile.quant.fixedpoint import multiply_by_quantized_multiplier_smaller_than_one_exp as mbqm_lt1
@@ -515,8 +516,31 @@ def render_kernels_file(cname: str, model_comment: str, sources: list[str]) -> s
     return _render("kernels.c.j2", cname=cname, model_comment=model_comment, kernels=sources) + "\n"
 
 
+class DspFamily(KernelFamily):
+    """Armv7E-M DSP (SIMD) per-layer kernels; everything not specialised runs portable C.
+
+    No row bands (the specialised conv needs its whole im2col scratch) and no fused head
+    (the specialised FC beats the portable fused head, at the same arena)."""
+
+    name = "dsp"
+    description = "Cortex-M DSP extension (SMLAD) per-layer kernels"
+    kernel_headers = DSP_HEADERS
+
+    def scratch(self, graph: Graph, portable: Mapping[str, int]) -> dict[str, int]:
+        return dsp_scratch(graph, portable)
+
+    def lower(self, lo: Lowering, layer: Layer, node: Node) -> int | None:
+        return lower_dsp(lo, layer, node)
+
+    def render_kernels_file(self, cname: str, model_comment: str, sources: list[str]) -> str:
+        return render_kernels_file(cname, model_comment, sources)
+
+
+FAMILY = DspFamily()
+
 __all__ = [
     "DSP_HEADERS",
+    "FAMILY",
     "acc_bound",
     "dsp_scratch",
     "fold_conv_bias",

@@ -1,0 +1,80 @@
+"""Kernel families as plug-ins: which C code implements each layer on a target.
+
+A target names its family (``kernel_family = "dsp"`` in ``targets/*.toml``); the code
+generator, the scheduler and ``qcompile bench`` ask that family object what it offers and
+never compare family names. A new family (NEON, Helium, int16 variants) is a new module
+in this package defining ``FAMILY``, an instance of a :class:`KernelFamily` subclass:
+nothing else has to change. Modules are discovered on first use, so this package imports
+none of them at import time (the DSP module needs the code generator, which needs this).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from qcompile.errors import QCompileError
+
+if TYPE_CHECKING:
+    from qcompile.codegen.lowering import Layer, Lowering
+    from qcompile.ir import Graph, Node
+
+
+class KernelFamily:
+    """What a family offers; the defaults are the portable runtime's behaviour.
+
+    ``row_bands``: the planner may run conv layers in row bands (the portable ``*_rows``
+    kernels) to save RAM. ``fuse_head``: the fused average-pool + fully-connected head is
+    worth it (it runs a portable kernel). ``kernel_headers``: runtime headers the family's
+    ``<name>_kernels.c`` includes.
+    """
+
+    name: str = ""
+    description: str = ""
+    row_bands: bool = False
+    fuse_head: bool = False
+    kernel_headers: tuple[str, ...] = ()
+
+    def scratch(self, graph: Graph, portable: Mapping[str, int]) -> dict[str, int]:
+        """Scratch bytes per node when this family runs ``graph`` (``portable``: the runtime's sizes)."""
+        return dict(portable)
+
+    def lower(self, lo: Lowering, layer: Layer, node: Node) -> int | None:
+        """Specialise ``node`` (fill ``layer``, add to ``lo.kernel_sources``) and return its MACs,
+        or None to use the portable runtime kernel."""
+        return None
+
+    def render_kernels_file(self, cname: str, model_comment: str, sources: list[str]) -> str:
+        """The ``<name>_kernels.c`` text for the per-layer functions ``lower`` produced."""
+        raise QCompileError(f"kernel family {self.name!r} renders no per-layer kernels")
+
+
+_REGISTRY: dict[str, KernelFamily] = {}
+
+
+def _discover() -> dict[str, KernelFamily]:
+    if not _REGISTRY:
+        for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+            module = importlib.import_module(f"{__name__}.{info.name}")
+            family = getattr(module, "FAMILY", None)
+            if isinstance(family, KernelFamily):
+                _REGISTRY[family.name] = family
+    return _REGISTRY
+
+
+def family_names() -> tuple[str, ...]:
+    """Every registered family name, sorted."""
+    return tuple(sorted(_discover()))
+
+
+def get_family(name: str) -> KernelFamily:
+    """The family called ``name``; an unknown name is a clear error listing the known ones."""
+    family = _discover().get(name)
+    if family is None:
+        raise QCompileError(f"unknown kernel family {name!r} (known: {', '.join(family_names())})")
+    return family
+
+
+__all__ = ["KernelFamily", "family_names", "get_family"]
