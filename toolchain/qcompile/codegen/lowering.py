@@ -150,6 +150,13 @@ class Lowering:
             return f"(void *)(arena + {self.plan.scratch_offsets[node.name]})"
         return "NULL"
 
+    def _location_report(self, name: str) -> dict[str, Any]:
+        """Where the layer's output lives once it has run (host debug builds read it there)."""
+        loc = self._loc(name)
+        if loc.kind == "arena":
+            return {"kind": "arena", "offset": int(loc.offset)}
+        return {"kind": loc.kind, "index": int(loc.index)}
+
     # -- helpers --------------------------------------------------------------------------
     def shape(self, name: str) -> tuple[int, ...]:
         return tuple(int(d) for d in self.graph.tensors[name].shape)
@@ -200,6 +207,7 @@ class Lowering:
             "output_scale": float(q.scale) if q is not None and not q.per_channel else None,
             "output_zero_point": int(q.zero_point) if q is not None and not q.per_channel else None,
             "scratch_bytes": int(self.plan.scratch_sizes.get(node.name, 0)),
+            "output_location": self._location_report(node.outputs[0]),
         }
         layer.report.update(layer.extra_report)
         return layer

@@ -40,15 +40,17 @@ def build_host_library(
     build_dir: Path | None = None,
     cc: str = "cc",
     extra_flags: Sequence[str] = (),
+    extra_sources: Sequence[Path] = (),
 ) -> Path:
     """Compile ``out_dir`` (a folder written by ``qcompile.codegen.generate``) into a shared library.
 
     ``name`` is the model's C name (``report["c_name"]``). The library goes to ``build_dir``
     (default ``out_dir/build/host``) as ``lib<name>-<hash>.so``; an existing identical build
-    is reused. Raises QCompileError with the compiler's output if compilation fails.
+    is reused. ``extra_sources`` are compiled in too (e.g. a debug hook implementation).
+    Raises QCompileError with the compiler's output if compilation fails.
     """
     out_dir = Path(out_dir).resolve()
-    sources = _sources(out_dir, name)
+    sources = _sources(out_dir, name) + [Path(s) for s in extra_sources]
     build_dir = Path(build_dir) if build_dir is not None else out_dir / "build" / "host"
     build_dir.mkdir(parents=True, exist_ok=True)
     include = [f"-I{out_dir}", f"-I{out_dir / 'runtime'}"]
