@@ -18,11 +18,10 @@ from pathlib import Path
 
 import numpy as np
 from rich.console import Console
-from rich.table import Table
 
 from qcompile.compiler import CompileOptions, compile_model
 from qcompile.targets import load_target
-from qcompile.tools.firmware.bench import bench, default_families
+from qcompile.tools.firmware.bench import bench, default_families, result_table
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 # TFLM + CMSIS-NN instruction counts under QEMU quoted in issue #3 (cortex-m7)
@@ -65,31 +64,9 @@ def main() -> None:
         for model in args.models.split(","):
             out = _compile(model, Path(tmp))
             result = bench(out, target, families=families, samples=args.n)
-            base = result.families[0]
-            table = Table(title=f"{model} on {target.name} (QEMU {target.qemu.machine}): executed instructions")
-            for col in ("#", "op", "output", "MACs", *families, *(f"{f}/{families[0]}" for f in families[1:])):
-                table.add_column(col, justify="left" if col in ("op", "output") else "right")
-            for i, layer in enumerate(result.layers):
-                table.add_row(
-                    str(i),
-                    layer["op"],
-                    "x".join(map(str, layer["output"][1:])),
-                    f"{layer['macs']:,}",
-                    *(f"{f.layer_instructions[i]:,}" for f in result.families),
-                    *(
-                        f"{f.layer_instructions[i] / base.layer_instructions[i]:.2f}"
-                        if base.layer_instructions[i]
-                        else "-"
-                        for f in result.families[1:]
-                    ),
-                )
-            table.add_row(
-                "",
-                "total",
-                "",
-                f"{sum(layer['macs'] for layer in result.layers):,}",
-                *(f"{f.total_instructions:,}" for f in result.families),
-                *(f"{f.total_instructions / base.total_instructions:.2f}" for f in result.families[1:]),
+            assert target.qemu is not None
+            table = result_table(
+                result, f"{model} on {target.name} (QEMU {target.qemu.machine}): executed instructions"
             )
             console.print(table)
             for f in result.families:

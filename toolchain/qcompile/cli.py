@@ -250,33 +250,15 @@ def _verify_qemu(out_dir: Path, data: Path | None, limit: int | None, target_nam
 @click.option("-n", "samples", type=int, default=1, show_default=True, help="Random inputs per family (median).")
 def bench_cmd(out_dir: Path, target_name: str | None, families: tuple[str, ...], samples: int) -> None:
     """Executed instructions per layer under QEMU (-icount), kernel families side by side."""
-    from qcompile.tools.firmware.bench import bench
+    from qcompile.tools.firmware.bench import bench, result_table
 
     target = _firmware_target(out_dir, target_name)
     result = bench(out_dir, target, families=list(families) or None, samples=samples)
     assert target.qemu is not None
-    base = result.families[0]
-    table = Table(
-        title=f"executed instructions on {target.name} (QEMU {target.qemu.machine}, -icount shift=0, "
-        f"resolution {target.qemu.instructions_per_tick:g})"
-    )
-    for col in ("#", "op", "MACs", *(f.family for f in result.families)):
-        table.add_column(col, justify="left" if col == "op" else "right")
-    for f in result.families[1:]:
-        table.add_column(f"ratio {f.family}", justify="right")
-    for i, layer in enumerate(result.layers):
-        cells = [f"{f.layer_instructions[i]:,}" for f in result.families]
-        ratios = [
-            f"{f.layer_instructions[i] / base.layer_instructions[i]:.2f}" if base.layer_instructions[i] else "-"
-            for f in result.families[1:]
-        ]
-        table.add_row(str(i), str(layer.get("op")), f"{int(layer.get('macs', 0)):,}", *cells, *ratios)
-    table.add_row(
-        "",
-        "total",
-        f"{sum(int(layer.get('macs', 0)) for layer in result.layers):,}",
-        *(f"{f.total_instructions:,}" for f in result.families),
-        *(f"{f.total_instructions / base.total_instructions:.2f}" for f in result.families[1:]),
+    table = result_table(
+        result,
+        f"executed instructions on {target.name} (QEMU {target.qemu.machine}, -icount shift=0, "
+        f"resolution {target.qemu.instructions_per_tick:g})",
     )
     console.print(table)
     for f in result.families:

@@ -13,12 +13,18 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qcompile.errors import QCompileError
 from qcompile.ir import Graph
 
+if TYPE_CHECKING:
+    from qcompile.codegen.families import KernelFamily
+
 GRAPH_FILE = "model.qir"
+#: The quantized graph before :func:`optimize_memory` (the same for every kernel family), so
+#: that ``qcompile bench`` can run each family's memory passes as a real compile would.
+QUANTIZED_GRAPH_FILE = "quantized.qir"
 
 
 @dataclass
@@ -91,8 +97,8 @@ def import_tflite_model(model_path: Path, options: CompileOptions) -> Graph:
     return load_tflite(model_path)
 
 
-def optimize_memory(qgraph: Graph, *, alignment: int = 16, kernel_family: str = "portable") -> Graph:
-    """Quantized-graph passes that cut RAM: fuse residual adds into their conv (the conv
+def optimize_memory(qgraph: Graph, *, alignment: int = 16, family: KernelFamily | None = None) -> Graph:
+    """A copy of ``qgraph`` after the quantized-graph passes that cut RAM: fuse residual adds into their conv (the conv
     output is never stored whole and the sum can overwrite the residual in place), fuse
     the global average pool + fully connected head (the pooled vector lives in scratch), then
     reorder nodes to the topological order with the smallest arena peak.
@@ -100,14 +106,15 @@ def optimize_memory(qgraph: Graph, *, alignment: int = 16, kernel_family: str = 
     The head fusion runs a portable kernel, so only a family that asks for it gets it (the
     DSP family's specialised FC kernel beats the fused portable head: ResNet-8 on QEMU M7,
     +3,360 instructions fused, same arena). The schedule uses the scratch sizes of the
-    family that will run the layers."""
-    from qcompile.codegen.families import get_family
+    family that will run the layers (default: the portable baseline)."""
+    from qcompile.codegen.families import baseline_family
     from qcompile.codegen.generator import compute_scratch
     from qcompile.memory import schedule
     from qcompile.passes import fuse_head, fuse_residual
 
-    family = get_family(kernel_family)
-    qgraph = fuse_residual.run(qgraph)
+    if family is None:
+        family = baseline_family()
+    qgraph = fuse_residual.run(qgraph.copy())  # the passes work in place; the caller's graph stays as it was
     if family.fuse_head:
         qgraph = fuse_head.run(qgraph)
     return schedule.run(qgraph, family.scratch(qgraph, compute_scratch(qgraph)), alignment=alignment)
@@ -142,9 +149,10 @@ def compile_model(model_path: Path, out_dir: Path, options: CompileOptions) -> d
 
     model_path = Path(model_path)
     target = load_target(options.target)
-    qgraph = quantize_model(model_path, options)
+    quantized = quantize_model(model_path, options)
+    qgraph = quantized
     if options.memory_passes:
-        qgraph = optimize_memory(qgraph, alignment=target.alignment, kernel_family=target.kernel_family)
+        qgraph = optimize_memory(quantized, alignment=target.alignment, family=target.family)
     name = options.name or default_name(model_path)
     with atomic_output_dir(Path(out_dir)) as tmp:
         report = generate(
@@ -164,4 +172,5 @@ def compile_model(model_path: Path, out_dir: Path, options: CompileOptions) -> d
             "calibration_data": str(Path(options.calib).resolve()) if options.calib else None,
         }
         save_graph(qgraph, tmp / GRAPH_FILE, meta=meta)
+        save_graph(quantized, tmp / QUANTIZED_GRAPH_FILE, meta={**meta, "memory_passes": options.memory_passes})
     return report

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
@@ -26,7 +26,9 @@ from qcompile.errors import QCompileError, UnsupportedModelError
 from qcompile.ir import Graph, Tensor
 from qcompile.memory.planner import MemoryPlan, plan_memory
 from qcompile.resources import templates_dir
-from qcompile.targets import Target
+
+if TYPE_CHECKING:
+    from qcompile.targets import Target
 
 _SCRATCH_OPS = ("conv2d", "depthwise_conv2d", "fully_connected", "avg_pool2d", "conv2d_add", "avg_pool_fc")
 _SECTION_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.$")

@@ -13,12 +13,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from qcompile import op_params
-from qcompile.codegen.families import KernelFamily, get_family
 from qcompile.codegen.names import Namer, comment_text
 from qcompile.errors import QCompileError, UnsupportedModelError
 from qcompile.ir import Graph, Node
@@ -79,17 +78,27 @@ class Layer:
     extra_report: dict[str, Any] = field(default_factory=dict)  # op-specific report keys
 
 
+class Specialiser(Protocol):
+    """What lowering needs from a kernel family (``codegen.families.KernelFamily``), declared
+    here so that this module does not import the registry that imports it."""
+
+    def lower(self, lo: Lowering, layer: Layer, node: Node) -> int | None: ...
+
+
 class Lowering:
-    """Turns a planned graph into layers and const arrays."""
+    """Turns a planned graph into layers and const arrays.
+
+    ``family`` may specialise any node (its ``lower`` returns the MACs, or None for the
+    portable kernel); without one every node gets the portable runtime kernel."""
 
     def __init__(
-        self, graph: Graph, plan: MemoryPlan, cname: str, namer: Namer, family: KernelFamily | None = None
+        self, graph: Graph, plan: MemoryPlan, cname: str, namer: Namer, family: Specialiser | None = None
     ) -> None:
         self.graph = graph
         self.plan = plan
         self.cname = cname
         self.namer = namer
-        self.family = family if family is not None else get_family("portable")
+        self.family = family
         self.arrays: list[ConstArray] = []
         self.functions: set[str] = set()
         self.kernel_sources: list[str] = []  # per-layer C functions for <name>_kernels.c (specialised families)
@@ -191,7 +200,7 @@ class Lowering:
             raise UnsupportedModelError(f"node {node.name!r}: op {node.op!r} has no C lowering")
         layer = Layer(index, node.op, comment_text(f"{node.op} {node.name}"))
         try:
-            macs = self.family.lower(self, layer, node)  # None: not specialised, use the portable kernel
+            macs = None if self.family is None else self.family.lower(self, layer, node)  # None: portable kernel
             if macs is None:
                 macs = lower_fn(self, layer, node)
         except (KeyError, ValueError, IndexError, TypeError) as exc:

@@ -53,6 +53,10 @@ class KernelFamily:
 
 _REGISTRY: dict[str, KernelFamily] = {}
 
+#: The family every other one falls back to for the layers it does not specialise, the
+#: host's verification baseline and ``qcompile bench``'s reference column.
+BASELINE = "portable"
+
 
 def _discover() -> dict[str, KernelFamily]:
     if not _REGISTRY:
@@ -77,4 +81,9 @@ def get_family(name: str) -> KernelFamily:
     return family
 
 
-__all__ = ["KernelFamily", "family_names", "get_family"]
+def baseline_family() -> KernelFamily:
+    """The portable family (see :data:`BASELINE`)."""
+    return get_family(BASELINE)
+
+
+__all__ = ["BASELINE", "KernelFamily", "baseline_family", "family_names", "get_family"]

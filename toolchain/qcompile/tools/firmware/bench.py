@@ -1,8 +1,11 @@
 """Executed-instruction counts per layer under QEMU, kernel families side by side.
 
-For each kernel family the quantized graph saved in a model folder (``model.qir``) is
-generated again with that family, built with per-layer timing hooks and run in the
-target's QEMU machine under ``-icount shift=0``. Counts are deterministic (the same
+For each kernel family the model is compiled as a real compile for a target of that
+family would: the quantized graph saved before the memory passes (``quantized.qir``) goes
+through that family's :func:`qcompile.compiler.optimize_memory` (so the portable column
+gets the fused pool + FC head and its own schedule even when the folder was compiled for
+a DSP target), is generated with that family, built with per-layer timing hooks and run in
+the target's QEMU machine under ``-icount shift=0``. Counts are deterministic (the same
 binary on the same inputs executes the same instructions), so two runs print the same
 table; their resolution is one SysTick tick (see :mod:`qcompile.tools.firmware.qemu`). Every
 family's outputs are also checked against the numpy reference: a fast wrong kernel is
@@ -19,8 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from qcompile.codegen.families import BASELINE, family_names, get_family
 from qcompile.errors import QCompileError
-from qcompile.targets import KERNEL_FAMILIES, Target
+from qcompile.ir import Graph
+from qcompile.targets import Target
 from qcompile.tools.firmware.build import read_report
 from qcompile.tools.firmware.qemu import QemuResult, run_on_qemu
 
@@ -30,6 +35,7 @@ class FamilyBench:
     """One kernel family: per-layer and total instructions (median over the samples)."""
 
     family: str
+    layers: list[dict[str, Any]]  # this family's report layers (its own fusion and order)
     layer_instructions: list[int]
     total_instructions: int
     bit_exact: int
@@ -38,15 +44,89 @@ class FamilyBench:
 
 
 @dataclass
+class BenchRow:
+    """One layer name across families: ``ops[i]``/``counts[i]`` are None where family i has
+    no layer of that name (it fused it into another)."""
+
+    name: str
+    ops: list[str | None]
+    macs: int
+    counts: list[int | None]
+
+
+@dataclass
 class BenchResult:
     target: str
-    layers: list[dict[str, Any]]
     families: list[FamilyBench]
+
+    def rows(self) -> list[BenchRow]:
+        """Layers matched by name, because families may fuse differently (the portable one
+        fuses the pool + FC head into the FC's layer): the first family's order, with a
+        layer only a later family has inserted after that family's previous layer."""
+        order: list[str] = []
+        for fam in self.families:
+            pos = -1
+            for layer in fam.layers:
+                if layer["name"] not in order:
+                    order.insert(pos + 1, layer["name"])
+                pos = order.index(layer["name"])
+        rows = {name: BenchRow(name, [None] * len(self.families), 0, [None] * len(self.families)) for name in order}
+        for i, fam in enumerate(self.families):
+            for layer, count in zip(fam.layers, fam.layer_instructions, strict=True):
+                row = rows[layer["name"]]
+                row.ops[i], row.counts[i] = str(layer["op"]), count
+                row.macs = row.macs or int(layer.get("macs", 0))
+        return [rows[name] for name in order]
+
+
+def result_table(result: BenchResult, title: str) -> Any:
+    """The side-by-side table (a ``rich`` Table) of ``qcompile bench`` and ``bench/bench_qemu.py``:
+    a row per layer name, ``-`` where a family fused that layer into another, ratios to the
+    first family where both ran the same op."""
+    from rich.table import Table
+
+    fams = result.families
+    table = Table(title=title)
+    for col in ("#", "op", "MACs", *(f.family for f in fams), *(f"ratio {f.family}" for f in fams[1:])):
+        table.add_column(col, justify="left" if col == "op" else "right")
+    rows = result.rows()
+    for i, row in enumerate(rows):
+        base = row.counts[0]
+        ratios = [
+            f"{c / base:.2f}" if c is not None and base and op == row.ops[0] else "-"
+            for c, op in zip(row.counts[1:], row.ops[1:], strict=True)
+        ]
+        cells = ["-" if c is None else f"{c:,}" for c in row.counts]
+        ops = " / ".join(dict.fromkeys(op for op in row.ops if op is not None))
+        table.add_row(str(i), ops, f"{row.macs:,}", *cells, *ratios)
+    totals = [f"{f.total_instructions:,}" for f in fams]
+    ratio = [f"{f.total_instructions / fams[0].total_instructions:.2f}" for f in fams[1:]]
+    table.add_row("", "total", f"{sum(row.macs for row in rows):,}", *totals, *ratio)
+    return table
 
 
 def default_families(target: Target) -> list[str]:
-    """``portable`` first (the baseline), then the target's own family if different."""
-    return list(dict.fromkeys(["portable", target.kernel_family]))
+    """The baseline (portable) family first, then the target's own family if different."""
+    return list(dict.fromkeys([BASELINE, target.kernel_family]))
+
+
+def family_graph(out_dir: Path, target: Target, family: str) -> Graph:
+    """The graph a compile of ``out_dir``'s model for ``target`` running ``family`` generates.
+
+    The family-dependent passes (head fusion, schedule) re-run from the saved pre-memory-pass
+    graph with that family and the target's alignment, exactly as ``compile_model`` does."""
+    from qcompile.compiler import QUANTIZED_GRAPH_FILE, optimize_memory
+    from qcompile.ir_io import load_graph
+
+    path = Path(out_dir) / QUANTIZED_GRAPH_FILE
+    if not path.is_file():
+        raise QCompileError(
+            f"{out_dir} has no {QUANTIZED_GRAPH_FILE} (it was compiled by an older qcompile): compile it again to bench it"
+        )
+    graph, meta = load_graph(path)
+    if not meta.get("memory_passes", True):
+        return graph
+    return optimize_memory(graph, alignment=target.alignment, family=get_family(family))
 
 
 def random_inputs(graph: Any, samples: int, seed: int = 0) -> list[np.ndarray]:
@@ -72,9 +152,9 @@ def bench(
     out_dir = Path(out_dir)
     graph, meta = load_compiled(out_dir)
     families = list(families) if families else default_families(target)
-    unknown = [f for f in families if f not in KERNEL_FAMILIES]
+    unknown = [f for f in families if f not in family_names()]
     if unknown:
-        raise QCompileError(f"unknown kernel families {unknown}; known: {', '.join(KERNEL_FAMILIES)}")
+        raise QCompileError(f"unknown kernel families {unknown}; known: {', '.join(family_names())}")
     if inputs is None:
         inputs = random_inputs(graph, samples)
     n = len(inputs[0])
@@ -82,18 +162,17 @@ def bench(
 
     base = Path(build_dir) if build_dir is not None else out_dir / "build" / f"bench-{target.name}"
     results: list[FamilyBench] = []
-    layers: list[dict[str, Any]] = []
     for family in families:
         variant = dataclasses.replace(target, kernel_family=family)
         src = base / family / "src"
-        generate(graph, src, name=str(meta.get("name", meta["c_name"])), target=variant)
-        layers = read_report(src)["layers"]
+        generate(family_graph(out_dir, target, family), src, name=str(meta.get("name", meta["c_name"])), target=variant)
         run = run_on_qemu(src, variant, inputs, layer_counts=True, build_dir=base / family / "build")
         assert run.layer_instructions is not None
         exact = bit_exact_result(expected, run.outputs).bit_exact
         results.append(
             FamilyBench(
                 family=family,
+                layers=read_report(src)["layers"],
                 layer_instructions=[int(v) for v in np.median(run.layer_instructions, axis=0)],
                 total_instructions=int(np.median(run.total_instructions)),
                 bit_exact=int(exact),
@@ -101,4 +180,4 @@ def bench(
                 raw=run,
             )
         )
-    return BenchResult(target=target.name, layers=layers, families=results)
+    return BenchResult(target=target.name, families=results)

@@ -1,0 +1,80 @@
+"""`qcompile bench` compiles each kernel family as a real compile for that family would
+(no QEMU needed here: the per-family graphs and the table logic)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import EXAMPLE_DIR
+
+from qcompile.compiler import QUANTIZED_GRAPH_FILE, CompileOptions, compile_model
+from qcompile.errors import QCompileError
+from qcompile.ir import Graph
+from qcompile.ir_io import save_graph
+from qcompile.targets import load_target
+from qcompile.tools.firmware.bench import BenchResult, FamilyBench, family_graph
+from qcompile.tools.verify import load_compiled
+
+
+def _bytes(graph: Graph, tmp: Path, name: str) -> bytes:
+    """The graph's serialised bytes (no metadata): equal bytes mean equal nodes, order,
+    attributes, tensors and constants."""
+    path = tmp / f"{name}.qir"
+    save_graph(graph, path, meta={})
+    return path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    tmp = tmp_path_factory.mktemp("bench_graphs")
+    out = {}
+    for target in ("host", "cortex-m7"):
+        out[target] = tmp / target
+        options = CompileOptions(target=target, calib=EXAMPLE_DIR / "calib.npz", progress=False)
+        compile_model(EXAMPLE_DIR / "digits_cnn.onnx", out[target], options)
+    return out
+
+
+def test_family_graphs_equal_real_compiles(digits: dict[str, Path], tmp_path: Path) -> None:
+    host, m7 = load_target("host"), load_target("cortex-m7")
+    assert host.family.name == "portable" and m7.family.name == "dsp"
+    host_graph, m7_graph = load_compiled(digits["host"])[0], load_compiled(digits["cortex-m7"])[0]
+    # the two families really compile differently (the portable one fuses the head)
+    assert "avg_pool_fc" in [n.op for n in host_graph.nodes]
+    assert "avg_pool_fc" not in [n.op for n in m7_graph.nodes]
+    # bench of the DSP folder, portable column == a real portable compile, and the other way round
+    portable = family_graph(digits["cortex-m7"], host, "portable")
+    assert _bytes(portable, tmp_path, "p") == _bytes(host_graph, tmp_path, "host")
+    dsp = family_graph(digits["host"], m7, "dsp")
+    assert _bytes(dsp, tmp_path, "d") == _bytes(m7_graph, tmp_path, "m7")
+    # the target's own family reproduces the folder's graph
+    assert _bytes(family_graph(digits["cortex-m7"], m7, "dsp"), tmp_path, "d2") == _bytes(m7_graph, tmp_path, "m7")
+
+
+def test_folder_without_quantized_graph(digits: dict[str, Path], tmp_path: Path) -> None:
+    old = tmp_path / "old"
+    shutil.copytree(digits["host"], old)
+    (old / QUANTIZED_GRAPH_FILE).unlink()
+    with pytest.raises(QCompileError, match="compile it again"):
+        family_graph(old, load_target("host"), "portable")
+
+
+def _fam(name: str, layers: list[tuple[str, str, int]], counts: list[int]) -> FamilyBench:
+    rows = [{"op": op, "name": n, "macs": macs} for op, n, macs in layers]
+    return FamilyBench(name, rows, counts, sum(counts), 1, 1, raw=None)  # type: ignore[arg-type]
+
+
+def test_rows_match_layers_by_name() -> None:
+    portable = _fam("portable", [("conv2d", "c", 10), ("avg_pool_fc", "fc", 4), ("softmax", "s", 0)], [100, 30, 5])
+    dsp = _fam(
+        "dsp",
+        [("conv2d", "c", 10), ("avg_pool2d", "gap", 0), ("reshape", "r", 0), ("fully_connected", "fc", 4)]
+        + [("softmax", "s", 0)],
+        [50, 20, 1, 8, 5],
+    )
+    rows = BenchResult("t", [portable, dsp]).rows()
+    assert [r.name for r in rows] == ["c", "gap", "r", "fc", "s"]
+    assert [r.counts for r in rows] == [[100, 50], [None, 20], [None, 1], [30, 8], [5, 5]]
+    assert rows[3].ops == ["avg_pool_fc", "fully_connected"] and rows[3].macs == 4
