@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from qcompile.errors import QCompileError
 from qcompile.ir import Graph, Node, Tensor
-from qcompile.memory.planner import INPLACE_OPS, Location, MemoryPlan, plan_memory
+from qcompile.memory import Location, MemoryPlan, plan_memory
+from qcompile.memory.inplace import INPLACE_OPS
 
 
 def _graph(inputs: dict[str, int], nodes: list[tuple[str, str, list[str], str, int]], outputs: list[str]) -> Graph:

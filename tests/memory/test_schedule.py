@@ -9,8 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qcompile.ir import Graph, Node, Tensor
-from qcompile.memory import schedule
-from qcompile.memory.planner import plan_memory
+from qcompile.memory import plan_memory, schedule
 
 
 def _graph(inputs: dict[str, int], nodes: list[tuple[str, str, list[str], str, int]], outputs: list[str]) -> Graph:

@@ -24,7 +24,7 @@ from qcompile.codegen.names import Namer, comment_text, model_identifier
 from qcompile.codegen.runtime_files import select_runtime_files
 from qcompile.errors import QCompileError, UnsupportedModelError
 from qcompile.ir import Graph, Tensor
-from qcompile.memory.planner import MemoryPlan, plan_memory
+from qcompile.memory import STATIC_STATE_BYTES, MemoryPlan, check_ram_budget, plan_memory
 from qcompile.resources import templates_dir
 
 if TYPE_CHECKING:
@@ -65,31 +65,6 @@ def compute_scratch(graph: Graph) -> dict[str, int]:
 
 #: ops whose portable kernels have a row-band variant (qc_conv2d_rows.c, planner module doc)
 ROW_SPLIT_OPS = frozenset({"conv2d", "conv2d_add"})
-#: RAM the generated code needs besides the arena: none (parameter structs and weights are
-#: const; the runtime keeps no state between calls)
-STATIC_STATE_BYTES = 0
-
-
-def check_ram_budget(graph: Graph, plan: MemoryPlan, budget: int) -> None:
-    """Raise when arena + static state exceed ``budget`` bytes, naming the peak layer and
-    what is live there, so the user knows which tensors to shrink (nothing is written)."""
-    if budget < 0:
-        raise QCompileError(f"--ram-budget {budget}: give a number of bytes, at least 0")
-    needed = plan.arena_size + STATIC_STATE_BYTES
-    if needed <= budget:
-        return
-    where = ""
-    if 0 <= plan.peak_step < len(graph.nodes):
-        node = graph.nodes[plan.peak_step]
-        live = ", ".join(f"{name} ({size:,} B)" for name, size in plan.peak_live)
-        where = (
-            f"; the peak is at layer {plan.peak_step} ({node.op} {node.name!r}), "
-            f"{plan.lower_bound:,} B live there: {live}"
-        )
-    raise QCompileError(
-        f"RAM budget exceeded: the model needs {needed:,} B (arena {plan.arena_size:,} B + static state "
-        f"{STATIC_STATE_BYTES} B, lower bound {plan.lower_bound:,} B) but --ram-budget is {budget:,} B{where}"
-    )
 
 
 def _layout(t: Tensor) -> str:
@@ -312,4 +287,4 @@ def generate(
     return report
 
 
-__all__ = ["ROW_SPLIT_OPS", "check_ram_budget", "compute_scratch", "generate", "render"]
+__all__ = ["ROW_SPLIT_OPS", "compute_scratch", "generate", "render"]

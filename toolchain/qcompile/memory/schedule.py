@@ -8,7 +8,7 @@ branch's intermediate (plus its im2col scratch) alive at once; after the main br
 first conv it costs less. This pass picks the order minimising the planner's
 ``lower_bound``: the peak over steps of (live arena buffers + the step's scratch).
 
-Cost model (the planner's, see ``qcompile.memory.planner``): graph inputs, graph outputs and
+Cost model (the planner's, see ``qcompile.memory.planner`` and ``qcompile.memory.bounds``): graph inputs, graph outputs and
 constants live outside the arena (cost 0); ``reshape`` outputs alias their input; a
 buffer is live from its producer's step to its last reader's step; an in-place op's
 output costs nothing when the input it may overwrite is read for the last time there.
@@ -28,7 +28,9 @@ import sys
 from collections.abc import Mapping
 
 from qcompile.ir import Graph, Node
-from qcompile.memory.planner import ALIAS_OPS, inplace_candidates, plan_memory
+from qcompile.memory.aliases import ALIAS_OPS, UnionFind
+from qcompile.memory.inplace import inplace_candidates
+from qcompile.memory.planner import plan_memory
 
 MAX_STATES = 200_000
 
@@ -39,22 +41,17 @@ class _Model:
     def __init__(self, graph: Graph, scratch: Mapping[str, int]) -> None:
         nodes = graph.nodes
         self.n = len(nodes)
-        index_of = {id(node): i for i, node in enumerate(nodes)}
         producer: dict[str, int] = {}
         for i, node in enumerate(nodes):
             for o in node.outputs:
                 producer.setdefault(o, i)
-        # alias groups (reshape)
-        parent: dict[str, str] = {}
-
-        def find(name: str) -> str:
-            while parent.get(name, name) != name:
-                name = parent[name]
-            return name
-
+        # alias groups (reshape); unlike the planner, a reshape joining two homes still
+        # joins them here (the planner copies it instead: the docstring's exception)
+        groups = UnionFind()
+        find = groups.find
         for node in nodes:
             if node.op in ALIAS_OPS and node.inputs and node.inputs[0]:
-                parent[find(node.outputs[0])] = find(node.inputs[0])
+                groups.attach(find(node.outputs[0]), find(node.inputs[0]))
         outside = set(graph.inputs) | set(graph.outputs)
         outside_roots = {find(n) for n in outside}
         outside_roots |= {find(n) for n, t in graph.tensors.items() if t.is_constant}
@@ -88,8 +85,6 @@ class _Model:
                     self.new_out[i].append(root)
             self.inplace_in[i] = self._inplace_inputs(node)
         self.scratch = [int(scratch.get(node.name, 0)) for node in nodes]
-        self.is_alias = [node.op in ALIAS_OPS for node in nodes]
-        del index_of
 
     def _inplace_inputs(self, node: Node) -> list[str]:
         positions = inplace_candidates(node.op)

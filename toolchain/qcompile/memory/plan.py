@@ -1,0 +1,57 @@
+"""The planner's result types, shared by the planner, the budget check and the code generator.
+
+They live apart from the planning code so that readers of a plan (lowering, the budget
+check, tests) depend on what a plan *is*, not on how it was computed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a tensor's bytes are: ``kind`` in input/output/const/arena.
+
+    ``index`` is the graph input or output index (input/output), ``offset`` the arena
+    offset (arena) and ``tensor`` the constant tensor holding the data (const).
+    """
+
+    kind: str
+    index: int = 0
+    offset: int = 0
+    tensor: str = ""
+
+
+@dataclass
+class MemoryPlan:
+    """Result of :func:`qcompile.memory.plan_memory`.
+
+    ``offsets``: arena offset per arena-resident tensor; ``locations``: every activation
+    (and every constant a node reads) mapped to its :class:`Location`;
+    ``scratch_offsets`` / ``scratch_sizes``: per node name with scratch > 0;
+    ``lifetimes``: (first step, last step) per arena tensor (step = node index; graph
+    inputs start at -1, outputs read after the last step end at ``len(nodes)``);
+    ``inplace``: node name -> the input tensor whose buffer its output reuses;
+    ``row_bands``: node name -> (fast_begin, fast_end) for nodes run in row bands;
+    ``peak_step`` / ``peak_live``: the step where ``lower_bound`` is reached and the arena
+    buffers live there, ``(tensor or "scratch of <node>", bytes)``, largest first.
+    """
+
+    arena_size: int
+    lower_bound: int
+    alignment: int
+    offsets: dict[str, int]
+    locations: dict[str, Location]
+    scratch_offsets: dict[str, int]
+    scratch_sizes: dict[str, int]
+    lifetimes: dict[str, tuple[int, int]]
+    copy_reshapes: frozenset[str] = field(default_factory=frozenset)
+    output_copies: tuple[tuple[int, str], ...] = ()
+    inplace: dict[str, str] = field(default_factory=dict)
+    row_bands: dict[str, tuple[int, int]] = field(default_factory=dict)
+    peak_step: int = -1
+    peak_live: tuple[tuple[str, int], ...] = ()
+
+    def location(self, tensor: str) -> Location:
+        return self.locations[tensor]
