@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from qcompile.compiler import CompileOptions, compile_model
+from qcompile.outdir import ModelFolder
 from qcompile.reference.executor import run_quantized
 from qcompile.targets import load_target
 from qcompile.tools.firmware import build_image, run_on_qemu, size_split
-from qcompile.tools.verify import load_compiled
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 # CMSIS-NN on the same QEMU M7 (issue #3 anchors): whole model, and single layers.
@@ -58,7 +58,7 @@ def _run(model: str, family: str, tmp: Path) -> tuple[list[dict], list[int], int
     compile_model(
         onnx, out, CompileOptions(target=str(toml), calib=_calibration(model, tmp), name=model, progress=False)
     )
-    graph, _ = load_compiled(out)
+    graph = ModelFolder.open(out).graph
     x = np.random.default_rng(0).integers(-128, 128, size=(1, graph.tensors[graph.inputs[0]].size), dtype=np.int8)
     t = load_target(toml)
     res = run_on_qemu(out, t, x, layer_counts=True)

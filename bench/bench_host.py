@@ -55,8 +55,8 @@ def compile_and_time(model: str, work: Path, cflags: list[str], runs: int, batch
     from qcompile.compiler import CompileOptions, compile_model
     from qcompile.host._runtime import ModelLibrary
     from qcompile.host.build import build_host_library
+    from qcompile.outdir import ModelFolder, to_physical
     from qcompile.reference.executor import run_quantized
-    from qcompile.tools.verify import load_compiled, to_physical
 
     onnx_name, _, _ = MODELS[model]
     calib = calibration_data(model, 200)
@@ -69,7 +69,8 @@ def compile_and_time(model: str, work: Path, cflags: list[str], runs: int, batch
     )
     compile_s = time.perf_counter() - t0
 
-    graph, meta = load_compiled(work / model)
+    folder = ModelFolder.open(work / model)
+    graph, meta = folder.graph, folder.meta
     lib = build_host_library(work / model, name=meta["c_name"], build_dir=work / f"{model}_build", extra_flags=cflags)
     t_in = graph.tensors[graph.inputs[0]]
     t_out = graph.tensors[graph.outputs[0]]

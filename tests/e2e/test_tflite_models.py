@@ -36,15 +36,9 @@ def compiled(tmp_path_factory: pytest.TempPathFactory, resnet8_tflite: Path, kws
 
 
 def _run_c(out_dir: Path, x: np.ndarray, tmp_path: Path) -> np.ndarray:
-    from qcompile.host._runtime import ModelLibrary
-    from qcompile.host.build import build_host_library
-    from qcompile.tools.verify import load_compiled
+    from qcompile.outdir import ModelFolder
 
-    graph, meta = load_compiled(out_dir)
-    lib = build_host_library(out_dir, name=meta["c_name"], build_dir=tmp_path / "build")
-    sizes_in = [graph.tensors[graph.inputs[0]].size]
-    sizes_out = [graph.tensors[graph.outputs[0]].size]
-    return np.asarray(ModelLibrary(str(lib), meta["c_name"], sizes_in, sizes_out, 0).run([x.reshape(len(x), -1)])[0])
+    return np.asarray(ModelFolder.open(out_dir).run_host([x])[0])
 
 
 def _inputs(shape: tuple[int, ...], seed: int) -> np.ndarray:

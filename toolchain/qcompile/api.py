@@ -13,7 +13,6 @@ models).
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -70,16 +69,13 @@ class CompiledModel:
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        from qcompile.tools.verify import load_compiled
+        from qcompile.outdir import ModelFolder
 
         self.path = Path(path)
-        self.graph: Graph
-        self.graph, self.meta = load_compiled(self.path)
-        report_path = self.path / "report.json"
-        try:
-            self.report: dict[str, Any] = json.loads(report_path.read_text())
-        except (OSError, ValueError) as exc:
-            raise QCompileError(f"{report_path}: cannot read the compile report ({exc})") from exc
+        self.folder = ModelFolder.open(self.path)
+        self.graph: Graph = self.folder.graph
+        self.meta: dict[str, Any] = self.folder.meta
+        self.report: dict[str, Any] = self.folder.report()
         self.inputs = _tensor_infos(self.report["inputs"])
         self.outputs = _tensor_infos(self.report["outputs"])
         self._library: Any = None
@@ -134,7 +130,7 @@ class CompiledModel:
             from qcompile.host._runtime import ModelLibrary
             from qcompile.host.build import build_host_library
 
-            path = build_host_library(self.path, name=self.name)
+            path = build_host_library(self.path, name=self.name, build_dir=self.folder.build_dir("host"))
             self._library = ModelLibrary(
                 str(path), self.name, [i.size for i in self.inputs], [o.size for o in self.outputs], 0
             )
@@ -173,7 +169,7 @@ class CompiledModel:
         return result[0] if len(result) == 1 else result
 
     def _quantize(self, x_float: Batch) -> list[np.ndarray]:
-        from qcompile.tools.verify import to_physical
+        from qcompile.outdir import to_physical
 
         tensors = self._tensors(self.graph.inputs)
         arrays = _float_batch(x_float, tensors)
@@ -192,16 +188,15 @@ class CompiledModel:
     def float_run(self, x_float: Batch) -> np.ndarray | dict[str, np.ndarray]:
         """The source float model under onnxruntime (folders compiled from ONNX only)."""
         from qcompile.quant.calibration import float_outputs
-        from qcompile.tools.verify import is_tflite_source
 
-        source = self.meta.get("source_model")
-        if is_tflite_source(self.meta) or not source:
+        source = self.folder.source_model
+        if self.folder.is_tflite_source or source is None:
             raise QCompileError(f"{self.path} was compiled from an int8 .tflite model: it has no float model to run")
-        if not Path(source).exists():
+        if not source.exists():
             raise QCompileError(f"the source model {source} recorded at compile time is not available")
         tensors = self._tensors(self.graph.inputs)
         arrays = _float_batch(x_float, tensors)
-        outs = float_outputs(Path(source), {t.source_name or t.name: a for a, t in zip(arrays, tensors, strict=True)})
+        outs = float_outputs(source, {t.source_name or t.name: a for a, t in zip(arrays, tensors, strict=True)})
         return next(iter(outs.values())) if len(outs) == 1 else outs
 
 

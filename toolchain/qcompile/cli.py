@@ -17,8 +17,24 @@ from rich.table import Table
 from qcompile import __version__
 from qcompile.errors import QCompileError
 
-console = Console(stderr=False, highlight=False)
-err_console = Console(stderr=True, highlight=False)
+
+def _console(stderr: bool) -> Console:
+    """Rich output that wraps only on a terminal: piped into a file or a CI log, a line is
+    never broken inside a path or a shape (rich would otherwise wrap at 80 columns)."""
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else 10_000
+    return Console(stderr=stderr, highlight=False, width=width, soft_wrap=not stream.isatty())
+
+
+console = _console(stderr=False)
+
+
+def _error(message: str) -> None:
+    """One error line as written, never re-wrapped or parsed for markup."""
+    click.echo(f"error: {message}", err=True)
+
+
+FORCE_HELP = "Replace a folder qcompile did not write (never the current directory or one holding an input)."
 
 
 class _DefaultToCompile(click.Group):
@@ -68,6 +84,7 @@ def cli() -> None:
     "any slack keeps conv layers at full speed.",
 )
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
+@click.option("--force", is_flag=True, help=FORCE_HELP)
 def compile_cmd(
     model: Path,
     out_dir: Path,
@@ -81,8 +98,12 @@ def compile_cmd(
     arena_alignment: int | None,
     ram_budget: int | None,
     no_progress: bool,
+    force: bool,
 ) -> None:
-    """Compile MODEL into C sources in the output folder."""
+    """Compile MODEL into C sources in the output folder.
+
+    The folder is replaced as a whole, so qcompile writes only to a new or empty folder or
+    one it wrote before (marked by a .qcompile-output file); --force overrides that."""
     from qcompile.compiler import CompileOptions, compile_model
 
     options = CompileOptions(
@@ -96,6 +117,7 @@ def compile_cmd(
         arena_alignment=arena_alignment,
         ram_budget=ram_budget,
         progress=not no_progress and sys.stderr.isatty(),
+        force=force,
     )
     report = compile_model(model, out_dir, options)
     table = Table(title=f"qcompile: {model.name} -> {out_dir}", show_header=False)
@@ -158,19 +180,29 @@ def inspect_cmd(model: Path) -> None:
 @click.option("--no-float", is_flag=True, help="Skip the comparison with the float model.")
 @click.option("--qemu", is_flag=True, help="Cross-compile for --target and run in its QEMU machine instead.")
 @click.option("--target", "target_name", help="With --qemu: target to run (default: the one DIR was compiled for).")
+@click.option("--force", is_flag=True, help="With --qemu: build in DIR/build even if qcompile did not create it.")
 def verify_cmd(
-    out_dir: Path, data: Path | None, limit: int | None, no_float: bool, qemu: bool, target_name: str | None
+    out_dir: Path,
+    data: Path | None,
+    limit: int | None,
+    no_float: bool,
+    qemu: bool,
+    target_name: str | None,
+    force: bool,
 ) -> None:
     """Build DIR for the host, check C == numpy reference bit for bit, compare with the float model."""
     from qcompile.tools.verify import verify
 
     if qemu:
-        _verify_qemu(out_dir, data, limit, target_name)
+        _verify_qemu(out_dir, data, limit, target_name, force)
         return
     if target_name is not None:
         raise QCompileError("--target is only used with --qemu (host verification builds for this machine)")
+    if force:
+        raise QCompileError("--force is only used with --qemu (host verification builds in a temporary folder)")
 
     result = verify(out_dir, data=data, limit=limit, float_model=not no_float, progress=sys.stderr.isatty())
+    console.print(f"data: {result.data_source}")
     console.print(f"bit-exact: {result.bit_exact}/{result.samples}")
     if result.outputs:
         table = Table(title="int8 vs float (onnxruntime)")
@@ -187,20 +219,17 @@ def verify_cmd(
         console.print(table)
     if not result.ok:
         shown = ", ".join(str(i) for i in result.mismatched_samples[:10])
-        err_console.print(
-            f"error: C and reference differ on {result.samples - result.bit_exact} samples (first: {shown})"
-        )
+        _error(f"C and reference differ on {result.samples - result.bit_exact} samples (first: {shown})")
         sys.exit(3)
 
 
 def _firmware_target(out_dir: Path, target_name: str | None):
     """The --target to run on QEMU: given, or the one the folder was compiled for."""
+    from qcompile.outdir import ModelFolder
     from qcompile.targets import load_target
-    from qcompile.tools.verify import load_compiled
 
     if target_name is None:
-        _, meta = load_compiled(out_dir)
-        target_name = str(meta.get("target", "host"))
+        target_name = ModelFolder.open(out_dir).target_name
     target = load_target(target_name)
     if target.qemu is None:
         from qcompile.targets import available_targets
@@ -217,23 +246,23 @@ def _print_sizes(sizes) -> None:
     console.print(table)
 
 
-def _verify_qemu(out_dir: Path, data: Path | None, limit: int | None, target_name: str | None) -> None:
+def _verify_qemu(out_dir: Path, data: Path | None, limit: int | None, target_name: str | None, force: bool) -> None:
     from qcompile.tools.firmware.verify_qemu import verify_on_qemu
 
     target = _firmware_target(out_dir, target_name)
-    checked = verify_on_qemu(out_dir, target, data=data, limit=limit)
+    checked = verify_on_qemu(out_dir, target, data=data, limit=limit, force=force)
     result = checked.result
     assert target.qemu is not None
     console.print(f"target: {target.name} on QEMU {target.qemu.machine}")
+    console.print(f"data: {result.data_source}")
     console.print(f"bit-exact: {result.bit_exact}/{result.samples}")
     total = checked.run.total_instructions
     console.print(f"instructions per inference: {int(total.min()):,} .. {int(total.max()):,}")
     _print_sizes(checked.sizes)
     if not result.ok:
         shown = ", ".join(str(i) for i in result.mismatched_samples[:10])
-        err_console.print(
-            f"error: C on {target.name} and reference differ on {result.samples - result.bit_exact} samples "
-            f"(first: {shown})"
+        _error(
+            f"C on {target.name} and reference differ on {result.samples - result.bit_exact} samples (first: {shown})"
         )
         sys.exit(3)
 
@@ -248,12 +277,13 @@ def _verify_qemu(out_dir: Path, data: Path | None, limit: int | None, target_nam
     help="Kernel family to measure (repeatable; default: portable and the target's own).",
 )
 @click.option("-n", "samples", type=int, default=1, show_default=True, help="Random inputs per family (median).")
-def bench_cmd(out_dir: Path, target_name: str | None, families: tuple[str, ...], samples: int) -> None:
+@click.option("--force", is_flag=True, help="Build in DIR/build even if qcompile did not create it.")
+def bench_cmd(out_dir: Path, target_name: str | None, families: tuple[str, ...], samples: int, force: bool) -> None:
     """Executed instructions per layer under QEMU (-icount), kernel families side by side."""
     from qcompile.tools.firmware.bench import bench, result_table
 
     target = _firmware_target(out_dir, target_name)
-    result = bench(out_dir, target, families=list(families) or None, samples=samples)
+    result = bench(out_dir, target, families=list(families) or None, samples=samples, force=force)
     assert target.qemu is not None
     table = result_table(
         result,
@@ -264,7 +294,7 @@ def bench_cmd(out_dir: Path, target_name: str | None, families: tuple[str, ...],
     for f in result.families:
         console.print(f"{f.family}: bit-exact {f.bit_exact}/{f.samples}")
     if any(f.bit_exact != f.samples for f in result.families):
-        err_console.print("error: a kernel family's outputs differ from the reference")
+        _error("a kernel family's outputs differ from the reference")
         sys.exit(3)
 
 
@@ -288,9 +318,8 @@ def compare_cmd(out_dir: Path, tflm_model: Path, samples: int, data: Path | None
     console.print(table)
     if not result.ok:
         shown = ", ".join(str(i) for i in result.mismatched_samples[:10])
-        err_console.print(
-            f"error: outputs differ from TFLM on {result.samples - result.equal} of {result.samples} inputs "
-            f"(first: {shown})"
+        _error(
+            f"outputs differ from TFLM on {result.samples - result.equal} of {result.samples} inputs (first: {shown})"
         )
         sys.exit(3)
 
@@ -299,10 +328,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="qcompile", standalone_mode=False)
     except QCompileError as exc:
-        err_console.print(f"error: {exc}", markup=False)
+        _error(str(exc))
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
-        err_console.print("aborted")
+        _error("aborted")
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()

@@ -1,30 +1,23 @@
 """The main job: model file in, C source folder out, all pipeline stages in order.
 
-The output folder is written all or nothing: every file is generated into a hidden
-sibling folder that replaces the destination only once everything succeeded, so a
-failed compile leaves neither half a model nor a damaged previous build behind.
+The output folder is written all or nothing, and only where that destroys nothing of the
+user's (``qcompile.outdir``): the destination is checked before any work starts, every
+file is generated into a hidden sibling folder, and that replaces the destination only
+once everything succeeded.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qcompile.errors import QCompileError
 from qcompile.ir import Graph
+from qcompile.outdir import GRAPH_FILE, QUANTIZED_GRAPH_FILE, check_destination, file_sha256, replace_folder
 
 if TYPE_CHECKING:
     from qcompile.codegen.families import KernelFamily
-
-GRAPH_FILE = "model.qir"
-#: The quantized graph before :func:`optimize_memory` (the same for every kernel family), so
-#: that ``qcompile bench`` can run each family's memory passes as a real compile would.
-QUANTIZED_GRAPH_FILE = "quantized.qir"
 
 
 @dataclass
@@ -40,6 +33,7 @@ class CompileOptions:
     progress: bool = True
     memory_passes: bool = True  # conv+residual-add fusion and memory-aware schedule
     ram_budget: int | None = None  # bytes of arena + static state; exceeding it is an error
+    force: bool = False  # replace a folder qcompile did not write (never one holding an input)
 
 
 def default_name(model_path: Path) -> str:
@@ -48,22 +42,22 @@ def default_name(model_path: Path) -> str:
 
 def import_model(model_path: Path, *, input_layout: str = "nhwc") -> Graph:
     """Source model -> optimized float IR."""
+    from qcompile.frontends.detect import model_kind
     from qcompile.frontends.onnx_import import load_onnx
     from qcompile.passes import optimize
 
-    if not model_path.exists():
-        raise QCompileError(f"{model_path}: no such file")
-    if model_path.suffix.lower() != ".onnx":
-        raise QCompileError(f"{model_path}: unsupported model format {model_path.suffix!r}; give an .onnx file")
+    if model_kind(model_path) != "onnx":
+        raise QCompileError(f"{model_path}: an int8 TFLite model has no float graph to import; give an .onnx file")
     return optimize(load_onnx(model_path, input_layout=input_layout))
 
 
 def quantize_model(model_path: Path, options: CompileOptions) -> Graph:
     """Import, calibrate and quantize: the int8 graph the C will implement."""
+    from qcompile.frontends.detect import model_kind
     from qcompile.quant.calibration import calibrate, load_calibration_data
     from qcompile.quant.quantize import quantize
 
-    if model_path.suffix.lower() == ".tflite":
+    if model_kind(model_path) == "tflite":
         return import_tflite_model(model_path, options)
     float_graph = import_model(model_path, input_layout=options.input_layout)
     if options.calib is None:
@@ -120,25 +114,14 @@ def optimize_memory(qgraph: Graph, *, alignment: int = 16, family: KernelFamily 
     return schedule.run(qgraph, family.scratch(qgraph, compute_scratch(qgraph)), alignment=alignment)
 
 
-@contextmanager
-def atomic_output_dir(out_dir: Path):
-    """Yield a fresh temporary folder that becomes ``out_dir`` only if the block succeeds."""
-    out_dir = out_dir.resolve()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    backup = None
-    if out_dir.exists():
-        backup = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
-        out_dir.rename(backup)
-    tmp.rename(out_dir)
-    os.chmod(out_dir, 0o755)
-    if backup is not None:
-        shutil.rmtree(backup, ignore_errors=True)
+def _origin(model_path: Path, calib: Path | None) -> dict[str, str | None]:
+    """What the folder is compiled from, recorded in ``model.qir`` and the marker: ``verify``
+    finds the calibration file by it and ``compare`` recognises the source model."""
+    return {
+        "source_model": str(model_path.resolve()),
+        "source_sha256": file_sha256(model_path),
+        "calibration_data": str(Path(calib).resolve()) if calib else None,
+    }
 
 
 def compile_model(model_path: Path, out_dir: Path, options: CompileOptions) -> dict[str, Any]:
@@ -148,13 +131,16 @@ def compile_model(model_path: Path, out_dir: Path, options: CompileOptions) -> d
     from qcompile.targets import load_target
 
     model_path = Path(model_path)
+    inputs = [model_path, options.calib]
+    check_destination(Path(out_dir), inputs=inputs, force=options.force)
     target = load_target(options.target)
     quantized = quantize_model(model_path, options)
     qgraph = quantized
     if options.memory_passes:
         qgraph = optimize_memory(quantized, alignment=target.alignment, family=target.family)
     name = options.name or default_name(model_path)
-    with atomic_output_dir(Path(out_dir)) as tmp:
+    origin = _origin(model_path, options.calib)
+    with replace_folder(Path(out_dir), inputs=inputs, force=options.force, marker=origin) as tmp:
         report = generate(
             qgraph,
             tmp,
@@ -168,8 +154,7 @@ def compile_model(model_path: Path, out_dir: Path, options: CompileOptions) -> d
             "name": name,
             "c_name": report.get("c_name", report.get("name", name)),
             "target": target.name,
-            "source_model": str(model_path.resolve()),
-            "calibration_data": str(Path(options.calib).resolve()) if options.calib else None,
+            **origin,
         }
         save_graph(qgraph, tmp / GRAPH_FILE, meta=meta)
         save_graph(quantized, tmp / QUANTIZED_GRAPH_FILE, meta={**meta, "memory_passes": options.memory_passes})

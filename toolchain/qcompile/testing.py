@@ -106,7 +106,7 @@ def c_layer_snapshots(model: CompiledModel, x: Batch) -> tuple[np.ndarray, tuple
     path = build_host_library(
         model.path,
         name=model.name,
-        build_dir=model.path / "build" / "host-debug",
+        build_dir=model.folder.build_dir("host-debug"),
         extra_flags=(f"-I{debug}", "-include", "qc_layer_dump.h"),
         extra_sources=(debug / "qc_layer_dump.c",),
     )

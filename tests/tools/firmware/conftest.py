@@ -10,7 +10,7 @@ import pytest
 
 from qcompile.compiler import CompileOptions, compile_model
 from qcompile.ir import Graph
-from qcompile.tools.verify import load_compiled
+from qcompile.outdir import ModelFolder
 
 
 def _kws_float(kws_data: Path) -> np.ndarray:
@@ -25,7 +25,7 @@ def resnet8_qgraph(tmp_path_factory: pytest.TempPathFactory, resnet8_onnx: Path)
     rng = np.random.default_rng(1)
     np.savez(tmp / "calib.npz", input_1=rng.uniform(0, 255, size=(64, 1, 3, 32, 32)).astype(np.float32))
     compile_model(resnet8_onnx, tmp / "out", CompileOptions(calib=tmp / "calib.npz", name="resnet8", progress=False))
-    return load_compiled(tmp / "out")[0]
+    return ModelFolder.open(tmp / "out").graph
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +33,7 @@ def kws_qgraph(tmp_path_factory: pytest.TempPathFactory, kws_onnx: Path, kws_dat
     tmp = tmp_path_factory.mktemp("fw_kws")
     np.savez(tmp / "calib.npz", input_1=_kws_float(kws_data)[:200])
     compile_model(kws_onnx, tmp / "out", CompileOptions(calib=tmp / "calib.npz", name="kws", progress=False))
-    return load_compiled(tmp / "out")[0]
+    return ModelFolder.open(tmp / "out").graph
 
 
 @pytest.fixture(scope="session")

@@ -13,9 +13,9 @@ from qcompile.compiler import QUANTIZED_GRAPH_FILE, CompileOptions, compile_mode
 from qcompile.errors import QCompileError
 from qcompile.ir import Graph
 from qcompile.ir_io import save_graph
+from qcompile.outdir import ModelFolder
 from qcompile.targets import load_target
 from qcompile.tools.firmware.bench import BenchResult, FamilyBench, family_graph
-from qcompile.tools.verify import load_compiled
 
 
 def _bytes(graph: Graph, tmp: Path, name: str) -> bytes:
@@ -40,7 +40,7 @@ def digits(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def test_family_graphs_equal_real_compiles(digits: dict[str, Path], tmp_path: Path) -> None:
     host, m7 = load_target("host"), load_target("cortex-m7")
     assert host.family.name == "portable" and m7.family.name == "dsp"
-    host_graph, m7_graph = load_compiled(digits["host"])[0], load_compiled(digits["cortex-m7"])[0]
+    host_graph, m7_graph = ModelFolder.open(digits["host"]).graph, ModelFolder.open(digits["cortex-m7"]).graph
     # the two families really compile differently (the portable one fuses the head)
     assert "avg_pool_fc" in [n.op for n in host_graph.nodes]
     assert "avg_pool_fc" not in [n.op for n in m7_graph.nodes]

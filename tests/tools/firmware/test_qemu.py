@@ -90,7 +90,7 @@ def test_m0plus_builds_strictly_and_runs(tmp_path: Path) -> None:
     from conftest import EXAMPLE_DIR
 
     from qcompile.compiler import CompileOptions, compile_model
-    from qcompile.tools.verify import load_compiled
+    from qcompile.outdir import ModelFolder
 
     out = tmp_path / "digits"
     compile_model(
@@ -98,7 +98,7 @@ def test_m0plus_builds_strictly_and_runs(tmp_path: Path) -> None:
         out,
         CompileOptions(target="cortex-m0plus", calib=EXAMPLE_DIR / "calib.npz", progress=False),
     )
-    graph = load_compiled(out)[0]
+    graph = ModelFolder.open(out).graph
     inputs = _random_inputs(graph, 16, seed=7)
     result = run_on_qemu(out, "cortex-m0plus", inputs)
     np.testing.assert_array_equal(result.outputs[0], _reference(graph, inputs)[0])

@@ -1,4 +1,4 @@
-"""`verify_on_qemu` takes its inputs exactly as the host `verify` does (``verify.load_samples``).
+"""`verify_on_qemu` takes its inputs exactly as the host `verify` does (``outdir.load_samples``).
 
 A folder compiled from an int8 ``.tflite`` records no calibration file: both verifications
 must run it on int8 samples (random unless given) instead of asking for float data.

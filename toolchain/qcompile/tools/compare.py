@@ -33,52 +33,7 @@ from typing import Any
 import numpy as np
 
 from qcompile.errors import QCompileError
-from qcompile.ir import Graph
-
-_FALLBACK_KEYS = ("x", "input", "inputs", "data")
-
-
-def int8_inputs(graph: Graph, data: Path | None, n: int, *, seed: int = 0) -> list[np.ndarray]:
-    """int8 samples ``[n, *shape[1:]]`` per graph input: random, or read from ``data``.
-
-    ``data`` (.npz) holds one array per input (keyed by the input's source name, or a
-    single array / ``x``); int8 arrays are taken as already quantized, float arrays are
-    quantized with the input's parameters.
-    """
-    tensors = [graph.tensors[name] for name in graph.inputs]
-    if data is None:
-        rng = np.random.default_rng(seed)
-        return [rng.integers(-128, 128, size=(n, *t.shape[1:]), dtype=np.int64).astype(np.int8) for t in tensors]
-    path = Path(data)
-    if not path.exists():
-        raise QCompileError(f"{path}: no such file")
-    result = []
-    with np.load(path, allow_pickle=False) as npz:
-        keys = list(npz.keys())
-        for t in tensors:
-            if t.source_name in keys:
-                key = t.source_name
-            elif len(tensors) == 1 and any(k in keys for k in _FALLBACK_KEYS):
-                key = next(k for k in _FALLBACK_KEYS if k in keys)
-            elif len(tensors) == 1 and len(keys) == 1:
-                key = keys[0]
-            else:
-                raise QCompileError(f"{path.name}: no array for input {t.source_name!r} (arrays: {keys})")
-            arr = np.asarray(npz[key])
-            sample = int(np.prod(t.shape[1:], dtype=np.int64))
-            if arr.size % sample or arr.size == 0:
-                raise QCompileError(f"{path.name}: array {key!r} of shape {arr.shape} does not hold inputs {t.shape}")
-            arr = arr.reshape((-1, *t.shape[1:]))
-            if arr.dtype == np.int8:
-                q = arr
-            elif arr.dtype.kind == "f":
-                q = t.quant.quantize(arr)
-            else:
-                raise QCompileError(f"{path.name}: array {key!r} is {arr.dtype}; give int8 or float values")
-            result.append(np.ascontiguousarray(q[:n]))
-    m = min(len(a) for a in result)
-    return [a[:m] for a in result]
-
+from qcompile.outdir import ModelFolder, int8_inputs
 
 # ---- TFLite Micro -----------------------------------------------------------------------------
 
@@ -249,39 +204,33 @@ class CompareResult:
         return self.equal == self.samples
 
 
-def compare(
-    out_dir: Path,
-    tflm_model: Path,
-    *,
-    n: int = 100,
-    data: Path | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> CompareResult:
-    """Run the folder's host build and TFLM on the same inputs; measure both sides' memory."""
-    from qcompile.host._runtime import ModelLibrary
-    from qcompile.host.build import build_host_library
-    from qcompile.tools.verify import load_compiled
+def check_built_from(folder: ModelFolder, tflm_model: Path) -> None:
+    """A QCompileError explaining why ``folder`` cannot be compared with ``tflm_model``:
+    not a flatbuffer, compiled from a float ONNX model, or compiled from another file
+    (the sha256 recorded at compile time differs)."""
+    from qcompile.frontends.detect import require_tflite
+    from qcompile.outdir import file_sha256
 
-    out_dir = Path(out_dir)
-    tflm_model = Path(tflm_model)
-    if not tflm_model.exists():
-        raise QCompileError(f"{tflm_model}: no such file")
-    graph, meta = load_compiled(out_dir)
-    model_bytes = tflm_model.read_bytes()
-    inputs = int8_inputs(graph, data, int(n))
-    samples = len(inputs[0])
-    in_tensors = [graph.tensors[x] for x in graph.inputs]
-    out_tensors = [graph.tensors[x] for x in graph.outputs]
-
-    with tempfile.TemporaryDirectory(prefix="qcompile-compare-") as build_dir:
-        lib_path = build_host_library(out_dir, name=meta["c_name"], build_dir=Path(build_dir))
-        library = ModelLibrary(
-            str(lib_path), meta["c_name"], [t.size for t in in_tensors], [t.size for t in out_tensors], 0
+    require_tflite(tflm_model)
+    source = folder.source_model
+    if source is not None and not folder.is_tflite_source:
+        raise QCompileError(
+            f"{folder.path} was compiled from {source}, a float model that qcompile calibrated itself; TFLite Micro "
+            f"runs {tflm_model} with the TFLite converter's quantization, so their outputs cannot be compared bit "
+            f"for bit. Compile the .tflite (`qcompile {tflm_model} --target {folder.target_name} -o NEW_DIR`) "
+            "and compare that folder"
         )
-        ours = library.run([a.reshape(samples, -1) for a in inputs])
-    theirs = tflm_outputs(model_bytes, inputs, len(out_tensors))
-    result = CompareResult(samples=samples, equal=0)
-    for s in range(samples):
+    recorded, actual = folder.source_sha256, file_sha256(tflm_model)
+    if recorded is not None and recorded != actual:
+        raise QCompileError(
+            f"{folder.path} was not compiled from {tflm_model}: it was compiled from {source} (sha256 "
+            f"{recorded[:16]}...), and {tflm_model} has sha256 {actual[:16]}.... Pass the model the folder was "
+            f"compiled from, or recompile: `qcompile {tflm_model} --target {folder.target_name} -o {folder.path}`"
+        )
+
+
+def _equal_outputs(ours: list[Any], theirs: list[np.ndarray], result: CompareResult) -> None:
+    for s in range(result.samples):
         same = all(
             np.array_equal(np.asarray(ours[j][s]).reshape(-1), theirs[j][s].reshape(-1)) for j in range(len(theirs))
         )
@@ -290,17 +239,20 @@ def compare(
         else:
             result.mismatched_samples.append(s)
 
-    report = _read_report(out_dir)
+
+def _memory_numbers(folder: ModelFolder, model_bytes: bytes, sample: list[np.ndarray]) -> dict[str, Any]:
+    """TFLM's recorded and minimal arenas and flatbuffer size against our RAM and flash."""
+    report = folder.report()
     recorded = tflm_recorded_arena(model_bytes)
-    minimal = tflm_minimal_arena(model_bytes, [a[0] for a in inputs], recorded)
-    sizes = code_sizes(out_dir, meta["c_name"], meta.get("target", "host"))
+    minimal = tflm_minimal_arena(model_bytes, sample, recorded)
+    sizes = code_sizes(folder.path, folder.c_name, folder.target_name)
     arena = int(report.get("arena_bytes", 0))
     # The static arena of <name>_run() lives in .bss: count it once, as the arena.
     static_state = max(sizes["code"]["data"] + sizes["code"]["bss"] - arena, 0)
     ours_ram = arena + static_state
     code_bytes = sizes["code"]["text"] + sizes["code"]["rodata"]
     weight_bytes = sizes["weights"]["rodata"] + sizes["weights"]["data"]
-    result.numbers = {
+    return {
         "tflm_recorded_arena": recorded,
         "tflm_minimal_arena": minimal,
         "arena_bytes": arena,
@@ -313,29 +265,49 @@ def compare(
         "code_built_for": sizes["built_for"],
         "flash_ratio": (weight_bytes + code_bytes) / len(model_bytes),
     }
+
+
+def _rows(result: CompareResult) -> list[tuple[str, str, str, str]]:
     nb = result.numbers
-    result.rows = [
-        ("outputs equal", f"{result.equal}/{samples}", "(oracle)", ""),
+    arena, static = nb["arena_bytes"], nb["static_state_bytes"]
+    recorded, minimal = nb["tflm_recorded_arena"], nb["tflm_minimal_arena"]
+    weights, code = nb["weight_bytes"], nb["code_bytes"]
+    return [
+        ("outputs equal", f"{result.equal}/{result.samples}", "(oracle)", ""),
         (
             "RAM (bytes)",
-            f"{ours_ram:,} (arena {arena:,} + static {static_state:,})",
+            f"{arena + static:,} (arena {arena:,} + static {static:,})",
             f"{recorded:,} recorded / {minimal:,} minimal",
             f"{nb['ram_ratio_vs_recorded']:.2f}x / {nb['ram_ratio_vs_minimal']:.2f}x",
         ),
         (
             "flash (bytes)",
-            f"{weight_bytes + code_bytes:,} (weights {weight_bytes:,} + code {code_bytes:,}, {sizes['built_for']})",
-            f"{len(model_bytes):,} flatbuffer (+ interpreter)",
+            f"{weights + code:,} (weights {weights:,} + code {code:,}, {nb['code_built_for']})",
+            f"{nb['flatbuffer_bytes']:,} flatbuffer (+ interpreter)",
             f"{nb['flash_ratio']:.2f}x",
         ),
     ]
+
+
+def compare(
+    out_dir: Path,
+    tflm_model: Path,
+    *,
+    n: int = 100,
+    data: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> CompareResult:
+    """Run the folder's host build and TFLM on the same inputs; measure both sides' memory."""
+    tflm_model = Path(tflm_model)
+    if not tflm_model.exists():
+        raise QCompileError(f"{tflm_model}: no such file")
+    folder = ModelFolder.open(out_dir)
+    check_built_from(folder, tflm_model)
+    model_bytes = tflm_model.read_bytes()
+    inputs = int8_inputs(folder.graph, data, int(n))
+    result = CompareResult(samples=len(inputs[0]), equal=0)
+    ours = folder.run_host(inputs)
+    _equal_outputs(ours, tflm_outputs(model_bytes, inputs, len(folder.graph.outputs)), result)
+    result.numbers = _memory_numbers(folder, model_bytes, [a[0] for a in inputs])
+    result.rows = _rows(result)
     return result
-
-
-def _read_report(out_dir: Path) -> dict[str, Any]:
-    import json
-
-    path = out_dir / "report.json"
-    if not path.exists():
-        raise QCompileError(f"{out_dir}: no report.json")
-    return json.loads(path.read_text())

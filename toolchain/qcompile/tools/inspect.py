@@ -8,6 +8,7 @@ of "constant") but reports instead of raising, and tolerates shapes it cannot in
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -66,7 +67,15 @@ def describe(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     None). A corrupt file raises QCompileError; unsupported ops never do. Totals:
     :func:`totals`.
     """
+    from qcompile.errors import QCompileError
+    from qcompile.frontends.detect import model_kind
+
     path_s = os.fspath(path)
+    if model_kind(Path(path_s)) == "tflite":
+        raise QCompileError(
+            f"{path_s} is an int8 TFLite model; `qcompile inspect` reads ONNX models. Compile it directly "
+            "(`qcompile MODEL.tflite -o DIR`): DIR/report.json lists every layer"
+        )
     model = read_model(path_s)
     opset = model_opset(model)
     const = _structural_constants(model)

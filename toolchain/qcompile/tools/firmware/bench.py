@@ -25,9 +25,10 @@ import numpy as np
 from qcompile.codegen.families import BASELINE, family_names, get_family
 from qcompile.errors import QCompileError
 from qcompile.ir import Graph
+from qcompile.outdir import ModelFolder, read_report
 from qcompile.targets import Target
-from qcompile.tools.firmware.build import read_report
 from qcompile.tools.firmware.qemu import QemuResult, run_on_qemu
+from qcompile.tools.verify import bit_exact_result, reference_outputs
 
 
 @dataclass
@@ -115,8 +116,9 @@ def family_graph(out_dir: Path, target: Target, family: str) -> Graph:
 
     The family-dependent passes (head fusion, schedule) re-run from the saved pre-memory-pass
     graph with that family and the target's alignment, exactly as ``compile_model`` does."""
-    from qcompile.compiler import QUANTIZED_GRAPH_FILE, optimize_memory
+    from qcompile.compiler import optimize_memory
     from qcompile.ir_io import load_graph
+    from qcompile.outdir import QUANTIZED_GRAPH_FILE
 
     path = Path(out_dir) / QUANTIZED_GRAPH_FILE
     if not path.is_file():
@@ -144,28 +146,31 @@ def bench(
     samples: int = 1,
     inputs: list[np.ndarray] | None = None,
     build_dir: Path | None = None,
+    force: bool = False,
 ) -> BenchResult:
-    """Per-layer instruction counts of ``out_dir``'s model on ``target`` for each kernel family."""
-    from qcompile.codegen import generate
-    from qcompile.tools.verify import bit_exact_result, load_compiled, reference_outputs
+    """Per-layer instruction counts of ``out_dir``'s model on ``target`` for each kernel family.
 
-    out_dir = Path(out_dir)
-    graph, meta = load_compiled(out_dir)
+    Builds go to ``build_dir`` (default ``out_dir/build/bench-<target>``, where a user's own
+    ``build`` folder is refused unless ``force``)."""
+    from qcompile.codegen import generate
+
+    folder = ModelFolder.open(out_dir)
+    graph = folder.graph
     families = list(families) if families else default_families(target)
     unknown = [f for f in families if f not in family_names()]
     if unknown:
         raise QCompileError(f"unknown kernel families {unknown}; known: {', '.join(family_names())}")
+    base = Path(build_dir) if build_dir is not None else folder.build_dir(f"bench-{target.name}", force=force)
     if inputs is None:
         inputs = random_inputs(graph, samples)
     n = len(inputs[0])
     expected = reference_outputs(graph, inputs)
 
-    base = Path(build_dir) if build_dir is not None else out_dir / "build" / f"bench-{target.name}"
     results: list[FamilyBench] = []
     for family in families:
         variant = dataclasses.replace(target, kernel_family=family)
         src = base / family / "src"
-        generate(family_graph(out_dir, target, family), src, name=str(meta.get("name", meta["c_name"])), target=variant)
+        generate(family_graph(out_dir, target, family), src, name=folder.name, target=variant)
         run = run_on_qemu(src, variant, inputs, layer_counts=True, build_dir=base / family / "build")
         assert run.layer_instructions is not None
         exact = bit_exact_result(expected, run.outputs).bit_exact

@@ -12,18 +12,17 @@ weights / code / arena split without parsing map files.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import jinja2
 
 from qcompile.codegen.names import comment_text
 from qcompile.errors import QCompileError
+from qcompile.outdir import build_area, read_report
 from qcompile.resources import templates_dir
 from qcompile.targets import Target
 
@@ -67,16 +66,6 @@ class FirmwareImage:
     def record_words(self) -> int:
         """uint32 words after the outputs in each output record (rc, total ticks, layer ticks)."""
         return 2 + (self.num_layers if self.layer_hooks else 0)
-
-
-def read_report(out_dir: Path) -> dict[str, Any]:
-    path = Path(out_dir) / "report.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise QCompileError(
-            f"{out_dir}: cannot read report.json ({exc}); is this a folder written by `qcompile`?"
-        ) from exc
 
 
 def _weights_section(weights_c: Path) -> str | None:
@@ -180,7 +169,7 @@ def build_image(
         digest.update(src.name.encode() + b"\0" + src.read_bytes() + b"\0")
     key = digest.hexdigest()[:16]
 
-    base = Path(build_dir).resolve() if build_dir is not None else out_dir / "build" / target.name
+    base = Path(build_dir).resolve() if build_dir is not None else build_area(out_dir, target.name)
     work = base / f"{cname}-{key}"
     elf = work / f"{cname}.elf"
     image = FirmwareImage(

@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from qcompile.outdir import ModelFolder, load_samples
 from qcompile.targets import Target
 from qcompile.tools.firmware.build import SizeSplit, build_image, size_split
 from qcompile.tools.firmware.qemu import QemuResult, run_image
-from qcompile.tools.verify import VerifyResult
+from qcompile.tools.verify import VerifyResult, bit_exact_result, reference_outputs
 
 
 @dataclass
@@ -29,18 +30,20 @@ def verify_on_qemu(
     *,
     data: Path | None = None,
     limit: int | None = None,
+    force: bool = False,
 ) -> QemuVerifyResult:
     """Run ``out_dir``'s model on ``target``'s QEMU machine and compare with the numpy reference.
 
-    Inputs as for the host verification (:func:`qcompile.tools.verify.load_samples`): float
-    samples quantized, or int8 samples for a folder compiled from a ``.tflite``.
+    Inputs as for the host verification (:func:`qcompile.outdir.load_samples`): float
+    samples quantized, or int8 samples for a folder compiled from a ``.tflite``. The image
+    is built under ``out_dir/build/<target>`` (a user's own ``build`` there is refused
+    unless ``force``).
     """
-    from qcompile.tools.verify import bit_exact_result, load_compiled, load_samples, reference_outputs
-
-    out_dir = Path(out_dir)
-    graph, meta = load_compiled(out_dir)
-    samples = load_samples(graph, meta, data, limit)
-    image = build_image(out_dir, target)
+    folder = ModelFolder.open(out_dir)
+    samples = load_samples(folder, data, limit)
+    build_dir = folder.build_dir(target.name, inputs=[data], force=force)
+    image = build_image(folder.path, target, build_dir=build_dir)
     run = run_image(image, samples.quantized)
-    result = bit_exact_result(reference_outputs(graph, samples.quantized), run.outputs)
+    result = bit_exact_result(reference_outputs(folder.graph, samples.quantized), run.outputs)
+    result.data_source = samples.source
     return QemuVerifyResult(result=result, sizes=size_split(image), run=run)
