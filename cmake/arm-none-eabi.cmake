@@ -5,8 +5,9 @@
 #   cmake -S firmware -B build -DCMAKE_TOOLCHAIN_FILE=<dir>/arm-none-eabi.cmake \
 #         -DQC_CPU_FLAGS="-mcpu=cortex-m7 -mthumb -mfloat-abi=hard -mfpu=fpv5-d16"
 #
-# QC_CPU_FLAGS must match the target the model was generated for (the `cflags` of
-# targets/<target>.toml without -O2; `<name>.mk` lists them as <NAME>_TARGET_CFLAGS).
+# QC_CPU_FLAGS must match the target the model was generated for (the -m flags of the
+# `cflags` of targets/<target>.toml; `<name>.mk` lists them as <NAME>_TARGET_CFLAGS). No
+# optimisation here: the model's CMakeLists.txt adds the target's to the model library itself.
 set(CMAKE_SYSTEM_NAME Generic)
 set(CMAKE_SYSTEM_PROCESSOR arm)
 

@@ -79,6 +79,26 @@ class Target:
         """The kernel family object (from the registry) this target generates code for."""
         return get_family(self.kernel_family)
 
+    @property
+    def cpu_flags(self) -> tuple[str, ...]:
+        """The machine flags (``-m...``: CPU, FPU, float ABI) of ``cflags``.
+
+        Every object of a firmware must share them (mixing float ABIs does not link), so the
+        generated build files hand them to the whole project rather than to the model alone.
+        """
+        return tuple(f for f in self.cflags if f.startswith("-m"))
+
+    @property
+    def opt_flags(self) -> tuple[str, ...]:
+        """The optimisation flags (``-O...``) of ``cflags``: the level the model is verified and
+        benchmarked at, which the generated build files apply to the model's sources alone."""
+        return tuple(f for f in self.cflags if f.startswith("-O"))
+
+    @property
+    def other_flags(self) -> tuple[str, ...]:
+        """``cflags`` that are neither machine nor optimisation flags (e.g. ``-ffunction-sections``)."""
+        return tuple(f for f in self.cflags if not f.startswith(("-m", "-O")))
+
     def __post_init__(self) -> None:
         if self.kernel_family not in family_names():
             raise QCompileError(

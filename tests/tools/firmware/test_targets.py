@@ -54,3 +54,15 @@ def test_bad_qemu_table_is_refused(tmp_path: Path) -> None:
     (tmp_path / "extra.toml").write_text(good + "uart = 1\n")
     with pytest.raises(QCompileError, match="uart"):
         load_target(tmp_path / "extra.toml")
+
+
+def test_flag_groups_partition_cflags() -> None:
+    m7 = load_target("cortex-m7")
+    assert m7.cpu_flags == ("-mcpu=cortex-m7", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-d16")
+    assert m7.opt_flags == ("-O2",)
+    assert m7.other_flags == ("-ffunction-sections", "-fdata-sections")
+    host = load_target("host")
+    assert (host.cpu_flags, host.opt_flags, host.other_flags) == ((), ("-O3",), ())
+    for name in available_targets():
+        t = load_target(name)
+        assert sorted(t.cpu_flags + t.opt_flags + t.other_flags) == sorted(t.cflags)
