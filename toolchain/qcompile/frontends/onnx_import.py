@@ -30,6 +30,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from qcompile.errors import QCompileError, UnsupportedModelError
+from qcompile.frontends.onnx_validate import check_structure, infer_checked
 from qcompile.ir import Graph, Node, Tensor
 
 MIN_OPSET = 11
@@ -127,6 +128,8 @@ def _node_problem(node: onnx.NodeProto, const: set[str], opset: int) -> str | No
         return f"custom domain {node.domain!r} is not supported"
     if not MIN_OPSET <= opset <= MAX_OPSET:
         return f"opset {opset} is outside the supported range {MIN_OPSET}-{MAX_OPSET}"
+    if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
+        return "control flow (subgraph attributes) is not supported"
     real_ins = [i for i in node.input if i]
     if node.op_type in ("Constant", "Shape", "Size") or (real_ins and all(i in const for i in real_ins)):
         return None  # constant-folded before conversion
@@ -774,6 +777,18 @@ class _Converter:
         self.emit("fully_connected", [xin, self.constant(ins[1], bmat.T)], [out], act_range=(None, None))
 
 
+def _convert(model: onnx.ModelProto, path: str, input_layout: str) -> Graph:
+    """Run the converter; a numpy or Python error on a node the checks let through still
+    ends as one message naming that node (the checks, not this net, are the contract)."""
+    converter = _Converter(model, path, input_layout)
+    try:
+        return converter.run()
+    except QCompileError:
+        raise
+    except (ArithmeticError, ValueError, TypeError, KeyError, IndexError) as exc:
+        raise converter.fail(f"cannot convert this node ({type(exc).__name__}: {exc})") from exc
+
+
 def load_onnx(path: str | os.PathLike[str], *, input_layout: str = "nhwc", optimize: bool = True) -> Graph:
     """Import an ONNX model as float IR (NHWC physical layout).
 
@@ -786,13 +801,11 @@ def load_onnx(path: str | os.PathLike[str], *, input_layout: str = "nhwc", optim
         raise QCompileError(f"input_layout must be 'nhwc' or 'nchw', not {input_layout!r}")
     path_s = os.fspath(path)
     model = read_model(path_s)
+    check_structure(model, path_s)
     check_supported(model, path=path_s)
     _fix_dims(model, path_s)
-    try:
-        model = onnx.shape_inference.infer_shapes(model, data_prop=True)
-    except Exception as exc:
-        raise QCompileError(f"{path_s}: ONNX shape inference failed ({exc})") from exc
-    graph = _Converter(model, path_s, input_layout).run()
+    model = infer_checked(model, path_s)
+    graph = _convert(model, path_s, input_layout)
     if optimize:
         from qcompile.passes import optimize as run_passes
 

@@ -72,7 +72,10 @@ def load_tflite(path: str | Path) -> Graph:
     path = Path(path)
     if not path.exists():
         raise QCompileError(f"{path}: no such file")
-    model = read_tflite(path.read_bytes())
+    try:
+        model = read_tflite(path.read_bytes())
+    except QCompileError as exc:
+        raise QCompileError(f"{path}: {exc}") from exc
     return _Importer(path, model).run()
 
 
@@ -98,6 +101,9 @@ class _Importer:
             where = f"operator {op.index} ({op.op})"
             if op.op not in SUPPORTED_OPS:
                 problems.append(f"{where}: unsupported operator")
+                continue
+            if not op.outputs or not [i for i in op.inputs if i >= 0]:
+                problems.append(f"{where}: the operator has no input or no output")
                 continue
             ins = [m.tensors[i] for i in op.inputs if i >= 0]
             outs = [m.tensors[i] for i in op.outputs]
@@ -127,6 +133,10 @@ class _Importer:
             t = m.tensors[i]
             if t.type != INT8 and not any(src == i for src in self.edge_inputs.values()):
                 problems.append(f"graph input {t.name!r} is {t.type_name} and is not quantized by a QUANTIZE op")
+        for i in m.inputs + m.outputs:
+            t = m.tensors[i]
+            if t.type == INT8 and t.quant is None:
+                problems.append(f"graph input or output {t.name!r} is int8 without quantization parameters")
         if problems:
             raise UnsupportedModelError(
                 f"{self.path}: {len(problems)} problem(s) prevent compiling this model:\n  "
@@ -183,7 +193,7 @@ class _Importer:
             converter = _CONVERTERS[op.op]
             try:
                 converter(self, op)
-            except (ValueError, KeyError, IndexError) as exc:
+            except (ArithmeticError, ValueError, KeyError, IndexError, TypeError) as exc:
                 raise UnsupportedModelError(f"{self.path}: operator {op.index} ({op.op}): {exc}") from exc
         for i in m.outputs:
             self.graph.outputs.append(self.name(self.edge_outputs.get(i, i)))

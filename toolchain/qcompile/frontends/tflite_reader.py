@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from qcompile.errors import QCompileError
+from qcompile.limits import check_shape
 
 # TensorType values (schema.fbs) and the numpy dtype of each we can read.
 TENSOR_TYPES: dict[int, str] = {
@@ -276,6 +277,8 @@ class _Reader:
         if vec is None:
             return []
         start, n = vec
+        if start + 4 * n > len(self.buf):
+            raise QCompileError("truncated or corrupt .tflite flatbuffer (a vector runs past the end of the file)")
         return [start + 4 * i + self.u32(start + 4 * i) for i in range(n)]
 
     def string(self, table: int, slot: int) -> str:
@@ -308,15 +311,45 @@ def _options(r: _Reader, op_table: int) -> dict[str, Any]:
 
 
 def read_tflite(data: bytes) -> TfliteModel:
-    """Parse a .tflite flatbuffer (subgraph 0) into plain Python objects."""
+    """Parse a .tflite flatbuffer (subgraph 0) into plain Python objects.
+
+    Every offset, vector length, buffer and tensor index is checked against the file
+    before it is followed, so a corrupt file ends in one ``QCompileError`` naming what is
+    wrong, never in an exception from ``struct`` or numpy or an allocation the file cannot
+    back."""
     if len(data) < 8:
         raise QCompileError("not a .tflite file (too short)")
     if data[4:8] != b"TFL3":
         raise QCompileError(f"not a .tflite file (file identifier {data[4:8]!r}, expected b'TFL3')")
     r = _Reader(data)
     model = r.u32(0)
-    version = r.scalar(model, 0, "I", 0)
+    opcodes = _opcodes(r, model)
+    buffers = _buffers(r, model)
+    subgraphs = r.tables(model, 2)
+    if not subgraphs:
+        raise QCompileError("the .tflite file has no subgraph")
+    sg = subgraphs[0]
+    tensors = [_tensor(r, i, t, buffers) for i, t in enumerate(r.tables(sg, 0))]
+    operators = [_operator(r, i, op, opcodes) for i, op in enumerate(r.tables(sg, 3))]
+    result = TfliteModel(
+        version=int(r.scalar(model, 0, "I", 0)),
+        tensors=tensors,
+        operators=operators,
+        inputs=_ints(r.numeric_vector(sg, 1, "int32")),
+        outputs=_ints(r.numeric_vector(sg, 2, "int32")),
+        num_subgraphs=len(subgraphs),
+        description=r.string(model, 3),
+    )
+    _check_graph(result)
+    return result
 
+
+def _ints(vec: np.ndarray | None) -> list[int]:
+    return [] if vec is None else [int(v) for v in vec]
+
+
+def _opcodes(r: _Reader, model: int) -> list[tuple[str, int]]:
+    """(operator name, version) of every operator code."""
     opcodes: list[tuple[str, int]] = []
     for oc in r.tables(model, 1):
         deprecated = r.scalar(oc, 0, "b", 0)
@@ -328,88 +361,129 @@ def read_tflite(data: bytes) -> TfliteModel:
         else:
             name = BUILTIN_OPS.get(code, f"BUILTIN_{code}")
         opcodes.append((name, ver))
+    return opcodes
 
-    buffers: list[tuple[int, np.ndarray | None]] = []
-    for b in r.tables(model, 4):
+
+def _buffers(r: _Reader, model: int) -> list[np.ndarray | None]:
+    """Bytes of every buffer, inline or stored after the flatbuffer (``offset``/``size``)."""
+    buffers: list[np.ndarray | None] = []
+    for index, b in enumerate(r.tables(model, 4)):
         arr = r.numeric_vector(b, 0, "uint8")
         if arr is None or arr.size == 0:
             offset = r.scalar(b, 1, "Q", 0)
             size = r.scalar(b, 2, "Q", 0)
             if offset > 1 and size > 0:
-                if offset + size > len(data):
-                    raise QCompileError("a .tflite buffer lies outside the file")
-                arr = np.frombuffer(data, dtype=np.uint8, count=size, offset=offset)
+                if offset + size > len(r.buf):
+                    raise QCompileError(f"buffer {index} of the .tflite file lies outside the file (corrupt file)")
+                arr = np.frombuffer(r.buf, dtype=np.uint8, count=size, offset=offset)
             else:
                 arr = None
-        buffers.append((b, arr))
+        buffers.append(arr)
+    return buffers
 
-    subgraphs = r.tables(model, 2)
-    if not subgraphs:
-        raise QCompileError("the .tflite file has no subgraph")
-    sg = subgraphs[0]
 
-    tensors: list[TfliteTensor] = []
-    for i, t in enumerate(r.tables(sg, 0)):
-        shape_arr = r.numeric_vector(t, 0, "int32")
-        shape = tuple(int(d) for d in shape_arr) if shape_arr is not None else ()
-        ttype = r.scalar(t, 1, "b", 0)
-        buf_index = r.scalar(t, 2, "I", 0)
-        quant = None
-        qtable = r.ref(t, 4)
-        if qtable is not None:
-            scale = r.numeric_vector(qtable, 2, "float32")
-            zp = r.numeric_vector(qtable, 3, "int64")
-            if scale is not None and scale.size > 0:
-                if zp is None or zp.size == 0:
-                    zp = np.zeros(scale.shape, dtype=np.int64)
-                quant = TfliteQuant(scale.astype(np.float32), zp.astype(np.int64), int(r.scalar(qtable, 6, "i", 0)))
-        tensor = TfliteTensor(
-            index=i,
-            name=r.string(t, 3) or f"tensor{i}",
-            shape=shape,
-            type=int(ttype),
-            buffer=int(buf_index),
-            quant=quant,
-            is_variable=bool(r.scalar(t, 5, "B", 0)),
+def _tensor(r: _Reader, index: int, t: int, buffers: list[np.ndarray | None]) -> TfliteTensor:
+    """Tensor ``index`` with its quantization and, for a constant, its values."""
+    shape_arr = r.numeric_vector(t, 0, "int32")
+    name = r.string(t, 3) or f"tensor{index}"
+    shape = check_shape(_ints(shape_arr), f"tensor {index} ({name!r})", allow_empty=True)
+    buf_index = int(r.scalar(t, 2, "I", 0))
+    if buf_index >= len(buffers):
+        raise QCompileError(
+            f"tensor {index} ({name!r}) refers to buffer {buf_index}, but the file has {len(buffers)} buffers"
         )
-        if 0 < buf_index < len(buffers):
-            raw = buffers[buf_index][1]
-            if raw is not None and raw.size > 0:
-                dtype = TENSOR_TYPES.get(tensor.type)
-                if dtype is None:
-                    raise QCompileError(f"constant tensor {tensor.name!r} has type {tensor.type_name}, unsupported")
-                arr = np.frombuffer(raw.tobytes(), dtype=np.dtype(dtype).newbyteorder("<")).astype(dtype)
-                if arr.size != int(np.prod(shape, dtype=np.int64)):
-                    raise QCompileError(f"constant tensor {tensor.name!r}: {arr.size} values for shape {shape}")
-                tensor.data = arr.reshape(shape)
-        tensors.append(tensor)
-
-    operators = []
-    for i, op in enumerate(r.tables(sg, 3)):
-        opcode_index = r.scalar(op, 0, "I", 0)
-        if opcode_index >= len(opcodes):
-            raise QCompileError(f"operator {i} has opcode index {opcode_index} out of range")
-        name, ver = opcodes[opcode_index]
-        ins = r.numeric_vector(op, 1, "int32")
-        outs = r.numeric_vector(op, 2, "int32")
-        operators.append(
-            TfliteOperator(
-                index=i,
-                op=name,
-                version=int(ver),
-                inputs=[int(v) for v in (ins if ins is not None else [])],
-                outputs=[int(v) for v in (outs if outs is not None else [])],
-                options=_options(r, op),
-            )
-        )
-    sg_in = r.numeric_vector(sg, 1, "int32")
-    sg_out = r.numeric_vector(sg, 2, "int32")
-    return TfliteModel(
-        version=int(version),
-        tensors=tensors,
-        operators=operators,
-        inputs=[int(v) for v in (sg_in if sg_in is not None else [])],
-        outputs=[int(v) for v in (sg_out if sg_out is not None else [])],
-        num_subgraphs=len(subgraphs),
-        description=r.string(model, 3),
+    tensor = TfliteTensor(
+        index=index,
+        name=name,
+        shape=shape,
+        type=int(r.scalar(t, 1, "b", 0)),
+        buffer=buf_index,
+        quant=_quant(r, r.ref(t, 4), f"tensor {index} ({name!r})", len(shape)),
+        is_variable=bool(r.scalar(t, 5, "B", 0)),
     )
+    raw = buffers[buf_index] if buf_index > 0 else None
+    if raw is not None and raw.size > 0:
+        tensor.data = _constant(tensor, raw)
+    return tensor
+
+
+def _constant(tensor: TfliteTensor, raw: np.ndarray) -> np.ndarray:
+    dtype = TENSOR_TYPES.get(tensor.type)
+    if dtype is None:
+        raise QCompileError(f"constant tensor {tensor.name!r} has type {tensor.type_name}, unsupported")
+    dt = np.dtype(dtype).newbyteorder("<")
+    count = int(np.prod(tensor.shape, dtype=np.int64))
+    if raw.size != count * dt.itemsize:
+        raise QCompileError(
+            f"constant tensor {tensor.name!r}: {raw.size} bytes for shape {tensor.shape} of {tensor.type_name} "
+            f"({count * dt.itemsize} expected); the file is corrupt"
+        )
+    return np.frombuffer(raw.tobytes(), dtype=dt).astype(dtype).reshape(tensor.shape)
+
+
+def _quant(r: _Reader, qtable: int | None, what: str, rank: int) -> TfliteQuant | None:
+    """A tensor's scales and zero points; refused when a kernel could not use them (scale 0
+    divides by zero in every multiplier)."""
+    if qtable is None:
+        return None
+    scale = r.numeric_vector(qtable, 2, "float32")
+    zp = r.numeric_vector(qtable, 3, "int64")
+    if scale is None or scale.size == 0:
+        return None
+    if zp is None or zp.size == 0:
+        zp = np.zeros(scale.shape, dtype=np.int64)
+    axis = int(r.scalar(qtable, 6, "i", 0))
+    if not np.all(np.isfinite(scale)) or np.any(scale <= 0):
+        raise QCompileError(f"{what} has quantization scales {scale[:8].tolist()}; every scale must be positive")
+    if zp.size != scale.size:
+        raise QCompileError(f"{what} has {scale.size} quantization scales but {zp.size} zero points")
+    if np.any(np.abs(zp) > 1 << 16):
+        raise QCompileError(f"{what} has zero points {zp[:8].tolist()} out of range")
+    if scale.size > 1 and not 0 <= axis < rank:
+        raise QCompileError(f"{what} is quantized along axis {axis} but has rank {rank}")
+    return TfliteQuant(scale.astype(np.float32), zp.astype(np.int64), axis)
+
+
+def _operator(r: _Reader, index: int, op: int, opcodes: list[tuple[str, int]]) -> TfliteOperator:
+    opcode_index = r.scalar(op, 0, "I", 0)
+    if opcode_index >= len(opcodes):
+        raise QCompileError(f"operator {index} has opcode index {opcode_index} out of range")
+    name, ver = opcodes[opcode_index]
+    return TfliteOperator(
+        index=index,
+        op=name,
+        version=int(ver),
+        inputs=_ints(r.numeric_vector(op, 1, "int32")),
+        outputs=_ints(r.numeric_vector(op, 2, "int32")),
+        options=_options(r, op),
+    )
+
+
+def _check_graph(model: TfliteModel) -> None:
+    """Every tensor index names a tensor of subgraph 0 (-1, "absent", only for operator inputs),
+    and every operator output is a fresh activation written by that operator alone."""
+    n = len(model.tensors)
+
+    def bad(indices: list[int], optional: bool) -> list[int]:
+        return [i for i in indices if not (0 <= i < n or (optional and i == -1))]
+
+    for what, indices, optional in (("graph inputs", model.inputs, False), ("graph outputs", model.outputs, False)):
+        if bad(indices, optional):
+            raise QCompileError(f"the {what} name tensors {bad(indices, optional)}, but the model has {n} tensors")
+    for op in model.operators:
+        for what, indices, optional in (("inputs", op.inputs, True), ("outputs", op.outputs, False)):
+            if bad(indices, optional):
+                raise QCompileError(
+                    f"operator {op.index} ({op.op}) {what} name tensors {bad(indices, optional)}, "
+                    f"but the model has {n} tensors (corrupt file)"
+                )
+    written: set[int] = set(model.inputs)
+    for op in model.operators:
+        for i in op.outputs:
+            t = model.tensors[i]
+            if i in written or t.data is not None:
+                raise QCompileError(
+                    f"operator {op.index} ({op.op}) writes tensor {i} ({t.name!r}), which is a constant, a graph "
+                    "input or another operator's output (corrupt file)"
+                )
+            written.add(i)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -23,9 +24,11 @@ import numpy as np
 
 from qcompile.errors import QCompileError
 from qcompile.ir import Graph
+from qcompile.limits import MAX_CALIBRATION_BYTES
 from qcompile.progress import progress_bar
 
 BATCH = 32
+BATCH_BYTES = 256 << 20  # activations of one onnxruntime run
 _FALLBACK_KEYS = ("x", "input", "inputs", "data")
 
 
@@ -45,48 +48,107 @@ def load_calibration_data(npz_path: str | os.PathLike[str], graph: Graph) -> dic
     with a batch dim of 1 (then squeezed).
     """
     path = Path(npz_path)
-    try:
-        npz = np.load(path, allow_pickle=False)
-        keys = list(npz.keys())
-    except Exception as exc:
-        raise QCompileError(f"{path}: cannot read calibration data ({exc}); expected an .npz file") from exc
     result: dict[str, np.ndarray] = {}
-    with npz:
+    with open_npz(path) as npz:
+        keys = list(npz.keys())
         for ir_name in graph.inputs:
             t = graph.tensors[ir_name]
             name = t.source_name or ir_name
-            shape = t.source_shape
-            sample = shape[1:] if shape else ()
-            if name in keys:
-                key = name
-            elif len(graph.inputs) == 1 and len(keys) == 1:
-                key = keys[0]
-            elif len(graph.inputs) == 1 and any(k in keys for k in _FALLBACK_KEYS):
-                key = next(k for k in _FALLBACK_KEYS if k in keys)
-            else:
-                raise QCompileError(
-                    f"{path.name}: no array for input {name!r} (arrays: {keys}); "
-                    f"save one array named {name!r} shaped {_fmt(sample)}"
-                )
-            arr = npz[key]
-            if arr.dtype.kind != "f":
-                raise QCompileError(
-                    f"{path.name}: array {key!r} has dtype {arr.dtype}; expected float values for input {name!r} "
-                    f"shaped {_fmt(sample)} (dequantize integer data first)"
-                )
-            if arr.ndim >= 1 and tuple(arr.shape[1:]) == (1, *sample) and tuple(arr.shape[1:]) != tuple(sample):
-                arr = arr.reshape((arr.shape[0], *sample))
-            if arr.ndim < 1 or tuple(arr.shape[1:]) != tuple(sample) or arr.shape[0] == 0:
-                raise QCompileError(
-                    f"{path.name}: array {key!r} has shape {tuple(arr.shape)}; expected {_fmt(sample)} for input {name!r}"
-                )
-            if not np.all(np.isfinite(arr)):
-                raise QCompileError(f"{path.name}: array {key!r} contains NaN or Inf values")
-            result[name] = np.ascontiguousarray(arr, dtype=np.float32)
+            sample = tuple(t.source_shape[1:]) if t.source_shape else ()
+            key = _pick_key(path, keys, name, sample, single_input=len(graph.inputs) == 1)
+            try:
+                arr = npz[key]
+            except Exception as exc:  # CRC, zlib or truncation errors surface only when the member is read
+                raise QCompileError(f"{path.name}: array {key!r} cannot be read ({exc}); the file is corrupt") from exc
+            result[name] = _checked_samples(path, key, arr, name, sample)
     counts = {len(v) for v in result.values()}
     if len(counts) > 1:
         raise QCompileError(f"{path.name}: inputs have different sample counts {sorted(counts)}")
     return result
+
+
+def open_npz(path: Path) -> np.lib.npyio.NpzFile:
+    """``np.load`` of an .npz file whose every member was checked first: a .npy array of plain
+    (non-object) values whose header's shape accounts for exactly the member's bytes, within
+    :data:`~qcompile.limits.MAX_CALIBRATION_BYTES`. numpy allocates what a header
+    declares, so a corrupt or hostile header (2^40 samples) is refused before it is read."""
+    if not path.is_file():
+        raise QCompileError(f"{path}: no such calibration file")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                _check_npz_member(path, zf, info)
+        return np.load(path, allow_pickle=False)
+    except QCompileError:
+        raise
+    except Exception as exc:  # zipfile, zlib and numpy header parsers raise many types on a corrupt file
+        raise QCompileError(
+            f"{path}: cannot read calibration data ({type(exc).__name__}: {exc}); expected an .npz file "
+            "written by numpy.savez"
+        ) from exc
+
+
+def _check_npz_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    if not info.filename.endswith(".npy"):
+        raise QCompileError(
+            f"{path.name}: member {info.filename!r} is not a .npy array; save the data with numpy.savez"
+        )
+    with zf.open(info) as f:
+        version = np.lib.format.read_magic(f)
+        if version not in readers:
+            raise QCompileError(
+                f"{path.name}: array {info.filename!r} uses .npy format {version}, which is not supported"
+            )
+        shape, _, dtype = readers[version](f)
+        header = f.tell()
+    if dtype.hasobject:
+        raise QCompileError(f"{path.name}: array {info.filename!r} holds Python objects; save plain float arrays")
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes + header != info.file_size:
+        raise QCompileError(
+            f"{path.name}: array {info.filename!r} declares shape {shape} ({nbytes:,} bytes) but holds "
+            f"{info.file_size - header:,} bytes; the file is corrupt"
+        )
+    if nbytes > MAX_CALIBRATION_BYTES:
+        raise QCompileError(
+            f"{path.name}: array {info.filename!r} has {nbytes:,} bytes, above the limit of "
+            f"{MAX_CALIBRATION_BYTES:,}; calibrate on fewer samples"
+        )
+
+
+def _pick_key(path: Path, keys: list[str], name: str, sample: tuple[int, ...], *, single_input: bool) -> str:
+    """The array for input ``name``: by name, else (single-input model) the only array or a usual name."""
+    if name in keys:
+        return name
+    if single_input and len(keys) == 1:
+        return keys[0]
+    if single_input and any(k in keys for k in _FALLBACK_KEYS):
+        return next(k for k in _FALLBACK_KEYS if k in keys)
+    raise QCompileError(
+        f"{path.name}: no array for input {name!r} (arrays: {keys}); save one array named {name!r} shaped {_fmt(sample)}"
+    )
+
+
+def _checked_samples(path: Path, key: str, arr: np.ndarray, name: str, sample: tuple[int, ...]) -> np.ndarray:
+    """``arr`` as float32 samples of input ``name``, or an error saying what the input expects."""
+    if arr.dtype.kind != "f":
+        raise QCompileError(
+            f"{path.name}: array {key!r} has dtype {arr.dtype}; expected float values for input {name!r} "
+            f"shaped {_fmt(sample)} (dequantize integer data first)"
+        )
+    if arr.ndim >= 1 and tuple(arr.shape[1:]) == (1, *sample) and tuple(arr.shape[1:]) != tuple(sample):
+        arr = arr.reshape((arr.shape[0], *sample))
+    if arr.ndim < 1 or tuple(arr.shape[1:]) != tuple(sample) or arr.shape[0] == 0:
+        raise QCompileError(
+            f"{path.name}: array {key!r} has shape {tuple(arr.shape)}; expected {_fmt(sample)} for input {name!r}"
+        )
+    if not np.all(np.isfinite(arr)):
+        raise QCompileError(f"{path.name}: array {key!r} contains NaN or Inf values")
+    values = np.ascontiguousarray(arr, dtype=np.float32)
+    if not np.all(np.isfinite(values)):
+        raise QCompileError(f"{path.name}: array {key!r} has values beyond the float32 range")
+    return values
 
 
 # ----------------------------------------------------------------------------------------
@@ -202,7 +264,10 @@ def _session(model_path: str | os.PathLike[str], extra_outputs: list[str]):
     opts.intra_op_num_threads = 1
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
-    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    try:
+        sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
+        raise QCompileError(f"{model_path}: onnxruntime cannot load the model: {_first_line(exc)}") from exc
     inits = {i.name for i in model.graph.initializer}
     batched = all(
         not (vi.type.tensor_type.shape.dim and vi.type.tensor_type.shape.dim[0].HasField("dim_value"))
@@ -224,16 +289,44 @@ def _as_dict(data: Mapping[str, np.ndarray] | np.ndarray, sess) -> dict[str, np.
     return {n: np.asarray(data[n], dtype=np.float32) for n in names}
 
 
+def _first_line(exc: BaseException) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return " ".join(lines[:2])[:400] if lines else type(exc).__name__
+
+
 def _batches(
-    sess, batched: bool, data: dict[str, np.ndarray], outputs: list[str]
+    sess, batched: bool, data: dict[str, np.ndarray], outputs: list[str], batch: int = BATCH
 ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
     """Yield ``(number of samples, {output name: array})`` per onnxruntime run."""
     n = len(next(iter(data.values())))
-    step = BATCH if batched else 1
+    step = batch if batched else 1
     for start in range(0, n, step):
         feeds = {k: v[start : start + step] for k, v in data.items()}
-        values = sess.run(outputs, feeds)
+        try:
+            values = sess.run(outputs, feeds)
+        except Exception as exc:  # onnxruntime's own error types; the model was checked before
+            raise QCompileError(
+                f"onnxruntime failed on samples {start}-{start + len(next(iter(feeds.values()))) - 1}: "
+                f"{_first_line(exc)}"
+            ) from exc
         yield len(next(iter(feeds.values()))), dict(zip(outputs, values, strict=True))
+
+
+def _batch_size(graph: Graph) -> int:
+    """Samples per onnxruntime run: up to BATCH while all exposed activations fit BATCH_BYTES."""
+    per_sample = 4 * sum(t.size for t in graph.activations())
+    return int(min(BATCH, max(1, BATCH_BYTES // max(per_sample, 1))))
+
+
+def _observe(observer: MinMaxObserver | PercentileObserver, name: str, value: np.ndarray) -> None:
+    """Update ``observer``; Inf or NaN means float32 overflowed, which no int8 range can hold."""
+    value = np.asarray(value)
+    if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+        raise QCompileError(
+            f"tensor {name!r} takes Inf or NaN values on the calibration data: the model overflows float32 "
+            "there (weights or inputs too large); fix the model's weights or the data"
+        )
+    observer.update(value)
 
 
 def calibrate(
@@ -264,13 +357,13 @@ def calibrate(
     orphan_obs = {t.name: make_observer(observer, percentile) for t in orphans}
     n = len(next(iter(feeds.values())))
     with progress_bar(progress, n, "calibrating") as advance:
-        for count, outs in _batches(sess, batched, feeds, wanted):
+        for count, outs in _batches(sess, batched, feeds, wanted, _batch_size(graph)):
             for name, value in outs.items():
-                observers[name].update(np.asarray(value))
+                _observe(observers[name], name, value)
             advance(count)
         for name in sourced:
             if name in input_names:
-                observers[name].update(feeds[name])
+                _observe(observers[name], name, feeds[name])
         if orphans:
             _observe_orphans(graph, feeds, orphan_obs)
     ranges: dict[str, tuple[float, float]] = {}
@@ -297,7 +390,7 @@ def _observe_orphans(graph: Graph, feeds: dict[str, np.ndarray], observers: dict
             inputs[ir_name] = x.transpose(t.source_perm) if t.source_perm is not None else x
         values = run_float(graph, inputs, keep_all=True)
         for name, obs in observers.items():
-            obs.update(values[name])  # type: ignore[attr-defined]
+            _observe(obs, name, values[name])  # type: ignore[arg-type]
 
 
 def float_outputs(

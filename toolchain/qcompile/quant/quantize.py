@@ -36,12 +36,13 @@ def activation_params(lo: float, hi: float) -> QuantParams:
     """Asymmetric int8 parameters covering [lo, hi] widened to contain 0.
 
     zero_point = round(-128 - lo / scale) clamped, as TFLite's nudging does; a range that
-    is a single point (a tensor that is always zero) gets scale 1/255.
+    is a single point (a tensor that is always zero) gets scale 1/255, and so does a range
+    too narrow for a normal float32 scale (subnormal values: its scale would round to 0).
     """
     if not (np.isfinite(lo) and np.isfinite(hi)):
         raise QCompileError(f"calibration range [{lo}, {hi}] is not finite")
     lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
-    if hi - lo <= 0.0:
+    if hi - lo < 255.0 * float(np.finfo(np.float32).tiny):
         hi = lo + 1.0
     scale = _f32((hi - lo) / 255.0)
     zero_point = int(np.clip(round_half_away(-128.0 - lo / scale), -128, 127))

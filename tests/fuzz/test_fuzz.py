@@ -1,0 +1,89 @@
+"""Seeded fuzz run of the compile command on mutated ONNX, TFLite and calibration files.
+
+A bounded run (``QC_FUZZ_CASES``, default 1200 cases, about two minutes on one core) is
+part of the normal suite; set ``QC_FUZZ_CASES=20000`` (and ``QC_FUZZ_SEED``) for a
+larger run, and ``QC_FUZZ_REPORT=file.json`` to keep the outcome counts. Every case must
+end with exit code 0, 1 or 2, no traceback, and nothing left behind on failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+
+import onnx
+import pytest
+from fuzz import fuzz_cases as fc
+from fuzz.fuzz_harness import Case, compile_argv, run_batch, summarize
+
+REPO = Path(__file__).resolve().parents[2]
+DIGITS = REPO / "examples" / "digits"
+CASES = int(os.environ.get("QC_FUZZ_CASES", "1200"))
+SEED = int(os.environ.get("QC_FUZZ_SEED", "2026"))
+
+
+def _tflite_seed() -> bytes | None:
+    try:
+        return fc.small_tflite()
+    except ImportError:
+        return None
+
+
+def generate_cases(root: Path, n: int, seed: int) -> list[Case]:
+    """``n`` cases in fixed proportions: ONNX bytes, ONNX structure, TFLite bytes, calibration files."""
+    r = random.Random(seed)
+    small = fc.small_cnn()
+    small_calib = fc.write(root / "seeds" / "small.npz", fc.calib_npz((3, 8, 8)))
+    digits = onnx.load(DIGITS / "digits_cnn.onnx")
+    onnx_seeds = [(small, small_calib), (digits, DIGITS / "calib.npz")]
+    tflite = _tflite_seed()
+    kinds = ["onnx_bytes", "onnx_struct", "onnx_struct", "calib"] + (["tflite_bytes"] * 2 if tflite else [])
+    hostile = fc.hostile_calibrations((3, 8, 8))
+    cases = []
+    for i, (name, data) in enumerate(hostile.items()):
+        calib = fc.write(root / "calib" / f"{name}.npz", data)
+        cases.append(
+            _case(root, f"calib-{name}", fc.write(root / "m" / f"c{i}.onnx", small.SerializeToString()), calib)
+        )
+    for i in range(max(0, n - len(cases))):
+        kind = kinds[i % len(kinds)]
+        cid = f"{kind}-{i}"
+        model, calib = onnx_seeds[r.randrange(len(onnx_seeds))]
+        if kind == "tflite_bytes":
+            cases.append(_case(root, cid, fc.write(root / "m" / f"{cid}.tflite", fc.mutate_bytes(tflite, r)), None))
+            continue
+        if kind == "calib":
+            calib = fc.write(root / "calib" / f"{cid}.npz", fc.mutate_bytes(calib.read_bytes(), r))
+            data = model.SerializeToString()
+        elif kind == "onnx_bytes":
+            data = fc.mutate_bytes(model.SerializeToString(), r)
+        else:
+            data = fc.mutate_onnx(model, r)
+        cases.append(_case(root, cid, fc.write(root / "m" / f"{cid}.onnx", data), calib))
+    return cases
+
+
+def _case(root: Path, cid: str, model: Path, calib: Path | None) -> Case:
+    case_dir = root / "runs" / cid
+    case_dir.mkdir(parents=True)
+    return Case(cid, compile_argv(model, case_dir, calib), str(case_dir))
+
+
+def test_fuzz_compile(tmp_path: Path) -> None:
+    if CASES <= 0:
+        pytest.skip("QC_FUZZ_CASES=0")
+    cases = generate_cases(tmp_path, CASES, SEED)
+    outcomes = run_batch(cases)
+    counts = summarize(outcomes)
+    print(f"fuzz: {len(outcomes)} cases (seed {SEED}): {counts}")
+    if os.environ.get("QC_FUZZ_REPORT"):
+        Path(os.environ["QC_FUZZ_REPORT"]).write_text(
+            json.dumps({"seed": SEED, "cases": len(outcomes), "outcomes": counts}, indent=1)
+        )
+    assert len(outcomes) == len(cases)
+    bad = [o for o in outcomes if not o.ok]
+    report = "\n".join(f"{o.id}: {o.code} {o.leftover} {o.stderr[-1500:]}" for o in bad[:8])
+    assert not bad, f"{len(bad)} of {len(outcomes)} cases crashed, hung or left files:\n{report}"
+    assert counts.get("0", 0) > 0 and counts.get("1", 0) > 0  # the run exercised both ends
