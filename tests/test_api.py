@@ -67,28 +67,43 @@ def test_inputs_by_name_and_flat_samples(digits: qcompile.CompiledModel, samples
         digits.run(x.astype(np.int16))
 
 
+def test_calibration_arrays_in_memory_give_the_same_model(digits: qcompile.CompiledModel, tmp_path: Path) -> None:
+    with np.load(CALIB) as data:
+        arrays = {k: np.asarray(data[k]) for k in data.files}
+    from_arrays = qcompile.compile(MODEL, tmp_path / "arrays", calib=arrays)
+    assert (from_arrays.path / "digits_cnn_weights.c").read_bytes() == (
+        digits.path / "digits_cnn_weights.c"
+    ).read_bytes()
+    assert from_arrays.meta["calibration_data"] is None
+    with pytest.raises(QCompileError, match="calibration arrays"):
+        qcompile.compile(MODEL, tmp_path / "bad", calib=np.zeros((4, 3), dtype=np.float32))
+
+
 def test_unknown_compile_option_is_named(tmp_path: Path) -> None:
     with pytest.raises(QCompileError, match="unknown compile option.*colour"):
         qcompile.compile(MODEL, tmp_path / "m", calib=CALIB, colour="red")
 
 
-def test_corrupted_weight_byte_is_caught_and_its_layer_named(
-    digits: qcompile.CompiledModel, samples: np.ndarray, tmp_path: Path
-) -> None:
+@pytest.fixture(scope="module")
+def broken(digits: qcompile.CompiledModel, tmp_path_factory: pytest.TempPathFactory) -> qcompile.CompiledModel:
+    """The digits folder with one byte of the first layer's weights changed in the C source."""
     import shutil
 
-    broken_dir = tmp_path / "broken"
+    broken_dir = tmp_path_factory.mktemp("broken") / "digits"
     shutil.copytree(digits.path, broken_dir, ignore=shutil.ignore_patterns("build"))
     weights = broken_dir / "digits_cnn_weights.c"
     text = weights.read_text()
-    # the first weight array's first value: flip it to a different int8 value
     match = re.search(r"digits_cnn_w_\w+\[\d+\][^=]*= \{\s*(-?\d+),", text)
     assert match is not None
     value = int(match.group(1))
     start, end = match.span(1)
     weights.write_text(text[:start] + str(value + 1 if value < 127 else value - 1) + text[end:])
+    return qcompile.load(broken_dir)
 
-    broken = qcompile.load(broken_dir)
+
+def test_corrupted_weight_byte_is_caught_and_its_layer_named(
+    digits: qcompile.CompiledModel, broken: qcompile.CompiledModel, samples: np.ndarray
+) -> None:
     x = broken.quantize(samples)
     with pytest.raises(AssertionError) as info:
         assert_bit_exact(broken, x)
@@ -99,6 +114,19 @@ def test_corrupted_weight_byte_is_caught_and_its_layer_named(
     assert f"layer 0 ({first.op} {first.name!r}) is the first to differ" in message
     # the intact model has no differing layer on the same input
     assert first_differing_layer(digits, x) is None
+
+
+def test_verify_command_names_the_differing_layer(broken: qcompile.CompiledModel) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "qcompile", "verify", str(broken.path), "-n", "20", "--no-float"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "is the first to differ" in proc.stderr and "layer 0 (" in proc.stderr
 
 
 def test_float_run_is_refused_for_tflite_folders(tmp_path: Path, kws_tflite: Path) -> None:

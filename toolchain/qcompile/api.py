@@ -145,13 +145,13 @@ class CompiledModel:
 
     def reference(self, x: Batch) -> np.ndarray | dict[str, np.ndarray]:
         """The numpy reference (the spec the C must match) on the same inputs, one sample at a time."""
-        from qcompile.tools.verify import reference_outputs
+        from qcompile.reference.executor import run_quantized_samples
 
         arrays = self._int_inputs(x)
         physical = [
             a.reshape((-1, *t.shape[1:])) for a, t in zip(arrays, self._tensors(self.graph.inputs), strict=True)
         ]
-        per_sample = reference_outputs(self.graph, physical)
+        per_sample = run_quantized_samples(self.graph, physical)
         return self._shape_outputs([np.stack([s[j] for s in per_sample]) for j in range(len(self.outputs))])
 
     def reference_layers(self, x: Batch) -> dict[str, np.ndarray]:
@@ -251,22 +251,23 @@ def compile(  # noqa: A001 - the public name the API promises
     """Compile ``model`` (float ONNX with ``calib``, or int8 TFLite) into ``out_dir``.
 
     ``calib`` is an ``.npz`` path, one array (single-input models) or a dict of arrays by
-    input name. ``options`` are the command's options as keywords (``observer``,
+    input name, checked by the same rules as a file (arrays leave no calibration file to
+    record, so ``qcompile verify`` of the folder then needs ``--data``). ``options`` are the command's options as keywords (``observer``,
     ``percentile``, ``input_layout``, ``weights_section``, ``arena_alignment``,
     ``ram_budget``, ``progress``, ...; see :class:`qcompile.compiler.CompileOptions`).
     """
     from qcompile.compiler import CompileOptions, compile_model
 
-    known = set(CompileOptions.__dataclass_fields__) - {"target", "calib", "name", "calib_arrays"}
+    known = set(CompileOptions.__dataclass_fields__) - {"target", "calib", "name"}
     unknown = sorted(set(options) - known)
     if unknown:
         raise QCompileError(f"unknown compile option(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    options.setdefault("progress", False)
     opts = CompileOptions(target=target, name=name, **options)
     if isinstance(calib, str | os.PathLike):
         opts.calib = Path(calib)
     elif calib is not None:
-        opts.calib_arrays = calib if isinstance(calib, Mapping) else {"x": np.asarray(calib)}
-    opts.progress = options.get("progress", False)
+        opts.calib = calib if isinstance(calib, Mapping) else {"x": np.asarray(calib)}
     compile_model(Path(model), Path(out_dir), opts)
     return CompiledModel(out_dir)
 

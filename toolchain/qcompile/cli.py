@@ -104,11 +104,13 @@ def compile_cmd(
 
     The folder is replaced as a whole, so qcompile writes only to a new or empty folder or
     one it wrote before (marked by a .qcompile-output file); --force overrides that."""
-    from qcompile.compiler import CompileOptions, compile_model
+    import qcompile
 
-    options = CompileOptions(
-        target=target,
+    report = qcompile.compile(
+        model,
+        out_dir,
         calib=calib,
+        target=target,
         name=name,
         observer=observer,
         percentile=percentile,
@@ -118,8 +120,7 @@ def compile_cmd(
         ram_budget=ram_budget,
         progress=not no_progress and sys.stderr.isatty(),
         force=force,
-    )
-    report = compile_model(model, out_dir, options)
+    ).report
     table = Table(title=f"qcompile: {model.name} -> {out_dir}", show_header=False)
     table.add_row("C name", str(report.get("c_name", report.get("name"))))
     table.add_row("target", str(report.get("target")))
@@ -220,6 +221,7 @@ def verify_cmd(
     if not result.ok:
         shown = ", ".join(str(i) for i in result.mismatched_samples[:10])
         _error(f"C and reference differ on {result.samples - result.bit_exact} samples (first: {shown})")
+        _error(result.diagnosis)
         sys.exit(3)
 
 

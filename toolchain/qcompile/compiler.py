@@ -8,6 +8,7 @@ once everything succeeded.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,13 +18,15 @@ from qcompile.ir import Graph
 from qcompile.outdir import GRAPH_FILE, QUANTIZED_GRAPH_FILE, check_destination, file_sha256, replace_folder
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from qcompile.codegen.families import KernelFamily
 
 
 @dataclass
 class CompileOptions:
     target: str = "host"
-    calib: Path | None = None
+    calib: Path | Mapping[str, np.ndarray] | None = None  # an .npz file, or arrays (Python API)
     name: str | None = None
     observer: str = "minmax"
     percentile: float = 99.99
@@ -131,7 +134,8 @@ def compile_model(model_path: Path, out_dir: Path, options: CompileOptions) -> d
     from qcompile.targets import load_target
 
     model_path = Path(model_path)
-    inputs = [model_path, options.calib]
+    calib_file = None if isinstance(options.calib, Mapping) else options.calib
+    inputs = [model_path, calib_file]
     check_destination(Path(out_dir), inputs=inputs, force=options.force)
     target = load_target(options.target)
     quantized = quantize_model(model_path, options)
@@ -139,7 +143,7 @@ def compile_model(model_path: Path, out_dir: Path, options: CompileOptions) -> d
     if options.memory_passes:
         qgraph = optimize_memory(quantized, alignment=target.alignment, family=target.family)
     name = options.name or default_name(model_path)
-    origin = _origin(model_path, options.calib)
+    origin = _origin(model_path, calib_file)
     with replace_folder(Path(out_dir), inputs=inputs, force=options.force, marker=origin) as tmp:
         report = generate(
             qgraph,

@@ -14,11 +14,11 @@ import pytest
 from conftest import EXAMPLE_DIR, REPO
 
 from qcompile.compiler import CompileOptions, compile_model
+from qcompile.outdir import ModelFolder
 from qcompile.reference.executor import run_quantized
 from qcompile.resources import cmake_dir
 from qcompile.targets import load_target
 from qcompile.tools.firmware import require_tool
-from qcompile.tools.verify import load_compiled
 
 FIRMWARE = REPO / "examples" / "firmware"
 TARGET = load_target("cortex-m7")
@@ -85,7 +85,7 @@ def test_firmware_example_runs_the_model(build_system: str, digits_m7: Path, tmp
         stdin=subprocess.DEVNULL,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    graph = load_compiled(digits_m7)[0]
+    graph = ModelFolder.open(digits_m7).graph
     x = _builtin_input().reshape(graph.tensors[graph.inputs[0]].shape)
     expected = np.asarray(run_quantized(graph, [x])[graph.outputs[0]]).reshape(-1)
     # QEMU writes the semihosting console to stderr

@@ -14,6 +14,7 @@ of samples never holds all activations in memory.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import zipfile
@@ -39,17 +40,24 @@ def _fmt(shape: tuple[int, ...]) -> str:
     return "(N, " + ", ".join(str(s) for s in shape) + ")" if shape else "(N,)"
 
 
-def load_calibration_data(npz_path: str | os.PathLike[str], graph: Graph) -> dict[str, np.ndarray]:
+def load_calibration_data(
+    source: str | os.PathLike[str] | Mapping[str, np.ndarray], graph: Graph
+) -> dict[str, np.ndarray]:
     """Read calibration samples: ``{source input name: float32 [N, *input_shape[1:]]}`` (NCHW).
 
-    The file holds one array per model input, keyed by the input's source name; a
-    single-input model may use any single array (or one named x/input/inputs/data). The
-    first axis counts samples; each sample is the model input without its batch dim, or
-    with a batch dim of 1 (then squeezed).
+    ``source`` is an ``.npz`` file or (from the Python API) arrays already in memory; both
+    are checked by the same rules. The file holds one array per model input, keyed by the
+    input's source name; a single-input model may use any single array (or one named
+    x/input/inputs/data). The first axis counts samples; each sample is the model input
+    without its batch dim, or with a batch dim of 1 (then squeezed).
     """
-    path = Path(npz_path)
+    if isinstance(source, Mapping):
+        path, store = Path("calibration arrays"), contextlib.nullcontext(source)
+    else:
+        path = Path(source)
+        store = open_npz(path)
     result: dict[str, np.ndarray] = {}
-    with open_npz(path) as npz:
+    with store as npz:
         keys = list(npz.keys())
         for ir_name in graph.inputs:
             t = graph.tensors[ir_name]
@@ -57,7 +65,7 @@ def load_calibration_data(npz_path: str | os.PathLike[str], graph: Graph) -> dic
             sample = tuple(t.source_shape[1:]) if t.source_shape else ()
             key = _pick_key(path, keys, name, sample, single_input=len(graph.inputs) == 1)
             try:
-                arr = npz[key]
+                arr = np.asarray(npz[key])
             except Exception as exc:  # CRC, zlib or truncation errors surface only when the member is read
                 raise QCompileError(f"{path.name}: array {key!r} cannot be read ({exc}); the file is corrupt") from exc
             result[name] = _checked_samples(path, key, arr, name, sample)

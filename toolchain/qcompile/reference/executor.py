@@ -89,3 +89,20 @@ def run_quantized(graph: Graph, inputs, *, keep_all: bool = False) -> dict[str, 
 def run_float(graph: Graph, inputs, *, keep_all: bool = False) -> dict[str, np.ndarray]:
     """Execute a float IR graph (NHWC, after import) on float inputs in physical layout."""
     return _run(graph, inputs, _FLOAT_MODULES, keep_all)
+
+
+def run_quantized_samples(
+    graph: Graph, quantized: Sequence[np.ndarray], *, progress: bool = False
+) -> list[list[np.ndarray]]:
+    """``[sample][output]`` flat outputs of :func:`run_quantized` on a batch (one array per
+    graph input, first axis = samples), one sample at a time as the C runs them."""
+    from qcompile.progress import progress_bar
+
+    expected = []
+    n = len(quantized[0])
+    with progress_bar(progress, n, "reference") as advance:
+        for i in range(n):
+            ref = run_quantized(graph, [q[i : i + 1] for q in quantized])
+            expected.append([np.asarray(ref[name]).reshape(-1) for name in graph.outputs])
+            advance()
+    return expected

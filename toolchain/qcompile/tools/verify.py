@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from qcompile.ir import Graph, Tensor
+from qcompile.ir import Tensor
 from qcompile.outdir import ModelFolder, Samples, load_samples
+from qcompile.reference.executor import run_quantized_samples
 
 
 @dataclass
@@ -37,6 +38,7 @@ class VerifyResult:
     mismatched_samples: list[int] = field(default_factory=list)
     outputs: list[OutputComparison] = field(default_factory=list)
     data_source: str = ""  # which inputs were run (Samples.source)
+    diagnosis: str = ""  # assert_bit_exact's message for the first differing sample
 
     @property
     def ok(self) -> bool:
@@ -58,22 +60,6 @@ def sqnr_db(reference: np.ndarray, test: np.ndarray) -> float:
     if signal == 0.0:
         return float("-inf")
     return 10.0 * np.log10(signal / noise)
-
-
-def reference_outputs(graph: Graph, quantized: list[np.ndarray], *, progress: bool = False) -> list[list[np.ndarray]]:
-    """``[sample][output]`` flat int8 outputs of the numpy reference, one sample at a time
-    (as the C runs them)."""
-    from qcompile.progress import progress_bar
-    from qcompile.reference.executor import run_quantized
-
-    expected = []
-    n = len(quantized[0])
-    with progress_bar(progress, n, "reference") as advance:
-        for i in range(n):
-            ref = run_quantized(graph, [q[i : i + 1] for q in quantized])
-            expected.append([np.asarray(ref[name]).reshape(-1) for name in graph.outputs])
-            advance()
-    return expected
 
 
 def bit_exact_result(expected: list[list[np.ndarray]], got: list[Any]) -> VerifyResult:
@@ -114,6 +100,18 @@ def _float_comparison(
     return comparisons
 
 
+def _diagnose(out_dir: Path, sample: list[np.ndarray]) -> str:
+    """What ``qcompile.testing.assert_bit_exact`` says of one differing sample: the output,
+    the element and the first layer whose C output differs from the reference."""
+    from qcompile.testing import assert_bit_exact
+
+    try:
+        assert_bit_exact(out_dir, sample)
+    except AssertionError as exc:
+        return str(exc)
+    return "the difference did not reproduce on a single-sample run"
+
+
 def verify(
     out_dir: Path,
     *,
@@ -126,9 +124,11 @@ def verify(
     folder = ModelFolder.open(out_dir)
     samples = load_samples(folder, data, limit)
     c_outputs = folder.run_host(samples.quantized)
-    ref_outputs = reference_outputs(folder.graph, samples.quantized, progress=progress)
+    ref_outputs = run_quantized_samples(folder.graph, samples.quantized, progress=progress)
     result = bit_exact_result(ref_outputs, c_outputs)
     result.data_source = samples.source
+    if not result.ok:
+        result.diagnosis = _diagnose(out_dir, [q[result.mismatched_samples[0]][None] for q in samples.quantized])
     source = folder.source_model
     if float_model and samples.floats is not None and source is not None and source.exists():
         result.outputs = _float_comparison(folder, samples, ref_outputs)

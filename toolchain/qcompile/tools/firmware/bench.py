@@ -26,9 +26,10 @@ from qcompile.codegen.families import BASELINE, family_names, get_family
 from qcompile.errors import QCompileError
 from qcompile.ir import Graph
 from qcompile.outdir import ModelFolder, read_report
+from qcompile.reference.executor import run_quantized_samples
 from qcompile.targets import Target
 from qcompile.tools.firmware.qemu import QemuResult, run_on_qemu
-from qcompile.tools.verify import bit_exact_result, reference_outputs
+from qcompile.tools.verify import bit_exact_result
 
 
 @dataclass
@@ -164,7 +165,7 @@ def bench(
     if inputs is None:
         inputs = random_inputs(graph, samples)
     n = len(inputs[0])
-    expected = reference_outputs(graph, inputs)
+    expected = run_quantized_samples(graph, inputs)
 
     results: list[FamilyBench] = []
     for family in families:

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qcompile.outdir import ModelFolder, load_samples
+from qcompile.reference.executor import run_quantized_samples
 from qcompile.targets import Target
 from qcompile.tools.firmware.build import SizeSplit, build_image, size_split
 from qcompile.tools.firmware.qemu import QemuResult, run_image
-from qcompile.tools.verify import VerifyResult, bit_exact_result, reference_outputs
+from qcompile.tools.verify import VerifyResult, bit_exact_result
 
 
 @dataclass
@@ -44,6 +45,6 @@ def verify_on_qemu(
     build_dir = folder.build_dir(target.name, inputs=[data], force=force)
     image = build_image(folder.path, target, build_dir=build_dir)
     run = run_image(image, samples.quantized)
-    result = bit_exact_result(reference_outputs(folder.graph, samples.quantized), run.outputs)
+    result = bit_exact_result(run_quantized_samples(folder.graph, samples.quantized), run.outputs)
     result.data_source = samples.source
     return QemuVerifyResult(result=result, sizes=size_split(image), run=run)
