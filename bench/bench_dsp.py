@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from qcompile.compiler import CompileOptions, compile_model
-from qcompile.outdir import ModelFolder
+from qcompile.outdir import ModelFolder, read_report
 from qcompile.reference.executor import run_quantized
 from qcompile.targets import load_target
 from qcompile.tools.firmware import build_image, run_on_qemu, size_split
@@ -65,7 +65,7 @@ def _run(model: str, family: str, tmp: Path) -> tuple[list[dict], list[int], int
     ref = run_quantized(graph, [x[0].reshape(graph.tensors[graph.inputs[0]].shape)])
     if not np.array_equal(res.outputs[0][0], ref[graph.outputs[0]].reshape(-1)):
         raise SystemExit(f"{model}/{family}: QEMU output differs from the reference")
-    report = json.loads((out / "report.json").read_text())
+    report = read_report(out)
     assert res.layer_instructions is not None
     split = size_split(build_image(out, t))
     return report["layers"], [int(v) for v in res.layer_instructions[0]], int(res.total_instructions[0]), vars(split)

@@ -18,7 +18,8 @@ import pytest
 from qcompile.codegen import generate
 from qcompile.compiler import CompileOptions, compile_model
 from qcompile.errors import QCompileError
-from qcompile.ir_io import load_graph, save_graph
+from qcompile.ir_io import save_graph
+from qcompile.outdir import ModelFolder
 from qcompile.targets import load_target
 from qcompile.tools.verify import verify
 
@@ -129,7 +130,7 @@ def test_resnet8_ram_budget(resnet8: tuple[Path, dict], tmp_path: Path) -> None:
     """--ram-budget: too small is an error naming the peak layer and its live tensors
     (nothing written); a roomy budget buys full speed (no row bands) within it."""
     out, report = resnet8
-    graph, _ = load_graph(out / "model.qir")
+    graph = ModelFolder.open(out).graph
     with pytest.raises(QCompileError) as err:
         generate(graph, tmp_path / "small", name="m", target=load_target("host"), ram_budget=30_000)
     message = str(err.value)
@@ -155,7 +156,7 @@ def test_resnet8_ram_budget(resnet8: tuple[Path, dict], tmp_path: Path) -> None:
 
 
 def _meta(out: Path) -> dict:
-    return load_graph(out / "model.qir")[1]
+    return ModelFolder.open(out).meta
 
 
 def test_ram_budget_cli(tmp_path: Path) -> None:

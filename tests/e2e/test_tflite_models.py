@@ -8,7 +8,6 @@ RAM than TFLM's arena.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -71,7 +70,9 @@ def test_compare_reports_equal_outputs_and_less_ram(
     result = compare(compiled[key], model, n=20)
     assert result.ok and result.equal == 20
     nb = result.numbers
-    report = json.loads((compiled[key] / "report.json").read_text())
+    from qcompile.outdir import read_report
+
+    report = read_report(compiled[key])
     assert nb["arena_bytes"] == report["arena_bytes"]
     assert nb["tflm_recorded_arena"] > 0 and nb["tflm_minimal_arena"] > 0
     # TFLM cannot run in less than its minimum; our plan needs less than that.

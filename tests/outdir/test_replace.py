@@ -45,7 +45,9 @@ def project(tmp_path: Path) -> Path:
     return root
 
 
-def _compile(project: Path, out: str | Path, *extra: str, cwd: Path | None = None, env=None):
+def _compile(
+    project: Path, out: str | Path, *extra: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return run_cli(
         project / "models" / "m.onnx", "--calib", project / "data" / "calib.npz", "-o", out, *extra, cwd=cwd, env=env
     )

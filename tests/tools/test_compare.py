@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return model, root / "out"
 
 
-def _explained(r, *needles: str) -> None:
+def _explained(r: subprocess.CompletedProcess[str], *needles: str) -> None:
     assert r.returncode == 1, r.stdout + r.stderr
     assert "Traceback" not in r.stderr and r.stderr.count("\n") == 1, r.stderr
     for needle in needles:

@@ -28,6 +28,7 @@ def test_verify_qemu(digits_m7: Path) -> None:
     proc = run_cli("verify", digits_m7, "--qemu", "--data", EXAMPLE_DIR / "test.npz", "-n", "40")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "bit-exact: 40/40" in proc.stdout
+    assert f"data: {EXAMPLE_DIR / 'test.npz'} (--data), 40 samples" in proc.stdout
     assert "mps2-an500" in proc.stdout
     for label in ("weights", "model code", "arena"):
         assert label in proc.stdout
@@ -59,3 +60,21 @@ def test_bench_families_side_by_side(digits_m7: Path) -> None:
     assert again.stdout == proc.stdout  # instruction counts are deterministic
     proc = run_cli("bench", digits_m7, "--family", "helium9")
     assert proc.returncode == 1 and "portable" in proc.stderr
+
+
+def test_verify_qemu_force_replaces_a_user_build_folder(digits_m7: Path, tmp_path: Path) -> None:
+    """Without --force a user's DIR/build is refused (tests/outdir); with it, it is replaced and
+    marked, and the build runs there."""
+    import shutil
+
+    from qcompile.outdir import read_marker
+
+    out = tmp_path / "digits"
+    shutil.copytree(digits_m7, out, ignore=shutil.ignore_patterns("build"))
+    (out / "build").write_text("a user's file named build\n")
+    proc = run_cli("verify", out, "--qemu", "-n", "2")
+    assert proc.returncode == 1 and "--force" in proc.stderr and (out / "build").is_file()
+    proc = run_cli("verify", out, "--qemu", "-n", "2", "--force")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "bit-exact: 2/2" in proc.stdout and "calibration file recorded at compile time" in proc.stdout
+    assert read_marker(out / "build")["kind"] == "build" and (out / "build" / "cortex-m7").is_dir()
