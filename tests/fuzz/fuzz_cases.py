@@ -379,3 +379,90 @@ def write(path: Path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path
+
+
+# ----------------------------------------------------------------------------------------
+# TFLite structure mutators (through the schema's object API, so the flatbuffer stays valid)
+# ----------------------------------------------------------------------------------------
+INTERESTING_SCALES = [0.0, -1.0, 1e-45, 1e-30, 1e30, 3e38, float("nan"), float("inf")]
+
+
+def _t_quant(r: random.Random, sg, model) -> None:
+    q = r.choice([t for t in sg.tensors if t.quantization is not None]).quantization
+    if r.random() < 0.6 and q.scale is not None:
+        q.scale = np.array([r.choice(INTERESTING_SCALES)] * len(q.scale), np.float32)
+    elif r.random() < 0.5 and q.zeroPoint is not None:
+        q.zeroPoint = np.array([r.choice(INTERESTING_INTS[:9])] * len(q.zeroPoint), np.int64)
+    else:
+        q.quantizedDimension = r.choice([-1, 3, 7, 100])
+
+
+def _t_shape(r: random.Random, sg, model) -> None:
+    t = r.choice(sg.tensors)
+    shape = list(t.shape) if t.shape is not None and len(t.shape) else [1]
+    if r.random() < 0.2:
+        shape = shape[:-1] or shape + [1]
+    else:
+        shape[r.randrange(len(shape))] = r.choice([0, -1, 2, 5, 1 << 20, (1 << 31) - 1])
+    t.shape = np.array(shape, np.int32)
+
+
+def _t_indices(r: random.Random, sg, model) -> None:
+    op = r.choice(sg.operators)
+    target = r.choice(["inputs", "outputs", "opcode", "buffer"])
+    value = r.choice([-1, -2, 0, 3, len(sg.tensors), 65535])
+    if target == "opcode":
+        op.opcodeIndex = r.choice([1, 5, 99, 65535])
+    elif target == "buffer":
+        r.choice(sg.tensors).buffer = r.choice([0, 1, len(model.buffers), 1000])
+    else:
+        vec = list(getattr(op, target))
+        if vec and r.random() < 0.8:
+            vec[r.randrange(len(vec))] = value
+        else:
+            vec = vec[:-1] if r.random() < 0.5 else vec + [value]
+        setattr(op, target, np.array(vec, np.int32))
+
+
+def _t_options(r: random.Random, sg, model) -> None:
+    opts = r.choice([op.builtinOptions for op in sg.operators if op.builtinOptions is not None])
+    fields = [k for k, v in vars(opts).items() if isinstance(v, (int, float))]
+    if fields:
+        setattr(opts, r.choice(fields), r.choice([0, -1, 2, 7, 100, 1 << 20]))
+
+
+def _t_type(r: random.Random, sg, model) -> None:
+    r.choice(sg.tensors).type = r.choice([0, 1, 2, 3, 5, 7, 17, 99])
+
+
+def _t_graph(r: random.Random, sg, model) -> None:
+    choice = r.randrange(4)
+    if choice == 0:
+        sg.outputs = np.array(list(sg.outputs) * 2, np.int32)
+    elif choice == 1:
+        sg.inputs = np.array([r.randrange(len(sg.tensors))], np.int32)
+    elif choice == 2:
+        r.shuffle(sg.operators)
+    else:
+        del sg.operators[r.randrange(len(sg.operators))]
+
+
+TFLITE_MUTATORS = [_t_quant, _t_quant, _t_shape, _t_shape, _t_indices, _t_indices, _t_options, _t_type, _t_graph]
+
+
+def mutate_tflite(data: bytes, r: random.Random) -> bytes:
+    import flatbuffers
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
+
+    model = fb.ModelT.InitFromPackedBuf(bytearray(data), 0)
+    for _ in range(r.choice([1, 1, 2])):
+        try:
+            r.choice(TFLITE_MUTATORS)(r, model.subgraphs[0], model)
+        except (ValueError, TypeError, IndexError):
+            pass  # nothing of the kind left to mutate
+    builder = flatbuffers.Builder(1024)
+    try:
+        builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    except (TypeError, ValueError, struct.error):  # a value the field's type cannot hold
+        return mutate_bytes(data, r)
+    return bytes(builder.Output())

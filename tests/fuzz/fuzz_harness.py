@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,9 +58,10 @@ class Outcome:
         return self.code in ALLOWED_CODES and "Traceback" not in self.stderr and not self.leftover
 
 
-def run_cli(argv: list[str]) -> tuple[int | str, str]:
-    """``qcompile argv`` in this process: (exit code or "crash"/"hang", stderr text)."""
-    from qcompile.cli import main
+def run_cli(argv: list[str], main: Callable[[list[str]], None] | None = None) -> tuple[int | str, str]:
+    """``qcompile argv`` (or ``main``) in this process: (exit code or "crash"/"hang", stderr text)."""
+    if main is None:
+        from qcompile.cli import main
 
     err, out = io.StringIO(), io.StringIO()
     code: int | str = 0
@@ -95,29 +97,41 @@ def _worker_env() -> dict[str, str]:
     return env
 
 
-def _next_line(proc: subprocess.Popen, wait: float) -> str | None:
-    """The worker's next stdout line, or None if it closed stdout or stayed silent for ``wait`` s."""
-    assert proc.stdout is not None
-    ready, _, _ = select.select([proc.stdout], [], [], wait)
-    if not ready:
-        return None
-    line = proc.stdout.readline()
-    return line or None
+class _LineReader:
+    """Lines from a pipe with a time limit. select() sees only the pipe, not a file object's
+    read-ahead buffer, so the bytes are buffered here, where the limit can account for them."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buf = b""
+
+    def next(self, wait: float) -> str | None:
+        """The next line, or None when the pipe closed or stayed silent for ``wait`` seconds."""
+        while b"\n" not in self.buf:
+            ready, _, _ = select.select([self.fd], [], [], wait)
+            chunk = os.read(self.fd, 65536) if ready else b""
+            if not chunk:
+                return None
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode()
 
 
-def _run_worker(cases: list[Case], timeout: float, memory_mb: int) -> list[Outcome]:
+def _run_worker(cases: list[Case], timeout: float, memory_mb: int, grace: float) -> list[Outcome]:
     """Run ``cases`` in one worker until it finishes or loses a case; outcomes in order."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump([c.__dict__ for c in cases], f)
     cmd = [sys.executable, str(WORKER), f.name, str(memory_mb), str(timeout)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=_worker_env())
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_worker_env())
+    assert proc.stdout is not None
+    reader = _LineReader(proc.stdout.fileno())
     outcomes: list[Outcome] = []
     current: str | None = None
     try:
         wait = 60.0 + 2 * timeout  # the first line waits for imports too
         while True:
-            line = _next_line(proc, wait)
-            wait = 2 * timeout + 5
+            line = reader.next(wait)
+            wait = timeout + grace  # the alarm fires after `timeout`; silence beyond means stuck in C
             if line is None:
                 break
             msg = json.loads(line)
@@ -138,12 +152,25 @@ def _run_worker(cases: list[Case], timeout: float, memory_mb: int) -> list[Outco
     return outcomes
 
 
-def run_batch(cases: list[Case], *, timeout: float = 20.0, memory_mb: int = 3072) -> list[Outcome]:
-    """Outcome of every case, run in worker subprocesses (a lost case restarts the worker after it)."""
+def run_batch(
+    cases: list[Case], *, jobs: int = 2, timeout: float = 20.0, memory_mb: int = 3072, grace: float = 30.0
+) -> list[Outcome]:
+    """Outcome of every case, in order: ``jobs`` workers each take every ``jobs``-th case."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    shares = [cases[i::jobs] for i in range(jobs)]
+    with ThreadPoolExecutor(jobs) as pool:
+        results = list(pool.map(lambda share: _run_share(share, timeout, memory_mb, grace), shares))
+    by_id = {o.id: o for share in results for o in share}
+    return [by_id[c.id] for c in cases]
+
+
+def _run_share(cases: list[Case], timeout: float, memory_mb: int, grace: float) -> list[Outcome]:
+    """Outcome of every case in one worker subprocess at a time (a lost case restarts it after that case)."""
     outcomes: list[Outcome] = []
     remaining = list(cases)
     while remaining:
-        got = _run_worker(remaining, timeout, memory_mb)
+        got = _run_worker(remaining, timeout, memory_mb, grace)
         if not got:
             outcomes.append(Outcome(remaining[0].id, "killed (worker did not start)"))
             got = outcomes[-1:]
@@ -154,9 +181,9 @@ def run_batch(cases: list[Case], *, timeout: float = 20.0, memory_mb: int = 3072
     return outcomes
 
 
-def run_one_in_worker(case: Case) -> None:
+def run_one_in_worker(case: Case, action: Callable[[], None] | None = None) -> None:
     """Worker side of one case (called by fuzz_worker.py): prints the outcome line."""
-    code, stderr = run_cli(case.argv)
+    code, stderr = run_cli(case.argv, None if action is None else lambda argv: action())
     left = leftovers(case.case_dir) if code != 0 else []
     if code == 0:
         shutil.rmtree(Path(case.case_dir) / "out", ignore_errors=True)

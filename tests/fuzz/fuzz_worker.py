@@ -8,16 +8,35 @@ a killed worker, and the alarm turns a Python-level hang into a "hang" outcome.
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import resource
 import signal
 import sys
+import time
 
 from fuzz.fuzz_harness import Case, CaseTimeout, run_one_in_worker
 
 
 def _alarm(signum, frame) -> None:  # noqa: ARG001 - signal handler signature
     raise CaseTimeout()
+
+
+def _selftest(kind: str) -> None:
+    """Misbehave on purpose (``argv == ["selftest:KIND"]``), so tests can prove the harness notices."""
+    if kind == "abort":
+        os.abort()
+    if kind == "hang_in_c":
+        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM])  # as if stuck inside C code
+        time.sleep(3600)
+    if kind == "memory":
+        bytearray(1 << 40)
+    if kind == "traceback":
+        raise RuntimeError("deliberate")
+    if kind == "hang":
+        time.sleep(3600)
+    # "ok": returns normally (exit 0)
 
 
 def main() -> None:
@@ -34,7 +53,8 @@ def main() -> None:
         print(json.dumps({"start": case.id}), flush=True)
         signal.alarm(timeout)
         try:
-            run_one_in_worker(case)
+            kind = case.argv[0].split(":", 1)[1] if case.argv and case.argv[0].startswith("selftest:") else None
+            run_one_in_worker(case, None if kind is None else functools.partial(_selftest, kind))
         finally:
             signal.alarm(0)
 

@@ -1,8 +1,9 @@
 """Seeded fuzz run of the compile command on mutated ONNX, TFLite and calibration files.
 
-A bounded run (``QC_FUZZ_CASES``, default 1200 cases, about two minutes on one core) is
-part of the normal suite; set ``QC_FUZZ_CASES=20000`` (and ``QC_FUZZ_SEED``) for a
-larger run, and ``QC_FUZZ_REPORT=file.json`` to keep the outcome counts. Every case must
+A bounded run (``QC_FUZZ_CASES``, default 2000 cases in two worker processes
+(``QC_FUZZ_JOBS``), about two minutes on two idle cores) is part of the normal suite; set
+``QC_FUZZ_CASES=20000`` (and ``QC_FUZZ_SEED``) for a larger run, and
+``QC_FUZZ_REPORT=file.json`` to keep the outcome counts. Every case must
 end with exit code 0, 1 or 2, no traceback, and nothing left behind on failure.
 """
 
@@ -20,7 +21,8 @@ from fuzz.fuzz_harness import Case, compile_argv, run_batch, summarize
 
 REPO = Path(__file__).resolve().parents[2]
 DIGITS = REPO / "examples" / "digits"
-CASES = int(os.environ.get("QC_FUZZ_CASES", "1200"))
+CASES = int(os.environ.get("QC_FUZZ_CASES", "2000"))
+JOBS = int(os.environ.get("QC_FUZZ_JOBS", "2"))
 SEED = int(os.environ.get("QC_FUZZ_SEED", "2026"))
 
 
@@ -32,14 +34,17 @@ def _tflite_seed() -> bytes | None:
 
 
 def generate_cases(root: Path, n: int, seed: int) -> list[Case]:
-    """``n`` cases in fixed proportions: ONNX bytes, ONNX structure, TFLite bytes, calibration files."""
+    """The hostile calibration files, then ``n`` cases in fixed proportions: ONNX bytes, ONNX
+    structure (twice as many), calibration bytes, TFLite bytes, TFLite structure."""
     r = random.Random(seed)
     small = fc.small_cnn()
     small_calib = fc.write(root / "seeds" / "small.npz", fc.calib_npz((3, 8, 8)))
     digits = onnx.load(DIGITS / "digits_cnn.onnx")
     onnx_seeds = [(small, small_calib), (digits, DIGITS / "calib.npz")]
     tflite = _tflite_seed()
-    kinds = ["onnx_bytes", "onnx_struct", "onnx_struct", "calib"] + (["tflite_bytes"] * 2 if tflite else [])
+    kinds = ["onnx_bytes", "onnx_struct", "onnx_struct", "calib"] + (
+        ["tflite_bytes", "tflite_struct"] if tflite else []
+    )
     hostile = fc.hostile_calibrations((3, 8, 8))
     cases = []
     for i, (name, data) in enumerate(hostile.items()):
@@ -51,8 +56,9 @@ def generate_cases(root: Path, n: int, seed: int) -> list[Case]:
         kind = kinds[i % len(kinds)]
         cid = f"{kind}-{i}"
         model, calib = onnx_seeds[r.randrange(len(onnx_seeds))]
-        if kind == "tflite_bytes":
-            cases.append(_case(root, cid, fc.write(root / "m" / f"{cid}.tflite", fc.mutate_bytes(tflite, r)), None))
+        if kind.startswith("tflite"):
+            data = fc.mutate_bytes(tflite, r) if kind == "tflite_bytes" else fc.mutate_tflite(tflite, r)
+            cases.append(_case(root, cid, fc.write(root / "m" / f"{cid}.tflite", data), None))
             continue
         if kind == "calib":
             calib = fc.write(root / "calib" / f"{cid}.npz", fc.mutate_bytes(calib.read_bytes(), r))
@@ -75,7 +81,7 @@ def test_fuzz_compile(tmp_path: Path) -> None:
     if CASES <= 0:
         pytest.skip("QC_FUZZ_CASES=0")
     cases = generate_cases(tmp_path, CASES, SEED)
-    outcomes = run_batch(cases)
+    outcomes = run_batch(cases, jobs=JOBS)
     counts = summarize(outcomes)
     print(f"fuzz: {len(outcomes)} cases (seed {SEED}): {counts}")
     if os.environ.get("QC_FUZZ_REPORT"):

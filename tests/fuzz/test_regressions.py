@@ -294,3 +294,10 @@ def test_tflite_huge_activation_shape(tmp_path: Path) -> None:
         sg.tensors[3].shape = np.array([1, 1 << 20, 1 << 20, 4], np.int32)
 
     expect(tmp_path, _tflite(mutate), None, 1, "'c'", "limit", suffix=".tflite")
+
+
+def test_declared_output_shape_conflicts_with_graph(tmp_path: Path) -> None:
+    model = conv()
+    model.graph.output[0].type.tensor_type.shape.dim.add().dim_value = 1
+    model.graph.output[0].type.tensor_type.shape.dim.add().dim_value = 5
+    expect(tmp_path, model, CALIB, 1, "inconsistent")

@@ -153,7 +153,8 @@ def _checked_samples(path: Path, key: str, arr: np.ndarray, name: str, sample: t
         )
     if not np.all(np.isfinite(arr)):
         raise QCompileError(f"{path.name}: array {key!r} contains NaN or Inf values")
-    values = np.ascontiguousarray(arr, dtype=np.float32)
+    with np.errstate(over="ignore"):  # float64 data beyond float32: refused just below
+        values = np.ascontiguousarray(arr, dtype=np.float32)
     if not np.all(np.isfinite(values)):
         raise QCompileError(f"{path.name}: array {key!r} has values beyond the float32 range")
     return values
