@@ -111,16 +111,19 @@ def test_cmake_model_optimisation(
     model_opt: str,
     main_opt: str | None,
 ) -> None:
-    generate(kws_qgraph, tmp_path / "kws", name="kws", target=load_target("cortex-m7"))
+    m7 = load_target("cortex-m7")
+    generate(kws_qgraph, tmp_path / "kws", name="kws", target=m7)
     toolchain = f"-DCMAKE_TOOLCHAIN_FILE={cmake_dir() / 'arm-none-eabi.cmake'}"
-    flags, _ = _configure(tmp_path, tmp_path / "kws", label, toolchain, f"-DQC_CPU_FLAGS={M4_FLAGS}", *args, pre=pre)
+    cpu = f"-DQC_CPU_FLAGS={' '.join(m7.cpu_flags)}"
+    flags, output = _configure(tmp_path, tmp_path / "kws", label, toolchain, cpu, *args, pre=pre)
+    assert "Warning" not in output, output
     levels = _opt_levels(flags)
     model_files = {p.name for p in (tmp_path / "kws").rglob("*.c")}
     assert model_files <= set(levels)
     for name in model_files:
         assert levels[name][-1:] == [model_opt], (name, flags[name])
         # the CPU flags come from the toolchain file alone, once
-        assert flags[name].count("-mcpu=cortex-m4") == 1 and "-mcpu=cortex-m7" not in flags[name]
+        assert flags[name].count("-mcpu=cortex-m7") == 1 and flags[name].count("-mthumb") == 1
         assert {"-ffunction-sections", "-fdata-sections"} <= set(flags[name])
     assert levels["main.c"][-1:] == ([main_opt] if main_opt else [])
 

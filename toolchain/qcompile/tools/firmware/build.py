@@ -94,6 +94,121 @@ def _run(command: list[str], cwd: Path, what: str) -> None:
         raise QCompileError(f"{what} failed ({' '.join(command)}):\n{output}")
 
 
+@dataclass(frozen=True)
+class _ModelSources:
+    """The C files of a generated model folder, as the image build groups them."""
+
+    cname: str
+    model_c: Path
+    weights_c: Path
+    # every other top-level .c is model code too (e.g. <name>_kernels.c of the dsp family), then runtime/
+    runtime_c: tuple[Path, ...]
+
+    @property
+    def all_c(self) -> list[Path]:
+        return [self.model_c, self.weights_c, *self.runtime_c]
+
+
+def _model_sources(out_dir: Path, report: dict[str, Any]) -> _ModelSources:
+    """The folder's sources, or a QCompileError if ``report.json`` names files that are not there."""
+    cname = str(report["c_name"])
+    model_c = out_dir / f"{cname}.c"
+    weights_c = out_dir / f"{cname}_weights.c"
+    for path in (model_c, weights_c):
+        if not path.is_file():
+            raise QCompileError(f"{out_dir} is not a generated model named {cname!r}: missing {path.name}")
+    extra_c = sorted(p for p in out_dir.glob("*.c") if p not in (model_c, weights_c))
+    runtime_c = (*extra_c, *sorted((out_dir / "runtime").glob("*.c")))
+    return _ModelSources(cname=cname, model_c=model_c, weights_c=weights_c, runtime_c=runtime_c)
+
+
+def _io_sizes(tensors: list[dict[str, Any]]) -> list[dict[str, int]]:
+    return [{"index": i, "size": int(t["size"] if "size" in t else _size(t["shape"]))} for i, t in enumerate(tensors)]
+
+
+def _harness_context(
+    target: Target, report: dict[str, Any], cname: str, section: str | None, layer_hooks: bool
+) -> dict[str, Any]:
+    """Template variables of ``templates/baremetal/``: the harness adapts to the model's I/O
+    sizes and layer count, and the linker script to its weights section (``section``: the one
+    named in ``<name>_weights.c``, if any)."""
+    return {
+        "target": target,
+        "qemu": target.qemu,
+        "cname": cname,
+        "model_comment": comment_text(str(report.get("name", cname))),
+        "inputs": _io_sizes(report["inputs"]),
+        "outputs": _io_sizes(report["outputs"]),
+        "num_layers": len(report["layers"]),
+        "layer_hooks": layer_hooks,
+        "alignment": max(4, int(report.get("alignment", target.alignment))),
+        "input_file": INPUT_FILE,
+        "output_file": OUTPUT_FILE,
+        "weights_section": section or DEFAULT_WEIGHTS_SECTION,
+        "weights_input_sections": " ".join([".rodata", ".rodata.*", *([section] if section else [])]),
+        "stack_size": STACK_SIZE,
+    }
+
+
+def _render_harness(context: dict[str, Any]) -> dict[str, str]:
+    env = _environment()
+    return {
+        "qc_semihost.h": env.get_template("semihost.h.j2").render(**context),
+        "qch_startup.c": env.get_template("startup.c.j2").render(**context),
+        "qch_main.c": env.get_template("main.c.j2").render(**context),
+        "qc_layer_hooks.h": env.get_template("layer_hooks.h.j2").render(**context),
+        "qc_image.ld": env.get_template("link.ld.j2").render(**context),
+    }
+
+
+def _build_key(
+    target: Target, flags: list[str], layer_hooks: bool, harness: dict[str, str], out_dir: Path, sources: _ModelSources
+) -> str:
+    """Hash of everything the image is built from: an identical earlier build can be reused."""
+    digest = hashlib.sha256()
+    for part in (target.cc, *flags, str(layer_hooks)):
+        digest.update(part.encode() + b"\0")
+    for name, text in sorted(harness.items()):
+        digest.update(name.encode() + b"\0" + text.encode() + b"\0")
+    headers = sorted(out_dir.glob("*.h")) + sorted((out_dir / "runtime").glob("*.h"))
+    for src in sources.all_c + headers:
+        digest.update(src.name.encode() + b"\0" + src.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _compile_and_link(
+    work: Path, out_dir: Path, target: Target, flags: list[str], sources: _ModelSources, layer_hooks: bool
+) -> None:
+    """Compile the prefixed copies in ``work`` (the model source alone gets the layer hooks) and link."""
+    cc = require_tool(target.cc)
+    cname = sources.cname
+    include = [f"-I{out_dir}", f"-I{out_dir / 'runtime'}", f"-I{work}"]
+    compile_flags = [*flags, "-g", *include, "-c"]
+    model_src = [f"qcm_{sources.model_c.name}"]
+    runtime_src = [f"qcm_{s.name}" for s in sources.runtime_c]
+    other_src = [f"qcw_{sources.weights_c.name}", *runtime_src, "qch_startup.c", "qch_main.c"]
+    hooks = ["-include", "qc_layer_hooks.h"] if layer_hooks else []
+    what = f"cross build of {cname!r} for {target.name}"
+    _run([cc, *compile_flags, *hooks, *model_src], work, what)
+    _run([cc, *compile_flags, *other_src], work, what)
+    objects = [Path(s).with_suffix(".o").name for s in (*model_src, *other_src)]
+    link = [cc, *target.cflags, "-nostartfiles", "--specs=nano.specs", "-Tqc_image.ld", "-Wl,--gc-sections"]
+    link += [f"-Wl,-Map={cname}.map", *objects, "-lc", "-lgcc", "-o", f"{cname}.elf"]
+    _run(link, work, f"link of the {target.name} test image of {cname!r}")
+
+
+def _populate(work: Path, harness: dict[str, str], sources: _ModelSources) -> None:
+    """A fresh ``work`` folder with the harness and the model's sources under their section prefixes."""
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    for name, text in harness.items():
+        (work / name).write_text(text, encoding="utf-8")
+    shutil.copyfile(sources.model_c, work / f"qcm_{sources.model_c.name}")
+    shutil.copyfile(sources.weights_c, work / f"qcw_{sources.weights_c.name}")
+    for src in sources.runtime_c:
+        shutil.copyfile(src, work / f"qcm_{src.name}")
+
+
 def build_image(
     out_dir: Path,
     target: Target,
@@ -112,110 +227,29 @@ def build_image(
         raise QCompileError(f"target {target.name!r} has no QEMU machine; pick one with a [qemu] table in its file")
     out_dir = Path(out_dir).resolve()
     report = read_report(out_dir)
-    cname = str(report["c_name"])
-    model_c = out_dir / f"{cname}.c"
-    weights_c = out_dir / f"{cname}_weights.c"
-    for path in (model_c, weights_c):
-        if not path.is_file():
-            raise QCompileError(f"{out_dir} is not a generated model named {cname!r}: missing {path.name}")
-    # every other top-level .c is model code too (e.g. <name>_kernels.c of the dsp family)
-    extra_c = sorted(p for p in out_dir.glob("*.c") if p not in (model_c, weights_c))
-    runtime_c = [*extra_c, *sorted((out_dir / "runtime").glob("*.c"))]
-    section = _weights_section(weights_c)
-    weights_section = section or DEFAULT_WEIGHTS_SECTION
-    num_layers = len(report["layers"])
-    qemu = target.qemu
+    sources = _model_sources(out_dir, report)
+    cname = sources.cname
+    context = _harness_context(target, report, cname, _weights_section(sources.weights_c), layer_hooks)
+    harness = _render_harness(context)
 
-    context = {
-        "target": target,
-        "qemu": qemu,
-        "cname": cname,
-        "model_comment": comment_text(str(report.get("name", cname))),
-        "inputs": [
-            {"index": i, "size": int(t["size"] if "size" in t else _size(t["shape"]))}
-            for i, t in enumerate(report["inputs"])
-        ],
-        "outputs": [
-            {"index": i, "size": int(t["size"] if "size" in t else _size(t["shape"]))}
-            for i, t in enumerate(report["outputs"])
-        ],
-        "num_layers": num_layers,
-        "layer_hooks": layer_hooks,
-        "alignment": max(4, int(report.get("alignment", target.alignment))),
-        "input_file": INPUT_FILE,
-        "output_file": OUTPUT_FILE,
-        "weights_section": weights_section,
-        "weights_input_sections": " ".join([".rodata", ".rodata.*", *([section] if section else [])]),
-        "stack_size": STACK_SIZE,
-    }
-    env = _environment()
-    harness = {
-        "qc_semihost.h": env.get_template("semihost.h.j2").render(**context),
-        "qch_startup.c": env.get_template("startup.c.j2").render(**context),
-        "qch_main.c": env.get_template("main.c.j2").render(**context),
-        "qc_layer_hooks.h": env.get_template("layer_hooks.h.j2").render(**context),
-        "qc_image.ld": env.get_template("link.ld.j2").render(**context),
-    }
-
-    cc = require_tool(target.cc)
+    require_tool(target.cc)
     flags = [*target.cflags, *STRICT_FLAGS]
-    digest = hashlib.sha256()
-    for part in (target.cc, *flags, str(layer_hooks)):
-        digest.update(part.encode() + b"\0")
-    for name, text in sorted(harness.items()):
-        digest.update(name.encode() + b"\0" + text.encode() + b"\0")
-    sources = [model_c, weights_c, *runtime_c]
-    for src in sources + sorted(out_dir.glob("*.h")) + sorted((out_dir / "runtime").glob("*.h")):
-        digest.update(src.name.encode() + b"\0" + src.read_bytes() + b"\0")
-    key = digest.hexdigest()[:16]
-
+    key = _build_key(target, flags, layer_hooks, harness, out_dir, sources)
     base = Path(build_dir).resolve() if build_dir is not None else build_area(out_dir, target.name)
     work = base / f"{cname}-{key}"
-    elf = work / f"{cname}.elf"
     image = FirmwareImage(
-        elf=elf,
+        elf=work / f"{cname}.elf",
         target=target,
         c_name=cname,
         input_sizes=tuple(e["size"] for e in context["inputs"]),
         output_sizes=tuple(e["size"] for e in context["outputs"]),
-        num_layers=num_layers,
+        num_layers=context["num_layers"],
         layer_hooks=layer_hooks,
-        weights_section=weights_section,
+        weights_section=context["weights_section"],
     )
-    if elf.is_file():
-        return image
-
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    for name, text in harness.items():
-        (work / name).write_text(text, encoding="utf-8")
-    shutil.copyfile(model_c, work / f"qcm_{model_c.name}")
-    shutil.copyfile(weights_c, work / f"qcw_{weights_c.name}")
-    for src in runtime_c:
-        shutil.copyfile(src, work / f"qcm_{src.name}")
-    include = [f"-I{out_dir}", f"-I{out_dir / 'runtime'}", f"-I{work}"]
-    compile_flags = [*flags, "-g", *include, "-c"]
-    model_src = [f"qcm_{model_c.name}"]
-    other_src = [f"qcw_{weights_c.name}", *(f"qcm_{s.name}" for s in runtime_c), "qch_startup.c", "qch_main.c"]
-    hooks = ["-include", "qc_layer_hooks.h"] if layer_hooks else []
-    _run([cc, *compile_flags, *hooks, *model_src], work, f"cross build of {cname!r} for {target.name}")
-    _run([cc, *compile_flags, *other_src], work, f"cross build of {cname!r} for {target.name}")
-    objects = [Path(s).with_suffix(".o").name for s in (*model_src, *other_src)]
-    link = [
-        cc,
-        *target.cflags,
-        "-nostartfiles",
-        "--specs=nano.specs",
-        "-Tqc_image.ld",
-        "-Wl,--gc-sections",
-        f"-Wl,-Map={cname}.map",
-        *objects,
-        "-lc",
-        "-lgcc",
-        "-o",
-        elf.name,
-    ]
-    _run(link, work, f"link of the {target.name} test image of {cname!r}")
+    if not image.elf.is_file():
+        _populate(work, harness, sources)
+        _compile_and_link(work, out_dir, target, flags, sources, layer_hooks)
     return image
 
 
