@@ -41,15 +41,14 @@ def default_name(model_path: Path) -> str:
 
 
 def import_model(model_path: Path, *, input_layout: str = "nhwc") -> Graph:
-    """Source model -> optimized float IR."""
+    """Source model -> optimized float IR (``load_onnx`` runs the float passes to a fixed point)."""
     from qcompile.frontends.onnx_import import load_onnx
-    from qcompile.passes import optimize
 
     if not model_path.exists():
         raise QCompileError(f"{model_path}: no such file")
     if model_path.suffix.lower() != ".onnx":
         raise QCompileError(f"{model_path}: unsupported model format {model_path.suffix!r}; give an .onnx file")
-    return optimize(load_onnx(model_path, input_layout=input_layout))
+    return load_onnx(model_path, input_layout=input_layout)
 
 
 def quantize_model(model_path: Path, options: CompileOptions) -> Graph:
@@ -102,11 +101,13 @@ def optimize_memory(qgraph: Graph, *, alignment: int = 16, kernel_family: str = 
     the arena is the same either way, so the head stays unfused there."""
     from qcompile.codegen.generator import compute_scratch
     from qcompile.memory import schedule
-    from qcompile.passes import fuse_head, fuse_residual
+    from qcompile.passes import run_to_fixed_point
+    from qcompile.passes.quantized_ir import fuse_head, fuse_residual
 
-    qgraph = fuse_residual.run(qgraph)
+    pipeline = [fuse_residual.run]
     if kernel_family == "portable":
-        qgraph = fuse_head.run(qgraph)
+        pipeline.append(fuse_head.run)
+    qgraph = run_to_fixed_point(qgraph, pipeline)
     return schedule.run(qgraph, compute_scratch(qgraph), alignment=alignment)
 
 
