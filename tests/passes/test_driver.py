@@ -77,6 +77,9 @@ def _mutations() -> list[Callable[[Graph], None]]:
     def attr_array(g: Graph) -> None:
         g.nodes[0].attrs["mult"][1] = 7
 
+    def nested_array(g: Graph) -> None:
+        g.nodes[0].attrs["nested"][0][1][0] = 5
+
     def attr_value(g: Graph) -> None:
         g.nodes[0].attrs["tag"] = "b"
 
@@ -92,7 +95,7 @@ def _mutations() -> list[Callable[[Graph], None]]:
     def order(g: Graph) -> None:
         g.nodes.insert(0, g.nodes.pop())
 
-    return [const_data, attr_array, attr_value, quant, wiring, source_name, order]
+    return [const_data, attr_array, nested_array, attr_value, quant, wiring, source_name, order]
 
 
 @pytest.mark.parametrize("mutate", _mutations(), ids=lambda f: f.__name__)
@@ -102,6 +105,7 @@ def test_fingerprint_sees_every_kind_of_change(mutate: Callable[[Graph], None]) 
         g.add_constant("w", np.zeros((2, 2), np.float32))
         g.nodes[0].inputs.append("w")
         g.nodes[0].attrs["mult"] = np.array([1, 2, 3], np.int32)
+        g.nodes[0].attrs["nested"] = [(1, np.array([1, 2], np.int64))]
         g.tensors["y"].quant = QuantParams(0.5, 1)
         g.add_tensor(Tensor("z", (1, 4)))
         g.add_node(Node("m", "copy", ["x"], ["z"]))

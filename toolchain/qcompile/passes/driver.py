@@ -9,15 +9,13 @@ point of the pipeline, whatever the order of the passes.
 
 The fingerprint covers everything a pass may rewrite (node order, ops, wiring,
 attributes, tensor shapes, types, quantization and constant data), so a pass does not
-have to report whether it changed the graph and cannot get that report wrong. Hashing the
-constants costs far less than a round of passes.
+have to report whether it changed the graph and cannot get that report wrong. It costs
+one ``repr`` of the graph's structure and one copy of its constants per round.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import numpy as np
 
@@ -44,28 +42,38 @@ def run_to_fixed_point(graph: Graph, pipeline: Sequence[Pass], *, max_rounds: in
     raise RuntimeError(f"graph passes still change the graph after {max_rounds} rounds: {names}")
 
 
-def fingerprint(graph: Graph) -> bytes:
-    """A digest of the graph's whole state: equal digests mean the passes see the same graph."""
-    h = hashlib.blake2b(digest_size=20)
-    _feed(h, (graph.inputs, graph.outputs))
+def fingerprint(graph: Graph) -> tuple[str, tuple[bytes, ...]]:
+    """The graph's whole state in a comparable form: equal fingerprints mean the passes see
+    the same graph.
+
+    The structure is one ``repr`` (unambiguous for the plain values the IR holds) with every
+    array replaced by its dtype, shape and position; the arrays' bytes follow as copies.
+    Comparing copies is exact (no hash collision can stop the driver early) and cheaper
+    than hashing them.
+    """
+    arrays: list[np.ndarray] = []
+    state: list[object] = [graph.inputs, graph.outputs]
     for name, t in graph.tensors.items():
-        _feed(h, (name, tuple(t.shape), t.dtype, t.source_name, t.source_perm, t.data))
-        q = t.quant
-        _feed(h, None if q is None else (q.scale, q.zero_point, q.axis, q.dtype))
+        data = None if t.data is None else _plain(t.data, arrays)
+        quant = None if t.quant is None else _plain(vars(t.quant), arrays)
+        state.append((name, t.shape, t.dtype, t.source_name, t.source_perm, data, quant))
     for node in graph.nodes:
-        _feed(h, (node.name, node.op, node.inputs, node.outputs, node.source_nodes))
-        _feed(h, sorted(node.attrs.items()))
-    return h.digest()
+        attrs = {k: _plain(v, arrays) for k, v in node.attrs.items()}
+        state.append((node.name, node.op, node.inputs, node.outputs, node.source_nodes, sorted(attrs.items())))
+    return repr(state), tuple(np.ascontiguousarray(a).tobytes() for a in arrays)
 
 
-def _feed(h: Any, value: object) -> None:
-    """Hash ``value`` unambiguously: arrays by dtype, shape and bytes, containers item by item."""
+_NESTED = (np.ndarray, list, tuple, dict)
+
+
+def _plain(value: object, arrays: list[np.ndarray]) -> object:
+    """``value`` with every array moved to ``arrays`` and replaced by a marker."""
     if isinstance(value, np.ndarray):
-        h.update(f"array {value.dtype} {value.shape}:".encode())
-        h.update(np.ascontiguousarray(value).tobytes())
-    elif isinstance(value, (list, tuple)):
-        h.update(f"{type(value).__name__} {len(value)}:".encode())
-        for item in value:
-            _feed(h, item)
-    else:
-        h.update(f"{type(value).__name__} {value!r};".encode())
+        arrays.append(value)
+        return ("array", value.dtype.str, value.shape, len(arrays))
+    if isinstance(value, dict):
+        return sorted((k, _plain(v, arrays)) for k, v in value.items())
+    if isinstance(value, (list, tuple)) and any(isinstance(v, _NESTED) for v in value):
+        items = [_plain(v, arrays) for v in value]
+        return items if isinstance(value, list) else tuple(items)
+    return value
