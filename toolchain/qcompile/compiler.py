@@ -44,14 +44,13 @@ def default_name(model_path: Path) -> str:
 
 
 def import_model(model_path: Path, *, input_layout: str = "nhwc") -> Graph:
-    """Source model -> optimized float IR."""
+    """Source model -> optimized float IR (``load_onnx`` runs the float passes to a fixed point)."""
     from qcompile.frontends.detect import model_kind
     from qcompile.frontends.onnx_import import load_onnx
-    from qcompile.passes import optimize
 
     if model_kind(model_path) != "onnx":
         raise QCompileError(f"{model_path}: an int8 TFLite model has no float graph to import; give an .onnx file")
-    return optimize(load_onnx(model_path, input_layout=input_layout))
+    return load_onnx(model_path, input_layout=input_layout)
 
 
 def quantize_model(model_path: Path, options: CompileOptions) -> Graph:
@@ -107,13 +106,15 @@ def optimize_memory(qgraph: Graph, *, alignment: int = 16, family: KernelFamily 
     from qcompile.codegen.families import baseline_family
     from qcompile.codegen.generator import compute_scratch
     from qcompile.memory import schedule
-    from qcompile.passes import fuse_head, fuse_residual
+    from qcompile.passes import run_to_fixed_point
+    from qcompile.passes.quantized_ir import fuse_head, fuse_residual
 
     if family is None:
         family = baseline_family()
-    qgraph = fuse_residual.run(qgraph.copy())  # the passes work in place; the caller's graph stays as it was
+    pipeline = [fuse_residual.run]
     if family.fuse_head:
-        qgraph = fuse_head.run(qgraph)
+        pipeline.append(fuse_head.run)
+    qgraph = run_to_fixed_point(qgraph.copy(), pipeline)  # the passes work in place; the caller's graph stays as it was
     return schedule.run(qgraph, family.scratch(qgraph, compute_scratch(qgraph)), alignment=alignment)
 
 

@@ -1,33 +1,14 @@
-"""Float-IR graph passes, one concept per module, each ``run(graph) -> graph`` (in place).
+"""Graph passes: rewrites of the IR, one concept per module, each ``run(graph) -> graph`` (in place).
 
-:func:`optimize` runs them in an order where each pass exposes work for the next:
-constants first, then layout no-ops, then pad folding, affine (BatchNorm / per-channel
-Mul) folding and bias folding into weighted layers, then activation fusion (which must
-come last because a fused ``act_range`` blocks affine and bias folding), and pruning.
-The sequence runs twice because a fusion can expose another identity reshape; every pass
-is idempotent.
+- :mod:`~qcompile.passes.float_ir`: the float graph after import (folding, fusion of
+  activations, pruning); :func:`optimize` runs them;
+- :mod:`~qcompile.passes.quantized_ir`: the int8 graph after quantization (fusions that
+  cut RAM); ``compiler.optimize_memory`` runs them;
+- :mod:`~qcompile.passes.driver`: the one driver both use, which repeats a pipeline until
+  a round changes nothing.
 """
 
-from __future__ import annotations
+from qcompile.passes.driver import run_to_fixed_point
+from qcompile.passes.float_ir import optimize
 
-from qcompile.ir import Graph
-from qcompile.passes import (
-    fold_batchnorm,
-    fold_bias_add,
-    fold_constants,
-    fold_pad,
-    fuse_activation,
-    prune,
-    remove_identity,
-)
-
-PIPELINE = (fold_constants, remove_identity, fold_pad, fold_batchnorm, fold_bias_add, fuse_activation, prune)
-
-
-def optimize(graph: Graph) -> Graph:
-    """Run every pass (twice, to a fixed point in practice) and validate the result."""
-    for _ in range(2):
-        for module in PIPELINE:
-            graph = module.run(graph)
-    graph.validate()
-    return graph
+__all__ = ["optimize", "run_to_fixed_point"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from qcompile.ir import Graph, Node
@@ -53,3 +55,25 @@ def replace_producer_output(graph: Graph, producer: Node, old: str, consumer: No
     producer.source_nodes = producer.source_nodes + [s for s in consumer.source_nodes if s not in producer.source_nodes]
     graph.remove_node(consumer)
     graph.tensors.pop(old, None)
+
+
+def fold_into_producers(graph: Graph, fold: Callable[[Graph, Node, str, Node], bool]) -> Graph:
+    """Offer every weighted layer with an open ``act_range`` and a sole consumer to ``fold``,
+    until a sweep folds nothing; ``fold(graph, producer, out, user)`` rewrites the producer
+    and returns True when ``user`` is now part of it (``user`` is then dropped).
+
+    The affine and bias folds share this walk: both absorb the next op into the layer
+    that produces its input, which is only safe when nothing else reads that input."""
+    changed = True
+    while changed:
+        changed = False
+        for producer in list(graph.nodes):
+            if producer.op not in WEIGHTED_OPS or not is_open(producer.attrs.get("act_range")):
+                continue
+            out = producer.outputs[0]
+            user = sole_consumer(graph, out)
+            if user is not None and fold(graph, producer, out, user):
+                replace_producer_output(graph, producer, out, user)
+                changed = True
+    graph.prune()
+    return graph

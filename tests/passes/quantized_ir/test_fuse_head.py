@@ -11,7 +11,7 @@ import pytest
 
 from qcompile.compiler import CompileOptions, compile_model, import_tflite_model
 from qcompile.ir import Graph, Node, QuantParams, Tensor
-from qcompile.passes import fuse_head
+from qcompile.passes.quantized_ir import fuse_head
 from qcompile.quant.fixedpoint import quantize_multiplier
 from qcompile.reference.executor import run_quantized
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from qcompile.ir import Graph, Node, Tensor
-from qcompile.passes import fold_batchnorm, fold_bias_add, fold_pad, fuse_activation, optimize, remove_identity
+from qcompile.passes import optimize
+from qcompile.passes.float_ir import fold_batchnorm, fold_bias_add, fold_pad, fuse_activation, remove_identity
 from qcompile.reference.executor import run_float
 
 RNG = np.random.default_rng(7)

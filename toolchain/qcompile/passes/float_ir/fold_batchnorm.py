@@ -16,14 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from qcompile.ir import Graph, Node
-from qcompile.passes._util import (
-    WEIGHTED_OPS,
-    channel_vector,
-    const_data,
-    is_open,
-    replace_producer_output,
-    sole_consumer,
-)
+from qcompile.passes._util import channel_vector, const_data, fold_into_producers, is_open
 
 
 def _affine_of(graph: Graph, node: Node, tensor: str, channels: int, rank: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -85,27 +78,17 @@ def _channels(graph: Graph, producer: Node) -> int:
     return graph.tensors[producer.outputs[0]].shape[-1]
 
 
+def _fold(graph: Graph, producer: Node, out: str, user: Node) -> bool:
+    if const_data(graph, producer.inputs[1]) is None:
+        return False
+    if len(producer.inputs) > 2 and producer.inputs[2] and const_data(graph, producer.inputs[2]) is None:
+        return False
+    affine = _affine_of(graph, user, out, _channels(graph, producer), len(graph.tensors[out].shape))
+    if affine is None or tuple(graph.tensors[user.outputs[0]].shape) != tuple(graph.tensors[out].shape):
+        return False
+    fold_affine(graph, producer, *affine)
+    return True
+
+
 def run(graph: Graph) -> Graph:
-    changed = True
-    while changed:
-        changed = False
-        for producer in list(graph.nodes):
-            if producer.op not in WEIGHTED_OPS or not is_open(producer.attrs.get("act_range")):
-                continue
-            if const_data(graph, producer.inputs[1]) is None:
-                continue
-            if len(producer.inputs) > 2 and producer.inputs[2] and const_data(graph, producer.inputs[2]) is None:
-                continue
-            out = producer.outputs[0]
-            user = sole_consumer(graph, out)
-            if user is None:
-                continue
-            rank = len(graph.tensors[out].shape)
-            affine = _affine_of(graph, user, out, _channels(graph, producer), rank)
-            if affine is None or tuple(graph.tensors[user.outputs[0]].shape) != tuple(graph.tensors[out].shape):
-                continue
-            fold_affine(graph, producer, *affine)
-            replace_producer_output(graph, producer, out, user)
-            changed = True
-    graph.prune()
-    return graph
+    return fold_into_producers(graph, _fold)

@@ -10,7 +10,7 @@ import numpy as np
 
 from qcompile.ir import Graph, Node, QuantParams, Tensor
 from qcompile.op_params import add_params
-from qcompile.passes import fuse_residual
+from qcompile.passes.quantized_ir import fuse_residual
 from qcompile.quant.fixedpoint import quantize_multiplier
 from qcompile.reference.executor import run_quantized
 
