@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
-from qcompile.codegen.lowering import Lowering, c_float, c_int
+from qcompile.codegen.lowering import Layer, Lowering, c_float, c_int
 from qcompile.codegen.names import Namer, comment_text, model_identifier
 from qcompile.codegen.runtime_files import select_runtime_files
 from qcompile.errors import QCompileError, UnsupportedModelError
@@ -106,6 +106,92 @@ def _environment() -> jinja2.Environment:
     )
 
 
+def _check_options(graph: Graph, target: Target, weights_section: str | None, arena_alignment: int | None) -> int:
+    """Reject a bad graph or option before any work; returns the arena alignment to use."""
+    graph.validate()
+    if arena_alignment is None:
+        arena_alignment = target.alignment
+    if arena_alignment < 4 or arena_alignment & (arena_alignment - 1):
+        raise QCompileError(f"--arena-alignment {arena_alignment}: use a power of two, at least 4")
+    if not graph.inputs or not graph.outputs:
+        raise QCompileError("the graph needs at least one input and one output")
+    if weights_section is not None and (not weights_section or not set(weights_section) <= _SECTION_CHARS):
+        raise QCompileError(f"--weights-section {weights_section!r}: use letters, digits, '_', '.' and '$' only")
+    return arena_alignment
+
+
+def _plan(
+    graph: Graph, target: Target, scratch: Mapping[str, int] | None, arena_alignment: int, ram_budget: int | None
+) -> MemoryPlan:
+    """The memory plan with the running family's scratch sizes, checked against the budget."""
+    family = target.family
+    if scratch is None:
+        scratch = family.scratch(graph, compute_scratch(graph))
+    plan = plan_memory(
+        graph,
+        scratch=scratch,
+        alignment=arena_alignment,
+        # Row bands trade speed for RAM: on by default where RAM is the goal, on the host
+        # only when a --ram-budget asks for it.
+        row_split_ops=ROW_SPLIT_OPS
+        if family.row_bands and (target.optimize == "ram" or ram_budget is not None)
+        else (),
+        budget=None if ram_budget is None else ram_budget - STATIC_STATE_BYTES,
+    )
+    if ram_budget is not None:
+        check_ram_budget(graph, plan, ram_budget)
+    return plan
+
+
+def _lower_graph(lowering: Lowering) -> tuple[list[Layer], list[str]]:
+    """Every node's layer, and the copies into output slots after the last layer."""
+    graph, plan = lowering.graph, lowering.plan
+    layers = [lowering.lower(i, node) for i, node in enumerate(graph.nodes)]
+    epilogue: list[str] = []
+    for index, tensor in plan.output_copies:
+        size = graph.tensors[tensor].size
+        lowering.functions.add("qc_copy_s8")
+        epilogue.append(f"qc_copy_s8({lowering.src(tensor)}, outputs[{index}], {c_int(size)});")
+    return layers, epilogue
+
+
+def _report(
+    name: str, cname: str, target: Target, plan: MemoryPlan, context: Mapping[str, Any], files: Mapping[str, bytes]
+) -> dict[str, Any]:
+    """``report.json``: what was generated and the memory it needs."""
+    io_keys = ("name", "shape", "dtype", "scale", "zero_point", "layout")
+    layers = [layer.report for layer in context["layers"]]
+    return {
+        "name": name,
+        "c_name": cname,
+        "target": target.name,
+        "arena_bytes": plan.arena_size,
+        "lower_bound_bytes": plan.lower_bound,
+        "static_state_bytes": STATIC_STATE_BYTES,
+        "ram_budget": context["ram_budget"],
+        "peak_layer": plan.peak_step,
+        "peak_live": [{"name": live, "bytes": size} for live, size in plan.peak_live],
+        "weight_bytes": context["weight_bytes"],
+        "alignment": target.alignment,
+        "arena_alignment": context["arena_alignment"],
+        "inputs": [{k: e[k] for k in io_keys} for e in context["inputs"]],
+        "outputs": [{k: e[k] for k in io_keys} for e in context["outputs"]],
+        "layers": layers,
+        "total_macs": sum(layer["macs"] for layer in layers),
+        "files": sorted([*files, "report.json"]),
+    }
+
+
+_TEMPLATES = (
+    ("model.h.j2", "{cname}.h"),
+    ("model.c.j2", "{cname}.c"),
+    ("weights.h.j2", "{cname}_weights.h"),
+    ("weights.c.j2", "{cname}_weights.c"),
+    ("CMakeLists.txt.j2", "CMakeLists.txt"),
+    ("model.mk.j2", "{cname}.mk"),
+)
+
+
 def render(
     graph: Graph,
     *,
@@ -121,53 +207,18 @@ def render(
     ``arena_alignment`` (default: the target's alignment) aligns the arena and every
     offset in it, e.g. to a cache line or a DMA requirement; const arrays keep the target's.
     """
-    graph.validate()
-    if arena_alignment is None:
-        arena_alignment = target.alignment
-    if arena_alignment < 4 or arena_alignment & (arena_alignment - 1):
-        raise QCompileError(f"--arena-alignment {arena_alignment}: use a power of two, at least 4")
-    if not graph.inputs or not graph.outputs:
-        raise QCompileError("the graph needs at least one input and one output")
-    if weights_section is not None and (not weights_section or not set(weights_section) <= _SECTION_CHARS):
-        raise QCompileError(f"--weights-section {weights_section!r}: use letters, digits, '_', '.' and '$' only")
+    arena_alignment = _check_options(graph, target, weights_section, arena_alignment)
     cname = model_identifier(name)
-    macro = cname.upper()
     family = target.family
-    if scratch is None:
-        scratch = family.scratch(graph, compute_scratch(graph))
-    plan: MemoryPlan = plan_memory(
-        graph,
-        scratch=scratch,
-        alignment=arena_alignment,
-        # Row bands trade speed for RAM: on by default where RAM is the goal, on the host
-        # only when a --ram-budget asks for it.
-        row_split_ops=ROW_SPLIT_OPS
-        if family.row_bands and (target.optimize == "ram" or ram_budget is not None)
-        else (),
-        budget=None if ram_budget is None else ram_budget - STATIC_STATE_BYTES,
-    )
-    if ram_budget is not None:
-        check_ram_budget(graph, plan, ram_budget)
-
-    namer = Namer()
-    lowering = Lowering(graph, plan, cname, namer, family=family)
-    layers = [lowering.lower(i, node) for i, node in enumerate(graph.nodes)]
-    epilogue: list[str] = []
-    for index, tensor in plan.output_copies:
-        size = graph.tensors[tensor].size
-        lowering.functions.add("qc_copy_s8")
-        epilogue.append(f"qc_copy_s8({lowering.src(tensor)}, outputs[{index}], {c_int(size)});")
-
-    inputs = [_io_entry(graph.tensors[n], i) for i, n in enumerate(graph.inputs)]
-    outputs = [_io_entry(graph.tensors[n], i) for i, n in enumerate(graph.outputs)]
+    plan = _plan(graph, target, scratch, arena_alignment, ram_budget)
+    lowering = Lowering(graph, plan, cname, Namer(), family=family)
+    layers, epilogue = _lower_graph(lowering)
     kernel_headers = family.kernel_headers if lowering.kernel_sources else ()
     runtime = select_runtime_files(sorted(lowering.functions), extra_headers=kernel_headers)
-    weight_bytes = sum(a.nbytes for a in lowering.arrays)
-
     context = {
         "model_comment": comment_text(name),
         "cname": cname,
-        "macro": macro,
+        "macro": cname.upper(),
         "target": target,
         "target_comment": comment_text(target.name),
         "alignment": target.alignment,
@@ -175,53 +226,26 @@ def render(
         "arena_size": plan.arena_size,
         "arena_buffer_size": max(1, plan.arena_size),
         "lower_bound": plan.lower_bound,
-        "inputs": inputs,
-        "outputs": outputs,
+        "ram_budget": ram_budget,
+        "inputs": [_io_entry(graph.tensors[n], i) for i, n in enumerate(graph.inputs)],
+        "outputs": [_io_entry(graph.tensors[n], i) for i, n in enumerate(graph.outputs)],
         "layers": layers,
         "epilogue": epilogue,
         "arrays": lowering.arrays,
-        "weight_bytes": weight_bytes,
+        "weight_bytes": sum(a.nbytes for a in lowering.arrays),
         "weights_section": weights_section,
         "runtime_sources": [p.name for p in runtime.sources],
         "model_sources": [f"{cname}_kernels.c"] if lowering.kernel_sources else [],
         "runtime_headers": [p.name for p in runtime.headers],
     }
     env = _environment()
-    files: dict[str, bytes] = {}
-    for template, out_name in (
-        ("model.h.j2", f"{cname}.h"),
-        ("model.c.j2", f"{cname}.c"),
-        ("weights.h.j2", f"{cname}_weights.h"),
-        ("weights.c.j2", f"{cname}_weights.c"),
-        ("CMakeLists.txt.j2", "CMakeLists.txt"),
-        ("model.mk.j2", f"{cname}.mk"),
-    ):
-        files[out_name] = env.get_template(template).render(**context).encode("utf-8")
+    files = {out.format(cname=cname): env.get_template(t).render(**context).encode("utf-8") for t, out in _TEMPLATES}
     if lowering.kernel_sources:
         text = family.render_kernels_file(cname, comment_text(name), lowering.kernel_sources)
         files[f"{cname}_kernels.c"] = text.encode("utf-8")
     for path in (*runtime.sources, *runtime.headers):
         files[f"runtime/{path.name}"] = path.read_bytes()
-
-    report = {
-        "name": name,
-        "c_name": cname,
-        "target": target.name,
-        "arena_bytes": plan.arena_size,
-        "lower_bound_bytes": plan.lower_bound,
-        "static_state_bytes": STATIC_STATE_BYTES,
-        "ram_budget": ram_budget,
-        "peak_layer": plan.peak_step,
-        "peak_live": [{"name": name, "bytes": size} for name, size in plan.peak_live],
-        "weight_bytes": weight_bytes,
-        "alignment": target.alignment,
-        "arena_alignment": arena_alignment,
-        "inputs": [{k: e[k] for k in ("name", "shape", "dtype", "scale", "zero_point", "layout")} for e in inputs],
-        "outputs": [{k: e[k] for k in ("name", "shape", "dtype", "scale", "zero_point", "layout")} for e in outputs],
-        "layers": [layer.report for layer in layers],
-        "total_macs": sum(layer.report["macs"] for layer in layers),
-        "files": sorted([*files, "report.json"]),
-    }
+    report = _report(name, cname, target, plan, context, files)
     files["report.json"] = (json.dumps(report, indent=2, sort_keys=True, allow_nan=False) + "\n").encode("utf-8")
     return files, report
 

@@ -408,6 +408,38 @@ def _interior(out: int, pad: int, stride: int, kernel: int, size: int) -> tuple[
     return (lo, hi) if hi > lo else (0, 0)
 
 
+def _depthwise_arrays(lo: Lowering, node: Node, w: np.ndarray) -> dict[str, Any]:
+    """The const arrays of a DSP depthwise layer (packed weights, scalar-tail weights, folded
+    bias, zero-point row, requantisation) as template context."""
+    kh, kw, c = w.shape
+    off = int(node.attrs["input_offset"])
+    b = _bias_data(lo, node)
+    b_vals = np.zeros(c, dtype=np.int64) if b is None else np.asarray(b, dtype=np.int64).reshape(-1)
+    w_cm = w.reshape(kh * kw, c).T  # [C, taps]
+    a = node.attrs
+    table = requant_table(_int_vector(a["multiplier"], c), _int_vector(a["shift"], c), acc_bound(w_cm, b_vals, off))
+    dbl = table is not None
+    scale = 2 if dbl else 1
+    quads = c - c % 4
+    ctx: dict[str, Any] = {"dbl": dbl, "quads": quads, "tail": c - quads, "weights": None, "tail_weights": None}
+    ctx.update(rq=None, mult=None, shift=None, requant=None)
+    if quads:
+        packed = pack_depthwise_weights(w[:, :, :quads], dbl)
+        ctx["weights"] = lo.array("w", f"{node.name}_dsp_w", "int32_t", packed, f"{node.name} DSP weights int16 pairs")
+    if c > quads:  # channels past the last quad: scalar taps, weights [tail channel][tap]
+        tail_w = w_cm[quads:] * scale
+        ctx["tail_weights"] = lo.array("w", f"{node.name}_dsp_wt", "int16_t", tail_w, f"{node.name} DSP tail weights")
+    folded = _wrap32(scale * (b_vals + off * w_cm.sum(axis=1)))
+    ctx["bias"] = lo.array("q", f"{node.name}_dsp_bias", "int32_t", folded, f"{node.name} folded bias")
+    zp_row = np.full(c, -off)
+    ctx["zp_row"] = lo.array("q", f"{node.name}_dsp_zp", "int8_t", zp_row, f"{node.name} input zero point row")
+    if dbl:
+        ctx["rq"] = lo.array("q", f"{node.name}_dsp_rq", "int32_t", table, f"{node.name} requant m, 2^(e-1), e")
+    else:
+        ctx["mult"], ctx["shift"], ctx["requant"] = _requant_setup(lo, node, c)
+    return ctx
+
+
 def _lower_depthwise(lo: Lowering, layer: Layer, node: Node) -> int:
     a = node.attrs
     x, w_name, y = node.inputs[0], node.inputs[1], node.outputs[0]
@@ -418,34 +450,7 @@ def _lower_depthwise(lo: Lowering, layer: Layer, node: Node) -> int:
     pt, pl = int(a["pads"][0]), int(a["pads"][1])
     off = int(a["input_offset"])
     fn = f"{lo.cname}_l{layer.index}_dsp"
-    b = _bias_data(lo, node)
-    b_vals = np.zeros(c, dtype=np.int64) if b is None else np.asarray(b, dtype=np.int64).reshape(-1)
-    w_cm = w.reshape(kh * kw, c).T  # [C, taps]
-    table = requant_table(_int_vector(a["multiplier"], c), _int_vector(a["shift"], c), acc_bound(w_cm, b_vals, off))
-    dbl = table is not None
-    scale = 2 if dbl else 1
-    quads = c - c % 4
-    packed = None
-    if quads:
-        packed = lo.array(
-            "w",
-            f"{node.name}_dsp_w",
-            "int32_t",
-            pack_depthwise_weights(w[:, :, :quads], dbl),
-            f"{node.name} DSP weights int16 pairs",
-        )
-    tail_weights = None
-    if c > quads:  # channels past the last quad: scalar taps, weights [tail channel][tap]
-        tail_w = w_cm[quads:] * scale
-        tail_weights = lo.array("w", f"{node.name}_dsp_wt", "int16_t", tail_w, f"{node.name} DSP tail weights")
-    folded = _wrap32(scale * (b_vals + off * w_cm.sum(axis=1)))
-    bias = lo.array("q", f"{node.name}_dsp_bias", "int32_t", folded, f"{node.name} folded bias")
-    zp_row = lo.array("q", f"{node.name}_dsp_zp", "int8_t", np.full(c, -off), f"{node.name} input zero point row")
-    extra: dict[str, Any] = {"rq": None, "mult": None, "shift": None, "requant": None}
-    if dbl:
-        extra["rq"] = lo.array("q", f"{node.name}_dsp_rq", "int32_t", table, f"{node.name} requant m, 2^(e-1), e")
-    else:
-        extra["mult"], extra["shift"], extra["requant"] = _requant_setup(lo, node, c)
+    arrays = _depthwise_arrays(lo, node, w)
     oy_lo, oy_hi = _interior(ys[1], pt, sh, kh, xs[1])
     ox_lo, ox_hi = _interior(ys[2], pl, sw, kw, xs[2])
     taps = [(ky * xs[2] + kx) * c for ky in range(kh) for kx in range(kw)]
@@ -459,9 +464,6 @@ def _lower_depthwise(lo: Lowering, layer: Layer, node: Node) -> int:
         in_h=xs[1],
         in_w=xs[2],
         channels=c,
-        quads=quads,
-        tail=c - quads,
-        tail_weights=tail_weights,
         out_h=ys[1],
         out_w=ys[2],
         kh=kh,
@@ -478,14 +480,10 @@ def _lower_depthwise(lo: Lowering, layer: Layer, node: Node) -> int:
         tap_offsets=taps,
         input_offset=off,
         zp=-off,
-        zp_row=zp_row,
-        dbl=dbl,
-        weights=packed,
-        bias=bias,
         output_offset=int(a["output_offset"]),
         act_min=int(a["act_min"]),
         act_max=int(a["act_max"]),
-        **extra,
+        **arrays,
     )
     _emit(lo, layer, fn, source, node)
     return math.prod(ys) * kh * kw
