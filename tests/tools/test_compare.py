@@ -65,3 +65,4 @@ def test_the_source_model_compares_equal(tiny: tuple[Path, Path]) -> None:
     r = run_cli("compare", out, "--tflm", model, "-n", "3")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "3/3" in r.stdout
+    assert "data: 3 random int8 inputs (seed 0)" in r.stdout

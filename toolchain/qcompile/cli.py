@@ -312,6 +312,7 @@ def compare_cmd(out_dir: Path, tflm_model: Path, samples: int, data: Path | None
     from qcompile.tools.compare import compare
 
     result = compare(out_dir, tflm_model, n=samples, data=data)
+    console.print(f"data: {result.data_source}")
     table = Table(title=f"qcompile vs TFLite Micro: {tflm_model.name}")
     for col in ("", "qcompile", "TFLite Micro", "ratio"):
         table.add_column(col)

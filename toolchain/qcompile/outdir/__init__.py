@@ -11,7 +11,14 @@ read the folder, its recorded data and its host library through :class:`ModelFol
 from qcompile.outdir.folder import GRAPH_FILE, QUANTIZED_GRAPH_FILE, REPORT_FILE, ModelFolder, read_report
 from qcompile.outdir.marker import MARKER, file_sha256, read_marker, write_marker
 from qcompile.outdir.replace import build_area, check_destination, replace_folder
-from qcompile.outdir.samples import Samples, int8_inputs, load_float_inputs, load_samples, to_physical
+from qcompile.outdir.samples import (
+    Samples,
+    int8_inputs,
+    int8_samples,
+    load_float_inputs,
+    load_samples,
+    to_physical,
+)
 
 __all__ = [
     "GRAPH_FILE",
@@ -24,6 +31,7 @@ __all__ = [
     "check_destination",
     "file_sha256",
     "int8_inputs",
+    "int8_samples",
     "load_float_inputs",
     "load_samples",
     "read_marker",

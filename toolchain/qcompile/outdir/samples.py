@@ -108,7 +108,9 @@ def load_float_inputs(data_path: Path, graph: Graph) -> tuple[dict[str, np.ndarr
     return load_calibration_data(data_path, graph), labels
 
 
-def _tflite_samples(folder: ModelFolder, data: Path | None, limit: int | None) -> Samples:
+def int8_samples(folder: ModelFolder, data: Path | None, limit: int | None) -> Samples:
+    """int8 inputs for a folder with no float twin (a ``.tflite`` source; ``compare``):
+    ``data`` as given, else ``limit`` (default 100) random ones."""
     quantized = int8_inputs(folder.graph, data, RANDOM_SAMPLES if limit is None else int(limit))
     n = len(quantized[0])
     if data is not None:
@@ -136,7 +138,7 @@ def _float_data_path(folder: ModelFolder, data: Path | None) -> tuple[Path, str]
 def load_samples(folder: ModelFolder, data: Path | None, limit: int | None) -> Samples:
     """Inputs for ``qcompile verify`` (host or QEMU) of a compiled folder (module docstring)."""
     if folder.is_tflite_source:
-        return _tflite_samples(folder, data, limit)
+        return int8_samples(folder, data, limit)
     graph = folder.graph
     data_path, why = _float_data_path(folder, data)
     float_inputs, labels = load_float_inputs(data_path, graph)

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from qcompile.errors import QCompileError
-from qcompile.outdir import ModelFolder, int8_inputs
+from qcompile.outdir import ModelFolder, int8_samples
 
 # ---- TFLite Micro -----------------------------------------------------------------------------
 
@@ -198,6 +198,7 @@ class CompareResult:
     mismatched_samples: list[int] = field(default_factory=list)
     rows: list[tuple[str, str, str, str]] = field(default_factory=list)
     numbers: dict[str, Any] = field(default_factory=dict)
+    data_source: str = ""  # which inputs were run (Samples.source)
 
     @property
     def ok(self) -> bool:
@@ -304,8 +305,9 @@ def compare(
     folder = ModelFolder.open(out_dir)
     check_built_from(folder, tflm_model)
     model_bytes = tflm_model.read_bytes()
-    inputs = int8_inputs(folder.graph, data, int(n))
-    result = CompareResult(samples=len(inputs[0]), equal=0)
+    samples = int8_samples(folder, data, int(n))
+    inputs = samples.quantized
+    result = CompareResult(samples=samples.n, equal=0, data_source=samples.source)
     ours = folder.run_host(inputs)
     _equal_outputs(ours, tflm_outputs(model_bytes, inputs, len(folder.graph.outputs)), result)
     result.numbers = _memory_numbers(folder, model_bytes, [a[0] for a in inputs])
