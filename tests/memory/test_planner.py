@@ -315,7 +315,7 @@ def test_random_dags(case: tuple[Graph, dict[str, int]], alignment: int) -> None
     assert plan_memory(g, scratch=scratch, alignment=alignment) == plan
 
 
-# ---- row bands: conv scratch in dead bytes (planner module doc) ----------------------
+# ---- row bands: conv scratch in dead bytes (qcompile.memory.row_bands) ---------------
 
 
 def _conv_graph(

@@ -63,7 +63,7 @@ def compute_scratch(graph: Graph) -> dict[str, int]:
     return result
 
 
-#: ops whose portable kernels have a row-band variant (qc_conv2d_rows.c, planner module doc)
+#: ops whose portable kernels have a row-band variant (qc_conv2d_rows.c, qcompile.memory.row_bands)
 ROW_SPLIT_OPS = frozenset({"conv2d", "conv2d_add"})
 
 

@@ -21,7 +21,7 @@ from qcompile import op_params
 from qcompile.codegen.names import Namer, comment_text
 from qcompile.errors import QCompileError, UnsupportedModelError
 from qcompile.ir import Graph, Node
-from qcompile.memory.planner import Location, MemoryPlan
+from qcompile.memory import Location, MemoryPlan
 
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1

@@ -8,10 +8,11 @@ branch's intermediate (plus its im2col scratch) alive at once; after the main br
 first conv it costs less. This pass picks the order minimising the planner's
 ``lower_bound``: the peak over steps of (live arena buffers + the step's scratch).
 
-Cost model (the planner's, see ``qcompile.memory.planner`` and ``qcompile.memory.bounds``): graph inputs, graph outputs and
-constants live outside the arena (cost 0); ``reshape`` outputs alias their input; a
-buffer is live from its producer's step to its last reader's step; an in-place op's
-output costs nothing when the input it may overwrite is read for the last time there.
+Cost model (the planner's: ``qcompile.memory.aliases``, ``lifetimes``, ``inplace`` and
+``bounds``): graph inputs, graph outputs and constants live outside the arena (cost 0);
+``reshape`` outputs alias their input; a buffer is live from its producer's step to its
+last reader's step; an in-place op's output costs nothing when the input it may
+overwrite is read for the last time there.
 
 Search: exact, over sets of executed nodes with memoisation (the best peak of the rest
 depends only on which nodes already ran), which is small for the MLPerf graphs (mostly
