@@ -301,3 +301,13 @@ def test_declared_output_shape_conflicts_with_graph(tmp_path: Path) -> None:
     model.graph.output[0].type.tensor_type.shape.dim.add().dim_value = 1
     model.graph.output[0].type.tensor_type.shape.dim.add().dim_value = 5
     expect(tmp_path, model, CALIB, 1, "inconsistent")
+
+
+def test_tflite_scales_needing_a_left_shift_above_31(tmp_path: Path) -> None:
+    """Input scale 1e30 over output scale 1e-30: the multiplier 2^200 has no int32 kernel (was UB in C)."""
+
+    def mutate(sg, model):
+        sg.tensors[0].quantization.scale = np.array([1e30], np.float32)
+        sg.tensors[3].quantization.scale = np.array([1e-30], np.float32)
+
+    expect(tmp_path, _tflite(mutate), None, 2, "operator 0 (CONV_2D)", "left shift", suffix=".tflite")
