@@ -343,3 +343,10 @@ def test_tflite_vector_length_outside_the_file(tmp_path: Path) -> None:
         except QCompileError:
             refused += 1
     assert refused > 10  # many of these words are offsets or lengths; none may raise anything else
+
+
+def test_tflite_zero_size_activation(tmp_path: Path) -> None:
+    def mutate(sg, model):
+        sg.tensors[3].shape = np.array([1, 0, 6, 4], np.int32)
+
+    expect(tmp_path, _tflite(mutate), None, 1, "'c'", "dimension 0", suffix=".tflite")
