@@ -153,7 +153,7 @@ def _run_worker(cases: list[Case], timeout: float, memory_mb: int, grace: float)
 
 
 def run_batch(
-    cases: list[Case], *, jobs: int = 2, timeout: float = 20.0, memory_mb: int = 3072, grace: float = 30.0
+    cases: list[Case], *, jobs: int = 2, timeout: float = 60.0, memory_mb: int = 3072, grace: float = 30.0
 ) -> list[Outcome]:
     """Outcome of every case, in order: ``jobs`` workers each take every ``jobs``-th case."""
     from concurrent.futures import ThreadPoolExecutor

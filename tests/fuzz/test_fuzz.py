@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import onnx
@@ -33,48 +34,53 @@ def _tflite_seed() -> bytes | None:
         return None
 
 
+KINDS = ["onnx_bytes", "onnx_struct", "onnx_struct", "calib", "inspect", "tflite_bytes", "tflite_struct"]
+
+
 def generate_cases(root: Path, n: int, seed: int) -> list[Case]:
-    """The hostile calibration files, then ``n`` cases in fixed proportions: ONNX bytes, ONNX
-    structure (twice as many), calibration bytes, TFLite bytes, TFLite structure."""
+    """The hostile calibration files, then ``n`` cases in fixed proportions (``KINDS``): ONNX
+    bytes, ONNX structure (twice), calibration bytes, ``qcompile inspect`` of a mutated ONNX
+    model, TFLite bytes, TFLite structure (the last two only with tflite_micro installed)."""
     r = random.Random(seed)
     small = fc.small_cnn()
     small_calib = fc.write(root / "seeds" / "small.npz", fc.calib_npz((3, 8, 8)))
-    digits = onnx.load(DIGITS / "digits_cnn.onnx")
-    onnx_seeds = [(small, small_calib), (digits, DIGITS / "calib.npz")]
+    onnx_seeds = [(small, small_calib), (onnx.load(DIGITS / "digits_cnn.onnx"), DIGITS / "calib.npz")]
     tflite = _tflite_seed()
-    kinds = ["onnx_bytes", "onnx_struct", "onnx_struct", "calib"] + (
-        ["tflite_bytes", "tflite_struct"] if tflite else []
-    )
-    hostile = fc.hostile_calibrations((3, 8, 8))
+    kinds = [k for k in KINDS if tflite or not k.startswith("tflite")]
     cases = []
-    for i, (name, data) in enumerate(hostile.items()):
+    for name, data in fc.hostile_calibrations((3, 8, 8)).items():
         calib = fc.write(root / "calib" / f"{name}.npz", data)
-        cases.append(
-            _case(root, f"calib-{name}", fc.write(root / "m" / f"c{i}.onnx", small.SerializeToString()), calib)
-        )
+        model = fc.write(root / "m" / f"calib-{name}.onnx", small.SerializeToString())
+        cases.append(_case(root, f"calib-{name}", compile_argv, model, calib))
     for i in range(max(0, n - len(cases))):
         kind = kinds[i % len(kinds)]
         cid = f"{kind}-{i}"
         model, calib = onnx_seeds[r.randrange(len(onnx_seeds))]
+        raw = model.SerializeToString()
         if kind.startswith("tflite"):
             data = fc.mutate_bytes(tflite, r) if kind == "tflite_bytes" else fc.mutate_tflite(tflite, r)
-            cases.append(_case(root, cid, fc.write(root / "m" / f"{cid}.tflite", data), None))
+            cases.append(_case(root, cid, compile_argv, fc.write(root / "m" / f"{cid}.tflite", data), None))
             continue
         if kind == "calib":
             calib = fc.write(root / "calib" / f"{cid}.npz", fc.mutate_bytes(calib.read_bytes(), r))
-            data = model.SerializeToString()
-        elif kind == "onnx_bytes":
-            data = fc.mutate_bytes(model.SerializeToString(), r)
+            data = raw
+        elif kind == "onnx_bytes" or (kind == "inspect" and r.random() < 0.5):
+            data = fc.mutate_bytes(raw, r)
         else:
             data = fc.mutate_onnx(model, r)
-        cases.append(_case(root, cid, fc.write(root / "m" / f"{cid}.onnx", data), calib))
+        argv = _inspect_argv if kind == "inspect" else compile_argv
+        cases.append(_case(root, cid, argv, fc.write(root / "m" / f"{cid}.onnx", data), calib))
     return cases
 
 
-def _case(root: Path, cid: str, model: Path, calib: Path | None) -> Case:
+def _inspect_argv(model: Path, case_dir: Path, calib: Path | None) -> list[str]:
+    return ["inspect", str(model)]
+
+
+def _case(root: Path, cid: str, argv: Callable[[Path, Path, Path | None], list[str]], model: Path, calib) -> Case:
     case_dir = root / "runs" / cid
     case_dir.mkdir(parents=True)
-    return Case(cid, compile_argv(model, case_dir, calib), str(case_dir))
+    return Case(cid, argv(model, case_dir, calib), str(case_dir))
 
 
 def test_fuzz_compile(tmp_path: Path) -> None:

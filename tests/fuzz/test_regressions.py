@@ -226,9 +226,10 @@ def test_hostile_calibration_file(tmp_path: Path, name: str, needle: str) -> Non
     assert "calib.npz" in message
 
 
-def test_subnormal_calibration_compiles(tmp_path: Path) -> None:
-    """Subnormal samples gave a scale of 0 and a ZeroDivisionError."""
-    expect(tmp_path, fc.small_cnn(), fc.hostile_calibrations((3, 8, 8))["subnormal"], 0)
+@pytest.mark.parametrize("name", ["subnormal", "zeros"])
+def test_tiny_calibration_ranges_compile(tmp_path: Path, name: str) -> None:
+    """Subnormal samples gave a scale of 0 and a ZeroDivisionError; all-zero ones must keep working."""
+    expect(tmp_path, fc.small_cnn(), fc.hostile_calibrations((3, 8, 8))[name], 0)
 
 
 # --- TFLite --------------------------------------------------------------------------------
@@ -301,3 +302,51 @@ def test_declared_output_shape_conflicts_with_graph(tmp_path: Path) -> None:
     model.graph.output[0].type.tensor_type.shape.dim.add().dim_value = 1
     model.graph.output[0].type.tensor_type.shape.dim.add().dim_value = 5
     expect(tmp_path, model, CALIB, 1, "inconsistent")
+
+
+def test_tflite_scales_needing_a_left_shift_above_31(tmp_path: Path) -> None:
+    """Input scale 1e30 over output scale 1e-30: the multiplier 2^200 has no int32 kernel (was UB in C)."""
+
+    def mutate(sg, model):
+        sg.tensors[0].quantization.scale = np.array([1e30], np.float32)
+        sg.tensors[3].quantization.scale = np.array([1e-30], np.float32)
+
+    expect(tmp_path, _tflite(mutate), None, 2, "operator 0 (CONV_2D)", "left shift", suffix=".tflite")
+
+
+def test_tflite_truncated(tmp_path: Path) -> None:
+    pytest.importorskip("tflite_micro", reason="tflite_micro is not installed")
+    data = fc.small_tflite()
+    expect(tmp_path, data[: len(data) // 2], None, 1, "model.tflite", "corrupt", suffix=".tflite")
+
+
+def test_tflite_root_offset_outside_the_file(tmp_path: Path) -> None:
+    pytest.importorskip("tflite_micro", reason="tflite_micro is not installed")
+    data = bytearray(fc.small_tflite())
+    data[0:4] = (len(data) + 64).to_bytes(4, "little")
+    expect(tmp_path, bytes(data), None, 1, "model.tflite", "corrupt", suffix=".tflite")
+
+
+def test_tflite_vector_length_outside_the_file(tmp_path: Path) -> None:
+    """Every 4-aligned word that the reader follows as a vector length, set to 2^32 - 1 in turn."""
+    pytest.importorskip("tflite_micro", reason="tflite_micro is not installed")
+    from qcompile.errors import QCompileError
+    from qcompile.frontends.tflite_reader import read_tflite
+
+    data = fc.small_tflite()
+    refused = 0
+    for pos in range(8, min(len(data), 512), 4):
+        mutated = bytearray(data)
+        mutated[pos : pos + 4] = b"\xff\xff\xff\xff"
+        try:
+            read_tflite(bytes(mutated))
+        except QCompileError:
+            refused += 1
+    assert refused > 10  # many of these words are offsets or lengths; none may raise anything else
+
+
+def test_tflite_zero_size_activation(tmp_path: Path) -> None:
+    def mutate(sg, model):
+        sg.tensors[3].shape = np.array([1, 0, 6, 4], np.int32)
+
+    expect(tmp_path, _tflite(mutate), None, 1, "'c'", "dimension 0", suffix=".tflite")

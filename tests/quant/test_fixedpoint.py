@@ -103,3 +103,10 @@ def test_c_header_matches_numpy(tmp_path: Path) -> None:
     np.testing.assert_array_equal(got[:, 1], fp.rounding_divide_by_pot(a, e))
     np.testing.assert_array_equal(got[:, 2], fp.multiply_by_quantized_multiplier(a, b, c))
     np.testing.assert_array_equal(got[:, 3], fp.wrap_int32(a << e))
+
+
+def test_quantize_multiplier_refuses_left_shifts_above_31() -> None:
+    """The C kernels shift a uint32 left by at most 31; a larger shift is undefined behaviour."""
+    assert fp.quantize_multiplier(2.0**30)[1] == 31
+    with pytest.raises(ValueError, match="left shift of 32"):
+        fp.quantize_multiplier(2.0**31)

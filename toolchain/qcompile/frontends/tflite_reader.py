@@ -386,12 +386,14 @@ def _tensor(r: _Reader, index: int, t: int, buffers: list[np.ndarray | None]) ->
     """Tensor ``index`` with its quantization and, for a constant, its values."""
     shape_arr = r.numeric_vector(t, 0, "int32")
     name = r.string(t, 3) or f"tensor{index}"
-    shape = check_shape(_ints(shape_arr), f"tensor {index} ({name!r})", allow_empty=True)
     buf_index = int(r.scalar(t, 2, "I", 0))
     if buf_index >= len(buffers):
         raise QCompileError(
             f"tensor {index} ({name!r}) refers to buffer {buf_index}, but the file has {len(buffers)} buffers"
         )
+    raw = buffers[buf_index] if buf_index > 0 else None
+    # only a constant may be empty (a zero-size activation would reach kernels as a 0 divisor)
+    shape = check_shape(_ints(shape_arr), f"tensor {index} ({name!r})", allow_empty=raw is not None)
     tensor = TfliteTensor(
         index=index,
         name=name,
@@ -401,7 +403,6 @@ def _tensor(r: _Reader, index: int, t: int, buffers: list[np.ndarray | None]) ->
         quant=_quant(r, r.ref(t, 4), f"tensor {index} ({name!r})", len(shape)),
         is_variable=bool(r.scalar(t, 5, "B", 0)),
     )
-    raw = buffers[buf_index] if buf_index > 0 else None
     if raw is not None and raw.size > 0:
         tensor.data = _constant(tensor, raw)
     return tensor

@@ -30,6 +30,8 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
 
     Rounding of the mantissa is half away from zero (``TfLiteRound``). A mantissa that
     rounds up to 2^31 is halved and the shift incremented; shifts below -31 give zero.
+    A left shift above 31 (real >= 2^31) has no defined int32 kernel, so it is a
+    ``ValueError`` (only corrupt scales produce one).
     """
     if real == 0.0:
         return 0, 0
@@ -43,6 +45,8 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     if shift < -31:
         shift = 0
         q_fixed = 0
+    if shift > 31:
+        raise ValueError(f"multiplier {real:g} needs a left shift of {shift}; int32 kernels take at most 31")
     return q_fixed, shift
 
 

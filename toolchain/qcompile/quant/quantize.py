@@ -148,7 +148,10 @@ def quantize(graph: Graph, ranges: Mapping[str, tuple[float, float]]) -> Graph:
         converter = _CONVERTERS.get(node.op)
         if converter is None:
             raise QCompileError(f"cannot quantize node {node.name!r}: op {node.op!r} has no int8 form")
-        converter(qgraph, node)
+        try:
+            converter(qgraph, node)
+        except ValueError as exc:  # a multiplier no int32 kernel can apply (absurd ranges or weights)
+            raise QCompileError(f"cannot quantize node {node.name!r} ({node.op}): {exc}") from exc
     qgraph.prune()
     qgraph.validate()
     return qgraph
