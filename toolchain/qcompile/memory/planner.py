@@ -87,12 +87,15 @@ from dataclasses import dataclass, field
 
 from qcompile.errors import QCompileError
 from qcompile.ir import Graph
+from qcompile.ops import alias_ops, inplace_inputs
 
-ALIAS_OPS = frozenset({"reshape"})
+#: ops whose output shares input 0's buffer (the op schema, ``qcompile.ops``)
+ALIAS_OPS = alias_ops()
 
 #: op -> indices of the inputs whose buffer the output may take over (element-wise reads:
-#: output element i is written after input element i was read, nothing else of it later)
-INPLACE_OPS: dict[str, tuple[int, ...]] = {"add": (0, 1), "lut": (0,), "conv2d_add": (3,)}
+#: output element i is written after input element i was read, nothing else of it later);
+#: declared in the op schema (``qcompile.ops``)
+INPLACE_OPS: dict[str, tuple[int, ...]] = inplace_inputs()
 
 
 @dataclass(frozen=True)
