@@ -151,3 +151,22 @@ def test_channel_multipliers_one_function_for_both_importers() -> None:
     # float64 weight scales are rounded to float32 first, as TFLite stores them
     m2, _ = channel_multipliers(0.05, np.array([0.1 + 1e-12]), 0.1)
     assert m2[0] == channel_multipliers(0.05, np.array([np.float32(0.1)]), 0.1)[0][0]
+
+
+def test_binding_wrappers_take_the_schema_attributes() -> None:
+    """Each ``<op>_s8`` binding wrapper with explicit keywords takes exactly the schema's
+    attributes (the fused ones take ``**attrs`` and check them against the schema)."""
+    from runtime_ext import require_runtime
+
+    rt = require_runtime()
+    checked = 0
+    for op, s in ops.SCHEMAS.items():
+        fn = getattr(rt, f"{op}_s8", None)
+        if fn is None or op in ("conv2d_add", "avg_pool_fc"):
+            continue
+        kw = [p.name for p in inspect.signature(fn).parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY]
+        assert tuple(kw) == s.attrs, op
+        checked += 1
+    assert checked >= 12
+    with pytest.raises(TypeError, match="unknown conv2d_add attributes"):
+        rt.conv2d_add_s8(np.zeros((1, 1, 1, 1), np.int8), np.zeros((1, 1, 1, 1), np.int8), None, None, bogus=1)
