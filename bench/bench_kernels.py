@@ -40,7 +40,7 @@ from bench_host import calibration_data  # same data, so the layers get the same
 from rich.console import Console
 from rich.table import Table
 
-from qcompile.op_params import ADD_ATTRS
+from qcompile.ops import ADD_ATTRS
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"

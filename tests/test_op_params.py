@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qcompile import op_params
+from qcompile import ops as op_schema
 from qcompile.ir import QuantParams
 from qcompile.reference import ops
 
@@ -211,7 +212,7 @@ def test_other_layouts():
 
 
 def test_add_attrs_list_is_what_add_params_writes():
-    """op_params.ADD_ATTRS is the one list of add attributes (fused op, lowering, benchmarks)."""
+    """The schema's add attributes are what the quantizer writes (fused op, lowering, benchmarks)."""
     q = QuantParams(0.5, 0)
     attrs = op_params.add_params(q, q, q, act_min=-128, act_max=127)
-    assert tuple(attrs) == op_params.ADD_ATTRS
+    assert tuple(attrs) == op_schema.ADD_ATTRS == op_schema.schema("add").attrs

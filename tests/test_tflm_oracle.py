@@ -48,17 +48,16 @@ import pytest
 pytest.importorskip("tflite_micro", reason="tflite_micro (TFLM Python interpreter) is not installed")
 pytest.importorskip("ai_edge_litert", reason="ai_edge_litert (LiteRT interpreter) is not installed")
 
-from tflm_layers import tflm_layer_records, tflm_outputs  # noqa: E402
+from tflm_layers import tflm_layer_records, tflm_outputs, tflm_padding  # noqa: E402
 
 N_SAMPLES = 20
 CHECKED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "AVERAGE_POOL_2D", "FULLY_CONNECTED", "SOFTMAX")
 
 
 def _module(name: str) -> Any:
-    try:
-        return importlib.import_module(name)
-    except ImportError as exc:
-        pytest.skip(f"{name} is not importable yet ({exc}); run scripts/dev-setup")
+    """A qcompile module imported late (an import error fails the test: qcompile is this
+    repository's own code, never an optional dependency)."""
+    return importlib.import_module(name)
 
 
 # ---- inputs and records ------------------------------------------------------------------
@@ -126,21 +125,6 @@ def tflm_activation_bounds(act: str, scale: np.float32, zero_point: int) -> tupl
     return (-128 if lo is None else max(-128, q(lo))), (127 if hi is None else min(127, q(hi)))
 
 
-def _same_or_valid_pads(
-    padding: str, in_hw: tuple[int, int], out_hw: tuple[int, int], k_hw: tuple[int, int], strides, dilations
-) -> tuple[int, int, int, int]:
-    """TFLM's ``ComputePaddingHeightWidth``: VALID pads nothing; SAME pads
-    ``total = max((out-1)*stride + (k-1)*dilation + 1 - in, 0)``, ``total // 2`` before
-    (TFLM's ``padding.height``) and the rest after (TFLM's ``height_offset``)."""
-    if padding == "VALID":
-        return (0, 0, 0, 0)
-    totals = [
-        max((o - 1) * s + (k - 1) * d + 1 - i, 0)
-        for i, o, k, s, d in zip(in_hw, out_hw, k_hw, strides, dilations, strict=True)
-    ]
-    return (totals[0] // 2, totals[1] // 2, totals[0] - totals[0] // 2, totals[1] - totals[1] // 2)
-
-
 def channel_multipliers(s_in: np.float32, s_w: np.ndarray, s_out: np.float32, float32_product: bool = False):
     """(multiplier[c], shift[c]) from TFLM's effective scale ``double(s_in) * double(s_w[c]) /
     double(s_out)``; ``float32_product=True`` gives the old TFLite variant ``double(s_in * s_w[c])``."""
@@ -178,7 +162,7 @@ def reference_output(rec: dict, float32_product: bool = False) -> np.ndarray:
         strides = (opts["strideH"], opts["strideW"])
         dilations = (opts["dilationHFactor"], opts["dilationWFactor"])
         k_hw = (w.shape[1], w.shape[2])
-        pads = _same_or_valid_pads(opts["padding"], x.shape[1:3], out_d["shape"][1:3], k_hw, strides, dilations)
+        pads = tflm_padding(opts["padding"], x.shape[1:3], out_d["shape"][1:3], k_hw, strides, dilations)
         if op == "CONV_2D":
             return conv.conv2d(
                 x, w, b, strides=strides, dilations=dilations, pads=pads, groups=x.shape[3] // w.shape[3], **common
@@ -203,7 +187,7 @@ def reference_output(rec: dict, float32_product: bool = False) -> np.ndarray:
         x = ins[0]
         kernel = (opts["filterHeight"], opts["filterWidth"])
         strides = (opts["strideH"], opts["strideW"])
-        pads = _same_or_valid_pads(opts["padding"], x.shape[1:3], out_d["shape"][1:3], kernel, strides, (1, 1))
+        pads = tflm_padding(opts["padding"], x.shape[1:3], out_d["shape"][1:3], kernel, strides, (1, 1))
         act_min, act_max = _act_bounds(rec)
         return ops.avg_pool2d(x, kernel=kernel, strides=strides, pads=pads, act_min=act_min, act_max=act_max)
     if op == "SOFTMAX":

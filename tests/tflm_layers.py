@@ -210,3 +210,23 @@ def tflm_outputs(tflite_path: str | Path, inputs: np.ndarray | Sequence[np.ndarr
         interpreter.invoke()
         outs.append(np.array(interpreter.get_output(0), copy=True))
     return np.concatenate(outs, axis=0)
+
+
+def tflm_padding(
+    padding: str,
+    in_hw: Sequence[int],
+    out_hw: Sequence[int],
+    k_hw: Sequence[int],
+    strides: Sequence[int],
+    dilations: Sequence[int] = (1, 1),
+) -> tuple[int, int, int, int]:
+    """``(top, left, bottom, right)`` as TFLM's ``ComputePaddingHeightWidth`` pads a layer:
+    VALID pads nothing; SAME pads ``total = max((out-1)*stride + (k-1)*dilation + 1 - in, 0)``,
+    ``total // 2`` before (TFLM's ``padding.height``) and the rest after (``height_offset``)."""
+    if padding == "VALID":
+        return (0, 0, 0, 0)
+    totals = [
+        max((o - 1) * s + (k - 1) * d + 1 - i, 0)
+        for i, o, k, s, d in zip(in_hw, out_hw, k_hw, strides, dilations, strict=True)
+    ]
+    return (totals[0] // 2, totals[1] // 2, totals[0] - totals[0] // 2, totals[1] - totals[1] // 2)

@@ -16,7 +16,7 @@ import numpy as np
 
 from qcompile import op_params
 from qcompile.ir import Graph, Node, QuantParams, Tensor
-from qcompile.quant.quantize import channel_multipliers
+from qcompile.op_params import channel_multipliers
 
 GCC_STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2"]
 

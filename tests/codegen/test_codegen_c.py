@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -294,10 +295,20 @@ def test_kernel_error_is_reported(tmp_path: Path) -> None:
     from qcompile.host._runtime import ModelLibrary
 
     g = build_zoo()
-    g.nodes[1].attrs["act_min"], g.nodes[1].attrs["act_max"] = 50, -50  # depthwise rejects this
+    bad = g.copy()
+    bad.nodes[1].attrs["act_min"], bad.nodes[1].attrs["act_max"] = 50, -50
+    with pytest.raises(QCompileError, match="node 'dw'.*act_min 50 > act_max -50"):  # the schema refuses it
+        generate(bad, tmp_path / "refused", name="bad", target=HOST)
     report = generate(
         g, tmp_path / "out", name="bad", target=HOST, scratch={"conv": 4096, "dw": 4096, "avgpool": 4096, "fc": 4096}
     )
+    # so the runtime's own check is reached by editing the generated struct: depthwise rejects it
+    source = tmp_path / "out" / "bad.c"
+    text = source.read_text()
+    start = text.index("bad_l1 = {")
+    body = text[start : text.index("};", start)]
+    body2 = re.sub(r"\.act_max = -?\d+", ".act_max = -50", re.sub(r"\.act_min = -?\d+", ".act_min = 50", body))
+    source.write_text(text.replace(body, body2))
     lib = build_host_library(tmp_path / "out", name="bad", build_dir=tmp_path / "build")
     model = ModelLibrary(str(lib), "bad", [108, 8], [10, 144, 144], report["arena_bytes"])
     with pytest.raises(RuntimeError, match="layer 1"):

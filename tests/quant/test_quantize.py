@@ -7,11 +7,11 @@ import pytest
 
 from qcompile.errors import QCompileError
 from qcompile.ir import Graph, Node, Tensor
+from qcompile.op_params import channel_multipliers
 from qcompile.quant.quantize import (
     SOFTMAX_OUTPUT,
     activation_params,
     assign_activation_params,
-    channel_multipliers,
     quantize_bias,
     quantize_weights,
     weight_params,

@@ -1,5 +1,5 @@
-"""avg_pool_fc: the fused reference equals avg_pool2d followed by fully_connected on random
-parameters including saturation (pool and FC clamps, wrapped/saturated requantisation),
+"""avg_pool_fc: the fused reference equals TFLM's AVERAGE_POOL_2D then FULLY_CONNECTED written
+as plain loops (tests/spec_loops.py) on random parameters including saturation (pool and FC clamps, wrapped/saturated requantisation),
 and the C kernel (qc_avg_pool_fc_s8 through the binding) equals the reference."""
 
 from __future__ import annotations
@@ -10,19 +10,13 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from runtime_ext import require_runtime
+from spec_loops import avg_pool_loop, fc_loop
 
 from qcompile.quant.fixedpoint import quantize_multiplier
-from qcompile.reference.conv import fully_connected
 from qcompile.reference.fused import avg_pool_fc
-from qcompile.reference.ops import avg_pool2d
 
-try:
-    from qcompile.host import _runtime
-
-    _HAVE_C = hasattr(_runtime, "avg_pool_fc_s8")
-except ImportError:  # pragma: no cover
-    _HAVE_C = False
-needs_c = pytest.mark.skipif(not _HAVE_C, reason="qcompile.host._runtime with avg_pool_fc is not built")
+_runtime = require_runtime()
 
 
 @st.composite
@@ -59,25 +53,24 @@ def _case(draw: st.DrawFn) -> tuple[list[Any], dict[str, Any], dict[str, Any], d
     return [x, w, bias], attrs, pool, fc
 
 
-def _unfused(args: list[Any], attrs: dict[str, Any], pool: dict[str, Any], fc: dict[str, Any]) -> np.ndarray:
+def _spec_loops(args: list[Any], attrs: dict[str, Any], pool: dict[str, Any], fc: dict[str, Any]) -> np.ndarray:
+    """TFLM's AVERAGE_POOL_2D then FULLY_CONNECTED, as plain loops (tests/spec_loops.py)."""
     x, w, bias = args
-    pooled = avg_pool2d(x, **pool)
-    if attrs["flatten"]:
-        pooled = pooled.reshape(pooled.shape[0], pooled.shape[3])
-    return fully_connected(pooled, w, bias, **fc)
+    pooled = avg_pool_loop(x, pool["kernel"], pool["strides"], pool["pads"], pool["act_min"], pool["act_max"])
+    y = fc_loop(pooled.reshape(pooled.shape[0], pooled.shape[3]), w, bias, fc)
+    return y if attrs["flatten"] else y.reshape(y.shape[0], 1, 1, y.shape[1])
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_case())
-def test_reference_equals_unfused_chain(case: tuple[list[Any], dict[str, Any], dict[str, Any], dict[str, Any]]) -> None:
+def test_reference_equals_spec_loops(case: tuple[list[Any], dict[str, Any], dict[str, Any], dict[str, Any]]) -> None:
     args, attrs, pool, fc = case
     got = avg_pool_fc(*args, **attrs)
-    np.testing.assert_array_equal(got, _unfused(args, attrs, pool, fc))
+    np.testing.assert_array_equal(got, _spec_loops(args, attrs, pool, fc))
     n, nout = args[0].shape[0], args[1].shape[0]
     assert got.shape == ((n, nout) if attrs["flatten"] else (n, 1, 1, nout))
 
 
-@needs_c
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_case())
 def test_c_kernel_equals_reference(case: tuple[list[Any], dict[str, Any], dict[str, Any], dict[str, Any]]) -> None:
@@ -101,9 +94,8 @@ def test_saturation_is_reached() -> None:
     assert avg_pool_fc(x, w, None, **open_pool).tolist() == [[127, 127]]
     low = avg_pool_fc(x, w, None, **clamped)
     assert low.tolist() == [[76, 76]]  # 3 * 10 * 127 * 0.02 = 76.2
-    if _HAVE_C:
-        np.testing.assert_array_equal(_runtime.avg_pool_fc_s8(x, w, None, **clamped), low)
-        np.testing.assert_array_equal(_runtime.avg_pool_fc_s8(x, w, None, **open_pool), [[127, 127]])
+    np.testing.assert_array_equal(_runtime.avg_pool_fc_s8(x, w, None, **clamped), low)
+    np.testing.assert_array_equal(_runtime.avg_pool_fc_s8(x, w, None, **open_pool), [[127, 127]])
 
 
 def _head_attrs() -> dict[str, Any]:
@@ -131,14 +123,12 @@ def test_rejects_a_non_global_pool_and_unknown_attributes() -> None:
         avg_pool_fc(x, w, None, **local)
     with pytest.raises(ValueError, match="unknown"):
         avg_pool_fc(x, w, None, **_head_attrs(), strides=(1, 1))
-    if _HAVE_C:
-        with pytest.raises(ValueError, match="global"):
-            _runtime.avg_pool_fc_s8(x, w, None, **local)
-        with pytest.raises(TypeError, match="unknown"):
-            _runtime.avg_pool_fc_s8(x, w, None, **_head_attrs(), strides=(1, 1))
+    with pytest.raises(ValueError, match="global"):
+        _runtime.avg_pool_fc_s8(x, w, None, **local)
+    with pytest.raises(TypeError, match="unknown"):
+        _runtime.avg_pool_fc_s8(x, w, None, **_head_attrs(), strides=(1, 1))
 
 
-@needs_c
 def test_scratch_holds_the_pooled_vector() -> None:
     """N * C pooled bytes (16-aligned), nothing else: both halves need no scratch of their own."""
     assert _runtime.avg_pool_fc_s8_scratch_size((1, 4, 4, 64), (10, 64), **_head_attrs()) == 64

@@ -13,8 +13,10 @@ import pytest
 from c_driver import run_c_driver, sanitizing_gcc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from runtime_ext import require_runtime
+from spec_loops import conv_loop, requant
 
-from qcompile.quant.fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier
+from qcompile.quant.fixedpoint import quantize_multiplier
 from qcompile.reference import conv as ref
 
 REPO = Path(__file__).resolve().parents[2]
@@ -22,65 +24,13 @@ CONV_SOURCES = [
     REPO / "runtime_c" / "src" / name for name in ("qc_conv2d.c", "qc_depthwise_conv2d.c", "qc_fully_connected.c")
 ]
 
-try:
-    from qcompile.host import _runtime as _rt
-
-    _HAVE_C = hasattr(_rt, "conv2d_s8")
-except ImportError:  # extension not built
-    _rt = None
-    _HAVE_C = False
-
-needs_c = pytest.mark.skipif(
-    not _HAVE_C, reason="qcompile.host._runtime with conv kernels is not built (scripts/dev-setup)"
-)
+_rt = require_runtime()
 
 PROP = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 # ---------------------------------------------------------------------------------------
 # independent slow implementation of the formula in docs/QUANTIZATION.md
-
-
-def _wrap32(v: int) -> int:
-    return ((v + 2**31) % 2**32) - 2**31
-
-
-def _requant_scalar(acc: int, m: int, s: int, out_off: int, lo: int, hi: int) -> int:
-    v = int(multiply_by_quantized_multiplier(np.int64(_wrap32(acc)), m, s))
-    return min(max(_wrap32(v + out_off), lo), hi)
-
-
-def _conv_loop(x, w, b, strides, dilations, pads, groups, io, oo, mult, shift, lo, hi, depthwise_dm=None):
-    """Per-element Python loops. depthwise_dm set: w is [KH,KW,C*dm] (depthwise)."""
-    n_, h, wd, c = x.shape
-    if depthwise_dm is None:
-        oc_n, kh, kw, cg = w.shape
-        ocg = oc_n // groups
-    else:
-        kh, kw, oc_n = w.shape
-    top, left, bottom, right = pads
-    oh = (h + top + bottom - dilations[0] * (kh - 1) - 1) // strides[0] + 1
-    ow = (wd + left + right - dilations[1] * (kw - 1) - 1) // strides[1] + 1
-    out = np.zeros((n_, oh, ow, oc_n), np.int8)
-    for n in range(n_):
-        for y in range(oh):
-            for xx in range(ow):
-                for oc in range(oc_n):
-                    acc = 0 if b is None else int(b[oc])
-                    for ky in range(kh):
-                        for kx in range(kw):
-                            iy = y * strides[0] - top + ky * dilations[0]
-                            ix = xx * strides[1] - left + kx * dilations[1]
-                            if not (0 <= iy < h and 0 <= ix < wd):
-                                continue
-                            if depthwise_dm is None:
-                                g = oc // ocg
-                                for i in range(cg):
-                                    acc += (int(x[n, iy, ix, g * cg + i]) + io) * int(w[oc, ky, kx, i])
-                            else:
-                                acc += (int(x[n, iy, ix, oc // depthwise_dm]) + io) * int(w[ky, kx, oc])
-                    out[n, y, xx, oc] = _requant_scalar(acc, int(mult[oc]), int(shift[oc]), oo, lo, hi)
-    return out
 
 
 # ---------------------------------------------------------------------------------------
@@ -202,7 +152,7 @@ def _dw_problem(seed, sp, c, dm, batch, fills, bias_mode, rq):
 )
 def test_conv2d_reference_matches_loops(seed, sp, groups, cg, ocg, fills, bias_mode, rq):
     x, w, b, a = _conv_problem(seed, sp, groups, cg, ocg, 2, fills, bias_mode, rq)
-    expected = _conv_loop(
+    expected = conv_loop(
         x,
         w,
         b,
@@ -232,7 +182,7 @@ def test_conv2d_reference_matches_loops(seed, sp, groups, cg, ocg, fills, bias_m
 )
 def test_depthwise_reference_matches_loops(seed, sp, c, dm, fills, bias_mode, rq):
     x, w, b, a = _dw_problem(seed, sp, c, dm, 1, fills, bias_mode, rq)
-    expected = _conv_loop(
+    expected = conv_loop(
         x,
         w,
         b,
@@ -270,7 +220,7 @@ def test_fully_connected_reference_matches_loops(seed, k, n, per_channel, rq):
         for j in range(n):
             acc = int(b[j]) + sum((int(x[r, i]) + rq["input_offset"]) * int(w[j, i]) for i in range(k))
             q = j if per_channel else 0
-            want = _requant_scalar(acc, int(mult[q]), int(shift[q]), rq["output_offset"], rq["act_min"], rq["act_max"])
+            want = requant(acc, int(mult[q]), int(shift[q]), rq["output_offset"], rq["act_min"], rq["act_max"])
             assert got[r, j] == want, (r, j)
 
 
@@ -421,7 +371,6 @@ def test_reference_rejects_bad_parameters():
 # C kernels (binding) vs reference
 
 
-@needs_c
 @PROP
 @given(
     seed=st.integers(0, 2**32 - 1),
@@ -439,7 +388,6 @@ def test_conv2d_c_matches_reference(seed, sp, groups, cg, ocg, batch, fills, bia
     np.testing.assert_array_equal(_rt.conv2d_s8(x, w, b, **a), ref.conv2d(x, w, b, **a))
 
 
-@needs_c
 @settings(max_examples=40, deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1),
@@ -459,7 +407,6 @@ def test_conv2d_1x1_and_3x3_wide_channels(seed, h, w, stride, c, oc, bias_mode, 
         np.testing.assert_array_equal(_rt.conv2d_s8(x, wt, b, **a), ref.conv2d(x, wt, b, **a))
 
 
-@needs_c
 @settings(max_examples=60, deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1),
@@ -483,7 +430,6 @@ def test_conv2d_reduction_padding_and_channel_tails(seed, k_c, h, w, stride, gro
     np.testing.assert_array_equal(_rt.conv2d_s8(x, wt, b, **a), ref.conv2d(x, wt, b, **a))
 
 
-@needs_c
 @settings(max_examples=60, deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1),
@@ -509,7 +455,6 @@ def test_depthwise_3x3_dm1_fast_path(seed, h, w, c, strides, dilations, pads, fi
     np.testing.assert_array_equal(_rt.depthwise_conv2d_s8(x, wt, b, **a), ref.depthwise_conv2d(x, wt, b, **a))
 
 
-@needs_c
 @PROP
 @given(
     seed=st.integers(0, 2**32 - 1),
@@ -526,7 +471,6 @@ def test_depthwise_c_matches_reference(seed, sp, c, dm, batch, fills, bias_mode,
     np.testing.assert_array_equal(_rt.depthwise_conv2d_s8(x, w, b, **a), ref.depthwise_conv2d(x, w, b, **a))
 
 
-@needs_c
 @PROP
 @given(
     seed=st.integers(0, 2**32 - 1),
@@ -549,7 +493,6 @@ def test_fully_connected_c_matches_reference(seed, lead, k, n, per_channel, fill
     np.testing.assert_array_equal(got, ref.fully_connected(x, w, b, multiplier=mult, shift=shift, **rq))
 
 
-@needs_c
 @pytest.mark.parametrize("x_val", [-128, 127])
 @pytest.mark.parametrize("w_val", [-127, 127])
 @pytest.mark.parametrize("input_offset", [-127, 128])
@@ -576,7 +519,6 @@ def test_saturation_edges_all_kernels(x_val, w_val, input_offset):
     )
 
 
-@needs_c
 def test_int32_wrap_of_bias_and_output_offset():
     """TFLM adds in int32 (wrapping on gcc): INT32_MAX bias plus a positive tap sum wraps
     negative, and a saturated MBQM plus a positive zero point wraps too. Pinned values."""
@@ -602,7 +544,6 @@ def test_int32_wrap_of_bias_and_output_offset():
     np.testing.assert_array_equal(ref.depthwise_conv2d(xc, wd, bias, depth_multiplier=1, **a).reshape(1, 2), want)
 
 
-@needs_c
 def test_binding_validates_and_reports_scratch():
     x = np.zeros((1, 8, 8, 4), np.int8)
     w = np.zeros((6, 3, 3, 4), np.int8)

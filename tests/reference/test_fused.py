@@ -1,5 +1,5 @@
-"""conv2d_add: the reference equals the unfused pair (conv2d then add) on random
-parameters including saturation, and the C kernel equals the reference, also when it
+"""conv2d_add: the reference equals TFLM's CONV_2D then ADD written as plain loops
+(tests/spec_loops.py) on random parameters including saturation, and the C kernel equals the reference, also when it
 writes over its residual (in place, as the memory planner makes it do)."""
 
 from __future__ import annotations
@@ -10,21 +10,17 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from runtime_ext import require_runtime
+from spec_loops import add_loop, conv_attrs_loop
 
 from qcompile.ir import QuantParams
 from qcompile.op_params import add_params
+from qcompile.ops import split_conv_add
 from qcompile.quant.fixedpoint import quantize_multiplier
 from qcompile.reference.conv import conv2d
 from qcompile.reference.fused import conv2d_add
-from qcompile.reference.ops import add
 
-try:
-    from qcompile.host import _runtime
-
-    _HAVE_C = hasattr(_runtime, "conv2d_add_s8")
-except ImportError:  # pragma: no cover
-    _HAVE_C = False
-needs_c = pytest.mark.skipif(not _HAVE_C, reason="qcompile.host._runtime with conv2d_add is not built")
+_runtime = require_runtime()
 
 
 @st.composite
@@ -77,19 +73,19 @@ def _case(draw: st.DrawFn) -> tuple[list[Any], dict[str, Any]]:
     return [x, w, bias, residual], attrs
 
 
-def _unfused(args: list[Any], attrs: dict[str, Any]) -> np.ndarray:
+def _spec_loops(args: list[Any], attrs: dict[str, Any]) -> np.ndarray:
+    """TFLM's CONV_2D then ADD/SUB, as plain loops (tests/spec_loops.py)."""
     x, w, bias, residual = args
-    conv_attrs = {k: v for k, v in attrs.items() if not k.startswith("add_")}
-    add_attrs = {k[4:]: v for k, v in attrs.items() if k.startswith("add_") and k != "add_conv_operand"}
-    y = conv2d(x, w, bias, **conv_attrs)
-    return add(y, residual, **add_attrs) if attrs["add_conv_operand"] == 1 else add(residual, y, **add_attrs)
+    conv_attrs, add_attrs, operand = split_conv_add(attrs)
+    y = conv_attrs_loop(x, w, bias, conv_attrs)
+    return add_loop(y, residual, add_attrs) if operand == 1 else add_loop(residual, y, add_attrs)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_case())
-def test_reference_equals_unfused_pair(case: tuple[list[Any], dict[str, Any]]) -> None:
+def test_reference_equals_spec_loops(case: tuple[list[Any], dict[str, Any]]) -> None:
     args, attrs = case
-    np.testing.assert_array_equal(conv2d_add(*args, **attrs), _unfused(args, attrs))
+    np.testing.assert_array_equal(conv2d_add(*args, **attrs), _spec_loops(args, attrs))
 
 
 def test_operand_order_matters_for_subtract() -> None:
@@ -110,7 +106,6 @@ def test_operand_order_matters_for_subtract() -> None:
         conv2d_add(x, w, None, r[:, :1], add_conv_operand=1, **attrs)
 
 
-@needs_c
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_case())
 def test_c_equals_reference_also_in_place(case: tuple[list[Any], dict[str, Any]]) -> None:
@@ -124,7 +119,6 @@ def test_c_equals_reference_also_in_place(case: tuple[list[Any], dict[str, Any]]
     np.testing.assert_array_equal(buf, expected)
 
 
-@needs_c
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.integers(0, 2**32 - 1),
@@ -163,7 +157,6 @@ def test_c_long_rows_in_place(seed: int, width: int, oc: int, operand: int, subt
     np.testing.assert_array_equal(buf, expected)
 
 
-@needs_c
 def test_c_scratch_is_a_row_band_plus_the_conv_scratch() -> None:
     m, s = quantize_multiplier(0.01)
     q = QuantParams(0.1, 0)

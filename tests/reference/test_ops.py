@@ -18,6 +18,8 @@ import pytest
 from c_driver import run_c_driver, sanitizing_gcc
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from runtime_ext import require_runtime
+from tflm_layers import tflm_padding
 
 from qcompile import op_params
 from qcompile.ir import QuantParams
@@ -25,7 +27,7 @@ from qcompile.reference import ops
 
 REPO = Path(__file__).resolve().parents[2]
 
-rt = pytest.importorskip("qcompile.host._runtime", reason="the Cython extension is not built (run scripts/dev-setup)")
+rt = require_runtime()
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -612,13 +614,6 @@ def _qp(detail) -> QuantParams:
     return QuantParams(np.float64(detail["scales"][0]), np.int64(detail["zero_points"][0]))
 
 
-def _same_pads(padding, in_hw, out_hw, kernel, strides):
-    if padding == "VALID":
-        return (0, 0, 0, 0)
-    t = [max((o - 1) * s + k - i, 0) for i, o, k, s in zip(in_hw, out_hw, kernel, strides, strict=True)]
-    return (t[0] // 2, t[1] // 2, t[0] - t[0] // 2, t[1] - t[1] // 2)
-
-
 def _check_record(rec) -> int:
     """Our reference and the C kernel on TFLM's inputs; returns how many elements were compared."""
     ins, out_d, opts = rec["input_values"], rec["output_details"][0], rec["options"]
@@ -628,7 +623,7 @@ def _check_record(rec) -> int:
         pair = (ops.softmax(ins[0], **attrs), rt.softmax_s8(ins[0], **attrs))
     elif rec["op"] == "AVERAGE_POOL_2D":
         kernel, strides = (opts["filterHeight"], opts["filterWidth"]), (opts["strideH"], opts["strideW"])
-        pads = _same_pads(opts["padding"], ins[0].shape[1:3], out_d["shape"][1:3], kernel, strides)
+        pads = tflm_padding(opts["padding"], ins[0].shape[1:3], out_d["shape"][1:3], kernel, strides)
         lo, hi = op_params.activation_bounds(act, _qp(out_d))
         attrs = {"kernel": kernel, "strides": strides, "pads": pads, "act_min": lo, "act_max": hi}
         pair = (ops.avg_pool2d(ins[0], **attrs), rt.avg_pool2d_s8(ins[0], **attrs))

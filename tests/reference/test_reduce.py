@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from runtime_ext import require_runtime
 
-from qcompile.host import _runtime as rt
 from qcompile.ir import QuantParams
 from qcompile.reference import reduce
+
+rt = require_runtime()
 
 
 def _params(s_in: float, zp_in: int, s_out: float, zp_out: int, count: int) -> dict:

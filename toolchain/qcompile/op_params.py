@@ -6,9 +6,9 @@ that attribute dict (minus tensors). The derivations are TFLite Micro's ``Prepar
 code (``add.cc``, ``mul_common.cc``, ``softmax_common.cc``, ``CalculateActivationRangeQuantized``)
 computed in float64 as TFLM does, so a TFLite model's scales give TFLM's integers.
 
-The ``*_layout`` helpers compute the shape/stride bookkeeping the C parameter structs
-take (``runtime_c/include/qc_kernels.h``); both the Cython binding and the code generator
-use them so the two can never disagree.
+The ``*_layout`` helpers compute the shape/stride bookkeeping of the C parameter structs
+(``runtime_c/include/qc_kernels.h``) that :mod:`qcompile.ops.structs` builds for both the
+code generator and the Cython binding.
 """
 
 from __future__ import annotations
@@ -63,25 +63,6 @@ def activation_bounds(act_range: tuple[float | None, float | None], out_q: Quant
     return int(act_min), int(act_max)
 
 
-#: The attributes of a quantized ``add`` node, in the order of the C ``qc_add_params``
-#: fields: the one list the fused op, the lowering and the benchmarks share.
-ADD_ATTRS = (
-    "subtract",
-    "input1_offset",
-    "input2_offset",
-    "output_offset",
-    "left_shift",
-    "input1_multiplier",
-    "input1_shift",
-    "input2_multiplier",
-    "input2_shift",
-    "output_multiplier",
-    "output_shift",
-    "act_min",
-    "act_max",
-)
-
-
 def add_params(
     in1: QuantParams, in2: QuantParams, out: QuantParams, *, act_min: int, act_max: int, subtract: bool = False
 ) -> dict:
@@ -111,6 +92,21 @@ def add_params(
         "act_min": int(act_min),
         "act_max": int(act_max),
     }
+
+
+def channel_multipliers(
+    input_scale: float, w_scales: np.ndarray, output_scale: float, channels: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel ``(multiplier, shift)`` of a conv/depthwise/FC layer, for both importers:
+    ``QuantizeMultiplier(double(s_in) * double(s_w[c]) / double(s_out))``, as TFLM's
+    ``PopulateConvolutionQuantizationParams`` computes it. Weight scales are float32 (TFLite
+    stores them so; the ONNX quantizer rounds them to float32 first). A per-tensor weight
+    scale is repeated for ``channels`` channels."""
+    ws = np.asarray(w_scales, dtype=np.float32).reshape(-1)
+    if ws.size == 1 and channels is not None:
+        ws = np.repeat(ws, channels)
+    pairs = [quantize_multiplier(float(input_scale) * float(w) / float(output_scale)) for w in ws]
+    return np.array([p[0] for p in pairs], dtype=np.int32), np.array([p[1] for p in pairs], dtype=np.int32)
 
 
 def mul_params(in1: QuantParams, in2: QuantParams, out: QuantParams, *, act_min: int, act_max: int) -> dict:

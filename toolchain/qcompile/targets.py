@@ -26,7 +26,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qcompile.codegen.families import KernelFamily, family_names, get_family
+from qcompile.codegen.families import BASELINE, KernelFamily, family_names, get_family
 from qcompile.errors import QCompileError
 from qcompile.resources import targets_dir
 
@@ -59,7 +59,7 @@ class Target:
 
     name: str
     description: str = ""
-    kernel_family: str = "portable"
+    kernel_family: str = BASELINE
     cc: str = "cc"
     cflags: tuple[str, ...] = field(default_factory=tuple)
     alignment: int = 16
@@ -136,7 +136,7 @@ def load_target(name_or_path: str | Path) -> Target:
         return Target(
             name=str(data.get("name", path.stem)),
             description=str(data.get("description", "")),
-            kernel_family=str(data.get("kernel_family", "portable")),
+            kernel_family=str(data.get("kernel_family", BASELINE)),
             cc=str(data.get("cc", "cc")),
             cflags=tuple(str(f) for f in data.get("cflags", ())),
             alignment=int(data.get("alignment", 16)),

@@ -25,21 +25,24 @@ from qcompile.codegen.runtime_files import select_runtime_files
 from qcompile.errors import QCompileError, UnsupportedModelError
 from qcompile.ir import Graph, Tensor
 from qcompile.memory import STATIC_STATE_BYTES, MemoryPlan, check_ram_budget, plan_memory
+from qcompile.ops import scratch_ops
 from qcompile.resources import templates_dir
 
 if TYPE_CHECKING:
     from qcompile.targets import Target
 
-_SCRATCH_OPS = ("conv2d", "depthwise_conv2d", "fully_connected", "avg_pool2d", "conv2d_add", "avg_pool_fc")
 _SECTION_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.$")
 
 
 def compute_scratch(graph: Graph) -> dict[str, int]:
     """Scratch bytes per node, from the runtime's own ``*_scratch_size`` functions (via the binding).
 
-    Asking the C code itself keeps the plan right whatever strategy the kernels use.
+    Asking the C code itself keeps the plan right whatever strategy the kernels use; which
+    ops need scratch and which shapes their size query takes is the op schema's
+    (``qcompile.ops``).
     """
-    needed = [n for n in graph.nodes if n.op in _SCRATCH_OPS]
+    shapes_taken = scratch_ops()
+    needed = [n for n in graph.nodes if n.op in shapes_taken]
     if not needed:
         return {}
     try:
@@ -51,12 +54,9 @@ def compute_scratch(graph: Graph) -> dict[str, int]:
         fn = getattr(_runtime, f"{node.op}_s8_scratch_size", None)
         if fn is None:
             raise QCompileError(f"the qcompile C extension has no {node.op}_s8_scratch_size; rebuild it")
-        x_shape = tuple(graph.tensors[node.inputs[0]].shape)
+        shapes = [tuple(graph.tensors[i].shape) for i in node.inputs[: shapes_taken[node.op]]]
         try:
-            if node.op == "avg_pool2d":
-                size = fn(x_shape, **node.attrs)
-            else:
-                size = fn(x_shape, tuple(graph.tensors[node.inputs[1]].shape), **node.attrs)
+            size = fn(*shapes, **node.attrs)
         except (TypeError, ValueError) as exc:
             raise QCompileError(f"node {node.name!r} ({node.op}): cannot size its scratch buffer: {exc}") from exc
         result[node.name] = int(size)

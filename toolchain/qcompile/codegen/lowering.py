@@ -3,9 +3,9 @@
 Every shape and parameter becomes a compile-time constant (``static const`` structs in
 ``<name>.c``, const arrays in ``<name>_weights.c``); buffers are the caller's input and
 output pointers, const arrays, or ``arena + offset`` from the memory plan. Node
-attributes are read exactly as ``docs/QUANTIZATION.md`` names them; the shape/stride
-bookkeeping of the C structs comes from :mod:`qcompile.op_params` (shared with the
-Cython binding so the two cannot disagree).
+attributes are read exactly as ``docs/QUANTIZATION.md`` names them; the C parameter
+structs are the field dicts of :mod:`qcompile.ops.structs`, the very dicts the Cython
+binding assigns to its structs, so the generated model and the host tests cannot disagree.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from qcompile.codegen.names import Namer, comment_text
 from qcompile.errors import QCompileError, UnsupportedModelError
 from qcompile.ir import Graph, Node
 from qcompile.memory import Location, MemoryPlan
+from qcompile.ops import split_conv_add, split_pool_fc, structs
 
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
@@ -252,39 +253,9 @@ def _conv_like(lo: Lowering, layer: Layer, node: Node, depthwise: bool) -> int:
     a = node.attrs
     x, w, y = node.inputs[0], node.inputs[1], node.outputs[0]
     xs, ws, ys = lo.shape(x), lo.shape(w), lo.shape(y)
-    if len(xs) != 4 or len(ys) != 4:
-        raise ValueError(f"expects 4-D NHWC input and output, got {xs} -> {ys}")
-    if depthwise:
-        kh, kw = ws[0], ws[1]
-        groups, dm = 1, int(a["depth_multiplier"])
-        taps = kh * kw
-    else:
-        kh, kw = ws[1], ws[2]
-        groups, dm = int(a.get("groups", 1)), 1
-        taps = kh * kw * ws[3]
-    fields = {
-        "batches": xs[0],
-        "in_h": xs[1],
-        "in_w": xs[2],
-        "in_c": xs[3],
-        "out_h": ys[1],
-        "out_w": ys[2],
-        "out_c": ys[3],
-        "kernel_h": kh,
-        "kernel_w": kw,
-        "stride_h": a["strides"][0],
-        "stride_w": a["strides"][1],
-        "dilation_h": a["dilations"][0],
-        "dilation_w": a["dilations"][1],
-        "pad_top": a["pads"][0],
-        "pad_left": a["pads"][1],
-        "groups": groups,
-        "depth_multiplier": dm,
-        "input_offset": a["input_offset"],
-        "output_offset": a["output_offset"],
-        "act_min": a["act_min"],
-        "act_max": a["act_max"],
-    }
+    fields = structs.conv_fields(xs, ws, a, depthwise=depthwise)
+    _check_output(fields, ("batches", "out_h", "out_w", "out_c"), ys)
+    taps = ws[0] * ws[1] if depthwise else ws[1] * ws[2] * ws[3]
     params = lo.struct(layer, "qc_conv_params", fields)
     m, s = _requant_arrays(lo, node, ys[3])
     fn = "qc_depthwise_conv2d_s8" if depthwise else "qc_conv2d_s8"
@@ -299,6 +270,13 @@ def _conv_like(lo: Lowering, layer: Layer, node: Node, depthwise: bool) -> int:
     return math.prod(ys) * taps
 
 
+def _check_output(fields: dict[str, Any], keys: tuple[str, ...], shape: tuple[int, ...]) -> None:
+    """The struct's output geometry must be the graph's output shape."""
+    got = tuple(int(fields[k]) for k in keys)
+    if got != tuple(shape):
+        raise ValueError(f"parameters give output {list(got)}, the graph says {list(shape)}")
+
+
 def _conv2d(lo: Lowering, layer: Layer, node: Node) -> int:
     return _conv_like(lo, layer, node, depthwise=False)
 
@@ -308,66 +286,41 @@ def _depthwise(lo: Lowering, layer: Layer, node: Node) -> int:
 
 
 def _fully_connected(lo: Lowering, layer: Layer, node: Node) -> int:
-    a = node.attrs
     x, w, y = node.inputs[0], node.inputs[1], node.outputs[0]
-    n, k = lo.shape(w)
-    rows = math.prod(lo.shape(x)) // k
-    per_channel = int(np.asarray(a["multiplier"]).size > 1)
-    fields = {
-        "batches": rows,
-        "in_features": k,
-        "out_features": n,
-        "input_offset": a["input_offset"],
-        "output_offset": a["output_offset"],
-        "act_min": a["act_min"],
-        "act_max": a["act_max"],
-        "per_channel": per_channel,
-    }
+    fields = structs.fc_fields(lo.shape(x), lo.shape(w), node.attrs)
+    rows, n, k = fields["batches"], fields["out_features"], fields["in_features"]
     params = lo.struct(layer, "qc_fc_params", fields)
-    m, s = _requant_arrays(lo, node, n if per_channel else 1)
+    m, s = _requant_arrays(lo, node, n if fields["per_channel"] else 1)
     args = [f"&{params}", lo.src(x), lo.src(w), _bias(lo, node, n), m, s, lo.dst(y), lo.scratch(node)]
     lo.call(layer, "qc_fully_connected_s8", args, checked=True)
     return rows * n * k
 
 
-_MUL_FIELDS = (
-    "input1_offset",
-    "input2_offset",
-    "output_offset",
-    "output_multiplier",
-    "output_shift",
-    "act_min",
-    "act_max",
-)
-
-
-def _binary(lo: Lowering, layer: Layer, node: Node, fn: str, ctype: str, names: tuple[str, ...]) -> int:
+def _binary(lo: Lowering, layer: Layer, node: Node, fn: str, ctype: str, fields: dict[str, Any]) -> int:
     x1, x2, y = node.inputs[0], node.inputs[1], node.outputs[0]
-    out5, st1, st2 = op_params.broadcast_layout(lo.shape(x1), lo.shape(x2))
+    out5 = fields["out_shape"]
     if math.prod(out5) != math.prod(lo.shape(y)):
         raise ValueError(f"broadcast shape {out5} does not match the output {lo.shape(y)}")
-    fields: dict[str, Any] = {"out_shape": out5, "in1_strides": st1, "in2_strides": st2}
-    fields.update({k: node.attrs.get(k, 0) if k == "subtract" else node.attrs[k] for k in names})
     params = lo.struct(layer, ctype, fields)
     lo.call(layer, fn, [f"&{params}", lo.src(x1), lo.src(x2), lo.dst(y)], checked=True)
     return math.prod(out5) if fn == "qc_mul_s8" else 0
 
 
 def _add(lo: Lowering, layer: Layer, node: Node) -> int:
-    return _binary(lo, layer, node, "qc_add_s8", "qc_add_params", op_params.ADD_ATTRS)
+    fields = structs.add_fields(lo.shape(node.inputs[0]), lo.shape(node.inputs[1]), node.attrs)
+    return _binary(lo, layer, node, "qc_add_s8", "qc_add_params", fields)
 
 
 def _mul(lo: Lowering, layer: Layer, node: Node) -> int:
-    return _binary(lo, layer, node, "qc_mul_s8", "qc_mul_params", _MUL_FIELDS)
+    fields = structs.mul_fields(lo.shape(node.inputs[0]), lo.shape(node.inputs[1]), node.attrs)
+    return _binary(lo, layer, node, "qc_mul_s8", "qc_mul_params", fields)
 
 
 def _pool(lo: Lowering, layer: Layer, node: Node) -> int:
     a = node.attrs
     x, y = node.inputs[0], node.outputs[0]
-    fields = op_params.pool_layout(lo.shape(x), a["kernel"], a["strides"], a["pads"])
-    if (fields["batches"], fields["out_h"], fields["out_w"], fields["channels"]) != lo.shape(y):
-        raise ValueError(f"pool output {lo.shape(y)} does not match its parameters")
-    fields.update(act_min=a["act_min"], act_max=a["act_max"])
+    fields = structs.pool_fields(lo.shape(x), a)
+    _check_output(fields, ("batches", "out_h", "out_w", "channels"), lo.shape(y))
     params = lo.struct(layer, "qc_pool_params", fields)
     if node.op == "max_pool2d":
         lo.call(layer, "qc_max_pool2d_s8", [f"&{params}", lo.src(x), lo.dst(y)], checked=True)
@@ -377,17 +330,8 @@ def _pool(lo: Lowering, layer: Layer, node: Node) -> int:
 
 
 def _softmax(lo: Lowering, layer: Layer, node: Node) -> int:
-    a = node.attrs
     x, y = node.inputs[0], node.outputs[0]
-    shape = lo.shape(x)
-    depth = shape[-1] if shape else 1
-    fields = {
-        "outer": math.prod(shape) // depth,
-        "depth": depth,
-        "input_multiplier": a["input_multiplier"],
-        "input_left_shift": a["input_left_shift"],
-        "diff_min": a["diff_min"],
-    }
+    fields = structs.softmax_fields(lo.shape(x), node.attrs)
     params = lo.struct(layer, "qc_softmax_params", fields)
     lo.call(layer, "qc_softmax_s8", [f"&{params}", lo.src(x), lo.dst(y)], checked=True)
     return 0
@@ -419,17 +363,14 @@ def _concat(lo: Lowering, layer: Layer, node: Node) -> int:
 
 def _pad(lo: Lowering, layer: Layer, node: Node) -> int:
     x, y = node.inputs[0], node.outputs[0]
-    in5, before, after = op_params.pad_layout(lo.shape(x), node.attrs["pads"])
-    fields = {"in_shape": in5, "pad_before": before, "pad_after": after, "pad_value": node.attrs["pad_value"]}
-    params = lo.struct(layer, "qc_pad_params", fields)
+    params = lo.struct(layer, "qc_pad_params", structs.pad_fields(lo.shape(x), node.attrs))
     lo.call(layer, "qc_pad_s8", [f"&{params}", lo.src(x), lo.dst(y)], checked=False)
     return 0
 
 
 def _transpose(lo: Lowering, layer: Layer, node: Node) -> int:
     x, y = node.inputs[0], node.outputs[0]
-    in5, perm5 = op_params.transpose_layout(lo.shape(x), node.attrs["perm"])
-    params = lo.struct(layer, "qc_transpose_params", {"in_shape": in5, "perm": perm5})
+    params = lo.struct(layer, "qc_transpose_params", structs.transpose_fields(lo.shape(x), node.attrs))
     lo.call(layer, "qc_transpose_s8", [f"&{params}", lo.src(x), lo.dst(y)], checked=False)
     return 0
 
@@ -452,42 +393,17 @@ def _copy(lo: Lowering, layer: Layer, node: Node) -> int:
 def _conv2d_add(lo: Lowering, layer: Layer, node: Node) -> int:
     """conv2d with the residual add fused into its epilogue (qc_conv2d_add_s8); the output
     may be the residual's buffer (in place, see the planner)."""
-    from qcompile.reference.fused import split_attrs
-
-    a, add_attrs, operand = split_attrs(node.attrs)
+    a, add_attrs, operand = split_conv_add(node.attrs)
     x, w, _, residual = node.inputs
     y = node.outputs[0]
     xs, ws, ys = lo.shape(x), lo.shape(w), lo.shape(y)
-    if len(xs) != 4 or len(ys) != 4 or lo.shape(residual) != ys:
-        raise ValueError(f"expects 4-D NHWC input, output and residual, got {xs} -> {ys}")
-    conv_fields = {
-        "batches": xs[0],
-        "in_h": xs[1],
-        "in_w": xs[2],
-        "in_c": xs[3],
-        "out_h": ys[1],
-        "out_w": ys[2],
-        "out_c": ys[3],
-        "kernel_h": ws[1],
-        "kernel_w": ws[2],
-        "stride_h": a["strides"][0],
-        "stride_w": a["strides"][1],
-        "dilation_h": a["dilations"][0],
-        "dilation_w": a["dilations"][1],
-        "pad_top": a["pads"][0],
-        "pad_left": a["pads"][1],
-        "groups": int(a["groups"]),
-        "depth_multiplier": 1,
-        "input_offset": a["input_offset"],
-        "output_offset": a["output_offset"],
-        "act_min": a["act_min"],
-        "act_max": a["act_max"],
-    }
+    if lo.shape(residual) != ys:
+        raise ValueError(f"expects a residual of the output's shape {ys}, got {lo.shape(residual)}")
+    conv_fields = structs.conv_fields(xs, ws, a, depthwise=False)
+    _check_output(conv_fields, ("batches", "out_h", "out_w", "out_c"), ys)
     conv_params = lo.struct(layer, "qc_conv_params", conv_fields)
-    add_fields: dict[str, Any] = {"out_shape": [1] * 5, "in1_strides": [0] * 5, "in2_strides": [0] * 5}
-    add_fields.update({k: add_attrs[k] for k in op_params.ADD_ATTRS})
     add_layer = Layer(layer.index, "add", layer.comment)
-    add_params = lo.struct(add_layer, "qc_add_params", add_fields)
+    add_params = lo.struct(add_layer, "qc_add_params", structs.add_fields(None, None, add_attrs, prefix="add_"))
     add_ident = f"{add_params}_add"
     layer.params.append(add_layer.params[0].replace(f" {add_params} = ", f" {add_ident} = ", 1))
     conv_node = Node(node.name, "conv2d", [x, w, node.inputs[2]], [y], a)
@@ -510,33 +426,21 @@ def _avg_pool_fc(lo: Lowering, layer: Layer, node: Node) -> int:
     """Global average pool + fully connected (qc_avg_pool_fc_s8): the pooled vector lives in
     the node's scratch, not in the arena. Every target family uses this portable kernel
     (the FC of a model head is a few hundred MACs; the DSP family does not specialise it)."""
-    from qcompile.reference.fused import split_head_attrs
-
-    pool_attrs, fc_attrs, _ = split_head_attrs(node.attrs)
+    pool_attrs, fc_attrs, _ = split_pool_fc(node.attrs)
     x, w, y = node.inputs[0], node.inputs[1], node.outputs[0]
     xs = lo.shape(x)
     n, k = lo.shape(w)
-    pool_fields = op_params.pool_layout(xs, pool_attrs["kernel"], pool_attrs["strides"], pool_attrs["pads"])
+    pool_fields = structs.pool_fields(xs, pool_attrs)
     if (pool_fields["out_h"], pool_fields["out_w"], pool_fields["channels"]) != (1, 1, k):
         raise ValueError(f"avg_pool_fc needs a global pool to {k} channels, got input {xs}")
     if math.prod(lo.shape(y)) != xs[0] * n:
         raise ValueError(f"avg_pool_fc output {lo.shape(y)} does not match [{xs[0]}, {n}]")
-    pool_fields.update(act_min=pool_attrs["act_min"], act_max=pool_attrs["act_max"])
     pool_layer = Layer(layer.index, "avg_pool2d", layer.comment)
     pool_params = lo.struct(pool_layer, "qc_pool_params", pool_fields)
     pool_ident = f"{pool_params}_pool"
     layer.params.append(pool_layer.params[0].replace(f" {pool_params} = ", f" {pool_ident} = ", 1))
-    per_channel = int(np.asarray(fc_attrs["multiplier"]).size > 1)
-    fc_fields = {
-        "batches": xs[0],
-        "in_features": k,
-        "out_features": n,
-        "input_offset": fc_attrs["input_offset"],
-        "output_offset": fc_attrs["output_offset"],
-        "act_min": fc_attrs["act_min"],
-        "act_max": fc_attrs["act_max"],
-        "per_channel": per_channel,
-    }
+    fc_fields = structs.fc_fields((xs[0], k), (n, k), fc_attrs)
+    per_channel = fc_fields["per_channel"]
     fc_params = lo.struct(layer, "qc_fc_params", fc_fields)
     m, s = _requant_arrays(lo, node, n if per_channel else 1)
     args = [f"&{pool_ident}", f"&{fc_params}", lo.src(x), lo.src(w), _bias(lo, node, n), m, s]
@@ -549,21 +453,10 @@ def _avg_pool_fc(lo: Lowering, layer: Layer, node: Node) -> int:
 
 def _mean(lo: Lowering, layer: Layer, node: Node) -> int:
     """TFLite MEAN over H and W (``qcompile.reference.reduce.mean``)."""
-    a = node.attrs
     x, y = node.inputs[0], node.outputs[0]
-    xs = lo.shape(x)
-    if len(xs) != 4 or math.prod(lo.shape(y)) != xs[0] * xs[3]:
-        raise ValueError(f"mean reduces H and W of an [N,H,W,C] tensor, got {xs} -> {lo.shape(y)}")
-    fields = {
-        "batches": xs[0],
-        "in_h": xs[1],
-        "in_w": xs[2],
-        "channels": xs[3],
-        "input_offset": a["input_offset"],
-        "output_offset": a["output_offset"],
-        "multiplier": a["multiplier"],
-        "shift": a["shift"],
-    }
+    fields = structs.mean_fields(lo.shape(x), node.attrs)
+    if math.prod(lo.shape(y)) != fields["batches"] * fields["channels"]:
+        raise ValueError(f"mean reduces H and W of an [N,H,W,C] tensor, got {lo.shape(x)} -> {lo.shape(y)}")
     params = lo.struct(layer, "qc_mean_params", fields)
     lo.call(layer, "qc_mean_s8", [f"&{params}", lo.src(x), lo.dst(y)], checked=True)
     return 0

@@ -29,7 +29,6 @@ from qcompile.errors import QCompileError, UnsupportedModelError
 from qcompile.frontends import tflite_luts
 from qcompile.frontends.tflite_reader import TfliteModel, TfliteOperator, TfliteTensor, read_tflite
 from qcompile.ir import Graph, Node, QuantParams, Tensor
-from qcompile.quant.fixedpoint import quantize_multiplier
 
 SUPPORTED_OPS = (
     "CONV_2D",
@@ -231,15 +230,6 @@ def _pads(padding: str, in_hw, k_hw, strides, dilations, out_hw) -> tuple[int, i
     return (pads[0][0], pads[1][0], pads[0][1], pads[1][1])
 
 
-def _multipliers(in_scale: float, w_scales: np.ndarray, out_scale: float, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """TFLM's per-channel multipliers: QuantizeMultiplier(double(s_in) * double(s_w[c]) / double(s_out))."""
-    ws = np.asarray(w_scales, dtype=np.float32).reshape(-1)
-    if ws.size == 1:
-        ws = np.repeat(ws, n)
-    pairs = [quantize_multiplier(float(in_scale) * float(w) / float(out_scale)) for w in ws]
-    return np.array([p[0] for p in pairs], dtype=np.int32), np.array([p[1] for p in pairs], dtype=np.int32)
-
-
 def _weights(imp: _Importer, op: TfliteOperator, channel_axis: int) -> tuple[str, str | None, TfliteTensor]:
     w = imp.t(op.inputs[1])
     if w.data is None or w.type != INT8 or w.quant is None:
@@ -261,7 +251,7 @@ def _weights(imp: _Importer, op: TfliteOperator, channel_axis: int) -> tuple[str
 
 def _requant_attrs(imp: _Importer, op: TfliteOperator, w: TfliteTensor, n: int) -> dict:
     in_q, out_q = imp.q(op.inputs[0]), imp.q(op.outputs[0])
-    mult, shift = _multipliers(in_q.scalar_scale(), w.quant.scale, out_q.scalar_scale(), n)
+    mult, shift = op_params.channel_multipliers(in_q.scalar_scale(), w.quant.scale, out_q.scalar_scale(), n)
     act_min, act_max = imp.act_bounds(op, op.outputs[0])
     return {
         "input_offset": -in_q.scalar_zero_point(),

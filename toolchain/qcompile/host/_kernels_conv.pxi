@@ -2,8 +2,8 @@
 #
 # Each wrapper takes exactly the arguments of its numpy reference in
 # qcompile.reference.conv (the keyword names are the quantized IR attributes), validates
-# shapes, dtypes and ranges (ValueError instead of a crash in C), fills the C parameter
-# struct, allocates the scratch the C kernel asks for (16-byte aligned) and returns a new
+# shapes, dtypes and ranges (ValueError instead of a crash in C), assigns the C parameter
+# struct from qcompile.ops.structs (the field dicts the code generator renders), allocates the scratch the C kernel asks for (16-byte aligned) and returns a new
 # int8 array. The *_scratch_size functions return the C value so the code generator can
 # size the arena with the very formula the kernel uses.
 
@@ -44,49 +44,10 @@ cdef extern from "qc_kernels.h":
     size_t qc_fully_connected_s8_scratch_size(const qc_fc_params *p) nogil
 
 
+from qcompile.ops import structs as _structs
+
 _CONV_I32_MIN = -(2**31)
 _CONV_I32_MAX = 2**31 - 1
-
-
-def _conv_int(value, name, lo=_CONV_I32_MIN, hi=_CONV_I32_MAX):
-    """A Python int in [lo, hi] from an integer-valued attribute."""
-    try:
-        v = int(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be an integer, got {value!r}") from exc
-    if v != value:
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if not lo <= v <= hi:
-        raise ValueError(f"{name}={v} is outside [{lo}, {hi}]")
-    return v
-
-
-def _conv_pair(value, name):
-    vals = tuple(value)
-    if len(vals) != 2:
-        raise ValueError(f"{name} must have 2 entries, got {value!r}")
-    return tuple(_conv_int(v, name, 1) for v in vals)
-
-
-def _conv_shape(shape, ndim, name):
-    dims = tuple(int(d) for d in shape)
-    if len(dims) != ndim:
-        raise ValueError(f"{name} must be {ndim}-D, got shape {dims}")
-    for d in dims:
-        if not 1 <= d <= _CONV_I32_MAX:
-            raise ValueError(f"{name} has an empty or oversized dimension: {dims}")
-    return dims
-
-
-def _conv_quant_common(attrs):
-    """Validated (input_offset, output_offset, act_min, act_max)."""
-    input_offset = _conv_int(attrs["input_offset"], "input_offset", -127, 128)
-    output_offset = _conv_int(attrs["output_offset"], "output_offset", -128, 127)
-    act_min = _conv_int(attrs["act_min"], "act_min", -128, 127)
-    act_max = _conv_int(attrs["act_max"], "act_max", -128, 127)
-    if act_min > act_max:
-        raise ValueError(f"act_min {act_min} > act_max {act_max}")
-    return input_offset, output_offset, act_min, act_max
 
 
 def _conv_int32_vector(values, n, name, allow_scalar):
@@ -137,63 +98,11 @@ def _conv_aligned_scratch(size_t size):
     return buf[off : off + max(<Py_ssize_t>size, 1)]
 
 
-cdef _conv_fill_params(qc_conv_params *p, x_shape, w_shape, dict attrs, bint depthwise):
-    """Validate shapes and attributes and fill `p`; returns nothing, raises ValueError."""
-    n, h, wd, c = _conv_shape(x_shape, 4, "x")
-    if depthwise:
-        kh, kw, oc = _conv_shape(w_shape, 3, "w")
-        dm = _conv_int(attrs["depth_multiplier"], "depth_multiplier", 1)
-        if oc != c * dm:
-            raise ValueError(f"filter has {oc} channels, expected {c} * depth_multiplier {dm}")
-        groups = 1
-    else:
-        oc, kh, kw, cg = _conv_shape(w_shape, 4, "w")
-        groups = _conv_int(attrs["groups"], "groups", 1)
-        if c % groups or oc % groups or c // groups != cg:
-            raise ValueError(f"groups={groups} does not fit input channels {c} and filter {tuple(w_shape)}")
-        dm = 1
-    sh, sw = _conv_pair(attrs["strides"], "strides")
-    dh, dw = _conv_pair(attrs["dilations"], "dilations")
-    pads = tuple(attrs["pads"])
-    if len(pads) != 4:
-        raise ValueError(f"pads must be (top, left, bottom, right), got {pads!r}")
-    top, left, bottom, right = (_conv_int(v, "pads", 0, 1 << 20) for v in pads)
-    oh = (h + top + bottom - dh * (kh - 1) - 1) // sh + 1
-    ow = (wd + left + right - dw * (kw - 1) - 1) // sw + 1
-    if oh < 1 or ow < 1:
-        raise ValueError(f"the {kh}x{kw} window (dilation {dh},{dw}) does not fit the padded {h}x{wd} input")
-    input_offset, output_offset, act_min, act_max = _conv_quant_common(attrs)
-    for total, what in ((n * h * wd * c, "input"), (n * oh * ow * oc, "output"), (oc * kh * kw * c, "filter")):
-        if total > _CONV_I32_MAX:
-            raise ValueError(f"{what} tensor too large for the int32 C kernel")
-    p.batches = n
-    p.in_h = h
-    p.in_w = wd
-    p.in_c = c
-    p.out_h = oh
-    p.out_w = ow
-    p.out_c = oc
-    p.kernel_h = kh
-    p.kernel_w = kw
-    p.stride_h = sh
-    p.stride_w = sw
-    p.dilation_h = dh
-    p.dilation_w = dw
-    p.pad_top = top
-    p.pad_left = left
-    p.groups = groups
-    p.depth_multiplier = dm
-    p.input_offset = input_offset
-    p.output_offset = output_offset
-    p.act_min = act_min
-    p.act_max = act_max
-
-
 cdef _conv_run(x, w, bias, dict attrs, bint depthwise):
     cdef qc_conv_params p
     x = _conv_int8(x, "x")
     w = _conv_int8(w, "w")
-    _conv_fill_params(&p, x.shape, w.shape, attrs, depthwise)
+    p = _structs.conv_fields(x.shape, w.shape, attrs, depthwise=depthwise)
     b, mult, shf = _conv_requant_arrays(bias, attrs["multiplier"], attrs["shift"], p.out_c, False)
     out = np.empty((p.batches, p.out_h, p.out_w, p.out_c), dtype=np.int8)
     cdef size_t size = (qc_depthwise_conv2d_s8_scratch_size(&p) if depthwise
@@ -241,42 +150,14 @@ def depthwise_conv2d_s8(x, w, bias=None, *, strides, dilations, pads, depth_mult
 
 def conv2d_s8_scratch_size(x_shape, w_shape, **attrs):
     """Bytes of scratch qc_conv2d_s8 needs for these shapes and node attributes."""
-    cdef qc_conv_params p
-    _conv_fill_params(&p, x_shape, w_shape, attrs, False)
+    cdef qc_conv_params p = _structs.conv_fields(x_shape, w_shape, attrs, depthwise=False)
     return int(qc_conv2d_s8_scratch_size(&p))
 
 
 def depthwise_conv2d_s8_scratch_size(x_shape, w_shape, **attrs):
     """Bytes of scratch qc_depthwise_conv2d_s8 needs for these shapes and node attributes."""
-    cdef qc_conv_params p
-    _conv_fill_params(&p, x_shape, w_shape, attrs, True)
+    cdef qc_conv_params p = _structs.conv_fields(x_shape, w_shape, attrs, depthwise=True)
     return int(qc_depthwise_conv2d_s8_scratch_size(&p))
-
-
-cdef _fc_fill_params(qc_fc_params *p, x_shape, w_shape, dict attrs):
-    xs = tuple(int(d) for d in x_shape)
-    nout, k = _conv_shape(w_shape, 2, "w")
-    # (no negative indexing: _runtime.pyx compiles with wraparound=False)
-    if len(xs) < 1 or xs[len(xs) - 1] != k:
-        raise ValueError(f"fully_connected needs x [..., {k}] for w {tuple(w_shape)}, got x {xs}")
-    rows = 1
-    for d in xs[: len(xs) - 1]:
-        rows *= d
-    if rows < 1:
-        raise ValueError(f"x has an empty dimension: {xs}")
-    if rows * k > _CONV_I32_MAX or rows * nout > _CONV_I32_MAX or nout * k > _CONV_I32_MAX:
-        raise ValueError("tensor too large for the int32 C kernel")
-    input_offset, output_offset, act_min, act_max = _conv_quant_common(attrs)
-    p.batches = rows
-    p.in_features = k
-    p.out_features = nout
-    p.input_offset = input_offset
-    p.output_offset = output_offset
-    p.act_min = act_min
-    p.act_max = act_max
-    m = np.asarray(attrs.get("multiplier", 0)).reshape(-1)
-    s = np.asarray(attrs.get("shift", 0)).reshape(-1)
-    p.per_channel = 0 if (m.size == 1 and s.size == 1) else 1
 
 
 def fully_connected_s8(x, w, bias=None, *, input_offset, output_offset, multiplier, shift, act_min, act_max):
@@ -287,10 +168,8 @@ def fully_connected_s8(x, w, bias=None, *, input_offset, output_offset, multipli
                  act_min=act_min, act_max=act_max)
     x = _conv_int8(x, "x")
     w = _conv_int8(w, "w")
-    _fc_fill_params(&p, x.shape, w.shape, attrs)
+    p = _structs.fc_fields(x.shape, w.shape, attrs)
     b, mult, shf = _conv_requant_arrays(bias, multiplier, shift, p.out_features, True)
-    if mult.size != 1:
-        p.per_channel = 1
     out = np.empty(tuple(x.shape)[: x.ndim - 1] + (p.out_features,), dtype=np.int8)
     scratch = _conv_aligned_scratch(qc_fully_connected_s8_scratch_size(&p))
     cdef const int8_t[::1] xv = x.reshape(-1)
@@ -314,6 +193,5 @@ def fully_connected_s8(x, w, bias=None, *, input_offset, output_offset, multipli
 
 def fully_connected_s8_scratch_size(x_shape, w_shape, **attrs):
     """Bytes of scratch qc_fully_connected_s8 needs for these shapes and node attributes."""
-    cdef qc_fc_params p
-    _fc_fill_params(&p, x_shape, w_shape, attrs)
+    cdef qc_fc_params p = _structs.fc_fields(x_shape, w_shape, attrs)
     return int(qc_fully_connected_s8_scratch_size(&p))

@@ -14,43 +14,14 @@ cdef extern from "qc_kernels.h":
     size_t qc_conv2d_add_s8_scratch_size(const qc_conv_params *conv) nogil
 
 
-_FUSED_CONV_KEYS = ("strides", "dilations", "pads", "groups", "input_offset", "output_offset",
-                    "multiplier", "shift", "act_min", "act_max")
-_FUSED_ADD_KEYS = ("subtract", "input1_offset", "input2_offset", "output_offset", "left_shift",
-                   "input1_multiplier", "input1_shift", "input2_multiplier", "input2_shift",
-                   "output_multiplier", "output_shift", "act_min", "act_max")
+from qcompile import ops as _ops
 
 
 def _fused_split(dict attrs):
-    """(conv attrs, add attrs, conv operand) of a conv2d_add attribute dict; KeyError/ValueError."""
-    conv = {k: attrs[k] for k in _FUSED_CONV_KEYS}
-    add = {k: attrs["add_" + k] for k in _FUSED_ADD_KEYS}
-    operand = _misc_i32("add_conv_operand", attrs["add_conv_operand"], 1, 2)
-    known = set(_FUSED_CONV_KEYS) | {"add_" + k for k in _FUSED_ADD_KEYS} | {"add_conv_operand"}
-    unknown = sorted(set(attrs) - known)
-    if unknown:
-        raise TypeError(f"unknown conv2d_add attributes {unknown}")
-    return conv, add, operand
-
-
-cdef _fused_fill_add(qc_add_params *p, dict a):
-    cdef int k
-    for k in range(5):
-        p.out_shape[k] = 1
-        p.in1_strides[k] = 0
-        p.in2_strides[k] = 0
-    p.subtract = 1 if a["subtract"] else 0
-    p.input1_offset = _misc_i32("add_input1_offset", a["input1_offset"], -255, 255)
-    p.input2_offset = _misc_i32("add_input2_offset", a["input2_offset"], -255, 255)
-    p.output_offset = _misc_i32("add_output_offset", a["output_offset"])
-    p.left_shift = _misc_i32("add_left_shift", a["left_shift"], 0, 23)
-    p.input1_multiplier = _misc_i32("add_input1_multiplier", a["input1_multiplier"])
-    p.input1_shift = _misc_i32("add_input1_shift", a["input1_shift"], -31, 0)
-    p.input2_multiplier = _misc_i32("add_input2_multiplier", a["input2_multiplier"])
-    p.input2_shift = _misc_i32("add_input2_shift", a["input2_shift"], -31, 0)
-    p.output_multiplier = _misc_i32("add_output_multiplier", a["output_multiplier"])
-    p.output_shift = _misc_i32("add_output_shift", a["output_shift"], -31, 0)
-    p.act_min, p.act_max = _misc_act(a["act_min"], a["act_max"])
+    """(conv attrs, add attrs, conv operand) of a conv2d_add attribute dict (the schema's split);
+    TypeError for unknown or missing attributes, ValueError for bad values."""
+    _ops.check_attrs("conv2d_add", attrs, TypeError)
+    return _ops.split_conv_add(attrs)
 
 
 def conv2d_add_s8(x, w, bias, residual, out=None, **attrs):
@@ -62,8 +33,8 @@ def conv2d_add_s8(x, w, bias, residual, out=None, **attrs):
     conv_attrs, add_attrs, operand = _fused_split(attrs)
     x = _conv_int8(x, "x")
     w = _conv_int8(w, "w")
-    _conv_fill_params(&p, x.shape, w.shape, conv_attrs, False)
-    _fused_fill_add(&ap, add_attrs)
+    p = _structs.conv_fields(x.shape, w.shape, conv_attrs, depthwise=False)
+    ap = _structs.add_fields(None, None, add_attrs, prefix=_ops.ADD_PREFIX)
     b, mult, shf = _conv_requant_arrays(bias, conv_attrs["multiplier"], conv_attrs["shift"], p.out_c, False)
     shape = (p.batches, p.out_h, p.out_w, p.out_c)
     res = np.asarray(residual)
@@ -106,9 +77,8 @@ def conv2d_add_s8(x, w, bias, residual, out=None, **attrs):
 
 def conv2d_add_s8_scratch_size(x_shape, w_shape, **attrs):
     """Bytes of scratch qc_conv2d_add_s8 needs for these shapes and node attributes."""
-    cdef qc_conv_params p
     conv_attrs, _, _ = _fused_split(attrs)
-    _conv_fill_params(&p, x_shape, w_shape, conv_attrs, False)
+    cdef qc_conv_params p = _structs.conv_fields(x_shape, w_shape, conv_attrs, depthwise=False)
     return int(qc_conv2d_add_s8_scratch_size(&p))
 
 
@@ -123,24 +93,16 @@ cdef extern from "qc_kernels.h":
     size_t qc_avg_pool_fc_s8_scratch_size(const qc_pool_params *pool, const qc_fc_params *fc) nogil
 
 
-_HEAD_POOL_KEYS = ("kernel", "strides", "pads", "act_min", "act_max")
-_HEAD_FC_KEYS = ("input_offset", "output_offset", "multiplier", "shift", "act_min", "act_max")
-
-
 cdef _head_fill(qc_pool_params *pp, qc_fc_params *fp, x_shape, w_shape, dict attrs):
     """Validate an avg_pool_fc node's shapes and attributes and fill both structs;
     returns flatten (bool). Raises KeyError/TypeError/ValueError."""
-    known = {"pool_" + k for k in _HEAD_POOL_KEYS} | set(_HEAD_FC_KEYS) | {"flatten"}
-    unknown = sorted(set(attrs) - known)
-    if unknown:
-        raise TypeError(f"unknown avg_pool_fc attributes {unknown}")
-    pp[0] = _misc_pool_params(x_shape, attrs["pool_kernel"], attrs["pool_strides"], attrs["pool_pads"],
-                              attrs["pool_act_min"], attrs["pool_act_max"])
+    _ops.check_attrs("avg_pool_fc", attrs, TypeError)
+    pool, fc, flatten = _ops.split_pool_fc(attrs)
+    pp[0] = _structs.pool_fields(x_shape, pool)
     if pp.out_h != 1 or pp.out_w != 1:
         raise ValueError(f"avg_pool_fc needs a global pool (1x1 output), got {pp.out_h}x{pp.out_w}")
-    fc = {k: attrs[k] for k in _HEAD_FC_KEYS}
-    _fc_fill_params(fp, (pp.batches, pp.channels), w_shape, fc)
-    return bool(attrs.get("flatten", True))
+    fp[0] = _structs.fc_fields((pp.batches, pp.channels), w_shape, fc)
+    return flatten
 
 
 def avg_pool_fc_s8(x, w, bias=None, **attrs):
@@ -152,8 +114,6 @@ def avg_pool_fc_s8(x, w, bias=None, **attrs):
     w = _conv_int8(w, "w")
     flatten = _head_fill(&pp, &fp, x.shape, w.shape, attrs)
     b, mult, shf = _conv_requant_arrays(bias, attrs["multiplier"], attrs["shift"], fp.out_features, True)
-    if mult.size != 1:
-        fp.per_channel = 1
     if flatten:
         out = np.empty((pp.batches, fp.out_features), dtype=np.int8)
     else:

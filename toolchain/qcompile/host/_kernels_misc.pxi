@@ -1,11 +1,13 @@
 # Binding of the non-convolution int8 kernels (runtime_c/src/qc_{add,mul,pool,softmax,lut,
 # concat,pad,transpose}.c). Each wrapper takes exactly the arguments of its numpy twin in
 # qcompile.reference.ops and returns a new int8 array, so property tests can compare the two
-# call for call. Struct layouts come from qcompile.op_params, which the code generator uses too.
+# call for call. The C structs are assigned from qcompile.ops.structs, the field dicts the code
+# generator renders too.
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 
 from qcompile import op_params as _misc_layout
+from qcompile.ops import structs as _structs
 
 cdef extern from "qc_kernels.h":
     ctypedef struct qc_add_params:
@@ -84,19 +86,6 @@ cdef extern from "qc_kernels.h":
     void qc_transpose_s8(const qc_transpose_params *p, const int8_t *input, int8_t *output) nogil
 
 
-def _misc_i32(name, value, lo=-2147483648, hi=2147483647):
-    """An attribute as a Python int in [lo, hi], or ValueError (never a C overflow)."""
-    try:
-        v = int(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be an integer, got {value!r}") from exc
-    if v != value and not isinstance(value, (np.integer, int)):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if not lo <= v <= hi:
-        raise ValueError(f"{name}={v} out of range [{lo}, {hi}]")
-    return v
-
-
 def _misc_s8(x, name="input"):
     """A C-contiguous int8 array (a copy only if needed); other dtypes are rejected."""
     a = np.asarray(x)
@@ -114,39 +103,19 @@ cdef inline int8_t *_misc_out_ptr(a):
     return <int8_t *><size_t>a.ctypes.data
 
 
-def _misc_act(act_min, act_max):
-    lo = _misc_i32("act_min", act_min, -128, 127)
-    hi = _misc_i32("act_max", act_max, -128, 127)
-    if lo > hi:
-        raise ValueError("act_min must not exceed act_max")
-    return lo, hi
-
-
 def add_s8(x1, x2, *, subtract, input1_offset, input2_offset, output_offset, left_shift,
            input1_multiplier, input1_shift, input2_multiplier, input2_shift,
            output_multiplier, output_shift, act_min, act_max):
     """C qc_add_s8 (ADD, or SUB when subtract=1) with numpy broadcasting; twin of reference.ops.add."""
     cdef qc_add_params p
-    cdef int rc, k
+    cdef int rc
     a = _misc_s8(x1, "x1")
     b = _misc_s8(x2, "x2")
-    out5, s1, s2 = _misc_layout.broadcast_layout(a.shape, b.shape)
-    for k in range(5):
-        p.out_shape[k] = out5[k]
-        p.in1_strides[k] = s1[k]
-        p.in2_strides[k] = s2[k]
-    p.subtract = 1 if subtract else 0
-    p.input1_offset = _misc_i32("input1_offset", input1_offset, -255, 255)
-    p.input2_offset = _misc_i32("input2_offset", input2_offset, -255, 255)
-    p.output_offset = _misc_i32("output_offset", output_offset)
-    p.left_shift = _misc_i32("left_shift", left_shift, 0, 23)
-    p.input1_multiplier = _misc_i32("input1_multiplier", input1_multiplier)
-    p.input1_shift = _misc_i32("input1_shift", input1_shift, -31, 0)
-    p.input2_multiplier = _misc_i32("input2_multiplier", input2_multiplier)
-    p.input2_shift = _misc_i32("input2_shift", input2_shift, -31, 0)
-    p.output_multiplier = _misc_i32("output_multiplier", output_multiplier)
-    p.output_shift = _misc_i32("output_shift", output_shift, -31, 0)
-    p.act_min, p.act_max = _misc_act(act_min, act_max)
+    attrs = dict(subtract=subtract, input1_offset=input1_offset, input2_offset=input2_offset,
+                 output_offset=output_offset, left_shift=left_shift, input1_multiplier=input1_multiplier,
+                 input1_shift=input1_shift, input2_multiplier=input2_multiplier, input2_shift=input2_shift,
+                 output_multiplier=output_multiplier, output_shift=output_shift, act_min=act_min, act_max=act_max)
+    p = _structs.add_fields(a.shape, b.shape, attrs)
     out = np.empty(np.broadcast_shapes(a.shape, b.shape), dtype=np.int8)
     if out.size == 0:
         return out
@@ -160,20 +129,12 @@ def mul_s8(x1, x2, *, input1_offset, input2_offset, output_offset, output_multip
            output_shift, act_min, act_max):
     """C qc_mul_s8 with numpy broadcasting; twin of reference.ops.mul."""
     cdef qc_mul_params p
-    cdef int rc, k
+    cdef int rc
     a = _misc_s8(x1, "x1")
     b = _misc_s8(x2, "x2")
-    out5, s1, s2 = _misc_layout.broadcast_layout(a.shape, b.shape)
-    for k in range(5):
-        p.out_shape[k] = out5[k]
-        p.in1_strides[k] = s1[k]
-        p.in2_strides[k] = s2[k]
-    p.input1_offset = _misc_i32("input1_offset", input1_offset, -255, 255)
-    p.input2_offset = _misc_i32("input2_offset", input2_offset, -255, 255)
-    p.output_offset = _misc_i32("output_offset", output_offset)
-    p.output_multiplier = _misc_i32("output_multiplier", output_multiplier)
-    p.output_shift = _misc_i32("output_shift", output_shift, -31, 31)
-    p.act_min, p.act_max = _misc_act(act_min, act_max)
+    attrs = dict(input1_offset=input1_offset, input2_offset=input2_offset, output_offset=output_offset,
+                 output_multiplier=output_multiplier, output_shift=output_shift, act_min=act_min, act_max=act_max)
+    p = _structs.mul_fields(a.shape, b.shape, attrs)
     out = np.empty(np.broadcast_shapes(a.shape, b.shape), dtype=np.int8)
     if out.size == 0:
         return out
@@ -184,22 +145,8 @@ def mul_s8(x1, x2, *, input1_offset, input2_offset, output_offset, output_multip
 
 
 cdef qc_pool_params _misc_pool_params(x_shape, kernel, strides, pads, act_min, act_max) except *:
-    cdef qc_pool_params p
-    f = _misc_layout.pool_layout(x_shape, kernel, strides, pads)
-    p.batches = f["batches"]
-    p.in_h = f["in_h"]
-    p.in_w = f["in_w"]
-    p.channels = f["channels"]
-    p.out_h = f["out_h"]
-    p.out_w = f["out_w"]
-    p.kernel_h = f["kernel_h"]
-    p.kernel_w = f["kernel_w"]
-    p.stride_h = f["stride_h"]
-    p.stride_w = f["stride_w"]
-    p.pad_top = f["pad_top"]
-    p.pad_left = f["pad_left"]
-    p.act_min, p.act_max = _misc_act(act_min, act_max)
-    return p
+    return _structs.pool_fields(x_shape, dict(kernel=kernel, strides=strides, pads=pads, act_min=act_min,
+                                              act_max=act_max))
 
 
 def max_pool2d_s8(x, *, kernel, strides, pads, act_min, act_max):
@@ -248,14 +195,8 @@ def softmax_s8(x, *, input_multiplier, input_left_shift, diff_min):
     cdef qc_softmax_params p
     cdef int rc
     a = _misc_s8(x, "x")
-    # (the module compiles with wraparound=False: no negative indices here)
-    if a.ndim == 0 or a.shape[a.ndim - 1] == 0:
-        raise ValueError("softmax needs a non-empty last axis")
-    p.depth = a.shape[a.ndim - 1]
-    p.outer = a.size // p.depth
-    p.input_multiplier = _misc_i32("input_multiplier", input_multiplier)
-    p.input_left_shift = _misc_i32("input_left_shift", input_left_shift, 0, 31)
-    p.diff_min = _misc_i32("diff_min", diff_min)
+    p = _structs.softmax_fields(a.shape, dict(input_multiplier=input_multiplier, input_left_shift=input_left_shift,
+                                              diff_min=diff_min))
     out = np.empty(a.shape, dtype=np.int8)
     if out.size == 0:
         return out
@@ -314,14 +255,8 @@ def concat_s8(*xs, axis):
 def pad_s8(x, *, pads, pad_value):
     """C qc_pad_s8; twin of reference.ops.pad."""
     cdef qc_pad_params p
-    cdef int k
     a = _misc_s8(x, "x")
-    in5, before, after = _misc_layout.pad_layout(a.shape, pads)
-    for k in range(5):
-        p.in_shape[k] = in5[k]
-        p.pad_before[k] = before[k]
-        p.pad_after[k] = after[k]
-    p.pad_value = _misc_i32("pad_value", pad_value, -128, 127)
+    p = _structs.pad_fields(a.shape, dict(pads=pads, pad_value=pad_value))
     out = np.empty(tuple(d + pb + pa for d, (pb, pa) in zip(a.shape, [(int(u), int(v)) for u, v in pads])),
                    dtype=np.int8)
     if out.size == 0:
@@ -333,12 +268,8 @@ def pad_s8(x, *, pads, pad_value):
 def transpose_s8(x, *, perm):
     """C qc_transpose_s8; twin of reference.ops.transpose."""
     cdef qc_transpose_params p
-    cdef int k
     a = _misc_s8(x, "x")
-    in5, perm5 = _misc_layout.transpose_layout(a.shape, perm)
-    for k in range(5):
-        p.in_shape[k] = in5[k]
-        p.perm[k] = perm5[k]
+    p = _structs.transpose_fields(a.shape, dict(perm=perm))
     out = np.empty(tuple(a.shape[int(q)] for q in perm), dtype=np.int8)
     if out.size == 0:
         return out

@@ -23,14 +23,8 @@ def mean_s8(x, *, input_offset, output_offset, multiplier, shift, keep_dims):
     if arr.dtype != np.int8 or arr.ndim != 4:
         raise ValueError("mean takes an int8 [N,H,W,C] array")
     shape = arr.shape
-    p.batches = shape[0]
-    p.in_h = shape[1]
-    p.in_w = shape[2]
-    p.channels = shape[3]
-    p.input_offset = input_offset
-    p.output_offset = output_offset
-    p.multiplier = multiplier
-    p.shift = shift
+    p = _structs.mean_fields(shape, dict(input_offset=input_offset, output_offset=output_offset,
+                                         multiplier=multiplier, shift=shift))
     out = np.empty((shape[0], shape[3]), dtype=np.int8)
     cdef const int8_t[::1] src = arr.reshape(-1)
     cdef int8_t[:, ::1] dst = out

@@ -11,6 +11,12 @@ from libc.stdint cimport int8_t, int32_t, uint8_t
 
 import numpy as np
 
+cdef extern from "qc_sources_hash.h":
+    const char *QC_SOURCES_HASH
+
+#: digest of the C and Cython sources this module was built from (qcompile.host.source_hash)
+SOURCES_HASH = QC_SOURCES_HASH.decode("ascii")
+
 include "_kernels_conv.pxi"
 include "_kernels_misc.pxi"
 include "_kernels_fused.pxi"

@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from qcompile.errors import QCompileError
 from qcompile.ir import Graph
 from qcompile.memory.plan import Location
+from qcompile.ops import alias_ops
 
-#: ops whose output is its input's bytes (no code, one buffer)
-ALIAS_OPS = frozenset({"reshape"})
+#: ops whose output is its input's bytes (no code, one buffer), from the op schema
+ALIAS_OPS = alias_ops()
 
 
 class UnionFind:

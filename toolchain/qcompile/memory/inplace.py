@@ -15,10 +15,12 @@ from __future__ import annotations
 from qcompile.ir import Graph, Node
 from qcompile.memory.aliases import Aliases
 from qcompile.memory.lifetimes import Buffer
+from qcompile.ops import inplace_inputs
 
 #: op -> indices of the inputs whose buffer the output may take over (element-wise reads:
-#: output element i is written after input element i was read, nothing else of it later)
-INPLACE_OPS: dict[str, tuple[int, ...]] = {"add": (0, 1), "lut": (0,), "conv2d_add": (3,)}
+#: output element i is written after input element i was read, nothing else of it later);
+#: declared in the op schema (``qcompile.ops``)
+INPLACE_OPS: dict[str, tuple[int, ...]] = inplace_inputs()
 
 
 def inplace_candidates(node_op: str) -> tuple[int, ...]:

@@ -19,7 +19,6 @@ import numpy as np
 from qcompile import op_params
 from qcompile.errors import QCompileError
 from qcompile.ir import Graph, Node, QuantParams, Tensor, round_half_away
-from qcompile.quant.fixedpoint import quantize_multiplier
 
 # Ops whose output must carry exactly the input's quantization (TFLite spec): they move
 # or select int8 values without arithmetic.
@@ -68,14 +67,6 @@ def quantize_bias(b: np.ndarray, input_scale: float, w_scale: np.ndarray) -> np.
     bias_scale = input_scale * w_scale
     values = round_half_away(b.astype(np.float64) / bias_scale)
     return np.clip(values, np.iinfo(np.int32).min, np.iinfo(np.int32).max).astype(np.int32)
-
-
-def channel_multipliers(input_scale: float, w_scale: np.ndarray, output_scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel (multiplier, shift) for real = in_scale * w_scale[c] / out_scale (in double)."""
-    pairs = [quantize_multiplier(float(input_scale) * float(ws) / float(output_scale)) for ws in w_scale]
-    mult = np.array([p[0] for p in pairs], dtype=np.int32)
-    shift = np.array([p[1] for p in pairs], dtype=np.int32)
-    return mult, shift
 
 
 class _Groups:
@@ -192,7 +183,7 @@ def _convert_weighted(graph: Graph, node: Node, channel_axis: int) -> None:
     new_w = _replace_constant(graph, w_name, w_int, wq, "int8")
     bias_q = QuantParams(in_scale * wq.scale, np.zeros(out_channels, dtype=np.int64), axis=0, dtype="int32")
     new_b = _replace_constant(graph, b_name or f"{node.name}_bias", b_int, bias_q, "int32")
-    mult, shift = channel_multipliers(in_scale, wq.scale, out_q.scalar_scale())
+    mult, shift = op_params.channel_multipliers(in_scale, wq.scale, out_q.scalar_scale())
     act_min, act_max = _bounds(node, out_q)
     attrs = dict(node.attrs)
     attrs.pop("act_range", None)

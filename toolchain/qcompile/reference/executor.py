@@ -16,6 +16,7 @@ import numpy as np
 
 from qcompile.errors import QCompileError
 from qcompile.ir import Graph
+from qcompile.ops import check_attrs
 
 _QUANTIZED_MODULES = (
     "qcompile.reference.conv",
@@ -55,6 +56,8 @@ def _bind_inputs(
 
 
 def _run(graph: Graph, inputs, modules: Sequence[str], keep_all: bool) -> dict[str, np.ndarray]:
+    if modules is _QUANTIZED_MODULES:
+        _check_schema(graph)
     values = _bind_inputs(graph, inputs)
     for t in graph.tensors.values():
         if t.is_constant:
@@ -79,6 +82,16 @@ def _run(graph: Graph, inputs, modules: Sequence[str], keep_all: bool) -> dict[s
     if keep_all:
         return values
     return {name: values[name] for name in graph.outputs}
+
+
+def _check_schema(graph: Graph) -> None:
+    """Every node's attributes are its op's schema (``qcompile.ops``): the reference kernels
+    take exactly those keywords, so a node that drifted fails here, naming itself."""
+    for node in graph.nodes:
+        try:
+            check_attrs(node.op, node.attrs)
+        except (ValueError, QCompileError) as exc:
+            raise QCompileError(f"node {node.name!r} ({node.op}): {exc}") from exc
 
 
 def run_quantized(graph: Graph, inputs, *, keep_all: bool = False) -> dict[str, np.ndarray]:

@@ -19,33 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from qcompile.op_params import ADD_ATTRS  # stored on conv2d_add nodes with the ``add_`` prefix
+from qcompile.ops import ADD_ATTRS, ADD_PREFIX, CONV_ATTRS, split_conv_add, split_pool_fc
 from qcompile.reference.conv import conv2d, fully_connected
 from qcompile.reference.ops import add, avg_pool2d
-
-#: conv2d attributes of a conv2d_add node (unprefixed)
-CONV_ATTRS = (
-    "strides",
-    "dilations",
-    "pads",
-    "groups",
-    "input_offset",
-    "output_offset",
-    "multiplier",
-    "shift",
-    "act_min",
-    "act_max",
-)
-
-
-def split_attrs(attrs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], int]:
-    """(conv2d attrs, add attrs without prefix, conv operand 1 or 2) of a conv2d_add node."""
-    conv = {k: attrs[k] for k in CONV_ATTRS}
-    add_attrs = {k: attrs[f"add_{k}"] for k in ADD_ATTRS}
-    operand = int(attrs["add_conv_operand"])
-    if operand not in (1, 2):
-        raise ValueError(f"add_conv_operand must be 1 or 2, got {operand}")
-    return conv, add_attrs, operand
 
 
 def conv2d_add(
@@ -62,8 +38,8 @@ def conv2d_add(
     the conv result is the add's first input, 2 when it is the second. The residual must
     have the conv output's shape (no broadcasting: the C kernel works pixel by pixel).
     """
-    conv_attrs, add_attrs, operand = split_attrs(attrs)
-    unknown = set(attrs) - set(CONV_ATTRS) - {f"add_{k}" for k in ADD_ATTRS} - {"add_conv_operand"}
+    conv_attrs, add_attrs, operand = split_conv_add(attrs)
+    unknown = set(attrs) - set(CONV_ATTRS) - {ADD_PREFIX + k for k in ADD_ATTRS} - {"add_conv_operand"}
     if unknown:
         raise ValueError(f"unknown conv2d_add attributes {sorted(unknown)}")
     y = conv2d(x, w, bias, **conv_attrs)
@@ -73,22 +49,6 @@ def conv2d_add(
     if operand == 1:
         return add(y, residual, **add_attrs)
     return add(residual, y, **add_attrs)
-
-
-#: avg_pool2d attributes of an avg_pool_fc node, stored with the ``pool_`` prefix
-POOL_ATTRS = ("kernel", "strides", "pads", "act_min", "act_max")
-#: fully_connected attributes of an avg_pool_fc node (unprefixed)
-FC_ATTRS = ("input_offset", "output_offset", "multiplier", "shift", "act_min", "act_max")
-
-
-def split_head_attrs(attrs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], bool]:
-    """(avg_pool2d attrs without prefix, fully_connected attrs, flatten) of an avg_pool_fc node."""
-    unknown = set(attrs) - {f"pool_{k}" for k in POOL_ATTRS} - set(FC_ATTRS) - {"flatten"}
-    if unknown:
-        raise ValueError(f"unknown avg_pool_fc attributes {sorted(unknown)}")
-    pool = {k: attrs[f"pool_{k}"] for k in POOL_ATTRS}
-    fc = {k: attrs[k] for k in FC_ATTRS}
-    return pool, fc, bool(attrs.get("flatten", True))
 
 
 def avg_pool_fc(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, **attrs: Any) -> np.ndarray:
@@ -101,7 +61,7 @@ def avg_pool_fc(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, **attrs: 
     is ``[N, out_features]``; false keeps FC's row semantics, ``[N, 1, 1, out_features]``.
     A reshape moves no byte, so the C kernel is the same either way.
     """
-    pool_attrs, fc_attrs, flatten = split_head_attrs(attrs)
+    pool_attrs, fc_attrs, flatten = split_pool_fc(attrs)
     pooled = avg_pool2d(np.asarray(x), **pool_attrs)
     if pooled.ndim != 4 or pooled.shape[1:3] != (1, 1):
         raise ValueError(f"avg_pool_fc needs a global pool ([N, 1, 1, C] result), got {pooled.shape}")

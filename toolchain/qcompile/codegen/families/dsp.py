@@ -45,6 +45,7 @@ import numpy as np
 from qcompile.codegen.families import KernelFamily
 from qcompile.codegen.names import comment_text
 from qcompile.ir import Graph, Node
+from qcompile.ops import split_conv_add
 from qcompile.quant.fixedpoint import multiply_by_quantized_multiplier_smaller_than_one_exp as mbqm_lt1
 from qcompile.quant.fixedpoint import wrap_int32
 from qcompile.resources import templates_dir
@@ -272,15 +273,17 @@ def _emit(lo: Lowering, layer: Layer, fn: str, source: str, node: Node, residual
 
 
 def _fast_ok(m: int, s: int) -> bool:
-    """The one-SMLAL requantisation is exact for this multiplier/shift (see kernels.c.j2)."""
+    """``<name>_dsp_mbqm_fast`` (kernels.c.j2) may replace TFLM's MultiplyByQuantizedMultiplier.
+
+    Exact for ``|acc| < 2^30`` (the fused add's operands); for any int32 accumulator it can be
+    one below TFLM only where the result is at least 511, which the int8 clamp of
+    ``_dsp_requant_fast`` hides (tests/codegen/test_dsp_requant.py)."""
     return m > 0 and -22 <= s <= 0
 
 
 def _add_epilogue(lo: Lowering, node: Node) -> dict[str, Any]:
     """Literal constants of the fused residual ADD of a conv2d_add node (TFLM int8 ADD)."""
-    from qcompile.reference.fused import split_attrs
-
-    _, add, operand = split_attrs(node.attrs)
+    _, add, operand = split_conv_add(node.attrs)
     fast = f"{lo.cname}_dsp_mbqm_fast"
 
     def rq(m: int, s: int) -> str:

@@ -20,8 +20,8 @@ no byte); the FC's weights are a constant ``[out, C]`` matrix; all activations a
 from __future__ import annotations
 
 from qcompile.ir import Graph, Node
+from qcompile.ops import FC_ATTRS, POOL_ATTRS, POOL_PREFIX
 from qcompile.passes._util import sole_consumer
-from qcompile.reference.fused import FC_ATTRS, POOL_ATTRS
 
 FUSED_OP = "avg_pool_fc"
 _RESHAPES = ("reshape", "flatten")
@@ -69,7 +69,7 @@ def run(graph: Graph) -> Graph:
         if match is None:
             continue
         reshape, fc = match
-        attrs = {f"pool_{k}": pool.attrs[k] for k in POOL_ATTRS}
+        attrs = {POOL_PREFIX + k: pool.attrs[k] for k in POOL_ATTRS}
         attrs.update({k: fc.attrs[k] for k in FC_ATTRS})
         attrs["flatten"] = int(reshape is not None)
         chain = [pool] + ([reshape] if reshape is not None else []) + [fc]

@@ -24,9 +24,8 @@ residual that is overwritten in place, which keeps the block at input + two halv
 from __future__ import annotations
 
 from qcompile.ir import Graph, Node
-from qcompile.op_params import ADD_ATTRS
+from qcompile.ops import ADD_ATTRS, ADD_PREFIX, CONV_ATTRS
 from qcompile.passes._util import sole_consumer
-from qcompile.reference.fused import CONV_ATTRS
 
 FUSED_OP = "conv2d_add"
 
@@ -71,7 +70,7 @@ def run(graph: Graph) -> Graph:
             continue
         _, operand, conv = max(candidates, key=lambda c: c[0])
         fused_attrs = {k: conv.attrs[k] for k in CONV_ATTRS}
-        fused_attrs.update({f"add_{k}": add.attrs[k] for k in ADD_ATTRS})
+        fused_attrs.update({ADD_PREFIX + k: add.attrs[k] for k in ADD_ATTRS})
         fused_attrs["add_conv_operand"] = operand + 1
         bias = conv.inputs[2] if len(conv.inputs) > 2 else ""
         intermediate = conv.outputs[0]

@@ -1,0 +1,232 @@
+"""The C parameter structs of the runtime kernels (``runtime_c/include/qc_kernels.h``), built once.
+
+Each ``*_fields`` function takes the input shapes and a node's attributes (the schema's
+names) and returns the struct's fields as an ordered dict, in the C declaration order, or
+raises ValueError naming the bad value. The code generator renders the dict as a
+``static const`` initialiser; the Cython binding assigns it to the C struct (Cython
+converts a dict to a struct field by field). One builder per struct means the generated
+model and the host tests always pass the kernel the same numbers, and the range checks the
+kernels rely on (offsets, shifts, activation bounds) are made for both.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from qcompile import op_params
+
+I32_MIN = -(2**31)
+I32_MAX = 2**31 - 1
+
+
+def _int(name: str, value: Any, lo: int = I32_MIN, hi: int = I32_MAX) -> int:
+    """An integer-valued attribute as a Python int in [lo, hi] (never a silent C overflow)."""
+    try:
+        v = int(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be an integer, got {value!r}") from exc
+    if v != value and not isinstance(value, np.integer | int):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if not lo <= v <= hi:
+        raise ValueError(f"{name}={v} is outside [{lo}, {hi}]")
+    return v
+
+
+def _pair(name: str, value: Sequence[Any]) -> tuple[int, int]:
+    vals = tuple(value)
+    if len(vals) != 2:
+        raise ValueError(f"{name} must have 2 entries, got {value!r}")
+    return _int(name, vals[0], 1), _int(name, vals[1], 1)
+
+
+def _shape(shape: Sequence[int], ndim: int, name: str) -> tuple[int, ...]:
+    dims = tuple(int(d) for d in shape)
+    if len(dims) != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got shape {dims}")
+    if any(not 1 <= d <= I32_MAX for d in dims):
+        raise ValueError(f"{name} has an empty or oversized dimension: {dims}")
+    return dims
+
+
+def _act(attrs: Mapping[str, Any], prefix: str = "") -> dict[str, int]:
+    lo = _int(prefix + "act_min", attrs["act_min"], -128, 127)
+    hi = _int(prefix + "act_max", attrs["act_max"], -128, 127)
+    if lo > hi:
+        raise ValueError(f"{prefix}act_min {lo} > {prefix}act_max {hi}")
+    return {"act_min": lo, "act_max": hi}
+
+
+def _offsets(attrs: Mapping[str, Any]) -> dict[str, int]:
+    return {
+        "input_offset": _int("input_offset", attrs["input_offset"], -127, 128),
+        "output_offset": _int("output_offset", attrs["output_offset"], -128, 127),
+    }
+
+
+def _conv_window(xs: tuple[int, ...], kh: int, kw: int, attrs: Mapping[str, Any]) -> dict[str, int]:
+    """Strides, dilations, pads and the output size they give."""
+    (sh, sw), (dh, dw) = _pair("strides", attrs["strides"]), _pair("dilations", attrs["dilations"])
+    pads = tuple(attrs["pads"])
+    if len(pads) != 4:
+        raise ValueError(f"pads must be (top, left, bottom, right), got {pads!r}")
+    top, left, bottom, right = (_int("pads", v, 0, 1 << 20) for v in pads)
+    oh = (xs[1] + top + bottom - dh * (kh - 1) - 1) // sh + 1
+    ow = (xs[2] + left + right - dw * (kw - 1) - 1) // sw + 1
+    if oh < 1 or ow < 1:
+        raise ValueError(f"the {kh}x{kw} window (dilation {dh},{dw}) does not fit the padded {xs[1]}x{xs[2]} input")
+    return {"out_h": oh, "out_w": ow, "stride_h": sh, "stride_w": sw, "dilation_h": dh, "dilation_w": dw} | {
+        "pad_top": top,
+        "pad_left": left,
+    }
+
+
+def conv_fields(
+    x_shape: Sequence[int], w_shape: Sequence[int], attrs: Mapping[str, Any], *, depthwise: bool
+) -> dict[str, int]:
+    """``qc_conv_params`` of a conv2d (w ``[OC,KH,KW,C/groups]``) or depthwise conv (w ``[KH,KW,C*dm]``)."""
+    n, h, wd, c = xs = _shape(x_shape, 4, "x")
+    if depthwise:
+        kh, kw, oc = _shape(w_shape, 3, "w")
+        dm = _int("depth_multiplier", attrs["depth_multiplier"], 1)
+        if oc != c * dm:
+            raise ValueError(f"filter has {oc} channels, expected {c} * depth_multiplier {dm}")
+        groups = 1
+    else:
+        oc, kh, kw, cg = _shape(w_shape, 4, "w")
+        groups, dm = _int("groups", attrs["groups"], 1), 1
+        if c % groups or oc % groups or c // groups != cg:
+            raise ValueError(f"groups={groups} does not fit input channels {c} and filter {tuple(w_shape)}")
+    win = _conv_window(xs, kh, kw, attrs)
+    for total, what in ((n * h * wd * c, "input"), (n * win["out_h"] * win["out_w"] * oc, "output")):
+        if total > I32_MAX:
+            raise ValueError(f"{what} tensor too large for the int32 C kernel")
+    if oc * kh * kw * c > I32_MAX:
+        raise ValueError("filter tensor too large for the int32 C kernel")
+    return {
+        "batches": n,
+        "in_h": h,
+        "in_w": wd,
+        "in_c": c,
+        "out_h": win["out_h"],
+        "out_w": win["out_w"],
+        "out_c": oc,
+        "kernel_h": kh,
+        "kernel_w": kw,
+        **{k: win[k] for k in ("stride_h", "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_left")},
+        "groups": groups,
+        "depth_multiplier": dm,
+        **_offsets(attrs),
+        **_act(attrs),
+    }
+
+
+def fc_fields(x_shape: Sequence[int], w_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, int]:
+    """``qc_fc_params``: rows = every dimension of x but the last; ``per_channel`` when the
+    multiplier or shift has more than one entry."""
+    xs = tuple(int(d) for d in x_shape)
+    nout, k = _shape(w_shape, 2, "w")
+    if not xs or xs[-1] != k:
+        raise ValueError(f"fully_connected needs x [..., {k}] for w {tuple(w_shape)}, got x {xs}")
+    rows = math.prod(xs[:-1])
+    if rows < 1:
+        raise ValueError(f"x has an empty dimension: {xs}")
+    if max(rows * k, rows * nout, nout * k) > I32_MAX:
+        raise ValueError("tensor too large for the int32 C kernel")
+    m = np.asarray(attrs.get("multiplier", 0)).reshape(-1)  # a scratch query may leave out the requantisation
+    s = np.asarray(attrs.get("shift", 0)).reshape(-1)
+    return {
+        "batches": rows,
+        "in_features": k,
+        "out_features": nout,
+        **_offsets(attrs),
+        **_act(attrs),
+        "per_channel": int(m.size != 1 or s.size != 1),
+    }
+
+
+def _broadcast(shape1: Sequence[int] | None, shape2: Sequence[int] | None) -> dict[str, Any]:
+    if shape1 is None or shape2 is None:  # fused epilogue: element by element, no broadcasting
+        return {"out_shape": (1,) * 5, "in1_strides": (0,) * 5, "in2_strides": (0,) * 5}
+    out5, st1, st2 = op_params.broadcast_layout(shape1, shape2)
+    return {"out_shape": out5, "in1_strides": st1, "in2_strides": st2}
+
+
+def add_fields(
+    shape1: Sequence[int] | None, shape2: Sequence[int] | None, attrs: Mapping[str, Any], prefix: str = ""
+) -> dict[str, Any]:
+    """``qc_add_params`` (TFLM's int8 ADD/SUB contract: input shifts and output shift <= 0);
+    no shapes for the fused epilogue of ``conv2d_add``. ``prefix`` names the attributes in errors."""
+    fields = _broadcast(shape1, shape2)
+    fields["subtract"] = 1 if attrs["subtract"] else 0
+    for k in ("input1_offset", "input2_offset"):
+        fields[k] = _int(prefix + k, attrs[k], -255, 255)
+    fields["output_offset"] = _int(prefix + "output_offset", attrs["output_offset"])
+    fields["left_shift"] = _int(prefix + "left_shift", attrs["left_shift"], 0, 23)
+    for k in ("input1", "input2", "output"):
+        fields[f"{k}_multiplier"] = _int(f"{prefix}{k}_multiplier", attrs[f"{k}_multiplier"])
+        fields[f"{k}_shift"] = _int(f"{prefix}{k}_shift", attrs[f"{k}_shift"], -31, 0)
+    return fields | _act(attrs, prefix)
+
+
+def mul_fields(shape1: Sequence[int], shape2: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """``qc_mul_params``."""
+    fields = _broadcast(shape1, shape2)
+    for k in ("input1_offset", "input2_offset"):
+        fields[k] = _int(k, attrs[k], -255, 255)
+    fields["output_offset"] = _int("output_offset", attrs["output_offset"])
+    fields["output_multiplier"] = _int("output_multiplier", attrs["output_multiplier"])
+    fields["output_shift"] = _int("output_shift", attrs["output_shift"], -31, 31)
+    return fields | _act(attrs)
+
+
+def pool_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, int]:
+    """``qc_pool_params`` of max_pool2d / avg_pool2d (pads = top, left, bottom, right)."""
+    fields = op_params.pool_layout(x_shape, attrs["kernel"], attrs["strides"], attrs["pads"])
+    return fields | _act(attrs)
+
+
+def softmax_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, int]:
+    """``qc_softmax_params``: softmax over the last axis."""
+    shape = tuple(int(d) for d in x_shape)
+    if not shape or shape[-1] == 0:
+        raise ValueError("softmax needs a non-empty last axis")
+    return {
+        "outer": math.prod(shape) // shape[-1],
+        "depth": shape[-1],
+        "input_multiplier": _int("input_multiplier", attrs["input_multiplier"]),
+        "input_left_shift": _int("input_left_shift", attrs["input_left_shift"], 0, 31),
+        "diff_min": _int("diff_min", attrs["diff_min"]),
+    }
+
+
+def pad_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """``qc_pad_params``: right-aligned rank-5 shape and pads."""
+    in5, before, after = op_params.pad_layout(x_shape, attrs["pads"])
+    return {"in_shape": in5, "pad_before": before, "pad_after": after} | {
+        "pad_value": _int("pad_value", attrs["pad_value"], -128, 127)
+    }
+
+
+def transpose_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """``qc_transpose_params``: right-aligned rank-5 shape and permutation."""
+    in5, perm5 = op_params.transpose_layout(x_shape, attrs["perm"])
+    return {"in_shape": in5, "perm": perm5}
+
+
+def mean_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, int]:
+    """``qc_mean_params``: TFLite MEAN over H and W of an ``[N,H,W,C]`` tensor."""
+    n, h, w, c = _shape(x_shape, 4, "x")
+    return {
+        "batches": n,
+        "in_h": h,
+        "in_w": w,
+        "channels": c,
+        "input_offset": _int("input_offset", attrs["input_offset"]),
+        "output_offset": _int("output_offset", attrs["output_offset"]),
+        "multiplier": _int("multiplier", attrs["multiplier"]),
+        "shift": _int("shift", attrs["shift"]),
+    }
