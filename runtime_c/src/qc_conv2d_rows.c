@@ -285,14 +285,14 @@ static int qc_rows_run(const qc_conv_params *p, const qc_add_params *add, int32_
     return QC_OK;
 }
 
-int qc_conv2d_s8_rows(const qc_conv_params *p, int32_t fast_begin, int32_t fast_end, const int8_t *input,
+int qc_conv2d_rows_s8(const qc_conv_params *p, int32_t fast_begin, int32_t fast_end, const int8_t *input,
                       const int8_t *filter, const int32_t *bias, const int32_t *multiplier, const int32_t *shift,
                       int8_t *output, void *scratch) {
     return qc_rows_run(p, NULL, 1, fast_begin, fast_end, input, filter, bias, multiplier, shift, NULL, output,
                        scratch);
 }
 
-int qc_conv2d_add_s8_rows(const qc_conv_params *conv, const qc_add_params *add, int32_t conv_operand,
+int qc_conv2d_add_rows_s8(const qc_conv_params *conv, const qc_add_params *add, int32_t conv_operand,
                           int32_t fast_begin, int32_t fast_end, const int8_t *input, const int8_t *filter,
                           const int32_t *bias, const int32_t *multiplier, const int32_t *shift,
                           const int8_t *residual, int8_t *output, void *scratch) {

@@ -182,7 +182,8 @@ def render(
     for index, tensor in plan.output_copies:
         size = graph.tensors[tensor].size
         lowering.functions.add("qc_copy_s8")
-        epilogue.append(f"qc_copy_s8({lowering.src(tensor)}, outputs[{index}], {c_int(size)});")
+        copy = f"qc_copy_s8({lowering.src(tensor)}, outputs[{index}], {c_int(size)})"
+        epilogue.append(f"if ({copy} != QC_OK) {{\n        return {len(layers) + 1};\n    }}")
 
     inputs = [_io_entry(graph.tensors[n], i) for i, n in enumerate(graph.inputs)]
     outputs = [_io_entry(graph.tensors[n], i) for i, n in enumerate(graph.outputs)]

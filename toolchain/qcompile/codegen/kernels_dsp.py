@@ -264,10 +264,11 @@ def _emit(lo: Lowering, layer: Layer, fn: str, source: str, node: Node, residual
     lo.kernel_sources.append(source)
     if residual is None:
         layer.params.append(f"int {fn}(const int8_t *input, int8_t *output, void *scratch);")
-        layer.statements.append(f"(void){fn}({lo.src(x)}, {lo.dst(y)}, {lo.scratch(node)});")
+        call = f"{fn}({lo.src(x)}, {lo.dst(y)}, {lo.scratch(node)})"
     else:
         layer.params.append(f"int {fn}(const int8_t *input, const int8_t *residual, int8_t *output, void *scratch);")
-        layer.statements.append(f"(void){fn}({lo.src(x)}, {residual}, {lo.dst(y)}, {lo.scratch(node)});")
+        call = f"{fn}({lo.src(x)}, {residual}, {lo.dst(y)}, {lo.scratch(node)})"
+    layer.statements.append(f"if ({call} != QC_OK) {{\n        return {layer.index + 1};\n    }}")
 
 
 def _fast_ok(m: int, s: int) -> bool:
