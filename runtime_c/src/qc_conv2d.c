@@ -19,7 +19,7 @@
  *   from a zero-padded copy in scratch instead, so no byte outside the filter is read.
  * - epilogue: accumulators of a pixel tile and QC_CONV_CB channels go to an int32 block
  *   in scratch and are requantised QC_CONV_CB channels of a pixel at a time
- *   (qc_requant_row.h: the same arithmetic as qc_requantize, branch-free and
+ *   (qc_requant_row in qc_fixedpoint.h: qc_requantize over an array,
  *   vectorisable). The block is that small because scratch is part of the model's arena.
  * |(x + off) * w| <= 255 * 128, so the dot product stays in int32 for K < 65000; adding
  * the bias and the output offset is done modulo 2^32 through uint32_t, which equals the
@@ -31,7 +31,7 @@
 #include <string.h>
 
 #include "qc_kernels.h"
-#include "qc_requant_row.h"
+#include "qc_fixedpoint.h"
 
 #define QC_CONV_MR 4  /* output pixels per tile */
 #define QC_CONV_KB 32 /* reduction padding unit: one 256-bit vector of int8 filter taps */

@@ -10,22 +10,8 @@
  *     a K        output aliasing block K (in-place: the block's bytes are the output)
  * Output: one line per output block of each case, then "ok <status>" per case.
  */
-#define _DEFAULT_SOURCE
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
-
+#include "qc_guard.h"
 #include "qc_kernels.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#define QC_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
-#else
-#define QC_POISON(p, n) ((void)(p), (void)(n))
-#endif
 
 #define MAX_BLOCKS 24
 
@@ -45,32 +31,10 @@ static void die(const char *what) {
     exit(2);
 }
 
-/* `bytes` at the end of fresh pages followed by a PROT_NONE page, start aligned down to
- * `align`; the slack after the array (alignment only) is poisoned under ASan. */
-static void *guarded(size_t bytes, size_t align, void **map, size_t *span) {
-    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    const size_t body = (bytes + align + page - 1) / page * page;
-    uint8_t *base = mmap(NULL, body + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (base == MAP_FAILED || mprotect(base + body, page, PROT_NONE) != 0) {
-        die("mmap");
-    }
-    uint8_t *end = base + body;
-    uint8_t *start = (uint8_t *)((uintptr_t)(end - bytes) & ~(uintptr_t)(align - 1));
-    memset(base, 0xA5, body);
-    if (end > start + bytes) {
-        QC_POISON(start + bytes, (size_t)(end - (start + bytes)));
-    }
-    *map = base;
-    *span = body + page;
-    return start;
-}
-
 static void release(void) {
     for (int i = 0; i < nblocks; ++i) {
         if (blocks[i].map != NULL) {
-#if defined(__SANITIZE_ADDRESS__)
-            ASAN_UNPOISON_MEMORY_REGION(blocks[i].map, blocks[i].span - (size_t)sysconf(_SC_PAGESIZE));
-#endif
+            QC_UNPOISON(blocks[i].map, blocks[i].span - (size_t)sysconf(_SC_PAGESIZE));
             munmap(blocks[i].map, blocks[i].span);
         }
     }
@@ -86,7 +50,7 @@ static block *add_block(char kind, size_t n, size_t elem, size_t align) {
     b->kind = kind;
     b->n = n;
     if (kind != 'n') {
-        b->data = guarded(n * elem, align, &b->map, &b->span);
+        b->data = qc_guarded(n * elem, align, &b->map, &b->span);
     }
     return b;
 }

@@ -24,7 +24,7 @@ What is specialised (anything else falls back to the portable runtime kernel):
   -> a zero point row) on the border; the last ``channels % 4`` channels are scalar
   (int8 loads, int16 weights, the same folded bias and requantisation).
 
-Requantisation takes one SMLAL per output (``<name>_dsp_mbqm2``) whenever that is exact
+Requantisation takes one SMLAL per output (``qc_requantize_x2`` (qc_fixedpoint.h)) whenever that is exact
 for the layer (positive multipliers, right shifts 1..31, ``2 * |acc| < 2^31`` for every
 int8 input: ``requant_table``); otherwise the general TFLM sequence.
 
@@ -51,7 +51,7 @@ from qcompile.resources import templates_dir
 if TYPE_CHECKING:
     from qcompile.codegen.lowering import Layer, Lowering
 
-DSP_HEADERS = ("qc_acle.h", "qc_fixedpoint.h")
+DSP_HEADERS = ("qc_dsp_helpers.h",)  # its includes follow (runtime_files)
 """Runtime headers ``<name>_kernels.c`` includes (copied into ``runtime/``)."""
 
 _MASK32 = (1 << 32) - 1
@@ -138,7 +138,7 @@ def pack_depthwise_weights(w: np.ndarray, double: bool = False) -> np.ndarray:
 
 
 def requant_table(multiplier: np.ndarray, shift: np.ndarray, acc_bound: int) -> np.ndarray | None:
-    """``[m, 2^(e-1), e]`` per channel (``e = -shift``) for ``<name>_dsp_mbqm2``, or None.
+    """``[m, 2^(e-1), e]`` per channel (``e = -shift``) for ``qc_requantize_x2`` (qc_fixedpoint.h), or None.
 
     That requantisation takes ``2 * acc`` and is exact (see kernels.c.j2) when every
     multiplier is positive, every shift is in [-31, -1] and ``2 * |acc| < 2^31`` for every
@@ -245,11 +245,11 @@ def _requant_setup(lo: Lowering, node: Node, n: int) -> tuple[str, str, str]:
     mult = np.asarray(node.attrs["multiplier"], dtype=np.int64).reshape(-1)
     m, s = _requant_arrays(lo, node, n)
     if shift.max() <= 0 and shift.min() >= -22 and mult.min() > 0:
-        requant = f"{lo.cname}_dsp_requant_fast"
+        requant = "qc_dsp_requant_fast"
     elif shift.max() <= 0:
-        requant = f"{lo.cname}_dsp_requant_lt1"
+        requant = "qc_dsp_requant_lt1"
     else:
-        requant = f"{lo.cname}_dsp_requant"
+        requant = "qc_dsp_requant"
     return m, s, requant
 
 
@@ -272,7 +272,7 @@ def _emit(lo: Lowering, layer: Layer, fn: str, source: str, node: Node, residual
 
 
 def _fast_ok(m: int, s: int) -> bool:
-    """The one-SMLAL requantisation is exact for this multiplier/shift (see kernels.c.j2)."""
+    """qc_requantize_fast is exact for this multiplier/shift (see qc_fixedpoint.h)."""
     return m > 0 and -22 <= s <= 0
 
 
@@ -281,7 +281,7 @@ def _add_epilogue(lo: Lowering, node: Node) -> dict[str, Any]:
     from qcompile.reference.fused import split_attrs
 
     _, add, operand = split_attrs(node.attrs)
-    fast = f"{lo.cname}_dsp_mbqm_fast"
+    fast = "qc_requantize_fast"
 
     def rq(m: int, s: int) -> str:
         return fast if _fast_ok(m, s) else "qc_requantize_lt1"
