@@ -10,6 +10,8 @@ APT_PACKAGES=(build-essential cmake)
 APT_PACKAGES+=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)
 # DSP intrinsics emulation checked against the real instructions (Armv7-A under qemu-arm)
 APT_PACKAGES+=(gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user)
+# static analysis of the generated C (tests/codegen/test_cppcheck.py)
+APT_PACKAGES+=(cppcheck)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -69,3 +69,124 @@ def run_c_driver(
     assert len(lines) == len(expected)
     for line, want in zip(lines, expected, strict=True):
         np.testing.assert_array_equal(np.array(line.split(), dtype=np.int64), want.reshape(-1).astype(np.int64))
+
+
+# ---- guarded kernel driver: every runtime kernel, every array at the end of its allocation
+
+
+class Out:
+    """An int8 output block of ``size`` bytes (or, with ``alias``, the bytes of an earlier
+    block: an in-place call)."""
+
+    def __init__(self, size: int, alias: int | None = None) -> None:
+        self.size = size
+        self.alias = alias
+
+
+NULL = None  # a NULL pointer block (an absent bias)
+
+
+def _block(value: object) -> str:
+    if value is None:
+        return "n"
+    if isinstance(value, Out):
+        return f"o {value.size}" if value.alias is None else f"a {value.alias}"
+    arr = np.asarray(value)
+    kind = "b" if arr.dtype == np.int8 else "w"
+    if arr.dtype not in (np.int8, np.int32):
+        raise TypeError(f"driver blocks are int8 or int32, got {arr.dtype}")
+    flat = arr.reshape(-1)
+    return f"{kind} {flat.size} " + " ".join(map(str, flat.tolist()))
+
+
+class KernelDriver:
+    """tests/c/qc_kernel_driver.c built once with every runtime source under ASan + UBSan:
+    ``run`` calls one kernel per case with guarded arrays and returns its outputs."""
+
+    def __init__(self, exe: Path) -> None:
+        self.exe = exe
+
+    def run_many(self, cases: Sequence[tuple[str, Sequence[object]]]) -> list[tuple[int, list[np.ndarray]]]:
+        """(status, outputs) of each ``(kernel, blocks)`` case, all in one process."""
+        text = "\n".join(f"{kernel}\n" + "\n".join(_block(b) for b in blocks) + "\nend" for kernel, blocks in cases)
+        run = subprocess.run([str(self.exe)], input=text, capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, f"kernel driver failed (exit {run.returncode}):\n{run.stderr[-6000:]}"
+        results: list[tuple[int, list[np.ndarray]]] = []
+        outs: list[np.ndarray] = []
+        for line in run.stdout.splitlines():
+            if line.startswith("ok "):
+                results.append((int(line.split()[1]), outs))
+                outs = []
+            else:
+                outs.append(np.array(line.split(), dtype=np.int64).astype(np.int8))
+        assert len(results) == len(cases), run.stdout[-2000:]
+        return results
+
+    def run(self, kernel: str, blocks: Sequence[object]) -> list[np.ndarray]:
+        """Outputs of one call that must succeed (status QC_OK)."""
+        ((status, outs),) = self.run_many([(kernel, blocks)])
+        assert status == 0, f"{kernel} returned status {status}"
+        return outs
+
+
+def build_kernel_driver(tmp_path: Path) -> KernelDriver:
+    """Compile the guarded driver with all of ``runtime_c/src`` under the sanitizers (skips
+    like :func:`sanitizing_gcc` when they are unavailable)."""
+    gcc, flags = sanitizing_gcc(tmp_path)
+    exe = tmp_path / "qc_kernel_driver"
+    sources = sorted((REPO / "runtime_c" / "src").glob("*.c"))
+    build = subprocess.run(
+        [gcc, "-std=c99", "-Wall", "-Wextra", "-Werror", *flags, f"-I{REPO / 'runtime_c' / 'include'}"]
+        + [str(REPO / "tests" / "c" / "qc_kernel_driver.c"), *map(str, sources), "-o", str(exe)],
+        capture_output=True,
+        text=True,
+    )
+    assert build.returncode == 0, build.stderr
+    return KernelDriver(exe)
+
+
+# ---- whole generated models under the sanitizers ----------------------------------------
+
+
+def check_model_sanitized(folder: Path, tmp_path: Path, *, samples: int = 3, seed: int = 0) -> None:
+    """Build a generated output folder with ASan + UBSan into tests/c/qc_model_driver.c
+    (inputs, outputs and the arena each at the end of a guarded mapping; weights are
+    globals with ASan redzones), run it on random int8 samples and compare every output
+    with the numpy reference run of the folder's ``model.qir``."""
+    import json
+
+    from qcompile.ir_io import load_graph
+    from qcompile.reference.executor import run_quantized
+
+    gcc, flags = sanitizing_gcc(tmp_path)
+    c_name = json.loads((folder / "report.json").read_text())["c_name"]
+    graph, _ = load_graph(folder / "model.qir")
+    exe = tmp_path / f"{c_name}_sanitized"
+    sources = sorted(folder.glob("*.c")) + sorted((folder / "runtime").glob("*.c"))
+    build = subprocess.run(
+        [gcc, "-std=c99", "-Wall", "-Wextra", "-Werror", *flags, f"-DQC_MODEL={c_name}", f"-I{folder}"]
+        + [f"-I{folder / 'runtime'}", str(REPO / "tests" / "c" / "qc_model_driver.c"), *map(str, sources)]
+        + ["-o", str(exe)],
+        capture_output=True,
+        text=True,
+    )
+    assert build.returncode == 0, build.stderr
+    rng = np.random.default_rng(seed)
+    ins = [
+        [rng.integers(-128, 128, graph.tensors[n].shape).astype(np.int8) for n in graph.inputs] for _ in range(samples)
+    ]
+    head = [len(graph.inputs), *(graph.tensors[n].size for n in graph.inputs)]
+    head += [len(graph.outputs), *(graph.tensors[n].size for n in graph.outputs)]
+    body = [" ".join(map(str, x.reshape(-1).tolist())) for sample in ins for x in sample]
+    run = subprocess.run(
+        [str(exe)], input=" ".join(map(str, head)) + "\n" + "\n".join(body) + "\n", capture_output=True, text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, f"{c_name} under the sanitizers (exit {run.returncode}):\n{run.stderr[-6000:]}"
+    lines = run.stdout.splitlines()
+    assert len(lines) == samples * len(graph.outputs)
+    for s, sample in enumerate(ins):
+        want = run_quantized(graph, sample)
+        for o, name in enumerate(graph.outputs):
+            got = np.array(lines[s * len(graph.outputs) + o].split(), dtype=np.int64)
+            np.testing.assert_array_equal(got, want[name].reshape(-1).astype(np.int64), err_msg=f"sample {s} {name}")

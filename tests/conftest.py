@@ -41,3 +41,11 @@ def kws_tflite() -> Path:
 @pytest.fixture(scope="session")
 def kws_data() -> Path:
     return _shared("data/kws_mfcc_dev500.npz")
+
+
+@pytest.fixture(scope="session")
+def kernel_driver(tmp_path_factory: pytest.TempPathFactory):
+    """The guarded sanitizer driver of every runtime kernel (tests/c_driver.py), built once."""
+    from c_driver import build_kernel_driver
+
+    return build_kernel_driver(tmp_path_factory.mktemp("kernel_driver"))

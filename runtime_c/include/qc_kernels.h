@@ -8,7 +8,12 @@
  * Multipliers/shifts: TFLite convention (Q31 multiplier, shift > 0 = left).
  * Kernels never allocate; those that need working memory take a `scratch` pointer whose
  * size the matching *_scratch_size() returns (0 means NULL is fine).
- * Return value: QC_OK, or QC_ERROR on parameters the kernel cannot handle.
+ * Names: qc_<op>[_<variant>]_<dtype>, like CMSIS-NN's arm_<op>[_<variant>]_<dtype>.
+ * Return value (every kernel): QC_OK, or QC_ERROR on parameters the kernel cannot handle;
+ * the generated model checks it after every call.
+ * Memory: a kernel reads and writes only inside the arrays it is given (sizes implied by
+ * its parameters), never past their ends: tests/runtime_c runs each one under ASan/UBSan
+ * with every array at the very end of a guarded allocation.
  */
 #ifndef QC_KERNELS_H
 #define QC_KERNELS_H
@@ -133,14 +138,14 @@ int qc_softmax_s8(const qc_softmax_params *p, const int8_t *input, int8_t *outpu
 
 /* ---- table lookup: every elementwise unary int8 op ---------------------------------- */
 
-void qc_lut_s8(const int8_t table[256], const int8_t *input, int8_t *output, int32_t size);
+int qc_lut_s8(const int8_t table[256], const int8_t *input, int8_t *output, int32_t size);
 
 /* ---- data movement ------------------------------------------------------------------ */
 
 /* out = concatenation along an axis: each of `outer` slices copies inner_sizes[i] bytes
  * from inputs[i] in turn. */
-void qc_concat_s8(int32_t outer, int32_t num_inputs, const int8_t *const *inputs,
-                  const int32_t *inner_sizes, int8_t *output);
+int qc_concat_s8(int32_t outer, int32_t num_inputs, const int8_t *const *inputs, const int32_t *inner_sizes,
+                 int8_t *output);
 
 /* Constant padding of a QC_MAX_RANK (right-aligned) tensor. */
 typedef struct {
@@ -150,7 +155,7 @@ typedef struct {
     int32_t pad_value;
 } qc_pad_params;
 
-void qc_pad_s8(const qc_pad_params *p, const int8_t *input, int8_t *output);
+int qc_pad_s8(const qc_pad_params *p, const int8_t *input, int8_t *output);
 
 /* out[...] = in transposed: out axis i is in axis perm[i]; QC_MAX_RANK, right-aligned. */
 typedef struct {
@@ -158,9 +163,9 @@ typedef struct {
     int32_t perm[QC_MAX_RANK];
 } qc_transpose_params;
 
-void qc_transpose_s8(const qc_transpose_params *p, const int8_t *input, int8_t *output);
+int qc_transpose_s8(const qc_transpose_params *p, const int8_t *input, int8_t *output);
 
-void qc_copy_s8(const int8_t *input, int8_t *output, int32_t size);
+int qc_copy_s8(const int8_t *input, int8_t *output, int32_t size);
 
 /* ---- fused conv2d + residual add (qc_conv2d_add.c) ---------------------------------- */
 
@@ -182,10 +187,10 @@ size_t qc_conv2d_add_s8_scratch_size(const qc_conv_params *conv);
  * `scratch` is in use, output rows >= fast_end are unwritten and input rows below
  * fast_begin * stride_h - pad_top are never read again, so the memory planner may put the
  * scratch there. scratch may be NULL when fast_begin == fast_end. */
-int qc_conv2d_s8_rows(const qc_conv_params *p, int32_t fast_begin, int32_t fast_end, const int8_t *input,
+int qc_conv2d_rows_s8(const qc_conv_params *p, int32_t fast_begin, int32_t fast_end, const int8_t *input,
                       const int8_t *filter, const int32_t *bias, const int32_t *multiplier, const int32_t *shift,
                       int8_t *output, void *scratch);
-int qc_conv2d_add_s8_rows(const qc_conv_params *conv, const qc_add_params *add, int32_t conv_operand,
+int qc_conv2d_add_rows_s8(const qc_conv_params *conv, const qc_add_params *add, int32_t conv_operand,
                           int32_t fast_begin, int32_t fast_end, const int8_t *input, const int8_t *filter,
                           const int32_t *bias, const int32_t *multiplier, const int32_t *shift,
                           const int8_t *residual, int8_t *output, void *scratch);

@@ -8,10 +8,10 @@
  *
  * Why a row form: per element this is three requantisations. Written with branches (the
  * SRDHM nudge, a 64-bit division) it was ~100 instructions per output and a third of
- * ResNet-8's instructions (the residual adds). Here every step is qc_requant_row.h's
+ * ResNet-8's instructions (the residual adds). Here every step is qc_fixedpoint.h's
  * branch-free arithmetic on int32 lanes, so gcc/clang vectorise the row (AVX2, NEON).
  *
- * The output offset is added exactly (no wrap), as in the reference: qc_rq_offset_clamp.
+ * The output offset is added exactly (no wrap), as in the reference: qc_offset_clamp.
  *
  * Aliasing: out may be exactly in1 or in2 (in place, as the planner arranges) but must not
  * overlap them otherwise. Each chunk is computed into a local int32 array before it is
@@ -21,7 +21,7 @@
 #define QC_ADD_ELEM_H
 
 #include "qc_kernels.h"
-#include "qc_requant_row.h"
+#include "qc_fixedpoint.h"
 
 /* Elements per chunk: the local buffer is QC_ADD_CHUNK int32 on the stack. */
 #define QC_ADD_CHUNK 32
@@ -44,13 +44,13 @@ static inline int qc_add_elem_params_ok(const qc_add_params *p) {
 
 /* x -> RDBPOT(SRDHM((x + off) << ls, m), r) for one input. */
 static inline int32_t qc_add_rescale(int32_t x, int32_t off, int32_t ls, int32_t m, int32_t r) {
-    return qc_rq_rdbpot(qc_rq_srdhm(qc_rq_s32((uint32_t)(x + off) << ls), m), r);
+    return qc_rdbpot(qc_srdhm(qc_u32_to_s32((uint32_t)(x + off) << ls), m), r);
 }
 
 /* One chunk (n <= QC_ADD_CHUNK); `sub` is a constant at each call site, so the branch on
  * it is resolved at compile time. */
 QC_INLINE void qc_add_chunk(const qc_add_params *p, const int8_t *in1, const int8_t *in2, int32_t n, int8_t *out,
-                            int sub, const qc_rq_offset_clamp *oc) {
+                            int sub, const qc_offset_clamp *oc) {
     int32_t t[QC_ADD_CHUNK];
     const int32_t o1 = p->input1_offset, o2 = p->input2_offset, ls = p->left_shift;
     const int32_t m1 = p->input1_multiplier, r1 = -p->input1_shift;
@@ -59,9 +59,9 @@ QC_INLINE void qc_add_chunk(const qc_add_params *p, const int8_t *in1, const int
     for (int32_t i = 0; i < n; ++i) {
         const uint32_t a = (uint32_t)qc_add_rescale(in1[i], o1, ls, m1, r1);
         const uint32_t b = (uint32_t)qc_add_rescale(in2[i], o2, ls, m2, r2);
-        const int32_t raw = qc_rq_s32(sub ? a - b : a + b); /* TFLM's int32 sum, wrapping */
-        const int32_t o = qc_rq_rdbpot(qc_rq_srdhm(raw, mo), ro);
-        t[i] = qc_rq_offset_clamp_apply(o, oc);
+        const int32_t raw = qc_u32_to_s32(sub ? a - b : a + b); /* TFLM's int32 sum, wrapping */
+        const int32_t o = qc_rdbpot(qc_srdhm(raw, mo), ro);
+        t[i] = qc_offset_clamp_apply(o, oc);
     }
     for (int32_t i = 0; i < n; ++i) {
         out[i] = (int8_t)t[i]; /* in [lo, hi], a subset of [-128, 127]: exact */
@@ -71,7 +71,7 @@ QC_INLINE void qc_add_chunk(const qc_add_params *p, const int8_t *in1, const int
 /* out[i] = ADD/SUB(in1[i], in2[i]) for i < n; p must pass qc_add_elem_params_ok. */
 static inline void qc_add_row_s8(const qc_add_params *p, const int8_t *in1, const int8_t *in2, size_t n,
                                  int8_t *out) {
-    const qc_rq_offset_clamp oc = qc_rq_offset_clamp_make(p->output_offset, p->act_min, p->act_max);
+    const qc_offset_clamp oc = qc_offset_clamp_make(p->output_offset, p->act_min, p->act_max);
     size_t i = 0;
     if (p->subtract) {
         for (; i < n; i += QC_ADD_CHUNK) {

@@ -12,23 +12,26 @@
  * - micro-kernel: QC_CONV_MR pixel rows x QC_CONV_NR filter rows of int32 accumulators;
  *   each step loads every row once and does MR*NR int16 x int8 -> int32 multiply-adds,
  *   which gcc/clang turn into pmaddwd on x86 (a reduction they recognise). Filter rows
- *   are read up to Kp: the bytes past a row's K taps are the next row's, multiplied by
- *   the zero padding of the im2col rows; only the filter's last row has no successor,
- *   so it is copied, zero-padded, into scratch.
+ *   are read up to Kp: the bytes past a row's K taps are the next rows', multiplied by
+ *   the zero padding of the im2col rows. The last rows, whose Kp bytes would run past the
+ *   end of the filter array (every row with fewer than Kp bytes from its start to the
+ *   array's end: several when K < Kp - K, e.g. a 1x1 conv over 8 channels), are read
+ *   from a zero-padded copy in scratch instead, so no byte outside the filter is read.
  * - epilogue: accumulators of a pixel tile and QC_CONV_CB channels go to an int32 block
  *   in scratch and are requantised QC_CONV_CB channels of a pixel at a time
- *   (qc_requant_row.h: the same arithmetic as qc_requantize, branch-free and
+ *   (qc_requant_row in qc_fixedpoint.h: qc_requantize over an array,
  *   vectorisable). The block is that small because scratch is part of the model's arena.
  * |(x + off) * w| <= 255 * 128, so the dot product stays in int32 for K < 65000; adding
  * the bias and the output offset is done modulo 2^32 through uint32_t, which equals the
  * reference's wrap_int32 (TFLM's int32 wrap on gcc) without undefined behaviour.
  *
- * Scratch: [cols: MR * Kp int16][acc: MR * CB int32][last filter row: Kp int8].
+ * Scratch: [cols: MR * Kp int16][acc: MR * CB int32][tail: the last T filter rows, then
+ * zeros, (T - 1) * K + Kp int8].
  */
 #include <string.h>
 
 #include "qc_kernels.h"
-#include "qc_requant_row.h"
+#include "qc_fixedpoint.h"
 
 #define QC_CONV_MR 4  /* output pixels per tile */
 #define QC_CONV_KB 32 /* reduction padding unit: one 256-bit vector of int8 filter taps */
@@ -60,13 +63,33 @@ static int32_t qc_conv_kp(const qc_conv_params *p) {
     return (k + QC_CONV_KB - 1) / QC_CONV_KB * QC_CONV_KB;
 }
 
+/* T: how many of the filter's last rows have fewer than Kp bytes up to the array's end
+ * (at least 1, the last row, which keeps the copy simple when K == Kp). */
+static int32_t qc_conv_tail_rows(const qc_conv_params *p, int32_t k, int32_t kp) {
+    const int32_t t = (kp + k - 1) / k - 1;
+    return t < 1 ? 1 : (t > p->out_c ? p->out_c : t);
+}
+
+/* Bytes of the tail copy: T rows, then zeros so that the last of them can be read to Kp. */
+static size_t qc_conv_tail_bytes(const qc_conv_params *p, int32_t k, int32_t kp) {
+    return (size_t)(qc_conv_tail_rows(p, k, kp) - 1) * (size_t)k + (size_t)kp;
+}
+
 size_t qc_conv2d_s8_scratch_size(const qc_conv_params *p) {
     if (p == NULL || !qc_conv_params_ok(p)) {
         return 0;
     }
+    const int32_t k = p->kernel_h * p->kernel_w * (p->in_c / p->groups);
     const size_t kp = (size_t)qc_conv_kp(p);
     return qc_conv_align16((size_t)QC_CONV_MR * kp * sizeof(int16_t)) +
-           qc_conv_align16((size_t)QC_CONV_MR * QC_CONV_CB * sizeof(int32_t)) + qc_conv_align16(kp);
+           qc_conv_align16((size_t)QC_CONV_MR * QC_CONV_CB * sizeof(int32_t)) +
+           qc_conv_align16(qc_conv_tail_bytes(p, k, (int32_t)kp));
+}
+
+/* Filter row oc, readable up to Kp: in place, or in the tail copy from row `first_tail` on. */
+static const int8_t *qc_conv_row(const int8_t *filter, const int8_t *tail, int32_t oc, int32_t first_tail,
+                                 int32_t k) {
+    return oc < first_tail ? filter + (size_t)oc * (size_t)k : tail + (size_t)(oc - first_tail) * (size_t)k;
 }
 
 /* acc[t * stride + u] = sum_i r_t[i] * w_u[i], 4 pixel rows x 2 filter rows. */
@@ -182,11 +205,13 @@ int qc_conv2d_s8(const qc_conv_params *p, const int8_t *input, const int8_t *fil
     const int32_t pixels = p->out_h * p->out_w;
     int16_t *cols = (int16_t *)scratch;
     int32_t *accs = (int32_t *)((uint8_t *)scratch + qc_conv_align16((size_t)QC_CONV_MR * (size_t)kp * sizeof(int16_t)));
-    int8_t *last = (int8_t *)accs + qc_conv_align16((size_t)QC_CONV_MR * QC_CONV_CB * sizeof(int32_t));
-    /* The filter's last row, zero-padded to Kp (every other row may be read past K). */
-    const int8_t *last_src = filter + (size_t)(out_c - 1) * (size_t)k;
-    memcpy(last, last_src, (size_t)k);
-    memset(last + k, 0, (size_t)(kp - k));
+    int8_t *tail = (int8_t *)accs + qc_conv_align16((size_t)QC_CONV_MR * QC_CONV_CB * sizeof(int32_t));
+    /* The filter's last T rows, zero-padded so that each can be read to Kp. */
+    const int32_t first_tail = out_c - qc_conv_tail_rows(p, k, kp);
+    const size_t tail_bytes = qc_conv_tail_bytes(p, k, kp);
+    const size_t tail_rows_bytes = (size_t)(out_c - first_tail) * (size_t)k;
+    memcpy(tail, filter + (size_t)first_tail * (size_t)k, tail_rows_bytes);
+    memset(tail + tail_rows_bytes, 0, tail_bytes - tail_rows_bytes);
 
     for (int32_t n = 0; n < p->batches; ++n) {
         int8_t *out_n = output + (size_t)n * (size_t)pixels * (size_t)out_c;
@@ -214,13 +239,13 @@ int qc_conv2d_s8(const qc_conv_params *p, const int8_t *input, const int8_t *fil
                     int32_t j = 0;
                     for (; j + 2 <= cb; j += 2) {
                         const int32_t oc = oc0 + j;
-                        const int8_t *w0 = filter + (size_t)oc * (size_t)k;
-                        const int8_t *w1 = oc + 1 == out_c - 1 ? last : w0 + k;
+                        const int8_t *w0 = qc_conv_row(filter, tail, oc, first_tail, k);
+                        const int8_t *w1 = qc_conv_row(filter, tail, oc + 1, first_tail, k);
                         qc_conv_dot_4x2(rows[0], rows[1], rows[2], rows[3], w0, w1, kp, accs + j, QC_CONV_CB);
                     }
                     for (; j < cb; ++j) {
                         const int32_t oc = oc0 + j;
-                        const int8_t *w = oc == out_c - 1 ? last : filter + (size_t)oc * (size_t)k;
+                        const int8_t *w = qc_conv_row(filter, tail, oc, first_tail, k);
                         qc_conv_dot_4x1(rows[0], rows[1], rows[2], rows[3], w, kp, accs + j, QC_CONV_CB);
                     }
                     for (int32_t t = 0; t < count; ++t) {

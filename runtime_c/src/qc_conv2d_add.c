@@ -24,10 +24,6 @@ static size_t qc_conv2d_add_align16(size_t n) {
     return (n + 15u) & ~(size_t)15u;
 }
 
-/* uint32 -> int32 two's complement without implementation-defined conversions. */
-static int32_t qc_conv2d_add_u32_to_s32(uint32_t u) {
-    return u <= (uint32_t)INT32_MAX ? (int32_t)u : (int32_t)(u - 2147483648u) - INT32_MAX - 1;
-}
 
 /* The parameters of output row `oy` of one batch: batches 1, out_h 1, and the input
  * window's rows only. Returns the first input row used, or -1 when the window lies
@@ -103,7 +99,7 @@ int qc_conv2d_add_s8(const qc_conv_params *conv, const qc_add_params *add, int32
                 for (size_t i = 0; i < row_len; ++i) {
                     const int32_t oc = (int32_t)(i % (size_t)conv->out_c);
                     const int32_t b = bias != NULL ? bias[oc] : 0;
-                    const int32_t v = qc_conv2d_add_u32_to_s32((uint32_t)qc_requantize(b, multiplier[oc], shift[oc]) +
+                    const int32_t v = qc_u32_to_s32((uint32_t)qc_requantize(b, multiplier[oc], shift[oc]) +
                                                                (uint32_t)conv->output_offset);
                     band[i] = qc_clamp_s8(v, conv->act_min, conv->act_max);
                 }

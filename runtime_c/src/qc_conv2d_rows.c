@@ -39,9 +39,6 @@
 #define QC_ROWS_NOINLINE
 #endif
 
-static int32_t qc_rows_u32_to_s32(uint32_t u) {
-    return u <= (uint32_t)INT32_MAX ? (int32_t)u : (int32_t)(u - 2147483648u) - INT32_MAX - 1;
-}
 
 /* The parameters of output rows [r0, r1) of one batch (batches 1, the input window's rows
  * only, input pointer offset returned in *first). Returns 0 when the band cannot be
@@ -193,8 +190,8 @@ static int qc_rows_direct(const qc_conv_params *p, int32_t r0, int32_t r1, const
                 for (int32_t j = 0; j < n; ++j) {
                     const int32_t oc = c0 + j;
                     const uint32_t acc = (uint32_t)accs[j] + (uint32_t)(bias != NULL ? bias[oc] : 0);
-                    const int32_t r = qc_requantize(qc_rows_u32_to_s32(acc), multiplier[oc], shift[oc]);
-                    const int32_t v = qc_rows_u32_to_s32((uint32_t)r + (uint32_t)p->output_offset);
+                    const int32_t r = qc_requantize(qc_u32_to_s32(acc), multiplier[oc], shift[oc]);
+                    const int32_t v = qc_u32_to_s32((uint32_t)r + (uint32_t)p->output_offset);
                     chunk[j] = qc_clamp_s8(v, p->act_min, p->act_max);
                 }
                 if (add == NULL) {
@@ -285,14 +282,14 @@ static int qc_rows_run(const qc_conv_params *p, const qc_add_params *add, int32_
     return QC_OK;
 }
 
-int qc_conv2d_s8_rows(const qc_conv_params *p, int32_t fast_begin, int32_t fast_end, const int8_t *input,
+int qc_conv2d_rows_s8(const qc_conv_params *p, int32_t fast_begin, int32_t fast_end, const int8_t *input,
                       const int8_t *filter, const int32_t *bias, const int32_t *multiplier, const int32_t *shift,
                       int8_t *output, void *scratch) {
     return qc_rows_run(p, NULL, 1, fast_begin, fast_end, input, filter, bias, multiplier, shift, NULL, output,
                        scratch);
 }
 
-int qc_conv2d_add_s8_rows(const qc_conv_params *conv, const qc_add_params *add, int32_t conv_operand,
+int qc_conv2d_add_rows_s8(const qc_conv_params *conv, const qc_add_params *add, int32_t conv_operand,
                           int32_t fast_begin, int32_t fast_end, const int8_t *input, const int8_t *filter,
                           const int32_t *bias, const int32_t *multiplier, const int32_t *shift,
                           const int8_t *residual, int8_t *output, void *scratch) {

@@ -11,7 +11,7 @@
  *   point, whose (x + input_offset) is 0: "padding contributes nothing" without a branch.
  * - otherwise: an int32 accumulator row per output pixel in scratch, one vectorised pass
  *   per in-bounds tap (out-of-bounds taps are skipped).
- * The accumulator row is then requantised in one vectorisable pass (qc_requant_row.h).
+ * The accumulator row is then requantised in one vectorisable pass (qc_requant_row, qc_fixedpoint.h).
  * |(x + off) * w| <= 255 * 128, so the tap sum stays in int32 for any kernel under 65000
  * taps; the bias and the output offset are added modulo 2^32 through uint32_t (the
  * reference's wrap_int32, no undefined behaviour).
@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "qc_kernels.h"
-#include "qc_requant_row.h"
+#include "qc_fixedpoint.h"
 
 static size_t qc_dw_align16(size_t n) {
     return (n + 15u) & ~(size_t)15u;

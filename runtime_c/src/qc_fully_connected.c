@@ -12,9 +12,6 @@
  */
 #include "qc_kernels.h"
 
-static inline int32_t qc_fc_u32_to_s32(uint32_t u) {
-    return u <= (uint32_t)INT32_MAX ? (int32_t)u : (int32_t)(u - 2147483648u) - INT32_MAX - 1;
-}
 
 static int qc_fc_params_ok(const qc_fc_params *p) {
     return p->batches >= 1 && p->in_features >= 1 && p->out_features >= 1 && p->input_offset >= -127 &&
@@ -29,9 +26,9 @@ size_t qc_fully_connected_s8_scratch_size(const qc_fc_params *p) {
 static int8_t qc_fc_output(const qc_fc_params *p, int32_t dot, int32_t wsum, int32_t bias, int32_t multiplier,
                            int32_t shift) {
     const uint32_t sum = (uint32_t)bias + (uint32_t)dot + (uint32_t)p->input_offset * (uint32_t)wsum;
-    const int32_t acc = qc_fc_u32_to_s32(sum);
+    const int32_t acc = qc_u32_to_s32(sum);
     const int32_t v =
-        qc_fc_u32_to_s32((uint32_t)qc_requantize(acc, multiplier, shift) + (uint32_t)p->output_offset);
+        qc_u32_to_s32((uint32_t)qc_requantize(acc, multiplier, shift) + (uint32_t)p->output_offset);
     return qc_clamp_s8(v, p->act_min, p->act_max);
 }
 

@@ -4,11 +4,19 @@
 
 #include "qc_kernels.h"
 
-void qc_pad_s8(const qc_pad_params *p, const int8_t *input, int8_t *output) {
+int qc_pad_s8(const qc_pad_params *p, const int8_t *input, int8_t *output) {
     int32_t out_shape[QC_MAX_RANK];
     size_t out_stride[QC_MAX_RANK];
     size_t total = 1;
     int32_t k, i0, i1, i2, i3;
+    if (p == NULL || input == NULL || output == NULL || p->pad_value < -128 || p->pad_value > 127) {
+        return QC_ERROR;
+    }
+    for (k = 0; k < QC_MAX_RANK; ++k) {
+        if (p->in_shape[k] < 0 || p->pad_before[k] < 0 || p->pad_after[k] < 0) {
+            return QC_ERROR;
+        }
+    }
     const int8_t value = (int8_t)p->pad_value;
     const size_t row = (size_t)p->in_shape[4];
     for (k = QC_MAX_RANK - 1; k >= 0; --k) {
@@ -17,12 +25,12 @@ void qc_pad_s8(const qc_pad_params *p, const int8_t *input, int8_t *output) {
         total *= (size_t)out_shape[k];
     }
     if (total == 0) {
-        return;
+        return QC_OK;
     }
     memset(output, (unsigned char)value, total);
     for (k = 0; k < QC_MAX_RANK; ++k) {
         if (p->in_shape[k] == 0) {
-            return;
+            return QC_OK;
         }
     }
     for (i0 = 0; i0 < p->in_shape[0]; ++i0) {
@@ -39,4 +47,5 @@ void qc_pad_s8(const qc_pad_params *p, const int8_t *input, int8_t *output) {
             }
         }
     }
+    return QC_OK;
 }

@@ -3,12 +3,22 @@
  * Walks the output in order, gathering from the input through permuted strides. */
 #include "qc_kernels.h"
 
-void qc_transpose_s8(const qc_transpose_params *p, const int8_t *input, int8_t *output) {
+int qc_transpose_s8(const qc_transpose_params *p, const int8_t *input, int8_t *output) {
     size_t in_stride[QC_MAX_RANK];
     size_t s[QC_MAX_RANK]; /* input stride of each output axis */
     int32_t n[QC_MAX_RANK];  /* output shape */
     size_t step = 1;
     int32_t k, i0, i1, i2, i3, i4;
+    uint32_t seen = 0;
+    if (p == NULL || input == NULL || output == NULL) {
+        return QC_ERROR;
+    }
+    for (k = 0; k < QC_MAX_RANK; ++k) { /* perm must be a permutation, shapes non-negative */
+        if (p->perm[k] < 0 || p->perm[k] >= QC_MAX_RANK || (seen & (1u << p->perm[k])) || p->in_shape[k] < 0) {
+            return QC_ERROR;
+        }
+        seen |= 1u << p->perm[k];
+    }
     for (k = QC_MAX_RANK - 1; k >= 0; --k) {
         in_stride[k] = step;
         step *= (size_t)p->in_shape[k];
@@ -36,4 +46,5 @@ void qc_transpose_s8(const qc_transpose_params *p, const int8_t *input, int8_t *
             }
         }
     }
+    return QC_OK;
 }

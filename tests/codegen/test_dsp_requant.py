@@ -1,4 +1,5 @@
-"""The DSP family's fast requantisation forms (``templates/kernels/dsp/kernels.c.j2``) are
+"""The DSP family's fast requantisation forms (``runtime_c/include/qc_fixedpoint.h``,
+``qc_dsp_helpers.h``) are
 used only where ``families/dsp.py`` says they are exact (``_fast_ok``, ``requant_table``).
 Here the C expressions, modelled in exact integer arithmetic, are compared with TFLM's
 ``MultiplyByQuantizedMultiplier`` (``quant/fixedpoint.py``) over everything those
@@ -17,7 +18,7 @@ I32_MIN, I32_MAX = -(2**31), 2**31 - 1
 
 
 def _mbqm_fast(acc: np.ndarray, m: int, s: int) -> np.ndarray:
-    """``<name>_dsp_mbqm_fast``: floor((acc*m + 2^30) / 2^31), then (qadd(x, 2^(-s-1)) - [x<0]) >> -s."""
+    """``qc_requantize_fast``: floor((acc*m + 2^30) / 2^31), then (qadd(x, 2^(-s-1)) - [x<0]) >> -s."""
     x = (acc.astype(object) * m + (1 << 30)) >> 31
     x = np.array([int(v) for v in x], dtype=np.int64)
     if s >= 0:
@@ -27,7 +28,7 @@ def _mbqm_fast(acc: np.ndarray, m: int, s: int) -> np.ndarray:
 
 
 def _mbqm2(acc2: np.ndarray, m: int, half: int, e: int) -> np.ndarray:
-    """``<name>_dsp_mbqm2``: one SMLAL into {2^31, half}, minus 1 for a negative acc, >> e."""
+    """``qc_requantize_x2``: one SMLAL into {2^31, half}, minus 1 for a negative acc, >> e."""
     y = acc2.astype(object) * m + ((half << 32) | 0x80000000)
     hi = np.array([int(v) >> 32 for v in y], dtype=np.int64) + (acc2 >> 31)
     return hi >> e
@@ -43,7 +44,7 @@ def _multipliers(rng: np.random.Generator) -> list[int]:
 
 
 def _requant_fast(acc: np.ndarray, m: int, s: int, out_off: int) -> np.ndarray:
-    """``<name>_dsp_requant_fast``: the fast form, the output offset, the int8 clamp."""
+    """``qc_dsp_requant_fast``: the fast form, the output offset, the int8 clamp."""
     return np.clip(_mbqm_fast(acc, m, s) + out_off, -128, 127)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from c_driver import check_model_sanitized
 
 from qcompile.compiler import CompileOptions, compile_model
 from qcompile.tools.verify import verify
@@ -38,6 +39,7 @@ def test_resnet8_bit_exact_200(resnet8_build: Path, tmp_path: Path) -> None:
     result = verify(resnet8_build, data=tmp_path / "inputs.npz")
     assert result.samples == 200
     assert result.bit_exact == 200, f"mismatched samples: {result.mismatched_samples[:10]}"
+    check_model_sanitized(resnet8_build, tmp_path)  # ASan + UBSan, guarded buffers
     # random images are far from the training distribution, yet int8 must track float
     assert result.outputs and result.outputs[0].sqnr_db > 10.0
 
@@ -51,6 +53,7 @@ def test_kws_bit_exact_and_accuracy(tmp_path: Path, kws_onnx: Path, kws_data: Pa
     result = verify(out, data=tmp_path / "eval.npz")
     assert result.samples == 300
     assert result.bit_exact == 300, f"mismatched samples: {result.mismatched_samples[:10]}"
+    check_model_sanitized(out, tmp_path)  # ASan + UBSan, guarded buffers
     out0 = result.outputs[0]
     assert out0.float_accuracy is not None and out0.int8_accuracy is not None
     assert out0.float_accuracy > 0.8  # sanity: the data and the float model agree

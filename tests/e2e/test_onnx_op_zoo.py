@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from c_driver import check_model_sanitized
 from onnx import TensorProto, helper, numpy_helper
 
 from qcompile.compiler import CompileOptions, compile_model
@@ -125,5 +126,6 @@ def test_op_zoo_bit_exact(tmp_path: Path, target: str) -> None:
     } <= ops, ops
     result = verify(out, data=tmp_path / "eval.npz")
     assert result.bit_exact == result.samples == 16, result.mismatched_samples
+    check_model_sanitized(out, tmp_path)  # ASan + UBSan, guarded inputs, outputs and arena
     # int8 follows float closely on this well-conditioned random net
     assert result.outputs[0].sqnr_db > 25.0, result.outputs[0]

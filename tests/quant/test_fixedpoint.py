@@ -110,3 +110,65 @@ def test_quantize_multiplier_refuses_left_shifts_above_31() -> None:
     assert fp.quantize_multiplier(2.0**30)[1] == 31
     with pytest.raises(ValueError, match="left shift of 32"):
         fp.quantize_multiplier(2.0**31)
+
+
+_FAST_DRIVER = r"""
+#include <stdio.h>
+#include "qc_fixedpoint.h"
+int main(void) {
+    long long acc, m, s, bias, off;
+    while (scanf("%lld %lld %lld %lld %lld", &acc, &m, &s, &bias, &off) == 5) {
+        const int32_t a = (int32_t)acc, mm = (int32_t)m, ss = (int32_t)s;
+        /* fast form: m > 0, s in [-22, 0]; compared after the int8 clamp */
+        const int32_t mf = mm > 0 ? mm : 1, sf = ss < -22 ? -22 : (ss > 0 ? 0 : ss);
+        const int8_t fast = qc_clamp_s8(qc_requantize_fast(a, mf, sf) + (int32_t)off, -128, 127);
+        /* doubled form: m > 0, e in [1, 31], |2 acc| < 2^31 */
+        const int32_t e = ss < 0 ? -ss : 1, a2 = a / 2;
+        const int32_t x2 = qc_requantize_x2(a2 * 2, mf, (int32_t)(1u << (e - 1)), e);
+        int32_t row_acc[1] = {a};
+        const int32_t b[1] = {(int32_t)bias}, mv[1] = {mm}, sv[1] = {ss};
+        int8_t row_out[1];
+        qc_requant_row(row_acc, b, mv, sv, 1, (int32_t)off, -128, 127, row_out);
+        const qc_offset_clamp oc = qc_offset_clamp_make((int32_t)bias, -100, 90);
+        printf("%d %d %d %d\n", fast, x2, row_out[0], qc_offset_clamp_apply(a, &oc));
+    }
+    return 0;
+}
+"""
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
+def test_fast_forms_match_numpy(tmp_path: Path) -> None:
+    """Each fast form of qc_fixedpoint.h equals fixedpoint.py wherever its stated condition holds
+    (docs/QUANTIZATION.md, "Fast forms"): qc_requantize_fast after the int8 clamp,
+    qc_requantize_x2 on even accumulators, the row form with its wrapping bias and offset,
+    and the exact offset clamp of ADD/MUL."""
+    src = tmp_path / "fast.c"
+    src.write_text(_FAST_DRIVER)
+    exe = tmp_path / "fast"
+    flags = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-fsanitize=undefined", "-fno-sanitize-recover=all"]
+    subprocess.run(["cc", *flags, f"-I{runtime_dir() / 'include'}", str(src), "-o", str(exe)], check=True)
+    rng = np.random.default_rng(1)
+    n = 40000
+    acc = rng.integers(INT32_MIN, INT32_MAX, n, endpoint=True)
+    acc[: n // 2] = rng.integers(-(1 << 20), 1 << 20, n // 2)  # realistic accumulators
+    acc[:40] = [INT32_MIN, INT32_MAX, 0, -1, 1, 2, -2, 1 << 30] * 5
+    m = rng.integers(1 << 30, 1 << 31, n)
+    m[:300] = rng.integers(INT32_MIN, INT32_MAX, 300, endpoint=True)
+    s = rng.integers(-31, 8, n)
+    bias = rng.integers(INT32_MIN, INT32_MAX, n, endpoint=True)
+    bias[n // 2 :] = rng.integers(-(1 << 16), 1 << 16, n - n // 2)
+    off = rng.integers(-128, 128, n)
+    stdin = "\n".join(" ".join(map(str, r)) for r in zip(acc, m, s, bias, off, strict=True))
+    out = subprocess.run([str(exe)], input=stdin, capture_output=True, text=True, check=True).stdout
+    got = np.array([line.split() for line in out.strip().splitlines()], dtype=np.int64)
+    mf, sf = np.where(m > 0, m, 1), np.clip(s, -22, 0)
+    want_fast = np.clip(fp.multiply_by_quantized_multiplier(acc, mf, sf) + off, -128, 127)
+    np.testing.assert_array_equal(got[:, 0], want_fast)
+    e = np.where(s < 0, -s, 1)
+    half = np.where(acc < 0, -(-acc // 2), acc // 2)  # C's a / 2, so that 2 * half fits in int32
+    np.testing.assert_array_equal(got[:, 1], fp.multiply_by_quantized_multiplier(half, mf, -e))
+    summed = fp.wrap_int32(acc + bias)
+    want_row = np.clip(fp.wrap_int32(fp.multiply_by_quantized_multiplier(summed, m, s) + off), -128, 127)
+    np.testing.assert_array_equal(got[:, 2], want_row)
+    np.testing.assert_array_equal(got[:, 3], np.clip(acc + bias, -100, 90))

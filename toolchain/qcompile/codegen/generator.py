@@ -151,7 +151,8 @@ def _lower_graph(lowering: Lowering) -> tuple[list[Layer], list[str]]:
     for index, tensor in plan.output_copies:
         size = graph.tensors[tensor].size
         lowering.functions.add("qc_copy_s8")
-        epilogue.append(f"qc_copy_s8({lowering.src(tensor)}, outputs[{index}], {c_int(size)});")
+        copy = f"qc_copy_s8({lowering.src(tensor)}, outputs[{index}], {c_int(size)})"
+        epilogue.append(f"if ({copy} != QC_OK) {{\n        return {len(layers) + 1};\n    }}")
     return layers, epilogue
 
 

@@ -192,7 +192,7 @@ class Lowering:
             layer.statements.append(f"{text};")
 
     def copy(self, layer: Layer, src: str, dst: str, size: int) -> None:
-        self.call(layer, "qc_copy_s8", [src, dst, c_int(size)], checked=False)
+        self.call(layer, "qc_copy_s8", [src, dst, c_int(size)], checked=True)
 
     # -- entry ----------------------------------------------------------------------------
     def lower(self, index: int, node: Node) -> Layer:
@@ -263,7 +263,7 @@ def _conv_like(lo: Lowering, layer: Layer, node: Node, depthwise: bool) -> int:
     band = lo.plan.row_bands.get(node.name)
     if band is not None and not depthwise:
         # scratch in dead arena bytes: the planner's row bands (qc_conv2d_rows.c)
-        fn = "qc_conv2d_s8_rows"
+        fn = "qc_conv2d_rows_s8"
         args[1:1] = [c_int(band[0]), c_int(band[1])]
         layer.extra_report["row_band"] = list(band)
     lo.call(layer, fn, args, checked=True)
@@ -343,7 +343,7 @@ def _lut(lo: Lowering, layer: Layer, node: Node) -> int:
         raise ValueError("lut table must have 256 int8 entries")
     ident = lo.array("q", f"{node.name}_table", "int8_t", table, f"{node.name} lookup table")
     x, y = node.inputs[0], node.outputs[0]
-    lo.call(layer, "qc_lut_s8", [ident, lo.src(x), lo.dst(y), c_int(math.prod(lo.shape(x)))], checked=False)
+    lo.call(layer, "qc_lut_s8", [ident, lo.src(x), lo.dst(y), c_int(math.prod(lo.shape(x)))], checked=True)
     return 0
 
 
@@ -356,7 +356,8 @@ def _concat(lo: Lowering, layer: Layer, node: Node) -> int:
     lo.functions.add("qc_concat_s8")
     layer.statements.append(
         f"{{\n        const int8_t *const parts[{n}] = {{{ptrs}}};\n"
-        f"        qc_concat_s8({c_int(outer)}, {n}, parts, {sizes}, {lo.dst(y)});\n    }}"
+        f"        if (qc_concat_s8({c_int(outer)}, {n}, parts, {sizes}, {lo.dst(y)}) != QC_OK) {{\n"
+        f"            return {layer.index + 1};\n        }}\n    }}"
     )
     return 0
 
@@ -364,14 +365,14 @@ def _concat(lo: Lowering, layer: Layer, node: Node) -> int:
 def _pad(lo: Lowering, layer: Layer, node: Node) -> int:
     x, y = node.inputs[0], node.outputs[0]
     params = lo.struct(layer, "qc_pad_params", structs.pad_fields(lo.shape(x), node.attrs))
-    lo.call(layer, "qc_pad_s8", [f"&{params}", lo.src(x), lo.dst(y)], checked=False)
+    lo.call(layer, "qc_pad_s8", [f"&{params}", lo.src(x), lo.dst(y)], checked=True)
     return 0
 
 
 def _transpose(lo: Lowering, layer: Layer, node: Node) -> int:
     x, y = node.inputs[0], node.outputs[0]
     params = lo.struct(layer, "qc_transpose_params", structs.transpose_fields(lo.shape(x), node.attrs))
-    lo.call(layer, "qc_transpose_s8", [f"&{params}", lo.src(x), lo.dst(y)], checked=False)
+    lo.call(layer, "qc_transpose_s8", [f"&{params}", lo.src(x), lo.dst(y)], checked=True)
     return 0
 
 
@@ -414,7 +415,7 @@ def _conv2d_add(lo: Lowering, layer: Layer, node: Node) -> int:
     band = lo.plan.row_bands.get(node.name)
     if band is not None:
         # scratch in dead arena bytes: the planner's row bands (qc_conv2d_rows.c)
-        fn = "qc_conv2d_add_s8_rows"
+        fn = "qc_conv2d_add_rows_s8"
         args[3:3] = [c_int(band[0]), c_int(band[1])]
         layer.extra_report["row_band"] = list(band)
     lo.call(layer, fn, args, checked=True)

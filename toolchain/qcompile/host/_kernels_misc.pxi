@@ -79,11 +79,11 @@ cdef extern from "qc_kernels.h":
     int qc_avg_pool2d_s8(const qc_pool_params *p, const int8_t *input, int8_t *output, void *scratch) nogil
     size_t qc_avg_pool2d_s8_scratch_size(const qc_pool_params *p) nogil
     int qc_softmax_s8(const qc_softmax_params *p, const int8_t *input, int8_t *output) nogil
-    void qc_lut_s8(const int8_t *table, const int8_t *input, int8_t *output, int32_t size) nogil
-    void qc_concat_s8(int32_t outer, int32_t num_inputs, const int8_t *const *inputs,
-                      const int32_t *inner_sizes, int8_t *output) nogil
-    void qc_pad_s8(const qc_pad_params *p, const int8_t *input, int8_t *output) nogil
-    void qc_transpose_s8(const qc_transpose_params *p, const int8_t *input, int8_t *output) nogil
+    int qc_lut_s8(const int8_t *table, const int8_t *input, int8_t *output, int32_t size) nogil
+    int qc_concat_s8(int32_t outer, int32_t num_inputs, const int8_t *const *inputs,
+                     const int32_t *inner_sizes, int8_t *output) nogil
+    int qc_pad_s8(const qc_pad_params *p, const int8_t *input, int8_t *output) nogil
+    int qc_transpose_s8(const qc_transpose_params *p, const int8_t *input, int8_t *output) nogil
 
 
 def _misc_s8(x, name="input"):
@@ -217,7 +217,8 @@ def lut_s8(x, *, table):
     out = np.empty(a.shape, dtype=np.int8)
     if out.size == 0:
         return out
-    qc_lut_s8(_misc_ptr(t), _misc_ptr(a), _misc_out_ptr(out), <int32_t>a.size)
+    if qc_lut_s8(_misc_ptr(t), _misc_ptr(a), _misc_out_ptr(out), <int32_t>a.size) != 0:
+        raise ValueError("qc_lut_s8 rejected its parameters")
     return out
 
 
@@ -245,7 +246,8 @@ def concat_s8(*xs, axis):
         for i in range(n):
             ptrs[i] = _misc_ptr(arrays[i])
             sizes[i] = inner[i]
-        qc_concat_s8(<int32_t>outer, n, ptrs, sizes, _misc_out_ptr(out))
+        if qc_concat_s8(<int32_t>outer, n, ptrs, sizes, _misc_out_ptr(out)) != 0:
+            raise ValueError("qc_concat_s8 rejected its parameters")
     finally:
         PyMem_Free(ptrs)
         PyMem_Free(sizes)
@@ -261,7 +263,8 @@ def pad_s8(x, *, pads, pad_value):
                    dtype=np.int8)
     if out.size == 0:
         return out
-    qc_pad_s8(&p, _misc_ptr(a), _misc_out_ptr(out))
+    if qc_pad_s8(&p, _misc_ptr(a), _misc_out_ptr(out)) != 0:
+        raise ValueError("qc_pad_s8 rejected its parameters")
     return out
 
 
@@ -273,5 +276,6 @@ def transpose_s8(x, *, perm):
     out = np.empty(tuple(a.shape[int(q)] for q in perm), dtype=np.int8)
     if out.size == 0:
         return out
-    qc_transpose_s8(&p, _misc_ptr(a), _misc_out_ptr(out))
+    if qc_transpose_s8(&p, _misc_ptr(a), _misc_out_ptr(out)) != 0:
+        raise ValueError("qc_transpose_s8 rejected its parameters")
     return out

@@ -24,7 +24,7 @@ What is specialised (anything else falls back to the portable runtime kernel):
   -> a zero point row) on the border; the last ``channels % 4`` channels are scalar
   (int8 loads, int16 weights, the same folded bias and requantisation).
 
-Requantisation takes one SMLAL per output (``<name>_dsp_mbqm2``) whenever that is exact
+Requantisation takes one SMLAL per output (``qc_requantize_x2`` (qc_fixedpoint.h)) whenever that is exact
 for the layer (positive multipliers, right shifts 1..31, ``2 * |acc| < 2^31`` for every
 int8 input: ``requant_table``); otherwise the general TFLM sequence.
 
@@ -53,7 +53,7 @@ from qcompile.resources import templates_dir
 if TYPE_CHECKING:
     from qcompile.codegen.lowering import Layer, Lowering
 
-DSP_HEADERS = ("qc_acle.h", "qc_fixedpoint.h")
+DSP_HEADERS = ("qc_dsp_helpers.h",)  # its includes follow (runtime_files)
 """Runtime headers ``<name>_kernels.c`` includes (copied into ``runtime/``)."""
 
 _MASK32 = (1 << 32) - 1
@@ -140,7 +140,7 @@ def pack_depthwise_weights(w: np.ndarray, double: bool = False) -> np.ndarray:
 
 
 def requant_table(multiplier: np.ndarray, shift: np.ndarray, acc_bound: int) -> np.ndarray | None:
-    """``[m, 2^(e-1), e]`` per channel (``e = -shift``) for ``<name>_dsp_mbqm2``, or None.
+    """``[m, 2^(e-1), e]`` per channel (``e = -shift``) for ``qc_requantize_x2`` (qc_fixedpoint.h), or None.
 
     That requantisation takes ``2 * acc`` and is exact (see kernels.c.j2) when every
     multiplier is positive, every shift is in [-31, -1] and ``2 * |acc| < 2^31`` for every
@@ -247,11 +247,11 @@ def _requant_setup(lo: Lowering, node: Node, n: int) -> tuple[str, str, str]:
     mult = np.asarray(node.attrs["multiplier"], dtype=np.int64).reshape(-1)
     m, s = _requant_arrays(lo, node, n)
     if shift.max() <= 0 and shift.min() >= -22 and mult.min() > 0:
-        requant = f"{lo.cname}_dsp_requant_fast"
+        requant = "qc_dsp_requant_fast"
     elif shift.max() <= 0:
-        requant = f"{lo.cname}_dsp_requant_lt1"
+        requant = "qc_dsp_requant_lt1"
     else:
-        requant = f"{lo.cname}_dsp_requant"
+        requant = "qc_dsp_requant"
     return m, s, requant
 
 
@@ -266,25 +266,23 @@ def _emit(lo: Lowering, layer: Layer, fn: str, source: str, node: Node, residual
     lo.kernel_sources.append(source)
     if residual is None:
         layer.params.append(f"int {fn}(const int8_t *input, int8_t *output, void *scratch);")
-        layer.statements.append(f"(void){fn}({lo.src(x)}, {lo.dst(y)}, {lo.scratch(node)});")
+        call = f"{fn}({lo.src(x)}, {lo.dst(y)}, {lo.scratch(node)})"
     else:
         layer.params.append(f"int {fn}(const int8_t *input, const int8_t *residual, int8_t *output, void *scratch);")
-        layer.statements.append(f"(void){fn}({lo.src(x)}, {residual}, {lo.dst(y)}, {lo.scratch(node)});")
+        call = f"{fn}({lo.src(x)}, {residual}, {lo.dst(y)}, {lo.scratch(node)})"
+    layer.statements.append(f"if ({call} != QC_OK) {{\n        return {layer.index + 1};\n    }}")
 
 
 def _fast_ok(m: int, s: int) -> bool:
-    """``<name>_dsp_mbqm_fast`` (kernels.c.j2) may replace TFLM's MultiplyByQuantizedMultiplier.
-
-    Exact for ``|acc| < 2^30`` (the fused add's operands); for any int32 accumulator it can be
-    one below TFLM only where the result is at least 511, which the int8 clamp of
-    ``_dsp_requant_fast`` hides (tests/codegen/test_dsp_requant.py)."""
+    """``qc_requantize_fast`` (``qc_fixedpoint.h``) may replace TFLM's MultiplyByQuantizedMultiplier
+    for this multiplier/shift (see that header for when it is exact)."""
     return m > 0 and -22 <= s <= 0
 
 
 def _add_epilogue(lo: Lowering, node: Node) -> dict[str, Any]:
     """Literal constants of the fused residual ADD of a conv2d_add node (TFLM int8 ADD)."""
     _, add, operand = split_conv_add(node.attrs)
-    fast = f"{lo.cname}_dsp_mbqm_fast"
+    fast = "qc_requantize_fast"
 
     def rq(m: int, s: int) -> str:
         return fast if _fast_ok(m, s) else "qc_requantize_lt1"

@@ -1,0 +1,252 @@
+/* Test driver: runs one portable runtime kernel per case with every array at the very end
+ * of its own guarded allocation, so that reading or writing one byte past any buffer
+ * faults (a PROT_NONE page follows each array; under AddressSanitizer the alignment slack
+ * of scratch is poisoned too). Built with the sanitizers by tests/c_driver.py.
+ *
+ * Input on stdin, whitespace-separated, any number of cases:
+ *   <kernel> then blocks until "end":
+ *     b N v...   int8 array        w N v...   int32 array (structs too: all-int32 fields)
+ *     n          NULL pointer      o N        int8 output of N bytes (printed)
+ *     a K        output aliasing block K (in-place: the block's bytes are the output)
+ * Output: one line per output block of each case, then "ok <status>" per case.
+ */
+#include "qc_guard.h"
+#include "qc_kernels.h"
+
+#define MAX_BLOCKS 24
+
+typedef struct {
+    char kind;
+    size_t n;     /* elements */
+    void *data;   /* at the end of its mapping */
+    void *map;    /* start of the mapping */
+    size_t span;  /* mapping bytes including the guard page */
+} block;
+
+static block blocks[MAX_BLOCKS];
+static int nblocks;
+
+static void die(const char *what) {
+    fprintf(stderr, "driver: %s\n", what);
+    exit(2);
+}
+
+static void release(void) {
+    for (int i = 0; i < nblocks; ++i) {
+        if (blocks[i].map != NULL) {
+            QC_UNPOISON(blocks[i].map, blocks[i].span - (size_t)sysconf(_SC_PAGESIZE));
+            munmap(blocks[i].map, blocks[i].span);
+        }
+    }
+    nblocks = 0;
+}
+
+static block *add_block(char kind, size_t n, size_t elem, size_t align) {
+    if (nblocks == MAX_BLOCKS) {
+        die("too many blocks");
+    }
+    block *b = &blocks[nblocks++];
+    memset(b, 0, sizeof *b);
+    b->kind = kind;
+    b->n = n;
+    if (kind != 'n') {
+        b->data = qc_guarded(n * elem, align, &b->map, &b->span);
+    }
+    return b;
+}
+
+static void read_values(block *b, int wide) {
+    for (size_t i = 0; i < b->n; ++i) {
+        long v;
+        if (scanf("%ld", &v) != 1) {
+            die("short array");
+        }
+        if (wide) {
+            ((int32_t *)b->data)[i] = (int32_t)v;
+        } else {
+            ((int8_t *)b->data)[i] = (int8_t)v;
+        }
+    }
+}
+
+/* Reads blocks up to "end"; returns 0 at end of input. */
+static int read_case(char *kernel, size_t len) {
+    char tok[64];
+    if (scanf("%63s", tok) != 1) {
+        return 0;
+    }
+    strncpy(kernel, tok, len - 1);
+    kernel[len - 1] = '\0';
+    while (scanf("%63s", tok) == 1 && strcmp(tok, "end") != 0) {
+        unsigned long n = 0;
+        if (tok[0] != 'n' && scanf("%lu", &n) != 1) {
+            die("missing size");
+        }
+        if (tok[0] == 'b') {
+            read_values(add_block('b', n, 1, 1), 0);
+        } else if (tok[0] == 'w') {
+            read_values(add_block('w', n, 4, 4), 1);
+        } else if (tok[0] == 'n') {
+            add_block('n', 0, 1, 1);
+        } else if (tok[0] == 'o') {
+            add_block('o', n, 1, 1);
+        } else if (tok[0] == 'a') {
+            if ((int)n >= nblocks) {
+                die("alias of a later block");
+            }
+            block *b = add_block('n', blocks[n].n, 1, 1);
+            b->kind = 'a';
+            b->data = blocks[n].data;
+        } else {
+            die("unknown block");
+        }
+    }
+    return 1;
+}
+
+static void *ptr(int i) {
+    if (i >= nblocks) {
+        die("kernel needs more blocks");
+    }
+    return blocks[i].data;
+}
+
+static const int8_t *s8(int i) {
+    return (const int8_t *)ptr(i);
+}
+
+static int8_t *o8(int i) {
+    return (int8_t *)ptr(i);
+}
+
+static const int32_t *s32(int i) {
+    return (const int32_t *)ptr(i);
+}
+
+static int32_t scalar(int i) {
+    return s32(i)[0];
+}
+
+/* A struct from an int32 block: the block must have exactly the struct's fields. */
+#define STRUCT(type, var, i)                                                                                     \
+    type var;                                                                                                    \
+    if (blocks[i].kind != 'w' || blocks[i].n * 4 != sizeof(type)) {                                             \
+        die("struct " #type " has the wrong number of fields");                                                 \
+    }                                                                                                            \
+    memcpy(&var, blocks[i].data, sizeof var)
+
+/* Scratch of the reported size at the end of its own guarded mapping (16-aligned, as the
+ * memory planner aligns arena offsets). */
+static void *scratch_of(size_t bytes) {
+    block *b = add_block('s', bytes, 1, 16);
+    return b->data;
+}
+
+static int run_conv(const char *k) {
+    STRUCT(qc_conv_params, p, 0);
+    if (strcmp(k, "qc_conv2d_s8") == 0) {
+        return qc_conv2d_s8(&p, s8(1), s8(2), s32(3), s32(4), s32(5), o8(6), scratch_of(qc_conv2d_s8_scratch_size(&p)));
+    }
+    if (strcmp(k, "qc_depthwise_conv2d_s8") == 0) {
+        return qc_depthwise_conv2d_s8(&p, s8(1), s8(2), s32(3), s32(4), s32(5), o8(6),
+                                      scratch_of(qc_depthwise_conv2d_s8_scratch_size(&p)));
+    }
+    if (strcmp(k, "qc_conv2d_rows_s8") == 0) { /* blocks: p, band[2], x, w, b, m, s, out */
+        const int32_t *band = s32(1);
+        void *scratch = band[0] < band[1] ? scratch_of(qc_conv2d_s8_scratch_size(&p)) : NULL;
+        return qc_conv2d_rows_s8(&p, band[0], band[1], s8(2), s8(3), s32(4), s32(5), s32(6), o8(7), scratch);
+    }
+    STRUCT(qc_add_params, a, 1);
+    if (strcmp(k, "qc_conv2d_add_s8") == 0) { /* blocks: conv, add, operand, x, w, b, m, s, residual, out */
+        return qc_conv2d_add_s8(&p, &a, scalar(2), s8(3), s8(4), s32(5), s32(6), s32(7), s8(8), o8(9),
+                                scratch_of(qc_conv2d_add_s8_scratch_size(&p)));
+    }
+    if (strcmp(k, "qc_conv2d_add_rows_s8") == 0) { /* blocks: conv, add, operand, band[2], x, ... */
+        const int32_t *band = s32(3);
+        void *scratch = band[0] < band[1] ? scratch_of(qc_conv2d_add_s8_scratch_size(&p)) : NULL;
+        return qc_conv2d_add_rows_s8(&p, &a, scalar(2), band[0], band[1], s8(4), s8(5), s32(6), s32(7), s32(8),
+                                     s8(9), o8(10), scratch);
+    }
+    die("unknown conv kernel");
+    return 1;
+}
+
+static int run_other(const char *k) {
+    if (strcmp(k, "qc_fully_connected_s8") == 0) {
+        STRUCT(qc_fc_params, p, 0);
+        return qc_fully_connected_s8(&p, s8(1), s8(2), s32(3), s32(4), s32(5), o8(6),
+                                     scratch_of(qc_fully_connected_s8_scratch_size(&p)));
+    }
+    if (strcmp(k, "qc_avg_pool_fc_s8") == 0) {
+        STRUCT(qc_pool_params, pool, 0);
+        STRUCT(qc_fc_params, fc, 1);
+        return qc_avg_pool_fc_s8(&pool, &fc, s8(2), s8(3), s32(4), s32(5), s32(6), o8(7),
+                                 scratch_of(qc_avg_pool_fc_s8_scratch_size(&pool, &fc)));
+    }
+    if (strcmp(k, "qc_add_s8") == 0) {
+        STRUCT(qc_add_params, p, 0);
+        return qc_add_s8(&p, s8(1), s8(2), o8(3));
+    }
+    if (strcmp(k, "qc_mul_s8") == 0) {
+        STRUCT(qc_mul_params, p, 0);
+        return qc_mul_s8(&p, s8(1), s8(2), o8(3));
+    }
+    if (strcmp(k, "qc_max_pool2d_s8") == 0) {
+        STRUCT(qc_pool_params, p, 0);
+        return qc_max_pool2d_s8(&p, s8(1), o8(2));
+    }
+    if (strcmp(k, "qc_avg_pool2d_s8") == 0) {
+        STRUCT(qc_pool_params, p, 0);
+        return qc_avg_pool2d_s8(&p, s8(1), o8(2), scratch_of(qc_avg_pool2d_s8_scratch_size(&p)));
+    }
+    if (strcmp(k, "qc_softmax_s8") == 0) {
+        STRUCT(qc_softmax_params, p, 0);
+        return qc_softmax_s8(&p, s8(1), o8(2));
+    }
+    if (strcmp(k, "qc_mean_s8") == 0) {
+        STRUCT(qc_mean_params, p, 0);
+        return qc_mean_s8(&p, s8(1), o8(2));
+    }
+    if (strcmp(k, "qc_pad_s8") == 0) {
+        STRUCT(qc_pad_params, p, 0);
+        return qc_pad_s8(&p, s8(1), o8(2));
+    }
+    if (strcmp(k, "qc_transpose_s8") == 0) {
+        STRUCT(qc_transpose_params, p, 0);
+        return qc_transpose_s8(&p, s8(1), o8(2));
+    }
+    if (strcmp(k, "qc_lut_s8") == 0) { /* blocks: table, x, out */
+        return qc_lut_s8(s8(0), s8(1), o8(2), (int32_t)blocks[1].n);
+    }
+    if (strcmp(k, "qc_copy_s8") == 0) {
+        return qc_copy_s8(s8(0), o8(1), (int32_t)blocks[0].n);
+    }
+    if (strcmp(k, "qc_concat_s8") == 0) { /* blocks: outer, inner sizes, x0 .. x(n-1), out */
+        const int32_t num = (int32_t)blocks[1].n;
+        const int8_t *inputs[MAX_BLOCKS];
+        for (int32_t i = 0; i < num; ++i) {
+            inputs[i] = s8(2 + i);
+        }
+        return qc_concat_s8(scalar(0), num, inputs, s32(1), o8(2 + num));
+    }
+    return run_conv(k);
+}
+
+int main(void) {
+    char kernel[64];
+    while (read_case(kernel, sizeof kernel)) {
+        const int status = run_other(kernel);
+        for (int i = 0; i < nblocks; ++i) {
+            if (blocks[i].kind == 'o' || blocks[i].kind == 'a') {
+                const int8_t *o = (const int8_t *)blocks[i].data;
+                for (size_t j = 0; j < blocks[i].n; ++j) {
+                    printf("%d ", o[j]);
+                }
+                printf("\n");
+            }
+        }
+        printf("ok %d\n", status);
+        release();
+    }
+    return 0;
+}
