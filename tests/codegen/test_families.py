@@ -43,5 +43,5 @@ def test_portable_family_lowers_nothing_itself_and_keeps_portable_scratch() -> N
 def test_dsp_family_specialises_and_renders_its_kernels_file() -> None:
     dsp = get_family("dsp")
     assert not dsp.row_bands and not dsp.fuse_head
-    assert "qc_acle.h" in dsp.kernel_headers
+    assert "qc_dsp_helpers.h" in dsp.kernel_headers
     assert "dsp_conv_fn" in dsp.render_kernels_file("m", "m", ["void dsp_conv_fn(void) {}"])
