@@ -19,8 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from qcompile.codegen.families import family_names
 from qcompile.errors import QCompileError
-from qcompile.targets import KERNEL_FAMILIES, Target
+from qcompile.targets import Target
 from qcompile.tools.firmware.build import read_report
 from qcompile.tools.firmware.qemu import QemuResult, run_on_qemu
 
@@ -45,8 +46,8 @@ class BenchResult:
 
 
 def default_families(target: Target) -> list[str]:
-    """``portable`` first (the baseline), then the target's own family if different."""
-    return list(dict.fromkeys(["portable", target.kernel_family]))
+    """``portable`` first (the baseline), the family's ``bench_baselines``, then the target's own."""
+    return list(dict.fromkeys(["portable", *target.family.bench_baselines, target.kernel_family]))
 
 
 def random_inputs(graph: Any, samples: int, seed: int = 0) -> list[np.ndarray]:
@@ -72,9 +73,9 @@ def bench(
     out_dir = Path(out_dir)
     graph, meta = load_compiled(out_dir)
     families = list(families) if families else default_families(target)
-    unknown = [f for f in families if f not in KERNEL_FAMILIES]
+    unknown = [f for f in families if f not in family_names()]
     if unknown:
-        raise QCompileError(f"unknown kernel families {unknown}; known: {', '.join(KERNEL_FAMILIES)}")
+        raise QCompileError(f"unknown kernel families {unknown}; known: {', '.join(family_names())}")
     if inputs is None:
         inputs = random_inputs(graph, samples)
     n = len(inputs[0])
