@@ -18,7 +18,9 @@ What is specialised (anything else falls back to the portable runtime kernel):
   a segment's last partial chunk loads under a ``vctp8q`` predicate. The fused residual ADD
   of ``conv2d_add`` runs vectorised in the epilogue;
 - ``depthwise_conv2d`` with depth multiplier 1 and dilation 1: four channels per vector,
-  ``VLDRB.S32`` + ``VMUL`` + ``VADD`` per tap, the last partial group under a ``vctp32q`` predicate.
+  ``VLDRB.S32`` + ``VMUL`` + ``VADD`` per tap through one pointer per kernel row (the input
+  itself, or a window copy for border pixels), the last partial group under a ``vctp32q``
+  predicate.
 
 Requantisation is vectorised over four output channels with exactly TFLM's rounding
 (``VQRDMULH`` + a fixed-up ``VRSHL``: see ``kernels.c.j2``), then the output offset,
@@ -139,7 +141,8 @@ def _all_interior(graph: Graph, node: Node) -> bool:
     if node.op == "fully_connected":
         return True
     xs, ys = graph.tensors[node.inputs[0]].shape, graph.tensors[node.outputs[0]].shape
-    _, kh, kw, _ = graph.tensors[node.inputs[1]].shape
+    ws = graph.tensors[node.inputs[1]].shape
+    kh, kw = (ws[0], ws[1]) if node.op == "depthwise_conv2d" else (ws[1], ws[2])
     a = node.attrs
     oy = _interior(int(ys[1]), int(a["pads"][0]), int(a["strides"][0]), int(kh), int(xs[1]))
     ox = _interior(int(ys[2]), int(a["pads"][1]), int(a["strides"][1]), int(kw), int(xs[2]))
@@ -147,11 +150,16 @@ def _all_interior(graph: Graph, node: Node) -> bool:
 
 
 def mve_scratch(graph: Graph, portable: Mapping[str, int]) -> dict[str, int]:
-    """Scratch bytes per node the MVE kernels run (one im2col window; others keep ``portable``)."""
+    """Scratch bytes per node the MVE kernels run (one window copy for layers with border
+    pixels; others keep ``portable``)."""
     result = dict(portable)
     for node in graph.nodes:
         if node.op == "depthwise_conv2d" and _depthwise_ok(graph, node):
-            result.pop(node.name, None)
+            if _all_interior(graph, node):
+                result.pop(node.name, None)
+            else:
+                kh, kw, c = (int(d) for d in graph.tensors[node.inputs[1]].shape)
+                result[node.name] = (kh * kw * c + 15) // 16 * 16
         elif _conv_eligible(graph, node):
             if _all_interior(graph, node):
                 result.pop(node.name, None)
@@ -301,7 +309,6 @@ def _lower_depthwise(lo: Lowering, layer: Layer, node: Node) -> int:
     weights = lo.array("w", f"{node.name}_mve_w", "int8_t", pack_depthwise_weights(w), f"{node.name} MVE weights")
     folded = fold_bias(w.reshape(kh * kw, c).T, _bias_data(lo, node), off)
     bias = lo.array("q", f"{node.name}_mve_bias", "int32_t", folded, f"{node.name} folded bias")
-    zp_row = lo.array("q", f"{node.name}_mve_zp", "int8_t", np.full(_pad4(c), -off), f"{node.name} zero point row")
     oy_lo, oy_hi = _interior(ys[1], pt, sh, kh, xs[1])
     ox_lo, ox_hi = _interior(ys[2], pl, sw, kw, xs[2])
     source = _render(
@@ -313,6 +320,7 @@ def _lower_depthwise(lo: Lowering, layer: Layer, node: Node) -> int:
         batches=xs[0],
         in_h=xs[1],
         in_w=xs[2],
+        in_c=c,
         out_c=c,
         out_h=ys[1],
         out_w=ys[2],
@@ -326,12 +334,10 @@ def _lower_depthwise(lo: Lowering, layer: Layer, node: Node) -> int:
         oy_hi=oy_hi,
         ox_lo=ox_lo,
         ox_hi=ox_hi,
-        taps=kh * kw,
-        tap_offsets=[(ky * xs[2] + kx) * c for ky in range(kh) for kx in range(kw)],
+        all_interior=_all_interior(lo.graph, node),
         full_groups=c // 4,
         input_offset=off,
         zp=-off,
-        zp_row=zp_row,
         weights=weights,
         bias=bias,
         output_offset=int(a["output_offset"]),
