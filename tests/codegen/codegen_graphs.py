@@ -166,3 +166,19 @@ def compile_c(out_dir: Path, cc: str = "gcc", extra: tuple[str, ...] = ()) -> No
         cmd = [cc, *GCC_STRICT, *extra, f"-I{out_dir}", f"-I{out_dir / 'runtime'}", "-c", str(f), "-o", "/dev/null"]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stdout}{proc.stderr}"
+
+
+def run_under_asan(script: str) -> None:
+    """Run ``script`` in a child Python with the ASan runtime preloaded (it must come first in
+    the process to load an instrumented library); it must print SANITIZED-OK. Skips without ASan."""
+    import os
+    import sys
+
+    import pytest
+
+    libasan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
+    if not Path(libasan).is_file():
+        pytest.skip("gcc lacks the address sanitizer runtime")
+    env = {**os.environ, "LD_PRELOAD": libasan, "ASAN_OPTIONS": "detect_leaks=0"}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0 and "SANITIZED-OK" in proc.stdout, proc.stdout[-3000:] + proc.stderr[-3000:]

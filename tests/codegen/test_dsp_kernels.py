@@ -4,7 +4,6 @@ reference; the MLPerf ResNet-8 and DS-CNN compiled for the dsp family verify 200
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from codegen_graphs import _act, _const, _weighted, compile_c  # noqa: E402
+from codegen_graphs import _act, _const, _weighted, compile_c, run_under_asan  # noqa: E402
 
 from qcompile.codegen import generate  # noqa: E402
 from qcompile.codegen.families.dsp import (  # noqa: E402
@@ -112,13 +111,14 @@ def _fc_graph(seed: int, rows: int, k: int, n: int) -> Graph:
     return g
 
 
-def _check(g: Graph, tmp: Path, *, sanitize: bool = False, batch: int = 3) -> str:
-    """Generate for the dsp family, build on the host, compare with the reference; returns the kernels source."""
+def _check(g: Graph, tmp: Path, *, sanitize: bool = False, batch: int = 3, target: Target = DSP) -> str:
+    """Generate for ``target``'s family (dsp), build on the host, compare every output with the
+    reference; returns the kernels source."""
     from qcompile.host._runtime import ModelLibrary
 
     out = tmp / "out"
     shutil.rmtree(out, ignore_errors=True)
-    report = generate(g, out, name=g.name, target=DSP)
+    report = generate(g, out, name=g.name, target=target)
     kernels = (out / f"{g.name}_kernels.c").read_text()
     lib = build_host_library(out, name=report["c_name"], build_dir=tmp / "b", extra_flags=SANITIZE if sanitize else ())
     model = ModelLibrary(
@@ -129,7 +129,8 @@ def _check(g: Graph, tmp: Path, *, sanitize: bool = False, batch: int = 3) -> st
     outs = model.run(xs)
     for b in range(batch):
         ref = run_quantized(g, [x[b] for x in xs])
-        np.testing.assert_array_equal(outs[0][b], ref[g.outputs[0]].reshape(-1), err_msg=f"sample {b}")
+        for j, name in enumerate(g.outputs):
+            np.testing.assert_array_equal(outs[j][b], ref[name].reshape(-1), err_msg=f"sample {b} output {name}")
     return kernels
 
 
@@ -280,11 +281,6 @@ def test_layers_under_sanitizers(tmp_path: Path) -> None:
 
     The instrumented library is loaded into a child Python with the ASan runtime preloaded
     (it must come first in the process)."""
-    import subprocess
-
-    libasan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
-    if not Path(libasan).is_file():
-        pytest.skip("gcc lacks the address sanitizer runtime")
     script = f"""
 import sys
 from pathlib import Path
@@ -298,9 +294,7 @@ t._check(t._dw_graph(5, 6, 5, 7, (3, 3), 2, 1), tmp / "e", sanitize=True)
 t._check(t._fc_graph(4, 3, 37, 11), tmp / "d", sanitize=True)
 print("SANITIZED-OK")
 """
-    env = {**os.environ, "LD_PRELOAD": libasan, "ASAN_OPTIONS": "detect_leaks=0"}
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600)
-    assert proc.returncode == 0 and "SANITIZED-OK" in proc.stdout, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run_under_asan(script)
 
 
 def test_unsupported_layers_fall_back_to_portable(tmp_path: Path) -> None:

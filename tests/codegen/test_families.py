@@ -11,7 +11,7 @@ from qcompile.targets import Target, available_targets, load_target
 
 def test_shipped_families_are_discovered() -> None:
     names = family_names()
-    assert {"portable", "dsp"} <= set(names)
+    assert {"portable", "dsp", "mve"} <= set(names)
     assert list(names) == sorted(names)
     for name in names:
         family = get_family(name)
@@ -45,3 +45,11 @@ def test_dsp_family_specialises_and_renders_its_kernels_file() -> None:
     assert not dsp.row_bands and not dsp.fuse_head
     assert "qc_dsp_helpers.h" in dsp.kernel_headers
     assert "dsp_conv_fn" in dsp.render_kernels_file("m", "m", ["void dsp_conv_fn(void) {}"])
+
+
+def test_mve_family_is_benched_beside_dsp() -> None:
+    from qcompile.tools.firmware.bench import default_families
+
+    assert get_family("mve").bench_baselines == ("dsp",)
+    assert default_families(load_target("cortex-m55")) == ["portable", "dsp", "mve"]
+    assert default_families(load_target("cortex-m7")) == ["portable", "dsp"]

@@ -46,8 +46,8 @@ def test_resnet8_bit_exact(target_name: str, resnet8_qgraph: Graph, tmp_path: Pa
     expected = _reference(resnet8_qgraph, inputs)
     bad = [i for i in range(24) if not np.array_equal(result.outputs[0][i], expected[0][i])]
     assert not bad, f"{target_name}: samples {bad} differ from the reference"
-    # the whole network is millions of instructions on every core
-    assert result.total_instructions.shape == (24,) and (result.total_instructions > 5_000_000).all()
+    # the whole network is millions of instructions on every core (Helium: 12.5 M MACs, >= 4 per instruction)
+    assert result.total_instructions.shape == (24,) and (result.total_instructions > 2_000_000).all()
 
 
 @pytest.mark.parametrize("target_name", MLPERF_TARGETS)

@@ -15,7 +15,7 @@ CORTEX = {
     "cortex-m4": ("mps2-an386", "dsp"),
     "cortex-m7": ("mps2-an500", "dsp"),
     "cortex-m33": ("mps2-an505", "dsp"),
-    "cortex-m55": ("mps3-an547", "dsp"),
+    "cortex-m55": ("mps3-an547", "mve"),
 }
 
 
@@ -29,6 +29,12 @@ def test_cortex_targets(name: str) -> None:
     assert target.qemu is not None and target.qemu.machine == machine
     assert target.qemu.flash[1] > 0 and target.qemu.ram[1] > 0
     assert 30 <= target.qemu.instructions_per_tick <= 70
+
+
+def test_cortex_m85_builds_as_m55_and_runs_on_its_machine() -> None:
+    """gcc 12 and QEMU 7.2 know no Cortex-M85: same MVE ISA, so M55 code and the M55 machine."""
+    m85, m55 = load_target("cortex-m85"), load_target("cortex-m55")
+    assert m85.kernel_family == "mve" and m85.cpu == "cortex-m55" and m85.qemu == m55.qemu
 
 
 def test_host_has_no_qemu() -> None:

@@ -28,7 +28,9 @@ class KernelFamily:
     ``row_bands``: the planner may run conv layers in row bands (the portable ``*_rows``
     kernels) to save RAM. ``fuse_head``: the fused average-pool + fully-connected head is
     worth it (it runs a portable kernel). ``kernel_headers``: runtime headers the family's
-    ``<name>_kernels.c`` includes.
+    ``<name>_kernels.c`` includes. ``bench_baselines``: other families ``qcompile bench``
+    measures beside this one by default (after ``portable``), e.g. the family a new core's
+    previous code ran (DSP kernels on a Helium core).
     """
 
     name: str = ""
@@ -36,6 +38,7 @@ class KernelFamily:
     row_bands: bool = False
     fuse_head: bool = False
     kernel_headers: tuple[str, ...] = ()
+    bench_baselines: tuple[str, ...] = ()
 
     def scratch(self, graph: Graph, portable: Mapping[str, int]) -> dict[str, int]:
         """Scratch bytes per node when this family runs ``graph`` (``portable``: the runtime's sizes)."""

@@ -108,8 +108,8 @@ def result_table(result: BenchResult, title: str) -> Any:
 
 
 def default_families(target: Target) -> list[str]:
-    """The baseline (portable) family first, then the target's own family if different."""
-    return list(dict.fromkeys([BASELINE, target.kernel_family]))
+    """The baseline (portable) family first, the family's ``bench_baselines``, then the target's own."""
+    return list(dict.fromkeys([BASELINE, *target.family.bench_baselines, target.kernel_family]))
 
 
 def family_graph(out_dir: Path, target: Target, family: str) -> Graph:
