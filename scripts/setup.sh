@@ -10,6 +10,8 @@ APT_PACKAGES=(build-essential cmake)
 APT_PACKAGES+=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)
 # DSP intrinsics emulation checked against the real instructions (Armv7-A under qemu-arm)
 APT_PACKAGES+=(gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user)
+# Cortex-A (AArch64 Linux) cross builds, run under qemu-aarch64 (`verify --qemu`, `bench` on cortex-a*)
+APT_PACKAGES+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
