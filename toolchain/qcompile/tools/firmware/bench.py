@@ -19,8 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from qcompile.codegen.families import family_names
 from qcompile.errors import QCompileError
-from qcompile.targets import KERNEL_FAMILIES, Target
+from qcompile.targets import Target
 from qcompile.tools.firmware.build import read_report
 from qcompile.tools.firmware.qemu import QemuResult, run_on_qemu
 
@@ -72,9 +73,9 @@ def bench(
     out_dir = Path(out_dir)
     graph, meta = load_compiled(out_dir)
     families = list(families) if families else default_families(target)
-    unknown = [f for f in families if f not in KERNEL_FAMILIES]
+    unknown = [f for f in families if f not in family_names()]
     if unknown:
-        raise QCompileError(f"unknown kernel families {unknown}; known: {', '.join(KERNEL_FAMILIES)}")
+        raise QCompileError(f"unknown kernel families {unknown}; known: {', '.join(family_names())}")
     if inputs is None:
         inputs = random_inputs(graph, samples)
     n = len(inputs[0])

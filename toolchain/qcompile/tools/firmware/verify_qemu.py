@@ -40,6 +40,13 @@ def verify_on_qemu(
     out_dir = Path(out_dir)
     graph, meta = load_compiled(out_dir)
     samples = load_samples(graph, meta, data, limit)
+    if target.qemu is not None and target.qemu.user:  # a Cortex-A target: a Linux program under qemu-aarch64
+        from qcompile.tools.firmware.linux import build_linux_program, linux_size_split, run_linux_program
+
+        program = build_linux_program(out_dir, target)
+        run = run_linux_program(program, samples.quantized)
+        result = bit_exact_result(reference_outputs(graph, samples.quantized), run.outputs)
+        return QemuVerifyResult(result=result, sizes=linux_size_split(program), run=run)
     image = build_image(out_dir, target)
     run = run_image(image, samples.quantized)
     result = bit_exact_result(reference_outputs(graph, samples.quantized), run.outputs)
