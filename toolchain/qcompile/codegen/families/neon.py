@@ -1,17 +1,237 @@
-"""Per-layer Arm NEON (Advanced SIMD) int8 kernels for Cortex-A cores (AArch64).
+"""Per-layer Arm NEON (Advanced SIMD) int8 kernels for Cortex-A cores (AArch64 Linux).
 
-Until its kernels are specialised, every layer of this family runs the portable runtime
-kernel: the family exists so that Cortex-A targets can name it.
+Like the Cortex-M ``dsp`` family, every conv-like layer gets its own C function
+(``templates/kernels/neon/*.c.j2``) with shapes, offsets and requantisation constants as
+literals and its weights packed at compile time, so the code needs no runtime dispatch
+and no packing at load time (XNNPACK packs when the model is loaded).
+
+- ``conv2d``, ``conv2d_add`` (``groups == 1``, dilation 1, non-negative pads) and
+  ``fully_connected``: one int8 row of ``K`` taps per output channel, ``K`` padded with
+  zeros to a multiple of 16 (one q register); the input offset folded into the bias as in
+  the DSP family. A 4-pixel x 4-channel register block of 16 int32x4 accumulators takes 16
+  taps per step: ``SDOT`` when the target has the dot-product extension, ``SMULL`` +
+  ``SMLAL2`` + ``SADALP`` otherwise (``SMULL`` + ``SADALP`` twice when the weights hold -128,
+  where two products can overflow int16). Lane sums are reduced with ``ADDP`` and four
+  channels are requantised at once (``SSHL``, ``SQRDMULH``, ``SQADD`` fix-up, ``SRSHL``: exactly
+  TFLM's rounding, see ``kernels.c.j2``). A 1x1 stride-1 unpadded conv whose channel count
+  is a multiple of 16 reads its rows from the input; every other conv gathers four
+  pixels' taps (im2col) into the scratch. ``conv2d_add`` runs TFLM's int8 ADD on the four
+  requantised lanes before storing.
+
+Everything else (depthwise, pools, add, softmax, ...) runs the portable runtime kernel.
+On a host without NEON the rendered functions compute the same sums with scalar loops,
+so the host ``qcompile verify`` checks packing, folding and epilogues of this family, and
+``qcompile verify --qemu`` the NEON code itself.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+import numpy as np
+
 from qcompile.codegen.families import KernelFamily
+from qcompile.codegen.families.dsp import _bias_data, _conv_ok, _emit, _int_vector, fold_conv_bias
+from qcompile.codegen.names import comment_text
+from qcompile.ir import Graph, Node
+from qcompile.resources import templates_dir
+
+if TYPE_CHECKING:
+    from qcompile.codegen.lowering import Layer, Lowering
+
+NEON_HEADERS = ("qc_fixedpoint.h",)
+"""Runtime headers ``<name>_kernels.c`` includes (the scalar fallback's requantisation)."""
+
+_CONV_OPS = ("conv2d", "conv2d_add", "fully_connected")
+_MR = 4  # output pixels per register block (the im2col scratch holds this many rows)
+
+_ENV: jinja2.Environment | None = None
+
+
+def _render(template: str, **context: Any) -> str:
+    global _ENV
+    if _ENV is None:
+        _ENV = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(templates_dir() / "kernels" / "neon")),
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            autoescape=False,
+        )
+    return _ENV.get_template(template).render(**context)
+
+
+def _pad16(k: int) -> int:
+    return -(-k // 16) * 16
+
+
+def pack_rows(w: np.ndarray, oc_pad: int) -> np.ndarray:
+    """``[OC, K]`` int8 -> ``[oc_pad, K padded to 16]`` with zero rows and columns (row-major)."""
+    w = np.asarray(w, dtype=np.int64)
+    oc, k = w.shape
+    out = np.zeros((oc_pad, _pad16(k)), dtype=np.int64)
+    out[:oc, :k] = w
+    return out
+
+
+def _conv_geometry(graph: Graph, node: Node) -> tuple[int, int, bool] | None:
+    """(K, channels per input pixel, rows read straight from the input) of a layer this family
+    specialises, else None."""
+    if node.op not in _CONV_OPS or graph.tensors[node.inputs[1]].data is None:
+        return None
+    w = graph.tensors[node.inputs[1]]
+    if node.op == "fully_connected":
+        k = int(w.shape[1])
+        return k, k, k % 16 == 0
+    if not _conv_ok(graph, node):
+        return None
+    _, kh, kw, c = (int(d) for d in w.shape)
+    a = node.attrs
+    direct = (kh, kw) == (1, 1) and tuple(int(s) for s in a["strides"]) == (1, 1) and not any(a["pads"]) and c % 16 == 0
+    return kh * kw * c, c, direct
+
+
+def neon_scratch(graph: Graph, portable: Mapping[str, int]) -> dict[str, int]:
+    """Scratch bytes per node with the NEON kernels: ``_MR`` im2col rows, none for direct rows."""
+    result = dict(portable)
+    for node in graph.nodes:
+        geom = _conv_geometry(graph, node)
+        if geom is None:
+            continue
+        k, _, direct = geom
+        if direct:
+            result.pop(node.name, None)
+        else:
+            result[node.name] = _MR * _pad16(k)
+    return result
+
+
+def _requant_arrays(lo: Lowering, node: Node, oc: int, ocp: int) -> dict[str, str]:
+    """Per-channel multiplier, left shift (>= 0) and SRSHL amount (<= 0), padded to ``ocp``."""
+    m = np.zeros(ocp, dtype=np.int64)
+    s = np.zeros(ocp, dtype=np.int64)
+    m[:oc] = _int_vector(node.attrs["multiplier"], oc)
+    s[:oc] = _int_vector(node.attrs["shift"], oc)
+    if s.min() < -31 or s.max() > 31:
+        raise ValueError(f"{node.name}: shift out of [-31, 31]: {s.min()}..{s.max()}")
+    return {
+        "mult": lo.array("q", f"{node.name}_neon_m", "int32_t", m, f"{node.name} multipliers"),
+        "lsh": lo.array("q", f"{node.name}_neon_l", "int32_t", np.maximum(s, 0), f"{node.name} left shifts"),
+        "rsh": lo.array("q", f"{node.name}_neon_r", "int32_t", np.minimum(s, 0), f"{node.name} rounding right shifts"),
+    }
+
+
+def _add_constants(node: Node) -> dict[str, Any]:
+    """Literal constants of the fused residual ADD of a conv2d_add node (TFLM int8 ADD)."""
+    from qcompile.reference.fused import split_attrs
+
+    _, add, operand = split_attrs(node.attrs)
+    ins = {
+        i: (int(add[f"input{i}_offset"]), int(add[f"input{i}_multiplier"]), int(add[f"input{i}_shift"])) for i in (1, 2)
+    }
+    (y_off, y_m, y_s), (r_off, r_m, r_s) = ins[operand], ins[3 - operand]
+    ls = int(add["left_shift"])
+    if not 0 <= ls <= 23 or max(y_s, r_s, int(add["output_shift"])) > 0:
+        raise ValueError(f"{node.name}: add parameters outside TFLM's int8 ADD contract")
+    first, second = ("ys", "rs") if operand == 1 else ("rs", "ys")
+    sub = bool(int(add.get("subtract", 0)))
+    return {
+        "y_off": y_off, "y_m": y_m, "y_s": y_s, "r_off": r_off, "r_m": r_m, "r_s": r_s, "left_shift": ls,
+        "raw": f"(uint32_t){first} {'-' if sub else '+'} (uint32_t){second}",
+        "vraw": f"{'vsubq_s32' if sub else 'vaddq_s32'}({first}, {second})",
+        "o_m": int(add["output_multiplier"]), "o_s": int(add["output_shift"]), "o_off": int(add["output_offset"]),
+        "act_min": int(add["act_min"]), "act_max": int(add["act_max"]),
+    }  # fmt: skip
+
+
+def _geometry(lo: Lowering, node: Node, w: np.ndarray) -> dict[str, int]:
+    x, y = node.inputs[0], node.outputs[0]
+    if node.op == "fully_connected":
+        oc, k = w.shape
+        rows = math.prod(lo.shape(x)) // k
+        return {"batches": 1, "in_h": 1, "in_w": rows, "in_c": k, "out_h": 1, "out_w": rows, "out_c": oc,
+                "kh": 1, "kw": 1, "sh": 1, "sw": 1, "pt": 0, "pl": 0}  # fmt: skip
+    a, xs, ys = node.attrs, lo.shape(x), lo.shape(y)
+    oc, kh, kw, c = w.shape
+    return {"batches": xs[0], "in_h": xs[1], "in_w": xs[2], "in_c": c, "out_h": ys[1], "out_w": ys[2], "out_c": oc,
+            "kh": kh, "kw": kw, "sh": int(a["strides"][0]), "sw": int(a["strides"][1]),
+            "pt": int(a["pads"][0]), "pl": int(a["pads"][1])}  # fmt: skip
+
+
+def _lower_conv(lo: Lowering, layer: Layer, node: Node) -> int:
+    a = node.attrs
+    w = np.asarray(lo.graph.tensors[node.inputs[1]].data, dtype=np.int64)
+    geo = _geometry(lo, node, w)
+    w2 = w.reshape(w.shape[0], -1)
+    oc, k = w2.shape
+    ocp = -(-oc // 4) * 4
+    k_, _, direct = _conv_geometry(lo.graph, node) or (k, k, False)
+    off = int(a["input_offset"])
+    fn = f"{lo.cname}_l{layer.index}_neon"
+    weights = lo.array("w", f"{node.name}_neon_w", "int8_t", pack_rows(w2, ocp), f"{node.name} NEON weights")
+    folded = np.zeros(ocp, dtype=np.int64)
+    folded[:oc] = fold_conv_bias(w2, _bias_data(lo, node), off)[:oc]
+    bias = lo.array("q", f"{node.name}_neon_bias", "int32_t", folded, f"{node.name} folded bias")
+    add = _add_constants(node) if node.op == "conv2d_add" else None
+    source = _render(
+        "conv.c.j2",
+        cname=lo.cname,
+        fn=fn,
+        index=layer.index,
+        comment=comment_text(f"{node.op} {node.name}"),
+        **geo,
+        pixels=geo["out_h"] * geo["out_w"],
+        k=k,
+        kp=_pad16(k),
+        ocp=ocp,
+        direct=direct,
+        zp=-off,
+        input_offset=off,
+        weights=weights,
+        bias=bias,
+        safe=bool(w2.min() < -127),
+        output_offset=int(a["output_offset"]),
+        act_min=int(a["act_min"]),
+        act_max=int(a["act_max"]),
+        add=add,
+        **_requant_arrays(lo, node, oc, ocp),
+    )
+    _emit(lo, layer, fn, source, node, residual=lo.src(node.inputs[3]) if add else "NULL")
+    return geo["batches"] * geo["out_h"] * geo["out_w"] * oc * k
+
+
+def lower_neon(lo: Lowering, layer: Layer, node: Node) -> int | None:
+    """Specialise ``node`` into a NEON kernel (fills ``layer`` and ``lo.kernel_sources``) and return
+    its MACs, or None to use the portable runtime kernel."""
+    if node.op in _CONV_OPS and _conv_geometry(lo.graph, node) is not None:
+        return _lower_conv(lo, layer, node)
+    return None
 
 
 class NeonFamily(KernelFamily):
+    """AArch64 NEON per-layer kernels; everything not specialised runs portable C.
+
+    No row bands (the NEON conv needs its own im2col rows) and no fused pool + FC head (the
+    specialised FC is faster)."""
+
     name = "neon"
-    description = "Cortex-A NEON per-layer kernels (sdot with +dotprod, smull/sadalp otherwise)"
+    description = "Cortex-A NEON per-layer kernels (SDOT with +dotprod, SMULL/SADALP otherwise)"
+    kernel_headers = NEON_HEADERS
+
+    def scratch(self, graph: Graph, portable: Mapping[str, int]) -> dict[str, int]:
+        return neon_scratch(graph, portable)
+
+    def lower(self, lo: Lowering, layer: Layer, node: Node) -> int | None:
+        return lower_neon(lo, layer, node)
+
+    def render_kernels_file(self, cname: str, model_comment: str, sources: list[str]) -> str:
+        return _render("kernels.c.j2", cname=cname, model_comment=model_comment, kernels=sources) + "\n"
 
 
 FAMILY = NeonFamily()
+
+__all__ = ["FAMILY", "NEON_HEADERS", "lower_neon", "neon_scratch", "pack_rows"]
