@@ -60,7 +60,7 @@ def _layer(draw: st.DrawFn, op: str) -> Graph:
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     g = Graph(f"neon_{op}")
     c = draw(st.sampled_from([1, 3, 5, 16, 19, 32, 40]))
-    oc = draw(st.sampled_from([1, 3, 4, 6, 16, 17, 33]))
+    oc = c if op == "depthwise_conv2d" else draw(st.sampled_from([1, 3, 4, 6, 16, 17, 33]))
     if op == "fully_connected":
         rows = draw(st.integers(1, 3))
         x = _tensor(g, "x", (rows, c * draw(st.integers(1, 3))), rng)
@@ -76,6 +76,9 @@ def _layer(draw: st.DrawFn, op: str) -> Graph:
         x = _tensor(g, "x", (1, h, w, c), rng)
         w_shape, y_shape = (oc, *k, c), (1, oh, ow, oc)
         attrs = {"strides": (s, s), "dilations": (1, 1), "pads": (pad,) * 4, "groups": 1}
+        if op == "depthwise_conv2d":
+            w_shape, y_shape = (*k, c), (1, oh, ow, c)
+            attrs = {"strides": (s, s), "dilations": (1, 1), "pads": (pad,) * 4, "depth_multiplier": 1}
     wts = rng.integers(-127, 128, size=w_shape, dtype=np.int8)
     if draw(st.booleans()):
         wts.reshape(-1)[rng.integers(0, wts.size, size=3)] = -128  # two products of -128 overflow int16
@@ -175,6 +178,18 @@ def test_conv_bit_exact_on_qemu(tmp_path: Path, g: Graph) -> None:
 @given(g=_conv_add())
 def test_conv_add_bit_exact_on_qemu(tmp_path: Path, g: Graph) -> None:
     _check_on_qemu(g, tmp_path)
+
+
+@st.composite
+def _depthwise(draw: st.DrawFn) -> Graph:
+    return _layer(draw, "depthwise_conv2d")
+
+
+@_SETTINGS
+@given(g=_depthwise())
+def test_depthwise_bit_exact_on_qemu(tmp_path: Path, g: Graph) -> None:
+    assert "_neon(" in _check_on_qemu(g, tmp_path)
+    _check_on_host(g, tmp_path)
 
 
 @_SETTINGS

@@ -18,7 +18,12 @@ and no packing at load time (XNNPACK packs when the model is loaded).
   pixels' taps (im2col) into the scratch. ``conv2d_add`` runs TFLM's int8 ADD on the four
   requantised lanes before storing.
 
-Everything else (depthwise, pools, add, softmax, ...) runs the portable runtime kernel.
+- ``depthwise_conv2d`` (depth multiplier 1, dilation 1, non-negative pads): per output pixel a
+  table of tap pointers (taps outside the input point at a zero-point row, so the inner
+  loop has no branches), 16 channels at a time: ``SMULL``/``SMULL2`` of a tap's inputs and
+  weights widened into four int32x4 accumulators; channels past the last 16 are scalar.
+
+Everything else (pools, add, softmax, ...) runs the portable runtime kernel.
 On a host without NEON the rendered functions compute the same sums with scalar loops,
 so the host ``qcompile verify`` checks packing, folding and epilogues of this family, and
 ``qcompile verify --qemu`` the NEON code itself.
@@ -34,7 +39,7 @@ import jinja2
 import numpy as np
 
 from qcompile.codegen.families import KernelFamily
-from qcompile.codegen.families.dsp import _bias_data, _conv_ok, _emit, _int_vector, fold_conv_bias
+from qcompile.codegen.families.dsp import _bias_data, _conv_ok, _depthwise_ok, _emit, _int_vector, fold_conv_bias
 from qcompile.codegen.names import comment_text
 from qcompile.ir import Graph, Node
 from qcompile.resources import templates_dir
@@ -99,6 +104,9 @@ def neon_scratch(graph: Graph, portable: Mapping[str, int]) -> dict[str, int]:
     """Scratch bytes per node with the NEON kernels: ``_MR`` im2col rows, none for direct rows."""
     result = dict(portable)
     for node in graph.nodes:
+        if node.op == "depthwise_conv2d" and _depthwise_ok(graph, node):
+            result.pop(node.name, None)
+            continue
         geom = _conv_geometry(graph, node)
         if geom is None:
             continue
@@ -204,9 +212,42 @@ def _lower_conv(lo: Lowering, layer: Layer, node: Node) -> int:
     return geo["batches"] * geo["out_h"] * geo["out_w"] * oc * k
 
 
+def _lower_depthwise(lo: Lowering, layer: Layer, node: Node) -> int:
+    a = node.attrs
+    xs, ys = lo.shape(node.inputs[0]), lo.shape(node.outputs[0])
+    w = np.asarray(lo.graph.tensors[node.inputs[1]].data, dtype=np.int64)
+    kh, kw, c = w.shape
+    cp = _pad16(c)
+    off = int(a["input_offset"])
+    fn = f"{lo.cname}_l{layer.index}_neon"
+    packed = np.zeros((kh * kw, cp), dtype=np.int64)
+    packed[:, :c] = w.reshape(kh * kw, c)
+    folded = np.zeros(cp, dtype=np.int64)
+    folded[:c] = fold_conv_bias(w.reshape(kh * kw, c).T, _bias_data(lo, node), off)[:c]
+    source = _render(
+        "depthwise.c.j2",
+        cname=lo.cname,
+        fn=fn,
+        index=layer.index,
+        comment=comment_text(f"{node.op} {node.name}"),
+        batches=xs[0], in_h=xs[1], in_w=xs[2], channels=c, out_h=ys[1], out_w=ys[2],
+        kh=kh, kw=kw, sh=int(a["strides"][0]), sw=int(a["strides"][1]), pt=int(a["pads"][0]), pl=int(a["pads"][1]),
+        taps=kh * kw, cp=cp, groups=c // 16, zp=-off, input_offset=off,
+        zp_row=lo.array("q", f"{node.name}_neon_zp", "int8_t", np.full(c, -off), f"{node.name} input zero point row"),
+        weights=lo.array("w", f"{node.name}_neon_w", "int8_t", packed, f"{node.name} NEON weights [tap][channel]"),
+        bias=lo.array("q", f"{node.name}_neon_bias", "int32_t", folded, f"{node.name} folded bias"),
+        output_offset=int(a["output_offset"]), act_min=int(a["act_min"]), act_max=int(a["act_max"]),
+        **_requant_arrays(lo, node, c, cp),
+    )  # fmt: skip
+    _emit(lo, layer, fn, source, node, residual="NULL")
+    return math.prod(ys) * kh * kw
+
+
 def lower_neon(lo: Lowering, layer: Layer, node: Node) -> int | None:
     """Specialise ``node`` into a NEON kernel (fills ``layer`` and ``lo.kernel_sources``) and return
     its MACs, or None to use the portable runtime kernel."""
+    if node.op == "depthwise_conv2d" and _depthwise_ok(lo.graph, node):
+        return _lower_depthwise(lo, layer, node)
     if node.op in _CONV_OPS and _conv_geometry(lo.graph, node) is not None:
         return _lower_conv(lo, layer, node)
     return None
