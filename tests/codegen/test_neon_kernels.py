@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qcompile.codegen import generate
-from qcompile.codegen.families.neon import _render, pack_rows
+from qcompile.codegen.families.neon import _render, pack_dot, pack_rows
 from qcompile.ir import Graph, Node, QuantParams, Tensor
 from qcompile.op_params import add_params
 from qcompile.quant.fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier
@@ -37,7 +37,7 @@ pytestmark = pytest.mark.skipif(
 CPUS = ("cortex-a53", "cortex-a76")  # SMULL/SADALP and SDOT
 HOST_NEON = Target(name="neon-host-test", kernel_family="neon", cc="cc", cflags=("-O2",))
 _SETTINGS = settings(
-    max_examples=int(os.environ.get("QC_NEON_EXAMPLES", "3")),
+    max_examples=int(os.environ.get("QC_NEON_EXAMPLES", "2")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
@@ -131,6 +131,9 @@ def _check_on_qemu(g: Graph, tmp: Path, samples: int = 3) -> str:
         run = run_on_qemu(out, cpu, xs, build_dir=tmp / f"b-{cpu}")
         for i in range(samples):
             np.testing.assert_array_equal(run.outputs[0][i], expected[i], err_msg=f"{cpu} sample {i}")
+    # the dot-product layout built without +dotprod (emulated SDOT by element) on the A53 model
+    run = run_on_qemu(tmp / "cortex-a76", "cortex-a53", xs, build_dir=tmp / "b-a76-on-a53")
+    np.testing.assert_array_equal(run.outputs[0], np.stack(expected), err_msg="cortex-a76 code on cortex-a53")
     return kernels
 
 
@@ -231,6 +234,13 @@ def test_pack_rows_pads_channels_and_taps() -> None:
     w = np.arange(3 * 5).reshape(3, 5) - 7
     p = pack_rows(w, 4)
     assert p.shape == (4, 16) and np.array_equal(p[:3, :5], w) and not p[3].any() and not p[:, 5:].any()
+
+
+def test_pack_dot_layout() -> None:
+    w = np.arange(17 * 20).reshape(17, 20) % 251 - 125  # OC 17 -> 32, K 20 -> 32
+    p = pack_dot(w, 32).reshape(2, 8, 16, 4)  # [channel block][tap quad][channel][tap]
+    assert p[0, 1, 3, 2] == w[3, 6] and p[1, 4, 0, 3] == w[16, 19]
+    assert not p[1, :, 1:].any() and not p[:, 5:].any()
 
 
 # ---- requantisation ------------------------------------------------------------------------

@@ -91,7 +91,7 @@ class Target:
         """The kernel family object (from the registry) this target generates code for."""
         from qcompile.codegen.families import get_family  # the code generator imports this module
 
-        return get_family(self.kernel_family)
+        return get_family(self.kernel_family).for_target(self.cflags)
 
     def __post_init__(self) -> None:
         from qcompile.codegen.families import family_names

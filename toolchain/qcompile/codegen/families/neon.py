@@ -74,6 +74,15 @@ def _pad16(k: int) -> int:
     return -(-k // 16) * 16
 
 
+def pack_dot(w: np.ndarray, oc_pad: int) -> np.ndarray:
+    """``[OC, K]`` int8 -> the SDOT-by-element layout ``[oc_pad / 16][K / 4][16 channels][4 taps]``
+    (``oc_pad`` a multiple of 16, K padded to 16), so one 64-byte load holds four taps of 16
+    channels."""
+    rows = pack_rows(w, oc_pad)
+    kp = rows.shape[1]
+    return rows.reshape(oc_pad // 16, 16, kp // 4, 4).transpose(0, 2, 1, 3).reshape(-1)
+
+
 def pack_rows(w: np.ndarray, oc_pad: int) -> np.ndarray:
     """``[OC, K]`` int8 -> ``[oc_pad, K padded to 16]`` with zero rows and columns (row-major)."""
     w = np.asarray(w, dtype=np.int64)
@@ -118,19 +127,17 @@ def neon_scratch(graph: Graph, portable: Mapping[str, int]) -> dict[str, int]:
     return result
 
 
-def _requant_arrays(lo: Lowering, node: Node, oc: int, ocp: int) -> dict[str, str]:
-    """Per-channel multiplier, left shift (>= 0) and SRSHL amount (<= 0), padded to ``ocp``."""
+def _requant_array(lo: Lowering, node: Node, oc: int, ocp: int) -> str:
+    """Per-channel multipliers, left shifts (>= 0) and SRSHL amounts (<= 0), each padded to ``ocp``,
+    one after the other in one array."""
     m = np.zeros(ocp, dtype=np.int64)
     s = np.zeros(ocp, dtype=np.int64)
     m[:oc] = _int_vector(node.attrs["multiplier"], oc)
     s[:oc] = _int_vector(node.attrs["shift"], oc)
     if s.min() < -31 or s.max() > 31:
         raise ValueError(f"{node.name}: shift out of [-31, 31]: {s.min()}..{s.max()}")
-    return {
-        "mult": lo.array("q", f"{node.name}_neon_m", "int32_t", m, f"{node.name} multipliers"),
-        "lsh": lo.array("q", f"{node.name}_neon_l", "int32_t", np.maximum(s, 0), f"{node.name} left shifts"),
-        "rsh": lo.array("q", f"{node.name}_neon_r", "int32_t", np.minimum(s, 0), f"{node.name} rounding right shifts"),
-    }
+    rows = np.concatenate([m, np.maximum(s, 0), np.minimum(s, 0)])
+    return lo.array("q", f"{node.name}_neon_rq", "int32_t", rows, f"{node.name} multipliers, left shifts, right shifts")
 
 
 def _add_constants(node: Node) -> dict[str, Any]:
@@ -170,23 +177,24 @@ def _geometry(lo: Lowering, node: Node, w: np.ndarray) -> dict[str, int]:
             "pt": int(a["pads"][0]), "pl": int(a["pads"][1])}  # fmt: skip
 
 
-def _lower_conv(lo: Lowering, layer: Layer, node: Node) -> int:
+def _lower_conv(lo: Lowering, layer: Layer, node: Node, dotprod: bool) -> int:
     a = node.attrs
     w = np.asarray(lo.graph.tensors[node.inputs[1]].data, dtype=np.int64)
     geo = _geometry(lo, node, w)
     w2 = w.reshape(w.shape[0], -1)
     oc, k = w2.shape
-    ocp = -(-oc // 4) * 4
-    k_, _, direct = _conv_geometry(lo.graph, node) or (k, k, False)
+    ocp = -(-oc // 16) * 16 if dotprod else -(-oc // 4) * 4
+    _, _, direct = _conv_geometry(lo.graph, node) or (k, k, False)
     off = int(a["input_offset"])
     fn = f"{lo.cname}_l{layer.index}_neon"
-    weights = lo.array("w", f"{node.name}_neon_w", "int8_t", pack_rows(w2, ocp), f"{node.name} NEON weights")
+    packed = pack_dot(w2, ocp) if dotprod else pack_rows(w2, ocp)
+    weights = lo.array("w", f"{node.name}_neon_w", "int8_t", packed, f"{node.name} NEON weights")
     folded = np.zeros(ocp, dtype=np.int64)
     folded[:oc] = fold_conv_bias(w2, _bias_data(lo, node), off)[:oc]
     bias = lo.array("q", f"{node.name}_neon_bias", "int32_t", folded, f"{node.name} folded bias")
     add = _add_constants(node) if node.op == "conv2d_add" else None
     source = _render(
-        "conv.c.j2",
+        "conv_dot.c.j2" if dotprod else "conv.c.j2",
         cname=lo.cname,
         fn=fn,
         index=layer.index,
@@ -206,7 +214,7 @@ def _lower_conv(lo: Lowering, layer: Layer, node: Node) -> int:
         act_min=int(a["act_min"]),
         act_max=int(a["act_max"]),
         add=add,
-        **_requant_arrays(lo, node, oc, ocp),
+        rq=_requant_array(lo, node, oc, ocp),
     )
     _emit(lo, layer, fn, source, node, residual=lo.src(node.inputs[3]) if add else "NULL")
     return geo["batches"] * geo["out_h"] * geo["out_w"] * oc * k
@@ -237,19 +245,20 @@ def _lower_depthwise(lo: Lowering, layer: Layer, node: Node) -> int:
         weights=lo.array("w", f"{node.name}_neon_w", "int8_t", packed, f"{node.name} NEON weights [tap][channel]"),
         bias=lo.array("q", f"{node.name}_neon_bias", "int32_t", folded, f"{node.name} folded bias"),
         output_offset=int(a["output_offset"]), act_min=int(a["act_min"]), act_max=int(a["act_max"]),
-        **_requant_arrays(lo, node, c, cp),
+        rq=_requant_array(lo, node, c, cp),
     )  # fmt: skip
     _emit(lo, layer, fn, source, node, residual="NULL")
     return math.prod(ys) * kh * kw
 
 
-def lower_neon(lo: Lowering, layer: Layer, node: Node) -> int | None:
+def lower_neon(lo: Lowering, layer: Layer, node: Node, dotprod: bool = False) -> int | None:
     """Specialise ``node`` into a NEON kernel (fills ``layer`` and ``lo.kernel_sources``) and return
-    its MACs, or None to use the portable runtime kernel."""
+    its MACs, or None to use the portable runtime kernel. ``dotprod``: pack conv weights for SDOT by
+    element (the target has the dot-product extension)."""
     if node.op == "depthwise_conv2d" and _depthwise_ok(lo.graph, node):
         return _lower_depthwise(lo, layer, node)
     if node.op in _CONV_OPS and _conv_geometry(lo.graph, node) is not None:
-        return _lower_conv(lo, layer, node)
+        return _lower_conv(lo, layer, node, dotprod)
     return None
 
 
@@ -263,11 +272,20 @@ class NeonFamily(KernelFamily):
     description = "Cortex-A NEON per-layer kernels (SDOT with +dotprod, SMULL/SADALP otherwise)"
     kernel_headers = NEON_HEADERS
 
+    def __init__(self, dotprod: bool = False) -> None:
+        self.dotprod = dotprod
+
+    def for_target(self, cflags: tuple[str, ...]) -> NeonFamily:
+        """The dot-product weight layout when the target's ``-march`` has ``+dotprod``: packing is
+        decided at compile time, and a build without the extension still runs it (emulated SDOT)."""
+        dotprod = any(f.startswith("-march=") and "+dotprod" in f for f in cflags)
+        return self if dotprod == self.dotprod else NeonFamily(dotprod)
+
     def scratch(self, graph: Graph, portable: Mapping[str, int]) -> dict[str, int]:
         return neon_scratch(graph, portable)
 
     def lower(self, lo: Lowering, layer: Layer, node: Node) -> int | None:
-        return lower_neon(lo, layer, node)
+        return lower_neon(lo, layer, node, self.dotprod)
 
     def render_kernels_file(self, cname: str, model_comment: str, sources: list[str]) -> str:
         return _render("kernels.c.j2", cname=cname, model_comment=model_comment, kernels=sources) + "\n"
@@ -275,4 +293,4 @@ class NeonFamily(KernelFamily):
 
 FAMILY = NeonFamily()
 
-__all__ = ["FAMILY", "NEON_HEADERS", "lower_neon", "neon_scratch", "pack_rows"]
+__all__ = ["FAMILY", "NEON_HEADERS", "lower_neon", "neon_scratch", "pack_dot", "pack_rows"]
