@@ -24,9 +24,9 @@ pytestmark = pytest.mark.skipif(
 # instructions per inference, measured 2026-11 (docs/ARCHITECTURE.md, bench/README.md) + ~10 %
 BUDGET = {
     ("resnet8", "cortex-a53"): 4_600_000,
-    ("resnet8", "cortex-a76"): 2_700_000,
-    ("kws", "cortex-a53"): 2_000_000,
-    ("kws", "cortex-a76"): 1_200_000,
+    ("resnet8", "cortex-a76"): 1_700_000,
+    ("kws", "cortex-a53"): 1_500_000,
+    ("kws", "cortex-a76"): 820_000,
 }
 
 

@@ -23,7 +23,10 @@ and no packing at load time (XNNPACK packs when the model is loaded).
   loop has no branches), 16 channels at a time: ``SMULL``/``SMULL2`` of a tap's inputs and
   weights widened into four int32x4 accumulators; channels past the last 16 are scalar.
 
-Everything else (pools, add, softmax, ...) runs the portable runtime kernel.
+- global ``avg_pool2d`` (the kernel covers the whole unpadded image): SADDW sums of 16
+  channels, TFLM's rounding division per channel.
+
+Everything else (other pools, add, softmax, ...) runs the portable runtime kernel.
 On a host without NEON the rendered functions compute the same sums with scalar loops,
 so the host ``qcompile verify`` checks packing, folding and epilogues of this family, and
 ``qcompile verify --qemu`` the NEON code itself.
@@ -113,7 +116,7 @@ def neon_scratch(graph: Graph, portable: Mapping[str, int]) -> dict[str, int]:
     """Scratch bytes per node with the NEON kernels: ``_MR`` im2col rows, none for direct rows."""
     result = dict(portable)
     for node in graph.nodes:
-        if node.op == "depthwise_conv2d" and _depthwise_ok(graph, node):
+        if (node.op == "depthwise_conv2d" and _depthwise_ok(graph, node)) or _global_pool(graph, node):
             result.pop(node.name, None)
             continue
         geom = _conv_geometry(graph, node)
@@ -138,6 +141,11 @@ def _requant_array(lo: Lowering, node: Node, oc: int, ocp: int) -> str:
         raise ValueError(f"{node.name}: shift out of [-31, 31]: {s.min()}..{s.max()}")
     rows = np.concatenate([m, np.maximum(s, 0), np.minimum(s, 0)])
     return lo.array("q", f"{node.name}_neon_rq", "int32_t", rows, f"{node.name} multipliers, left shifts, right shifts")
+
+
+def _fast_requant(node: Node, oc: int) -> bool:
+    """Every channel shifts right by at least 1 and none left: ``<name>_neon_mbqm_r`` applies."""
+    return bool(_int_vector(node.attrs["shift"], oc).max() < 0)
 
 
 def _add_constants(node: Node) -> dict[str, Any]:
@@ -215,6 +223,7 @@ def _lower_conv(lo: Lowering, layer: Layer, node: Node, dotprod: bool) -> int:
         act_max=int(a["act_max"]),
         add=add,
         rq=_requant_array(lo, node, oc, ocp),
+        fast=_fast_requant(node, oc),
     )
     _emit(lo, layer, fn, source, node, residual=lo.src(node.inputs[3]) if add else "NULL")
     return geo["batches"] * geo["out_h"] * geo["out_w"] * oc * k
@@ -251,12 +260,45 @@ def _lower_depthwise(lo: Lowering, layer: Layer, node: Node) -> int:
     return math.prod(ys) * kh * kw
 
 
+def _global_pool(graph: Graph, node: Node) -> bool:
+    """An average pool over the whole image (no padding): the model heads of ResNet-8 and DS-CNN."""
+    xs = graph.tensors[node.inputs[0]].shape
+    a = node.attrs
+    return (
+        node.op == "avg_pool2d"
+        and len(xs) == 4
+        and tuple(int(k) for k in a["kernel"]) == (int(xs[1]), int(xs[2]))
+        and not any(int(p) for p in a["pads"])
+    )
+
+
+def _lower_avg_pool(lo: Lowering, layer: Layer, node: Node) -> int:
+    xs = lo.shape(node.inputs[0])
+    fn = f"{lo.cname}_l{layer.index}_neon"
+    source = _render(
+        "avgpool.c.j2",
+        cname=lo.cname,
+        fn=fn,
+        index=layer.index,
+        comment=comment_text(f"{node.op} {node.name}"),
+        batches=xs[0],
+        hw=xs[1] * xs[2],
+        channels=xs[3],
+        act_min=int(node.attrs["act_min"]),
+        act_max=int(node.attrs["act_max"]),
+    )
+    _emit(lo, layer, fn, source, node, residual="NULL")
+    return 0
+
+
 def lower_neon(lo: Lowering, layer: Layer, node: Node, dotprod: bool = False) -> int | None:
     """Specialise ``node`` into a NEON kernel (fills ``layer`` and ``lo.kernel_sources``) and return
     its MACs, or None to use the portable runtime kernel. ``dotprod``: pack conv weights for SDOT by
     element (the target has the dot-product extension)."""
     if node.op == "depthwise_conv2d" and _depthwise_ok(lo.graph, node):
         return _lower_depthwise(lo, layer, node)
+    if _global_pool(lo.graph, node):
+        return _lower_avg_pool(lo, layer, node)
     if node.op in _CONV_OPS and _conv_geometry(lo.graph, node) is not None:
         return _lower_conv(lo, layer, node, dotprod)
     return None
