@@ -31,7 +31,7 @@ from qcompile.errors import QCompileError
 from qcompile.resources import templates_dir
 from qcompile.targets import Target
 from qcompile.tools.firmware.build import STRICT_FLAGS, SizeSplit, _environment, _run, _size, read_report, require_tool
-from qcompile.tools.firmware.qemu import QemuResult, _as_input_list
+from qcompile.tools.firmware.results import QemuResult, as_input_list
 
 PLUGIN_SOURCE = "icount_plugin.c"
 
@@ -182,7 +182,7 @@ def run_linux_program(
     program: LinuxProgram, inputs: Sequence[np.ndarray] | np.ndarray, *, timeout: float | None = None
 ) -> QemuResult:
     """Run every sample of ``inputs`` through ``program`` in one ``qemu-aarch64`` process."""
-    flat = _as_input_list(inputs, program)
+    flat = as_input_list(inputs, program)
     n = len(flat[0])
     if n == 0:
         raise QCompileError("no samples to run")
