@@ -250,6 +250,12 @@ def test_pack_rows_pads_channels_and_taps() -> None:
     assert p.shape == (4, 16) and np.array_equal(p[:3, :5], w) and not p[3].any() and not p[:, 5:].any()
 
 
+def test_family_follows_the_targets_dot_product_flag() -> None:
+    assert not load_target("cortex-a53").family.dotprod
+    assert load_target("cortex-a55").family.dotprod and load_target("cortex-a76").family.dotprod
+    assert load_target("host").family.for_target(("-march=armv8.2-a+dotprod",)) is load_target("host").family
+
+
 def test_pack_dot_layout() -> None:
     w = np.arange(17 * 20).reshape(17, 20) % 251 - 125  # OC 17 -> 32, K 20 -> 32
     p = pack_dot(w, 32).reshape(2, 8, 16, 4)  # [channel block][tap quad][channel][tap]
