@@ -1,11 +1,13 @@
-"""Executed instructions of the MLPerf Tiny models on Cortex-M cores under QEMU, per layer,
-kernel families side by side.
+"""Executed instructions of the MLPerf Tiny models on Cortex-M and Cortex-A cores under QEMU,
+per layer, kernel families side by side.
 
 Counts come from QEMU with -icount shift=0 (one virtual ns per instruction) and SysTick
 reads around each layer: deterministic, independent of host load (unlike wall-clock
 timings on a shared machine), resolution one SysTick tick (40 instructions at 25 MHz).
 Ratios are against the first family measured in the same run; the CMSIS-NN column is the
-issue's reference figure for TFLM + CMSIS-NN on the same QEMU machine.
+issue's reference figure for TFLM + CMSIS-NN on the same QEMU machine. Cortex-A targets
+(``--target cortex-a76``) run under qemu-aarch64 with qcompile's counting plugin (exact to
+one instruction) and are compared with LiteRT + XNNPACK's count (../shared/ANCHORS.md, 6).
 
 Run: python3 bench/bench_qemu.py [--target cortex-m7] [--family portable --family dsp] [-n 1]
 """
@@ -26,6 +28,8 @@ from qcompile.tools.firmware.bench import bench, default_families, result_table
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 # TFLM + CMSIS-NN instruction counts under QEMU quoted in issue #3 (cortex-m7)
 CMSIS_NN_M7 = {"resnet8": 29_970_000}
+# LiteRT 2.3 + XNNPACK under qemu-aarch64, one thread (../shared/ANCHORS.md, section 6)
+XNNPACK = {("cortex-a76", "resnet8"): 1_500_000, ("cortex-a53", "resnet8"): 5_010_000}
 
 
 def _compile(model: str, work: Path) -> Path:
@@ -65,9 +69,7 @@ def main() -> None:
             out = _compile(model, Path(tmp))
             result = bench(out, target, families=families, samples=args.n)
             assert target.qemu is not None
-            table = result_table(
-                result, f"{model} on {target.name} (QEMU {target.qemu.machine}): executed instructions"
-            )
+            table = result_table(result, f"{model} on {target.name} (QEMU {target.qemu.label}): executed instructions")
             console.print(table)
             for f in result.families:
                 line = f"{f.family}: bit-exact {f.bit_exact}/{f.samples}, total {f.total_instructions:,} instructions"
@@ -75,6 +77,9 @@ def main() -> None:
                     line += (
                         f" ({f.total_instructions / CMSIS_NN_M7[model]:.2f}x TFLM+CMSIS-NN's {CMSIS_NN_M7[model]:,})"
                     )
+                peer = XNNPACK.get((target.name, model))
+                if peer:
+                    line += f" ({f.total_instructions / peer:.2f}x LiteRT+XNNPACK's {peer:,})"
                 console.print(line)
 
 

@@ -242,7 +242,7 @@ def _firmware_target(out_dir: Path, target_name: str | None):
 
 
 def _print_sizes(sizes) -> None:
-    table = Table(title="arm-none-eabi-size split (bytes)", show_header=False)
+    table = Table(title="size split (bytes)", show_header=False)
     for label, value in sizes.rows():
         table.add_row(label, f"{value:,}")
     console.print(table)
@@ -255,7 +255,7 @@ def _verify_qemu(out_dir: Path, data: Path | None, limit: int | None, target_nam
     checked = verify_on_qemu(out_dir, target, data=data, limit=limit, force=force)
     result = checked.result
     assert target.qemu is not None
-    console.print(f"target: {target.name} on QEMU {target.qemu.machine}")
+    console.print(f"target: {target.name} on QEMU {target.qemu.label}")
     console.print(f"data: {result.data_source}")
     console.print(f"bit-exact: {result.bit_exact}/{result.samples}")
     total = checked.run.total_instructions
@@ -289,8 +289,8 @@ def bench_cmd(out_dir: Path, target_name: str | None, families: tuple[str, ...],
     assert target.qemu is not None
     table = result_table(
         result,
-        f"executed instructions on {target.name} (QEMU {target.qemu.machine}, -icount shift=0, "
-        f"resolution {target.qemu.instructions_per_tick:g})",
+        f"executed instructions on {target.name} (QEMU {target.qemu.label}, "
+        f"resolution {target.qemu.instructions_per_tick:g} instructions)",
     )
     console.print(table)
     for f in result.families:

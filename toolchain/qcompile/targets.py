@@ -17,7 +17,9 @@ A target is plain data in ``targets/<name>.toml`` (shipped with the package, fou
 - ``[qemu]`` (optional): the QEMU machine that emulates the core, for ``qcompile verify
   --qemu`` and ``qcompile bench``: ``machine``, optional ``cpu``, ``systick_hz`` (the
   SysTick clock, which with ``-icount shift=0`` converts ticks to instructions) and the
-  ``flash`` / ``ram`` regions ``[origin, length]`` the test image is linked into.
+  ``flash`` / ``ram`` regions ``[origin, length]`` the test image is linked into; or, for a
+  Linux-class core, ``user`` (the user-mode emulator, ``qemu-aarch64``) and ``cpu``: the
+  model then runs in a small Linux test program (:mod:`qcompile.tools.firmware.linux`).
 """
 
 from __future__ import annotations
@@ -25,10 +27,14 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qcompile.codegen.families import BASELINE, KernelFamily, family_names, get_family
 from qcompile.errors import QCompileError
 from qcompile.resources import targets_dir
+
+if TYPE_CHECKING:
+    from qcompile.codegen.families import KernelFamily
 
 OPTIMIZE_GOALS = ("ram", "speed")
 
@@ -47,10 +53,17 @@ class QemuMachine:
     flash: tuple[int, int]
     ram: tuple[int, int]
     cpu: str | None = None
+    user: str | None = None
 
     @property
     def instructions_per_tick(self) -> float:
-        return 1e9 / self.systick_hz
+        """Resolution of the counts; Linux user mode counts single instructions (a TCG plugin)."""
+        return 1.0 if self.user else 1e9 / self.systick_hz
+
+    @property
+    def label(self) -> str:
+        """How reports name the emulator: the machine, or the user-mode emulator and its CPU model."""
+        return f"{self.user} -cpu {self.cpu}" if self.user else self.machine
 
 
 @dataclass(frozen=True)
@@ -77,7 +90,7 @@ class Target:
     @property
     def family(self) -> KernelFamily:
         """The kernel family object (from the registry) this target generates code for."""
-        return get_family(self.kernel_family)
+        return get_family(self.kernel_family).for_target(self.cflags)
 
     @property
     def cpu_flags(self) -> tuple[str, ...]:
@@ -156,10 +169,12 @@ def _region(value: object, what: str) -> tuple[int, int]:
 def _qemu_machine(data: object, path: Path) -> QemuMachine:
     if not isinstance(data, dict):
         raise ValueError("[qemu] must be a table")
-    known = {"machine", "cpu", "systick_hz", "flash", "ram"}
+    known = {"machine", "cpu", "systick_hz", "flash", "ram", "user"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ValueError(f"unknown [qemu] keys {unknown}")
+    if "user" in data:
+        return _qemu_user(data)
     hz = int(data["systick_hz"])
     if hz <= 0:
         raise ValueError(f"[qemu] systick_hz must be positive, got {hz}")
@@ -171,3 +186,13 @@ def _qemu_machine(data: object, path: Path) -> QemuMachine:
         ram=_region(data["ram"], "ram"),
         cpu=str(cpu) if cpu else None,
     )
+
+
+def _qemu_user(data: dict) -> QemuMachine:
+    """A ``[qemu]`` table for Linux user-mode emulation: ``user`` and ``cpu``, nothing bare-metal."""
+    extra = sorted(set(data) - {"user", "cpu"})
+    if extra:
+        raise ValueError(f"[qemu] with user = ... (Linux user mode) takes only user and cpu, not {extra}")
+    if not data.get("cpu"):
+        raise ValueError("[qemu] user mode needs cpu (the QEMU CPU model, e.g. cortex-a53)")
+    return QemuMachine(machine="", systick_hz=1, flash=(0, 0), ram=(0, 0), cpu=str(data["cpu"]), user=str(data["user"]))

@@ -40,6 +40,11 @@ class KernelFamily:
     kernel_headers: tuple[str, ...] = ()
     bench_baselines: tuple[str, ...] = ()
 
+    def for_target(self, cflags: tuple[str, ...]) -> KernelFamily:
+        """This family as configured for a target's compiler flags (e.g. an ISA extension the
+        compile-time weight packing depends on); by default the family itself."""
+        return self
+
     def scratch(self, graph: Graph, portable: Mapping[str, int]) -> dict[str, int]:
         """Scratch bytes per node when this family runs ``graph`` (``portable``: the runtime's sizes)."""
         return dict(portable)

@@ -16,7 +16,6 @@ import os
 import subprocess
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,21 +23,7 @@ import numpy as np
 from qcompile.errors import QCompileError
 from qcompile.targets import Target, load_target
 from qcompile.tools.firmware.build import INPUT_FILE, OUTPUT_FILE, FirmwareImage, build_image, require_tool
-
-
-@dataclass
-class QemuResult:
-    """What one QEMU boot computed.
-
-    - ``outputs``: one int8 array per model output, shaped ``(samples, output size)``;
-    - ``total_instructions``: int64 ``(samples,)``, instructions of each ``run`` call;
-    - ``layer_instructions``: int64 ``(samples, layers)`` when asked for, else None.
-    Counts are SysTick ticks times ``1e9 / systick_hz``: exact to one tick.
-    """
-
-    outputs: list[np.ndarray]
-    total_instructions: np.ndarray
-    layer_instructions: np.ndarray | None = None
+from qcompile.tools.firmware.results import QemuResult, as_input_list
 
 
 def qemu_command(image: FirmwareImage) -> list[str]:
@@ -62,29 +47,11 @@ def qemu_command(image: FirmwareImage) -> list[str]:
     ]
 
 
-def _as_input_list(inputs: Sequence[np.ndarray] | np.ndarray, image: FirmwareImage) -> list[np.ndarray]:
-    arrays = [inputs] if isinstance(inputs, np.ndarray) else list(inputs)
-    if len(arrays) != len(image.input_sizes):
-        raise QCompileError(f"the model has {len(image.input_sizes)} inputs, got {len(arrays)} arrays")
-    flat = []
-    for i, (a, size) in enumerate(zip(arrays, image.input_sizes, strict=True)):
-        a = np.asarray(a)
-        if a.dtype != np.int8:
-            raise QCompileError(f"input {i}: expected int8 (quantized) samples, got {a.dtype}")
-        if a.size % size:
-            raise QCompileError(f"input {i}: {a.size} values is not a whole number of {size}-value samples")
-        flat.append(np.ascontiguousarray(a.reshape(-1, size)))
-    counts = {len(a) for a in flat}
-    if len(counts) != 1:
-        raise QCompileError(f"inputs have different sample counts: {sorted(counts)}")
-    return flat
-
-
 def run_image(
     image: FirmwareImage, inputs: Sequence[np.ndarray] | np.ndarray, *, timeout: float | None = None
 ) -> QemuResult:
     """Boot ``image`` once and run every sample of ``inputs`` (see :func:`run_on_qemu`)."""
-    flat = _as_input_list(inputs, image)
+    flat = as_input_list(inputs, image)
     n = len(flat[0])
     if n == 0:
         raise QCompileError("no samples to run")
@@ -160,5 +127,9 @@ def run_on_qemu(
     """
     if isinstance(target, str):
         target = load_target(target)
+    if target.qemu is not None and target.qemu.user:
+        from qcompile.tools.firmware.linux import run_on_linux_qemu
+
+        return run_on_linux_qemu(Path(out_dir), target, inputs, layer_counts=layer_counts, build_dir=build_dir)
     image = build_image(Path(out_dir), target, layer_hooks=layer_counts, build_dir=build_dir)
     return run_image(image, inputs, timeout=timeout)

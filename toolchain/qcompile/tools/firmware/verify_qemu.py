@@ -43,6 +43,14 @@ def verify_on_qemu(
     folder = ModelFolder.open(out_dir)
     samples = load_samples(folder, data, limit)
     build_dir = folder.build_dir(target.name, inputs=[data], force=force)
+    if target.qemu is not None and target.qemu.user:  # a Cortex-A target: a Linux program under qemu-aarch64
+        from qcompile.tools.firmware.linux import build_linux_program, linux_size_split, run_linux_program
+
+        program = build_linux_program(folder.path, target, build_dir=build_dir)
+        run = run_linux_program(program, samples.quantized)
+        result = bit_exact_result(run_quantized_samples(folder.graph, samples.quantized), run.outputs)
+        result.data_source = samples.source
+        return QemuVerifyResult(result=result, sizes=linux_size_split(program), run=run)
     image = build_image(folder.path, target, build_dir=build_dir)
     run = run_image(image, samples.quantized)
     result = bit_exact_result(run_quantized_samples(folder.graph, samples.quantized), run.outputs)
