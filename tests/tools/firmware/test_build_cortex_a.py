@@ -13,9 +13,9 @@ import pytest
 
 from qcompile.codegen import generate
 from qcompile.ir import Graph
+from qcompile.reference.executor import run_quantized_samples
 from qcompile.resources import cmake_dir
 from qcompile.targets import load_target
-from qcompile.tools.verify import reference_outputs
 
 pytestmark = pytest.mark.skipif(
     shutil.which("aarch64-linux-gnu-gcc") is None or shutil.which("qemu-aarch64") is None,
@@ -36,7 +36,7 @@ int main(void) {
 
 def _expected(graph: Graph) -> list[int]:
     shape = graph.tensors[graph.inputs[0]].shape[1:]
-    return [int(v) for v in reference_outputs(graph, [np.zeros((1, *shape), dtype=np.int8)])[0][0]]
+    return [int(v) for v in run_quantized_samples(graph, [np.zeros((1, *shape), dtype=np.int8)])[0][0]]
 
 
 def _run(exe: Path) -> list[int]:

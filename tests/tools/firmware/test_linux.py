@@ -11,12 +11,13 @@ import pytest
 
 from qcompile.compiler import CompileOptions, compile_model
 from qcompile.errors import QCompileError
+from qcompile.outdir import ModelFolder
+from qcompile.reference.executor import run_quantized_samples
 from qcompile.targets import load_target
 from qcompile.tools.firmware import run_on_qemu
 from qcompile.tools.firmware.bench import bench
 from qcompile.tools.firmware.linux import build_linux_program, linux_size_split, run_linux_program
 from qcompile.tools.firmware.verify_qemu import verify_on_qemu
-from qcompile.tools.verify import load_compiled, reference_outputs
 
 ROOT = Path(__file__).resolve().parents[3]
 DIGITS = ROOT / "examples" / "digits"
@@ -39,13 +40,13 @@ def test_verify_on_qemu_aarch64(digits_a53: Path, target: str) -> None:
 
 
 def test_counts_are_deterministic_and_add_up(digits_a53: Path) -> None:
-    graph, _ = load_compiled(digits_a53)
+    graph = ModelFolder.open(digits_a53).graph
     rng = np.random.default_rng(3)
     x = rng.integers(-128, 128, size=(3, *graph.tensors[graph.inputs[0]].shape[1:]), dtype=np.int8)
     x = np.concatenate([x, x[:1]])  # the last sample repeats the first
     target = load_target("cortex-a53")
     run = run_on_qemu(digits_a53, target, x, layer_counts=True)
-    expected = np.stack([outs[0] for outs in reference_outputs(graph, [x])])
+    expected = np.stack([outs[0] for outs in run_quantized_samples(graph, [x])])
     assert np.array_equal(run.outputs[0], expected)
     assert run.total_instructions[0] == run.total_instructions[3]
     assert np.array_equal(run.layer_instructions[0], run.layer_instructions[3])
