@@ -12,7 +12,7 @@ import pytest
 from qcompile import ops
 from qcompile.errors import QCompileError
 from qcompile.ir import Graph, Node, Tensor
-from qcompile.memory import planner
+from qcompile.memory import aliases, inplace
 from qcompile.op_params import channel_multipliers
 from qcompile.ops import structs
 from qcompile.quant.fixedpoint import quantize_multiplier
@@ -129,8 +129,8 @@ def test_executor_names_the_node_whose_attributes_drifted() -> None:
 
 
 def test_planner_facts_come_from_the_schema() -> None:
-    assert planner.INPLACE_OPS == {"add": (0, 1), "lut": (0,), "conv2d_add": (3,)}
-    assert planner.ALIAS_OPS == {"reshape"}
+    assert inplace.INPLACE_OPS == {"add": (0, 1), "lut": (0,), "conv2d_add": (3,)}
+    assert aliases.ALIAS_OPS == {"reshape"}
     assert ops.scratch_ops() == {
         "conv2d": 2,
         "depthwise_conv2d": 2,

@@ -40,6 +40,7 @@ from qcompile.codegen.families import KernelFamily
 from qcompile.codegen.families.dsp import _bias_data, _conv_ok, _depthwise_ok, _emit, _int_vector, _interior, _wrap32
 from qcompile.codegen.names import comment_text
 from qcompile.ir import Graph, Node
+from qcompile.ops import split_conv_add
 from qcompile.resources import templates_dir
 
 if TYPE_CHECKING:
@@ -195,9 +196,7 @@ def _requant(lo: Lowering, node: Node, n: int) -> dict[str, Any]:
 
 def _add_epilogue(node: Node) -> dict[str, Any]:
     """Literal constants of the fused residual ADD of a conv2d_add node (TFLM int8 ADD)."""
-    from qcompile.reference.fused import split_attrs
-
-    _, add, operand = split_attrs(node.attrs)
+    _, add, operand = split_conv_add(node.attrs)
     if int(add["left_shift"]) < 0 or int(add["left_shift"]) > 23:
         raise ValueError("add left_shift outside TFLM's int8 ADD contract [0, 23]")
     if max(int(add["input1_shift"]), int(add["input2_shift"]), int(add["output_shift"])) > 0:

@@ -45,6 +45,7 @@ from qcompile.codegen.families import KernelFamily
 from qcompile.codegen.families.dsp import _bias_data, _conv_ok, _depthwise_ok, _emit, _int_vector, fold_conv_bias
 from qcompile.codegen.names import comment_text
 from qcompile.ir import Graph, Node
+from qcompile.ops import split_conv_add
 from qcompile.resources import templates_dir
 
 if TYPE_CHECKING:
@@ -150,9 +151,7 @@ def _fast_requant(node: Node, oc: int) -> bool:
 
 def _add_constants(node: Node) -> dict[str, Any]:
     """Literal constants of the fused residual ADD of a conv2d_add node (TFLM int8 ADD)."""
-    from qcompile.reference.fused import split_attrs
-
-    _, add, operand = split_attrs(node.attrs)
+    _, add, operand = split_conv_add(node.attrs)
     ins = {
         i: (int(add[f"input{i}_offset"]), int(add[f"input{i}_multiplier"]), int(add[f"input{i}_shift"])) for i in (1, 2)
     }
