@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from qcompile.ir import Graph
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -148,11 +150,13 @@ def build_kernel_driver(tmp_path: Path) -> KernelDriver:
 # ---- whole generated models under the sanitizers ----------------------------------------
 
 
-def check_model_sanitized(folder: Path, tmp_path: Path, *, samples: int = 3, seed: int = 0) -> None:
+def check_model_sanitized(
+    folder: Path, tmp_path: Path, *, graph: Graph | None = None, samples: int = 3, seed: int = 0
+) -> None:
     """Build a generated output folder with ASan + UBSan into tests/c/qc_model_driver.c
     (inputs, outputs and the arena each at the end of a guarded mapping; weights are
     globals with ASan redzones), run it on random int8 samples and compare every output
-    with the numpy reference run of the folder's ``model.qir``."""
+    with the numpy reference run of ``graph`` (default: the folder's ``model.qir``)."""
     import json
 
     from qcompile.ir_io import load_graph
@@ -160,7 +164,8 @@ def check_model_sanitized(folder: Path, tmp_path: Path, *, samples: int = 3, see
 
     gcc, flags = sanitizing_gcc(tmp_path)
     c_name = json.loads((folder / "report.json").read_text())["c_name"]
-    graph, _ = load_graph(folder / "model.qir")
+    if graph is None:
+        graph, _ = load_graph(folder / "model.qir")
     exe = tmp_path / f"{c_name}_sanitized"
     sources = sorted(folder.glob("*.c")) + sorted((folder / "runtime").glob("*.c"))
     build = subprocess.run(

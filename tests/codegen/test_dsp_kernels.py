@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from c_driver import check_model_sanitized
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -285,6 +286,7 @@ def test_layers_under_sanitizers(tmp_path: Path) -> None:
 import sys
 from pathlib import Path
 sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
+sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
 import test_dsp_kernels as t
 tmp = Path({str(tmp_path)!r})
 t._check(t._conv_graph(1, 7, 5, 3, 5, (3, 3), 2, 1, True), tmp / "a", sanitize=True)
@@ -295,6 +297,33 @@ t._check(t._fc_graph(4, 3, 37, 11), tmp / "d", sanitize=True)
 print("SANITIZED-OK")
 """
     run_under_asan(script)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    seed=st.integers(0, 2**16),
+    kind=st.sampled_from(["conv", "dw", "fc"]),
+    hw=st.tuples(st.integers(1, 7), st.integers(1, 7)),
+    c=st.integers(1, 40),
+    oc=st.integers(1, 40),
+    k=st.sampled_from([(1, 1), (3, 3), (1, 3), (2, 2)]),
+    stride=st.integers(1, 2),
+)
+def test_random_layers_sanitized_with_guarded_buffers(tmp_path: Path, seed, kind, hw, c, oc, k, stride) -> None:
+    """Random DSP layers (channels 1..40, not multiples of 4 included) built with ASan +
+    UBSan, inputs, outputs and arena (scratch) at the ends of guarded mappings, packed
+    weights as globals with ASan redzones, against the reference (check_model_sanitized)."""
+    h, w = max(hw[0], k[0]), max(hw[1], k[1])
+    pad = (k[0] - 1) // 2
+    if kind == "conv":
+        g = _conv_graph(seed, h, w, c, oc, k, stride, pad, bool(seed & 1))
+    elif kind == "dw":
+        g = _dw_graph(seed, h, w, c, k, stride, pad)
+    else:
+        g = _fc_graph(seed, hw[0], c * hw[1], oc)
+    tmp = tmp_path / f"{kind}{seed}"
+    generate(g, tmp / "out", name=g.name, target=DSP)
+    check_model_sanitized(tmp / "out", tmp, graph=g, samples=2, seed=seed)
 
 
 def test_unsupported_layers_fall_back_to_portable(tmp_path: Path) -> None:

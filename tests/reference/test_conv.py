@@ -706,7 +706,7 @@ def test_c_kernels_under_sanitizers(tmp_path):
         (dict(h=7, w=6, kh=3, kw=3, strides=(1, 1), dilations=(2, 1), pads=(2, 1, 2, 1)), 1, 5, 3),
         (dict(h=2, w=5, kh=4, kw=2, strides=(2, 3), dilations=(1, 1), pads=(1, 0, 2, 1)), 2, 3, 2),
         (dict(h=5, w=5, kh=1, kw=1, strides=(2, 2), dilations=(1, 1), pads=(0, 0, 0, 0)), 1, 17, 5),
-        # K = 144 (padded to 160: the filter's rows are read past K, its last row copied), 7 channels
+        # K = 144 (padded to 160: the filter's rows are read past K, its last rows copied), 7 channels
         (dict(h=5, w=3, kh=3, kw=3, strides=(1, 1), dilations=(1, 1), pads=(1, 1, 1, 1)), 1, 16, 7),
     ):
         x, w, b, a = _conv_problem(int(rng.integers(1 << 30)), sp, groups, cg, ocg, 2, ("random", "random"), "huge", rq)
