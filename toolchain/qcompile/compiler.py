@@ -30,6 +30,12 @@ class CompileOptions:
     name: str | None = None
     observer: str = "minmax"
     percentile: float = 99.99
+    observer_for: Mapping[str, str] | None = None  # {ONNX tensor or node name: observer}
+    per_tensor_weights: bool = False
+    symmetric_activations: bool = False
+    bias_correction: bool = False
+    equalize: bool = False
+    adaround: bool = False
     input_layout: str = "nhwc"
     weights_section: str | None = None
     arena_alignment: int | None = None  # default: the target's alignment
@@ -54,10 +60,14 @@ def import_model(model_path: Path, *, input_layout: str = "nhwc") -> Graph:
 
 
 def quantize_model(model_path: Path, options: CompileOptions) -> Graph:
-    """Import, calibrate and quantize: the int8 graph the C will implement."""
+    """Import, calibrate and quantize: the int8 graph the C will implement.
+
+    The PTQ options run where each needs to (docs/QUANTIZATION.md, "PTQ options"):
+    equalization rewrites the float IR before calibration, AdaRound chooses weight codes
+    from the calibrated graph, bias correction adjusts the int8 graph's biases last."""
     from qcompile.frontends.detect import model_kind
     from qcompile.quant.calibration import calibrate, load_calibration_data
-    from qcompile.quant.quantize import quantize
+    from qcompile.quant.quantize import QuantConfig, quantize
 
     if model_kind(model_path) == "tflite":
         return import_tflite_model(model_path, options)
@@ -68,15 +78,30 @@ def quantize_model(model_path: Path, options: CompileOptions) -> Graph:
             "(one array per model input, first axis = samples)"
         )
     data = load_calibration_data(options.calib, float_graph)
+    if options.equalize:
+        from qcompile.quant.equalize import equalize
+
+        equalize(float_graph)
     ranges = calibrate(
         model_path,
         float_graph,
         data,
         observer=options.observer,
         percentile=options.percentile,
+        observer_for=options.observer_for,
         progress=options.progress,
     )
-    return quantize(float_graph, ranges)
+    config = QuantConfig(options.per_tensor_weights, options.symmetric_activations)
+    if options.adaround:
+        from qcompile.quant.adaround import adaround
+
+        config = adaround(float_graph, ranges, data, config, progress=options.progress)
+    qgraph = quantize(float_graph, ranges, config)
+    if options.bias_correction:
+        from qcompile.quant.bias_correction import correct_biases
+
+        correct_biases(float_graph, qgraph, data, progress=options.progress)
+    return qgraph
 
 
 def import_tflite_model(model_path: Path, options: CompileOptions) -> Graph:
