@@ -180,12 +180,13 @@ class EntropyObserver(HistogramObserver):
     """The candidate window (see :meth:`HistogramObserver.windows`) of least KL divergence.
 
     Windows narrower than ``LEVELS`` bins quantize losslessly at histogram resolution and
-    would all score 0, so they are tried only if no wider window exists. As in TensorRT,
+    would all score 0, so they are tried only if no wider window exists: with 8192 bins
+    entropy can clip a range to 1/32 of the observed span at most (TensorRT: 1/16). As in TensorRT,
     the bin holding 0 counts as much as its fuller neighbour: after a ReLU it holds every
     clipped value, and that spike (which 0, exactly representable, quantizes without
     error) would otherwise make every coarse window look bad."""
 
-    def __init__(self, bins: int = 2048) -> None:
+    def __init__(self, bins: int = 8192) -> None:
         super().__init__(bins, include_zero=True)
 
     def range(self) -> tuple[float, float]:
