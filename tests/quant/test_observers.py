@@ -116,7 +116,7 @@ _MEMORY_SCRIPT = textwrap.dedent(
     from qcompile.quant.calibration import calibrate
     model, n = sys.argv[1], int(sys.argv[2])
     graph = load_onnx(model)
-    data = np.random.default_rng(0).uniform(0, 1, size=(n, 3, 32, 32)).astype(np.float32)
+    data = np.random.default_rng(0).random((n, 3, 32, 32), dtype=np.float32)  # no float64 copy
     ranges = calibrate(model, graph, {graph.tensors[graph.inputs[0]].source_name: data}, observer="entropy", progress=False)
     assert len(ranges) > 10
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
@@ -144,3 +144,32 @@ def test_entropy_on_too_few_values_keeps_min_max() -> None:
     # 2000 logits in 2048 bins are noise to KL: the bins merge below 255 and nothing is clipped.
     x = np.random.default_rng(5).normal(size=2000) * 4.0
     assert _fed(EntropyObserver(), x).range() == (pytest.approx(x.min()), pytest.approx(x.max()))
+
+
+def test_observer_for_overrides_one_tensor_by_tensor_or_node_name(tmp_path: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    from qcompile.frontends.onnx_import import load_onnx
+    from qcompile.quant.calibration import calibrate
+
+    nodes = [helper.make_node("Relu", ["x"], ["r"], name="relu"), helper.make_node("Sigmoid", ["r"], ["y"], name="sig")]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4000])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    g = load_onnx(path)
+    x = np.random.default_rng(6).uniform(0, 1, (50, 4000)).astype(np.float32)
+    x[0, 0] = 1000.0
+    plain = calibrate(path, g, {"x": x}, progress=False)
+    for name in ("r", "relu"):
+        ranges = calibrate(path, g, {"x": x}, observer_for={name: "percentile"}, progress=False)
+        changed = {t for t in ranges if ranges[t] != plain[t]}
+        assert changed and all(g.tensors[t].source_name == "r" for t in changed)
+        assert max(ranges[t][1] for t in changed) < 2.0
+    with pytest.raises(QCompileError, match="known names: .*relu"):
+        calibrate(path, g, {"x": x}, observer_for={"nope": "mse"}, progress=False)
