@@ -197,3 +197,9 @@ def test_observer_for_unknown_name_lists_the_known_ones(tmp_path: Path) -> None:
     assert "relu2" in r.stderr and not (tmp_path / "out").exists()
     r = run_cli(model, "--calib", tmp_path / "calib.npz", "-o", tmp_path / "out", "--observer-for", "r2=kl")
     assert r.returncode != 0 and "NAME=METHOD" in r.stderr
+
+
+def test_ptq_options_are_refused_for_tflite_models(kws_tflite: Path, tmp_path: Path) -> None:
+    r = run_cli(kws_tflite, "-o", tmp_path / "out", "--bias-correction", "--observer", "mse")
+    assert r.returncode == 1
+    assert "already quantized, so --observer mse, --bias-correction cannot apply" in r.stderr

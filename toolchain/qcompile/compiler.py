@@ -115,7 +115,26 @@ def import_tflite_model(model_path: Path, options: CompileOptions) -> Graph:
         )
     if options.input_layout != "nhwc":
         raise QCompileError("--input-layout nchw does not apply to TFLite models (they are NHWC already)")
+    ptq = [flag for flag, on in _ptq_flags(options).items() if on]
+    if ptq:
+        raise QCompileError(
+            f"{model_path.name} is an int8 TFLite model: it is already quantized, so {', '.join(ptq)} "
+            "cannot apply; drop them (or compile the float ONNX model)"
+        )
     return load_tflite(model_path)
+
+
+def _ptq_flags(options: CompileOptions) -> dict[str, bool]:
+    """The calibration and PTQ options set away from their defaults, by command-line name."""
+    return {
+        f"--observer {options.observer}": options.observer != "minmax",
+        "--observer-for": bool(options.observer_for),
+        "--per-tensor-weights": options.per_tensor_weights,
+        "--symmetric-activations": options.symmetric_activations,
+        "--bias-correction": options.bias_correction,
+        "--equalize": options.equalize,
+        "--adaround": options.adaround,
+    }
 
 
 def optimize_memory(qgraph: Graph, *, alignment: int = 16, family: KernelFamily | None = None) -> Graph:
