@@ -16,6 +16,7 @@ from rich.table import Table
 
 from qcompile import __version__
 from qcompile.errors import QCompileError
+from qcompile.quant.observers import OBSERVERS
 
 
 def _console(stderr: bool) -> Console:
@@ -32,6 +33,20 @@ console = _console(stderr=False)
 def _error(message: str) -> None:
     """One error line as written, never re-wrapped or parsed for markup."""
     click.echo(f"error: {message}", err=True)
+
+
+def _observer_overrides(pairs: tuple[str, ...]) -> dict[str, str]:
+    """``--observer-for NAME=METHOD`` options as a dict (the method is checked by calibration,
+    which also knows the model's names)."""
+    overrides: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, method = pair.rpartition("=")
+        if not sep or not name or method not in OBSERVERS:
+            raise click.BadParameter(
+                f"{pair!r}: expected NAME=METHOD with METHOD one of {', '.join(OBSERVERS)}", param_hint="--observer-for"
+            )
+        overrides[name] = method
+    return overrides
 
 
 FORCE_HELP = "Replace a folder qcompile did not write (never the current directory or one holding an input)."
@@ -66,8 +81,26 @@ def cli() -> None:
     "--calib", type=click.Path(path_type=Path), help="Calibration .npz: one array per input, first axis = samples."
 )
 @click.option("--name", help="C symbol prefix (default: model file name).")
-@click.option("--observer", type=click.Choice(["minmax", "percentile"]), default="minmax", show_default=True)
+@click.option(
+    "--observer",
+    type=click.Choice(list(OBSERVERS)),
+    default="minmax",
+    show_default=True,
+    help="Calibration method for every activation (docs/QUANTIZATION.md).",
+)
 @click.option("--percentile", type=float, default=99.99, show_default=True, help="For --observer percentile.")
+@click.option(
+    "--observer-for",
+    "observer_for",
+    multiple=True,
+    metavar="NAME=METHOD",
+    help="Calibration method for one ONNX tensor or node (its outputs); repeatable.",
+)
+@click.option("--per-tensor-weights", is_flag=True, help="One weight scale per tensor (default: per output channel).")
+@click.option("--symmetric-activations", is_flag=True, help="Activation zero points 0 (default: asymmetric ranges).")
+@click.option("--bias-correction", is_flag=True, help="Fold the mean int8 output error of each layer into its bias.")
+@click.option("--equalize", is_flag=True, help="Cross-layer equalization of conv/depthwise/FC pairs through ReLU.")
+@click.option("--adaround", is_flag=True, help="Learn each layer's weight rounding on the calibration data.")
 @click.option(
     "--input-layout",
     type=click.Choice(["nhwc", "nchw"]),
@@ -93,6 +126,12 @@ def compile_cmd(
     name: str | None,
     observer: str,
     percentile: float,
+    observer_for: tuple[str, ...],
+    per_tensor_weights: bool,
+    symmetric_activations: bool,
+    bias_correction: bool,
+    equalize: bool,
+    adaround: bool,
     input_layout: str,
     weights_section: str | None,
     arena_alignment: int | None,
@@ -114,6 +153,12 @@ def compile_cmd(
         name=name,
         observer=observer,
         percentile=percentile,
+        observer_for=_observer_overrides(observer_for),
+        per_tensor_weights=per_tensor_weights,
+        symmetric_activations=symmetric_activations,
+        bias_correction=bias_correction,
+        equalize=equalize,
+        adaround=adaround,
         input_layout=input_layout,
         weights_section=weights_section,
         arena_alignment=arena_alignment,

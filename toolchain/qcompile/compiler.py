@@ -30,6 +30,12 @@ class CompileOptions:
     name: str | None = None
     observer: str = "minmax"
     percentile: float = 99.99
+    observer_for: Mapping[str, str] | None = None  # {ONNX tensor or node name: observer}
+    per_tensor_weights: bool = False
+    symmetric_activations: bool = False
+    bias_correction: bool = False
+    equalize: bool = False
+    adaround: bool = False
     input_layout: str = "nhwc"
     weights_section: str | None = None
     arena_alignment: int | None = None  # default: the target's alignment
@@ -54,10 +60,14 @@ def import_model(model_path: Path, *, input_layout: str = "nhwc") -> Graph:
 
 
 def quantize_model(model_path: Path, options: CompileOptions) -> Graph:
-    """Import, calibrate and quantize: the int8 graph the C will implement."""
+    """Import, calibrate and quantize: the int8 graph the C will implement.
+
+    The PTQ options run where each needs to (docs/QUANTIZATION.md, "PTQ options"):
+    equalization rewrites the float IR before calibration, AdaRound chooses weight codes
+    from the calibrated graph, bias correction adjusts the int8 graph's biases last."""
     from qcompile.frontends.detect import model_kind
     from qcompile.quant.calibration import calibrate, load_calibration_data
-    from qcompile.quant.quantize import quantize
+    from qcompile.quant.quantize import QuantConfig, quantize
 
     if model_kind(model_path) == "tflite":
         return import_tflite_model(model_path, options)
@@ -68,15 +78,30 @@ def quantize_model(model_path: Path, options: CompileOptions) -> Graph:
             "(one array per model input, first axis = samples)"
         )
     data = load_calibration_data(options.calib, float_graph)
+    if options.equalize:
+        from qcompile.quant.equalize import equalize
+
+        equalize(float_graph)
     ranges = calibrate(
         model_path,
         float_graph,
         data,
         observer=options.observer,
         percentile=options.percentile,
+        observer_for=options.observer_for,
         progress=options.progress,
     )
-    return quantize(float_graph, ranges)
+    config = QuantConfig(options.per_tensor_weights, options.symmetric_activations)
+    if options.adaround:
+        from qcompile.quant.adaround import adaround
+
+        config = adaround(float_graph, ranges, data, config, progress=options.progress)
+    qgraph = quantize(float_graph, ranges, config)
+    if options.bias_correction:
+        from qcompile.quant.bias_correction import correct_biases
+
+        correct_biases(float_graph, qgraph, data, progress=options.progress)
+    return qgraph
 
 
 def import_tflite_model(model_path: Path, options: CompileOptions) -> Graph:
@@ -90,7 +115,26 @@ def import_tflite_model(model_path: Path, options: CompileOptions) -> Graph:
         )
     if options.input_layout != "nhwc":
         raise QCompileError("--input-layout nchw does not apply to TFLite models (they are NHWC already)")
+    ptq = [flag for flag, on in _ptq_flags(options).items() if on]
+    if ptq:
+        raise QCompileError(
+            f"{model_path.name} is an int8 TFLite model: it is already quantized, so {', '.join(ptq)} "
+            "cannot apply; drop them (or compile the float ONNX model)"
+        )
     return load_tflite(model_path)
+
+
+def _ptq_flags(options: CompileOptions) -> dict[str, bool]:
+    """The calibration and PTQ options set away from their defaults, by command-line name."""
+    return {
+        f"--observer {options.observer}": options.observer != "minmax",
+        "--observer-for": bool(options.observer_for),
+        "--per-tensor-weights": options.per_tensor_weights,
+        "--symmetric-activations": options.symmetric_activations,
+        "--bias-correction": options.bias_correction,
+        "--equalize": options.equalize,
+        "--adaround": options.adaround,
+    }
 
 
 def optimize_memory(qgraph: Graph, *, alignment: int = 16, family: KernelFamily | None = None) -> Graph:

@@ -27,6 +27,12 @@ from qcompile.errors import QCompileError
 from qcompile.ir import Graph
 from qcompile.limits import MAX_CALIBRATION_BYTES
 from qcompile.progress import progress_bar
+from qcompile.quant.observers import (  # noqa: F401  (re-exported: the observers' historical home)
+    MinMaxObserver,
+    Observer,
+    PercentileObserver,
+    make_observer,
+)
 
 BATCH = 32
 BATCH_BYTES = 256 << 20  # activations of one onnxruntime run
@@ -161,98 +167,6 @@ def _checked_samples(path: Path, key: str, arr: np.ndarray, name: str, sample: t
 
 
 # ----------------------------------------------------------------------------------------
-# observers
-# ----------------------------------------------------------------------------------------
-class MinMaxObserver:
-    """Exact running minimum and maximum (TFLite converter's default)."""
-
-    def __init__(self) -> None:
-        self.lo = math.inf
-        self.hi = -math.inf
-
-    def update(self, x: np.ndarray) -> None:
-        if x.size:
-            self.lo = min(self.lo, float(np.min(x)))
-            self.hi = max(self.hi, float(np.max(x)))
-
-    def range(self) -> tuple[float, float]:
-        if self.lo > self.hi:
-            raise QCompileError("observer saw no data")
-        return (self.lo, self.hi)
-
-
-class PercentileObserver:
-    """Two-sided percentile range from a streamed histogram.
-
-    The histogram has a fixed number of equal bins over ``[start, start + bins*width)``.
-    When a batch falls outside, the width doubles by merging neighbouring bin pairs
-    (exact: a merged bin holds exactly the counts of its two halves) and the range grows
-    upward, or downward by shifting the merged counts into the upper half, until the
-    batch fits. Memory is O(bins) whatever the number of samples. ``range()`` returns the
-    values below which ``100 - percentile`` % and ``percentile`` % of the observations
-    fall (bin edges, clamped to the exact min/max).
-    """
-
-    def __init__(self, percentile: float = 99.99, bins: int = 2048) -> None:
-        if not 50.0 < percentile <= 100.0:
-            raise QCompileError(f"percentile must be in (50, 100], got {percentile}")
-        if bins < 2 or bins % 2:
-            raise ValueError("bins must be an even number >= 2")
-        self.percentile = float(percentile)
-        self.bins = bins
-        self.counts = np.zeros(bins, dtype=np.int64)
-        self.start = 0.0
-        self.width = 0.0
-        self.minmax = MinMaxObserver()
-
-    def _grow(self, lo: float, hi: float) -> None:
-        half = self.bins // 2
-        while lo < self.start or hi >= self.start + self.bins * self.width:
-            merged = self.counts.reshape(half, 2).sum(axis=1)
-            self.counts = np.zeros(self.bins, dtype=np.int64)
-            if lo < self.start:  # extend downward: old range becomes the upper half
-                self.counts[half:] = merged
-                self.start -= self.bins * self.width
-            else:
-                self.counts[:half] = merged
-            self.width *= 2
-
-    def update(self, x: np.ndarray) -> None:
-        x = np.asarray(x, dtype=np.float64).reshape(-1)
-        if not x.size:
-            return
-        lo, hi = float(x.min()), float(x.max())
-        self.minmax.update(x)
-        if self.width == 0.0:
-            span = hi - lo
-            self.width = (span if span > 0 else max(abs(lo), 1e-6)) / (self.bins - 1)
-            self.start = lo
-        self._grow(lo, hi)
-        idx = np.floor((x - self.start) / self.width).astype(np.int64)
-        np.clip(idx, 0, self.bins - 1, out=idx)
-        self.counts += np.bincount(idx, minlength=self.bins)
-
-    def range(self) -> tuple[float, float]:
-        lo_exact, hi_exact = self.minmax.range()
-        total = int(self.counts.sum())
-        cdf = np.cumsum(self.counts)
-        tail = total * (100.0 - self.percentile) / 100.0
-        i_hi = int(np.searchsorted(cdf, total - tail, side="left"))
-        i_lo = int(np.searchsorted(cdf, tail, side="right"))
-        hi = self.start + (i_hi + 1) * self.width
-        lo = self.start + i_lo * self.width
-        return (max(lo, lo_exact), min(hi, hi_exact))
-
-
-def make_observer(kind: str, percentile: float = 99.99) -> MinMaxObserver | PercentileObserver:
-    if kind == "minmax":
-        return MinMaxObserver()
-    if kind == "percentile":
-        return PercentileObserver(percentile)
-    raise QCompileError(f"unknown observer {kind!r}; use 'minmax' or 'percentile'")
-
-
-# ----------------------------------------------------------------------------------------
 # onnxruntime runs
 # ----------------------------------------------------------------------------------------
 def _session(model_path: str | os.PathLike[str], extra_outputs: list[str]):
@@ -327,7 +241,7 @@ def _batch_size(graph: Graph) -> int:
     return int(min(BATCH, max(1, BATCH_BYTES // max(per_sample, 1))))
 
 
-def _observe(observer: MinMaxObserver | PercentileObserver, name: str, value: np.ndarray) -> None:
+def _observe(observer: Observer, name: str, value: np.ndarray) -> None:
     """Update ``observer``; Inf or NaN means float32 overflowed, which no int8 range can hold."""
     value = np.asarray(value)
     if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
@@ -345,23 +259,27 @@ def calibrate(
     *,
     observer: str = "minmax",
     percentile: float = 99.99,
+    observer_for: Mapping[str, str] | None = None,
     progress: bool = True,
 ) -> dict[str, tuple[float, float]]:
     """Range ``(lo, hi)`` of every IR activation tensor (inputs and outputs included).
 
     ``data`` is what :func:`load_calibration_data` returns (source layout, first axis =
     samples). Runs onnxruntime (one thread) in batches of 32 when the model's batch dim is
-    symbolic, one sample at a time otherwise.
+    symbolic, one sample at a time otherwise. ``observer_for`` maps ONNX tensor or node
+    names to the method observing them (a node stands for its outputs) instead of
+    ``observer``.
     """
     make_observer(observer, percentile)  # validate the name early
     acts = list(graph.activations())
     sourced = sorted({t.source_name for t in acts if t.source_name})
+    methods = resolve_observer_overrides(model_path, observer_for or {}, sourced)
     sess, batched = _session(model_path, [])
     feeds = _as_dict(data, sess)
     input_names = set(feeds)
     wanted = [s for s in sourced if s not in input_names]
     sess, batched = _session(model_path, wanted)
-    observers = {s: make_observer(observer, percentile) for s in sourced}
+    observers = {s: make_observer(methods.get(s, observer), percentile) for s in sourced}
     orphans = [t for t in acts if not t.source_name]
     orphan_obs = {t.name: make_observer(observer, percentile) for t in orphans}
     n = len(next(iter(feeds.values())))
@@ -383,6 +301,39 @@ def calibrate(
         except QCompileError as exc:
             raise QCompileError(f"calibration saw no values for tensor {t.name!r}") from exc
     return ranges
+
+
+def resolve_observer_overrides(
+    model_path: str | os.PathLike[str], overrides: Mapping[str, str], sourced: list[str]
+) -> dict[str, str]:
+    """``{observed ONNX tensor: method}`` from ``{ONNX tensor or node name: method}``.
+
+    A name must be a tensor qcompile observes (it survives import: a BatchNorm folded into
+    its conv has no tensor of its own) or a node with such an output; anything else is
+    an error listing the names that can be given."""
+    if not overrides:
+        return {}
+    import onnx
+
+    for method in set(overrides.values()):
+        make_observer(method)  # an unknown method fails here, before any work
+    model = onnx.load(os.fspath(model_path), load_external_data=False)
+    known = set(sourced)
+    by_node = {n.name: [o for o in n.output if o in known] for n in model.graph.node if n.name}
+    by_node = {k: v for k, v in by_node.items() if v}
+    methods: dict[str, str] = {}
+    for name, method in overrides.items():
+        if name in known:
+            methods[name] = method
+        elif name in by_node:
+            methods.update(dict.fromkeys(by_node[name], method))
+        else:
+            listed = sorted(known | set(by_node))
+            raise QCompileError(
+                f"--observer-for {name}={method}: the model has no observed tensor or node named {name!r}; "
+                f"known names: {', '.join(listed)}"
+            )
+    return methods
 
 
 def _observe_orphans(graph: Graph, feeds: dict[str, np.ndarray], observers: dict[str, object]) -> None:

@@ -13,6 +13,7 @@ path for models we quantize and models imported already quantized.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,11 +25,38 @@ from qcompile.ir import Graph, Node, QuantParams, Tensor, round_half_away
 # or select int8 values without arithmetic.
 _SHARES_INPUT_PARAMS = {"max_pool2d", "avg_pool2d", "reshape", "transpose", "pad", "copy"}
 
+# Output-channel axis of each weighted op's weights (conv [OC,KH,KW,C], depthwise [KH,KW,C], FC [N,K]).
+WEIGHT_AXIS = {"conv2d": 0, "depthwise_conv2d": 2, "fully_connected": 0}
+
 SOFTMAX_OUTPUT = QuantParams(np.float64(1.0 / 256.0), np.int64(-128))
 
 
 def _f32(x: float) -> float:
     return float(np.float32(x))
+
+
+@dataclass(frozen=True)
+class QuantConfig:
+    """The PTQ choices that change parameters (docs/QUANTIZATION.md, "PTQ options").
+
+    ``weight_codes`` maps a conv/depthwise/FC node name to int8 weights chosen elsewhere
+    (AdaRound's learned rounding) in place of round-to-nearest; their scales are still
+    :func:`weight_params`'s."""
+
+    per_tensor_weights: bool = False
+    symmetric_activations: bool = False
+    weight_codes: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+
+def symmetric_activation_params(lo: float, hi: float) -> QuantParams:
+    """Symmetric int8 parameters: zero point 0, scale = max(|lo|, |hi|) / 127, so the
+    codes -127..127 cover the range (-128 is usable but not needed)."""
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise QCompileError(f"calibration range [{lo}, {hi}] is not finite")
+    max_abs = max(abs(float(lo)), abs(float(hi)))
+    if max_abs < 127.0 * float(np.finfo(np.float32).tiny):
+        max_abs = 1.0
+    return QuantParams(np.float64(_f32(max_abs / 127.0)), np.int64(0))
 
 
 def activation_params(lo: float, hi: float) -> QuantParams:
@@ -48,10 +76,15 @@ def activation_params(lo: float, hi: float) -> QuantParams:
     return QuantParams(np.float64(scale), np.int64(zero_point))
 
 
-def weight_params(w: np.ndarray, axis: int) -> QuantParams:
-    """Symmetric per-channel int8 parameters (zero point 0, values in [-127, 127])."""
+def weight_params(w: np.ndarray, axis: int, *, per_tensor: bool = False) -> QuantParams:
+    """Symmetric per-channel int8 parameters (zero point 0, values in [-127, 127]).
+
+    ``per_tensor`` gives every channel the scale of the whole tensor. The parameters stay
+    per-channel in form (equal values), so the kernels and the C are the same either way."""
     reduce_axes = tuple(a for a in range(w.ndim) if a != axis)
     max_abs = np.max(np.abs(w.astype(np.float64)), axis=reduce_axes)
+    if per_tensor:
+        max_abs = np.full_like(max_abs, np.max(max_abs))
     scale = np.where(max_abs > 0, max_abs / 127.0, 1.0).astype(np.float32).astype(np.float64)
     return QuantParams(scale, np.zeros(scale.shape, dtype=np.int64), axis=axis)
 
@@ -88,7 +121,9 @@ class _Groups:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
-def assign_activation_params(graph: Graph, ranges: Mapping[str, tuple[float, float]]) -> dict[str, QuantParams]:
+def assign_activation_params(
+    graph: Graph, ranges: Mapping[str, tuple[float, float]], *, symmetric: bool = False
+) -> dict[str, QuantParams]:
     """Quant params for every activation tensor, honouring the spec's sharing constraints."""
     groups = _Groups()
     fixed: dict[str, QuantParams] = {}
@@ -120,22 +155,26 @@ def assign_activation_params(graph: Graph, ranges: Mapping[str, tuple[float, flo
                 )
             lo = min(ranges[n][0] for n in names if n in ranges)
             hi = max(ranges[n][1] for n in names if n in ranges)
-            q = activation_params(lo, hi)
+            q = symmetric_activation_params(lo, hi) if symmetric else activation_params(lo, hi)
         for n in names:
             params[n] = q
     return params
 
 
-def quantize(graph: Graph, ranges: Mapping[str, tuple[float, float]]) -> Graph:
+def quantize(graph: Graph, ranges: Mapping[str, tuple[float, float]], config: QuantConfig | None = None) -> Graph:
     """Return the int8 graph; ``ranges`` maps every activation tensor name to (min, max)."""
+    config = config or QuantConfig()
     qgraph = graph.copy()
-    act_q = assign_activation_params(qgraph, ranges)
+    act_q = assign_activation_params(qgraph, ranges, symmetric=config.symmetric_activations)
     for name, q in act_q.items():
         t = qgraph.tensors[name]
         t.quant = q
         t.dtype = q.dtype
 
     for node in qgraph.nodes:
+        if node.op in WEIGHT_AXIS:
+            _convert_weighted(qgraph, node, WEIGHT_AXIS[node.op], config)
+            continue
         converter = _CONVERTERS.get(node.op)
         if converter is None:
             raise QCompileError(f"cannot quantize node {node.name!r}: op {node.op!r} has no int8 form")
@@ -169,13 +208,14 @@ def _replace_constant(graph: Graph, old: str, data: np.ndarray, quant: QuantPara
     return name
 
 
-def _convert_weighted(graph: Graph, node: Node, channel_axis: int) -> None:
+def _convert_weighted(graph: Graph, node: Node, channel_axis: int, config: QuantConfig) -> None:
     x, w_name = node.inputs[0], node.inputs[1]
     b_name = node.inputs[2] if len(node.inputs) > 2 and node.inputs[2] else None
     in_q, out_q = _q(graph, x), _q(graph, node.outputs[0])
     w = graph.tensors[w_name].data
-    wq = weight_params(w, channel_axis)
-    w_int = quantize_weights(w, wq)
+    wq = weight_params(w, channel_axis, per_tensor=config.per_tensor_weights)
+    codes = config.weight_codes.get(node.name)
+    w_int = quantize_weights(w, wq) if codes is None else np.asarray(codes, dtype=np.int8)
     in_scale = in_q.scalar_scale()
     out_channels = w.shape[channel_axis]
     bias = graph.tensors[b_name].data if b_name else np.zeros(out_channels, dtype=np.float32)
@@ -197,18 +237,6 @@ def _convert_weighted(graph: Graph, node: Node, channel_axis: int) -> None:
     )
     node.inputs = [x, new_w, new_b]
     node.attrs = attrs
-
-
-def _convert_conv2d(graph: Graph, node: Node) -> None:
-    _convert_weighted(graph, node, channel_axis=0)
-
-
-def _convert_depthwise(graph: Graph, node: Node) -> None:
-    _convert_weighted(graph, node, channel_axis=2)
-
-
-def _convert_fc(graph: Graph, node: Node) -> None:
-    _convert_weighted(graph, node, channel_axis=0)
 
 
 def _quantize_operand(graph: Graph, node: Node, index: int) -> QuantParams:
@@ -280,9 +308,6 @@ def _keep(graph: Graph, node: Node) -> None:
 
 
 _CONVERTERS = {
-    "conv2d": _convert_conv2d,
-    "depthwise_conv2d": _convert_depthwise,
-    "fully_connected": _convert_fc,
     "add": _convert_binary,
     "sub": _convert_binary,
     "mul": _convert_binary,

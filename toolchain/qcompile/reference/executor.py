@@ -36,6 +36,12 @@ def _resolve(op: str, modules: Sequence[str]) -> Callable[..., np.ndarray]:
     raise QCompileError(f"the reference has no kernel for op {op!r}")
 
 
+def kernel(op: str, *, quantized: bool) -> Callable[..., np.ndarray]:
+    """The reference kernel of ``op``, for code that runs a graph node by node itself
+    (bias correction and AdaRound compare float and int8 layers one at a time)."""
+    return _resolve(op, _QUANTIZED_MODULES if quantized else _FLOAT_MODULES)
+
+
 def _bind_inputs(
     graph: Graph, inputs: Mapping[str, np.ndarray] | Sequence[np.ndarray] | np.ndarray
 ) -> dict[str, np.ndarray]:
