@@ -12,6 +12,8 @@ APT_PACKAGES+=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)
 APT_PACKAGES+=(gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user)
 # static analysis of the generated C (tests/codegen/test_cppcheck.py)
 APT_PACKAGES+=(cppcheck)
+# headless browser: tests/tools/test_report.py renders the `qcompile report` page
+APT_PACKAGES+=(chromium)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
