@@ -26,7 +26,7 @@ font-size:13px}.sw{display:inline-block;width:12px;height:12px;margin-right:4px;
 table{border-collapse:collapse;font-size:13px}td,th{padding:3px 10px;border-bottom:1px solid #eaeef2;
 text-align:right}td:nth-child(2),td:nth-child(3),th:nth-child(2),th:nth-child(3){text-align:left}
 .bad{color:#cf222e;font-weight:600}.hists{display:flex;flex-wrap:wrap;gap:16px}
-.hist{border:1px solid #d0d7de;border-radius:6px;padding:8px}.note{font-size:13px;color:#57606a;max-width:900px}
+td.name{max-width:420px;word-break:break-all;text-align:left}.hist{border:1px solid #d0d7de;border-radius:6px;padding:8px}.note{font-size:13px;color:#57606a;max-width:900px}
 """
 _BLUE, _ORANGE, _GREY = "#0969da", "#fb8500", "#8c959f"
 
@@ -43,9 +43,15 @@ def _bar(value: float | None) -> float:
     return float(min(max(value, 0.0), SQNR_CAP))
 
 
+def _short(name: str, keep: int = 30) -> str:
+    """Converted models name layers by every fused op (hundreds of characters): the chart
+    shows the start and the unique suffix; the table and the tooltip show it all."""
+    return name if len(name) <= keep else f"{name[: keep - 10]}\u2026{name[-9:]}"
+
+
 def _sqnr_chart(layers: list[LayerError]) -> str:
     """Horizontal bars per layer in graph order: delivered SQNR and own SQNR."""
-    label_w, plot_w, row_h, top = 300, 600, 26, 28
+    label_w, plot_w, row_h, top = 390, 540, 26, 28
     height = top + row_h * len(layers) + 10
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + plot_w + 60}" height="{height}">']
     for db in range(0, int(SQNR_CAP) + 1, 10):
@@ -54,8 +60,11 @@ def _sqnr_chart(layers: list[LayerError]) -> str:
         parts.append(f'<text x="{x}" y="{top - 10}" font-size="11" text-anchor="middle" fill="#57606a">{db} dB</text>')
     for row, e in enumerate(layers):
         y = top + row * row_h
-        name = escape(f"{e.index}: {e.node} ({e.op})")
-        parts.append(f'<text x="{label_w - 8}" y="{y + 15}" font-size="12" text-anchor="end">{name}</text>')
+        name = escape(f"{e.index}: {_short(e.node)} ({e.op})")
+        parts.append(
+            f'<text x="{label_w - 8}" y="{y + 15}" font-size="12" text-anchor="end">'
+            f"<title>{escape(e.node)}</title>{name}</text>"
+        )
         for k, (value, colour) in enumerate(((e.sqnr_db, _BLUE), (e.own_sqnr_db, _ORANGE))):
             w = plot_w * _bar(value) / SQNR_CAP
             parts.append(f'<rect x="{label_w}" y="{y + 3 + 10 * k}" width="{w:.1f}" height="9" fill="{colour}"/>')
@@ -74,7 +83,7 @@ def _histogram(e: LayerError) -> str:
     edges = np.linspace(lo, hi if hi > lo else lo + 1.0, 61)
     fc, _ = np.histogram(f, edges)
     qc, _ = np.histogram(q, edges)
-    w, h, pad = 460, 170, 24
+    w, h, pad = 460, 170, 40
     peak = max(int(fc.max()), int(qc.max()), 1)
     bw = w / len(fc)
 
@@ -95,8 +104,10 @@ def _histogram(e: LayerError) -> str:
     parts.append(
         f'<text x="{w + 10}" y="{pad + h + 16}" font-size="11" text-anchor="end" fill="#57606a">{hi:.3g}</text>'
     )
-    title = escape(f"{e.node} ({e.op}): SQNR {_db(e.sqnr_db)} dB, own {_db(e.own_sqnr_db)} dB")
-    parts.append(f'<text x="10" y="14" font-size="12" font-weight="600">{title}</text></svg>')
+    title = escape(f"{e.index}: {_short(e.node, 48)} ({e.op})")
+    numbers = f"SQNR {_db(e.sqnr_db)} dB, own {_db(e.own_sqnr_db)} dB"
+    parts.append(f'<text x="10" y="14" font-size="12" font-weight="600"><title>{escape(e.node)}</title>{title}</text>')
+    parts.append(f'<text x="10" y="30" font-size="12" fill="#57606a">{numbers}</text></svg>')
     return "".join(parts)
 
 
@@ -110,7 +121,7 @@ def _table(report: Report) -> str:
         inherited = "-" if own is None or math.isinf(own) or math.isinf(e.sqnr_db) else f"{own - e.sqnr_db:.1f}"
         cls = ' class="bad"' if e.sqnr_db < 20 else ""
         rows.append(
-            f"<tr><td>{e.index}</td><td>{escape(e.node)}</td><td>{escape(e.op)}</td><td{cls}>{_db(e.sqnr_db)}</td>"
+            f"<tr><td>{e.index}</td><td class='name'>{escape(e.node)}</td><td>{escape(e.op)}</td><td{cls}>{_db(e.sqnr_db)}</td>"
             f"<td>{_db(own)}</td><td>{inherited}</td><td>[{e.lo:.3g}, {e.hi:.3g}]</td></tr>"
         )
     rows.append("</table>")
