@@ -354,6 +354,8 @@ def report_cmd(out_dir: Path, data: Path | None, limit: int, html: Path | None, 
             f"[{e.lo:.3g}, {e.hi:.3g}]",
         )
     console.print(table)
+    if report.skipped:
+        console.print(f"not compared (no float tensor in the source model): {', '.join(report.skipped)}")
     path = write_html(report, html or out_dir / "report.html")
     console.print(f"report: {path}")
 

@@ -47,6 +47,7 @@ class LayerError:
     noise: float = 0.0
     own_noise: float = 0.0
     own_known: bool = True
+    compared: int = 0  # samples whose float tensor matched this layer's output
     lo: float = np.inf
     hi: float = -np.inf
     float_values: list[np.ndarray] = field(default_factory=list)
@@ -123,6 +124,7 @@ def _update(graph: Graph, errors: list[LayerError], pairs, floats: dict, ref: di
             err.own_known = False
             continue
         expected = expected.astype(np.float64)
+        err.compared += 1
         got = t.quant.dequantize(ref[t.name])
         err.signal += float(np.sum(np.square(expected)))
         err.noise += float(np.sum(np.square(expected - got)))
@@ -183,7 +185,9 @@ def analyse(
                 ref = run_quantized(graph, [q[start + i : start + i + 1] for q in samples.quantized], keep_all=True)
                 _update(graph, errors, pairs, floats, ref, i, keep=start + i < HIST_SAMPLES)
                 advance()
-    return Report(folder.name, folder.path, samples.source, samples.n, errors, skipped)
+    skipped += [e.node for e in errors if not e.compared]  # the source tensor holds other values (e.g. fused)
+    compared = [e for e in errors if e.compared]
+    return Report(folder.name, folder.path, samples.source, samples.n, compared, skipped)
 
 
 def write_html(report: Report, path: str | os.PathLike[str], worst: int = 4) -> Path:
