@@ -56,6 +56,8 @@ def cli() -> None:
     qcompile MODEL.onnx --target host --calib calib.npz -o DIR
     qcompile inspect MODEL.onnx
     qcompile verify DIR [--data inputs.npz] [-n N]
+    qcompile report DIR [--data inputs.npz] [-o report.html]
+    qcompile eval DIR --data test.npz [--labels KEY] [--float MODEL.onnx]
     """
 
 
