@@ -14,6 +14,8 @@ APT_PACKAGES+=(gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user)
 APT_PACKAGES+=(cppcheck)
 # Cortex-A (AArch64 Linux) cross builds, run under qemu-aarch64 (`verify --qemu`, `bench` on cortex-a*)
 APT_PACKAGES+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+# headless browser: tests/tools/test_report.py renders the `qcompile report` page
+APT_PACKAGES+=(chromium)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import click
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
@@ -70,6 +71,8 @@ def cli() -> None:
     qcompile MODEL.onnx --target host --calib calib.npz -o DIR
     qcompile inspect MODEL.onnx
     qcompile verify DIR [--data inputs.npz] [-n N]
+    qcompile report DIR [--data inputs.npz] [-o report.html]
+    qcompile eval DIR --data test.npz [--labels KEY] [--float MODEL.onnx]
     """
 
 
@@ -370,6 +373,86 @@ def compare_cmd(out_dir: Path, tflm_model: Path, samples: int, data: Path | None
             f"outputs differ from TFLM on {result.samples - result.equal} of {result.samples} inputs (first: {shown})"
         )
         sys.exit(3)
+
+
+@cli.command("report")
+@click.argument("out_dir", type=click.Path(path_type=Path))
+@click.option("--data", type=click.Path(path_type=Path), help="Float inputs .npz (default: the calibration data).")
+@click.option("-n", "limit", type=click.IntRange(min=1), default=64, show_default=True, help="Use at most N samples.")
+@click.option("-o", "--output", "html", type=click.Path(path_type=Path), help="HTML page (default: DIR/report.html).")
+@click.option("--worst", type=click.IntRange(min=0), default=10, show_default=True, help="Rows in the terminal table.")
+def report_cmd(out_dir: Path, data: Path | None, limit: int, html: Path | None, worst: int) -> None:
+    """Per-layer SQNR of the int8 model against the float model, worst layers first (terminal and HTML)."""
+    from qcompile.tools.report import analyse, write_html
+
+    report = analyse(out_dir, data=data, limit=limit, progress=sys.stderr.isatty())
+    console.print(f"data: {report.data_source}")
+    table = Table(title=f"per-layer SQNR, worst first ({len(report.layers)} layers)")
+    for col in ("#", "layer", "op", "SQNR dB", "own SQNR dB", "float range"):
+        table.add_column(col, justify="left" if col in ("layer", "op") else "right")
+    for e in report.worst_first()[:worst]:
+        own = e.own_sqnr_db
+        table.add_row(
+            str(e.index),
+            e.node,
+            e.op,
+            _fmt_db(e.sqnr_db),
+            "-" if own is None else _fmt_db(own),
+            f"[{e.lo:.3g}, {e.hi:.3g}]",
+        )
+    console.print(table)
+    if report.skipped:
+        console.print(f"not compared (no float tensor in the source model): {', '.join(report.skipped)}")
+    path = write_html(report, html or out_dir / "report.html")
+    console.print(f"report: {path}")
+
+
+@cli.command("eval")
+@click.argument("out_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--data", type=click.Path(path_type=Path), required=True, help="Inputs .npz (float, or int8 for .tflite)."
+)
+@click.option("--labels", "labels_key", help="Array of class labels in the file (default: y, labels or label).")
+@click.option("--float", "float_model", type=click.Path(path_type=Path), help="Float ONNX model for a .tflite folder.")
+@click.option("-n", "limit", type=click.IntRange(min=1), help="Use at most N samples.")
+def eval_cmd(out_dir: Path, data: Path, labels_key: str | None, float_model: Path | None, limit: int | None) -> None:
+    """Float model vs the int8 host build on a data set: top-1, per-class accuracy, confusion matrix."""
+    from qcompile.tools.evaluate import evaluate
+
+    r = evaluate(out_dir, data, labels=labels_key, float_model=float_model, limit=limit, progress=sys.stderr.isatty())
+    console.print(f"data: {r.data_source}")
+    if r.float_source is not None:
+        assert r.sqnr_db is not None and r.mse is not None and r.float_top1 is not None
+        console.print(f"float model: {r.float_source}")
+        console.print(
+            f"output SQNR: {_fmt_db(r.sqnr_db)} dB, MSE: {r.mse:.4g}, top-1 agreement: "
+            f"{np.mean(r.int8_top1 == r.float_top1):.2%}"
+        )
+    if r.labels is None:
+        return
+    models = [("int8", r.int8_top1)] + ([("float", r.float_top1)] if r.float_top1 is not None else [])
+    console.print("top-1: " + ", ".join(f"{name} {r.accuracy(p):.2%}" for name, p in models))
+    table = Table(title="per-class accuracy")
+    table.add_column("class", justify="right")
+    table.add_column("samples", justify="right")
+    for name, _ in models:
+        table.add_column(name, justify="right")
+    per_class = [r.per_class(p) for _, p in models]
+    for rows in zip(*per_class, strict=True):
+        table.add_row(str(rows[0][0]), str(rows[0][1]), *(f"{acc:.2%}" for _, _, acc in rows))
+    console.print(table)
+    matrix = r.confusion(r.int8_top1)
+    conf = Table(title="int8 confusion matrix (rows: true class, columns: predicted)")
+    conf.add_column("")
+    for c in range(len(matrix)):
+        conf.add_column(str(c), justify="right")
+    for c, row in enumerate(matrix):
+        conf.add_row(str(c), *(f"[bold]{v}[/bold]" if i == c else (str(v) if v else ".") for i, v in enumerate(row)))
+    console.print(conf)
+
+
+def _fmt_db(value: float) -> str:
+    return "exact" if math.isinf(value) and value > 0 else f"{value:.2f}"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,7 +18,7 @@ import contextlib
 import math
 import os
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -354,11 +354,14 @@ def _observe_orphans(graph: Graph, feeds: dict[str, np.ndarray], observers: dict
 
 
 def float_outputs(
-    model_path: str | os.PathLike[str], data: Mapping[str, np.ndarray] | np.ndarray
+    model_path: str | os.PathLike[str],
+    data: Mapping[str, np.ndarray] | np.ndarray,
+    extra: Sequence[str] = (),
 ) -> dict[str, np.ndarray]:
     """onnxruntime outputs of the source model on ``data`` (source layout, first axis =
-    samples): ``{output name: array [N, *output_shape[1:]]}``, for the float comparison."""
-    sess, batched = _session(model_path, [])
+    samples): ``{output name: array [N, *output_shape[1:]]}``, for the float comparison;
+    ``extra`` names intermediate tensors to expose as outputs too (``qcompile report``)."""
+    sess, batched = _session(model_path, list(extra))
     feeds = _as_dict(data, sess)
     names = [o.name for o in sess.get_outputs()]
     parts: dict[str, list[np.ndarray]] = {n: [] for n in names}

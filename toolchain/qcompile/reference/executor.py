@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from qcompile.errors import QCompileError
-from qcompile.ir import Graph
+from qcompile.ir import Graph, Node
 from qcompile.ops import check_attrs
 
 _QUANTIZED_MODULES = (
@@ -69,15 +69,7 @@ def _run(graph: Graph, inputs, modules: Sequence[str], keep_all: bool) -> dict[s
         if t.is_constant:
             values[t.name] = t.data
     for node in graph.nodes:
-        fn = _resolve(node.op, modules)
-        args = [values[i] if i else None for i in node.inputs]
-        try:
-            result = fn(*args, **node.attrs)
-        except QCompileError:
-            raise
-        except Exception as exc:  # a kernel failure names the node it happened in
-            raise QCompileError(f"reference kernel {node.op!r} failed on node {node.name!r}: {exc}") from exc
-        results = result if isinstance(result, tuple) else (result,)
+        results = _call(node, modules, values)
         for name, value in zip(node.outputs, results, strict=True):
             expected = graph.tensors[name].shape
             if tuple(value.shape) != tuple(expected):
@@ -88,6 +80,25 @@ def _run(graph: Graph, inputs, modules: Sequence[str], keep_all: bool) -> dict[s
     if keep_all:
         return values
     return {name: values[name] for name in graph.outputs}
+
+
+def _call(node: Node, modules: Sequence[str], values: Mapping[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+    fn = _resolve(node.op, modules)
+    args = [values[i] if i else None for i in node.inputs]
+    try:
+        result = fn(*args, **node.attrs)
+    except QCompileError:
+        raise
+    except Exception as exc:  # a kernel failure names the node it happened in
+        raise QCompileError(f"reference kernel {node.op!r} failed on node {node.name!r}: {exc}") from exc
+    return result if isinstance(result, tuple) else (result,)
+
+
+def run_quantized_node(graph: Graph, node: Node, values: Mapping[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+    """One node's reference kernel on the given activation inputs (constants come from
+    ``graph``): lets ``qcompile report`` feed a layer other inputs than its predecessors'."""
+    bound = {**{t.name: t.data for t in graph.tensors.values() if t.is_constant}, **values}
+    return _call(node, _QUANTIZED_MODULES, bound)
 
 
 def _check_schema(graph: Graph) -> None:

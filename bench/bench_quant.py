@@ -1,0 +1,231 @@
+"""Post-training quantization quality: qcompile's observers against ONNX Runtime and MLPerf.
+
+    python3 bench/bench_quant.py [--tasks kws digits] [--observers minmax percentile]
+
+Every method sees the same calibration samples and is scored (top-1) on the same
+held-out samples:
+
+* KWS (MLPerf Tiny DS-CNN, ``../shared/models/mlperf_kws_dscnn.onnx``): calibration on
+  the first 200 samples of ``../shared/data/kws_mfcc_dev500.npz``, evaluation on the other
+  300. The float input is ``(x - in_zero_point) * in_scale`` shaped ``[N, 1, 49, 10]``.
+* digits (``examples/digits``): ``calib.npz`` / ``test.npz``.
+
+Methods: the float model (onnxruntime); qcompile with each ``--observer`` the command
+offers (read from the CLI, so new observers are benchmarked without editing this file),
+run on the host build of the generated C; ONNX Runtime's ``quantize_static`` (QDQ,
+per-channel int8 weights, int8 activations, MinMax and Entropy calibration) run with
+graph optimisations off, so every QDQ pair is executed as written (exact QDQ semantics:
+ORT's fused int8 kernels round differently); and MLPerf's own int8 TFLite model where one
+exists, compiled by qcompile and run on the host build (bit-exact with TFLite Micro).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+sys.path.insert(0, str(ROOT / "toolchain"))
+
+import qcompile  # noqa: E402
+
+
+@dataclass
+class Task:
+    """A model with its calibration and labelled evaluation data (float, source layout)."""
+
+    name: str
+    onnx: Path
+    calib: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    tflite: Path | None = None
+    x_int8: np.ndarray | None = None  # evaluation inputs as the int8 model's input quantization
+    int8_params: tuple[float, int] | None = None
+
+
+def kws_task() -> Task:
+    with np.load(SHARED / "data/kws_mfcc_dev500.npz") as npz:
+        x8, y = npz["x"], npz["y"].astype(np.int64)
+        scale, zp = float(npz["in_scale"]), int(npz["in_zero_point"])
+    x = ((x8.astype(np.float32) - zp) * scale).reshape(-1, 1, 49, 10)
+    return Task(
+        "kws",
+        SHARED / "models/mlperf_kws_dscnn.onnx",
+        x[:200],
+        x[200:],
+        y[200:],
+        tflite=SHARED / "models/mlperf_kws_dscnn_int8.tflite",
+        x_int8=x8[200:],
+        int8_params=(scale, zp),
+    )
+
+
+def digits_task() -> Task:
+    example = ROOT / "examples/digits"
+    with np.load(example / "calib.npz") as c, np.load(example / "test.npz") as t:
+        return Task("digits", example / "digits_cnn.onnx", c["input"], t["x"], t["y"].astype(np.int64))
+
+
+TASKS: dict[str, Callable[[], Task]] = {"kws": kws_task, "digits": digits_task}
+
+
+def observers() -> list[str]:
+    """The ``--observer`` choices of ``qcompile compile`` as installed."""
+    from qcompile.cli import compile_cmd
+
+    option = next(p for p in compile_cmd.params if p.name == "observer")
+    return list(option.type.choices)  # type: ignore[attr-defined]
+
+
+def _top1(outputs: np.ndarray, n: int) -> np.ndarray:
+    return np.asarray(outputs, dtype=np.float64).reshape(n, -1).argmax(axis=1)
+
+
+def _ort_run(model: str | Path | bytes, x: np.ndarray, *, optimize: bool = True) -> np.ndarray:
+    """First output, one sample per run (the MLPerf models have a fixed batch of 1)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    if not optimize:
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    sess = ort.InferenceSession(
+        str(model) if isinstance(model, Path) else model, opts, providers=["CPUExecutionProvider"]
+    )
+    name = sess.get_inputs()[0].name
+    return np.concatenate([sess.run(None, {name: x[i : i + 1]})[0] for i in range(len(x))])
+
+
+def float_top1(task: Task) -> np.ndarray:
+    return _top1(_ort_run(task.onnx, task.x), len(task.x))
+
+
+def qcompile_top1(task: Task, observer: str, work: Path) -> np.ndarray:
+    out = work / f"{task.name}-{observer}"
+    model = qcompile.compile(task.onnx, out, calib={_input_name(task.onnx): task.calib}, observer=observer, force=True)
+    return _top1(model.run(task.x), len(task.x))
+
+
+def _input_name(onnx_path: Path) -> str:
+    import onnx
+
+    return onnx.load(str(onnx_path)).graph.input[0].name
+
+
+def _opset13(onnx_path: Path, work: Path) -> Path:
+    """The model at opset 13 or later: per-channel QDQ needs DequantizeLinear's ``axis``."""
+    import onnx
+    from onnx import version_converter
+
+    model = onnx.load(str(onnx_path))
+    opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
+    if opset >= 13:
+        return onnx_path
+    out = work / f"{onnx_path.stem}-opset13.onnx"
+    onnx.save(version_converter.convert_version(model, 13), str(out))
+    return out
+
+
+def ort_qdq_top1(task: Task, method: str, work: Path) -> np.ndarray:
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    name = _input_name(task.onnx)
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.samples = iter(task.calib[i : i + 1] for i in range(len(task.calib)))
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            x = next(self.samples, None)
+            return None if x is None else {name: x}
+
+    out = work / f"{task.name}-ort-{method}.onnx"
+    quantize_static(
+        str(_opset13(task.onnx, work)),
+        str(out),
+        Reader(),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QInt8,
+        weight_type=QuantType.QInt8,
+        calibrate_method={"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy}[method],
+    )
+    return _top1(_ort_run(out, task.x, optimize=False), len(task.x))
+
+
+def tflite_top1(task: Task, work: Path) -> np.ndarray | None:
+    """MLPerf's int8 model through qcompile's host build (bit-exact with TFLite Micro)."""
+    if task.tflite is None or not task.tflite.exists():
+        return None
+    model = qcompile.compile(task.tflite, work / f"{task.name}-tflite", force=True)
+    info = model.inputs[0]
+    same = task.int8_params is not None and (info.scale, info.zero_point) == _npz_params(task.int8_params)
+    x = task.x_int8 if same and task.x_int8 is not None else task.x
+    x = x.reshape(len(task.x), *info.shape[1:])  # a float x is quantized by run()
+    return _top1(model.run(x), len(task.x))
+
+
+def _npz_params(params: tuple[float, int]) -> tuple[float, int]:
+    """The npz's input quantization as float32 scale (how TFLite stores it) and zero point."""
+    return float(np.float32(params[0])), int(params[1])
+
+
+def run_task(task: Task, methods: list[str], work: Path) -> list[tuple[str, float | None, float]]:
+    """``(method, top-1 or None when not applicable, seconds)`` rows."""
+    runs: list[tuple[str, Callable[[], np.ndarray | None]]] = [("float (onnxruntime)", lambda: float_top1(task))]
+    runs += [(f"qcompile --observer {m}", lambda m=m: qcompile_top1(task, m, work)) for m in methods]
+    runs += [(f"ORT quantize_static QDQ {m}", lambda m=m: ort_qdq_top1(task, m, work)) for m in ("minmax", "entropy")]
+    runs += [("MLPerf int8 .tflite", lambda: tflite_top1(task, work))]
+    rows = []
+    for label, fn in runs:
+        start = time.perf_counter()
+        pred = fn()
+        rows.append((label, None if pred is None else float(np.mean(pred == task.y)), time.perf_counter() - start))
+        print(f"  {task.name}: {label}: {'-' if pred is None else f'{rows[-1][1]:.2%}'}", file=sys.stderr)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=["kws", "digits"])
+    parser.add_argument("--observers", nargs="+", help="default: every --observer value qcompile offers")
+    args = parser.parse_args()
+    from rich.console import Console
+    from rich.table import Table
+
+    methods = args.observers or observers()
+    table = Table(title="top-1 on held-out data (same calibration samples for every method)")
+    table.add_column("task")
+    table.add_column("method")
+    table.add_column("top-1", justify="right")
+    table.add_column("vs float", justify="right")
+    table.add_column("seconds", justify="right")
+    with tempfile.TemporaryDirectory(prefix="bench_quant_") as tmp:
+        for name in args.tasks:
+            task = TASKS[name]()
+            rows = run_task(task, methods, Path(tmp))
+            reference = rows[0][1]
+            for label, acc, secs in rows:
+                delta = "-" if acc is None or reference is None else f"{100 * (acc - reference):+.2f} pt"
+                table.add_row(name, label, "-" if acc is None else f"{acc:.2%}", delta, f"{secs:.1f}")
+            table.add_section()
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()
