@@ -383,7 +383,8 @@ def compare_cmd(out_dir: Path, tflm_model: Path, samples: int, data: Path | None
 @click.option("--worst", type=click.IntRange(min=0), default=10, show_default=True, help="Rows in the terminal table.")
 def report_cmd(out_dir: Path, data: Path | None, limit: int, html: Path | None, worst: int) -> None:
     """Per-layer SQNR of the int8 model against the float model, worst layers first (terminal and HTML)."""
-    from qcompile.tools.report import analyse, write_html
+    from qcompile.tools.report import analyse
+    from qcompile.tools.report_html import write_html
 
     report = analyse(out_dir, data=data, limit=limit, progress=sys.stderr.isatty())
     console.print(f"data: {report.data_source}")

@@ -188,14 +188,3 @@ def analyse(
     skipped += [e.node for e in errors if not e.compared]  # the source tensor holds other values (e.g. fused)
     compared = [e for e in errors if e.compared]
     return Report(folder.name, folder.path, samples.source, samples.n, compared, skipped)
-
-
-def write_html(report: Report, path: str | os.PathLike[str], worst: int = 4) -> Path:
-    """Write the self-contained page atomically (a reader never sees half a file)."""
-    from qcompile.tools.report_html import render
-
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(render(report, worst), encoding="utf-8")
-    os.replace(tmp, path)
-    return path

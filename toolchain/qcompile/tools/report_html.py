@@ -8,7 +8,9 @@ the histograms go worst first (where to look first).
 from __future__ import annotations
 
 import math
+import os
 from html import escape
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -154,3 +156,12 @@ def render(report: Report, worst: int = 4) -> str:
         "square-root scale</span></p>"
         f'<div class="hists">{hists}</div></body></html>'
     )
+
+
+def write_html(report: Report, path: str | os.PathLike[str], worst: int = 4) -> Path:
+    """Write the self-contained page atomically (a reader never sees half a file)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(render(report, worst), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
