@@ -84,6 +84,12 @@ def cli() -> None:
     "any slack keeps conv layers at full speed.",
 )
 @click.option(
+    "--flash-budget",
+    type=click.IntRange(min=0),
+    help="Flash bytes (weights + bias and multipliers + code) the model may use: fail, naming the biggest "
+    "constants, when it needs more.",
+)
+@click.option(
     "--io-in-arena",
     is_flag=True,
     help="Put the inputs and outputs in the arena (TFLite Micro style): <name>_input(i), <name>_invoke(), "
@@ -103,6 +109,7 @@ def compile_cmd(
     weights_section: str | None,
     arena_alignment: int | None,
     ram_budget: int | None,
+    flash_budget: int | None,
     io_in_arena: bool,
     no_progress: bool,
     force: bool,
@@ -126,6 +133,7 @@ def compile_cmd(
         arena_alignment=arena_alignment,
         ram_budget=ram_budget,
         io_in_arena=io_in_arena,
+        flash_budget=flash_budget,
         progress=not no_progress and sys.stderr.isatty(),
         force=force,
     ).report
@@ -150,6 +158,17 @@ def compile_cmd(
         needed = report["arena_bytes"] + report.get("static_state_bytes", 0)
         table.add_row("RAM budget", f"{report['ram_budget']} (uses {needed}: arena + static state)")
     table.add_row("weight bytes", str(report.get("weight_bytes")))
+    flash = report.get("flash")
+    if isinstance(flash, dict):
+        table.add_row(
+            "flash total",
+            f"{flash['total_bytes']} (weights {flash['weights_bytes']} + bias/multipliers "
+            f"{flash['bias_and_multipliers_bytes']} + code {flash['code_bytes']}, {flash['code_source']})",
+        )
+        stack = flash["stack_bytes"]
+        table.add_row(
+            "stack", "unknown (no target compiler)" if stack is None else f"{stack} (worst case, -fstack-usage)"
+        )
     console.print(table)
 
 

@@ -36,6 +36,7 @@ class CompileOptions:
     progress: bool = True
     memory_passes: bool = True  # conv+residual-add fusion and memory-aware schedule
     ram_budget: int | None = None  # bytes of arena + static state; exceeding it is an error
+    flash_budget: int | None = None  # bytes of weights + bias + code; exceeding it is an error
     io_in_arena: bool = False  # inputs/outputs in the arena (TFLM style): <name>_input(i), <name>_invoke()
     force: bool = False  # replace a folder qcompile did not write (never one holding an input)
 
@@ -156,6 +157,7 @@ def compile_model(model_path: Path, out_dir: Path, options: CompileOptions) -> d
             arena_alignment=options.arena_alignment,
             ram_budget=options.ram_budget,
             io_in_arena=options.io_in_arena,
+            flash_budget=options.flash_budget,
         )
         meta = {
             "name": name,

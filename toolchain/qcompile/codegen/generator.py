@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
+from qcompile.codegen.budgets import check_flash_budget, flash_report
 from qcompile.codegen.lowering import Layer, Lowering, c_float, c_int
 from qcompile.codegen.names import Namer, comment_text, model_identifier
 from qcompile.codegen.runtime_files import select_runtime_files
@@ -229,6 +230,7 @@ def render(
     arena_alignment: int | None = None,
     ram_budget: int | None = None,
     io_in_arena: bool = False,
+    flash_budget: int | None = None,
 ) -> tuple[dict[str, bytes], dict[str, Any]]:
     """Render every output file into memory: ``({relative path: bytes}, report)``.
 
@@ -275,6 +277,10 @@ def render(
     for path in (*runtime.sources, *runtime.headers):
         files[f"runtime/{path.name}"] = path.read_bytes()
     report = _report(name, cname, target, plan, context, files)
+    report["flash"] = flash_report(lowering.arrays, files, cname, target)
+    if flash_budget is not None:
+        check_flash_budget(report["flash"], lowering.arrays, flash_budget)
+        report["flash_budget"] = flash_budget
     files["report.json"] = (json.dumps(report, indent=2, sort_keys=True, allow_nan=False) + "\n").encode("utf-8")
     return files, report
 
@@ -318,6 +324,7 @@ def generate(
     arena_alignment: int | None = None,
     ram_budget: int | None = None,
     io_in_arena: bool = False,
+    flash_budget: int | None = None,
 ) -> dict[str, Any]:
     """Generate the C implementation of quantized ``graph`` into ``out_dir``; returns the report.
 
@@ -338,6 +345,7 @@ def generate(
         arena_alignment=arena_alignment,
         ram_budget=ram_budget,
         io_in_arena=io_in_arena,
+        flash_budget=flash_budget,
     )
     _write_tree(files, Path(out_dir))
     return report
