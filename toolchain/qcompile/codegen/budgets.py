@@ -34,7 +34,7 @@ def _is_weight(array: ConstArray) -> bool:
 def _measure(files: Mapping[str, bytes], cname: str, target: Target) -> tuple[int, int] | None:
     """``(text + rodata-free code bytes, worst-case stack)`` of the target build, or None.
 
-    The stack is the run function's frame plus the deepest frame among the functions it
+    The stack is the run functions' frames plus the deepest frame among the functions it
     may call (kernels are leaves or call only small helpers inlined at -O2), an upper
     bound for straight-line generated code.
     """
@@ -59,8 +59,10 @@ def _measure(files: Mapping[str, bytes], cname: str, target: Target) -> tuple[in
             return None
         code = int(out.stdout.strip().splitlines()[-1].split()[0])
         frames = _stack_frames(root.glob("*.su"))
-    api = tuple(f"{cname}_{f}" for f in ("exec", "run", "invoke", "input", "output", "quantize", "dequantize"))
-    run = frames.get(f"{cname}_exec", 0)
+    api = tuple(
+        f"{cname}_{f}" for f in ("layers", "exec", "run", "invoke", "input", "output", "quantize", "dequantize")
+    )
+    run = frames.get(f"{cname}_layers", 0) + frames.get(f"{cname}_exec", 0)
     deepest = max((b for f, b in frames.items() if not f.startswith(api)), default=0)
     return code, run + deepest
 

@@ -255,6 +255,7 @@ def render(
         "arena_alignment": arena_alignment,
         "arena_size": plan.arena_size,
         "arena_buffer_size": max(1, plan.arena_size),
+        "guard_bytes": max(64, arena_alignment),
         "lower_bound": plan.lower_bound,
         "ram_budget": ram_budget,
         "io_in_arena": io_in_arena,
