@@ -43,7 +43,7 @@ def verify_on_qemu(
     folder = ModelFolder.open(out_dir)
     samples = load_samples(folder, data, limit)
     build_dir = folder.build_dir(target.name, inputs=[data], force=force)
-    image = build_image(folder.path, target, build_dir=build_dir)
+    image = build_image(folder.path, target, build_dir=build_dir, arena_guard=True)
     run = run_image(image, samples.quantized)
     result = bit_exact_result(run_quantized_samples(folder.graph, samples.quantized), run.outputs)
     result.data_source = samples.source
