@@ -34,3 +34,12 @@ def test_flash_budget_fails_fast_naming_the_biggest(kws_tflite: Path, tmp_path: 
     assert result.returncode == 1
     assert "flash budget exceeded" in result.stderr and "biggest constants" in result.stderr
     assert not out.exists()
+
+
+def test_arena_section(kws_tflite: Path, tmp_path: Path) -> None:
+    """--arena-section: the static arena carries the section attribute; a bad name is refused."""
+    options = CompileOptions(target="host", name="m", progress=False, arena_section=".dtcm_bss")
+    compile_model(kws_tflite, tmp_path / "out", options)
+    assert 'section(".dtcm_bss")' in (tmp_path / "out" / "m.c").read_text()
+    result = run_cli("compile", kws_tflite, "-o", tmp_path / "bad", "--arena-section", "a b")
+    assert result.returncode == 1 and "--arena-section" in result.stderr and not (tmp_path / "bad").exists()

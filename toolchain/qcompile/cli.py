@@ -83,6 +83,7 @@ def cli() -> None:
     help="RAM bytes (arena + static state) the model may use: fail, naming the peak layer, when it needs more; "
     "any slack keeps conv layers at full speed.",
 )
+@click.option("--arena-section", help="put the static arena in a named linker section (e.g. a DTCM .bss section)")
 @click.option(
     "--flash-budget",
     type=click.IntRange(min=0),
@@ -109,6 +110,7 @@ def compile_cmd(
     weights_section: str | None,
     arena_alignment: int | None,
     ram_budget: int | None,
+    arena_section: str | None,
     flash_budget: int | None,
     io_in_arena: bool,
     no_progress: bool,
@@ -134,6 +136,7 @@ def compile_cmd(
         ram_budget=ram_budget,
         io_in_arena=io_in_arena,
         flash_budget=flash_budget,
+        arena_section=arena_section,
         progress=not no_progress and sys.stderr.isatty(),
         force=force,
     ).report

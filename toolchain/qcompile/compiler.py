@@ -32,6 +32,7 @@ class CompileOptions:
     percentile: float = 99.99
     input_layout: str = "nhwc"
     weights_section: str | None = None
+    arena_section: str | None = None  # linker section of the static arena (e.g. a DTCM .bss section)
     arena_alignment: int | None = None  # default: the target's alignment
     progress: bool = True
     memory_passes: bool = True  # conv+residual-add fusion and memory-aware schedule
@@ -158,6 +159,7 @@ def compile_model(model_path: Path, out_dir: Path, options: CompileOptions) -> d
             ram_budget=options.ram_budget,
             io_in_arena=options.io_in_arena,
             flash_budget=options.flash_budget,
+            arena_section=options.arena_section,
         )
         meta = {
             "name": name,

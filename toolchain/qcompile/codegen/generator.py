@@ -231,6 +231,7 @@ def render(
     ram_budget: int | None = None,
     io_in_arena: bool = False,
     flash_budget: int | None = None,
+    arena_section: str | None = None,
 ) -> tuple[dict[str, bytes], dict[str, Any]]:
     """Render every output file into memory: ``({relative path: bytes}, report)``.
 
@@ -238,6 +239,8 @@ def render(
     offset in it, e.g. to a cache line or a DMA requirement; const arrays keep the target's.
     """
     arena_alignment = _check_options(graph, target, weights_section, arena_alignment)
+    if arena_section is not None and (not arena_section or not set(arena_section) <= _SECTION_CHARS):
+        raise QCompileError(f"--arena-section {arena_section!r}: use letters, digits, '_', '.' and '$' only")
     cname = model_identifier(name)
     family = target.family
     plan = _plan(graph, target, scratch, arena_alignment, ram_budget, io_in_arena)
@@ -266,6 +269,7 @@ def render(
         "arrays": lowering.arrays,
         "weight_bytes": sum(a.nbytes for a in lowering.arrays),
         "weights_section": weights_section,
+        "arena_section": arena_section,
         "runtime_sources": [p.name for p in runtime.sources],
         "model_sources": [f"{cname}_kernels.c"] if lowering.kernel_sources else [],
         "runtime_headers": [p.name for p in runtime.headers],
@@ -326,6 +330,7 @@ def generate(
     ram_budget: int | None = None,
     io_in_arena: bool = False,
     flash_budget: int | None = None,
+    arena_section: str | None = None,
 ) -> dict[str, Any]:
     """Generate the C implementation of quantized ``graph`` into ``out_dir``; returns the report.
 
@@ -347,6 +352,7 @@ def generate(
         ram_budget=ram_budget,
         io_in_arena=io_in_arena,
         flash_budget=flash_budget,
+        arena_section=arena_section,
     )
     _write_tree(files, Path(out_dir))
     return report
