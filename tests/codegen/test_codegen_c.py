@@ -106,7 +106,7 @@ def test_generated_api_and_macros(tmp_path: Path) -> None:
     assert "void zoo_dequantize_output2(const int8_t *in, float *out);" in h
     c = (tmp_path / "zoo.c").read_text()
     assert "malloc" not in c and "static const qc_conv_params zoo_l0 = {" in c
-    invoke = c[c.index("static int zoo_invoke") : c.index("int zoo_run_io")]
+    invoke = c[c.index("static int zoo_layers") : c.index("static int zoo_exec")]
     assert "float" not in invoke and "double" not in invoke
     calls = re.findall(r"\bqc_\w+_s8\(", invoke)
     assert len(calls) > 8 and invoke.count("!= QC_OK") == len(calls)  # every kernel call is checked

@@ -31,6 +31,27 @@ def _graph(inputs: dict[str, int], nodes: list[tuple[str, str, list[str], str, i
 # ---- hand cases ----------------------------------------------------------------------
 
 
+def test_io_in_arena_reuses_the_consumed_input() -> None:
+    """--io-in-arena: the input is live from step -1 to its last reader and then its bytes
+    are reused; the output lives until after the last step; no output copies."""
+    g = _graph(
+        {"x": 64}, [("n0", "op", ["x"], "a", 32), ("n1", "op", ["a"], "b", 64), ("n2", "op", ["b"], "y", 16)], ["y"]
+    )
+    plan = plan_memory(g, scratch={}, io_in_arena=True)
+    assert plan.io_in_arena and not plan.output_copies
+    assert plan.locations["x"].kind == plan.locations["y"].kind == "arena"
+    assert plan.lifetimes["x"] == (-1, 0) and plan.lifetimes["y"] == (2, 3)
+    assert plan.offsets["b"] == plan.offsets["x"]  # b reuses the consumed input's bytes
+    assert plan.arena_size == 96 == plan.lower_bound
+
+
+def test_io_in_arena_rejects_a_constant_output() -> None:
+    g = _graph({"x": 4}, [("n0", "op", ["x"], "y", 4)], ["y", "w"])
+    g.add_tensor(Tensor("w", (4,), "int8", data=np.zeros(4, np.int8)))
+    with pytest.raises(QCompileError, match="constant"):
+        plan_memory(g, scratch={}, io_in_arena=True)
+
+
 def test_chain_exact_offsets() -> None:
     g = _graph(
         {"x": 16},

@@ -119,6 +119,19 @@ def cli() -> None:
     help="RAM bytes (arena + static state) the model may use: fail, naming the peak layer, when it needs more; "
     "any slack keeps conv layers at full speed.",
 )
+@click.option("--arena-section", help="put the static arena in a named linker section (e.g. a DTCM .bss section)")
+@click.option(
+    "--flash-budget",
+    type=click.IntRange(min=0),
+    help="Flash bytes (weights + bias and multipliers + code) the model may use: fail, naming the biggest "
+    "constants, when it needs more.",
+)
+@click.option(
+    "--io-in-arena",
+    is_flag=True,
+    help="Put the inputs and outputs in the arena (TFLite Micro style): <name>_input(i), <name>_invoke(), "
+    "<name>_output(i); the arena is then all the RAM the model needs.",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.option("--force", is_flag=True, help=FORCE_HELP)
 def compile_cmd(
@@ -139,6 +152,9 @@ def compile_cmd(
     weights_section: str | None,
     arena_alignment: int | None,
     ram_budget: int | None,
+    arena_section: str | None,
+    flash_budget: int | None,
+    io_in_arena: bool,
     no_progress: bool,
     force: bool,
 ) -> None:
@@ -166,6 +182,9 @@ def compile_cmd(
         weights_section=weights_section,
         arena_alignment=arena_alignment,
         ram_budget=ram_budget,
+        io_in_arena=io_in_arena,
+        flash_budget=flash_budget,
+        arena_section=arena_section,
         progress=not no_progress and sys.stderr.isatty(),
         force=force,
     ).report
@@ -182,10 +201,25 @@ def compile_cmd(
     banded = [i for i, layer in enumerate(report.get("layers", [])) if "row_band" in layer]
     if banded:
         table.add_row("row bands", f"{len(banded)} conv layers keep their scratch in dead rows (layers {banded})")
+    ram = report.get("ram")
+    if isinstance(ram, dict):
+        where = "inside the arena" if ram["io_in_arena"] else f"{ram['io_bytes_outside_arena']} held by the caller"
+        table.add_row("RAM total", f"{ram['total_bytes']} (arena + static state + I/O; I/O {where})")
     if report.get("ram_budget") is not None:
         needed = report["arena_bytes"] + report.get("static_state_bytes", 0)
         table.add_row("RAM budget", f"{report['ram_budget']} (uses {needed}: arena + static state)")
     table.add_row("weight bytes", str(report.get("weight_bytes")))
+    flash = report.get("flash")
+    if isinstance(flash, dict):
+        table.add_row(
+            "flash total",
+            f"{flash['total_bytes']} (weights {flash['weights_bytes']} + bias/multipliers "
+            f"{flash['bias_and_multipliers_bytes']} + code {flash['code_bytes']}, {flash['code_source']})",
+        )
+        stack = flash["stack_bytes"]
+        table.add_row(
+            "stack", "unknown (no target compiler)" if stack is None else f"{stack} (worst case, -fstack-usage)"
+        )
     console.print(table)
 
 

@@ -38,10 +38,13 @@ class CompileOptions:
     adaround: bool = False
     input_layout: str = "nhwc"
     weights_section: str | None = None
+    arena_section: str | None = None  # linker section of the static arena (e.g. a DTCM .bss section)
     arena_alignment: int | None = None  # default: the target's alignment
     progress: bool = True
     memory_passes: bool = True  # conv+residual-add fusion and memory-aware schedule
     ram_budget: int | None = None  # bytes of arena + static state; exceeding it is an error
+    flash_budget: int | None = None  # bytes of weights + bias + code; exceeding it is an error
+    io_in_arena: bool = False  # inputs/outputs in the arena (TFLM style): <name>_input(i), <name>_invoke()
     force: bool = False  # replace a folder qcompile did not write (never one holding an input)
 
 
@@ -198,6 +201,9 @@ def compile_model(model_path: Path, out_dir: Path, options: CompileOptions) -> d
             weights_section=options.weights_section,
             arena_alignment=options.arena_alignment,
             ram_budget=options.ram_budget,
+            io_in_arena=options.io_in_arena,
+            flash_budget=options.flash_budget,
+            arena_section=options.arena_section,
         )
         meta = {
             "name": name,

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
+from qcompile.codegen.budgets import check_flash_budget, flash_report
 from qcompile.codegen.lowering import Layer, Lowering, c_float, c_int
 from qcompile.codegen.names import Namer, comment_text, model_identifier
 from qcompile.codegen.runtime_files import select_runtime_files
@@ -74,7 +75,7 @@ def _layout(t: Tensor) -> str:
     return f"{len(t.shape)}-D"
 
 
-def _io_entry(t: Tensor, index: int) -> dict[str, Any]:
+def _io_entry(t: Tensor, index: int, plan: MemoryPlan) -> dict[str, Any]:
     q = t.quant
     if q is None or q.per_channel:
         raise QCompileError(f"graph input/output {t.name!r} needs per-tensor quantization parameters")
@@ -92,6 +93,25 @@ def _io_entry(t: Tensor, index: int) -> dict[str, Any]:
         "zero_point": int(q.zero_point),
         "zero_point_c": c_int(int(q.zero_point)),
         "layout": _layout(t),
+        "offset": plan.offsets.get(t.name, 0),  # the arena offset with --io-in-arena
+    }
+
+
+def _ram(plan: MemoryPlan, context: Mapping[str, Any]) -> dict[str, Any]:
+    """All the RAM the model needs with the API the build offers, the caller's I/O included.
+
+    With the pointer API the caller holds the inputs and outputs outside the arena (the
+    figure TFLite Micro's arena hides inside); with ``--io-in-arena`` they are in it.
+    Both figures are reported, so the two builds can be compared with one compile.
+    """
+    io_bytes = sum(t["size"] for t in (*context["inputs"], *context["outputs"]))
+    inside = plan.arena_size + STATIC_STATE_BYTES
+    return {
+        "io_in_arena": plan.io_in_arena,
+        "arena_bytes": plan.arena_size,
+        "static_state_bytes": STATIC_STATE_BYTES,
+        "io_bytes_outside_arena": 0 if plan.io_in_arena else io_bytes,
+        "total_bytes": inside if plan.io_in_arena else inside + io_bytes,
     }
 
 
@@ -121,7 +141,12 @@ def _check_options(graph: Graph, target: Target, weights_section: str | None, ar
 
 
 def _plan(
-    graph: Graph, target: Target, scratch: Mapping[str, int] | None, arena_alignment: int, ram_budget: int | None
+    graph: Graph,
+    target: Target,
+    scratch: Mapping[str, int] | None,
+    arena_alignment: int,
+    ram_budget: int | None,
+    io_in_arena: bool = False,
 ) -> MemoryPlan:
     """The memory plan with the running family's scratch sizes, checked against the budget."""
     family = target.family
@@ -137,6 +162,7 @@ def _plan(
         if family.row_bands and (target.optimize == "ram" or ram_budget is not None)
         else (),
         budget=None if ram_budget is None else ram_budget - STATIC_STATE_BYTES,
+        io_in_arena=io_in_arena,
     )
     if ram_budget is not None:
         check_ram_budget(graph, plan, ram_budget)
@@ -170,6 +196,7 @@ def _report(
         "lower_bound_bytes": plan.lower_bound,
         "static_state_bytes": STATIC_STATE_BYTES,
         "ram_budget": context["ram_budget"],
+        "ram": _ram(plan, context),
         "peak_layer": plan.peak_step,
         "peak_live": [{"name": live, "bytes": size} for live, size in plan.peak_live],
         "weight_bytes": context["weight_bytes"],
@@ -202,6 +229,9 @@ def render(
     scratch: Mapping[str, int] | None = None,
     arena_alignment: int | None = None,
     ram_budget: int | None = None,
+    io_in_arena: bool = False,
+    flash_budget: int | None = None,
+    arena_section: str | None = None,
 ) -> tuple[dict[str, bytes], dict[str, Any]]:
     """Render every output file into memory: ``({relative path: bytes}, report)``.
 
@@ -209,9 +239,11 @@ def render(
     offset in it, e.g. to a cache line or a DMA requirement; const arrays keep the target's.
     """
     arena_alignment = _check_options(graph, target, weights_section, arena_alignment)
+    if arena_section is not None and (not arena_section or not set(arena_section) <= _SECTION_CHARS):
+        raise QCompileError(f"--arena-section {arena_section!r}: use letters, digits, '_', '.' and '$' only")
     cname = model_identifier(name)
     family = target.family
-    plan = _plan(graph, target, scratch, arena_alignment, ram_budget)
+    plan = _plan(graph, target, scratch, arena_alignment, ram_budget, io_in_arena)
     lowering = Lowering(graph, plan, cname, Namer(), family=family)
     layers, epilogue = _lower_graph(lowering)
     kernel_headers = family.kernel_headers if lowering.kernel_sources else ()
@@ -226,15 +258,18 @@ def render(
         "arena_alignment": arena_alignment,
         "arena_size": plan.arena_size,
         "arena_buffer_size": max(1, plan.arena_size),
+        "guard_bytes": max(64, arena_alignment),
         "lower_bound": plan.lower_bound,
         "ram_budget": ram_budget,
-        "inputs": [_io_entry(graph.tensors[n], i) for i, n in enumerate(graph.inputs)],
-        "outputs": [_io_entry(graph.tensors[n], i) for i, n in enumerate(graph.outputs)],
+        "io_in_arena": io_in_arena,
+        "inputs": [_io_entry(graph.tensors[n], i, plan) for i, n in enumerate(graph.inputs)],
+        "outputs": [_io_entry(graph.tensors[n], i, plan) for i, n in enumerate(graph.outputs)],
         "layers": layers,
         "epilogue": epilogue,
         "arrays": lowering.arrays,
         "weight_bytes": sum(a.nbytes for a in lowering.arrays),
         "weights_section": weights_section,
+        "arena_section": arena_section,
         "runtime_sources": [p.name for p in runtime.sources],
         "model_sources": [f"{cname}_kernels.c"] if lowering.kernel_sources else [],
         "runtime_headers": [p.name for p in runtime.headers],
@@ -247,6 +282,10 @@ def render(
     for path in (*runtime.sources, *runtime.headers):
         files[f"runtime/{path.name}"] = path.read_bytes()
     report = _report(name, cname, target, plan, context, files)
+    report["flash"] = flash_report(lowering.arrays, files, cname, target)
+    if flash_budget is not None:
+        check_flash_budget(report["flash"], lowering.arrays, flash_budget)
+        report["flash_budget"] = flash_budget
     files["report.json"] = (json.dumps(report, indent=2, sort_keys=True, allow_nan=False) + "\n").encode("utf-8")
     return files, report
 
@@ -289,13 +328,17 @@ def generate(
     scratch: Mapping[str, int] | None = None,
     arena_alignment: int | None = None,
     ram_budget: int | None = None,
+    io_in_arena: bool = False,
+    flash_budget: int | None = None,
+    arena_section: str | None = None,
 ) -> dict[str, Any]:
     """Generate the C implementation of quantized ``graph`` into ``out_dir``; returns the report.
 
     ``scratch`` overrides the per-node scratch sizes (default: ask the C runtime through the
     binding). ``ram_budget``: bytes of RAM (arena + static state) the model may use: the
     planner spends any slack on full-speed conv rows, and more than that is an error
-    naming the peak layer (raised before anything is written). Files: ``<c_name>.h``, ``<c_name>.c``, ``<c_name>_weights.h/.c``,
+    naming the peak layer (raised before anything is written). ``io_in_arena``: the
+    inputs and outputs live in the arena (``<name>_input(i)``, ``<name>_invoke()``). Files: ``<c_name>.h``, ``<c_name>.c``, ``<c_name>_weights.h/.c``,
     ``runtime/``, ``CMakeLists.txt``, ``report.json`` (``report["c_name"]`` is the
     sanitised name used for files and symbols).
     """
@@ -307,6 +350,9 @@ def generate(
         scratch=scratch,
         arena_alignment=arena_alignment,
         ram_budget=ram_budget,
+        io_in_arena=io_in_arena,
+        flash_budget=flash_budget,
+        arena_section=arena_section,
     )
     _write_tree(files, Path(out_dir))
     return report

@@ -10,6 +10,12 @@ has exactly one home:
 - ``const``: a constant tensor (or a reshape of one): the const array in flash;
 - no home here: the arena (offsets are chosen by :mod:`qcompile.memory.placement`).
 
+With ``io_in_arena`` (the TFLM-style API: ``<name>_input(i)`` / ``<name>_output(i)``
+point into the arena) graph inputs and outputs get no home: they are arena buffers like
+any other, so the input's bytes are reused once it is consumed. Output slots then need no
+copies (the caller reads each output where its tensor is); an output that is a constant
+cannot be in the arena and is rejected.
+
 A group can have only one home, so when a reshape would merge two homes (a graph output
 that is a reshape of a graph input or of a constant, or of another graph output) the
 reshape is *materialised*: it becomes a copy (``copy_reshapes``). A graph output whose
@@ -66,21 +72,27 @@ class Aliases:
         return self.home.get(self.find(name))
 
 
-def resolve_aliases(graph: Graph) -> Aliases:
+def resolve_aliases(graph: Graph, *, io_in_arena: bool = False) -> Aliases:
     """Alias groups, homes, materialised reshapes and output copies (module doc)."""
     aliases = Aliases()
     home = aliases.home
-    for i, name in enumerate(graph.inputs):
-        home.setdefault(name, Location("input", index=i))
-    for i, name in enumerate(graph.outputs):
-        if name not in home:
-            home[name] = Location("output", index=i)
+    if not io_in_arena:
+        for i, name in enumerate(graph.inputs):
+            home.setdefault(name, Location("input", index=i))
+        for i, name in enumerate(graph.outputs):
+            if name not in home:
+                home[name] = Location("output", index=i)
     for name, t in graph.tensors.items():
         if t.is_constant:
             home.setdefault(name, Location("const", tensor=name))
     for node in graph.nodes:
         if node.op in ALIAS_OPS:
             _merge_view(graph, aliases, node.name, node.inputs[0], node.outputs[0])
+    if io_in_arena:
+        for name in graph.outputs:
+            if aliases.home_of(name) is not None:
+                raise QCompileError(f"--io-in-arena: output {name!r} is a constant, it cannot live in the arena")
+        return aliases
     # An output slot whose tensor lives elsewhere gets a copy at the end.
     for i, name in enumerate(graph.outputs):
         loc = aliases.home_of(name)

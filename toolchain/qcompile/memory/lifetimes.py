@@ -1,7 +1,7 @@
 """Arena buffers and their lifetimes: the steps during which a buffer's bytes must survive.
 
 A buffer (one alias group without a home outside the arena) is live from the step that
-produces it to the last step that reads it, inclusive: a kernel's input and output are
+produces it to the last step that reads it, inclusive (a graph input in the arena from step -1); a kernel's input and output are
 live together unless the kernel runs in place (:mod:`qcompile.memory.inplace`). A node's
 scratch is live during its own step only. An arena tensor that a graph output slot copies
 at the end stays live until ``len(nodes)``. Placement only ever compares these
@@ -65,7 +65,7 @@ def referenced_tensors(graph: Graph) -> list[str]:
 def arena_buffers(graph: Graph, aliases: Aliases, referenced: list[str]) -> dict[str, Buffer]:
     """One :class:`Buffer` per arena alias group (keyed by group root), with its lifetime."""
     tensors = graph.tensors
-    produced: dict[str, int] = {}
+    produced: dict[str, int] = dict.fromkeys(graph.inputs, -1)  # arena only with --io-in-arena
     for step, node in enumerate(graph.nodes):
         for o in node.outputs:
             produced.setdefault(o, step)
@@ -89,7 +89,8 @@ def arena_buffers(graph: Graph, aliases: Aliases, referenced: list[str]) -> dict
             if name and aliases.find(name) in groups:
                 buf = groups[aliases.find(name)]
                 buf.last = max(buf.last, step)
-    for _, name in aliases.output_copies:
+    # graph outputs in the arena (--io-in-arena) and output-copy sources are read after the last step
+    for name in [*graph.outputs, *(n for _, n in aliases.output_copies)]:
         if aliases.find(name) in groups:
             groups[aliases.find(name)].last = len(graph.nodes)
     return groups

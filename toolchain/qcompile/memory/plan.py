@@ -35,7 +35,8 @@ class MemoryPlan:
     ``inplace``: node name -> the input tensor whose buffer its output reuses;
     ``row_bands``: node name -> (fast_begin, fast_end) for nodes run in row bands;
     ``peak_step`` / ``peak_live``: the step where ``lower_bound`` is reached and the arena
-    buffers live there, ``(tensor or "scratch of <node>", bytes)``, largest first.
+    buffers live there, ``(tensor or "scratch of <node>", bytes)``, largest first;
+    ``io_in_arena``: graph inputs and outputs are arena tensors (``offsets`` has them).
     """
 
     arena_size: int
@@ -52,6 +53,7 @@ class MemoryPlan:
     row_bands: dict[str, tuple[int, int]] = field(default_factory=dict)
     peak_step: int = -1
     peak_live: tuple[tuple[str, int], ...] = ()
+    io_in_arena: bool = False
 
     def location(self, tensor: str) -> Location:
         return self.locations[tensor]

@@ -36,6 +36,7 @@ def plan_memory(
     alignment: int = 16,
     row_split_ops: Collection[str] = (),
     budget: int | None = None,
+    io_in_arena: bool = False,
 ) -> MemoryPlan:
     """Assign a location to every activation and an arena offset to every intermediate.
 
@@ -43,12 +44,14 @@ def plan_memory(
     or 0: none). ``row_split_ops``: ops whose kernels can run in row bands
     (:mod:`~qcompile.memory.row_bands`); ``budget``: arena bytes the caller can afford,
     used to keep row-band nodes at full speed (the planner never checks it: see
-    :func:`~qcompile.memory.bounds.check_ram_budget`).
+    :func:`~qcompile.memory.bounds.check_ram_budget`). ``io_in_arena``: graph inputs and
+    outputs are arena buffers too (the TFLM-style API), so the arena is all the RAM the
+    model needs and the input's bytes are reused once it is consumed.
     """
     if alignment < 1 or alignment & (alignment - 1):
         raise QCompileError(f"alignment must be a power of two, got {alignment}")
     nodes = graph.nodes
-    aliases = resolve_aliases(graph)
+    aliases = resolve_aliases(graph, io_in_arena=io_in_arena)
     referenced = referenced_tensors(graph)
     groups = arena_buffers(graph, aliases, referenced)
     inplace = merge_inplace(graph, groups, aliases)
@@ -79,6 +82,7 @@ def plan_memory(
         row_bands=row_bands,
         peak_step=peak_step if peak_step < len(nodes) else len(nodes) - 1,
         peak_live=peak_live,
+        io_in_arena=io_in_arena,
     )
 
 

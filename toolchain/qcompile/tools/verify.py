@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from qcompile.errors import QCompileError
 from qcompile.ir import Tensor
 from qcompile.outdir import ModelFolder, Samples, load_samples
 from qcompile.reference.executor import run_quantized_samples
@@ -118,6 +119,32 @@ def _diagnose(out_dir: Path, sample: list[np.ndarray]) -> str:
     return "the difference did not reproduce on a single-sample run"
 
 
+#: compiles the canaries around the static arena into the host build (templates/model.c.j2)
+GUARD_FLAG = "-DQC_ARENA_GUARD"
+
+
+def guard_message(folder: ModelFolder) -> str:
+    """What a tripped arena guard means, for the host and the QEMU run alike."""
+    return (
+        f"arena guard tripped: a layer of {folder.c_name} wrote outside the "
+        f"{folder.report().get('arena_bytes', 0):,} B arena (the canary bytes around it changed). "
+        "The generated code or a kernel is wrong: regenerate the folder, and report it if it persists"
+    )
+
+
+def run_guarded(folder: ModelFolder, quantized: list[np.ndarray]) -> list[Any]:
+    """:meth:`ModelFolder.run_host` with canaries around the arena, checked after every sample."""
+    n = len(quantized[0])
+    guard_code = len(folder.report().get("layers", [])) + 2
+    with folder.host_library(extra_flags=(GUARD_FLAG,)) as library:
+        try:
+            return library.run([np.asarray(q).reshape(n, -1) for q in quantized])
+        except RuntimeError as error:
+            if f"(return code {guard_code})" in str(error):
+                raise QCompileError(guard_message(folder)) from error
+            raise
+
+
 def verify(
     out_dir: Path,
     *,
@@ -129,7 +156,7 @@ def verify(
     """Host build of ``out_dir`` vs the numpy reference, then (float sources) vs onnxruntime."""
     folder = ModelFolder.open(out_dir)
     samples = load_samples(folder, data, limit)
-    c_outputs = folder.run_host(samples.quantized)
+    c_outputs = run_guarded(folder, samples.quantized)
     ref_outputs = run_quantized_samples(folder.graph, samples.quantized, progress=progress)
     result = bit_exact_result(ref_outputs, c_outputs)
     result.data_source = samples.source

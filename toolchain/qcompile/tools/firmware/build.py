@@ -220,6 +220,7 @@ def build_image(
     *,
     layer_hooks: bool = False,
     build_dir: Path | None = None,
+    arena_guard: bool = False,
 ) -> FirmwareImage:
     """Compile and link ``out_dir`` (a generated model folder) into a QEMU test image.
 
@@ -238,7 +239,7 @@ def build_image(
     harness = _render_harness(context)
 
     require_tool(target.cc)
-    flags = [*target.cflags, *STRICT_FLAGS]
+    flags = [*target.cflags, *STRICT_FLAGS, *(["-DQC_ARENA_GUARD"] if arena_guard else [])]  # canaries: verify builds
     key = _build_key(target, flags, layer_hooks, harness, out_dir, sources)
     base = Path(build_dir).resolve() if build_dir is not None else build_area(out_dir, target.name)
     work = base / f"{cname}-{key}"

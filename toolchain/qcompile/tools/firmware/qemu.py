@@ -97,6 +97,10 @@ def run_image(
     failed = np.nonzero(words[:, 0])[0]
     if len(failed):
         first = int(failed[0])
+        if int(words[first, 0]) == image.num_layers + 2:  # <NAME>_GUARD_TRIPPED of a verify build
+            raise QCompileError(
+                f"arena guard tripped on sample {first}: a layer of {image.c_name} wrote outside the arena"
+            )
         raise QCompileError(
             f"{image.c_name}_run returned {int(words[first, 0])} on sample {first} "
             f"(layer {int(words[first, 0]) - 1} rejected its parameters)"

@@ -51,7 +51,7 @@ def verify_on_qemu(
         result = bit_exact_result(run_quantized_samples(folder.graph, samples.quantized), run.outputs)
         result.data_source = samples.source
         return QemuVerifyResult(result=result, sizes=linux_size_split(program), run=run)
-    image = build_image(folder.path, target, build_dir=build_dir)
+    image = build_image(folder.path, target, build_dir=build_dir, arena_guard=True)
     run = run_image(image, samples.quantized)
     result = bit_exact_result(run_quantized_samples(folder.graph, samples.quantized), run.outputs)
     result.data_source = samples.source
