@@ -42,6 +42,9 @@ void qc_layer_dump(int32_t layer, const uint8_t *arena, int8_t *const *outputs) 
     memcpy(dst, arena, qc_dump_arena_size);
     dst += qc_dump_arena_size;
     for (k = 0; k < qc_dump_n_outputs; ++k) {
+        if (outputs == NULL || outputs[k] == NULL) { /* in-arena I/O: the output lives in the arena */
+            break;
+        }
         memcpy(dst, outputs[k], qc_dump_output_sizes[k]);
         dst += qc_dump_output_sizes[k];
     }
