@@ -203,6 +203,7 @@ def test_layers_under_sanitizers(tmp_path: Path) -> None:
 import sys
 from pathlib import Path
 sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
+sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
 import test_mve_kernels as t
 import mve_graphs as m
 tmp = Path({str(tmp_path)!r})
