@@ -76,6 +76,43 @@ def cli() -> None:
     """
 
 
+def _compile_table(model: Path, out_dir: Path, report: dict) -> Table:
+    """The compile summary: layers, arena and its peak, RAM and flash totals, budgets."""
+    table = Table(title=f"qcompile: {model.name} -> {out_dir}", show_header=False)
+    table.add_row("C name", str(report.get("c_name", report.get("name"))))
+    table.add_row("target", str(report.get("target")))
+    table.add_row("layers", str(len(report.get("layers", []))))
+    table.add_row("arena bytes", f"{report.get('arena_bytes')} (lower bound {report.get('lower_bound_bytes')})")
+    peak = report.get("peak_layer", -1)
+    if isinstance(peak, int) and 0 <= peak < len(report.get("layers", [])):
+        layer = report["layers"][peak]
+        live = ", ".join(f"{e['bytes']}" for e in report.get("peak_live", []))
+        table.add_row("peak layer", f"{peak}: {layer['op']} {layer['name']} (live buffers: {live} bytes)")
+    banded = [i for i, layer in enumerate(report.get("layers", [])) if "row_band" in layer]
+    if banded:
+        table.add_row("row bands", f"{len(banded)} conv layers keep their scratch in dead rows (layers {banded})")
+    ram = report.get("ram")
+    if isinstance(ram, dict):
+        where = "inside the arena" if ram["io_in_arena"] else f"{ram['io_bytes_outside_arena']} held by the caller"
+        table.add_row("RAM total", f"{ram['total_bytes']} (arena + static state + I/O; I/O {where})")
+    if report.get("ram_budget") is not None:
+        needed = report["arena_bytes"] + report.get("static_state_bytes", 0)
+        table.add_row("RAM budget", f"{report['ram_budget']} (uses {needed}: arena + static state)")
+    table.add_row("weight bytes", str(report.get("weight_bytes")))
+    flash = report.get("flash")
+    if isinstance(flash, dict):
+        table.add_row(
+            "flash total",
+            f"{flash['total_bytes']} (weights {flash['weights_bytes']} + bias/multipliers "
+            f"{flash['bias_and_multipliers_bytes']} + code {flash['code_bytes']}, {flash['code_source']})",
+        )
+        stack = flash["stack_bytes"]
+        table.add_row(
+            "stack", "unknown (no target compiler)" if stack is None else f"{stack} (worst case, -fstack-usage)"
+        )
+    return table
+
+
 @cli.command("compile")
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path), required=True, help="Output folder.")
@@ -188,39 +225,7 @@ def compile_cmd(
         progress=not no_progress and sys.stderr.isatty(),
         force=force,
     ).report
-    table = Table(title=f"qcompile: {model.name} -> {out_dir}", show_header=False)
-    table.add_row("C name", str(report.get("c_name", report.get("name"))))
-    table.add_row("target", str(report.get("target")))
-    table.add_row("layers", str(len(report.get("layers", []))))
-    table.add_row("arena bytes", f"{report.get('arena_bytes')} (lower bound {report.get('lower_bound_bytes')})")
-    peak = report.get("peak_layer", -1)
-    if isinstance(peak, int) and 0 <= peak < len(report.get("layers", [])):
-        layer = report["layers"][peak]
-        live = ", ".join(f"{e['bytes']}" for e in report.get("peak_live", []))
-        table.add_row("peak layer", f"{peak}: {layer['op']} {layer['name']} (live buffers: {live} bytes)")
-    banded = [i for i, layer in enumerate(report.get("layers", [])) if "row_band" in layer]
-    if banded:
-        table.add_row("row bands", f"{len(banded)} conv layers keep their scratch in dead rows (layers {banded})")
-    ram = report.get("ram")
-    if isinstance(ram, dict):
-        where = "inside the arena" if ram["io_in_arena"] else f"{ram['io_bytes_outside_arena']} held by the caller"
-        table.add_row("RAM total", f"{ram['total_bytes']} (arena + static state + I/O; I/O {where})")
-    if report.get("ram_budget") is not None:
-        needed = report["arena_bytes"] + report.get("static_state_bytes", 0)
-        table.add_row("RAM budget", f"{report['ram_budget']} (uses {needed}: arena + static state)")
-    table.add_row("weight bytes", str(report.get("weight_bytes")))
-    flash = report.get("flash")
-    if isinstance(flash, dict):
-        table.add_row(
-            "flash total",
-            f"{flash['total_bytes']} (weights {flash['weights_bytes']} + bias/multipliers "
-            f"{flash['bias_and_multipliers_bytes']} + code {flash['code_bytes']}, {flash['code_source']})",
-        )
-        stack = flash["stack_bytes"]
-        table.add_row(
-            "stack", "unknown (no target compiler)" if stack is None else f"{stack} (worst case, -fstack-usage)"
-        )
-    console.print(table)
+    console.print(_compile_table(model, out_dir, report))
 
 
 @cli.command("inspect")

@@ -172,14 +172,14 @@ def quantize(graph: Graph, ranges: Mapping[str, tuple[float, float]], config: Qu
         t.dtype = q.dtype
 
     for node in qgraph.nodes:
-        if node.op in WEIGHT_AXIS:
-            _convert_weighted(qgraph, node, WEIGHT_AXIS[node.op], config)
-            continue
         converter = _CONVERTERS.get(node.op)
-        if converter is None:
+        if node.op not in WEIGHT_AXIS and converter is None:
             raise QCompileError(f"cannot quantize node {node.name!r}: op {node.op!r} has no int8 form")
         try:
-            converter(qgraph, node)
+            if node.op in WEIGHT_AXIS:
+                _convert_weighted(qgraph, node, WEIGHT_AXIS[node.op], config)
+            else:
+                converter(qgraph, node)
         except ValueError as exc:  # a multiplier no int32 kernel can apply (absurd ranges or weights)
             raise QCompileError(f"cannot quantize node {node.name!r} ({node.op}): {exc}") from exc
     qgraph.prune()
