@@ -10,12 +10,16 @@ none of them at import time (the DSP module needs the code generator, which need
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import jinja2
 
 from qcompile.errors import QCompileError
+from qcompile.resources import templates_dir
 
 if TYPE_CHECKING:
     from qcompile.codegen.lowering import Layer, Lowering
@@ -59,6 +63,24 @@ class KernelFamily:
         raise QCompileError(f"kernel family {self.name!r} renders no per-layer kernels")
 
 
+@functools.cache
+def _kernel_templates(family_dir: str) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir() / "kernels" / family_dir)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+
+
+def render_kernel_template(family_dir: str, template: str, **context: Any) -> str:
+    """Render ``templates/kernels/<family_dir>/<template>``: one template environment per
+    family folder, built on first use and shared by every layer the family renders."""
+    return _kernel_templates(family_dir).get_template(template).render(**context)
+
+
 _REGISTRY: dict[str, KernelFamily] = {}
 
 #: The family every other one falls back to for the layers it does not specialise, the
@@ -94,4 +116,4 @@ def baseline_family() -> KernelFamily:
     return get_family(BASELINE)
 
 
-__all__ = ["BASELINE", "KernelFamily", "baseline_family", "family_names", "get_family"]
+__all__ = ["BASELINE", "KernelFamily", "baseline_family", "family_names", "get_family", "render_kernel_template"]

@@ -39,16 +39,14 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import jinja2
 import numpy as np
 
-from qcompile.codegen.families import KernelFamily
+from qcompile.codegen.families import KernelFamily, render_kernel_template
 from qcompile.codegen.names import comment_text
 from qcompile.ir import Graph, Node
 from qcompile.ops import split_conv_add
 from qcompile.quant.fixedpoint import multiply_by_quantized_multiplier_smaller_than_one_exp as mbqm_lt1
 from qcompile.quant.fixedpoint import wrap_int32
-from qcompile.resources import templates_dir
 
 if TYPE_CHECKING:
     from qcompile.codegen.lowering import Layer, Lowering
@@ -65,25 +63,8 @@ def _wrap32(values: np.ndarray) -> np.ndarray:
     return np.where(v >= 2**31, v - 2**32, v).astype(np.int64)
 
 
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir() / "kernels" / "dsp")),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-    )
-
-
-_ENV: jinja2.Environment | None = None
-
-
 def _render(template: str, **context: Any) -> str:
-    global _ENV
-    if _ENV is None:
-        _ENV = _environment()
-    return _ENV.get_template(template).render(**context)
+    return render_kernel_template("dsp", template, **context)
 
 
 # ---- weight packing (compile time) ---------------------------------------------------------

@@ -33,15 +33,13 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import jinja2
 import numpy as np
 
-from qcompile.codegen.families import KernelFamily
+from qcompile.codegen.families import KernelFamily, render_kernel_template
 from qcompile.codegen.families.dsp import _bias_data, _conv_ok, _depthwise_ok, _emit, _int_vector, _interior, _wrap32
 from qcompile.codegen.names import comment_text
 from qcompile.ir import Graph, Node
 from qcompile.ops import split_conv_add
-from qcompile.resources import templates_dir
 
 if TYPE_CHECKING:
     from qcompile.codegen.lowering import Layer, Lowering
@@ -49,21 +47,9 @@ if TYPE_CHECKING:
 MVE_HEADERS = ("qc_mve.h",)
 """Runtime headers ``<name>_kernels.c`` includes (copied into ``runtime/``)."""
 
-_ENV: jinja2.Environment | None = None
-
 
 def _render(template: str, **context: Any) -> str:
-    global _ENV
-    if _ENV is None:
-        _ENV = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(templates_dir() / "kernels" / "mve")),
-            undefined=jinja2.StrictUndefined,
-            keep_trailing_newline=False,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            autoescape=False,
-        )
-    return _ENV.get_template(template).render(**context)
+    return render_kernel_template("mve", template, **context)
 
 
 def _pad4(n: int) -> int:

@@ -38,15 +38,13 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import jinja2
 import numpy as np
 
-from qcompile.codegen.families import KernelFamily
+from qcompile.codegen.families import KernelFamily, render_kernel_template
 from qcompile.codegen.families.dsp import _bias_data, _conv_ok, _depthwise_ok, _emit, _int_vector, fold_conv_bias
 from qcompile.codegen.names import comment_text
 from qcompile.ir import Graph, Node
 from qcompile.ops import split_conv_add
-from qcompile.resources import templates_dir
 
 if TYPE_CHECKING:
     from qcompile.codegen.lowering import Layer, Lowering
@@ -57,21 +55,9 @@ NEON_HEADERS = ("qc_fixedpoint.h",)
 _CONV_OPS = ("conv2d", "conv2d_add", "fully_connected")
 _MR = 4  # output pixels per register block (the im2col scratch holds this many rows)
 
-_ENV: jinja2.Environment | None = None
-
 
 def _render(template: str, **context: Any) -> str:
-    global _ENV
-    if _ENV is None:
-        _ENV = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(templates_dir() / "kernels" / "neon")),
-            undefined=jinja2.StrictUndefined,
-            keep_trailing_newline=False,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            autoescape=False,
-        )
-    return _ENV.get_template(template).render(**context)
+    return render_kernel_template("neon", template, **context)
 
 
 def _pad16(k: int) -> int:
