@@ -32,7 +32,7 @@ from qcompile.outdir import read_report
 from qcompile.resources import templates_dir
 from qcompile.targets import Target
 from qcompile.tools.firmware.build import STRICT_FLAGS, SizeSplit, _environment, _run, _size, require_tool
-from qcompile.tools.firmware.results import QemuResult, as_input_list
+from qcompile.tools.firmware.results import QemuResult, as_input_list, run_emulator, write_samples
 
 PLUGIN_SOURCE = "icount_plugin.c"
 
@@ -190,24 +190,9 @@ def run_linux_program(
     plugin = plugin_library(program.exe.parent.parent)
     with tempfile.TemporaryDirectory(prefix="qcompile-qemu-") as tmp:
         run_dir = Path(tmp)
-        with open(run_dir / "in.bin", "wb") as f:
-            for i in range(n):
-                for a in flat:
-                    f.write(a[i].tobytes())
+        write_samples(run_dir / "in.bin", flat)
         command = [*qemu_user_command(program, plugin, run_dir / "marks.txt"), "in.bin", "out.bin"]
-        try:
-            proc = subprocess.run(
-                command,
-                cwd=run_dir,
-                capture_output=True,
-                text=True,
-                check=False,
-                timeout=timeout if timeout is not None else 120 + 10 * n,
-                stdin=subprocess.DEVNULL,
-                env={**os.environ, "LC_ALL": "C"},
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise QCompileError(f"qemu-aarch64 did not finish in {exc.timeout:.0f} s ({' '.join(command)})") from exc
+        proc = run_emulator(command, run_dir, n, timeout, "qemu-aarch64")
         if proc.returncode != 0:
             raise QCompileError(
                 f"the {program.target.name} test program stopped with status {proc.returncode} "

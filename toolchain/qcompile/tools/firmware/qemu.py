@@ -12,8 +12,6 @@ reads themselves.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,7 +21,7 @@ import numpy as np
 from qcompile.errors import QCompileError
 from qcompile.targets import Target, load_target
 from qcompile.tools.firmware.build import INPUT_FILE, OUTPUT_FILE, FirmwareImage, build_image, require_tool
-from qcompile.tools.firmware.results import QemuResult, as_input_list
+from qcompile.tools.firmware.results import QemuResult, as_input_list, run_emulator, write_samples
 
 
 def qemu_command(image: FirmwareImage) -> list[str]:
@@ -60,24 +58,9 @@ def run_image(
     record = sum(image.output_sizes) + 4 * image.record_words
     with tempfile.TemporaryDirectory(prefix="qcompile-qemu-") as tmp:
         run_dir = Path(tmp)
-        with open(run_dir / INPUT_FILE, "wb") as f:
-            for i in range(n):
-                for a in flat:
-                    f.write(a[i].tobytes())
+        write_samples(run_dir / INPUT_FILE, flat)
         command = qemu_command(image)
-        try:
-            proc = subprocess.run(
-                command,
-                cwd=run_dir,
-                capture_output=True,
-                text=True,
-                check=False,
-                timeout=timeout if timeout is not None else 120 + 10 * n,
-                stdin=subprocess.DEVNULL,
-                env={**os.environ, "LC_ALL": "C"},
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise QCompileError(f"QEMU did not finish in {exc.timeout:.0f} s ({' '.join(command)})") from exc
+        proc = run_emulator(command, run_dir, n, timeout, "QEMU")
         if proc.returncode != 0:
             what = f"fault (exception {proc.returncode - 100})" if proc.returncode >= 100 else "error"
             raise QCompileError(

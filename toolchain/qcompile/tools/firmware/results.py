@@ -4,8 +4,11 @@ Cortex-M runner, :mod:`qcompile.tools.firmware.qemu`, and the Cortex-A one,
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -50,3 +53,31 @@ def as_input_list(inputs: Sequence[np.ndarray] | np.ndarray, image: _Sized) -> l
     if len(counts) != 1:
         raise QCompileError(f"inputs have different sample counts: {sorted(counts)}")
     return flat
+
+
+def write_samples(path: Path, flat: Sequence[np.ndarray]) -> None:
+    """The input file both test programs read: sample by sample, each input's bytes in turn."""
+    with open(path, "wb") as f:
+        for i in range(len(flat[0])):
+            for a in flat:
+                f.write(a[i].tobytes())
+
+
+def run_emulator(
+    command: list[str], run_dir: Path, samples: int, timeout: float | None, emulator: str
+) -> subprocess.CompletedProcess[str]:
+    """Run one emulator process in ``run_dir`` (no stdin, C locale); a timeout, by default
+    2 minutes plus 10 s per sample, is a QCompileError naming ``emulator``."""
+    try:
+        return subprocess.run(
+            command,
+            cwd=run_dir,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout if timeout is not None else 120 + 10 * samples,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "LC_ALL": "C"},
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise QCompileError(f"{emulator} did not finish in {exc.timeout:.0f} s ({' '.join(command)})") from exc
