@@ -91,8 +91,12 @@ def compile_argv(model: Path, case_dir: Path, calib: Path | None = None) -> list
 
 def _worker_env() -> dict[str, str]:
     env = dict(os.environ)
-    toolchain = str(TESTS_DIR.parent / "toolchain")
-    env["PYTHONPATH"] = os.pathsep.join([toolchain, str(TESTS_DIR)] + [p for p in [env.get("PYTHONPATH")] if p])
+    # The workers import the same qcompile as this process (an installed copy in CI, the source
+    # tree after scripts/dev-setup), never the bare source tree, whose C extension may not be built.
+    import qcompile
+
+    package_root = str(Path(qcompile.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join([package_root, str(TESTS_DIR)] + [p for p in [env.get("PYTHONPATH")] if p])
     env["OMP_NUM_THREADS"] = "1"
     return env
 
