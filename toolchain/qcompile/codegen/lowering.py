@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from qcompile import op_params
+from qcompile.codegen.lowerings import LOWERINGS
 from qcompile.codegen.names import Namer, comment_text
 from qcompile.errors import QCompileError, UnsupportedModelError
 from qcompile.ir import Graph, Node
@@ -196,7 +197,7 @@ class Lowering:
 
     # -- entry ----------------------------------------------------------------------------
     def lower(self, index: int, node: Node) -> Layer:
-        lower_fn = _LOWERINGS.get(node.op)
+        lower_fn = _LOWERINGS.get(node.op) or LOWERINGS.get(node.op)
         if lower_fn is None:
             raise UnsupportedModelError(f"node {node.name!r}: op {node.op!r} has no C lowering")
         layer = Layer(index, node.op, comment_text(f"{node.op} {node.name}"))
@@ -483,4 +484,7 @@ _LOWERINGS: dict[str, Callable[[Lowering, Layer, Node], int]] = {
     "mean": _mean,
 }
 
-SUPPORTED_OPS = frozenset(_LOWERINGS)
+
+def supported_ops() -> frozenset[str]:
+    """Every quantized op with a portable C lowering: the built-in table and the ``lowerings`` plug-ins."""
+    return frozenset(_LOWERINGS) | frozenset(LOWERINGS)

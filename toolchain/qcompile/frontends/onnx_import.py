@@ -30,6 +30,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from qcompile.errors import QCompileError, UnsupportedModelError
+from qcompile.frontends.onnx_ops import ONNX_OPS
 from qcompile.frontends.onnx_validate import check_structure, infer_checked
 from qcompile.ir import Graph, Node, Tensor
 
@@ -37,8 +38,8 @@ MIN_OPSET = 11
 MAX_OPSET = 21
 NHWC = (0, 2, 3, 1)
 
-#: ONNX ops the converter lowers to IR ops (others are accepted only when constant-folded).
-SUPPORTED_OPS = frozenset(
+#: ONNX ops the built-in converter methods lower to IR ops (others are accepted only when constant-folded).
+BUILTIN_OPS = frozenset(
     {
         "Conv",
         "Gemm",
@@ -74,6 +75,11 @@ SUPPORTED_OPS = frozenset(
 )
 
 _ONNX_DOMAINS = ("", "ai.onnx")
+
+
+def supported_ops() -> frozenset[str]:
+    """Every ONNX op type qcompile converts: the built-in methods and the ``onnx_ops`` plug-ins."""
+    return BUILTIN_OPS | frozenset(ONNX_OPS)
 
 
 # ----------------------------------------------------------------------------------------
@@ -133,10 +139,13 @@ def _node_problem(node: onnx.NodeProto, const: set[str], opset: int) -> str | No
     real_ins = [i for i in node.input if i]
     if node.op_type in ("Constant", "Shape", "Size") or (real_ins and all(i in const for i in real_ins)):
         return None  # constant-folded before conversion
-    if node.op_type not in SUPPORTED_OPS:
+    if node.op_type not in supported_ops():
         return "operator not supported"
     a = _attrs(node)
     op = node.op_type
+    plugin_problem = ONNX_OPS.extra(op).get("problem")
+    if plugin_problem is not None:
+        return plugin_problem(node, ins, a, const)
     if op == "Conv" and ins[1] not in const:
         return "Conv weights must be constant"
     if op == "Conv" and ins[2] and ins[2] not in const:
@@ -200,7 +209,7 @@ def check_supported(model: onnx.ModelProto, *, path: str = "model") -> None:
             f"{path}: {len(problems)} node(s) cannot be compiled:\n"
             + "\n".join(problems)
             + f"\nqcompile supports the default ONNX domain, opsets {MIN_OPSET}-{MAX_OPSET}, ops: "
-            + ", ".join(sorted(SUPPORTED_OPS))
+            + ", ".join(sorted(supported_ops()))
             + ". Re-export the model without these nodes (or replace them with supported ops) and retry."
         )
 
@@ -392,10 +401,15 @@ class _Converter:
             self.node = node
             if self._fold(node):
                 continue
+            ins, attrs = list(node.input) + [""] * 6, _attrs(node)
             handler = getattr(self, f"op_{node.op_type}", None)
-            if handler is None:
+            plugin = ONNX_OPS.get(node.op_type) if handler is None else None
+            if handler is not None:
+                handler(node, ins, attrs)
+            elif plugin is not None:
+                plugin(self, node, ins, attrs)
+            else:
                 raise self.fail("operator not supported on activations")
-            handler(node, list(node.input) + [""] * 6, _attrs(node))
         self.node = None
         for out in g.output:
             self.g.outputs.append(self._graph_output(out.name))

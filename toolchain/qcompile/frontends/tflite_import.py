@@ -27,10 +27,11 @@ import numpy as np
 from qcompile import op_params
 from qcompile.errors import QCompileError, UnsupportedModelError
 from qcompile.frontends import tflite_luts
+from qcompile.frontends.tflite_ops import TFLITE_OPS
 from qcompile.frontends.tflite_reader import TfliteModel, TfliteOperator, TfliteTensor, read_tflite
 from qcompile.ir import Graph, Node, QuantParams, Tensor
 
-SUPPORTED_OPS = (
+BUILTIN_OPS = (
     "CONV_2D",
     "DEPTHWISE_CONV_2D",
     "FULLY_CONNECTED",
@@ -54,6 +55,12 @@ SUPPORTED_OPS = (
     "QUANTIZE",
     "DEQUANTIZE",
 )
+
+
+def supported_ops() -> tuple[str, ...]:
+    """Every TFLite builtin qcompile converts: the built-in table and the ``tflite_ops`` plug-ins."""
+    return BUILTIN_OPS + tuple(op for op in TFLITE_OPS if op not in BUILTIN_OPS)
+
 
 INT8 = 9
 INT32 = 2
@@ -98,7 +105,7 @@ class _Importer:
         graph_inputs, graph_outputs = set(m.inputs), set(m.outputs)
         for op in m.operators:
             where = f"operator {op.index} ({op.op})"
-            if op.op not in SUPPORTED_OPS:
+            if op.op not in supported_ops():
                 problems.append(f"{where}: unsupported operator")
                 continue
             if not op.outputs or not [i for i in op.inputs if i >= 0]:
@@ -141,7 +148,7 @@ class _Importer:
                 f"{self.path}: {len(problems)} problem(s) prevent compiling this model:\n  "
                 + "\n  ".join(problems)
                 + "\nqcompile compiles int8 TFLite models with these operators: "
-                + ", ".join(SUPPORTED_OPS)
+                + ", ".join(supported_ops())
             )
 
     # -- tensors --------------------------------------------------------------------------
@@ -189,7 +196,8 @@ class _Importer:
         for op in m.operators:
             if op.index in self.skipped:
                 continue
-            converter = _CONVERTERS[op.op]
+            converter = _CONVERTERS.get(op.op) or TFLITE_OPS.get(op.op)
+            assert converter is not None, op.op  # _check refused every other operator
             try:
                 converter(self, op)
             except (ArithmeticError, ValueError, KeyError, IndexError, TypeError) as exc:

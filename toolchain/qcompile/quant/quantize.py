@@ -20,6 +20,7 @@ import numpy as np
 from qcompile import op_params
 from qcompile.errors import QCompileError
 from qcompile.ir import Graph, Node, QuantParams, Tensor, round_half_away
+from qcompile.quant.converters import QUANT_CONVERTERS
 
 # Ops whose output must carry exactly the input's quantization (TFLite spec): they move
 # or select int8 values without arithmetic.
@@ -172,7 +173,7 @@ def quantize(graph: Graph, ranges: Mapping[str, tuple[float, float]], config: Qu
         t.dtype = q.dtype
 
     for node in qgraph.nodes:
-        converter = _CONVERTERS.get(node.op)
+        converter = _CONVERTERS.get(node.op) or QUANT_CONVERTERS.get(node.op)
         if node.op not in WEIGHT_AXIS and converter is None:
             raise QCompileError(f"cannot quantize node {node.name!r}: op {node.op!r} has no int8 form")
         try:

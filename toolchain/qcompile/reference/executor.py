@@ -10,6 +10,7 @@ vocabulary.
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -24,10 +25,19 @@ _QUANTIZED_MODULES = (
     "qcompile.reference.fused",
     "qcompile.reference.reduce",
 )
+#: plug-in package: every module in it may define quantized kernels named after their op
+_QUANTIZED_PLUGINS = "qcompile.reference.kernels"
 _FLOAT_MODULES = ("qcompile.reference.float_ops",)
 
 
+def _plugin_modules() -> tuple[str, ...]:
+    package = importlib.import_module(_QUANTIZED_PLUGINS)
+    return tuple(f"{_QUANTIZED_PLUGINS}.{info.name}" for info in pkgutil.iter_modules(package.__path__))
+
+
 def _resolve(op: str, modules: Sequence[str]) -> Callable[..., np.ndarray]:
+    if modules is _QUANTIZED_MODULES:
+        modules = _QUANTIZED_MODULES + _plugin_modules()
     for module_name in modules:
         module = importlib.import_module(module_name)
         fn = getattr(module, op, None)
