@@ -307,8 +307,9 @@ def verify_cmd(
     console.print(f"data: {result.data_source}")
     console.print(f"bit-exact: {result.bit_exact}/{result.samples}")
     if result.outputs:
-        table = Table(title="int8 vs float (onnxruntime)")
-        for col in ("output", "SQNR dB", "top-1 agreement", "float acc", "int8 acc"):
+        table = Table(title=f"int8 vs {result.reference}")
+        ref_acc = "QDQ acc" if result.reference.startswith("the QDQ") else "float acc"
+        for col in ("output", "SQNR dB", "top-1 agreement", ref_acc, "int8 acc"):
             table.add_column(col)
         for o in result.outputs:
             table.add_row(

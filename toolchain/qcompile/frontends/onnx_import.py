@@ -803,6 +803,16 @@ def _convert(model: onnx.ModelProto, path: str, input_layout: str) -> Graph:
         raise converter.fail(f"cannot convert this node ({type(exc).__name__}: {exc})") from exc
 
 
+def convert_model(model: onnx.ModelProto, path: str, *, input_layout: str = "nhwc") -> Graph:
+    """A checked, parsed model to float IR without the graph passes (``path`` names it in
+    messages). The QDQ importer (:mod:`qcompile.frontends.onnx_qdq`) calls it on the float
+    model it derives from a quantized one, then runs only the passes that keep its integers."""
+    check_supported(model, path=path)
+    _fix_dims(model, path)
+    model = infer_checked(model, path)
+    return _convert(model, path, input_layout)
+
+
 def load_onnx(path: str | os.PathLike[str], *, input_layout: str = "nhwc", optimize: bool = True) -> Graph:
     """Import an ONNX model as float IR (NHWC physical layout).
 
@@ -816,10 +826,7 @@ def load_onnx(path: str | os.PathLike[str], *, input_layout: str = "nhwc", optim
     path_s = os.fspath(path)
     model = read_model(path_s)
     check_structure(model, path_s)
-    check_supported(model, path=path_s)
-    _fix_dims(model, path_s)
-    model = infer_checked(model, path_s)
-    graph = _convert(model, path_s, input_layout)
+    graph = convert_model(model, path_s, input_layout=input_layout)
     if optimize:
         from qcompile.passes import optimize as run_passes
 
