@@ -167,6 +167,21 @@ def mul(a: np.ndarray, b: np.ndarray, *, act_range: ActRange = None) -> np.ndarr
     return _binary(np.multiply, a, b, act_range)
 
 
+def maximum(a: np.ndarray, b: np.ndarray, *, act_range: ActRange = None) -> np.ndarray:
+    """Elementwise ``max(a, b)`` with numpy broadcasting (ONNX Max)."""
+    return _binary(np.maximum, a, b, act_range)
+
+
+def minimum(a: np.ndarray, b: np.ndarray, *, act_range: ActRange = None) -> np.ndarray:
+    """Elementwise ``min(a, b)`` with numpy broadcasting (ONNX Min)."""
+    return _binary(np.minimum, a, b, act_range)
+
+
+def prelu(x: np.ndarray, slope: np.ndarray, *, act_range: ActRange = None) -> np.ndarray:
+    """``x >= 0 ? x : slope * x``, ``slope`` broadcast to ``x`` (ONNX PRelu)."""
+    return _binary(lambda v, s: np.where(v >= 0, v, v * s), x, slope, act_range)
+
+
 def max_pool2d(
     x: np.ndarray,
     *,
