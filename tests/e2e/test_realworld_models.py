@@ -57,3 +57,37 @@ def test_imported_ops(data: dict[str, Path]) -> None:
     assert {"maximum", "minimum", "prelu"} <= set(ops)
     mb = load_onnx(MODEL["mbv3"], input_shapes={"input": (1, 3, 48, 48)})
     assert "mul" in [n.op for n in mb.nodes]  # the squeeze-excite gate, broadcast over H and W
+
+
+def test_unary_tables_end_to_end(tmp_path: Path) -> None:
+    """Every unary table function in one chain: calibrated, quantized to luts, bit-exact C."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(3)
+    chain = [("Erf", {}), ("Softplus", {}), ("Mish", {}), ("Elu", {}), ("Selu", {}), ("Celu", {})]
+    chain += [("Softsign", {}), ("Neg", {}), ("Exp", {}), ("Sqrt", {}), ("Log", {}), ("Abs", {})]
+    chain += [("Reciprocal", {}), ("Gelu", {})]
+    nodes = [helper.make_node("Conv", ["x", "w"], ["t0"], pads=[1, 1, 1, 1])]
+    for i, (op, attrs) in enumerate(chain):
+        nodes.append(helper.make_node(op, [f"t{i}"], [f"t{i + 1}"], **attrs))
+    nodes.append(helper.make_node("Pow", [f"t{len(chain)}", "e"], ["y"]))
+    graph = helper.make_graph(
+        nodes,
+        "unary",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 6, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [
+            numpy_helper.from_array(rng.normal(0, 0.5, (4, 2, 3, 3)).astype(np.float32), "w"),
+            numpy_helper.from_array(np.float32(2.0), "e"),
+        ],
+    )
+    path = tmp_path / "unary.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)], ir_version=9), path)
+    np.savez(tmp_path / "c.npz", x=rng.normal(size=(32, 1, 2, 6, 6)).astype(np.float32))
+    out = tmp_path / "out"
+    compile_model(path, out, CompileOptions(calib=tmp_path / "c.npz", progress=False))
+    result = verify(out)
+    assert result.ok, result.diagnosis
+    assert result.outputs[0].sqnr_db > 15.0
