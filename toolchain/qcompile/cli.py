@@ -162,6 +162,12 @@ def _compile_table(model: Path, out_dir: Path, report: dict) -> Table:
     show_default=True,
     help="Memory order of 4-D inputs in the C API.",
 )
+@click.option(
+    "--input-shape",
+    multiple=True,
+    metavar="NAME=D0,D1,...",
+    help="Fix the dynamic dimensions of ONNX input NAME, e.g. input=1,3,48,192 (repeatable).",
+)
 @click.option("--weights-section", help="Linker section for the const weight arrays.")
 @click.option("--arena-alignment", type=int, help="Byte alignment of the arena (default: the target's).")
 @click.option(
@@ -200,6 +206,7 @@ def compile_cmd(
     equalize: bool,
     adaround: bool,
     input_layout: str,
+    input_shape: tuple[str, ...],
     weights_section: str | None,
     arena_alignment: int | None,
     ram_budget: int | None,
@@ -230,6 +237,7 @@ def compile_cmd(
         equalize=equalize,
         adaround=adaround,
         input_layout=input_layout,
+        input_shape=list(input_shape) or None,
         weights_section=weights_section,
         arena_alignment=arena_alignment,
         ram_budget=ram_budget,

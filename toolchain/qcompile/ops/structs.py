@@ -191,6 +191,25 @@ def mul_fields(shape1: Sequence[int], shape2: Sequence[int], attrs: Mapping[str,
     return fields | _act(attrs, bits=bits)
 
 
+def broadcast_fields(shape1: Sequence[int], shape2: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """``qc_broadcast_params`` of ``maximum`` / ``minimum`` (no attributes)."""
+    return _broadcast(shape1, shape2)
+
+
+def prelu_fields(x_shape: Sequence[int], alpha_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """``qc_prelu_params`` (TFLM's PRELU; alpha broadcast against the input)."""
+    fields = _broadcast(x_shape, alpha_shape)
+    if tuple(np.broadcast_shapes(tuple(x_shape), tuple(alpha_shape))) != tuple(x_shape):
+        raise ValueError(f"alpha {tuple(alpha_shape)} must broadcast to the input {tuple(x_shape)}")
+    for k in ("input_offset", "alpha_offset"):
+        fields[k] = _int(k, attrs[k], -127, 128)
+    fields["output_offset"] = _int("output_offset", attrs["output_offset"], -128, 127)
+    for k in ("1", "2"):
+        fields[f"output_multiplier_{k}"] = _int(f"output_multiplier_{k}", attrs[f"output_multiplier_{k}"])
+        fields[f"output_shift_{k}"] = _int(f"output_shift_{k}", attrs[f"output_shift_{k}"], -31, 31)
+    return fields
+
+
 def pool_fields(x_shape: Sequence[int], attrs: Mapping[str, Any], bits: int = 8) -> dict[str, int]:
     """``qc_pool_params`` of max_pool2d / avg_pool2d (pads = top, left, bottom, right)."""
     fields = op_params.pool_layout(x_shape, attrs["kernel"], attrs["strides"], attrs["pads"])
