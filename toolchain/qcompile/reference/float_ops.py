@@ -217,6 +217,24 @@ def softmax(x: np.ndarray, *, beta: float = 1.0) -> np.ndarray:
     return e / np.sum(e, axis=-1, keepdims=True)
 
 
+def batch_matmul(a: np.ndarray, b: np.ndarray, *, adj_x: int = 0, adj_y: int = 0) -> np.ndarray:
+    """``matmul(a, b)`` over the last two axes (each swapped first when ``adj_x``/``adj_y``),
+    leading dims broadcast (TFLite BATCH_MATMUL, ONNX MatMul of two activations)."""
+    lhs = np.swapaxes(a, -1, -2) if adj_x else a
+    rhs = np.swapaxes(b, -1, -2) if adj_y else b
+    return np.matmul(lhs, rhs.astype(lhs.dtype, copy=False))
+
+
+def layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, *, epsilon: float = 1e-5) -> np.ndarray:
+    """``(x - mean) / sqrt(var + epsilon) * gamma + beta`` over the innermost axis (ONNX
+    LayerNormalization with the normalised axes flattened to the last one)."""
+    x64 = x.astype(np.float64)
+    mean = x64.mean(axis=-1, keepdims=True)
+    var = np.square(x64 - mean).mean(axis=-1, keepdims=True)
+    y = (x64 - mean) / np.sqrt(var + float(epsilon)) * gamma.astype(np.float64) + beta.astype(np.float64)
+    return y.astype(x.dtype)
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     # exp of a non-positive number only: no overflow for large |x|.
     e = np.exp(-np.abs(x))
@@ -257,7 +275,23 @@ def elementwise_function(fn: str, **params: Any) -> Callable[[np.ndarray], np.nd
     if fn == "scale":
         factor = float(params["factor"])
         return lambda x: x * np.asarray(factor, x.dtype)
+    if fn == "gelu":
+        return _gelu(str(params.get("approximate", "none")))
     raise ValueError(f"unknown elementwise function {fn!r}")
+
+
+def _gelu(approximate: str) -> Callable[[np.ndarray], np.ndarray]:
+    """GELU: ``x * Phi(x)`` with Phi the normal CDF, ``0.5 (1 + erf(x / sqrt 2))``
+    (``approximate="none"``), or its ``tanh`` form ``0.5 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``."""
+    from math import erf, pi, sqrt
+
+    if approximate == "tanh":
+        c = sqrt(2.0 / pi)
+        return lambda x: (0.5 * x * (1.0 + np.tanh(c * (x + 0.044715 * x**3)))).astype(x.dtype)
+    if approximate != "none":
+        raise ValueError(f"unknown GELU approximation {approximate!r}")
+    verf = np.vectorize(erf, otypes=[np.float64])
+    return lambda x: (0.5 * x * (1.0 + verf(x.astype(np.float64) / sqrt(2.0)))).astype(x.dtype)
 
 
 def elementwise(x: np.ndarray, *, fn: str, **params: Any) -> np.ndarray:
