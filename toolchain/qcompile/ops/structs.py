@@ -258,3 +258,59 @@ def mean_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, i
         "multiplier": _int("multiplier", attrs["multiplier"]),
         "shift": _int("shift", attrs["shift"]),
     }
+
+
+def batch_matmul_fields(a_shape: Sequence[int], b_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """``qc_batch_matmul_params``: the broadcast batch dims (right-aligned to 3), each
+    operand's element stride per batch dim (0 where it broadcasts), and M, N, K."""
+    a, b = tuple(int(d) for d in a_shape), tuple(int(d) for d in b_shape)
+    if not (2 <= len(a) <= 5 and 2 <= len(b) <= 5):
+        raise ValueError(f"batch_matmul operands must have rank 2..5, got {a} and {b}")
+    adj_x, adj_y = _int("adj_x", attrs["adj_x"], 0, 1), _int("adj_y", attrs["adj_y"], 0, 1)
+    rows, depth = (a[-1], a[-2]) if adj_x else (a[-2], a[-1])
+    depth_b, cols = (b[-1], b[-2]) if adj_y else (b[-2], b[-1])
+    if depth != depth_b or not 1 <= depth <= 32768:
+        raise ValueError(f"inner dimensions {depth} and {depth_b} must agree and lie in [1, 32768]")
+    a3, b3 = (1,) * (5 - len(a)) + a[:-2], (1,) * (5 - len(b)) + b[:-2]
+    batch = []
+    for da, db in zip(a3, b3, strict=True):
+        if da != db and 1 not in (da, db):
+            raise ValueError(f"batch dims of {a} and {b} do not broadcast")
+        batch.append(max(da, db))
+
+    def strides(dims: tuple[int, ...], matrix: int) -> list[int]:
+        out, step = [0, 0, 0], matrix
+        for i in (2, 1, 0):
+            out[i] = step if dims[i] > 1 else 0
+            step *= dims[i]
+        return out
+
+    return {
+        "batch": batch,
+        "lhs_strides": strides(a3, a[-1] * a[-2]),
+        "rhs_strides": strides(b3, b[-1] * b[-2]),
+        "rows": rows,
+        "cols": cols,
+        "depth": depth,
+        "adj_x": adj_x,
+        "adj_y": adj_y,
+        "lhs_offset": _int("lhs_offset", attrs["lhs_offset"], -128, 128),
+        "rhs_offset": _int("rhs_offset", attrs["rhs_offset"], -128, 128),
+        "output_offset": _int("output_offset", attrs["output_offset"], -128, 127),
+        "output_multiplier": _int("output_multiplier", attrs["output_multiplier"]),
+        "output_shift": _int("output_shift", attrs["output_shift"], -31, 31),
+    } | _act(attrs)
+
+
+def layer_norm_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, int]:
+    """``qc_layer_norm_params``: rows of ``cols`` (the innermost axis) values."""
+    shape = tuple(int(d) for d in x_shape)
+    if not shape or not 1 <= shape[-1] <= 4096:
+        raise ValueError(f"layer_norm rows must have 1..4096 elements, got shape {shape}")
+    return {
+        "rows": math.prod(shape) // shape[-1],
+        "cols": shape[-1],
+        "eps": _int("eps", attrs["eps"], 0),
+        "out_shift": _int("out_shift", attrs["out_shift"], 1, 62),
+        "output_offset": _int("output_offset", attrs["output_offset"], -128, 127),
+    } | _act(attrs)
