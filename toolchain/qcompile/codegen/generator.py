@@ -117,11 +117,12 @@ def _ram(plan: MemoryPlan, context: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _below_bound(plan: MemoryPlan) -> dict[str, Any]:
-    """``report.json`` ``below_bound``: the overlapped plan in use, or the arena it would need."""
+    """``report.json`` ``below_bound``: the overlapped/streamed plan in use, or the arena it would need."""
     return {
-        "used": bool(plan.overlaps),
+        "used": bool(plan.overlaps or plan.streams),
         "overlapped_layers": sorted(plan.overlaps),
-        "available_arena_bytes": plan.below_bound_arena or (plan.arena_size if plan.overlaps else None),
+        "streamed_pairs": [[st.producer, st.consumer] for st in plan.streams.values()],
+        "available_arena_bytes": plan.below_bound_arena or (plan.arena_size if plan.overlaps or plan.streams else None),
     }
 
 
