@@ -83,7 +83,12 @@ def _below_bound_rows(table: Table, report: dict) -> None:
         return
     if below.get("used"):
         n = len(below.get("overlapped_layers", []))
-        table.add_row("below bound", f"{n} layers write over the input they consume (same kernels and instructions)")
+        pairs = len(below.get("streamed_pairs", []))
+        table.add_row(
+            "below bound",
+            f"{n} layers write over the input they consume (same instructions), "
+            f"{pairs} conv pairs streamed row by row (qcompile bench shows their cost)",
+        )
     else:
         size = below["available_arena_bytes"]
         table.add_row("below bound", f"arena {size} with overlapped layers (pass --ram-budget {size} to use it)")

@@ -26,6 +26,7 @@ from qcompile.codegen.runtime_files import select_runtime_files
 from qcompile.errors import QCompileError, UnsupportedModelError
 from qcompile.ir import Graph, Tensor
 from qcompile.memory import STATIC_STATE_BYTES, MemoryPlan, check_ram_budget, plan_memory
+from qcompile.memory.streams import find_streams
 from qcompile.ops import scratch_ops
 from qcompile.resources import templates_dir
 
@@ -116,11 +117,12 @@ def _ram(plan: MemoryPlan, context: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _below_bound(plan: MemoryPlan) -> dict[str, Any]:
-    """``report.json`` ``below_bound``: the overlapped plan in use, or the arena it would need."""
+    """``report.json`` ``below_bound``: the overlapped/streamed plan in use, or the arena it would need."""
     return {
-        "used": bool(plan.overlaps),
+        "used": bool(plan.overlaps or plan.streams),
         "overlapped_layers": sorted(plan.overlaps),
-        "available_arena_bytes": plan.below_bound_arena or (plan.arena_size if plan.overlaps else None),
+        "streamed_pairs": [[st.producer, st.consumer] for st in plan.streams.values()],
+        "available_arena_bytes": plan.below_bound_arena or (plan.arena_size if plan.overlaps or plan.streams else None),
     }
 
 
@@ -180,16 +182,38 @@ def _plan(
         "io_in_arena": io_in_arena,
     }
     plan = plan_memory(graph, **options)
-    contracts = family.overlap_contracts(graph)
-    if contracts:
-        below = plan_memory(graph, overlap=contracts, **options)
-        if below.arena_size < plan.arena_size:
-            if budget is not None and plan.arena_size > budget:
-                plan = below
-            else:
-                plan.below_bound_arena = below.arena_size
+    below = _below_bound_plan(graph, family, options, budget)
+    if below is not None and below.arena_size < plan.arena_size:
+        if budget is not None and plan.arena_size > budget:
+            plan = below
+        else:
+            plan.below_bound_arena = below.arena_size
     if ram_budget is not None:
         check_ram_budget(graph, plan, ram_budget)
+    return plan
+
+
+def _below_bound_plan(graph: Graph, family: Any, options: dict[str, Any], budget: int | None) -> MemoryPlan | None:
+    """The plan below the layer-by-layer bound: outputs overlapping the inputs they consume
+    (free), then, while a ``budget`` is still exceeded, the row-streamed pair at the peak
+    (:mod:`qcompile.memory.streams`; a few % more instructions), one pair at a time."""
+    contracts = family.overlap_contracts(graph)
+    stream_ops = family.stream_ops(graph)
+    if not contracts and not stream_ops:
+        return None
+    plan = plan_memory(graph, overlap=contracts, **options)
+    candidates = set(find_streams(graph, stream_ops))
+    chosen: set[int] = set()
+    target = budget if budget is not None else 0
+    while plan.arena_size > target:
+        at_peak = sorted(s for s in candidates - chosen if plan.peak_step in (s - 1, s))
+        if not at_peak:
+            break
+        chosen.add(at_peak[0])
+        trial = plan_memory(graph, overlap=contracts, streams=chosen, stream_ops=stream_ops, **options)
+        if trial.arena_size >= plan.arena_size:
+            break
+        plan = trial
     return plan
 
 

@@ -31,8 +31,11 @@ def lower_bound(buffers: list[Buffer], steps: int) -> tuple[int, int, tuple[tupl
     members: list[list[tuple[str, int]]] = [[] for _ in range(steps + 2)]
     for b in buffers:
         for s in range(max(b.first, 0), min(b.last, steps) + 1):
-            live[s] += b.size
-            members[s].append((b.label, b.size))
+            parts = [(r, r + n) for r, n, f, last in b.extents() if f <= s <= last]
+            size = max(e for _, e in parts) - min(r for r, _ in parts) if parts else 0
+            if size:
+                live[s] += size
+                members[s].append((b.label, size))
     bound = max(live, default=0)
     peak_step = live.index(bound) if bound else -1
     peak_live = tuple(sorted(members[peak_step], key=lambda m: (-m[1], m[0]))) if peak_step >= 0 else ()
