@@ -335,9 +335,34 @@ def load_qdq(path: str | os.PathLike[str], *, input_layout: str = "nhwc") -> Gra
     params = assign_params(graph, facts.act, path_s)
     config = _weight_config(graph, facts, path_s)
     try:
-        return quantize(graph, {}, config, params=params)
+        return _global_means(quantize(graph, {}, config, params=params))
     except QCompileError as exc:
         raise QCompileError(f"{path_s}: {exc}") from exc
+
+
+def _global_means(qgraph: Graph) -> Graph:
+    """A global average pool whose output the model quantizes differently from its input is
+    TFLite's MEAN (one rounding, like the QDQ model's float mean then Q), not an average pool
+    (which keeps the input's parameters) followed by a requantization (two roundings)."""
+    from qcompile.reference.reduce import mean_params
+
+    for lut in [n for n in qgraph.nodes if n.op == "lut" and REQUANTIZE in n.name]:
+        pool = qgraph.producer(lut.inputs[0])
+        if pool is None or pool.op != "avg_pool2d" or len(qgraph.consumers(lut.inputs[0])) != 1:
+            continue
+        x = qgraph.tensors[pool.inputs[0]]
+        if tuple(pool.attrs["kernel"]) != tuple(x.shape[1:3]) or any(pool.attrs["pads"]):
+            continue
+        y = qgraph.tensors[lut.outputs[0]]
+        attrs = mean_params(x.quant, y.quant, count=x.shape[1] * x.shape[2])
+        lo, hi = pool.attrs["act_min"], pool.attrs["act_max"]
+        if (lo, hi) != (y.quant.qmin, y.quant.qmax):
+            continue  # a fused clamp: MEAN has none
+        pool.op, pool.outputs, pool.attrs = "mean", [y.name], {**attrs, "keep_dims": 1}
+        qgraph.remove_node(lut)
+    qgraph.prune()
+    qgraph.validate()
+    return qgraph
 
 
 def _passes(graph: Graph) -> Graph:
@@ -436,8 +461,11 @@ def _propagate(graph: Graph, known: dict[str, QuantParams], shares: set[str]) ->
                     changed = True
 
 
+REQUANTIZE = "_requantize"
+
+
 def _requant_node(graph: Graph, like: Node, x: str, y: str) -> Node:
-    name = graph.unique_name(f"{like.name}_requantize")
+    name = graph.unique_name(f"{like.name}{REQUANTIZE}")
     return Node(name, "elementwise", [x], [y], {"fn": "scale", "factor": 1.0}, list(like.source_nodes))
 
 
