@@ -8,7 +8,7 @@ once everything succeeded.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +37,7 @@ class CompileOptions:
     equalize: bool = False
     adaround: bool = False
     input_layout: str = "nhwc"
+    input_shape: Mapping[str, Sequence[int]] | Sequence[str] | None = None  # fixes dynamic input dims
     weights_section: str | None = None
     arena_section: str | None = None  # linker section of the static arena (e.g. a DTCM .bss section)
     arena_alignment: int | None = None  # default: the target's alignment
@@ -52,14 +53,25 @@ def default_name(model_path: Path) -> str:
     return model_path.stem
 
 
-def import_model(model_path: Path, *, input_layout: str = "nhwc") -> Graph:
-    """Source model -> optimized float IR (``load_onnx`` runs the float passes to a fixed point)."""
+def import_model(
+    model_path: Path,
+    *,
+    input_layout: str = "nhwc",
+    input_shape: Mapping[str, Sequence[int]] | Sequence[str] | None = None,
+) -> Graph:
+    """Source model -> optimized float IR (``load_onnx`` runs the float passes to a fixed point).
+    ``input_shape``: ``{name: shape}`` or ``--input-shape`` strings ``"NAME=1,3,48,192"``."""
     from qcompile.frontends.detect import model_kind
     from qcompile.frontends.onnx_import import load_onnx
 
     if model_kind(model_path) != "onnx":
         raise QCompileError(f"{model_path}: an int8 TFLite model has no float graph to import; give an .onnx file")
-    return load_onnx(model_path, input_layout=input_layout)
+    shapes = input_shape
+    if shapes is not None and not isinstance(shapes, Mapping):
+        from qcompile.frontends.onnx_shapes import parse_input_shapes
+
+        shapes = parse_input_shapes(list(shapes))
+    return load_onnx(model_path, input_layout=input_layout, input_shapes=shapes)
 
 
 def quantize_model(model_path: Path, options: CompileOptions) -> Graph:
@@ -77,7 +89,7 @@ def quantize_model(model_path: Path, options: CompileOptions) -> Graph:
         return import_tflite_model(model_path, options)
     if source_format(model_path) == "onnx-qdq":
         return import_qdq_model(model_path, options)
-    float_graph = import_model(model_path, input_layout=options.input_layout)
+    float_graph = import_model(model_path, input_layout=options.input_layout, input_shape=options.input_shape)
     if options.calib is None:
         raise QCompileError(
             "calibration data is required to quantize a float model: pass --calib calib.npz "
@@ -121,6 +133,8 @@ def import_tflite_model(model_path: Path, options: CompileOptions) -> Graph:
         )
     if options.input_layout != "nhwc":
         raise QCompileError("--input-layout nchw does not apply to TFLite models (they are NHWC already)")
+    if options.input_shape:
+        raise QCompileError("--input-shape does not apply to TFLite models (their shapes are static); drop it")
     ptq = [flag for flag, on in _ptq_flags(options).items() if on]
     if ptq:
         raise QCompileError(

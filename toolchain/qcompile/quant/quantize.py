@@ -25,6 +25,9 @@ from qcompile.quant.converters import QUANT_CONVERTERS
 # Ops whose output must carry exactly the input's quantization (TFLite spec): they move
 # or select int8 values without arithmetic.
 SHARES_INPUT_PARAMS = {"max_pool2d", "avg_pool2d", "reshape", "transpose", "pad", "copy"}
+# Ops whose activation inputs and output all share one set of parameters: concat copies
+# bytes, maximum/minimum compare stored values (TFLM).
+_SHARES_ALL_PARAMS = {"concat", "maximum", "minimum"}
 
 # Output-channel axis of each weighted op's weights (conv [OC,KH,KW,C], depthwise [KH,KW,C], FC [N,K]).
 WEIGHT_AXIS = {"conv2d": 0, "depthwise_conv2d": 2, "fully_connected": 0}
@@ -135,7 +138,7 @@ def assign_activation_params(
     for node in graph.nodes:
         if node.op in SHARES_INPUT_PARAMS:
             groups.union(node.inputs[0], node.outputs[0])
-        elif node.op == "concat":
+        elif node.op in _SHARES_ALL_PARAMS:
             for name in node.inputs:
                 if not graph.tensors[name].is_constant:
                     groups.union(name, node.outputs[0])
