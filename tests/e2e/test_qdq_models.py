@@ -29,6 +29,8 @@ def test_cli_compile_and_verify(tmp_path: Path) -> None:
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "bit-exact: 20/20" in checked.stdout
     assert "the QDQ model (onnxruntime, optimisations off)" in checked.stdout
+    no_data = run_cli("verify", out)
+    assert no_data.returncode == 1 and "pre-quantized ONNX model" in no_data.stderr + no_data.stdout
     refused = run_cli(model, "-o", tmp_path / "o2", "--calib", data)
     assert refused.returncode == 1 and "--calib is not accepted" in refused.stderr + refused.stdout
 

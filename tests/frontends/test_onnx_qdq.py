@@ -256,6 +256,49 @@ def test_batchnorm_on_dequantized_weights_is_refused(tmp_path: Path) -> None:
         load_qdq(path)
 
 
+def test_qat_export_float_weights_behind_quantizelinear(tmp_path: Path) -> None:
+    """PyTorch-style export: the float weight goes through Q then DQ, the bias stays float."""
+    model = _qdq_conv()
+    g = model.graph
+    w_q = numpy_helper.to_array(next(i for i in g.initializer if i.name == "w_q"))
+    w_float = (w_q.astype(np.float32) * np.float32(0.01)).astype(np.float32)
+    g.initializer.extend([_init("w_f", w_float), _init("b_f", np.array([0.1, -0.2, 0.3, 0.0], np.float32))])
+    g.node.insert(0, helper.make_node("QuantizeLinear", ["w_f", "s_w", "z_w"], ["w_q2"]))
+    for node in g.node:
+        if node.op_type == "DequantizeLinear" and node.input[0] == "w_q":
+            node.input[0] = "w_q2"
+        if node.op_type == "Conv":
+            node.input[2] = "b_f"
+    path = tmp_path / "qat.onnx"
+    onnx.save(model, path)
+    graph = load_qdq(path)
+    conv = next(n for n in graph.nodes if n.op == "conv2d")
+    np.testing.assert_array_equal(graph.tensors[conv.inputs[1]].data.reshape(-1), w_q.transpose(0, 2, 3, 1).reshape(-1))
+    bias = graph.tensors[conv.inputs[2]].data
+    np.testing.assert_array_equal(
+        bias, np.round(np.array([0.1, -0.2, 0.3, 0.0]) / (0.05 * np.float64(np.float32(0.01))))
+    )
+
+
+def test_zero_weight_scale_is_named(tmp_path: Path) -> None:
+    model = _qdq_conv()
+    for init in model.graph.initializer:
+        if init.name == "s_w":
+            init.CopyFrom(_init("s_w", np.float32(0.0)))
+    path = tmp_path / "z.onnx"
+    onnx.save(model, path)
+    with pytest.raises(UnsupportedModelError, match="'the_conv'.*weight scales must be positive"):
+        load_qdq(path)
+
+
+def test_inspect_reads_quantized_nodes(tmp_path: Path) -> None:
+    from qcompile.tools.inspect import describe, totals
+
+    path = tmp_path / "c.onnx"
+    onnx.save(_qdq_conv(), path)
+    assert totals(describe(path))["unsupported"] == 0
+
+
 def test_calib_is_refused(tmp_path: Path) -> None:
     from qcompile.compiler import CompileOptions, quantize_model
 

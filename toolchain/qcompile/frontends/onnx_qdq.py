@@ -31,6 +31,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from qcompile.errors import QCompileError, UnsupportedModelError
+from qcompile.frontends.onnx_qoperator import QOPERATORS
 from qcompile.ir import Graph, Node, QuantParams, Tensor
 
 QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
@@ -41,11 +42,13 @@ _INT_TYPES = {np.dtype(np.int8): "int8", np.dtype(np.uint8): "uint8", np.dtype(n
 BIAS_SCALE_RTOL = 1e-5
 
 
+#: the nodes that make a model pre-quantized (and that this importer reads)
+QUANTIZED_OPS = frozenset(QDQ_OPS) | QOPERATORS
+
+
 def is_quantized(model: onnx.ModelProto) -> bool:
     """True for a QDQ or operator-format model (any Q/DQ or QLinear*/QGemm node)."""
-    from qcompile.frontends.onnx_qoperator import QOPERATORS
-
-    return any(n.op_type in QDQ_OPS or n.op_type in QOPERATORS for n in model.graph.node)
+    return any(n.op_type in QUANTIZED_OPS for n in model.graph.node)
 
 
 def is_quantized_file(path: str | os.PathLike[str]) -> bool:
@@ -293,6 +296,8 @@ def _check_weighted(node: onnx.NodeProto, facts: QdqFacts, path: str) -> None:
         raise _fail(path, node, f"its weights are quantized along axis {w.axis}, not the output-channel axis {axis}")
     if np.any(w.codes < -128) or np.any(w.codes > 127):
         raise _fail(path, node, "its weights do not fit int8")
+    if not np.all(np.isfinite(w.scale)) or np.any(w.scale <= 0):
+        raise _fail(path, node, "its weight scales must be positive finite numbers")
     channels = w.codes.shape[axis]
     scale = np.broadcast_to(w.scale.reshape(-1), (channels,)).astype(np.float64)
     facts.scales[node.name] = scale
