@@ -291,6 +291,21 @@ def test_zero_weight_scale_is_named(tmp_path: Path) -> None:
         load_qdq(path)
 
 
+def test_malformed_per_axis_scale_is_named(tmp_path: Path) -> None:
+    model = _qdq_conv()
+    for init in model.graph.initializer:
+        if init.name in ("s_w", "z_w"):
+            value = np.full(3, 0.01, np.float32) if init.name == "s_w" else np.zeros(3, np.int8)
+            init.CopyFrom(_init(init.name, value))
+    for node in model.graph.node:
+        if node.op_type == "DequantizeLinear" and node.input[0] == "w_q":
+            node.attribute.append(helper.make_attribute("axis", 0))
+    path = tmp_path / "axis.onnx"
+    onnx.save(model, path)
+    with pytest.raises(UnsupportedModelError, match="per-axis scale of 3 values does not match axis 0"):
+        load_qdq(path)
+
+
 def test_inspect_reads_quantized_nodes(tmp_path: Path) -> None:
     from qcompile.tools.inspect import describe, totals
 

@@ -141,9 +141,19 @@ class _Splitter:
                 raise _fail(self.path, node, f"scale/zero point {name!r} must be a constant")
         scale = self.const[ins[1]]
         zp = self.const[ins[2]] if ins[2] else np.zeros(scale.shape, np.uint8)
+        if zp.size != scale.size or scale.size == 0:
+            raise _fail(self.path, node, f"scale {scale.shape} and zero point {zp.shape} must have one size")
+        zp = zp.reshape(scale.shape)
+        if scale.dtype.kind != "f":
+            raise _fail(self.path, node, f"scale is {scale.dtype}; it must be float")
         axis = None
         if scale.size > 1:
             axis = next((int(a.i) for a in node.attribute if a.name == "axis"), 1)
+            x = self.const.get(node.input[0], self.new_consts.get(node.input[0]))
+            if scale.ndim != 1 or (x is not None and not (-x.ndim <= axis < x.ndim and x.shape[axis] == scale.size)):
+                raise _fail(self.path, node, f"per-axis scale of {scale.size} values does not match axis {axis}")
+            if x is not None:
+                axis %= x.ndim
         if any(a.name == "block_size" and a.i for a in node.attribute):
             raise _fail(self.path, node, "blocked quantization is not supported")
         return scale, zp, axis
@@ -335,7 +345,10 @@ def load_qdq(path: str | os.PathLike[str], *, input_layout: str = "nhwc") -> Gra
     path_s = os.fspath(path)
     model = read_model(path_s)
     check_structure(model, path_s)
-    float_model, facts = split(to_qdq(model, path_s), path_s)
+    try:
+        float_model, facts = split(to_qdq(model, path_s), path_s)
+    except (ArithmeticError, ValueError, TypeError, KeyError, IndexError) as exc:  # the checks are the contract
+        raise UnsupportedModelError(f"{path_s}: cannot read the quantization ({type(exc).__name__}: {exc})") from exc
     graph = _passes(convert_model(float_model, path_s, input_layout=input_layout))
     params = assign_params(graph, facts.act, path_s)
     config = _weight_config(graph, facts, path_s)
