@@ -29,6 +29,10 @@ def test_cli_compile_and_verify(tmp_path: Path) -> None:
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "bit-exact: 20/20" in checked.stdout
     assert "the QDQ model (onnxruntime, optimisations off)" in checked.stdout
+    report = run_cli("report", out, "--data", data, "-n", "8", "-o", tmp_path / "r.html")
+    assert report.returncode == 0, report.stdout + report.stderr
+    evaluated = run_cli("eval", out, "--data", data)
+    assert evaluated.returncode == 0, evaluated.stdout + evaluated.stderr
     no_data = run_cli("verify", out)
     assert no_data.returncode == 1 and "pre-quantized ONNX model" in no_data.stderr + no_data.stdout
     refused = run_cli(model, "-o", tmp_path / "o2", "--calib", data)

@@ -232,8 +232,13 @@ class _Splitter:
     def float_model(self) -> onnx.ModelProto:
         g = self.model.graph
         outputs = {o.name for o in g.output}
-        # a graph output that was a DQ output keeps its name: the float tensor takes it
-        final = {src: dq for dq, src in self.rename.items() if dq in outputs}
+        inputs = {i.name for i in g.input}
+        # The float tensor takes the name of a DQ output (a graph output's first): in the QDQ model
+        # that tensor holds exactly the quantized values, which verify and report compare with.
+        final: dict[str, str] = {}
+        for dq, src in self.rename.items():
+            if src not in inputs and (src not in final or dq in outputs):
+                final[src] = dq
         for dq, src in list(self.rename.items()):
             self.rename[dq] = final.get(src, src)
         self.facts.act = {final.get(k, k): v for k, v in self.facts.act.items()}
