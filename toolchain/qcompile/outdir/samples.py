@@ -127,6 +127,11 @@ def _float_data_path(folder: ModelFolder, data: Path | None) -> tuple[Path, str]
     if data is not None:
         return Path(data), "--data"
     recorded = folder.calibration_data
+    if recorded is None and folder.meta.get("source_format") == "onnx-qdq":
+        raise QCompileError(
+            f"no input data: {folder.path} was compiled from a pre-quantized ONNX model, without calibration "
+            "data; pass --data inputs.npz (one float array per model input, labels `y` optional)"
+        )
     if recorded is None or not recorded.exists():
         raise QCompileError(
             f"no input data: pass --data inputs.npz (the calibration file recorded at compile time, "
