@@ -21,6 +21,7 @@ from qcompile import op_params
 from qcompile.errors import QCompileError
 from qcompile.ir import Graph, Node, QuantParams, Tensor, round_half_away
 from qcompile.quant.converters import QUANT_CONVERTERS
+from qcompile.quant.global_mean import prefer_mean
 
 # Ops whose output must carry exactly the input's quantization (TFLite spec): they move
 # or select int8 values without arithmetic.
@@ -169,6 +170,7 @@ def quantize(graph: Graph, ranges: Mapping[str, tuple[float, float]], config: Qu
     """Return the int8 graph; ``ranges`` maps every activation tensor name to (min, max)."""
     config = config or QuantConfig()
     qgraph = graph.copy()
+    prefer_mean(qgraph, ranges)
     act_q = assign_activation_params(qgraph, ranges, symmetric=config.symmetric_activations)
     for name, q in act_q.items():
         t = qgraph.tensors[name]
