@@ -9,7 +9,8 @@ BatchNormalization). Data: ``examples/realworld/data.py`` (calibration and test 
 ``--samples`` each, different seeds). Both methods see the same calibration samples and
 are scored on the same test samples against the float model run by onnxruntime:
 
-* qcompile (default ``minmax`` observer), run on the host build of the generated C;
+* qcompile with its defaults, and with ``--bias-correction``, run on the host build of the
+  generated C;
 * ONNX Runtime ``quantize_static`` (QDQ, per-channel int8 weights, int8 activations,
   MinMax calibration: ``bench_quant.ort_qdq_model``) run with graph optimisations off, so
   every QDQ pair executes as written.
@@ -57,17 +58,24 @@ def sqnr_db(reference: np.ndarray, test: np.ndarray) -> float:
     return float(10 * np.log10(np.sum(ref**2) / max(np.sum(err**2), 1e-30)))
 
 
-def run(n: int, work: Path) -> list[tuple[str, float, float]]:
+#: qcompile settings measured: the defaults, and with empirical bias correction
+SETTINGS = {"qcompile": {}, "qcompile --bias-correction": {"bias_correction": True}}
+
+
+def run(n: int, work: Path) -> list[tuple[str, list[float]]]:
     bq = _bench_quant()
     rows = []
     for label, (key, path, shape) in MODELS.items():
         calib, test = samples(key, "calib", n), samples(key, "test", n)
         ref = bq._ort_run(path, test)
-        model = qcompile.compile(path, work / key, calib={"input": calib}, input_shape=shape, force=True)
-        ours = model.dequantize(model.run(test)).reshape(ref.shape)  # [N, classes]: no layout change
+        values = []
+        for options in SETTINGS.values():
+            model = qcompile.compile(path, work / key, calib={"input": calib}, input_shape=shape, force=True, **options)
+            ours = model.dequantize(model.run(test)).reshape(ref.shape)  # [N, classes]: no layout change
+            values.append(sqnr_db(ref, ours))
         qdq = bq.ort_qdq_model(path, calib, work / f"{key}-qdq.onnx")
-        theirs = bq._ort_run(qdq, test, optimize=False)
-        rows.append((label, sqnr_db(ref, ours), sqnr_db(ref, theirs)))
+        values.append(sqnr_db(ref, bq._ort_run(qdq, test, optimize=False)))
+        rows.append((label, values))
     return rows
 
 
@@ -78,9 +86,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         rows = run(args.samples, Path(tmp))
     print(f"int8 output SQNR vs float (dB), {args.samples} calibration / {args.samples} test samples")
-    print(f"{'model':<46} {'qcompile':>9} {'ORT QDQ':>9}")
-    for label, ours, theirs in rows:
-        print(f"{label:<46} {ours:9.2f} {theirs:9.2f}")
+    heads = [*SETTINGS, "ORT QDQ"]
+    print(f"{'model':<46} " + " ".join(f"{h:>26}" for h in heads))
+    for label, values in rows:
+        print(f"{label:<46} " + " ".join(f"{v:26.2f}" for v in values))
 
 
 if __name__ == "__main__":
