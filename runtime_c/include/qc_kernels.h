@@ -236,6 +236,39 @@ typedef struct {
 
 int qc_mean_s8(const qc_mean_params *p, const int8_t *input, int8_t *output);
 
+/* ---- attention: batch matmul and layer norm (qc_batch_matmul.c, qc_layer_norm.c) ------ */
+
+/* TFLite int8 BATCH_MATMUL: out[b, m, n] = clamp(MBQM(sum_k (A[b, m, k] + lhs_offset) *
+ * (B[b, k, n] + rhs_offset)) + output_offset) with A = lhs ([.., M, K], or [.., K, M] when
+ * adj_x) and B = rhs ([.., K, N], or [.., N, K] when adj_y). Batch dims are right-aligned
+ * to 3; a stride of 0 broadcasts that operand along the dim. */
+typedef struct {
+    int32_t batch[3];        /* output batch dims */
+    int32_t lhs_strides[3];  /* elements between consecutive lhs matrices per batch dim (0: broadcast) */
+    int32_t rhs_strides[3];
+    int32_t rows, cols, depth; /* M, N, K (K <= 32768) */
+    int32_t adj_x, adj_y;
+    int32_t lhs_offset, rhs_offset, output_offset;
+    int32_t output_multiplier, output_shift;
+    int32_t act_min, act_max;
+} qc_batch_matmul_params;
+
+int qc_batch_matmul_s8(const qc_batch_matmul_params *p, const int8_t *lhs, const int8_t *rhs, int8_t *out);
+
+/* Integer LayerNorm over rows of `cols` values (docs/QUANTIZATION.md, "layer_norm"): exact
+ * int64 mean and variance, integer 1/sqrt, an int16 Q15 normalised value, then
+ * out = clamp(round((t * gamma[j] + beta[j]) / 2^out_shift) + output_offset). */
+typedef struct {
+    int32_t rows, cols; /* cols <= 4096 */
+    int32_t eps;        /* epsilon in units of (C * input scale)^2 / C, rounded */
+    int32_t out_shift;  /* 1..62 */
+    int32_t output_offset;
+    int32_t act_min, act_max;
+} qc_layer_norm_params;
+
+int qc_layer_norm_s8(const qc_layer_norm_params *p, const int8_t *input, const int32_t *gamma, const int32_t *beta,
+                     int8_t *output);
+
 /* ---- fused head: global average pool + fully connected (qc_avg_pool_fc.c) ------------ */
 
 /* out = qc_fully_connected_s8(fc, qc_avg_pool2d_s8(pool, input)): the pool must be global

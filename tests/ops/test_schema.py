@@ -21,6 +21,7 @@ from qcompile.reference import ops as ref_ops
 from qcompile.reference import reduce as ref_reduce
 from qcompile.reference.executor import run_quantized
 from qcompile.reference.kernels import eltwise as ref_eltwise
+from qcompile.reference.kernels import transformer as ref_transformer
 from qcompile.resources import runtime_dir
 
 
@@ -58,6 +59,12 @@ BUILT = {
     "qc_broadcast_params": structs.broadcast_fields((2, 3), (3,), {}),
     "qc_prelu_params": structs.prelu_fields((1, 2, 3), (3,), {k: 0 for k in ops.PRELU_ATTRS}),
     "qc_mean_params": structs.mean_fields((1, 3, 3, 2), dict(input_offset=1, output_offset=0, multiplier=5, shift=1)),
+    "qc_batch_matmul_params": structs.batch_matmul_fields(
+        (2, 3, 4), (4, 5), {k: 0 for k in ops.BATCH_MATMUL_ATTRS} | dict(act_min=-128, act_max=127)
+    ),
+    "qc_layer_norm_params": structs.layer_norm_fields(
+        (3, 8), dict(eps=1, out_shift=20, output_offset=0, act_min=-128, act_max=127)
+    ),
 }
 
 
@@ -95,6 +102,8 @@ def test_every_schema_struct_is_declared_and_built() -> None:
         ("maximum", ref_eltwise.maximum),
         ("minimum", ref_eltwise.minimum),
         ("prelu", ref_eltwise.prelu),
+        ("batch_matmul", ref_transformer.batch_matmul),
+        ("layer_norm", ref_transformer.layer_norm),
     ],
 )
 def test_schema_attrs_are_the_reference_keywords(op: str, fn) -> None:

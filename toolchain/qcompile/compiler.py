@@ -81,11 +81,14 @@ def quantize_model(model_path: Path, options: CompileOptions) -> Graph:
     equalization rewrites the float IR before calibration, AdaRound chooses weight codes
     from the calibrated graph, bias correction adjusts the int8 graph's biases last."""
     from qcompile.frontends.detect import model_kind
+    from qcompile.frontends.onnx_qdq import source_format
     from qcompile.quant.calibration import calibrate, load_calibration_data
     from qcompile.quant.quantize import QuantConfig, quantize
 
     if model_kind(model_path) == "tflite":
         return import_tflite_model(model_path, options)
+    if source_format(model_path) == "onnx-qdq":
+        return import_qdq_model(model_path, options)
     float_graph = import_model(model_path, input_layout=options.input_layout, input_shape=options.input_shape)
     if options.calib is None:
         raise QCompileError(
@@ -141,6 +144,26 @@ def import_tflite_model(model_path: Path, options: CompileOptions) -> Graph:
     return load_tflite(model_path)
 
 
+def import_qdq_model(model_path: Path, options: CompileOptions) -> Graph:
+    """A pre-quantized ONNX model (QDQ or operator format) keeps its own scales and zero points:
+    --calib and the PTQ options are refused, as for a TFLite model."""
+    from qcompile.frontends.onnx_qdq import load_qdq
+
+    what = f"{model_path.name} is a quantized ONNX model (QuantizeLinear/DequantizeLinear or QLinear* ops)"
+    if options.calib is not None:
+        raise QCompileError(
+            f"{what}: it is already quantized and its own scales and zero points are kept, so --calib is not "
+            "accepted; drop it (give data to `qcompile verify DIR --data X.npz` instead)"
+        )
+    ptq = [flag for flag, on in _ptq_flags(options).items() if on]
+    if ptq:
+        raise QCompileError(
+            f"{what}: it is already quantized, so {', '.join(ptq)} cannot apply; drop them "
+            "(or compile the float model with --calib)"
+        )
+    return load_qdq(model_path, input_layout=options.input_layout)
+
+
 def _ptq_flags(options: CompileOptions) -> dict[str, bool]:
     """The calibration and PTQ options set away from their defaults, by command-line name."""
     return {
@@ -192,6 +215,7 @@ def _origin(model_path: Path, calib: Path | None) -> dict[str, str | None]:
 def compile_model(model_path: Path, out_dir: Path, options: CompileOptions) -> dict[str, Any]:
     """Run the whole pipeline; returns the report that is also written as report.json."""
     from qcompile.codegen import generate
+    from qcompile.frontends.onnx_qdq import source_format
     from qcompile.ir_io import save_graph
     from qcompile.targets import load_target
 
@@ -220,6 +244,7 @@ def compile_model(model_path: Path, out_dir: Path, options: CompileOptions) -> d
             arena_section=options.arena_section,
         )
         meta = {
+            "source_format": source_format(model_path),
             "name": name,
             "c_name": report.get("c_name", report.get("name", name)),
             "target": target.name,

@@ -30,6 +30,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from qcompile.errors import QCompileError, UnsupportedModelError
+from qcompile.frontends.onnx_fusions import fuse_patterns
 from qcompile.frontends.onnx_ops import ONNX_OPS
 from qcompile.frontends.onnx_shapes import fix_input_shapes, fold_shape_subgraphs
 from qcompile.frontends.onnx_validate import check_structure, infer_checked
@@ -156,8 +157,8 @@ def _node_problem(node: onnx.NodeProto, const: set[str], opset: int) -> str | No
             return "Gemm with transA=1 is not supported"
         if ins[1] not in const or (ins[2] and ins[2] not in const):
             return "Gemm B and C must be constant"
-    if op == "MatMul" and ins[1] not in const:
-        return "MatMul of two activations is not supported (the second input must be constant weights)"
+    if op == "MatMul" and ins[0] in const and ins[1] not in const:
+        return "MatMul of a constant by an activation is not supported (only activation x constant or x activation)"
     if op == "Div" and ins[1] not in const:
         return "division by an activation is not supported (only by a constant)"
     if op == "Pad":
@@ -760,6 +761,11 @@ class _Converter:
         self.emit("add", [mid, self.constant(ins[2], extra)], [out], act_range=(None, None))
 
     def op_MatMul(self, node, ins, a) -> None:
+        if not self.is_const(ins[1]):
+            from qcompile.frontends.onnx_ops.transformer import matmul_activations
+
+            matmul_activations(self, node, ins)
+            return
         bmat = self.const[ins[1]]
         if bmat.ndim != 2:
             raise self.fail("MatMul weights must be a 2-D constant")
@@ -779,6 +785,23 @@ def _convert(model: onnx.ModelProto, path: str, input_layout: str) -> Graph:
         raise
     except (ArithmeticError, ValueError, TypeError, KeyError, IndexError) as exc:
         raise converter.fail(f"cannot convert this node ({type(exc).__name__}: {exc})") from exc
+
+
+def convert_model(
+    model: onnx.ModelProto,
+    path: str,
+    *,
+    input_layout: str = "nhwc",
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
+) -> Graph:
+    """A checked, parsed model to float IR without the graph passes (``path`` names it in
+    messages). The QDQ importer (:mod:`qcompile.frontends.onnx_qdq`) calls it on the float
+    model it derives from a quantized one, then runs only the passes that keep its integers."""
+    check_supported(fuse_patterns(model), path=path)
+    _fix_dims(model, path, input_shapes)
+    model = fold_shape_subgraphs(model, path, model_opset(model))
+    model = fuse_patterns(infer_checked(model, path))
+    return _convert(model, path, input_layout)
 
 
 def load_onnx(
@@ -802,11 +825,7 @@ def load_onnx(
     path_s = os.fspath(path)
     model = read_model(path_s)
     check_structure(model, path_s)
-    check_supported(model, path=path_s)
-    _fix_dims(model, path_s, input_shapes)
-    model = fold_shape_subgraphs(model, path_s, model_opset(model))
-    model = infer_checked(model, path_s)
-    graph = _convert(model, path_s, input_layout)
+    graph = convert_model(model, path_s, input_layout=input_layout, input_shapes=input_shapes)
     if optimize:
         from qcompile.passes import optimize as run_passes
 

@@ -73,6 +73,20 @@ PRELU_ATTRS = (
 )
 #: attributes of a quantized pool (also the ``pool_``-prefixed part of ``avg_pool_fc``)
 POOL_ATTRS = ("kernel", "strides", "pads", "act_min", "act_max")
+#: attributes of a quantized ``batch_matmul`` (TFLite BATCH_MATMUL), in ``qc_batch_matmul_params`` order
+BATCH_MATMUL_ATTRS = (
+    "adj_x",
+    "adj_y",
+    "lhs_offset",
+    "rhs_offset",
+    "output_offset",
+    "output_multiplier",
+    "output_shift",
+    "act_min",
+    "act_max",
+)
+#: attributes of a quantized ``layer_norm`` (inputs x, int32 gamma, int32 beta)
+LAYER_NORM_ATTRS = ("eps", "out_shift", "output_offset", "act_min", "act_max")
 ADD_PREFIX = "add_"
 POOL_PREFIX = "pool_"
 
@@ -123,6 +137,8 @@ SCHEMAS: dict[str, OpSchema] = {
         OpSchema(
             "mean", ("input_offset", "output_offset", "multiplier", "shift", "keep_dims"), structs=("qc_mean_params",)
         ),
+        OpSchema("batch_matmul", BATCH_MATMUL_ATTRS, structs=("qc_batch_matmul_params",)),
+        OpSchema("layer_norm", LAYER_NORM_ATTRS, structs=("qc_layer_norm_params",)),
     )
 }
 

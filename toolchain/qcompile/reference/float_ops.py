@@ -237,6 +237,24 @@ def softmax(x: np.ndarray, *, beta: float = 1.0) -> np.ndarray:
     return e / np.sum(e, axis=-1, keepdims=True)
 
 
+def batch_matmul(a: np.ndarray, b: np.ndarray, *, adj_x: int = 0, adj_y: int = 0) -> np.ndarray:
+    """``matmul(a, b)`` over the last two axes (each swapped first when ``adj_x``/``adj_y``),
+    leading dims broadcast (TFLite BATCH_MATMUL, ONNX MatMul of two activations)."""
+    lhs = np.swapaxes(a, -1, -2) if adj_x else a
+    rhs = np.swapaxes(b, -1, -2) if adj_y else b
+    return np.matmul(lhs, rhs.astype(lhs.dtype, copy=False))
+
+
+def layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, *, epsilon: float = 1e-5) -> np.ndarray:
+    """``(x - mean) / sqrt(var + epsilon) * gamma + beta`` over the innermost axis (ONNX
+    LayerNormalization with the normalised axes flattened to the last one)."""
+    x64 = x.astype(np.float64)
+    mean = x64.mean(axis=-1, keepdims=True)
+    var = np.square(x64 - mean).mean(axis=-1, keepdims=True)
+    y = (x64 - mean) / np.sqrt(var + float(epsilon)) * gamma.astype(np.float64) + beta.astype(np.float64)
+    return y.astype(x.dtype)
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     # exp of a non-positive number only: no overflow for large |x|.
     e = np.exp(-np.abs(x))
