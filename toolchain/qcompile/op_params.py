@@ -124,6 +124,24 @@ def mul_params(in1: QuantParams, in2: QuantParams, out: QuantParams, *, act_min:
     }
 
 
+def prelu_params(in_q: QuantParams, alpha_q: QuantParams, out_q: QuantParams) -> dict:
+    """Attributes of a quantized ``prelu`` (TFLM's PRELU ``Prepare``, for both importers):
+    ``m1 = QuantizeMultiplier(s_in / s_out)``, ``m2 = QuantizeMultiplier(s_in * s_alpha / s_out)``
+    in double from the float32 scales."""
+    s_in, s_a, s_out = (float(q.scalar_scale()) for q in (in_q, alpha_q, out_q))
+    m1, e1 = quantize_multiplier(s_in / s_out)
+    m2, e2 = quantize_multiplier(s_in * s_a / s_out)
+    return {
+        "input_offset": -in_q.scalar_zero_point(),
+        "alpha_offset": -alpha_q.scalar_zero_point(),
+        "output_offset": out_q.scalar_zero_point(),
+        "output_multiplier_1": int(m1),
+        "output_shift_1": int(e1),
+        "output_multiplier_2": int(m2),
+        "output_shift_2": int(e2),
+    }
+
+
 def softmax_params(input_scale: float, beta: float = 1.0) -> dict:
     """Attributes of a quantized ``softmax`` (TFLM's ``CalculateSoftmaxParams`` for int8).
 

@@ -171,6 +171,7 @@ _OPTIONS: dict[int, tuple[str, list[tuple[str, int, str, Any]]]] = {
     27: ("ReducerOptions", [("keep_dims", 0, "B", 0)]),
     28: ("SubOptions", [("fused_activation_function", 0, "b", 0)]),
     30: ("SqueezeOptions", [("squeeze_dims", 0, "vi", None)]),
+    75: ("LeakyReluOptions", [("alpha", 0, "f", 0.0)]),
 }
 
 
