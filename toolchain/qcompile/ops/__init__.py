@@ -153,6 +153,12 @@ def check_attrs(op: str, attrs: dict[str, Any], error: type[Exception] = ValueEr
         raise error("; ".join(parts))
 
 
+def is_s16(graph: Any, node: Any) -> bool:
+    """The node runs a 16x8 kernel (``qc_<op>_s16``, ``reference/s16.py``): its first input is
+    an int16 activation. Fusions, kernel families and scratch leave such nodes alone."""
+    return bool(node.inputs) and graph.tensors[node.inputs[0]].dtype == "int16"
+
+
 def split_conv_add(attrs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], int]:
     """(conv2d attrs, add attrs without prefix, conv operand 1 or 2) of a ``conv2d_add`` node."""
     conv = {k: attrs[k] for k in CONV_ATTRS}
