@@ -120,7 +120,7 @@ def int8_samples(folder: ModelFolder, data: Path | None, limit: int | None) -> S
         source = f"{data} (--data), {n} samples"
     else:
         source = (
-            f"{n} random int8 inputs (seed 0): {folder.path} was compiled from a .tflite, which carries no "
+            f"{n} random {quantized[0].dtype} inputs (seed 0): {folder.path} was compiled from a .tflite, which carries no "
             "data; pass --data X.npz for real inputs"
         )
     return Samples(quantized=quantized, n=n, source=source)
