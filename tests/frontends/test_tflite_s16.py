@@ -132,7 +132,28 @@ def _pad_concat() -> ModelBuilder:
     return b
 
 
+def _requantize_edges() -> ModelBuilder:
+    """int8 in -> QUANTIZE to int16 -> 16x8 conv -> QUANTIZE int16 -> int16 -> QUANTIZE to int8 out."""
+    b = ModelBuilder()
+    x = b.tensor("x", (1, 5, 5, 2), scale=0.03, zero_point=-9)
+    x16 = b.tensor("x16", (1, 5, 5, 2), "int16", scale=0.00005)
+    b.op("QUANTIZE", [x], [x16])
+    ws = RNG.uniform(0.002, 0.02, size=3)
+    w = b.tensor("w", (3, 3, 3, 2), scale=ws, data=_w((3, 3, 3, 2)))
+    bias = b.tensor("b", (3,), "int64", scale=0.00005 * ws, data=_b64(3))
+    c = b.tensor("c", (1, 5, 5, 3), "int16", scale=0.0003)
+    conv = dict(padding=PAD["SAME"], strideW=1, strideH=1, dilationWFactor=1, dilationHFactor=1)
+    b.op("CONV_2D", [x16, w, bias], [c], "Conv2DOptions", fusedActivationFunction=0, **conv)
+    c2 = b.tensor("c2", (1, 5, 5, 3), "int16", scale=0.0002)
+    b.op("QUANTIZE", [c], [c2])
+    y = b.tensor("y", (1, 5, 5, 3), scale=0.04, zero_point=6)
+    b.op("QUANTIZE", [c2], [y])
+    b.inputs, b.outputs = [x], [y]
+    return b
+
+
 CASES: dict[str, Callable[[], ModelBuilder]] = {
+    "requantize_edges": _requantize_edges,
     "conv_per_channel_relu_same": lambda: _conv(True, "RELU", "SAME"),
     "conv_per_tensor_relu6_valid_stride2": lambda: _conv(False, "RELU6", "VALID", stride=2),
     "conv_no_bias": lambda: _conv(True, "NONE", "SAME", bias=False),
@@ -153,7 +174,13 @@ CASES: dict[str, Callable[[], ModelBuilder]] = {
 
 
 def _inputs(graph, n: int) -> list[np.ndarray]:
-    return [RNG.integers(-32768, 32768, size=(n, *graph.tensors[i].shape)).astype(np.int16) for i in graph.inputs]
+    tensors = [graph.tensors[i] for i in graph.inputs]
+    return [RNG.integers(*_range(t.dtype), size=(n, *t.shape)).astype(t.dtype) for t in tensors]
+
+
+def _range(dtype: str) -> tuple[int, int]:
+    info = np.iinfo(dtype)
+    return int(info.min), int(info.max) + 1
 
 
 def _check(model_bytes: bytes, tmp_path: Path) -> None:
@@ -162,7 +189,7 @@ def _check(model_bytes: bytes, tmp_path: Path) -> None:
     path = tmp_path / "m.tflite"
     path.write_bytes(model_bytes)
     graph = load_tflite(path)
-    assert all(graph.tensors[i].dtype == "int16" for i in graph.inputs)
+    assert any(t.dtype == "int16" for t in graph.tensors.values())
     inputs = _inputs(graph, N)
     expected = tflm_run(model_bytes, inputs, len(graph.outputs))
     for s in range(N):
@@ -236,3 +263,18 @@ def test_int32_bias_16x8_is_named(tmp_path: Path) -> None:
     path.write_bytes(b.finish())
     with pytest.raises(UnsupportedModelError, match="int64"):
         load_tflite(path)
+
+
+def test_compiled_int8_io_with_int16_inside_matches_tflm(tmp_path: Path) -> None:
+    """int8 C API, int16 region inside (QUANTIZE int8 -> int16 -> int8): generated C == TFLM."""
+    import qcompile
+
+    model_bytes = _requantize_edges().finish()
+    path = tmp_path / "edges.tflite"
+    path.write_bytes(model_bytes)
+    m = qcompile.compile(path, tmp_path / "out", target="cortex-m7")
+    assert [i.dtype for i in m.inputs] == ["int8"] and [o.dtype for o in m.outputs] == ["int8"]
+    x = RNG.integers(-128, 128, size=(N, 1, 5, 5, 2)).astype(np.int8)
+    expected = tflm_run(model_bytes, [x])[0].reshape(N, -1)
+    np.testing.assert_array_equal(np.asarray(m.run(x[:, 0])).reshape(N, -1), expected)
+    assert "_TYPE" not in (tmp_path / "out" / "edges.h").read_text()  # int8 I/O: the int8 header

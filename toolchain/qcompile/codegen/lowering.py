@@ -499,6 +499,13 @@ def _mean(lo: Lowering, layer: Layer, node: Node) -> int:
     return 0
 
 
+def _requantize(lo: Lowering, layer: Layer, node: Node) -> int:
+    """int8 -> int16 conversion (an int8 node: its input is int8); the kernels are the 16x8 ones."""
+    from qcompile.codegen.lowering_s16 import lower_requantize
+
+    return lower_requantize(lo, layer, node)
+
+
 _LOWERINGS: dict[str, Callable[[Lowering, Layer, Node], int]] = {
     "conv2d": _conv2d,
     "depthwise_conv2d": _depthwise,
@@ -517,6 +524,7 @@ _LOWERINGS: dict[str, Callable[[Lowering, Layer, Node], int]] = {
     "conv2d_add": _conv2d_add,
     "avg_pool_fc": _avg_pool_fc,
     "mean": _mean,
+    "requantize": _requantize,
 }
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from qcompile.codegen.lowering import _LOWERINGS, Layer, Lowering, _check_output, _requant_arrays
+import numpy as np
+
+from qcompile.codegen.lowering import _LOWERINGS, Layer, Lowering, _check_output, _requant_arrays, c_int
 from qcompile.ir import Node
 from qcompile.ops import structs
 
@@ -82,6 +84,22 @@ def _transpose(lo: Lowering, layer: Layer, node: Node) -> int:
     return 0
 
 
+def lower_requantize(lo: Lowering, layer: Layer, node: Node) -> int:
+    """TFLite QUANTIZE between int8 and int16 (``qc_requantize_s8_s16`` / ``_s16_s8`` / ``_s16``)."""
+    x, y = node.inputs[0], node.outputs[0]
+    src, dst = lo.graph.tensors[x].dtype, lo.graph.tensors[y].dtype
+    fn = {("int8", "int16"): "qc_requantize_s8_s16", ("int16", "int8"): "qc_requantize_s16_s8"}.get(
+        (src, dst), "qc_requantize_s16" if (src, dst) == ("int16", "int16") else None
+    )
+    if fn is None or int(node.attrs["output_bits"]) != np.dtype(dst).itemsize * 8:
+        raise ValueError(f"requantize from {src} to {dst} (output_bits {node.attrs['output_bits']}) has no kernel")
+    a = node.attrs
+    args = [lo.src(x), lo.dst(y), c_int(math.prod(lo.shape(x)))]
+    args += [c_int(a[k]) for k in ("input_offset", "output_offset", "multiplier", "shift")]
+    lo.call(layer, fn, args, checked=True)
+    return 0
+
+
 S16_LOWERINGS: dict[str, Callable[[Lowering, Layer, Node], int]] = {
     "conv2d": _conv_like,
     "depthwise_conv2d": _conv_like,
@@ -95,4 +113,5 @@ S16_LOWERINGS: dict[str, Callable[[Lowering, Layer, Node], int]] = {
     "concat": _LOWERINGS["concat"],  # these three move bytes already
     "reshape": _LOWERINGS["reshape"],
     "copy": _LOWERINGS["copy"],
+    "requantize": lower_requantize,
 }

@@ -72,7 +72,7 @@ _ACT_TYPES = {INT8: "int8", INT16: "int16"}
 #: operators with a 16x8 kernel (int16 activations); the others take int8 only
 S16_OPS = frozenset(
     {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "SUB", "MUL", "AVERAGE_POOL_2D", "MAX_POOL_2D"}
-    | {"RESHAPE", "SQUEEZE", "PAD", "CONCATENATION"}
+    | {"RESHAPE", "SQUEEZE", "PAD", "CONCATENATION", "QUANTIZE"}
 )
 _ACT_RANGES: dict[str, tuple[float | None, float | None]] = {
     "NONE": (None, None),
@@ -450,10 +450,23 @@ def _elementwise(imp: _Importer, op: TfliteOperator) -> None:
     elif op.op == "HARD_SWISH":
         table = tflite_luts.hard_swish_table(si, zi, so, zo)
     elif op.op == "QUANTIZE":
+        if INT16 in (imp.t(op.inputs[0]).type, imp.t(op.outputs[0]).type):
+            _requantize(imp, op, si / so, zi, zo)
+            return
         table = tflite_luts.requantize_table(si, zi, so, zo)
     else:  # pragma: no cover - dispatch table and this list agree
         raise ValueError(f"no table for {op.op}")
     _lut(imp, op, table)
+
+
+def _requantize(imp: _Importer, op: TfliteOperator, ratio: float, zi: int, zo: int) -> None:
+    """QUANTIZE from or to int16 (TFLM ``Requantize``; int8 -> int8 stays a lut)."""
+    from qcompile.quant.fixedpoint import quantize_multiplier
+
+    mult, shift = quantize_multiplier(ratio)
+    bits = 16 if imp.t(op.outputs[0]).type == INT16 else 8
+    attrs = {"input_offset": -zi, "output_offset": zo, "multiplier": mult, "shift": shift, "output_bits": bits}
+    imp.add(op, "requantize", [imp.name(op.inputs[0])], [imp.name(op.outputs[0])], attrs)
 
 
 def _pad(imp: _Importer, op: TfliteOperator) -> None:

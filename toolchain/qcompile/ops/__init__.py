@@ -110,6 +110,7 @@ SCHEMAS: dict[str, OpSchema] = {
         OpSchema(
             "mean", ("input_offset", "output_offset", "multiplier", "shift", "keep_dims"), structs=("qc_mean_params",)
         ),
+        OpSchema("requantize", ("input_offset", "output_offset", "multiplier", "shift", "output_bits")),
     )
 }
 
