@@ -18,7 +18,13 @@ import flatbuffers
 import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
 
-_TYPES = {"float32": fb.TensorType.FLOAT32, "int32": fb.TensorType.INT32, "int8": fb.TensorType.INT8}
+_TYPES = {
+    "float32": fb.TensorType.FLOAT32,
+    "int32": fb.TensorType.INT32,
+    "int8": fb.TensorType.INT8,
+    "int16": fb.TensorType.INT16,
+    "int64": fb.TensorType.INT64,
+}
 _OPTIONS_TYPE = {
     "Conv2DOptions": fb.BuiltinOptions.Conv2DOptions,
     "DepthwiseConv2DOptions": fb.BuiltinOptions.DepthwiseConv2DOptions,

@@ -188,7 +188,7 @@ def optimize_memory(qgraph: Graph, *, alignment: int = 16, family: KernelFamily 
     +3,360 instructions fused, same arena). The schedule uses the scratch sizes of the
     family that will run the layers (default: the portable baseline)."""
     from qcompile.codegen.families import baseline_family
-    from qcompile.codegen.generator import compute_scratch
+    from qcompile.codegen.generator import family_scratch
     from qcompile.memory import schedule
     from qcompile.passes import run_to_fixed_point
     from qcompile.passes.quantized_ir import fuse_head, fuse_residual
@@ -199,7 +199,7 @@ def optimize_memory(qgraph: Graph, *, alignment: int = 16, family: KernelFamily 
     if family.fuse_head:
         pipeline.append(fuse_head.run)
     qgraph = run_to_fixed_point(qgraph.copy(), pipeline)  # the passes work in place; the caller's graph stays as it was
-    return schedule.run(qgraph, family.scratch(qgraph, compute_scratch(qgraph)), alignment=alignment)
+    return schedule.run(qgraph, family_scratch(family, qgraph), alignment=alignment)
 
 
 def _origin(model_path: Path, calib: Path | None) -> dict[str, str | None]:

@@ -27,10 +27,11 @@ from qcompile.errors import QCompileError, UnsupportedModelError
 from qcompile.ir import Graph, Tensor
 from qcompile.memory import STATIC_STATE_BYTES, MemoryPlan, check_ram_budget, plan_memory
 from qcompile.memory.streams import find_streams
-from qcompile.ops import scratch_ops
+from qcompile.ops import is_s16, scratch_ops
 from qcompile.resources import templates_dir
 
 if TYPE_CHECKING:
+    from qcompile.codegen.families import KernelFamily
     from qcompile.targets import Target
 
 _SECTION_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.$")
@@ -44,7 +45,7 @@ def compute_scratch(graph: Graph) -> dict[str, int]:
     (``qcompile.ops``).
     """
     shapes_taken = scratch_ops()
-    needed = [n for n in graph.nodes if n.op in shapes_taken]
+    needed = [n for n in graph.nodes if n.op in shapes_taken and not is_s16(graph, n)]
     if not needed:
         return {}
     try:
@@ -65,6 +66,15 @@ def compute_scratch(graph: Graph) -> dict[str, int]:
     return result
 
 
+def family_scratch(family: KernelFamily, graph: Graph) -> dict[str, int]:
+    """Scratch bytes per node for ``family``: the 16x8 nodes run portable kernels without scratch."""
+    return {k: v for k, v in family.scratch(graph, compute_scratch(graph)).items() if not _s16_node(graph, k)}
+
+
+def _s16_node(graph: Graph, name: str) -> bool:
+    return any(n.name == name and is_s16(graph, n) for n in graph.nodes)
+
+
 #: ops whose portable kernels have a row-band variant (qc_conv2d_rows.c, qcompile.memory.row_bands)
 ROW_SPLIT_OPS = frozenset({"conv2d", "conv2d_add"})
 
@@ -80,9 +90,14 @@ def _io_entry(t: Tensor, index: int, plan: MemoryPlan) -> dict[str, Any]:
     q = t.quant
     if q is None or q.per_channel:
         raise QCompileError(f"graph input/output {t.name!r} needs per-tensor quantization parameters")
-    if t.dtype != "int8":
-        raise UnsupportedModelError(f"graph input/output {t.name!r} is {t.dtype}; only int8 is supported")
+    if t.dtype not in ("int8", "int16"):
+        raise UnsupportedModelError(f"graph input/output {t.name!r} is {t.dtype}; only int8 and int16 are supported")
+    ctype = f"{t.dtype}_t"
     return {
+        "ctype": ctype,
+        "nbytes": int(t.nbytes),
+        "byte_cast": "" if ctype == "int8_t" else "(int8_t *)",
+        "byte_cast_const": "" if ctype == "int8_t" else "(const int8_t *)",
         "index": index,
         "name": t.name,
         "comment_name": comment_text(t.name),
@@ -105,7 +120,7 @@ def _ram(plan: MemoryPlan, context: Mapping[str, Any]) -> dict[str, Any]:
     figure TFLite Micro's arena hides inside); with ``--io-in-arena`` they are in it.
     Both figures are reported, so the two builds can be compared with one compile.
     """
-    io_bytes = sum(t["size"] for t in (*context["inputs"], *context["outputs"]))
+    io_bytes = sum(t["nbytes"] for t in (*context["inputs"], *context["outputs"]))
     inside = plan.arena_size + STATIC_STATE_BYTES
     return {
         "io_in_arena": plan.io_in_arena,
@@ -168,7 +183,7 @@ def _plan(
     """
     family = target.family
     if scratch is None:
-        scratch = family.scratch(graph, compute_scratch(graph))
+        scratch = family_scratch(family, graph)
     budget = None if ram_budget is None else ram_budget - STATIC_STATE_BYTES
     options: dict[str, Any] = {
         "scratch": scratch,
@@ -223,9 +238,11 @@ def _lower_graph(lowering: Lowering) -> tuple[list[Layer], list[str]]:
     layers = [lowering.lower(i, node) for i, node in enumerate(graph.nodes)]
     epilogue: list[str] = []
     for index, tensor in plan.output_copies:
-        size = graph.tensors[tensor].size
+        size = graph.tensors[tensor].nbytes
         lowering.functions.add("qc_copy_s8")
-        copy = f"qc_copy_s8({lowering.src(tensor)}, outputs[{index}], {c_int(size)})"
+        src = lowering.src(tensor)
+        src = f"(const int8_t *){src}" if "int16_t" in src else src
+        copy = f"qc_copy_s8({src}, outputs[{index}], {c_int(size)})"
         epilogue.append(f"if ({copy} != QC_OK) {{\n        return {len(layers) + 1};\n    }}")
     return layers, epilogue
 
@@ -315,6 +332,7 @@ def render(
         "outputs": [_io_entry(graph.tensors[n], i, plan) for i, n in enumerate(graph.outputs)],
         "layers": layers,
         "epilogue": epilogue,
+        "io_s16": any(graph.tensors[n].dtype == "int16" for n in (*graph.inputs, *graph.outputs)),
         "arrays": lowering.arrays,
         "weight_bytes": sum(a.nbytes for a in lowering.arrays),
         "weights_section": weights_section,

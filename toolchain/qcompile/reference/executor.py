@@ -24,6 +24,7 @@ _QUANTIZED_MODULES = (
     "qcompile.reference.ops",
     "qcompile.reference.fused",
     "qcompile.reference.reduce",
+    "qcompile.reference.s16",  # last: only its int8 -> int16 ``requantize`` is reached from int8 inputs
 )
 #: plug-in package: every module in it may define quantized kernels named after their op
 _QUANTIZED_PLUGINS = "qcompile.reference.kernels"
