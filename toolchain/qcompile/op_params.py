@@ -254,3 +254,21 @@ def transpose_layout(shape: Sequence[int], perm: Sequence[int]) -> tuple[tuple[i
         raise ValueError(f"perm {perm} is not a permutation of the {len(shape)} axes (rank <= {MAX_RANK})")
     k = MAX_RANK - len(shape)
     return (1,) * k + shape, tuple(range(k)) + tuple(p + k for p in perm)
+
+
+def strided_slice_layout(
+    shape: Sequence[int], begin: Sequence[int], size: Sequence[int], strides: Sequence[int]
+) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """Right-aligned rank-5 ``(in_shape, begin, out_shape, strides)`` of ``qc_strided_slice_params``.
+
+    Output element ``i`` of an axis is input element ``begin + i * stride`` (a negative stride
+    walks backwards); every index it reads must lie inside the input."""
+    shape, begin = tuple(int(d) for d in shape), tuple(int(b) for b in begin)
+    size, strides = tuple(int(n) for n in size), tuple(int(s) for s in strides)
+    if len(shape) > MAX_RANK or not len(shape) == len(begin) == len(size) == len(strides):
+        raise ValueError(f"strided_slice needs rank <= {MAX_RANK} and one begin, size and stride per axis")
+    for d, b, n, st in zip(shape, begin, size, strides, strict=True):
+        if st == 0 or n < 0 or (n > 0 and not (0 <= b < d and 0 <= b + (n - 1) * st < d)):
+            raise ValueError(f"slice begin {b}, size {n}, stride {st} reads outside an axis of {d}")
+    k = MAX_RANK - len(shape)
+    return (1,) * k + shape, (0,) * k + begin, (1,) * k + size, (1,) * k + strides
