@@ -8,7 +8,7 @@ once everything succeeded.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,6 +45,7 @@ class CompileOptions:
     ram_budget: int | None = None  # bytes of arena + static state; exceeding it is an error
     flash_budget: int | None = None  # bytes of weights + bias + code; exceeding it is an error
     io_in_arena: bool = False  # inputs/outputs in the arena (TFLM style): <name>_input(i), <name>_invoke()
+    stateful: Sequence[tuple[str, str]] = ()  # (input, output) pairs kept inside as persistent state
     force: bool = False  # replace a folder qcompile did not write (never one holding an input)
 
 
@@ -187,6 +188,10 @@ def compile_model(model_path: Path, out_dir: Path, options: CompileOptions) -> d
     check_destination(Path(out_dir), inputs=inputs, force=options.force)
     target = load_target(options.target)
     quantized = quantize_model(model_path, options)
+    if options.stateful:
+        from qcompile.quant.stateful import keep_state
+
+        keep_state(quantized, options.stateful)
     qgraph = quantized
     if options.memory_passes:
         qgraph = optimize_memory(quantized, alignment=target.alignment, family=target.family)
