@@ -272,3 +272,25 @@ def strided_slice_layout(
             raise ValueError(f"slice begin {b}, size {n}, stride {st} reads outside an axis of {d}")
     k = MAX_RANK - len(shape)
     return (1,) * k + shape, (0,) * k + begin, (1,) * k + size, (1,) * k + strides
+
+
+def slice_axis(begin: int, end: int, dim: int, stride: int, *, whole_begin: bool = False, whole_end: bool = False):
+    """``(start, size)`` of one axis of a slice from ``begin`` to ``end`` (exclusive) by ``stride``,
+    as TFLite STRIDED_SLICE and ONNX Slice define it: negative indices count from the end, then
+    bounds are clamped to the axis (``[0, dim]`` going forward, ``[-1, dim - 1]`` backward);
+    ``whole_begin``/``whole_end`` (TFLite's masks) take the axis from/to its end in the
+    stride's direction."""
+    if stride == 0:
+        raise ValueError("a slice step of 0 is not allowed")
+    lo, hi = (0, dim) if stride > 0 else (-1, dim - 1)
+
+    def bound(value: int, whole: bool, edge: int) -> int:
+        if whole:
+            return edge
+        value = value + dim if value < 0 else value
+        return min(max(value, lo), hi)
+
+    start = bound(begin, whole_begin, 0 if stride > 0 else dim - 1)
+    stop = bound(end, whole_end, dim if stride > 0 else -1)
+    size = max(0, -(-(stop - start) // stride))
+    return (start if size else 0), size

@@ -24,7 +24,7 @@ from qcompile.quant.converters import QUANT_CONVERTERS
 
 # Ops whose output must carry exactly the input's quantization (TFLite spec): they move
 # or select int8 values without arithmetic.
-_SHARES_INPUT_PARAMS = {"max_pool2d", "avg_pool2d", "reshape", "transpose", "pad", "copy"}
+_SHARES_INPUT_PARAMS = {"max_pool2d", "avg_pool2d", "reshape", "transpose", "pad", "copy", "strided_slice"}
 
 # Output-channel axis of each weighted op's weights (conv [OC,KH,KW,C], depthwise [KH,KW,C], FC [N,K]).
 WEIGHT_AXIS = {"conv2d": 0, "depthwise_conv2d": 2, "fully_connected": 0}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from qcompile import op_params
 from qcompile.frontends.tflite_ops import TFLITE_OPS
 
 
@@ -35,20 +36,6 @@ def _slice(imp, op, x: str, out_index: int, begin, size, strides) -> None:
         imp.add(op, "reshape", [out], [y], {"shape": y_shape})
 
 
-def _start(begin: int, dim: int, stride: int, masked: bool) -> int:
-    if masked:
-        return 0 if stride > 0 else dim - 1
-    begin = begin + dim if begin < 0 else begin
-    return min(max(begin, 0), dim) if stride > 0 else min(max(begin, -1), dim - 1)
-
-
-def _stop(end: int, dim: int, stride: int, masked: bool) -> int:
-    if masked:
-        return dim if stride > 0 else -1
-    end = end + dim if end < 0 else end
-    return min(max(end, 0), dim) if stride > 0 else min(max(end, -1), dim - 1)
-
-
 @TFLITE_OPS.register("STRIDED_SLICE")
 def strided_slice(imp, op) -> None:
     o = op.options
@@ -68,15 +55,14 @@ def strided_slice(imp, op) -> None:
         bit = 1 << axis
         masked_begin = axis >= given or bool(o.get("begin_mask", 0) & bit)
         masked_end = axis >= given or bool(o.get("end_mask", 0) & bit)
-        start = _start(begin[axis], dim, strides[axis], masked_begin)
         if o.get("shrink_axis_mask", 0) & bit:
-            stop = start + 1
-            strides[axis] = 1
+            start, _ = op_params.slice_axis(begin[axis], dim, dim, 1, whole_begin=masked_begin)
+            strides[axis], n = 1, 1
         else:
-            stop = _stop(end[axis], dim, strides[axis], masked_end)
-        stride = strides[axis]
-        n = max(0, -(-(stop - start) // stride)) if stride > 0 else max(0, -(-(start - stop) // -stride))
-        starts.append(start if n else 0)
+            start, n = op_params.slice_axis(
+                begin[axis], end[axis], dim, strides[axis], whole_begin=masked_begin, whole_end=masked_end
+            )
+        starts.append(start)
         sizes.append(n)
     _slice(imp, op, imp.name(op.inputs[0]), op.outputs[0], starts, sizes, strides)
 
