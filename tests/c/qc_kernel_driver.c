@@ -283,6 +283,10 @@ static int run_other(const char *k) {
         STRUCT(qc_transpose_params, p, 0);
         return qc_transpose_s8(&p, s8(1), o8(2));
     }
+    if (strcmp(k, "qc_strided_slice_s8") == 0) {
+        STRUCT(qc_strided_slice_params, p, 0);
+        return qc_strided_slice_s8(&p, s8(1), o8(2));
+    }
     if (strcmp(k, "qc_lut_s8") == 0) { /* blocks: table, x, out */
         return qc_lut_s8(s8(0), s8(1), o8(2), (int32_t)blocks[1].n);
     }

@@ -46,6 +46,7 @@ class CompileOptions:
     ram_budget: int | None = None  # bytes of arena + static state; exceeding it is an error
     flash_budget: int | None = None  # bytes of weights + bias + code; exceeding it is an error
     io_in_arena: bool = False  # inputs/outputs in the arena (TFLM style): <name>_input(i), <name>_invoke()
+    stateful: Sequence[tuple[str, str]] = ()  # (input, output) pairs kept inside as persistent state
     force: bool = False  # replace a folder qcompile did not write (never one holding an input)
 
 
@@ -225,6 +226,10 @@ def compile_model(model_path: Path, out_dir: Path, options: CompileOptions) -> d
     check_destination(Path(out_dir), inputs=inputs, force=options.force)
     target = load_target(options.target)
     quantized = quantize_model(model_path, options)
+    if options.stateful:
+        from qcompile.quant.stateful import keep_state
+
+        keep_state(quantized, options.stateful)
     qgraph = quantized
     if options.memory_passes:
         qgraph = optimize_memory(quantized, alignment=target.alignment, family=target.family)

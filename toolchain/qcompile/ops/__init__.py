@@ -130,6 +130,7 @@ SCHEMAS: dict[str, OpSchema] = {
         OpSchema("transpose", ("perm",), structs=("qc_transpose_params",)),
         OpSchema("reshape", ("shape",), alias=True),
         OpSchema("copy", ()),
+        OpSchema("strided_slice", ("begin", "size", "strides"), structs=("qc_strided_slice_params",)),
         OpSchema(
             "conv2d_add", _CONV2D_ADD_ATTRS, inplace=(3,), scratch_shapes=2, structs=("qc_conv_params", "qc_add_params")
         ),

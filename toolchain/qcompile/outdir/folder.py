@@ -115,8 +115,8 @@ class ModelFolder:
         from qcompile.host._runtime import ModelLibrary
         from qcompile.host.build import build_host_library
 
-        sizes_in = [self.graph.tensors[name].size for name in self.graph.inputs]
-        sizes_out = [self.graph.tensors[name].size for name in self.graph.outputs]
+        sizes_in = [self.graph.tensors[name].size for name in self.graph.user_inputs]
+        sizes_out = [self.graph.tensors[name].size for name in self.graph.user_outputs]
         with tempfile.TemporaryDirectory(prefix="qcompile-hostbuild-") as build_dir:
             lib = build_host_library(self.path, name=self.c_name, build_dir=Path(build_dir), **build_options)
             dtypes_in = [self.graph.tensors[name].dtype for name in self.graph.inputs]

@@ -63,7 +63,7 @@ def int8_inputs(graph: Graph, data: Path | None, n: int, *, seed: int = 0) -> li
     single array / ``x``); int8 arrays are taken as already quantized, float arrays are
     quantized with the input's parameters.
     """
-    tensors = [graph.tensors[name] for name in graph.inputs]
+    tensors = [graph.tensors[name] for name in graph.user_inputs]
     if data is None:
         rng = np.random.default_rng(seed)
         return [
@@ -157,7 +157,7 @@ def load_samples(folder: ModelFolder, data: Path | None, limit: int | None) -> S
         raise QCompileError(f"{data_path}: no samples")
     float_inputs = {k: v[:n] for k, v in float_inputs.items()}
     quantized = []
-    for name in graph.inputs:
+    for name in graph.user_inputs:
         t = graph.tensors[name]
         key = t.source_name if t.source_name in float_inputs else next(iter(float_inputs))
         quantized.append(np.ascontiguousarray(t.quant.quantize(to_physical(t, float_inputs[key]))))
