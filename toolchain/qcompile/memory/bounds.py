@@ -16,9 +16,14 @@ from qcompile.ir import Graph
 from qcompile.memory.lifetimes import Buffer
 from qcompile.memory.plan import MemoryPlan
 
-#: RAM the generated code needs besides the arena: none (parameter structs and weights are
-#: const; the runtime keeps no state between calls)
+#: RAM the runtime needs besides the arena and the model's state buffer: none (parameter
+#: structs and weights are const; the kernels keep nothing between calls)
 STATIC_STATE_BYTES = 0
+
+
+def static_state_bytes(graph: Graph) -> int:
+    """RAM kept between calls besides the arena: the model's state buffer (``Graph.state``)."""
+    return STATIC_STATE_BYTES + graph.state_bytes
 
 
 def lower_bound(
@@ -51,7 +56,8 @@ def check_ram_budget(graph: Graph, plan: MemoryPlan, budget: int) -> None:
     what is live there, so the user knows which tensors to shrink (nothing is written)."""
     if budget < 0:
         raise QCompileError(f"--ram-budget {budget}: give a number of bytes, at least 0")
-    needed = plan.arena_size + STATIC_STATE_BYTES
+    state = static_state_bytes(graph)
+    needed = plan.arena_size + state
     if needed <= budget:
         return
     where = ""
@@ -64,5 +70,5 @@ def check_ram_budget(graph: Graph, plan: MemoryPlan, budget: int) -> None:
         )
     raise QCompileError(
         f"RAM budget exceeded: the model needs {needed:,} B (arena {plan.arena_size:,} B + static state "
-        f"{STATIC_STATE_BYTES} B, lower bound {plan.lower_bound:,} B) but --ram-budget is {budget:,} B{where}"
+        f"{state:,} B, lower bound {plan.lower_bound:,} B) but --ram-budget is {budget:,} B{where}"
     )
