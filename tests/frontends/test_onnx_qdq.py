@@ -324,3 +324,13 @@ def test_calib_is_refused(tmp_path: Path) -> None:
     with pytest.raises(QCompileError, match="--equalize cannot apply"):
         quantize_model(path, CompileOptions(equalize=True))
     assert quantize_model(path, CompileOptions()).nodes
+
+
+def test_dynamic_input_dims_take_input_shapes(tmp_path: Path) -> None:
+    model = onnx.load(quantized_model(tmp_path, QuantFormat.QDQ, True, QuantType.QUInt8))
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    dims[2].dim_param, dims[3].dim_param = "H", "W"
+    path = tmp_path / "dyn.onnx"
+    onnx.save(model, path)
+    graph = load_qdq(path, input_shapes={"x": INPUT})
+    assert graph.tensors[graph.inputs[0]].source_shape == INPUT

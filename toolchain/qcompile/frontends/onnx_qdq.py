@@ -23,6 +23,7 @@ DQ and a Q, weights changed by a float op folded into them, per-channel activati
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -339,8 +340,14 @@ def _check_weighted(node: onnx.NodeProto, facts: QdqFacts, path: str) -> None:
 # ---- the float IR with the model's parameters -------------------------------------------
 
 
-def load_qdq(path: str | os.PathLike[str], *, input_layout: str = "nhwc") -> Graph:
-    """Read a QDQ (or operator-format) ONNX model and return its quantized IR graph."""
+def load_qdq(
+    path: str | os.PathLike[str],
+    *,
+    input_layout: str = "nhwc",
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
+) -> Graph:
+    """Read a QDQ (or operator-format) ONNX model and return its quantized IR graph
+    (``input_shapes`` fixes dynamic input dimensions, as ``--input-shape`` does for float models)."""
     from qcompile.frontends.onnx_import import convert_model, read_model
     from qcompile.frontends.onnx_qoperator import to_qdq
     from qcompile.frontends.onnx_validate import check_structure
@@ -355,7 +362,7 @@ def load_qdq(path: str | os.PathLike[str], *, input_layout: str = "nhwc") -> Gra
         float_model, facts = split(to_qdq(model, path_s), path_s)
     except (ArithmeticError, ValueError, TypeError, KeyError, IndexError) as exc:  # the checks are the contract
         raise UnsupportedModelError(f"{path_s}: cannot read the quantization ({type(exc).__name__}: {exc})") from exc
-    graph = _passes(convert_model(float_model, path_s, input_layout=input_layout))
+    graph = _passes(convert_model(float_model, path_s, input_layout=input_layout, input_shapes=input_shapes))
     params = assign_params(graph, facts.act, path_s)
     config = _weight_config(graph, facts, path_s)
     try:
