@@ -21,10 +21,11 @@ from qcompile import op_params
 from qcompile.errors import QCompileError
 from qcompile.ir import Graph, Node, QuantParams, Tensor, round_half_away
 from qcompile.quant.converters import QUANT_CONVERTERS
+from qcompile.quant.global_mean import prefer_mean
 
 # Ops whose output must carry exactly the input's quantization (TFLite spec): they move
 # or select int8 values without arithmetic.
-SHARES_INPUT_PARAMS = {"max_pool2d", "avg_pool2d", "reshape", "transpose", "pad", "copy"}
+SHARES_INPUT_PARAMS = {"max_pool2d", "avg_pool2d", "reshape", "transpose", "pad", "copy", "strided_slice"}
 # Ops whose activation inputs and output all share one set of parameters: concat copies
 # bytes, maximum/minimum compare stored values (TFLM).
 _SHARES_ALL_PARAMS = {"concat", "maximum", "minimum"}
@@ -183,6 +184,7 @@ def quantize(
     config = config or QuantConfig()
     qgraph = graph.copy()
     if params is None:
+        prefer_mean(qgraph, ranges)
         act_q = assign_activation_params(qgraph, ranges, symmetric=config.symmetric_activations)
     else:
         act_q = dict(params)
