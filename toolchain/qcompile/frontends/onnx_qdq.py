@@ -366,34 +366,9 @@ def load_qdq(
     params = assign_params(graph, facts.act, path_s)
     config = _weight_config(graph, facts, path_s)
     try:
-        return _global_means(quantize(graph, {}, config, params=params))
+        return quantize(graph, {}, config, params=params)
     except QCompileError as exc:
         raise QCompileError(f"{path_s}: {exc}") from exc
-
-
-def _global_means(qgraph: Graph) -> Graph:
-    """A global average pool whose output the model quantizes differently from its input is
-    TFLite's MEAN (one rounding, like the QDQ model's float mean then Q), not an average pool
-    (which keeps the input's parameters) followed by a requantization (two roundings)."""
-    from qcompile.reference.reduce import mean_params
-
-    for lut in [n for n in qgraph.nodes if n.op == "lut" and REQUANTIZE in n.name]:
-        pool = qgraph.producer(lut.inputs[0])
-        if pool is None or pool.op != "avg_pool2d" or len(qgraph.consumers(lut.inputs[0])) != 1:
-            continue
-        x = qgraph.tensors[pool.inputs[0]]
-        if tuple(pool.attrs["kernel"]) != tuple(x.shape[1:3]) or any(pool.attrs["pads"]):
-            continue
-        y = qgraph.tensors[lut.outputs[0]]
-        attrs = mean_params(x.quant, y.quant, count=x.shape[1] * x.shape[2])
-        lo, hi = pool.attrs["act_min"], pool.attrs["act_max"]
-        if (lo, hi) != (y.quant.qmin, y.quant.qmax):
-            continue  # a fused clamp: MEAN has none
-        pool.op, pool.outputs, pool.attrs = "mean", [y.name], {**attrs, "keep_dims": 1}
-        qgraph.remove_node(lut)
-    qgraph.prune()
-    qgraph.validate()
-    return qgraph
 
 
 def _passes(graph: Graph) -> Graph:
@@ -443,7 +418,9 @@ def _weight_config(graph: Graph, facts: QdqFacts, path: str):
 def assign_params(graph: Graph, act: dict[str, QuantParams], path: str) -> dict[str, QuantParams]:
     """Every activation's parameters: its source tensor's, shared through data-movement ops,
     with a requantizing ``lut`` where the model gives two sides of such an op different ones
-    (and after a softmax whose output is not TFLite's 1/256, -128)."""
+    (and after a softmax whose output is not TFLite's 1/256, -128); a global average pool
+    whose two sides differ becomes ``global_avg_pool`` (TFLite MEAN, one rounding)."""
+    from qcompile.quant.global_mean import is_global_pool
     from qcompile.quant.quantize import SHARES_INPUT_PARAMS, SOFTMAX_OUTPUT
 
     known = {t.name: act[t.source_name] for t in graph.activations() if t.source_name in act}
@@ -455,7 +432,9 @@ def assign_params(graph: Graph, act: dict[str, QuantParams], path: str) -> dict[
             known[out] = SOFTMAX_OUTPUT
         elif node.op in SHARES_INPUT_PARAMS:
             x = node.inputs[0]
-            if x in known and out in known and known[x] != known[out]:
+            if x in known and out in known and known[x] != known[out] and is_global_pool(graph, node):
+                node.op, node.attrs = "global_avg_pool", {}  # TFLite MEAN: its own output parameters
+            elif x in known and out in known and known[x] != known[out]:
                 known[_requantize_after(graph, node)] = known[x]
         elif node.op == "concat" and out in known:
             for i, x in enumerate(list(node.inputs)):
@@ -492,11 +471,8 @@ def _propagate(graph: Graph, known: dict[str, QuantParams], shares: set[str]) ->
                     changed = True
 
 
-REQUANTIZE = "_requantize"
-
-
 def _requant_node(graph: Graph, like: Node, x: str, y: str) -> Node:
-    name = graph.unique_name(f"{like.name}{REQUANTIZE}")
+    name = graph.unique_name(f"{like.name}_requantize")
     return Node(name, "elementwise", [x], [y], {"fn": "scale", "factor": 1.0}, list(like.source_nodes))
 
 
