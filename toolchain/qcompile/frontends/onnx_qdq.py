@@ -92,10 +92,10 @@ def activation_params(scale: np.ndarray, zero_point: np.ndarray, what: str) -> Q
     if scale.size != 1:
         raise ValueError(f"{what} is quantized per channel; activations must be per tensor")
     kind = _INT_TYPES.get(zero_point.dtype)
-    if kind == "int16":
+    if kind == "int16" and np.any(zero_point != 0):
         raise ValueError(
-            f"{what} is int16: 16-bit activations (16x8) are not supported by this build; quantize activations "
-            "to int8 or uint8"
+            f"{what} is int16 with zero point {int(zero_point.reshape(-1)[0])}: 16x8 needs symmetric int16 "
+            "activations (zero point 0; quantize_static extra_options={'ActivationSymmetric': True})"
         )
     if kind is None:
         raise ValueError(f"{what} is quantized to {zero_point.dtype}; activations must be int8 or uint8")
@@ -103,7 +103,7 @@ def activation_params(scale: np.ndarray, zero_point: np.ndarray, what: str) -> Q
     if not (np.isfinite(s) and s > 0):
         raise ValueError(f"{what} has scale {s}; it must be a positive finite number")
     zp = int(zero_point.reshape(())) - (128 if kind == "uint8" else 0)
-    return QuantParams(np.float64(s), np.int64(zp))
+    return QuantParams(np.float64(s), np.int64(zp), dtype="int16" if kind == "int16" else "int8")
 
 
 def _ort_quantize(x: np.ndarray, scale: np.ndarray, zp: np.ndarray, axis: int | None) -> np.ndarray:
@@ -364,6 +364,7 @@ def load_qdq(
         raise UnsupportedModelError(f"{path_s}: cannot read the quantization ({type(exc).__name__}: {exc})") from exc
     graph = _passes(convert_model(float_model, path_s, input_layout=input_layout, input_shapes=input_shapes))
     params = assign_params(graph, facts.act, path_s)
+    _check_16x8(graph, params, path_s)
     config = _weight_config(graph, facts, path_s)
     try:
         return quantize(graph, {}, config, params=params)
@@ -451,6 +452,31 @@ def assign_params(graph: Graph, act: dict[str, QuantParams], path: str) -> dict[
                 "float model with --calib"
             )
     return known
+
+
+#: float IR ops with a 16x8 kernel (int16 activations in and out; reshape is an alias)
+S16_OPS = frozenset(
+    {"conv2d", "depthwise_conv2d", "fully_connected", "add", "sub", "mul", "max_pool2d", "avg_pool2d"}
+    | {"pad", "concat", "reshape", "transpose"}
+)
+
+
+def _check_16x8(graph: Graph, params: dict[str, QuantParams], path: str) -> None:
+    """int16 (QDQ QInt16) activations map to TFLite's 16x8 kernels: every op touching one must have a
+    16x8 kernel and int16 on all its activation sides (no int8 <-> int16 conversions yet)."""
+    for node in graph.nodes:
+        names = [n for n in node.inputs + node.outputs if n in params]
+        kinds = {params[n].dtype for n in names}
+        if "int16" not in kinds:
+            continue
+        where = f"{path}: node {(node.source_nodes or [node.name])[0]!r} ({node.op})"
+        if node.op not in S16_OPS:
+            raise UnsupportedModelError(
+                f"{where}: its tensors are int16 and {node.op} has no 16x8 kernel "
+                f"(16x8 ops: {', '.join(sorted(S16_OPS))}); quantize it to int8"
+            )
+        if len(kinds) > 1:
+            raise UnsupportedModelError(f"{where}: mixes int8 and int16 tensors; give all its tensors one type")
 
 
 def _propagate(graph: Graph, known: dict[str, QuantParams], shares: set[str]) -> None:
