@@ -14,7 +14,7 @@ from qcompile.compiler import CompileOptions, compile_model
 from qcompile.outdir import ModelFolder
 from qcompile.tools.verify import verify
 from tests.cli_runner import run_cli
-from tests.frontends.test_onnx_qdq import quantized_model, samples
+from tests.frontends.test_onnx_qdq import int16_model, quantized_model, samples
 
 
 def test_cli_compile_and_verify(tmp_path: Path) -> None:
@@ -78,15 +78,7 @@ def test_kws_qdq_agrees_with_onnxruntime(kws_onnx: Path, kws_data: Path, tmp_pat
 
 def test_int16_qdq_compiles_to_16x8_bit_exact(tmp_path: Path) -> None:
     """QInt16 activations: the C takes and returns int16 and equals the reference bit for bit."""
-    from tests.frontends.test_onnx_qdq import _Reader as Reader16
-    from tests.frontends.test_onnx_qdq import float_cnn
-
-    src, model = tmp_path / "f.onnx", tmp_path / "i16.onnx"
-    onnx.save(float_cnn(softmax=False, global_pool=False), src)
-    quantize_static(
-        str(src), str(model), Reader16(samples(32)), quant_format=QuantFormat.QDQ, per_channel=True,
-        activation_type=QuantType.QInt16, weight_type=QuantType.QInt8, extra_options={"ActivationSymmetric": True},
-    )  # fmt: skip
+    model = int16_model(tmp_path)
     data = tmp_path / "data.npz"
     np.savez(data, x=samples(20))
     compile_model(model, tmp_path / "out", CompileOptions(progress=False))

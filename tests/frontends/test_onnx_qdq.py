@@ -87,6 +87,17 @@ def quantized_model(tmp_path: Path, fmt, per_channel: bool, act, name: str = "q.
     return dst
 
 
+def int16_model(tmp_path: Path, *, global_pool: bool = False, n: int = 32) -> Path:
+    """The test CNN (no softmax) quantized with symmetric QInt16 activations (TFLite's 16x8)."""
+    src, dst = tmp_path / "f16.onnx", tmp_path / "i16.onnx"
+    onnx.save(float_cnn(softmax=False, global_pool=global_pool), src)
+    quantize_static(
+        str(src), str(dst), _Reader(samples(n)), quant_format=QuantFormat.QDQ, per_channel=True,
+        activation_type=QuantType.QInt16, weight_type=QuantType.QInt8, extra_options={"ActivationSymmetric": True},
+    )  # fmt: skip
+    return dst
+
+
 def run_both(path: Path, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """(qcompile's int8 outputs dequantized, onnxruntime's on the model, output scale)."""
     graph = load_qdq(path)
@@ -339,12 +350,7 @@ def test_dynamic_input_dims_take_input_shapes(tmp_path: Path) -> None:
 
 def test_int16_activations_map_to_16x8(tmp_path: Path) -> None:
     """QDQ QInt16 activations (symmetric) are TFLite's 16x8: int16 tensors, int64 biases, the s16 kernels."""
-    src, dst = tmp_path / "f.onnx", tmp_path / "i16.onnx"
-    onnx.save(float_cnn(softmax=False, global_pool=False), src)
-    quantize_static(
-        str(src), str(dst), _Reader(samples(32)), quant_format=QuantFormat.QDQ, per_channel=True,
-        activation_type=QuantType.QInt16, weight_type=QuantType.QInt8, extra_options={"ActivationSymmetric": True},
-    )  # fmt: skip
+    dst = int16_model(tmp_path)
     graph = load_qdq(dst)
     assert {graph.tensors[t].dtype for t in graph.inputs + graph.outputs} == {"int16"}
     conv = next(n for n in graph.nodes if n.op == "conv2d")
@@ -354,12 +360,7 @@ def test_int16_activations_map_to_16x8(tmp_path: Path) -> None:
 
 
 def test_asymmetric_int16_and_int16_without_kernel_are_named(tmp_path: Path) -> None:
-    src, dst = tmp_path / "f.onnx", tmp_path / "i16.onnx"
-    onnx.save(float_cnn(softmax=False), src)
-    quantize_static(
-        str(src), str(dst), _Reader(samples(8)), quant_format=QuantFormat.QDQ, per_channel=True,
-        activation_type=QuantType.QInt16, weight_type=QuantType.QInt8, extra_options={"ActivationSymmetric": True},
-    )  # fmt: skip
+    dst = int16_model(tmp_path, global_pool=True, n=8)
     with pytest.raises(UnsupportedModelError, match="GlobalAveragePool.*int16 and global_avg_pool has no 16x8"):
         load_qdq(dst)
     with pytest.raises(ValueError, match="16x8 needs symmetric int16"):
