@@ -105,10 +105,11 @@ def quantize_weights(w: np.ndarray, q: QuantParams) -> np.ndarray:
     return np.clip(values, -127, 127).astype(np.int8)
 
 
-def quantize_bias(b: np.ndarray, input_scale: float, w_scale: np.ndarray) -> np.ndarray:
+def quantize_bias(b: np.ndarray, input_scale: float, w_scale: np.ndarray, dtype: str = "int32") -> np.ndarray:
+    """Bias at ``input_scale * w_scale``: int32, or int64 for a 16x8 layer (int16 input)."""
     bias_scale = input_scale * w_scale
     values = round_half_away(b.astype(np.float64) / bias_scale)
-    return np.clip(values, np.iinfo(np.int32).min, np.iinfo(np.int32).max).astype(np.int32)
+    return np.clip(values, np.iinfo(dtype).min, np.iinfo(dtype).max).astype(dtype)
 
 
 class _Groups:
@@ -245,12 +246,13 @@ def _convert_weighted(graph: Graph, node: Node, channel_axis: int, config: Quant
     w_int = quantize_weights(w, wq) if codes is None else np.asarray(codes, dtype=np.int8)
     in_scale = in_q.scalar_scale()
     bias = graph.tensors[b_name].data if b_name else np.zeros(out_channels, dtype=np.float32)
-    b_int = quantize_bias(bias, in_scale, wq.scale)
+    b_type = "int64" if in_q.dtype == "int16" else "int32"  # TFLite 16x8: int64 bias
+    b_int = quantize_bias(bias, in_scale, wq.scale, b_type)
     if node.name in config.bias_codes:
-        b_int = np.asarray(config.bias_codes[node.name], dtype=np.int32)
+        b_int = np.asarray(config.bias_codes[node.name], dtype=b_type)
     new_w = _replace_constant(graph, w_name, w_int, wq, "int8")
-    bias_q = QuantParams(in_scale * wq.scale, np.zeros(out_channels, dtype=np.int64), axis=0, dtype="int32")
-    new_b = _replace_constant(graph, b_name or f"{node.name}_bias", b_int, bias_q, "int32")
+    bias_q = QuantParams(in_scale * wq.scale, np.zeros(out_channels, dtype=np.int64), axis=0, dtype=b_type)
+    new_b = _replace_constant(graph, b_name or f"{node.name}_bias", b_int, bias_q, b_type)
     mult, shift = op_params.channel_multipliers(in_scale, wq.scale, out_q.scalar_scale())
     act_min, act_max = _bounds(node, out_q)
     attrs = dict(node.attrs)
