@@ -138,6 +138,13 @@ def _compile_table(model: Path, out_dir: Path, report: dict) -> Table:
 )
 @click.option("--per-tensor-weights", is_flag=True, help="One weight scale per tensor (default: per output channel).")
 @click.option("--symmetric-activations", is_flag=True, help="Activation zero points 0 (default: asymmetric ranges).")
+@click.option(
+    "--act-bits",
+    type=click.Choice(["8", "16"]),
+    default="8",
+    show_default=True,
+    help="Activation bits: 16 quantizes every op in TFLite's 16x8 scheme (int16 activations, int8 weights).",
+)
 @click.option("--bias-correction", is_flag=True, help="Fold the mean int8 output error of each layer into its bias.")
 @click.option("--equalize", is_flag=True, help="Cross-layer equalization of conv/depthwise/FC pairs through ReLU.")
 @click.option("--adaround", is_flag=True, help="Learn each layer's weight rounding on the calibration data.")
@@ -182,6 +189,7 @@ def compile_cmd(
     observer_for: tuple[str, ...],
     per_tensor_weights: bool,
     symmetric_activations: bool,
+    act_bits: str,
     bias_correction: bool,
     equalize: bool,
     adaround: bool,
@@ -212,6 +220,7 @@ def compile_cmd(
         observer_for=_observer_overrides(observer_for),
         per_tensor_weights=per_tensor_weights,
         symmetric_activations=symmetric_activations,
+        act_bits=int(act_bits),
         bias_correction=bias_correction,
         equalize=equalize,
         adaround=adaround,

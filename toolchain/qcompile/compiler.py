@@ -33,6 +33,7 @@ class CompileOptions:
     observer_for: Mapping[str, str] | None = None  # {ONNX tensor or node name: observer}
     per_tensor_weights: bool = False
     symmetric_activations: bool = False
+    act_bits: int = 8  # 16: the whole model in TFLite's 16x8 scheme
     bias_correction: bool = False
     equalize: bool = False
     adaround: bool = False
@@ -94,7 +95,7 @@ def quantize_model(model_path: Path, options: CompileOptions) -> Graph:
         observer_for=options.observer_for,
         progress=options.progress,
     )
-    config = QuantConfig(options.per_tensor_weights, options.symmetric_activations)
+    config = QuantConfig(options.per_tensor_weights, options.symmetric_activations, act_bits=options.act_bits)
     if options.adaround:
         from qcompile.quant.adaround import adaround
 
@@ -134,6 +135,7 @@ def _ptq_flags(options: CompileOptions) -> dict[str, bool]:
         "--observer-for": bool(options.observer_for),
         "--per-tensor-weights": options.per_tensor_weights,
         "--symmetric-activations": options.symmetric_activations,
+        f"--act-bits {options.act_bits}": options.act_bits != 8,
         "--bias-correction": options.bias_correction,
         "--equalize": options.equalize,
         "--adaround": options.adaround,

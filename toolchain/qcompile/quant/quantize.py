@@ -47,6 +47,7 @@ class QuantConfig:
     per_tensor_weights: bool = False
     symmetric_activations: bool = False
     weight_codes: Mapping[str, np.ndarray] = field(default_factory=dict)
+    act_bits: int = 8  # 16: TFLite's 16x8 scheme for the whole model (symmetric int16 activations)
 
 
 def symmetric_activation_params(lo: float, hi: float) -> QuantParams:
@@ -58,6 +59,16 @@ def symmetric_activation_params(lo: float, hi: float) -> QuantParams:
     if max_abs < 127.0 * float(np.finfo(np.float32).tiny):
         max_abs = 1.0
     return QuantParams(np.float64(_f32(max_abs / 127.0)), np.int64(0))
+
+
+def int16_activation_params(lo: float, hi: float) -> QuantParams:
+    """16x8 activations: symmetric int16, zero point 0, scale = float32(max(|lo|, |hi|) / 32767)."""
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise QCompileError(f"calibration range [{lo}, {hi}] is not finite")
+    max_abs = max(abs(float(lo)), abs(float(hi)))
+    if max_abs < 32767.0 * float(np.finfo(np.float32).tiny):
+        max_abs = 1.0
+    return QuantParams(np.float64(_f32(max_abs / 32767.0)), np.int64(0), dtype="int16")
 
 
 def activation_params(lo: float, hi: float) -> QuantParams:
@@ -97,10 +108,12 @@ def quantize_weights(w: np.ndarray, q: QuantParams) -> np.ndarray:
     return np.clip(values, -127, 127).astype(np.int8)
 
 
-def quantize_bias(b: np.ndarray, input_scale: float, w_scale: np.ndarray) -> np.ndarray:
+def quantize_bias(b: np.ndarray, input_scale: float, w_scale: np.ndarray, dtype: str = "int32") -> np.ndarray:
+    """Bias at ``input_scale * w_scale``, saturated to int32 (int64 for 16x8 layers)."""
     bias_scale = input_scale * w_scale
     values = round_half_away(b.astype(np.float64) / bias_scale)
-    return np.clip(values, np.iinfo(np.int32).min, np.iinfo(np.int32).max).astype(np.int32)
+    info = np.iinfo(dtype)
+    return np.clip(values, float(info.min), float(info.max)).astype(dtype)
 
 
 class _Groups:
@@ -123,7 +136,7 @@ class _Groups:
 
 
 def assign_activation_params(
-    graph: Graph, ranges: Mapping[str, tuple[float, float]], *, symmetric: bool = False
+    graph: Graph, ranges: Mapping[str, tuple[float, float]], *, symmetric: bool = False, bits: int = 8
 ) -> dict[str, QuantParams]:
     """Quant params for every activation tensor, honouring the spec's sharing constraints."""
     groups = _Groups()
@@ -156,7 +169,10 @@ def assign_activation_params(
                 )
             lo = min(ranges[n][0] for n in names if n in ranges)
             hi = max(ranges[n][1] for n in names if n in ranges)
-            q = symmetric_activation_params(lo, hi) if symmetric else activation_params(lo, hi)
+            if bits == 16:
+                q = int16_activation_params(lo, hi)
+            else:
+                q = symmetric_activation_params(lo, hi) if symmetric else activation_params(lo, hi)
         for n in names:
             params[n] = q
     return params
@@ -166,11 +182,14 @@ def quantize(graph: Graph, ranges: Mapping[str, tuple[float, float]], config: Qu
     """Return the int8 graph; ``ranges`` maps every activation tensor name to (min, max)."""
     config = config or QuantConfig()
     qgraph = graph.copy()
-    act_q = assign_activation_params(qgraph, ranges, symmetric=config.symmetric_activations)
+    if config.act_bits not in (8, 16):
+        raise QCompileError(f"--act-bits {config.act_bits}: activations are 8 or 16 bits")
+    act_q = assign_activation_params(qgraph, ranges, symmetric=config.symmetric_activations, bits=config.act_bits)
     for name, q in act_q.items():
         t = qgraph.tensors[name]
         t.quant = q
         t.dtype = q.dtype
+    _int8_islands(qgraph, ranges)
 
     for node in qgraph.nodes:
         converter = _CONVERTERS.get(node.op) or QUANT_CONVERTERS.get(node.op)
@@ -220,10 +239,11 @@ def _convert_weighted(graph: Graph, node: Node, channel_axis: int, config: Quant
     in_scale = in_q.scalar_scale()
     out_channels = w.shape[channel_axis]
     bias = graph.tensors[b_name].data if b_name else np.zeros(out_channels, dtype=np.float32)
-    b_int = quantize_bias(bias, in_scale, wq.scale)
+    bias_type = "int64" if in_q.dtype == "int16" else "int32"  # 16x8: TFLM's int64 bias
+    b_int = quantize_bias(bias, in_scale, wq.scale, bias_type)
     new_w = _replace_constant(graph, w_name, w_int, wq, "int8")
-    bias_q = QuantParams(in_scale * wq.scale, np.zeros(out_channels, dtype=np.int64), axis=0, dtype="int32")
-    new_b = _replace_constant(graph, b_name or f"{node.name}_bias", b_int, bias_q, "int32")
+    bias_q = QuantParams(in_scale * wq.scale, np.zeros(out_channels, dtype=np.int64), axis=0, dtype=bias_type)
+    new_b = _replace_constant(graph, b_name or f"{node.name}_bias", b_int, bias_q, bias_type)
     mult, shift = op_params.channel_multipliers(in_scale, wq.scale, out_q.scalar_scale())
     act_min, act_max = _bounds(node, out_q)
     attrs = dict(node.attrs)
@@ -246,8 +266,10 @@ def _quantize_operand(graph: Graph, node: Node, index: int) -> QuantParams:
     t = graph.tensors[name]
     if not t.is_constant:
         return _q(graph, name)
-    q = activation_params(float(np.min(t.data)), float(np.max(t.data)))
-    node.inputs[index] = _replace_constant(graph, name, q.quantize(t.data), q, "int8")
+    lo, hi = float(np.min(t.data)), float(np.max(t.data))
+    int16 = graph.tensors[node.outputs[0]].dtype == "int16"
+    q = int16_activation_params(lo, hi) if int16 else activation_params(lo, hi)
+    node.inputs[index] = _replace_constant(graph, name, q.quantize(t.data), q, q.dtype)
     return q
 
 
@@ -291,7 +313,7 @@ def _convert_elementwise(graph: Graph, node: Node) -> None:
 def _convert_pad(graph: Graph, node: Node) -> None:
     q = _q(graph, node.inputs[0])
     value = float(node.attrs.get("value", 0.0))
-    pad_value = int(np.clip(round_half_away(value / q.scalar_scale()) + q.scalar_zero_point(), -128, 127))
+    pad_value = int(np.clip(round_half_away(value / q.scalar_scale()) + q.scalar_zero_point(), q.qmin, q.qmax))
     node.attrs = {"pads": tuple(tuple(int(v) for v in p) for p in node.attrs["pads"]), "pad_value": pad_value}
 
 
@@ -321,4 +343,56 @@ _CONVERTERS = {
     "transpose": _keep,
     "reshape": _keep,
     "copy": _keep,
+    "requantize": _keep,  # made by _int8_islands with its integer attributes
 }
+
+
+#: ops without a 16x8 kernel: with --act-bits 16 they run in int8 between requantize nodes
+_INT8_ONLY = {"softmax", "elementwise"}
+
+
+def _int8_islands(graph: Graph, ranges: Mapping[str, tuple[float, float]]) -> None:
+    """Put each op of ``_INT8_ONLY`` reading int16 in int8: a requantize (TFLite QUANTIZE
+    int16 -> int8, asymmetric int8 parameters from the tensor's calibrated range) before it,
+    and one back to int16 after it unless its output is int8 already (softmax's is)."""
+    for node in [n for n in graph.nodes if n.op in _INT8_ONLY]:
+        src = node.inputs[0]
+        if graph.tensors[src].dtype != "int16":
+            continue
+        lo, hi = ranges.get(src, (-1.0, 1.0))
+        node.inputs[0] = _requantize_node(graph, src, activation_params(lo, hi), before=node)
+        out = graph.tensors[node.outputs[0]]
+        if out.dtype == "int16":
+            lo, hi = ranges.get(out.name, (-1.0, 1.0))
+            q8 = activation_params(lo, hi)
+            narrow = graph.unique_name(f"{out.name}_int8")
+            graph.add_tensor(Tensor(narrow, tuple(out.shape), "int8", quant=q8, source_name=out.source_name))
+            graph.tensors[narrow].source_perm = out.source_perm
+            node.outputs = [narrow]
+            _add_requantize(graph, narrow, out.name, after=node)
+
+
+def _requantize_node(graph: Graph, src: str, q: QuantParams, *, before: Node) -> str:
+    """A new tensor with parameters ``q`` holding ``src`` requantized, computed just before ``before``."""
+    t = graph.tensors[src]
+    name = graph.unique_name(f"{src}_{q.dtype}")
+    graph.add_tensor(Tensor(name, tuple(t.shape), q.dtype, quant=q, source_name=t.source_name))
+    graph.tensors[name].source_perm = t.source_perm
+    _add_requantize(graph, src, name, before=before)
+    return name
+
+
+def _add_requantize(graph: Graph, src: str, dst: str, *, before: Node | None = None, after: Node | None = None) -> None:
+    qi, qo = _q(graph, src), _q(graph, dst)
+    mult, shift = op_params.requantize_multiplier(qi.scalar_scale() / qo.scalar_scale())
+    attrs = {
+        "input_offset": -qi.scalar_zero_point(),
+        "output_offset": qo.scalar_zero_point(),
+        "multiplier": mult,
+        "shift": shift,
+        "output_bits": 16 if qo.dtype == "int16" else 8,
+    }
+    node = Node(graph.unique_name(f"{dst}_requantize"), "requantize", [src], [dst], attrs)
+    anchor = before if before is not None else after
+    index = graph.nodes.index(anchor) + (0 if before is not None else 1)
+    graph.add_node(node, index)
