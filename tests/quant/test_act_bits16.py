@@ -53,3 +53,29 @@ def test_act_bits_is_refused_for_tflite(tmp_path: Path) -> None:
         pytest.skip("needs ../shared/models")
     with pytest.raises(QCompileError, match="--act-bits 16"):
         qcompile.compile(tflite, tmp_path / "o", act_bits=16)
+
+
+def test_per_layer_act_bits_inserts_requantize_and_stays_bit_exact(tmp_path: Path) -> None:
+    m8 = qcompile.compile(DIGITS / "digits_cnn.onnx", tmp_path / "d8", calib=DIGITS / "calib.npz")
+    first_conv = next(n for n in m8.graph.nodes if n.op == "conv2d")
+    name = m8.graph.tensors[first_conv.outputs[0]].source_name
+    out = tmp_path / "mixed"
+    m = qcompile.compile(DIGITS / "digits_cnn.onnx", out, calib=DIGITS / "calib.npz", act_bits_for={name: 16})
+    assert [i.dtype for i in m.inputs] == ["int8"]
+    widths = {n.name: m.graph.tensors[n.outputs[0]].dtype for n in m.graph.nodes}
+    assert "int16" in widths.values() and "int8" in widths.values()
+    converts = [n for n in m.graph.nodes if n.op == "requantize"]
+    assert {int(n.attrs["output_bits"]) for n in converts} == {8, 16}
+    for node in m.graph.nodes:  # every reader computes in its inputs' width
+        if node.op not in ("requantize", "softmax"):
+            acts = [m.graph.tensors[i] for i in node.inputs if i and not m.graph.tensors[i].is_constant]
+            assert {t.dtype for t in acts} <= {m.graph.tensors[node.outputs[0]].dtype}, node.name
+    result = verify(out, data=DIGITS / "test.npz", limit=100)
+    assert result.bit_exact == result.samples == 100
+
+
+def test_act_bits_for_unknown_name_lists_names(tmp_path: Path) -> None:
+    with pytest.raises(QCompileError, match="no activation or node named 'nope'"):
+        qcompile.compile(
+            DIGITS / "digits_cnn.onnx", tmp_path / "o", calib=DIGITS / "calib.npz", act_bits_for={"nope": 16}
+        )

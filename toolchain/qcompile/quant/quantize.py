@@ -48,6 +48,7 @@ class QuantConfig:
     symmetric_activations: bool = False
     weight_codes: Mapping[str, np.ndarray] = field(default_factory=dict)
     act_bits: int = 8  # 16: TFLite's 16x8 scheme for the whole model (symmetric int16 activations)
+    act_bits_for: Mapping[str, int] = field(default_factory=dict)  # tensor or node name -> 8 or 16
 
 
 def symmetric_activation_params(lo: float, hi: float) -> QuantParams:
@@ -136,9 +137,18 @@ class _Groups:
 
 
 def assign_activation_params(
-    graph: Graph, ranges: Mapping[str, tuple[float, float]], *, symmetric: bool = False, bits: int = 8
+    graph: Graph,
+    ranges: Mapping[str, tuple[float, float]],
+    *,
+    symmetric: bool = False,
+    bits: int = 8,
+    bits_for: Mapping[str, int] | None = None,
 ) -> dict[str, QuantParams]:
-    """Quant params for every activation tensor, honouring the spec's sharing constraints."""
+    """Quant params for every activation tensor, honouring the spec's sharing constraints.
+
+    ``bits`` is the activation width of the model; ``bits_for`` (tensor name -> 8 or 16)
+    overrides it for a tensor's whole sharing group (16 wins inside a group)."""
+    bits_for = bits_for or {}
     groups = _Groups()
     fixed: dict[str, QuantParams] = {}
     for node in graph.nodes:
@@ -169,7 +179,8 @@ def assign_activation_params(
                 )
             lo = min(ranges[n][0] for n in names if n in ranges)
             hi = max(ranges[n][1] for n in names if n in ranges)
-            if bits == 16:
+            widths = {bits_for[n] for n in names if n in bits_for}
+            if (16 in widths) or (bits == 16 and not widths):
                 q = int16_activation_params(lo, hi)
             else:
                 q = symmetric_activation_params(lo, hi) if symmetric else activation_params(lo, hi)
@@ -184,12 +195,15 @@ def quantize(graph: Graph, ranges: Mapping[str, tuple[float, float]], config: Qu
     qgraph = graph.copy()
     if config.act_bits not in (8, 16):
         raise QCompileError(f"--act-bits {config.act_bits}: activations are 8 or 16 bits")
-    act_q = assign_activation_params(qgraph, ranges, symmetric=config.symmetric_activations, bits=config.act_bits)
+    bits_for = resolve_act_bits(qgraph, config.act_bits_for)
+    act_q = assign_activation_params(
+        qgraph, ranges, symmetric=config.symmetric_activations, bits=config.act_bits, bits_for=bits_for
+    )
     for name, q in act_q.items():
         t = qgraph.tensors[name]
         t.quant = q
         t.dtype = q.dtype
-    _int8_islands(qgraph, ranges)
+    _insert_conversions(qgraph, ranges)
 
     for node in qgraph.nodes:
         converter = _CONVERTERS.get(node.op) or QUANT_CONVERTERS.get(node.op)
@@ -347,29 +361,57 @@ _CONVERTERS = {
 }
 
 
-#: ops without a 16x8 kernel: with --act-bits 16 they run in int8 between requantize nodes
+#: ops without a 16x8 kernel: they run in int8 (behind requantize nodes) whatever the widths
 _INT8_ONLY = {"softmax", "elementwise"}
+#: ops whose output shares its inputs' parameters: a converted input takes the output's
+_SHARING = _SHARES_INPUT_PARAMS | {"concat"}
 
 
-def _int8_islands(graph: Graph, ranges: Mapping[str, tuple[float, float]]) -> None:
-    """Put each op of ``_INT8_ONLY`` reading int16 in int8: a requantize (TFLite QUANTIZE
-    int16 -> int8, asymmetric int8 parameters from the tensor's calibrated range) before it,
-    and one back to int16 after it unless its output is int8 already (softmax's is)."""
+def resolve_act_bits(graph: Graph, act_bits_for: Mapping[str, int]) -> dict[str, int]:
+    """``{IR tensor: bits}`` from ``--act-bits-for NAME=BITS``: a NAME is an activation (IR or
+    source model name) or a node (IR or source model name: its outputs)."""
+    result: dict[str, int] = {}
+    for name, bits in act_bits_for.items():
+        if int(bits) not in (8, 16):
+            raise QCompileError(f"--act-bits-for {name}={bits}: activations are 8 or 16 bits")
+        hits = [t.name for t in graph.activations() if name in (t.name, t.source_name)]
+        hits += [o for n in graph.nodes if name == n.name or name in n.source_nodes for o in n.outputs]
+        if not hits:
+            known = sorted({t.source_name or t.name for t in graph.activations()})
+            raise QCompileError(f"--act-bits-for {name}={bits}: no activation or node named {name!r}; known: {known}")
+        result.update(dict.fromkeys(hits, int(bits)))
+    return result
+
+
+def _insert_conversions(graph: Graph, ranges: Mapping[str, tuple[float, float]]) -> None:
+    """Where precision changes, a requantize (TFLite QUANTIZE int8 <-> int16) in front of the
+    reader: every node computes in its output's width (16x8 kernels take int16 in and out),
+    and an op without a 16x8 kernel computes in int8, its int16 output produced by a requantize
+    after it. A converted input gets the reader's output parameters when the reader shares them
+    (pools, reshape, concat, ...), else parameters from the tensor's calibrated range."""
     for node in [n for n in graph.nodes if n.op in _INT8_ONLY]:
-        src = node.inputs[0]
-        if graph.tensors[src].dtype != "int16":
-            continue
-        lo, hi = ranges.get(src, (-1.0, 1.0))
-        node.inputs[0] = _requantize_node(graph, src, activation_params(lo, hi), before=node)
         out = graph.tensors[node.outputs[0]]
         if out.dtype == "int16":
-            lo, hi = ranges.get(out.name, (-1.0, 1.0))
-            q8 = activation_params(lo, hi)
+            q8 = activation_params(*ranges.get(out.name, (-1.0, 1.0)))
             narrow = graph.unique_name(f"{out.name}_int8")
             graph.add_tensor(Tensor(narrow, tuple(out.shape), "int8", quant=q8, source_name=out.source_name))
             graph.tensors[narrow].source_perm = out.source_perm
             node.outputs = [narrow]
             _add_requantize(graph, narrow, out.name, after=node)
+    for node in list(graph.nodes):
+        if node.op == "requantize":
+            continue
+        width = "int8" if node.op in _INT8_ONLY else graph.tensors[node.outputs[0]].dtype
+        for i, name in enumerate(node.inputs):
+            t = graph.tensors.get(name) if name else None
+            if t is None or t.is_constant or t.dtype == width:
+                continue
+            if node.op in _SHARING:
+                q = _q(graph, node.outputs[0])
+            else:
+                lo, hi = ranges.get(name, (-1.0, 1.0))
+                q = int16_activation_params(lo, hi) if width == "int16" else activation_params(lo, hi)
+            node.inputs[i] = _requantize_node(graph, name, q, before=node)
 
 
 def _requantize_node(graph: Graph, src: str, q: QuantParams, *, before: Node) -> str:
