@@ -64,6 +64,11 @@ def activation_bounds(act_range: tuple[float | None, float | None], out_q: Quant
     return int(act_min), int(act_max)
 
 
+def requantize_multiplier(ratio: float) -> tuple[int, int]:
+    """``(multiplier, shift)`` of a ``requantize`` (TFLite QUANTIZE): ``QuantizeMultiplier(s_in / s_out)``."""
+    return quantize_multiplier(float(ratio))
+
+
 def add_params(
     in1: QuantParams, in2: QuantParams, out: QuantParams, *, act_min: int, act_max: int, subtract: bool = False
 ) -> dict:

@@ -481,9 +481,7 @@ def _elementwise(imp: _Importer, op: TfliteOperator) -> None:
 
 def _requantize(imp: _Importer, op: TfliteOperator, ratio: float, zi: int, zo: int) -> None:
     """QUANTIZE from or to int16 (TFLM ``Requantize``; int8 -> int8 stays a lut)."""
-    from qcompile.quant.fixedpoint import quantize_multiplier
-
-    mult, shift = quantize_multiplier(ratio)
+    mult, shift = op_params.requantize_multiplier(ratio)
     bits = 16 if imp.t(op.outputs[0]).type == INT16 else 8
     attrs = {"input_offset": -zi, "output_offset": zo, "multiplier": mult, "shift": shift, "output_bits": bits}
     imp.add(op, "requantize", [imp.name(op.inputs[0])], [imp.name(op.outputs[0])], attrs)
