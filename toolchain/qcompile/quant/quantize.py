@@ -388,8 +388,16 @@ _CONVERTERS = {
 }
 
 
-#: ops without a 16x8 kernel: they run in int8 (behind requantize nodes) whatever the widths
-_INT8_ONLY = {"softmax", "elementwise"}
+#: float-IR ops with a 16x8 kernel; every other op (softmax, tables, and any op added without
+#: one) runs in int8 behind requantize nodes whatever the widths asked for
+_S16_OPS = frozenset(
+    {"conv2d", "depthwise_conv2d", "fully_connected", "add", "sub", "mul", "max_pool2d", "avg_pool2d"}
+    | {"concat", "pad", "transpose", "reshape", "copy"}
+)
+
+
+def _int8_only(node: Node) -> bool:
+    return node.op not in _S16_OPS
 #: ops whose output shares its inputs' parameters: a converted input takes the output's
 _SHARING = SHARES_INPUT_PARAMS | _SHARES_ALL_PARAMS
 
@@ -416,7 +424,7 @@ def _insert_conversions(graph: Graph, ranges: Mapping[str, tuple[float, float]])
     and an op without a 16x8 kernel computes in int8, its int16 output produced by a requantize
     after it. A converted input gets the reader's output parameters when the reader shares them
     (pools, reshape, concat, ...), else parameters from the tensor's calibrated range."""
-    for node in [n for n in graph.nodes if n.op in _INT8_ONLY]:
+    for node in [n for n in graph.nodes if _int8_only(n)]:
         out = graph.tensors[node.outputs[0]]
         if out.dtype == "int16":
             q8 = activation_params(*ranges.get(out.name, (-1.0, 1.0)))
@@ -428,7 +436,7 @@ def _insert_conversions(graph: Graph, ranges: Mapping[str, tuple[float, float]])
     for node in list(graph.nodes):
         if node.op == "requantize":
             continue
-        width = "int8" if node.op in _INT8_ONLY else graph.tensors[node.outputs[0]].dtype
+        width = "int8" if _int8_only(node) else graph.tensors[node.outputs[0]].dtype
         for i, name in enumerate(node.inputs):
             t = graph.tensors.get(name) if name else None
             if t is None or t.is_constant or t.dtype == width:
