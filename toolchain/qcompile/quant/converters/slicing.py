@@ -1,5 +1,5 @@
 """``strided_slice`` needs no integer parameters: it moves bytes, and its output shares the
-input's scale and zero point (``quantize._SHARES_INPUT_PARAMS``)."""
+input's scale and zero point (``quantize.SHARES_INPUT_PARAMS``)."""
 
 from __future__ import annotations
 
