@@ -23,8 +23,10 @@ DQ and a Q, weights changed by a float op folded into them, per-channel activati
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -318,8 +320,11 @@ def _check_weighted(node: onnx.NodeProto, facts: QdqFacts, path: str) -> None:
 # ---- the float IR with the model's parameters -------------------------------------------
 
 
-def load_qdq(path: str | os.PathLike[str], *, input_layout: str = "nhwc") -> Graph:
-    """Read a QDQ (or operator-format) ONNX model and return its quantized IR graph."""
+def load_qdq(
+    path: str | os.PathLike[str], *, input_layout: str = "nhwc", input_shapes: Mapping[str, Any] | None = None
+) -> Graph:
+    """Read a QDQ (or operator-format) ONNX model and return its quantized IR graph;
+    ``input_shapes`` (``--input-shape``) fixes dynamic input dimensions as for float models."""
     from qcompile.frontends.onnx_import import convert_model, read_model
     from qcompile.frontends.onnx_qoperator import to_qdq
     from qcompile.frontends.onnx_validate import check_structure
@@ -331,7 +336,7 @@ def load_qdq(path: str | os.PathLike[str], *, input_layout: str = "nhwc") -> Gra
     model = read_model(path_s)
     check_structure(model, path_s)
     float_model, facts = split(to_qdq(model, path_s), path_s)
-    graph = _passes(convert_model(float_model, path_s, input_layout=input_layout))
+    graph = _passes(convert_model(float_model, path_s, input_layout=input_layout, input_shapes=input_shapes))
     params = assign_params(graph, facts.act, path_s)
     config = _weight_config(graph, facts, path_s)
     try:
