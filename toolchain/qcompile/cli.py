@@ -50,6 +50,17 @@ def _observer_overrides(pairs: tuple[str, ...]) -> dict[str, str]:
     return overrides
 
 
+def _state_pairs(pairs: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """``--stateful IN=OUT`` options as (input, output) pairs (names checked by the compiler)."""
+    result = []
+    for pair in pairs:
+        name_in, sep, name_out = pair.partition("=")
+        if not sep or not name_in or not name_out:
+            raise click.BadParameter(f"{pair!r}: expected IN=OUT (a model input and output)", param_hint="--stateful")
+        result.append((name_in, name_out))
+    return tuple(result)
+
+
 FORCE_HELP = "Replace a folder qcompile did not write (never the current directory or one holding an input)."
 
 
@@ -83,7 +94,12 @@ def _below_bound_rows(table: Table, report: dict) -> None:
         return
     if below.get("used"):
         n = len(below.get("overlapped_layers", []))
-        table.add_row("below bound", f"{n} layers write over the input they consume (same kernels and instructions)")
+        pairs = len(below.get("streamed_pairs", []))
+        table.add_row(
+            "below bound",
+            f"{n} layers write over the input they consume (same instructions), "
+            f"{pairs} conv pairs streamed row by row (qcompile bench shows their cost)",
+        )
     else:
         size = below["available_arena_bytes"]
         table.add_row("below bound", f"arena {size} with overlapped layers (pass --ram-budget {size} to use it)")
@@ -189,6 +205,13 @@ def _compile_table(model: Path, out_dir: Path, report: dict) -> Table:
     help="Put the inputs and outputs in the arena (TFLite Micro style): <name>_input(i), <name>_invoke(), "
     "<name>_output(i); the arena is then all the RAM the model needs.",
 )
+@click.option(
+    "--stateful",
+    multiple=True,
+    metavar="IN=OUT",
+    help="Keep a state input/output pair inside: the C carries OUT into IN from call to call, starting "
+    "from zeros (<name>_reset()); repeatable.",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.option("--force", is_flag=True, help=FORCE_HELP)
 def compile_cmd(
@@ -213,6 +236,7 @@ def compile_cmd(
     arena_section: str | None,
     flash_budget: int | None,
     io_in_arena: bool,
+    stateful: tuple[str, ...],
     no_progress: bool,
     force: bool,
 ) -> None:
@@ -242,6 +266,7 @@ def compile_cmd(
         arena_alignment=arena_alignment,
         ram_budget=ram_budget,
         io_in_arena=io_in_arena,
+        stateful=_state_pairs(stateful),
         flash_budget=flash_budget,
         arena_section=arena_section,
         progress=not no_progress and sys.stderr.isatty(),

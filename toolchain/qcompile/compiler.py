@@ -46,6 +46,7 @@ class CompileOptions:
     ram_budget: int | None = None  # bytes of arena + static state; exceeding it is an error
     flash_budget: int | None = None  # bytes of weights + bias + code; exceeding it is an error
     io_in_arena: bool = False  # inputs/outputs in the arena (TFLM style): <name>_input(i), <name>_invoke()
+    stateful: Sequence[tuple[str, str]] = ()  # (input, output) pairs kept inside as persistent state
     force: bool = False  # replace a folder qcompile did not write (never one holding an input)
 
 
@@ -192,7 +193,7 @@ def optimize_memory(qgraph: Graph, *, alignment: int = 16, family: KernelFamily 
     +3,360 instructions fused, same arena). The schedule uses the scratch sizes of the
     family that will run the layers (default: the portable baseline)."""
     from qcompile.codegen.families import baseline_family
-    from qcompile.codegen.generator import compute_scratch
+    from qcompile.codegen.generator import family_scratch
     from qcompile.memory import schedule
     from qcompile.passes import run_to_fixed_point
     from qcompile.passes.quantized_ir import fuse_head, fuse_residual
@@ -203,7 +204,7 @@ def optimize_memory(qgraph: Graph, *, alignment: int = 16, family: KernelFamily 
     if family.fuse_head:
         pipeline.append(fuse_head.run)
     qgraph = run_to_fixed_point(qgraph.copy(), pipeline)  # the passes work in place; the caller's graph stays as it was
-    return schedule.run(qgraph, family.scratch(qgraph, compute_scratch(qgraph)), alignment=alignment)
+    return schedule.run(qgraph, family_scratch(family, qgraph), alignment=alignment)
 
 
 def _origin(model_path: Path, calib: Path | None) -> dict[str, str | None]:
@@ -229,6 +230,10 @@ def compile_model(model_path: Path, out_dir: Path, options: CompileOptions) -> d
     check_destination(Path(out_dir), inputs=inputs, force=options.force)
     target = load_target(options.target)
     quantized = quantize_model(model_path, options)
+    if options.stateful:
+        from qcompile.quant.stateful import keep_state
+
+        keep_state(quantized, options.stateful)
     qgraph = quantized
     if options.memory_passes:
         qgraph = optimize_memory(quantized, alignment=target.alignment, family=target.family)

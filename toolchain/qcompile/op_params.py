@@ -27,6 +27,7 @@ from qcompile.quant.fixedpoint import (
 
 MAX_RANK = 5
 ADD_LEFT_SHIFT = 20  # TFLM's spare precision bits for int8 ADD/SUB
+ADD_LEFT_SHIFT_S16 = 15  # and for int16 (16x8) ADD/SUB
 SOFTMAX_SCALED_DIFF_INTEGER_BITS = 5  # TFLM's kScaledDiffIntegerBits
 
 
@@ -70,19 +71,21 @@ def add_params(
 
     ``twice_max = 2 * max(s1, s2)``; input multipliers from ``s_i / twice_max`` (<= 0.5)
     and the output one from ``twice_max / (2^20 * s_out)``, each by
-    ``QuantizeMultiplierSmallerThanOneExp`` (shift <= 0); ``left_shift = 20``.
+    ``QuantizeMultiplierSmallerThanOneExp`` (shift <= 0); ``left_shift = 20`` (15 and
+    ``2^15`` for an int16 output: TFLM's 16x8 ADD).
     """
     s1, s2, so = _scale(in1), _scale(in2), _scale(out)
     twice_max = 2.0 * max(s1, s2)
     m1, e1 = quantize_multiplier_smaller_than_one_exp(s1 / twice_max)
     m2, e2 = quantize_multiplier_smaller_than_one_exp(s2 / twice_max)
-    mo, eo = quantize_multiplier_smaller_than_one_exp(twice_max / ((1 << ADD_LEFT_SHIFT) * so))
+    left_shift = ADD_LEFT_SHIFT_S16 if out.dtype == "int16" else ADD_LEFT_SHIFT
+    mo, eo = quantize_multiplier_smaller_than_one_exp(twice_max / ((1 << left_shift) * so))
     return {
         "subtract": int(bool(subtract)),
         "input1_offset": -in1.scalar_zero_point(),
         "input2_offset": -in2.scalar_zero_point(),
         "output_offset": out.scalar_zero_point(),
-        "left_shift": ADD_LEFT_SHIFT,
+        "left_shift": left_shift,
         "input1_multiplier": int(m1),
         "input1_shift": int(e1),
         "input2_multiplier": int(m2),
@@ -272,3 +275,43 @@ def transpose_layout(shape: Sequence[int], perm: Sequence[int]) -> tuple[tuple[i
         raise ValueError(f"perm {perm} is not a permutation of the {len(shape)} axes (rank <= {MAX_RANK})")
     k = MAX_RANK - len(shape)
     return (1,) * k + shape, tuple(range(k)) + tuple(p + k for p in perm)
+
+
+def strided_slice_layout(
+    shape: Sequence[int], begin: Sequence[int], size: Sequence[int], strides: Sequence[int]
+) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """Right-aligned rank-5 ``(in_shape, begin, out_shape, strides)`` of ``qc_strided_slice_params``.
+
+    Output element ``i`` of an axis is input element ``begin + i * stride`` (a negative stride
+    walks backwards); every index it reads must lie inside the input."""
+    shape, begin = tuple(int(d) for d in shape), tuple(int(b) for b in begin)
+    size, strides = tuple(int(n) for n in size), tuple(int(s) for s in strides)
+    if len(shape) > MAX_RANK or not len(shape) == len(begin) == len(size) == len(strides):
+        raise ValueError(f"strided_slice needs rank <= {MAX_RANK} and one begin, size and stride per axis")
+    for d, b, n, st in zip(shape, begin, size, strides, strict=True):
+        if st == 0 or n < 0 or (n > 0 and not (0 <= b < d and 0 <= b + (n - 1) * st < d)):
+            raise ValueError(f"slice begin {b}, size {n}, stride {st} reads outside an axis of {d}")
+    k = MAX_RANK - len(shape)
+    return (1,) * k + shape, (0,) * k + begin, (1,) * k + size, (1,) * k + strides
+
+
+def slice_axis(begin: int, end: int, dim: int, stride: int, *, whole_begin: bool = False, whole_end: bool = False):
+    """``(start, size)`` of one axis of a slice from ``begin`` to ``end`` (exclusive) by ``stride``,
+    as TFLite STRIDED_SLICE and ONNX Slice define it: negative indices count from the end, then
+    bounds are clamped to the axis (``[0, dim]`` going forward, ``[-1, dim - 1]`` backward);
+    ``whole_begin``/``whole_end`` (TFLite's masks) take the axis from/to its end in the
+    stride's direction."""
+    if stride == 0:
+        raise ValueError("a slice step of 0 is not allowed")
+    lo, hi = (0, dim) if stride > 0 else (-1, dim - 1)
+
+    def bound(value: int, whole: bool, edge: int) -> int:
+        if whole:
+            return edge
+        value = value + dim if value < 0 else value
+        return min(max(value, lo), hi)
+
+    start = bound(begin, whole_begin, 0 if stride > 0 else dim - 1)
+    stop = bound(end, whole_end, dim if stride > 0 else -1)
+    size = max(0, -(-(stop - start) // stride))
+    return (start if size else 0), size

@@ -33,6 +33,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from qcompile.errors import QCompileError, UnsupportedModelError
+from qcompile.frontends.onnx_qoperator import QOPERATORS
 from qcompile.ir import Graph, Node, QuantParams, Tensor
 
 QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
@@ -43,11 +44,13 @@ _INT_TYPES = {np.dtype(np.int8): "int8", np.dtype(np.uint8): "uint8", np.dtype(n
 BIAS_SCALE_RTOL = 1e-5
 
 
+#: the nodes that make a model pre-quantized (and that this importer reads)
+QUANTIZED_OPS = frozenset(QDQ_OPS) | QOPERATORS
+
+
 def is_quantized(model: onnx.ModelProto) -> bool:
     """True for a QDQ or operator-format model (any Q/DQ or QLinear*/QGemm node)."""
-    from qcompile.frontends.onnx_qoperator import QOPERATORS
-
-    return any(n.op_type in QDQ_OPS or n.op_type in QOPERATORS for n in model.graph.node)
+    return any(n.op_type in QUANTIZED_OPS for n in model.graph.node)
 
 
 def is_quantized_file(path: str | os.PathLike[str]) -> bool:
@@ -140,9 +143,19 @@ class _Splitter:
                 raise _fail(self.path, node, f"scale/zero point {name!r} must be a constant")
         scale = self.const[ins[1]]
         zp = self.const[ins[2]] if ins[2] else np.zeros(scale.shape, np.uint8)
+        if zp.size != scale.size or scale.size == 0:
+            raise _fail(self.path, node, f"scale {scale.shape} and zero point {zp.shape} must have one size")
+        zp = zp.reshape(scale.shape)
+        if scale.dtype.kind != "f":
+            raise _fail(self.path, node, f"scale is {scale.dtype}; it must be float")
         axis = None
         if scale.size > 1:
             axis = next((int(a.i) for a in node.attribute if a.name == "axis"), 1)
+            x = self.const.get(node.input[0], self.new_consts.get(node.input[0]))
+            if scale.ndim != 1 or (x is not None and not (-x.ndim <= axis < x.ndim and x.shape[axis] == scale.size)):
+                raise _fail(self.path, node, f"per-axis scale of {scale.size} values does not match axis {axis}")
+            if x is not None:
+                axis %= x.ndim
         if any(a.name == "block_size" and a.i for a in node.attribute):
             raise _fail(self.path, node, "blocked quantization is not supported")
         return scale, zp, axis
@@ -207,7 +220,8 @@ class _Splitter:
             raise _fail(self.path, node, f"stored constant {x!r} is {codes.dtype}; weights must be int8 (or uint8)")
         s32 = scale.astype(np.float32)
         value = (codes.astype(np.int64) - _along(zp.astype(np.int64), codes.ndim, axis)).astype(np.float32)
-        self.new_consts[y] = (value * _along(s32, codes.ndim, axis)).astype(np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):  # a hostile scale; refused by the weight checks
+            self.new_consts[y] = (value * _along(s32, codes.ndim, axis)).astype(np.float32)
         shift = 128 if kind == "uint8" else 0
         self.facts.weights[y] = StoredWeight(
             codes=codes.astype(np.int64) - shift,
@@ -220,8 +234,13 @@ class _Splitter:
     def float_model(self) -> onnx.ModelProto:
         g = self.model.graph
         outputs = {o.name for o in g.output}
-        # a graph output that was a DQ output keeps its name: the float tensor takes it
-        final = {src: dq for dq, src in self.rename.items() if dq in outputs}
+        inputs = {i.name for i in g.input}
+        # The float tensor takes the name of a DQ output (a graph output's first): in the QDQ model
+        # that tensor holds exactly the quantized values, which verify and report compare with.
+        final: dict[str, str] = {}
+        for dq, src in self.rename.items():
+            if src not in inputs and (src not in final or dq in outputs):
+                final[src] = dq
         for dq, src in list(self.rename.items()):
             self.rename[dq] = final.get(src, src)
         self.facts.act = {final.get(k, k): v for k, v in self.facts.act.items()}
@@ -295,6 +314,8 @@ def _check_weighted(node: onnx.NodeProto, facts: QdqFacts, path: str) -> None:
         raise _fail(path, node, f"its weights are quantized along axis {w.axis}, not the output-channel axis {axis}")
     if np.any(w.codes < -128) or np.any(w.codes > 127):
         raise _fail(path, node, "its weights do not fit int8")
+    if not np.all(np.isfinite(w.scale)) or np.any(w.scale <= 0):
+        raise _fail(path, node, "its weight scales must be positive finite numbers")
     channels = w.codes.shape[axis]
     scale = np.broadcast_to(w.scale.reshape(-1), (channels,)).astype(np.float64)
     facts.scales[node.name] = scale
@@ -307,7 +328,7 @@ def _check_weighted(node: onnx.NodeProto, facts: QdqFacts, path: str) -> None:
     expected = np.float32(facts.act[x].scalar_scale()) * scale.astype(np.float32)
     got = np.broadcast_to(bias.scale.reshape(-1), (channels,)).astype(np.float64)
     if not np.allclose(got, expected, rtol=BIAS_SCALE_RTOL, atol=0):
-        c = int(np.argmax(np.abs(got - expected) / expected))
+        c = int(np.argmax(np.abs(got - expected)))
         raise _fail(
             path,
             node,
@@ -335,14 +356,42 @@ def load_qdq(
     path_s = os.fspath(path)
     model = read_model(path_s)
     check_structure(model, path_s)
-    float_model, facts = split(to_qdq(model, path_s), path_s)
+    try:
+        float_model, facts = split(to_qdq(model, path_s), path_s)
+    except (ArithmeticError, ValueError, TypeError, KeyError, IndexError) as exc:  # the checks are the contract
+        raise UnsupportedModelError(f"{path_s}: cannot read the quantization ({type(exc).__name__}: {exc})") from exc
     graph = _passes(convert_model(float_model, path_s, input_layout=input_layout, input_shapes=input_shapes))
     params = assign_params(graph, facts.act, path_s)
     config = _weight_config(graph, facts, path_s)
     try:
-        return quantize(graph, {}, config, params=params)
+        return _global_means(quantize(graph, {}, config, params=params))
     except QCompileError as exc:
         raise QCompileError(f"{path_s}: {exc}") from exc
+
+
+def _global_means(qgraph: Graph) -> Graph:
+    """A global average pool whose output the model quantizes differently from its input is
+    TFLite's MEAN (one rounding, like the QDQ model's float mean then Q), not an average pool
+    (which keeps the input's parameters) followed by a requantization (two roundings)."""
+    from qcompile.reference.reduce import mean_params
+
+    for lut in [n for n in qgraph.nodes if n.op == "lut" and REQUANTIZE in n.name]:
+        pool = qgraph.producer(lut.inputs[0])
+        if pool is None or pool.op != "avg_pool2d" or len(qgraph.consumers(lut.inputs[0])) != 1:
+            continue
+        x = qgraph.tensors[pool.inputs[0]]
+        if tuple(pool.attrs["kernel"]) != tuple(x.shape[1:3]) or any(pool.attrs["pads"]):
+            continue
+        y = qgraph.tensors[lut.outputs[0]]
+        attrs = mean_params(x.quant, y.quant, count=x.shape[1] * x.shape[2])
+        lo, hi = pool.attrs["act_min"], pool.attrs["act_max"]
+        if (lo, hi) != (y.quant.qmin, y.quant.qmax):
+            continue  # a fused clamp: MEAN has none
+        pool.op, pool.outputs, pool.attrs = "mean", [y.name], {**attrs, "keep_dims": 1}
+        qgraph.remove_node(lut)
+    qgraph.prune()
+    qgraph.validate()
+    return qgraph
 
 
 def _passes(graph: Graph) -> Graph:
@@ -441,8 +490,11 @@ def _propagate(graph: Graph, known: dict[str, QuantParams], shares: set[str]) ->
                     changed = True
 
 
+REQUANTIZE = "_requantize"
+
+
 def _requant_node(graph: Graph, like: Node, x: str, y: str) -> Node:
-    name = graph.unique_name(f"{like.name}_requantize")
+    name = graph.unique_name(f"{like.name}{REQUANTIZE}")
     return Node(name, "elementwise", [x], [y], {"fn": "scale", "factor": 1.0}, list(like.source_nodes))
 
 

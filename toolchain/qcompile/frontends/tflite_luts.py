@@ -140,6 +140,14 @@ def leaky_relu_table(in_scale: float, in_zp: int, out_scale: float, out_zp: int,
     return _table(np.where(d >= 0, pos, neg) + int(out_zp))
 
 
+def requantize_uint8_table(in_scale: float, in_zp: int, out_scale: float, out_zp: int) -> np.ndarray:
+    """TFLM int8 -> uint8 QUANTIZE (``Requantize``): the same arithmetic, saturated to [0, 255].
+    The table holds the uint8 results' bytes (as int8), which the ``lut`` kernel copies out."""
+    m, s = quantize_multiplier(float(np.float32(in_scale)) / float(np.float32(out_scale)))
+    values = np.clip(multiply_by_quantized_multiplier(_ALL_INT8 - int(in_zp), m, s) + int(out_zp), 0, 255)
+    return values.astype(np.uint8).view(np.int8)
+
+
 # ---- HARD_SWISH (int16 fixed point) --------------------------------------------------------
 
 

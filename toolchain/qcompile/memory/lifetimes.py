@@ -31,6 +31,13 @@ class Buffer:
     offset: int = -1
     #: tensor -> its offset inside the buffer when not 0 (overlapped buffers, memory.overlap)
     rel: dict[str, int] = field(default_factory=dict)
+    #: for a buffer made of overlapped tensors: (offset inside, size, first, last) of each
+    #: part, so bytes a dead part held are free for others (empty: one part, the whole buffer)
+    parts: list[tuple[int, int, int, int]] = field(default_factory=list)
+
+    def extents(self) -> list[tuple[int, int, int, int]]:
+        """``(offset inside the buffer, size, first step, last step)`` of every part."""
+        return self.parts or [(0, self.size, self.first, self.last)]
 
     @property
     def is_scratch(self) -> bool:
@@ -49,7 +56,7 @@ def scratch_buffer(step: int, node: str, size: int, offset: int = -1) -> Buffer:
 
 def arena_end(buffers: list[Buffer]) -> int:
     """Arena bytes needed to hold ``buffers`` at their offsets."""
-    return max((b.offset + b.size for b in buffers), default=0)
+    return max((b.offset + r + s for b in buffers for r, s, _, _ in b.extents()), default=0)
 
 
 def referenced_tensors(graph: Graph) -> list[str]:

@@ -29,7 +29,9 @@ its kernels keeps (:meth:`qcompile.codegen.families.KernelFamily.overlap_contrac
 :func:`merge_overlaps` applies this in schedule order: when a node with a contract reads
 its input buffer for the last time and creates its output buffer, the two buffers become
 one (the output at ``D`` bytes from the input, ``D`` the largest safe offset rounded down
-to the arena alignment), when that is smaller than the two apart. Chains merge again, so a
+to the arena alignment), when that is smaller than the two apart. The merged buffer keeps
+each part's own lifetime (:attr:`Buffer.parts`), so the bytes only the input held are free
+once it is consumed. Chains merge again, so a
 whole depthwise/pointwise chain is one buffer of one tensor plus the accumulated gaps.
 Batch must be 1. A merged buffer keeps each tensor's offset in it (:attr:`Buffer.rel`).
 """
@@ -179,6 +181,8 @@ def merge_overlaps(
             continue
         a.rel = {t: a.rel.get(t, 0) - lo for t in a.tensors}
         a.rel.update({t: b.rel.get(t, 0) + delta - lo for t in b.tensors})
+        a.parts = [(r - lo, n, f, last) for r, n, f, last in a.extents()]
+        a.parts += [(r + delta - lo, n, f, last) for r, n, f, last in b.extents()]
         a.tensors.extend(b.tensors)
         a.size, a.last = hi - lo, max(a.last, b.last)
         del groups[ry]

@@ -25,7 +25,7 @@ from qcompile.quant.global_mean import prefer_mean
 
 # Ops whose output must carry exactly the input's quantization (TFLite spec): they move
 # or select int8 values without arithmetic.
-SHARES_INPUT_PARAMS = {"max_pool2d", "avg_pool2d", "reshape", "transpose", "pad", "copy"}
+SHARES_INPUT_PARAMS = {"max_pool2d", "avg_pool2d", "reshape", "transpose", "pad", "copy", "strided_slice"}
 # Ops whose activation inputs and output all share one set of parameters: concat copies
 # bytes, maximum/minimum compare stored values (TFLM).
 _SHARES_ALL_PARAMS = {"concat", "maximum", "minimum"}

@@ -31,7 +31,7 @@ from qcompile.errors import QCompileError
 from qcompile.outdir import read_report
 from qcompile.resources import templates_dir
 from qcompile.targets import Target
-from qcompile.tools.firmware.build import STRICT_FLAGS, SizeSplit, _environment, _run, _size, require_tool
+from qcompile.tools.firmware.build import STRICT_FLAGS, SizeSplit, _environment, _run, io_sizes, require_tool
 from qcompile.tools.firmware.results import QemuResult, as_input_list, run_emulator, write_samples
 
 PLUGIN_SOURCE = "icount_plugin.c"
@@ -66,8 +66,8 @@ def _harness(out_dir: Path, target: Target, layer_hooks: bool) -> tuple[dict[str
         "target": target,
         "cname": cname,
         "model_comment": comment_text(str(report.get("name", cname))),
-        "inputs": [{"index": i, "size": _size(t["shape"])} for i, t in enumerate(report["inputs"])],
-        "outputs": [{"index": i, "size": _size(t["shape"])} for i, t in enumerate(report["outputs"])],
+        "inputs": io_sizes(report["inputs"]),
+        "outputs": io_sizes(report["outputs"]),
         "num_layers": len(report["layers"]),
         "layer_hooks": layer_hooks,
         "alignment": max(16, int(report.get("alignment", target.alignment))),
