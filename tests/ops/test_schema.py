@@ -20,6 +20,10 @@ from qcompile.reference import conv as ref_conv
 from qcompile.reference import ops as ref_ops
 from qcompile.reference import reduce as ref_reduce
 from qcompile.reference.executor import run_quantized
+from qcompile.reference.kernels import gather as ref_gather
+from qcompile.reference.kernels import reduce_axes as ref_reduce_axes
+from qcompile.reference.kernels import resize as ref_resize
+from qcompile.reference.kernels import transpose_conv as ref_transpose_conv
 from qcompile.resources import runtime_dir
 
 
@@ -55,6 +59,9 @@ BUILT = {
     "qc_pad_params": structs.pad_fields((2, 3), dict(pads=[(0, 1), (1, 0)], pad_value=0)),
     "qc_transpose_params": structs.transpose_fields((2, 3), dict(perm=(1, 0))),
     "qc_mean_params": structs.mean_fields((1, 3, 3, 2), dict(input_offset=1, output_offset=0, multiplier=5, shift=1)),
+    "qc_reduce_params": structs.reduce_fields((2, 3, 4), dict(axes=(1,), input_offset=1, multiplier=5, shift=-1)),
+    "qc_gather_params": structs.gather_fields((2, 3, 4), dict(axis=1, indices=(2, 0))),
+    "qc_resize_params": structs.resize_fields((1, 2, 3, 4), dict(size=(4, 6), align_corners=0, half_pixel_centers=1)),
 }
 
 
@@ -89,6 +96,12 @@ def test_every_schema_struct_is_declared_and_built() -> None:
         ("reshape", ref_ops.reshape),
         ("copy", ref_ops.copy),
         ("mean", ref_reduce.mean),
+        ("reduce_sum", ref_reduce_axes.reduce_sum),
+        ("reduce_max", ref_reduce_axes.reduce_max),
+        ("gather", ref_gather.gather),
+        ("resize_nearest", ref_resize.resize_nearest),
+        ("resize_bilinear", ref_resize.resize_bilinear),
+        ("transpose_conv2d", ref_transpose_conv.transpose_conv2d),
     ],
 )
 def test_schema_attrs_are_the_reference_keywords(op: str, fn) -> None:

@@ -63,6 +63,10 @@ MUL_ATTRS = (
 )
 #: attributes of a quantized pool (also the ``pool_``-prefixed part of ``avg_pool_fc``)
 POOL_ATTRS = ("kernel", "strides", "pads", "act_min", "act_max")
+#: attributes of a quantized ``reduce_sum`` (TFLite SUM, and MEAN over any axes)
+REDUCE_SUM_ATTRS = ("axes", "keep_dims", "input_offset", "output_offset", "multiplier", "shift")
+#: attributes of a quantized ``transpose_conv2d`` (pads may be negative at the bottom/right)
+TRANSPOSE_CONV_ATTRS = ("strides", "pads", "input_offset", "output_offset", "multiplier", "shift", "act_min", "act_max")
 ADD_PREFIX = "add_"
 POOL_PREFIX = "pool_"
 
@@ -110,6 +114,12 @@ SCHEMAS: dict[str, OpSchema] = {
         OpSchema(
             "mean", ("input_offset", "output_offset", "multiplier", "shift", "keep_dims"), structs=("qc_mean_params",)
         ),
+        OpSchema("reduce_sum", REDUCE_SUM_ATTRS, structs=("qc_reduce_params",)),
+        OpSchema("reduce_max", ("axes", "keep_dims"), structs=("qc_reduce_params",)),
+        OpSchema("gather", ("axis", "indices"), structs=("qc_gather_params",)),
+        OpSchema("resize_nearest", ("y_index", "x_index"), structs=("qc_resize_params",)),
+        OpSchema("resize_bilinear", ("size", "align_corners", "half_pixel_centers"), structs=("qc_resize_params",)),
+        OpSchema("transpose_conv2d", TRANSPOSE_CONV_ATTRS, structs=("qc_conv_params",)),
     )
 }
 
