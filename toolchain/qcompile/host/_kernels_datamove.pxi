@@ -121,7 +121,7 @@ def resize_bilinear_s8(x, *, size, align_corners, half_pixel_centers):
     return out
 
 
-def transpose_conv2d_s8(x, w, bias, *, strides, pads, input_offset, output_offset, multiplier, shift,
+def transpose_conv2d_s8(x, w, bias=None, *, strides, pads, input_offset, output_offset, multiplier, shift,
                         act_min, act_max):
     """C qc_transpose_conv2d_s8; twin of reference.kernels.transpose_conv.transpose_conv2d."""
     cdef qc_conv_params p

@@ -40,7 +40,7 @@ def transpose_conv_out_hw(x_shape: Sequence[int], w_shape: Sequence[int], stride
 def transpose_conv2d(
     x: np.ndarray,
     w: np.ndarray,
-    bias: np.ndarray | None,
+    bias: np.ndarray | None = None,
     *,
     strides: Sequence[int],
     pads: Sequence[int],
