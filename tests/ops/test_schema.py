@@ -20,9 +20,11 @@ from qcompile.reference import conv as ref_conv
 from qcompile.reference import ops as ref_ops
 from qcompile.reference import reduce as ref_reduce
 from qcompile.reference.executor import run_quantized
+from qcompile.reference.kernels import eltwise as ref_eltwise
 from qcompile.reference.kernels import gather as ref_gather
 from qcompile.reference.kernels import reduce_axes as ref_reduce_axes
 from qcompile.reference.kernels import resize as ref_resize
+from qcompile.reference.kernels import transformer as ref_transformer
 from qcompile.reference.kernels import transpose_conv as ref_transpose_conv
 from qcompile.resources import runtime_dir
 
@@ -58,10 +60,18 @@ BUILT = {
     "qc_softmax_params": structs.softmax_fields((2, 10), dict(input_multiplier=1, input_left_shift=2, diff_min=-9)),
     "qc_pad_params": structs.pad_fields((2, 3), dict(pads=[(0, 1), (1, 0)], pad_value=0)),
     "qc_transpose_params": structs.transpose_fields((2, 3), dict(perm=(1, 0))),
+    "qc_broadcast_params": structs.broadcast_fields((2, 3), (3,), {}),
+    "qc_prelu_params": structs.prelu_fields((1, 2, 3), (3,), {k: 0 for k in ops.PRELU_ATTRS}),
     "qc_mean_params": structs.mean_fields((1, 3, 3, 2), dict(input_offset=1, output_offset=0, multiplier=5, shift=1)),
     "qc_reduce_params": structs.reduce_fields((2, 3, 4), dict(axes=(1,), input_offset=1, multiplier=5, shift=-1)),
     "qc_gather_params": structs.gather_fields((2, 3, 4), dict(axis=1, indices=(2, 0))),
     "qc_resize_params": structs.resize_fields((1, 2, 3, 4), dict(size=(4, 6), align_corners=0, half_pixel_centers=1)),
+    "qc_batch_matmul_params": structs.batch_matmul_fields(
+        (2, 3, 4), (4, 5), {k: 0 for k in ops.BATCH_MATMUL_ATTRS} | dict(act_min=-128, act_max=127)
+    ),
+    "qc_layer_norm_params": structs.layer_norm_fields(
+        (3, 8), dict(eps=1, out_shift=20, output_offset=0, act_min=-128, act_max=127)
+    ),
 }
 
 
@@ -102,6 +112,11 @@ def test_every_schema_struct_is_declared_and_built() -> None:
         ("resize_nearest", ref_resize.resize_nearest),
         ("resize_bilinear", ref_resize.resize_bilinear),
         ("transpose_conv2d", ref_transpose_conv.transpose_conv2d),
+        ("maximum", ref_eltwise.maximum),
+        ("minimum", ref_eltwise.minimum),
+        ("prelu", ref_eltwise.prelu),
+        ("batch_matmul", ref_transformer.batch_matmul),
+        ("layer_norm", ref_transformer.layer_norm),
     ],
 )
 def test_schema_attrs_are_the_reference_keywords(op: str, fn) -> None:
@@ -142,7 +157,14 @@ def test_executor_names_the_node_whose_attributes_drifted() -> None:
 
 
 def test_planner_facts_come_from_the_schema() -> None:
-    assert inplace.INPLACE_OPS == {"add": (0, 1), "lut": (0,), "conv2d_add": (3,)}
+    assert inplace.INPLACE_OPS == {
+        "add": (0, 1),
+        "lut": (0,),
+        "conv2d_add": (3,),
+        "maximum": (0, 1),
+        "minimum": (0, 1),
+        "prelu": (0,),
+    }
     assert aliases.ALIAS_OPS == {"reshape"}
     assert ops.scratch_ops() == {
         "conv2d": 2,

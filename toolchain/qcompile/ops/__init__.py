@@ -61,12 +61,36 @@ MUL_ATTRS = (
     "act_min",
     "act_max",
 )
+#: attributes of a quantized ``prelu`` (TFLM's PRELU), in the order of the C ``qc_prelu_params`` fields
+PRELU_ATTRS = (
+    "input_offset",
+    "alpha_offset",
+    "output_offset",
+    "output_multiplier_1",
+    "output_shift_1",
+    "output_multiplier_2",
+    "output_shift_2",
+)
 #: attributes of a quantized pool (also the ``pool_``-prefixed part of ``avg_pool_fc``)
 POOL_ATTRS = ("kernel", "strides", "pads", "act_min", "act_max")
 #: attributes of a quantized ``reduce_sum`` (TFLite SUM, and MEAN over any axes)
 REDUCE_SUM_ATTRS = ("axes", "keep_dims", "input_offset", "output_offset", "multiplier", "shift")
 #: attributes of a quantized ``transpose_conv2d`` (pads may be negative at the bottom/right)
 TRANSPOSE_CONV_ATTRS = ("strides", "pads", "input_offset", "output_offset", "multiplier", "shift", "act_min", "act_max")
+#: attributes of a quantized ``batch_matmul`` (TFLite BATCH_MATMUL), in ``qc_batch_matmul_params`` order
+BATCH_MATMUL_ATTRS = (
+    "adj_x",
+    "adj_y",
+    "lhs_offset",
+    "rhs_offset",
+    "output_offset",
+    "output_multiplier",
+    "output_shift",
+    "act_min",
+    "act_max",
+)
+#: attributes of a quantized ``layer_norm`` (inputs x, int32 gamma, int32 beta)
+LAYER_NORM_ATTRS = ("eps", "out_shift", "output_offset", "act_min", "act_max")
 ADD_PREFIX = "add_"
 POOL_PREFIX = "pool_"
 
@@ -98,6 +122,9 @@ SCHEMAS: dict[str, OpSchema] = {
         OpSchema("fully_connected", FC_ATTRS, scratch_shapes=2, structs=("qc_fc_params",)),
         OpSchema("add", ADD_ATTRS, inplace=(0, 1), structs=("qc_add_params",)),
         OpSchema("mul", MUL_ATTRS, structs=("qc_mul_params",)),
+        OpSchema("maximum", (), inplace=(0, 1), structs=("qc_broadcast_params",)),
+        OpSchema("minimum", (), inplace=(0, 1), structs=("qc_broadcast_params",)),
+        OpSchema("prelu", PRELU_ATTRS, inplace=(0,), structs=("qc_prelu_params",)),
         OpSchema("max_pool2d", POOL_ATTRS, structs=("qc_pool_params",)),
         OpSchema("avg_pool2d", POOL_ATTRS, scratch_shapes=1, structs=("qc_pool_params",)),
         OpSchema("softmax", ("input_multiplier", "input_left_shift", "diff_min"), structs=("qc_softmax_params",)),
@@ -120,6 +147,8 @@ SCHEMAS: dict[str, OpSchema] = {
         OpSchema("resize_nearest", ("y_index", "x_index"), structs=("qc_resize_params",)),
         OpSchema("resize_bilinear", ("size", "align_corners", "half_pixel_centers"), structs=("qc_resize_params",)),
         OpSchema("transpose_conv2d", TRANSPOSE_CONV_ATTRS, structs=("qc_conv_params",)),
+        OpSchema("batch_matmul", BATCH_MATMUL_ATTRS, structs=("qc_batch_matmul_params",)),
+        OpSchema("layer_norm", LAYER_NORM_ATTRS, structs=("qc_layer_norm_params",)),
     )
 }
 

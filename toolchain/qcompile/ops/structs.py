@@ -52,9 +52,11 @@ def _shape(shape: Sequence[int], ndim: int, name: str) -> tuple[int, ...]:
     return dims
 
 
-def _act(attrs: Mapping[str, Any], prefix: str = "") -> dict[str, int]:
-    lo = _int(prefix + "act_min", attrs["act_min"], -128, 127)
-    hi = _int(prefix + "act_max", attrs["act_max"], -128, 127)
+def _act(attrs: Mapping[str, Any], prefix: str = "", bits: int = 8) -> dict[str, int]:
+    """Activation bounds within the activation type (int8, or int16 for the 16x8 kernels)."""
+    qmin, qmax = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    lo = _int(prefix + "act_min", attrs["act_min"], qmin, qmax)
+    hi = _int(prefix + "act_max", attrs["act_max"], qmin, qmax)
     if lo > hi:
         raise ValueError(f"{prefix}act_min {lo} > {prefix}act_max {hi}")
     return {"act_min": lo, "act_max": hi}
@@ -85,7 +87,7 @@ def _conv_window(xs: tuple[int, ...], kh: int, kw: int, attrs: Mapping[str, Any]
 
 
 def conv_fields(
-    x_shape: Sequence[int], w_shape: Sequence[int], attrs: Mapping[str, Any], *, depthwise: bool
+    x_shape: Sequence[int], w_shape: Sequence[int], attrs: Mapping[str, Any], *, depthwise: bool, bits: int = 8
 ) -> dict[str, int]:
     """``qc_conv_params`` of a conv2d (w ``[OC,KH,KW,C/groups]``) or depthwise conv (w ``[KH,KW,C*dm]``)."""
     n, h, wd, c = xs = _shape(x_shape, 4, "x")
@@ -106,11 +108,11 @@ def conv_fields(
             raise ValueError(f"{what} tensor too large for the int32 C kernel")
     if oc * kh * kw * c > I32_MAX:
         raise ValueError("filter tensor too large for the int32 C kernel")
-    return _conv_struct(xs, oc, kh, kw, win, groups, dm, attrs)
+    return _conv_struct(xs, oc, kh, kw, win, groups, dm, attrs, bits)
 
 
 def _conv_struct(
-    xs: tuple[int, ...], oc: int, kh: int, kw: int, win: Mapping[str, int], groups: int, dm: int, attrs
+    xs: tuple[int, ...], oc: int, kh: int, kw: int, win: Mapping[str, int], groups: int, dm: int, attrs, bits: int = 8
 ) -> dict[str, int]:
     """The ``qc_conv_params`` dict, in declaration order (``win``: output size, strides, dilations, pads)."""
     n, h, wd, c = xs
@@ -128,11 +130,13 @@ def _conv_struct(
         "groups": groups,
         "depth_multiplier": dm,
         **_offsets(attrs),
-        **_act(attrs),
+        **_act(attrs, bits=bits),
     }
 
 
-def fc_fields(x_shape: Sequence[int], w_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, int]:
+def fc_fields(
+    x_shape: Sequence[int], w_shape: Sequence[int], attrs: Mapping[str, Any], bits: int = 8
+) -> dict[str, int]:
     """``qc_fc_params``: rows = every dimension of x but the last; ``per_channel`` when the
     multiplier or shift has more than one entry."""
     xs = tuple(int(d) for d in x_shape)
@@ -151,7 +155,7 @@ def fc_fields(x_shape: Sequence[int], w_shape: Sequence[int], attrs: Mapping[str
         "in_features": k,
         "out_features": nout,
         **_offsets(attrs),
-        **_act(attrs),
+        **_act(attrs, bits=bits),
         "per_channel": int(m.size != 1 or s.size != 1),
     }
 
@@ -164,7 +168,11 @@ def _broadcast(shape1: Sequence[int] | None, shape2: Sequence[int] | None) -> di
 
 
 def add_fields(
-    shape1: Sequence[int] | None, shape2: Sequence[int] | None, attrs: Mapping[str, Any], prefix: str = ""
+    shape1: Sequence[int] | None,
+    shape2: Sequence[int] | None,
+    attrs: Mapping[str, Any],
+    prefix: str = "",
+    bits: int = 8,
 ) -> dict[str, Any]:
     """``qc_add_params`` (TFLM's int8 ADD/SUB contract: input shifts and output shift <= 0);
     no shapes for the fused epilogue of ``conv2d_add``. ``prefix`` names the attributes in errors."""
@@ -177,10 +185,10 @@ def add_fields(
     for k in ("input1", "input2", "output"):
         fields[f"{k}_multiplier"] = _int(f"{prefix}{k}_multiplier", attrs[f"{k}_multiplier"])
         fields[f"{k}_shift"] = _int(f"{prefix}{k}_shift", attrs[f"{k}_shift"], -31, 0)
-    return fields | _act(attrs, prefix)
+    return fields | _act(attrs, prefix, bits)
 
 
-def mul_fields(shape1: Sequence[int], shape2: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, Any]:
+def mul_fields(shape1: Sequence[int], shape2: Sequence[int], attrs: Mapping[str, Any], bits: int = 8) -> dict[str, Any]:
     """``qc_mul_params``."""
     fields = _broadcast(shape1, shape2)
     for k in ("input1_offset", "input2_offset"):
@@ -188,13 +196,32 @@ def mul_fields(shape1: Sequence[int], shape2: Sequence[int], attrs: Mapping[str,
     fields["output_offset"] = _int("output_offset", attrs["output_offset"])
     fields["output_multiplier"] = _int("output_multiplier", attrs["output_multiplier"])
     fields["output_shift"] = _int("output_shift", attrs["output_shift"], -31, 31)
-    return fields | _act(attrs)
+    return fields | _act(attrs, bits=bits)
 
 
-def pool_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, int]:
+def broadcast_fields(shape1: Sequence[int], shape2: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """``qc_broadcast_params`` of ``maximum`` / ``minimum`` (no attributes)."""
+    return _broadcast(shape1, shape2)
+
+
+def prelu_fields(x_shape: Sequence[int], alpha_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """``qc_prelu_params`` (TFLM's PRELU; alpha broadcast against the input)."""
+    fields = _broadcast(x_shape, alpha_shape)
+    if tuple(np.broadcast_shapes(tuple(x_shape), tuple(alpha_shape))) != tuple(x_shape):
+        raise ValueError(f"alpha {tuple(alpha_shape)} must broadcast to the input {tuple(x_shape)}")
+    for k in ("input_offset", "alpha_offset"):
+        fields[k] = _int(k, attrs[k], -127, 128)
+    fields["output_offset"] = _int("output_offset", attrs["output_offset"], -128, 127)
+    for k in ("1", "2"):
+        fields[f"output_multiplier_{k}"] = _int(f"output_multiplier_{k}", attrs[f"output_multiplier_{k}"])
+        fields[f"output_shift_{k}"] = _int(f"output_shift_{k}", attrs[f"output_shift_{k}"], -31, 31)
+    return fields
+
+
+def pool_fields(x_shape: Sequence[int], attrs: Mapping[str, Any], bits: int = 8) -> dict[str, int]:
     """``qc_pool_params`` of max_pool2d / avg_pool2d (pads = top, left, bottom, right)."""
     fields = op_params.pool_layout(x_shape, attrs["kernel"], attrs["strides"], attrs["pads"])
-    return fields | _act(attrs)
+    return fields | _act(attrs, bits=bits)
 
 
 def softmax_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, int]:
@@ -211,11 +238,12 @@ def softmax_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str
     }
 
 
-def pad_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, Any]:
+def pad_fields(x_shape: Sequence[int], attrs: Mapping[str, Any], bits: int = 8) -> dict[str, Any]:
     """``qc_pad_params``: right-aligned rank-5 shape and pads."""
     in5, before, after = op_params.pad_layout(x_shape, attrs["pads"])
+    qmin, qmax = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
     return {"in_shape": in5, "pad_before": before, "pad_after": after} | {
-        "pad_value": _int("pad_value", attrs["pad_value"], -128, 127)
+        "pad_value": _int("pad_value", attrs["pad_value"], qmin, qmax)
     }
 
 
@@ -311,3 +339,59 @@ def transpose_conv_fields(x_shape: Sequence[int], w_shape: Sequence[int], attrs:
         raise ValueError(f"transposed conv output {oh}x{ow} is not supported")
     win = {"out_h": oh, "out_w": ow, "stride_h": sh, "stride_w": sw, "dilation_h": 1, "dilation_w": 1}
     return _conv_struct(xs, oc, kh, kw, win | {"pad_top": top, "pad_left": left}, 1, 1, attrs)
+
+
+def batch_matmul_fields(a_shape: Sequence[int], b_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """``qc_batch_matmul_params``: the broadcast batch dims (right-aligned to 3), each
+    operand's element stride per batch dim (0 where it broadcasts), and M, N, K."""
+    a, b = tuple(int(d) for d in a_shape), tuple(int(d) for d in b_shape)
+    if not (2 <= len(a) <= 5 and 2 <= len(b) <= 5):
+        raise ValueError(f"batch_matmul operands must have rank 2..5, got {a} and {b}")
+    adj_x, adj_y = _int("adj_x", attrs["adj_x"], 0, 1), _int("adj_y", attrs["adj_y"], 0, 1)
+    rows, depth = (a[-1], a[-2]) if adj_x else (a[-2], a[-1])
+    depth_b, cols = (b[-1], b[-2]) if adj_y else (b[-2], b[-1])
+    if depth != depth_b or not 1 <= depth <= 32768:
+        raise ValueError(f"inner dimensions {depth} and {depth_b} must agree and lie in [1, 32768]")
+    a3, b3 = (1,) * (5 - len(a)) + a[:-2], (1,) * (5 - len(b)) + b[:-2]
+    batch = []
+    for da, db in zip(a3, b3, strict=True):
+        if da != db and 1 not in (da, db):
+            raise ValueError(f"batch dims of {a} and {b} do not broadcast")
+        batch.append(max(da, db))
+
+    def strides(dims: tuple[int, ...], matrix: int) -> list[int]:
+        out, step = [0, 0, 0], matrix
+        for i in (2, 1, 0):
+            out[i] = step if dims[i] > 1 else 0
+            step *= dims[i]
+        return out
+
+    return {
+        "batch": batch,
+        "lhs_strides": strides(a3, a[-1] * a[-2]),
+        "rhs_strides": strides(b3, b[-1] * b[-2]),
+        "rows": rows,
+        "cols": cols,
+        "depth": depth,
+        "adj_x": adj_x,
+        "adj_y": adj_y,
+        "lhs_offset": _int("lhs_offset", attrs["lhs_offset"], -128, 128),
+        "rhs_offset": _int("rhs_offset", attrs["rhs_offset"], -128, 128),
+        "output_offset": _int("output_offset", attrs["output_offset"], -128, 127),
+        "output_multiplier": _int("output_multiplier", attrs["output_multiplier"]),
+        "output_shift": _int("output_shift", attrs["output_shift"], -31, 31),
+    } | _act(attrs)
+
+
+def layer_norm_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, int]:
+    """``qc_layer_norm_params``: rows of ``cols`` (the innermost axis) values."""
+    shape = tuple(int(d) for d in x_shape)
+    if not shape or not 1 <= shape[-1] <= 4096:
+        raise ValueError(f"layer_norm rows must have 1..4096 elements, got shape {shape}")
+    return {
+        "rows": math.prod(shape) // shape[-1],
+        "cols": shape[-1],
+        "eps": _int("eps", attrs["eps"], 0),
+        "out_shift": _int("out_shift", attrs["out_shift"], 1, 62),
+        "output_offset": _int("output_offset", attrs["output_offset"], -128, 127),
+    } | _act(attrs)
