@@ -160,7 +160,7 @@ def assign_activation_params(
     groups = _Groups()
     fixed: dict[str, QuantParams] = {}
     for node in graph.nodes:
-        if node.op in SHARES_INPUT_PARAMS:
+        if node.op in SHARES_INPUT_PARAMS or QUANT_CONVERTERS.extra(node.op).get("shares_input_params"):
             groups.union(node.inputs[0], node.outputs[0])
         elif node.op in _SHARES_ALL_PARAMS:
             for name in node.inputs:
@@ -228,11 +228,12 @@ def quantize(
 
     for node in qgraph.nodes:
         converter = _CONVERTERS.get(node.op) or QUANT_CONVERTERS.get(node.op)
-        if node.op not in WEIGHT_AXIS and converter is None:
+        weight_axis = WEIGHT_AXIS.get(node.op, QUANT_CONVERTERS.extra(node.op).get("weight_axis"))
+        if weight_axis is None and converter is None:
             raise QCompileError(f"cannot quantize node {node.name!r}: op {node.op!r} has no int8 form")
         try:
-            if node.op in WEIGHT_AXIS:
-                _convert_weighted(qgraph, node, WEIGHT_AXIS[node.op], config)
+            if weight_axis is not None:
+                _convert_weighted(qgraph, node, weight_axis, config)
             else:
                 converter(qgraph, node)
         except ValueError as exc:  # a multiplier no int32 kernel can apply (absurd ranges or weights)
