@@ -15,7 +15,7 @@ def test_describe_counts_and_unsupported(tmp_path: Path) -> None:
     w = np.ones((4, 3, 3, 3), np.float32)
     nodes = [
         helper.make_node("Conv", ["x", "w", "b"], ["c"], name="conv", pads=[1, 1, 1, 1]),
-        helper.make_node("Erf", ["c"], ["y"], name="erf"),
+        helper.make_node("Hardmax", ["c"], ["y"], name="hardmax"),
     ]
     graph = helper.make_graph(
         nodes,
@@ -26,11 +26,11 @@ def test_describe_counts_and_unsupported(tmp_path: Path) -> None:
     )
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), tmp_path / "m.onnx")
     rows = describe(tmp_path / "m.onnx")
-    assert [r["name"] for r in rows] == ["conv", "erf"]
-    conv, erf = rows
+    assert [r["name"] for r in rows] == ["conv", "hardmax"]
+    conv, hardmax = rows
     assert conv["output_shapes"] == [(1, 4, 8, 8)] and conv["params"] == 4 * 27 + 4
     assert conv["macs"] == 4 * 8 * 8 * 27 and conv["supported"]
-    assert not erf["supported"] and "not supported" in erf["reason"]
+    assert not hardmax["supported"] and "not supported" in hardmax["reason"]
     assert totals(rows) == {"nodes": 2, "params": 112, "macs": 6912, "unsupported": 1}
 
 
