@@ -54,7 +54,7 @@ class _Graph:
         self.producer = {o: n for n in g.node for o in n.output if o}
         self.consumers: dict[str, list[onnx.NodeProto]] = defaultdict(list)
         for n in g.node:
-            for i in n.input:
+            for i in dict.fromkeys(n.input):  # a node reading a value twice (Mul(d, d)) counts once
                 if i:
                     self.consumers[i].append(n)
         self.outputs = {o.name for o in g.output}
