@@ -33,6 +33,7 @@ _OPTIONS_TYPE = {
     "ReshapeOptions": fb.BuiltinOptions.ReshapeOptions,
     "SqueezeOptions": fb.BuiltinOptions.SqueezeOptions,
     "PadOptions": fb.BuiltinOptions.PadOptions,
+    "BatchMatMulOptions": fb.BuiltinOptions.BatchMatMulOptions,
 }
 ACT = {"NONE": 0, "RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3}
 PAD = {"SAME": 0, "VALID": 1}

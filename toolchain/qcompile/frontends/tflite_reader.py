@@ -111,6 +111,7 @@ BUILTIN_OPS: dict[int, str] = {
     98: "LEAKY_RELU",
     114: "QUANTIZE",
     117: "HARD_SWISH",
+    126: "BATCH_MATMUL",
 }
 
 FUSED_ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
@@ -171,6 +172,10 @@ _OPTIONS: dict[int, tuple[str, list[tuple[str, int, str, Any]]]] = {
     27: ("ReducerOptions", [("keep_dims", 0, "B", 0)]),
     28: ("SubOptions", [("fused_activation_function", 0, "b", 0)]),
     30: ("SqueezeOptions", [("squeeze_dims", 0, "vi", None)]),
+    101: (
+        "BatchMatMulOptions",
+        [("adj_x", 0, "B", 0), ("adj_y", 1, "B", 0), ("asymmetric_quantize_inputs", 2, "B", 0)],
+    ),
 }
 
 
