@@ -136,6 +136,11 @@ def _opset13(onnx_path: Path, work: Path) -> Path:
 
 
 def ort_qdq_top1(task: Task, method: str, work: Path) -> np.ndarray:
+    return _top1(_ort_run(ort_qdq_model(task, method, work), task.x, optimize=False), len(task.x))
+
+
+def ort_qdq_model(task: Task, method: str, work: Path) -> Path:
+    """ONNX Runtime's ``quantize_static`` QDQ model (per-channel int8 weights, int8 activations)."""
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,
@@ -165,7 +170,7 @@ def ort_qdq_top1(task: Task, method: str, work: Path) -> np.ndarray:
         weight_type=QuantType.QInt8,
         calibrate_method={"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy}[method],
     )
-    return _top1(_ort_run(out, task.x, optimize=False), len(task.x))
+    return out
 
 
 def tflite_top1(task: Task, work: Path) -> np.ndarray | None:

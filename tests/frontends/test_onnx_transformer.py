@@ -127,10 +127,13 @@ def test_attention_matmuls(tmp_path: Path) -> None:
     nodes = [
         helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2]),
         helper.make_node("MatMul", ["q", "kt"], ["s"]),
-        helper.make_node("MatMul", ["s", "v"], ["y"]),
+        helper.make_node("Mul", ["s", "c"], ["sc"]),
+        helper.make_node("Softmax", ["sc"], ["p"], axis=-1),
+        helper.make_node("MatMul", ["p", "v"], ["y"]),
     ]
-    model = make_model(nodes, [("q", [1, 2, 5, 4]), ("k", [1, 2, 5, 4]), ("v", [1, 1, 5, 3])], ["y"])
-    graph = check(model, tmp_path, input_layout="nchw")
+    inputs = [("q", [1, 2, 5, 4]), ("k", [1, 2, 5, 4]), ("v", [1, 1, 5, 3])]
+    graph = check(make_model(nodes, inputs, ["y"], [_scalar("c", 0.5)]), tmp_path, input_layout="nchw")
     mm = [n for n in graph.nodes if n.op == "batch_matmul"]
     assert [(n.attrs["adj_x"], n.attrs["adj_y"]) for n in mm] == [(0, 1), (0, 0)]
-    assert "transpose" not in ops(graph)
+    assert ops(graph) == ["batch_matmul", "softmax", "batch_matmul"]  # the scale is the softmax's beta
+    assert graph.nodes[1].attrs["beta"] == 0.5

@@ -18,6 +18,7 @@ from qcompile.passes.float_ir import (
     fold_bias_add,
     fold_constants,
     fold_pad,
+    fold_softmax_scale,
     fuse_activation,
     prune,
     remove_identity,
@@ -25,7 +26,16 @@ from qcompile.passes.float_ir import (
 
 PIPELINE = tuple(
     module.run
-    for module in (fold_constants, remove_identity, fold_pad, fold_batchnorm, fold_bias_add, fuse_activation, prune)
+    for module in (
+        fold_constants,
+        remove_identity,
+        fold_pad,
+        fold_batchnorm,
+        fold_bias_add,
+        fold_softmax_scale,
+        fuse_activation,
+        prune,
+    )
 )
 
 
