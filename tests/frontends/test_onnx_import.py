@@ -365,10 +365,10 @@ def test_unsupported_nodes_all_listed(tmp_path: Path) -> None:
     nodes = [
         helper.make_node("Relu", ["x"], ["a"], name="ok"),
         helper.make_node("Erf", ["a"], ["b"], name="bad_erf"),
-        helper.make_node("MatMul", ["b", "b"], ["c"], name="bad_matmul"),
+        helper.make_node("MatMul", ["w", "b"], ["c"], name="bad_matmul"),  # constant x activation
         helper.make_node("Foo", ["c"], ["y"], name="bad_custom", domain="com.example"),
     ]
-    m = make_model(nodes, [("x", [2, 2])], ["y"])
+    m = make_model(nodes, [("x", [2, 2])], ["y"], [_init("w", np.eye(2, dtype=np.float32))])
     m.opset_import.append(helper.make_opsetid("com.example", 1))
     onnx.save(m, tmp_path / "m.onnx")
     with pytest.raises(UnsupportedModelError) as err:
