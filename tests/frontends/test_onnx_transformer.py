@@ -137,3 +137,12 @@ def test_attention_matmuls(tmp_path: Path) -> None:
     assert [(n.attrs["adj_x"], n.attrs["adj_y"]) for n in mm] == [(0, 1), (0, 0)]
     assert ops(graph) == ["batch_matmul", "softmax", "batch_matmul"]  # the scale is the softmax's beta
     assert graph.nodes[1].attrs["beta"] == 0.5
+
+
+def test_inspect_marks_recognised_chains_supported(tmp_path: Path) -> None:
+    from qcompile.tools.inspect import describe
+
+    onnx.save(decomposed_layer_norm(), tmp_path / "ln.onnx")
+    rows = describe(tmp_path / "ln.onnx")
+    assert {r["op_type"] for r in rows} >= {"ReduceMean", "Sqrt", "Div"}
+    assert all(r["supported"] for r in rows)

@@ -69,6 +69,7 @@ def describe(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """
     from qcompile.errors import QCompileError
     from qcompile.frontends.detect import model_kind
+    from qcompile.frontends.onnx_fusions import fused_node_indices
 
     path_s = os.fspath(path)
     if model_kind(Path(path_s)) == "tflite":
@@ -87,8 +88,9 @@ def describe(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
                 if a.name == "value":
                     inits[node.output[0]] = int(np.prod(a.t.dims, dtype=np.int64))
     rows = []
+    fused = fused_node_indices(model)  # parts of a recognised LayerNorm/GELU chain
     for idx, node in enumerate(model.graph.node):
-        reason = _node_problem(node, const, opset)
+        reason = None if idx in fused else _node_problem(node, const, opset)
         params = sum(inits.get(i, 0) for i in node.input[1:] if i) if node.op_type != "Constant" else 0
         rows.append(
             {
