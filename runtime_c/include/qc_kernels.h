@@ -108,6 +108,30 @@ typedef struct {
 
 int qc_mul_s8(const qc_mul_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
 
+/* Broadcast geometry alone: MAXIMUM / MINIMUM compare raw int8 values (TFLM). */
+typedef struct {
+    int32_t out_shape[QC_MAX_RANK];
+    int32_t in1_strides[QC_MAX_RANK];
+    int32_t in2_strides[QC_MAX_RANK];
+} qc_broadcast_params;
+
+int qc_maximum_s8(const qc_broadcast_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+int qc_minimum_s8(const qc_broadcast_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+
+/* TFLM's int8 PRELU: in2 is alpha (broadcast, e.g. one slope per channel).
+ * v = x + input_offset; out = clamp((v >= 0 ? MBQM(v, m1, s1) : MBQM(v * (alpha + alpha_offset), m2, s2))
+ * + output_offset). */
+typedef struct {
+    int32_t out_shape[QC_MAX_RANK];
+    int32_t in1_strides[QC_MAX_RANK];
+    int32_t in2_strides[QC_MAX_RANK];
+    int32_t input_offset, alpha_offset, output_offset;
+    int32_t output_multiplier_1, output_shift_1;
+    int32_t output_multiplier_2, output_shift_2;
+} qc_prelu_params;
+
+int qc_prelu_s8(const qc_prelu_params *p, const int8_t *input, const int8_t *alpha, int8_t *out);
+
 /* ---- pooling ------------------------------------------------------------------------ */
 
 typedef struct {

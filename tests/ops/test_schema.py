@@ -20,6 +20,7 @@ from qcompile.reference import conv as ref_conv
 from qcompile.reference import ops as ref_ops
 from qcompile.reference import reduce as ref_reduce
 from qcompile.reference.executor import run_quantized
+from qcompile.reference.kernels import eltwise as ref_eltwise
 from qcompile.reference.kernels import transformer as ref_transformer
 from qcompile.resources import runtime_dir
 
@@ -55,6 +56,8 @@ BUILT = {
     "qc_softmax_params": structs.softmax_fields((2, 10), dict(input_multiplier=1, input_left_shift=2, diff_min=-9)),
     "qc_pad_params": structs.pad_fields((2, 3), dict(pads=[(0, 1), (1, 0)], pad_value=0)),
     "qc_transpose_params": structs.transpose_fields((2, 3), dict(perm=(1, 0))),
+    "qc_broadcast_params": structs.broadcast_fields((2, 3), (3,), {}),
+    "qc_prelu_params": structs.prelu_fields((1, 2, 3), (3,), {k: 0 for k in ops.PRELU_ATTRS}),
     "qc_mean_params": structs.mean_fields((1, 3, 3, 2), dict(input_offset=1, output_offset=0, multiplier=5, shift=1)),
     "qc_batch_matmul_params": structs.batch_matmul_fields(
         (2, 3, 4), (4, 5), {k: 0 for k in ops.BATCH_MATMUL_ATTRS} | dict(act_min=-128, act_max=127)
@@ -96,6 +99,9 @@ def test_every_schema_struct_is_declared_and_built() -> None:
         ("reshape", ref_ops.reshape),
         ("copy", ref_ops.copy),
         ("mean", ref_reduce.mean),
+        ("maximum", ref_eltwise.maximum),
+        ("minimum", ref_eltwise.minimum),
+        ("prelu", ref_eltwise.prelu),
         ("batch_matmul", ref_transformer.batch_matmul),
         ("layer_norm", ref_transformer.layer_norm),
     ],
@@ -138,7 +144,14 @@ def test_executor_names_the_node_whose_attributes_drifted() -> None:
 
 
 def test_planner_facts_come_from_the_schema() -> None:
-    assert inplace.INPLACE_OPS == {"add": (0, 1), "lut": (0,), "conv2d_add": (3,)}
+    assert inplace.INPLACE_OPS == {
+        "add": (0, 1),
+        "lut": (0,),
+        "conv2d_add": (3,),
+        "maximum": (0, 1),
+        "minimum": (0, 1),
+        "prelu": (0,),
+    }
     assert aliases.ALIAS_OPS == {"reshape"}
     assert ops.scratch_ops() == {
         "conv2d": 2,

@@ -115,6 +115,15 @@ def _ram(plan: MemoryPlan, context: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _below_bound(plan: MemoryPlan) -> dict[str, Any]:
+    """``report.json`` ``below_bound``: the overlapped plan in use, or the arena it would need."""
+    return {
+        "used": bool(plan.overlaps),
+        "overlapped_layers": sorted(plan.overlaps),
+        "available_arena_bytes": plan.below_bound_arena or (plan.arena_size if plan.overlaps else None),
+    }
+
+
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
@@ -148,22 +157,37 @@ def _plan(
     ram_budget: int | None,
     io_in_arena: bool = False,
 ) -> MemoryPlan:
-    """The memory plan with the running family's scratch sizes, checked against the budget."""
+    """The memory plan with the running family's scratch sizes, checked against the budget.
+
+    The layer-by-layer plan is kept unless ``ram_budget`` asks for less: then outputs may
+    overlap the inputs they consume (:mod:`qcompile.memory.overlap`, same kernels, same
+    instructions), where the family's kernels allow it. When that plan is smaller but not
+    chosen, its size is kept in ``below_bound_arena`` for the report.
+    """
     family = target.family
     if scratch is None:
         scratch = family.scratch(graph, compute_scratch(graph))
-    plan = plan_memory(
-        graph,
-        scratch=scratch,
-        alignment=arena_alignment,
+    budget = None if ram_budget is None else ram_budget - STATIC_STATE_BYTES
+    options: dict[str, Any] = {
+        "scratch": scratch,
+        "alignment": arena_alignment,
         # Row bands trade speed for RAM: on by default where RAM is the goal, on the host
         # only when a --ram-budget asks for it.
-        row_split_ops=ROW_SPLIT_OPS
+        "row_split_ops": ROW_SPLIT_OPS
         if family.row_bands and (target.optimize == "ram" or ram_budget is not None)
         else (),
-        budget=None if ram_budget is None else ram_budget - STATIC_STATE_BYTES,
-        io_in_arena=io_in_arena,
-    )
+        "budget": budget,
+        "io_in_arena": io_in_arena,
+    }
+    plan = plan_memory(graph, **options)
+    contracts = family.overlap_contracts(graph)
+    if contracts:
+        below = plan_memory(graph, overlap=contracts, **options)
+        if below.arena_size < plan.arena_size:
+            if budget is not None and plan.arena_size > budget:
+                plan = below
+            else:
+                plan.below_bound_arena = below.arena_size
     if ram_budget is not None:
         check_ram_budget(graph, plan, ram_budget)
     return plan
@@ -197,6 +221,7 @@ def _report(
         "static_state_bytes": STATIC_STATE_BYTES,
         "ram_budget": context["ram_budget"],
         "ram": _ram(plan, context),
+        "below_bound": _below_bound(plan),
         "peak_layer": plan.peak_step,
         "peak_live": [{"name": live, "bytes": size} for live, size in plan.peak_live],
         "weight_bytes": context["weight_bytes"],

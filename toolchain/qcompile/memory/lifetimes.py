@@ -10,7 +10,7 @@ intervals, so they are the whole time model of the planner.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from qcompile.errors import QCompileError
 from qcompile.ir import Graph
@@ -29,6 +29,8 @@ class Buffer:
     last: int
     tensors: list[str]  # the group's tensors, or [node name] for a scratch buffer
     offset: int = -1
+    #: tensor -> its offset inside the buffer when not 0 (overlapped buffers, memory.overlap)
+    rel: dict[str, int] = field(default_factory=dict)
 
     @property
     def is_scratch(self) -> bool:

@@ -10,6 +10,8 @@ one concept in its own module:
 2. :mod:`~qcompile.memory.lifetimes`: the steps during which each arena buffer is live;
 3. :mod:`~qcompile.memory.inplace`: element-wise outputs take over a dying input's buffer;
 4. :mod:`~qcompile.memory.placement`: arena offsets by the greedy in several orders;
+   :mod:`~qcompile.memory.overlap`: with ``overlap`` contracts, a conv-like output starts
+   a few rows before the input it consumes (below the layer-by-layer bound);
 5. :mod:`~qcompile.memory.row_bands`: conv scratch in bytes that are dead while it runs;
 6. :mod:`~qcompile.memory.bounds`: the lower bound and the peak layer (and the budget check).
 """
@@ -24,6 +26,7 @@ from qcompile.memory.aliases import Aliases, resolve_aliases
 from qcompile.memory.bounds import lower_bound
 from qcompile.memory.inplace import merge_inplace
 from qcompile.memory.lifetimes import Buffer, arena_buffers, arena_end, referenced_tensors, scratch_buffer
+from qcompile.memory.overlap import merge_overlaps
 from qcompile.memory.placement import place
 from qcompile.memory.plan import Location, MemoryPlan
 from qcompile.memory.row_bands import ALL_DIRECT, find_splits, plan_row_bands
@@ -37,6 +40,7 @@ def plan_memory(
     row_split_ops: Collection[str] = (),
     budget: int | None = None,
     io_in_arena: bool = False,
+    overlap: Mapping[str, str] | None = None,
 ) -> MemoryPlan:
     """Assign a location to every activation and an arena offset to every intermediate.
 
@@ -46,7 +50,9 @@ def plan_memory(
     used to keep row-band nodes at full speed (the planner never checks it: see
     :func:`~qcompile.memory.bounds.check_ram_budget`). ``io_in_arena``: graph inputs and
     outputs are arena buffers too (the TFLM-style API), so the arena is all the RAM the
-    model needs and the input's bytes are reused once it is consumed.
+    model needs and the input's bytes are reused once it is consumed. ``overlap``: node
+    name -> access-order contract (:mod:`~qcompile.memory.overlap`) of the nodes whose
+    output may overlap their dying input (those then run without row bands).
     """
     if alignment < 1 or alignment & (alignment - 1):
         raise QCompileError(f"alignment must be a power of two, got {alignment}")
@@ -55,9 +61,13 @@ def plan_memory(
     referenced = referenced_tensors(graph)
     groups = arena_buffers(graph, aliases, referenced)
     inplace = merge_inplace(graph, groups, aliases)
+    overlaps = merge_overlaps(graph, groups, aliases, overlap or {}, alignment)
     buffers = [b for b in groups.values() if b.size > 0]
     scratch_sizes = {n.name: int(scratch.get(n.name, 0)) for n in nodes if int(scratch.get(n.name, 0)) > 0}
-    splits = find_splits(graph, row_split_ops, scratch_sizes, groups, aliases)
+    # an overlapped node keeps its whole-block kernel (row-band direct rows read as they write)
+    splits = {
+        k: v for k, v in find_splits(graph, row_split_ops, scratch_sizes, groups, aliases).items() if k not in overlaps
+    }
     all_scratch = [
         scratch_buffer(step, n.name, scratch_sizes[n.name]) for step, n in enumerate(nodes) if n.name in scratch_sizes
     ]
@@ -83,6 +93,7 @@ def plan_memory(
         peak_step=peak_step if peak_step < len(nodes) else len(nodes) - 1,
         peak_live=peak_live,
         io_in_arena=io_in_arena,
+        overlaps=overlaps,
     )
 
 
@@ -99,7 +110,7 @@ def _resolve_locations(
             locations[name] = aliases.home[root]
         else:
             buf = groups[root]
-            off = max(buf.offset, 0)
+            off = max(buf.offset, 0) + buf.rel.get(name, 0)
             locations[name] = Location("arena", offset=off)
             offsets[name] = off
             lifetimes[name] = (buf.first, buf.last)

@@ -61,6 +61,16 @@ MUL_ATTRS = (
     "act_min",
     "act_max",
 )
+#: attributes of a quantized ``prelu`` (TFLM's PRELU), in the order of the C ``qc_prelu_params`` fields
+PRELU_ATTRS = (
+    "input_offset",
+    "alpha_offset",
+    "output_offset",
+    "output_multiplier_1",
+    "output_shift_1",
+    "output_multiplier_2",
+    "output_shift_2",
+)
 #: attributes of a quantized pool (also the ``pool_``-prefixed part of ``avg_pool_fc``)
 POOL_ATTRS = ("kernel", "strides", "pads", "act_min", "act_max")
 #: attributes of a quantized ``batch_matmul`` (TFLite BATCH_MATMUL), in ``qc_batch_matmul_params`` order
@@ -108,6 +118,9 @@ SCHEMAS: dict[str, OpSchema] = {
         OpSchema("fully_connected", FC_ATTRS, scratch_shapes=2, structs=("qc_fc_params",)),
         OpSchema("add", ADD_ATTRS, inplace=(0, 1), structs=("qc_add_params",)),
         OpSchema("mul", MUL_ATTRS, structs=("qc_mul_params",)),
+        OpSchema("maximum", (), inplace=(0, 1), structs=("qc_broadcast_params",)),
+        OpSchema("minimum", (), inplace=(0, 1), structs=("qc_broadcast_params",)),
+        OpSchema("prelu", PRELU_ATTRS, inplace=(0,), structs=("qc_prelu_params",)),
         OpSchema("max_pool2d", POOL_ATTRS, structs=("qc_pool_params",)),
         OpSchema("avg_pool2d", POOL_ATTRS, scratch_shapes=1, structs=("qc_pool_params",)),
         OpSchema("softmax", ("input_multiplier", "input_left_shift", "diff_min"), structs=("qc_softmax_params",)),

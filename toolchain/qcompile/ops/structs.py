@@ -52,9 +52,11 @@ def _shape(shape: Sequence[int], ndim: int, name: str) -> tuple[int, ...]:
     return dims
 
 
-def _act(attrs: Mapping[str, Any], prefix: str = "") -> dict[str, int]:
-    lo = _int(prefix + "act_min", attrs["act_min"], -128, 127)
-    hi = _int(prefix + "act_max", attrs["act_max"], -128, 127)
+def _act(attrs: Mapping[str, Any], prefix: str = "", bits: int = 8) -> dict[str, int]:
+    """Activation bounds within the activation type (int8, or int16 for the 16x8 kernels)."""
+    qmin, qmax = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    lo = _int(prefix + "act_min", attrs["act_min"], qmin, qmax)
+    hi = _int(prefix + "act_max", attrs["act_max"], qmin, qmax)
     if lo > hi:
         raise ValueError(f"{prefix}act_min {lo} > {prefix}act_max {hi}")
     return {"act_min": lo, "act_max": hi}
@@ -85,7 +87,7 @@ def _conv_window(xs: tuple[int, ...], kh: int, kw: int, attrs: Mapping[str, Any]
 
 
 def conv_fields(
-    x_shape: Sequence[int], w_shape: Sequence[int], attrs: Mapping[str, Any], *, depthwise: bool
+    x_shape: Sequence[int], w_shape: Sequence[int], attrs: Mapping[str, Any], *, depthwise: bool, bits: int = 8
 ) -> dict[str, int]:
     """``qc_conv_params`` of a conv2d (w ``[OC,KH,KW,C/groups]``) or depthwise conv (w ``[KH,KW,C*dm]``)."""
     n, h, wd, c = xs = _shape(x_shape, 4, "x")
@@ -120,11 +122,13 @@ def conv_fields(
         "groups": groups,
         "depth_multiplier": dm,
         **_offsets(attrs),
-        **_act(attrs),
+        **_act(attrs, bits=bits),
     }
 
 
-def fc_fields(x_shape: Sequence[int], w_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, int]:
+def fc_fields(
+    x_shape: Sequence[int], w_shape: Sequence[int], attrs: Mapping[str, Any], bits: int = 8
+) -> dict[str, int]:
     """``qc_fc_params``: rows = every dimension of x but the last; ``per_channel`` when the
     multiplier or shift has more than one entry."""
     xs = tuple(int(d) for d in x_shape)
@@ -143,7 +147,7 @@ def fc_fields(x_shape: Sequence[int], w_shape: Sequence[int], attrs: Mapping[str
         "in_features": k,
         "out_features": nout,
         **_offsets(attrs),
-        **_act(attrs),
+        **_act(attrs, bits=bits),
         "per_channel": int(m.size != 1 or s.size != 1),
     }
 
@@ -156,7 +160,11 @@ def _broadcast(shape1: Sequence[int] | None, shape2: Sequence[int] | None) -> di
 
 
 def add_fields(
-    shape1: Sequence[int] | None, shape2: Sequence[int] | None, attrs: Mapping[str, Any], prefix: str = ""
+    shape1: Sequence[int] | None,
+    shape2: Sequence[int] | None,
+    attrs: Mapping[str, Any],
+    prefix: str = "",
+    bits: int = 8,
 ) -> dict[str, Any]:
     """``qc_add_params`` (TFLM's int8 ADD/SUB contract: input shifts and output shift <= 0);
     no shapes for the fused epilogue of ``conv2d_add``. ``prefix`` names the attributes in errors."""
@@ -169,10 +177,10 @@ def add_fields(
     for k in ("input1", "input2", "output"):
         fields[f"{k}_multiplier"] = _int(f"{prefix}{k}_multiplier", attrs[f"{k}_multiplier"])
         fields[f"{k}_shift"] = _int(f"{prefix}{k}_shift", attrs[f"{k}_shift"], -31, 0)
-    return fields | _act(attrs, prefix)
+    return fields | _act(attrs, prefix, bits)
 
 
-def mul_fields(shape1: Sequence[int], shape2: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, Any]:
+def mul_fields(shape1: Sequence[int], shape2: Sequence[int], attrs: Mapping[str, Any], bits: int = 8) -> dict[str, Any]:
     """``qc_mul_params``."""
     fields = _broadcast(shape1, shape2)
     for k in ("input1_offset", "input2_offset"):
@@ -180,13 +188,32 @@ def mul_fields(shape1: Sequence[int], shape2: Sequence[int], attrs: Mapping[str,
     fields["output_offset"] = _int("output_offset", attrs["output_offset"])
     fields["output_multiplier"] = _int("output_multiplier", attrs["output_multiplier"])
     fields["output_shift"] = _int("output_shift", attrs["output_shift"], -31, 31)
-    return fields | _act(attrs)
+    return fields | _act(attrs, bits=bits)
 
 
-def pool_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, int]:
+def broadcast_fields(shape1: Sequence[int], shape2: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """``qc_broadcast_params`` of ``maximum`` / ``minimum`` (no attributes)."""
+    return _broadcast(shape1, shape2)
+
+
+def prelu_fields(x_shape: Sequence[int], alpha_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """``qc_prelu_params`` (TFLM's PRELU; alpha broadcast against the input)."""
+    fields = _broadcast(x_shape, alpha_shape)
+    if tuple(np.broadcast_shapes(tuple(x_shape), tuple(alpha_shape))) != tuple(x_shape):
+        raise ValueError(f"alpha {tuple(alpha_shape)} must broadcast to the input {tuple(x_shape)}")
+    for k in ("input_offset", "alpha_offset"):
+        fields[k] = _int(k, attrs[k], -127, 128)
+    fields["output_offset"] = _int("output_offset", attrs["output_offset"], -128, 127)
+    for k in ("1", "2"):
+        fields[f"output_multiplier_{k}"] = _int(f"output_multiplier_{k}", attrs[f"output_multiplier_{k}"])
+        fields[f"output_shift_{k}"] = _int(f"output_shift_{k}", attrs[f"output_shift_{k}"], -31, 31)
+    return fields
+
+
+def pool_fields(x_shape: Sequence[int], attrs: Mapping[str, Any], bits: int = 8) -> dict[str, int]:
     """``qc_pool_params`` of max_pool2d / avg_pool2d (pads = top, left, bottom, right)."""
     fields = op_params.pool_layout(x_shape, attrs["kernel"], attrs["strides"], attrs["pads"])
-    return fields | _act(attrs)
+    return fields | _act(attrs, bits=bits)
 
 
 def softmax_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, int]:
@@ -203,11 +230,12 @@ def softmax_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str
     }
 
 
-def pad_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, Any]:
+def pad_fields(x_shape: Sequence[int], attrs: Mapping[str, Any], bits: int = 8) -> dict[str, Any]:
     """``qc_pad_params``: right-aligned rank-5 shape and pads."""
     in5, before, after = op_params.pad_layout(x_shape, attrs["pads"])
+    qmin, qmax = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
     return {"in_shape": in5, "pad_before": before, "pad_after": after} | {
-        "pad_value": _int("pad_value", attrs["pad_value"], -128, 127)
+        "pad_value": _int("pad_value", attrs["pad_value"], qmin, qmax)
     }
 
 

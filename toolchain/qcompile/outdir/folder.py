@@ -96,6 +96,12 @@ class ModelFolder:
         """Compiled from an (already quantized) ``.tflite``: no float twin, no calibration file."""
         return self.source_model is not None and self.source_model.suffix.lower() == ".tflite"
 
+    @property
+    def is_qdq_source(self) -> bool:
+        """Compiled from a pre-quantized ONNX model (QDQ or operator format): verify compares
+        against that model run with its exact QDQ semantics (onnxruntime optimisations off)."""
+        return self.meta.get("source_format") == "onnx-qdq"
+
     def report(self) -> dict[str, Any]:
         return read_report(self.path)
 

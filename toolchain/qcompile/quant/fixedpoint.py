@@ -119,6 +119,33 @@ def multiply_by_quantized_multiplier(
     return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted, multiplier), right)
 
 
+def multiply_by_quantized_multiplier_int64(
+    x: np.ndarray, multiplier: np.ndarray | int, shift: np.ndarray | int
+) -> np.ndarray:
+    """TFLM's ``MultiplyByQuantizedMultiplier(int64_t x, int32_t m, int shift)`` (the 16x8
+    conv/depthwise/FC requantisation, one rounding with a 16-bit multiplier)::
+
+        rm     = m < 0x7FFF0000 ? (m + 2^15) >> 16 : 0x7FFF
+        total  = 15 - shift                       (shift in [-31, 7])
+        result = int32((x * rm + 2^(total - 1)) >> total)
+
+    The product and the sum wrap modulo 2^64 and the result is truncated to int32, as a
+    gcc build of TFLM computes them (TFLM assumes |x| < 2^47, where nothing wraps).
+    """
+    x = np.asarray(x, dtype=np.int64)
+    m = np.asarray(multiplier, dtype=np.int64)
+    shift = np.asarray(shift, dtype=np.int64)
+    if np.any(shift < -31) or np.any(shift > 7):
+        raise ValueError("16x8 shift values must lie in [-31, 7]")
+    if np.any(m < 0):
+        raise ValueError("16x8 multipliers must be non-negative")
+    rm = np.where(m < 0x7FFF0000, (m + (1 << 15)) >> 16, 0x7FFF)
+    total = 15 - shift
+    with np.errstate(over="ignore"):
+        acc = x * rm + (np.int64(1) << (total - 1))
+    return wrap_int32(acc >> total)
+
+
 def multiply_by_quantized_multiplier_smaller_than_one_exp(
     x: np.ndarray, multiplier: np.ndarray | int, left_shift: np.ndarray | int
 ) -> np.ndarray:

@@ -24,7 +24,10 @@ from qcompile.quant.converters import QUANT_CONVERTERS
 
 # Ops whose output must carry exactly the input's quantization (TFLite spec): they move
 # or select int8 values without arithmetic.
-_SHARES_INPUT_PARAMS = {"max_pool2d", "avg_pool2d", "reshape", "transpose", "pad", "copy"}
+SHARES_INPUT_PARAMS = {"max_pool2d", "avg_pool2d", "reshape", "transpose", "pad", "copy"}
+# Ops whose activation inputs and output all share one set of parameters: concat copies
+# bytes, maximum/minimum compare stored values (TFLM).
+_SHARES_ALL_PARAMS = {"concat", "maximum", "minimum"}
 
 # Output-channel axis of each weighted op's weights (conv [OC,KH,KW,C], depthwise [KH,KW,C], FC [N,K]).
 WEIGHT_AXIS = {"conv2d": 0, "depthwise_conv2d": 2, "fully_connected": 0}
@@ -41,12 +44,16 @@ class QuantConfig:
     """The PTQ choices that change parameters (docs/QUANTIZATION.md, "PTQ options").
 
     ``weight_codes`` maps a conv/depthwise/FC node name to int8 weights chosen elsewhere
-    (AdaRound's learned rounding) in place of round-to-nearest; their scales are still
-    :func:`weight_params`'s."""
+    (AdaRound's learned rounding, or a pre-quantized model's own) in place of
+    round-to-nearest; their scales are :func:`weight_params`'s unless ``weight_scales``
+    gives the node's per-output-channel scales (a pre-quantized ONNX model's, kept as
+    they are); ``bias_codes`` likewise gives a node's int32 bias as stored."""
 
     per_tensor_weights: bool = False
     symmetric_activations: bool = False
     weight_codes: Mapping[str, np.ndarray] = field(default_factory=dict)
+    weight_scales: Mapping[str, np.ndarray] = field(default_factory=dict)
+    bias_codes: Mapping[str, np.ndarray] = field(default_factory=dict)
 
 
 def symmetric_activation_params(lo: float, hi: float) -> QuantParams:
@@ -129,9 +136,9 @@ def assign_activation_params(
     groups = _Groups()
     fixed: dict[str, QuantParams] = {}
     for node in graph.nodes:
-        if node.op in _SHARES_INPUT_PARAMS:
+        if node.op in SHARES_INPUT_PARAMS:
             groups.union(node.inputs[0], node.outputs[0])
-        elif node.op == "concat":
+        elif node.op in _SHARES_ALL_PARAMS:
             for name in node.inputs:
                 if not graph.tensors[name].is_constant:
                     groups.union(name, node.outputs[0])
@@ -162,11 +169,23 @@ def assign_activation_params(
     return params
 
 
-def quantize(graph: Graph, ranges: Mapping[str, tuple[float, float]], config: QuantConfig | None = None) -> Graph:
-    """Return the int8 graph; ``ranges`` maps every activation tensor name to (min, max)."""
+def quantize(
+    graph: Graph,
+    ranges: Mapping[str, tuple[float, float]],
+    config: QuantConfig | None = None,
+    *,
+    params: Mapping[str, QuantParams] | None = None,
+) -> Graph:
+    """Return the int8 graph; ``ranges`` maps every activation tensor name to (min, max).
+
+    ``params`` instead gives every activation's parameters as they are (a pre-quantized
+    model's, :mod:`qcompile.frontends.onnx_qdq`): no range is read then."""
     config = config or QuantConfig()
     qgraph = graph.copy()
-    act_q = assign_activation_params(qgraph, ranges, symmetric=config.symmetric_activations)
+    if params is None:
+        act_q = assign_activation_params(qgraph, ranges, symmetric=config.symmetric_activations)
+    else:
+        act_q = dict(params)
     for name, q in act_q.items():
         t = qgraph.tensors[name]
         t.quant = q
@@ -214,13 +233,19 @@ def _convert_weighted(graph: Graph, node: Node, channel_axis: int, config: Quant
     b_name = node.inputs[2] if len(node.inputs) > 2 and node.inputs[2] else None
     in_q, out_q = _q(graph, x), _q(graph, node.outputs[0])
     w = graph.tensors[w_name].data
-    wq = weight_params(w, channel_axis, per_tensor=config.per_tensor_weights)
+    out_channels = w.shape[channel_axis]
+    scales = config.weight_scales.get(node.name)
+    if scales is None:
+        wq = weight_params(w, channel_axis, per_tensor=config.per_tensor_weights)
+    else:
+        wq = QuantParams(np.asarray(scales, np.float64), np.zeros(out_channels, np.int64), axis=channel_axis)
     codes = config.weight_codes.get(node.name)
     w_int = quantize_weights(w, wq) if codes is None else np.asarray(codes, dtype=np.int8)
     in_scale = in_q.scalar_scale()
-    out_channels = w.shape[channel_axis]
     bias = graph.tensors[b_name].data if b_name else np.zeros(out_channels, dtype=np.float32)
     b_int = quantize_bias(bias, in_scale, wq.scale)
+    if node.name in config.bias_codes:
+        b_int = np.asarray(config.bias_codes[node.name], dtype=np.int32)
     new_w = _replace_constant(graph, w_name, w_int, wq, "int8")
     bias_q = QuantParams(in_scale * wq.scale, np.zeros(out_channels, dtype=np.int64), axis=0, dtype="int32")
     new_b = _replace_constant(graph, b_name or f"{node.name}_bias", b_int, bias_q, "int32")

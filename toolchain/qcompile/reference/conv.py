@@ -147,6 +147,47 @@ def _windows(
     )
 
 
+def conv2d_sums(
+    x: np.ndarray,
+    w: np.ndarray,
+    *,
+    strides: Sequence[int],
+    dilations: Sequence[int],
+    pads: Sequence[int],
+    groups: int,
+    input_offset: int,
+) -> np.ndarray:
+    """int64 tap sums ``sum (x + input_offset) * w`` of :func:`conv2d`, [N,OH,OW,OC] (any
+    integer input type: the int8 and the 16x8 convolutions share them)."""
+    if x.ndim != 4 or w.ndim != 4:
+        raise ValueError(f"conv2d needs x [N,H,W,C] and w [OC,KH,KW,C/groups], got {x.shape} and {w.shape}")
+    n, h, wd, c = x.shape
+    oc, kh, kw, cg = w.shape
+    groups = int(groups)
+    if groups < 1 or c % groups or oc % groups or c // groups != cg:
+        raise ValueError(f"groups={groups} does not fit input channels {c}, filter {w.shape}")
+    oh, ow = _out_hw(h, wd, kh, kw, strides, dilations, pads)
+
+    ocg = oc // groups
+    k = kh * kw * cg
+    # Filters as [G, K, OCg] so one batched matmul serves every group.
+    wmat = w.astype(np.float64).reshape(groups, ocg, k).transpose(0, 2, 1)
+    xp = _pad_shift(x, input_offset, pads, np.float64)
+    win = _windows(xp, kh, kw, oh, ow, strides, dilations)  # [N, OH, OW, KH, KW, C]
+
+    sums = np.empty((n, oh, ow, oc), dtype=np.int64)
+    rows_per_chunk = max(1, _CHUNK_ELEMENTS // max(1, ow * kh * kw * c))
+    for b0 in range(n):
+        for y0 in range(0, oh, rows_per_chunk):
+            y1 = min(oh, y0 + rows_per_chunk)
+            block = win[b0, y0:y1]  # [rows, OW, KH, KW, C]
+            p = block.shape[0] * ow
+            cols = block.reshape(p, kh, kw, groups, cg).transpose(3, 0, 1, 2, 4).reshape(groups, p, k)
+            res = np.matmul(cols, wmat)  # [G, P, OCg], exact integers in float64
+            sums[b0, y0:y1] = res.transpose(1, 0, 2).reshape(y1 - y0, ow, oc).astype(np.int64)
+    return sums
+
+
 def conv2d(
     x: np.ndarray,
     w: np.ndarray,
@@ -180,34 +221,42 @@ def conv2d(
     x = np.asarray(x)
     w = np.asarray(w)
     _check_common(x, w, input_offset, act_min, act_max)
-    if x.ndim != 4 or w.ndim != 4:
-        raise ValueError(f"conv2d needs x [N,H,W,C] and w [OC,KH,KW,C/groups], got {x.shape} and {w.shape}")
-    n, h, wd, c = x.shape
-    oc, kh, kw, cg = w.shape
-    groups = int(groups)
-    if groups < 1 or c % groups or oc % groups or c // groups != cg:
-        raise ValueError(f"groups={groups} does not fit input channels {c}, filter {w.shape}")
-    oh, ow = _out_hw(h, wd, kh, kw, strides, dilations, pads)
-    mult, shf, b = _channel_params(multiplier, shift, bias, oc)
-
-    ocg = oc // groups
-    k = kh * kw * cg
-    # Filters as [G, K, OCg] so one batched matmul serves every group.
-    wmat = w.astype(np.float64).reshape(groups, ocg, k).transpose(0, 2, 1)
-    xp = _pad_shift(x, input_offset, pads, np.float64)
-    win = _windows(xp, kh, kw, oh, ow, strides, dilations)  # [N, OH, OW, KH, KW, C]
-
-    sums = np.empty((n, oh, ow, oc), dtype=np.int64)
-    rows_per_chunk = max(1, _CHUNK_ELEMENTS // max(1, ow * kh * kw * c))
-    for b0 in range(n):
-        for y0 in range(0, oh, rows_per_chunk):
-            y1 = min(oh, y0 + rows_per_chunk)
-            block = win[b0, y0:y1]  # [rows, OW, KH, KW, C]
-            p = block.shape[0] * ow
-            cols = block.reshape(p, kh, kw, groups, cg).transpose(3, 0, 1, 2, 4).reshape(groups, p, k)
-            res = np.matmul(cols, wmat)  # [G, P, OCg], exact integers in float64
-            sums[b0, y0:y1] = res.transpose(1, 0, 2).reshape(y1 - y0, ow, oc).astype(np.int64)
+    sums = conv2d_sums(x, w, strides=strides, dilations=dilations, pads=pads, groups=groups, input_offset=input_offset)
+    mult, shf, b = _channel_params(multiplier, shift, bias, w.shape[0])
     return _requantize(sums, b, mult, shf, output_offset, act_min, act_max)
+
+
+def depthwise_sums(
+    x: np.ndarray,
+    w: np.ndarray,
+    *,
+    strides: Sequence[int],
+    dilations: Sequence[int],
+    pads: Sequence[int],
+    depth_multiplier: int,
+    input_offset: int,
+) -> np.ndarray:
+    """int64 tap sums of :func:`depthwise_conv2d`, [N,OH,OW,OC] (any integer input type)."""
+    if x.ndim != 4 or w.ndim != 3:
+        raise ValueError(f"depthwise_conv2d needs x [N,H,W,C] and w [KH,KW,OC], got {x.shape} and {w.shape}")
+    n, h, wd, c = x.shape
+    kh, kw, oc = w.shape
+    dm = int(depth_multiplier)
+    if dm < 1 or oc != c * dm:
+        raise ValueError(f"filter has {oc} channels, expected input channels {c} * depth_multiplier {dm}")
+    sh, sw = (int(s) for s in strides)
+    dh, dw = (int(d) for d in dilations)
+    oh, ow = _out_hw(h, wd, kh, kw, strides, dilations, pads)
+
+    xp = _pad_shift(x, input_offset, pads, np.int64)
+    w64 = w.astype(np.int64).reshape(kh, kw, c, dm)
+    sums = np.zeros((n, oh, ow, c, dm), dtype=np.int64)
+    for ky in range(kh):
+        ys = slice(ky * dh, ky * dh + (oh - 1) * sh + 1, sh)
+        for kx in range(kw):
+            xs = slice(kx * dw, kx * dw + (ow - 1) * sw + 1, sw)
+            sums += xp[:, ys, xs, :, None] * w64[ky, kx]
+    return sums.reshape(n, oh, ow, oc)
 
 
 def depthwise_conv2d(
@@ -240,27 +289,24 @@ def depthwise_conv2d(
     x = np.asarray(x)
     w = np.asarray(w)
     _check_common(x, w, input_offset, act_min, act_max)
-    if x.ndim != 4 or w.ndim != 3:
-        raise ValueError(f"depthwise_conv2d needs x [N,H,W,C] and w [KH,KW,OC], got {x.shape} and {w.shape}")
-    n, h, wd, c = x.shape
-    kh, kw, oc = w.shape
-    dm = int(depth_multiplier)
-    if dm < 1 or oc != c * dm:
-        raise ValueError(f"filter has {oc} channels, expected input channels {c} * depth_multiplier {dm}")
-    sh, sw = (int(s) for s in strides)
-    dh, dw = (int(d) for d in dilations)
-    oh, ow = _out_hw(h, wd, kh, kw, strides, dilations, pads)
-    mult, shf, b = _channel_params(multiplier, shift, bias, oc)
+    sums = depthwise_sums(
+        x,
+        w,
+        strides=strides,
+        dilations=dilations,
+        pads=pads,
+        depth_multiplier=depth_multiplier,
+        input_offset=input_offset,
+    )
+    mult, shf, b = _channel_params(multiplier, shift, bias, w.shape[2])
+    return _requantize(sums, b, mult, shf, output_offset, act_min, act_max)
 
-    xp = _pad_shift(x, input_offset, pads, np.int64)
-    w64 = w.astype(np.int64).reshape(kh, kw, c, dm)
-    sums = np.zeros((n, oh, ow, c, dm), dtype=np.int64)
-    for ky in range(kh):
-        ys = slice(ky * dh, ky * dh + (oh - 1) * sh + 1, sh)
-        for kx in range(kw):
-            xs = slice(kx * dw, kx * dw + (ow - 1) * sw + 1, sw)
-            sums += xp[:, ys, xs, :, None] * w64[ky, kx]
-    return _requantize(sums.reshape(n, oh, ow, oc), b, mult, shf, output_offset, act_min, act_max)
+
+def fc_sums(x: np.ndarray, w: np.ndarray, input_offset: int) -> np.ndarray:
+    """int64 sums ``sum_k (x[r, k] + input_offset) * w[j, k]`` of :func:`fully_connected`, [rows, N]."""
+    k = w.shape[1]
+    rows = x.reshape(-1, k).astype(np.float64) + int(input_offset)
+    return (rows @ w.astype(np.float64).T).astype(np.int64)
 
 
 def fully_connected(
@@ -291,7 +337,5 @@ def fully_connected(
         raise ValueError(f"fully_connected needs x [..., K] and w [N, K], got {x.shape} and {w.shape}")
     nout, k = w.shape
     mult, shf, b = _channel_params(multiplier, shift, bias, nout)
-    rows = x.reshape(-1, k).astype(np.float64) + int(input_offset)
-    sums = (rows @ w.astype(np.float64).T).astype(np.int64)
-    out = _requantize(sums, b, mult, shf, output_offset, act_min, act_max)
+    out = _requantize(fc_sums(x, w, input_offset), b, mult, shf, output_offset, act_min, act_max)
     return out.reshape(*x.shape[:-1], nout)

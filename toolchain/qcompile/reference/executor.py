@@ -92,9 +92,14 @@ def _run(graph: Graph, inputs, modules: Sequence[str], keep_all: bool) -> dict[s
     return {name: values[name] for name in graph.outputs}
 
 
+#: the 16x8 kernels (int16 activations), chosen by the dtype of a node's first input
+_S16_MODULES = ("qcompile.reference.s16",)
+
+
 def _call(node: Node, modules: Sequence[str], values: Mapping[str, np.ndarray]) -> tuple[np.ndarray, ...]:
-    fn = _resolve(node.op, modules)
     args = [values[i] if i else None for i in node.inputs]
+    int16 = modules is _QUANTIZED_MODULES and args and getattr(args[0], "dtype", None) == np.int16
+    fn = _resolve(node.op, _S16_MODULES) if int16 else _resolve(node.op, modules)
     try:
         result = fn(*args, **node.attrs)
     except QCompileError:

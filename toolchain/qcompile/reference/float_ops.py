@@ -167,6 +167,21 @@ def mul(a: np.ndarray, b: np.ndarray, *, act_range: ActRange = None) -> np.ndarr
     return _binary(np.multiply, a, b, act_range)
 
 
+def maximum(a: np.ndarray, b: np.ndarray, *, act_range: ActRange = None) -> np.ndarray:
+    """Elementwise ``max(a, b)`` with numpy broadcasting (ONNX Max)."""
+    return _binary(np.maximum, a, b, act_range)
+
+
+def minimum(a: np.ndarray, b: np.ndarray, *, act_range: ActRange = None) -> np.ndarray:
+    """Elementwise ``min(a, b)`` with numpy broadcasting (ONNX Min)."""
+    return _binary(np.minimum, a, b, act_range)
+
+
+def prelu(x: np.ndarray, slope: np.ndarray, *, act_range: ActRange = None) -> np.ndarray:
+    """``x >= 0 ? x : slope * x``, ``slope`` broadcast to ``x`` (ONNX PRelu)."""
+    return _binary(lambda v, s: np.where(v >= 0, v, v * s), x, slope, act_range)
+
+
 def max_pool2d(
     x: np.ndarray,
     *,
@@ -248,7 +263,9 @@ def elementwise_function(fn: str, **params: Any) -> Callable[[np.ndarray], np.nd
     (defaults alpha=0.2, beta=0.5 as ONNX); ``hard_swish`` x * clip(x/6 + 1/2, 0, 1);
     ``leaky_relu`` x if x >= 0 else alpha*x (default alpha=0.01); ``relu`` max(x, 0);
     ``clip`` clip(x, min, max) where a missing/None/infinite bound is open;
-    ``scale`` x * factor. The result has the input's dtype, so the quantizer can call it on
+    ``scale`` x * factor; and the functions of :mod:`qcompile.reference.unary_functions`
+    (pow, sqrt, reciprocal, log, exp, abs, neg, erf, gelu, elu, selu, celu, softplus,
+    softsign, mish). The result has the input's dtype, so the quantizer can call it on
     float64 grids and the float executor on float32 activations.
     """
     if fn == "sigmoid":
@@ -275,23 +292,12 @@ def elementwise_function(fn: str, **params: Any) -> Callable[[np.ndarray], np.nd
     if fn == "scale":
         factor = float(params["factor"])
         return lambda x: x * np.asarray(factor, x.dtype)
-    if fn == "gelu":
-        return _gelu(str(params.get("approximate", "none")))
+    from qcompile.reference.unary_functions import unary_function
+
+    found = unary_function(fn, **params)
+    if found is not None:
+        return found
     raise ValueError(f"unknown elementwise function {fn!r}")
-
-
-def _gelu(approximate: str) -> Callable[[np.ndarray], np.ndarray]:
-    """GELU: ``x * Phi(x)`` with Phi the normal CDF, ``0.5 (1 + erf(x / sqrt 2))``
-    (``approximate="none"``), or its ``tanh`` form ``0.5 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``."""
-    from math import erf, pi, sqrt
-
-    if approximate == "tanh":
-        c = sqrt(2.0 / pi)
-        return lambda x: (0.5 * x * (1.0 + np.tanh(c * (x + 0.044715 * x**3)))).astype(x.dtype)
-    if approximate != "none":
-        raise ValueError(f"unknown GELU approximation {approximate!r}")
-    verf = np.vectorize(erf, otypes=[np.float64])
-    return lambda x: (0.5 * x * (1.0 + verf(x.astype(np.float64) / sqrt(2.0)))).astype(x.dtype)
 
 
 def elementwise(x: np.ndarray, *, fn: str, **params: Any) -> np.ndarray:

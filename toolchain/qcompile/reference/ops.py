@@ -160,9 +160,11 @@ def pool_output_size(in_size: int, kernel: int, stride: int, pad_before: int, pa
     return (in_size + pad_before + pad_after - kernel) // stride + 1
 
 
-def _pool_windows(x: np.ndarray, kernel, strides, pads, fill: int) -> tuple[np.ndarray, np.ndarray]:
+def pool_windows(x: np.ndarray, kernel, strides, pads, fill: int, dtype=np.int8) -> tuple[np.ndarray, np.ndarray]:
     """Window views of x padded with ``fill``: values [N,OH,OW,KH,KW,C] and a validity mask [OH,OW,KH,KW]."""
-    x = _as_int8(x, "x")
+    x = np.asarray(x)
+    if x.dtype != dtype:
+        raise ValueError(f"x must be {np.dtype(dtype).name}, got {x.dtype}")
     if x.ndim != 4:
         raise ValueError(f"pooling takes [N,H,W,C] input, got shape {x.shape}")
     kh, kw = (int(k) for k in kernel)
@@ -195,7 +197,7 @@ def max_pool2d(x: np.ndarray, *, kernel, strides, pads, act_min: int, act_max: i
     positions are excluded (a window with no valid position yields ``clamp(-128)``, as
     TFLM's running maximum starts at -128).
     """
-    win, _ = _pool_windows(x, kernel, strides, pads, fill=-128)
+    win, _ = pool_windows(x, kernel, strides, pads, fill=-128)
     return _clamp_s8(win.max(axis=(4, 5)).astype(np.int64), act_min, act_max)
 
 
@@ -207,15 +209,19 @@ def avg_pool2d(x: np.ndarray, *, kernel, strides, pads, act_min: int, act_max: i
     with C's truncating division (round half away from zero), then ``clamp(avg, act_min, act_max)``.
     A window with no in-bounds position is an error (TFLM fails the op).
     """
-    win, vmask = _pool_windows(x, kernel, strides, pads, fill=0)
+    return _clamp_s8(window_average(*pool_windows(x, kernel, strides, pads, fill=0)), act_min, act_max)
+
+
+def window_average(win: np.ndarray, vmask: np.ndarray) -> np.ndarray:
+    """TFLM's rounded window average (int64, before the clamp) of :func:`_pool_windows`' views:
+    ``sum > 0 ? (sum + count/2) / count : (sum - count/2) / count``, truncating division."""
     total = win.astype(np.int64).sum(axis=(4, 5))  # [N,OH,OW,C]
     count = vmask.sum(axis=(2, 3)).astype(np.int64)[None, :, :, None]
     if np.any(count == 0):
         raise ValueError("average pool window covers only padding")
     half = count // 2
     num = np.where(total > 0, total + half, total - half)
-    avg = np.sign(num) * (np.abs(num) // count)  # truncating division
-    return _clamp_s8(avg, act_min, act_max)
+    return np.sign(num) * (np.abs(num) // count)  # truncating division
 
 
 # ---- softmax (gemmlowp fixed point) ----------------------------------------------------

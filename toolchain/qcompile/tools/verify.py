@@ -40,6 +40,7 @@ class VerifyResult:
     outputs: list[OutputComparison] = field(default_factory=list)
     data_source: str = ""  # which inputs were run (Samples.source)
     diagnosis: str = ""  # assert_bit_exact's message for the first differing sample
+    reference: str = "float (onnxruntime)"  # what the outputs were compared with
 
     @property
     def ok(self) -> bool:
@@ -89,7 +90,7 @@ def _float_comparison(
 
     assert samples.floats is not None and folder.source_model is not None
     graph, n, labels = folder.graph, samples.n, samples.labels
-    reference_float = float_outputs(folder.source_model, samples.floats)
+    reference_float = float_outputs(folder.source_model, samples.floats, optimize=not folder.is_qdq_source)
     comparisons = []
     for j, t in enumerate(graph.tensors[name] for name in graph.outputs):
         name = t.source_name or t.name
@@ -165,4 +166,6 @@ def verify(
     source = folder.source_model
     if float_model and samples.floats is not None and source is not None and source.exists():
         result.outputs = _float_comparison(folder, samples, ref_outputs)
+        if folder.is_qdq_source:
+            result.reference = "the QDQ model (onnxruntime, optimisations off)"
     return result

@@ -44,6 +44,7 @@ import numpy as np
 from qcompile.codegen.families import KernelFamily, render_kernel_template
 from qcompile.codegen.names import comment_text
 from qcompile.ir import Graph, Node
+from qcompile.memory.overlap import CHANNEL, PIXELS, window_of
 from qcompile.ops import split_conv_add
 from qcompile.quant.fixedpoint import multiply_by_quantized_multiplier_smaller_than_one_exp as mbqm_lt1
 from qcompile.quant.fixedpoint import wrap_int32
@@ -491,6 +492,26 @@ def lower_dsp(lo: Lowering, layer: Layer, node: Node) -> int | None:
     return None
 
 
+def dsp_overlap_contracts(graph: Graph) -> dict[str, str]:
+    """Node -> access-order contract (:mod:`qcompile.memory.overlap`) of its kernel here: the
+    DSP depthwise writes four channels of a pixel before reading the next four (``CHANNEL``);
+    the DSP conv im2cols both pixels of a pair before writing them (``PIXELS``); the layers
+    it does not specialise keep the portable kernel's contract."""
+    from qcompile.codegen.families.portable import portable_overlap_contract
+
+    result: dict[str, str] = {}
+    for node in graph.nodes:
+        if window_of(graph, node) is None:
+            continue
+        if node.op == "depthwise_conv2d" and _depthwise_ok(graph, node):
+            result[node.name] = CHANNEL
+        elif node.op in _CONV_OPS and _conv_geometry(graph, node) is not None:
+            result[node.name] = PIXELS
+        elif (contract := portable_overlap_contract(graph, node)) is not None:
+            result[node.name] = contract
+    return result
+
+
 def render_kernels_file(cname: str, model_comment: str, sources: list[str]) -> str:
     """The ``<name>_kernels.c`` text holding every rendered layer function."""
     return _render("kernels.c.j2", cname=cname, model_comment=model_comment, kernels=sources) + "\n"
@@ -509,6 +530,9 @@ class DspFamily(KernelFamily):
     def scratch(self, graph: Graph, portable: Mapping[str, int]) -> dict[str, int]:
         return dsp_scratch(graph, portable)
 
+    def overlap_contracts(self, graph: Graph) -> dict[str, str]:
+        return dsp_overlap_contracts(graph)
+
     def lower(self, lo: Lowering, layer: Layer, node: Node) -> int | None:
         return lower_dsp(lo, layer, node)
 
@@ -522,6 +546,7 @@ __all__ = [
     "DSP_HEADERS",
     "FAMILY",
     "acc_bound",
+    "dsp_overlap_contracts",
     "dsp_scratch",
     "fold_conv_bias",
     "lower_dsp",

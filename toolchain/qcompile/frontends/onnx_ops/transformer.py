@@ -59,13 +59,6 @@ def _layer_norm(conv, node, ins, attrs) -> None:
     conv.emit("reshape", [t_out], [out], shape=tuple(shape))
 
 
-@ONNX_OPS.register("Gelu")
-def _gelu(conv, node, ins, attrs) -> None:
-    xin, perm = conv.act(ins[0])
-    out = conv.new_act(node.output[0], perm)
-    conv.emit("elementwise", [xin], [out], fn="gelu", approximate=str(attrs.get("approximate", "none")))
-
-
 def matmul_activations(conv, node, ins) -> None:
     """ONNX MatMul whose second input is an activation: ``batch_matmul``. An operand whose
     last two axes are swapped in memory (an ONNX Transpose of K in attention) is read with

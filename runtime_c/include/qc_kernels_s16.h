@@ -1,0 +1,62 @@
+/* qcompile runtime: portable C99 16x8 kernels (int16 activations, int8 weights).
+ *
+ * TFLite Micro's int16 arithmetic (docs/QUANTIZATION.md, "16x8"); every kernel has a numpy
+ * twin of the same op name in toolchain/qcompile/reference/s16.py. Activations are
+ * symmetric (every zero point 0: the structs' offsets must be 0), activation bounds lie in
+ * [-32768, 32767], biases are int64. The parameter structs are qc_kernels.h's; kernels
+ * take no scratch. Return value: QC_OK, or QC_ERROR on parameters they cannot handle.
+ * Kept out of qc_kernels.h so that int8 models ship exactly the files they did before.
+ */
+#ifndef QC_KERNELS_S16_H
+#define QC_KERNELS_S16_H
+
+#include <stdint.h>
+
+#include "qc_kernels.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+QC_INLINE int64_t qc_u64_to_s64(uint64_t u) {
+    return u <= (uint64_t)INT64_MAX ? (int64_t)u : (int64_t)(u - 9223372036854775808u) - INT64_MAX - 1;
+}
+
+/* TFLM's MultiplyByQuantizedMultiplier(int64_t x, int32_t m, int shift) (shift in [-31, 7],
+ * m >= 0): a 16-bit multiplier rm = m < 0x7FFF0000 ? (m + 2^15) >> 16 : 0x7FFF, one rounding:
+ * int32((x * rm + 2^(14 - shift)) >> (15 - shift)); product and sum wrap modulo 2^64. */
+QC_INLINE int32_t qc_requantize_s64(int64_t x, int32_t m, int32_t shift) {
+    const int64_t rm = m < 0x7FFF0000 ? (int64_t)((m + (1 << 15)) >> 16) : 0x7FFF;
+    const int32_t total = 15 - shift;
+    const uint64_t v = (uint64_t)x * (uint64_t)rm + ((uint64_t)1 << (total - 1));
+    return qc_u32_to_s32((uint32_t)(uint64_t)(qc_u64_to_s64(v) >> total));
+}
+
+QC_INLINE int16_t qc_clamp_s16(int32_t x, int32_t lo, int32_t hi) {
+    return (int16_t)(x < lo ? lo : (x > hi ? hi : x));
+}
+
+/* Convolutions: acc = bias[c] + sum x * w in int64 (padding contributes 0), out =
+ * clamp(qc_requantize_s64(acc, multiplier[c], shift[c])). bias may be NULL. */
+int qc_conv2d_s16(const qc_conv_params *p, const int16_t *input, const int8_t *filter, const int64_t *bias,
+                  const int32_t *multiplier, const int32_t *shift, int16_t *output);
+int qc_depthwise_conv2d_s16(const qc_conv_params *p, const int16_t *input, const int8_t *filter,
+                            const int64_t *bias, const int32_t *multiplier, const int32_t *shift, int16_t *output);
+int qc_fully_connected_s16(const qc_fc_params *p, const int16_t *input, const int8_t *filter, const int64_t *bias,
+                           const int32_t *multiplier, const int32_t *shift, int16_t *output);
+
+/* int16 ADD/SUB (left_shift 15) and MUL, broadcasting as the int8 kernels. */
+int qc_add_s16(const qc_add_params *p, const int16_t *in1, const int16_t *in2, int16_t *out);
+int qc_mul_s16(const qc_mul_params *p, const int16_t *in1, const int16_t *in2, int16_t *out);
+
+int qc_max_pool2d_s16(const qc_pool_params *p, const int16_t *input, int16_t *output);
+int qc_avg_pool2d_s16(const qc_pool_params *p, const int16_t *input, int16_t *output);
+
+int qc_pad_s16(const qc_pad_params *p, const int16_t *input, int16_t *output);
+int qc_transpose_s16(const qc_transpose_params *p, const int16_t *input, int16_t *output);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* QC_KERNELS_S16_H */

@@ -1,0 +1,230 @@
+"""numpy reference of the 16x8 kernels (int16 activations, int8 weights): the spec of the
+C ``qc_*_s16`` kernels, TFLite Micro's int16 arithmetic (docs/QUANTIZATION.md, "16x8").
+
+The functions have the int8 kernels' names and keyword arguments (the quantized IR's
+attributes are the same); :mod:`qcompile.reference.executor` calls these when a node's
+first input is int16. Activations are symmetric: every input offset is 0, and the
+convolutions' output offset is 0 too (TFLM requires zero points of 0 for int16).
+
+- conv2d, depthwise_conv2d, fully_connected: ``acc = bias + sum x * w`` in int64 (an int64
+  bias or none: TFLM's ``ConvPerChannel<int64_t>``), requantised by the int64
+  ``MultiplyByQuantizedMultiplier`` (16-bit multiplier, one rounding,
+  :func:`multiply_by_quantized_multiplier_int64`). An int32 bias keeps TFLM's int32
+  accumulator and the int32 MBQM (conv2d and fully_connected only, as in TFLM).
+- add/sub: the int8 formulas with ``left_shift = 15``; mul: the int8 formula.
+- pools: the int8 formulas on int16 values (max starts from -32768).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from qcompile.quant.fixedpoint import (
+    multiply_by_quantized_multiplier,
+    multiply_by_quantized_multiplier_int64,
+    multiply_by_quantized_multiplier_smaller_than_one_exp,
+    wrap_int32,
+)
+from qcompile.reference import conv as _conv
+from qcompile.reference import ops as _ops
+
+I16_MIN = -32768
+I16_MAX = 32767
+
+
+def _as_int16(x: np.ndarray, name: str = "input") -> np.ndarray:
+    x = np.asarray(x)
+    if x.dtype != np.int16:
+        raise ValueError(f"{name} must be int16, got {x.dtype}")
+    return x
+
+
+def _check_act(act_min: int, act_max: int) -> None:
+    if not I16_MIN <= int(act_min) <= int(act_max) <= I16_MAX:
+        raise ValueError(f"activation range [{act_min}, {act_max}] is not an int16 range")
+
+
+def _check_weighted(x: np.ndarray, w: np.ndarray, input_offset: int, output_offset: int, act_min, act_max) -> None:
+    _as_int16(x, "x")
+    if np.asarray(w).dtype != np.int8:
+        raise ValueError(f"weights must be int8, got {np.asarray(w).dtype}")
+    if int(input_offset) != 0 or int(output_offset) != 0:
+        raise ValueError("16x8 layers need input and output zero points of 0")
+    _check_act(act_min, act_max)
+
+
+def requantize(sums, bias, multiplier, shift, act_min: int, act_max: int) -> np.ndarray:
+    """Channels last: ``clamp(MBQM(bias + sums))`` as int16, with TFLM's accumulator for the
+    bias type (int64 or none: int64 accumulator and int64 MBQM; int32: int32 wrap and MBQM)."""
+    n = np.asarray(sums).shape[-1]
+    mult = _conv._per_channel(multiplier, n, "multiplier")
+    shf = _conv._per_channel(shift, n, "shift")
+    if bias is not None and np.asarray(bias).dtype == np.int32:
+        acc = wrap_int32(np.asarray(sums, dtype=np.int64) + _conv._bias(bias, n))
+        if np.any(shf < -31) or np.any(shf > 31):
+            raise ValueError("shift values must lie in [-31, 31]")
+        out = multiply_by_quantized_multiplier(acc, mult, shf)
+    else:
+        if bias is not None and np.asarray(bias).dtype != np.int64:
+            raise ValueError(f"a 16x8 bias must be int64 or int32, got {np.asarray(bias).dtype}")
+        with np.errstate(over="ignore"):
+            acc = np.asarray(sums, dtype=np.int64) + _conv._bias(bias, n)
+        out = multiply_by_quantized_multiplier_int64(acc, mult, shf)
+    return np.clip(out, int(act_min), int(act_max)).astype(np.int16)
+
+
+def conv2d(
+    x,
+    w,
+    bias=None,
+    *,
+    strides,
+    dilations,
+    pads,
+    groups,
+    input_offset,
+    output_offset,
+    multiplier,
+    shift,
+    act_min,
+    act_max,
+) -> np.ndarray:
+    """16x8 CONV_2D (TFLM ``reference_integer_ops::ConvPerChannel`` for int16 input)."""
+    _check_weighted(x, w, input_offset, output_offset, act_min, act_max)
+    sums = _conv.conv2d_sums(
+        np.asarray(x), np.asarray(w), strides=strides, dilations=dilations, pads=pads, groups=groups, input_offset=0
+    )
+    return requantize(sums, bias, multiplier, shift, act_min, act_max)
+
+
+def depthwise_conv2d(
+    x,
+    w,
+    bias=None,
+    *,
+    strides,
+    dilations,
+    pads,
+    depth_multiplier,
+    input_offset,
+    output_offset,
+    multiplier,
+    shift,
+    act_min,
+    act_max,
+) -> np.ndarray:
+    """16x8 DEPTHWISE_CONV_2D: always TFLM's int64 accumulator (the bias must be int64)."""
+    _check_weighted(x, w, input_offset, output_offset, act_min, act_max)
+    if bias is not None and np.asarray(bias).dtype != np.int64:
+        raise ValueError(f"a 16x8 depthwise bias must be int64, got {np.asarray(bias).dtype}")
+    sums = _conv.depthwise_sums(
+        np.asarray(x),
+        np.asarray(w),
+        strides=strides,
+        dilations=dilations,
+        pads=pads,
+        depth_multiplier=depth_multiplier,
+        input_offset=0,
+    )
+    return requantize(sums, bias, multiplier, shift, act_min, act_max)
+
+
+def fully_connected(x, w, bias=None, *, input_offset, output_offset, multiplier, shift, act_min, act_max) -> np.ndarray:
+    """16x8 FULLY_CONNECTED (per tensor or per channel), x [..., K], w [N, K]."""
+    _check_weighted(x, w, input_offset, output_offset, act_min, act_max)
+    x, w = np.asarray(x), np.asarray(w)
+    if x.ndim < 1 or w.ndim != 2 or x.shape[-1] != w.shape[1]:
+        raise ValueError(f"fully_connected needs x [..., K] and w [N, K], got {x.shape} and {w.shape}")
+    out = requantize(_conv.fc_sums(x, w, 0), bias, multiplier, shift, act_min, act_max)
+    return out.reshape(*x.shape[:-1], w.shape[0])
+
+
+def _binary(x1, x2, offsets: Sequence[int], act_min, act_max) -> tuple[np.ndarray, np.ndarray]:
+    x1, x2 = _as_int16(x1, "x1"), _as_int16(x2, "x2")
+    if any(int(o) != 0 for o in offsets):
+        raise ValueError("16x8 elementwise ops need zero points of 0")
+    _check_act(act_min, act_max)
+    if len(np.broadcast_shapes(x1.shape, x2.shape)) > 5:
+        raise ValueError("broadcasting is limited to rank 5")
+    return x1.astype(np.int64), x2.astype(np.int64)
+
+
+def add(
+    x1,
+    x2,
+    *,
+    subtract,
+    input1_offset,
+    input2_offset,
+    output_offset,
+    left_shift,
+    input1_multiplier,
+    input1_shift,
+    input2_multiplier,
+    input2_shift,
+    output_multiplier,
+    output_shift,
+    act_min,
+    act_max,
+) -> np.ndarray:
+    """TFLM's int16 ADD/SUB (general scales): the int8 arithmetic with ``left_shift = 15``."""
+    q1, q2 = _binary(x1, x2, (input1_offset, input2_offset, output_offset), act_min, act_max)
+    if int(left_shift) != 15:
+        raise ValueError("int16 add needs left_shift 15")
+    mbqm = multiply_by_quantized_multiplier_smaller_than_one_exp
+    a = mbqm(q1 << 15, int(input1_multiplier), int(input1_shift))
+    b = mbqm(q2 << 15, int(input2_multiplier), int(input2_shift))
+    raw = wrap_int32(a - b if subtract else a + b)
+    out = mbqm(raw, int(output_multiplier), int(output_shift))
+    return np.clip(out, int(act_min), int(act_max)).astype(np.int16)
+
+
+def mul(x1, x2, *, input1_offset, input2_offset, output_offset, output_multiplier, output_shift, act_min, act_max):
+    """TFLM's int16 MUL: ``clamp(MBQM(x1 * x2, output_multiplier, output_shift))``."""
+    q1, q2 = _binary(x1, x2, (input1_offset, input2_offset, output_offset), act_min, act_max)
+    out = multiply_by_quantized_multiplier(q1 * q2, int(output_multiplier), int(output_shift))
+    return np.clip(out, int(act_min), int(act_max)).astype(np.int16)
+
+
+def max_pool2d(x, *, kernel, strides, pads, act_min, act_max) -> np.ndarray:
+    """TFLM's int16 MAX_POOL_2D: the running maximum starts at -32768."""
+    _check_act(act_min, act_max)
+    win, _ = _ops.pool_windows(x, kernel, strides, pads, fill=I16_MIN, dtype=np.int16)
+    return np.clip(win.max(axis=(4, 5)).astype(np.int64), int(act_min), int(act_max)).astype(np.int16)
+
+
+def avg_pool2d(x, *, kernel, strides, pads, act_min, act_max) -> np.ndarray:
+    """TFLM's int16 AVERAGE_POOL_2D: the int8 rounded average on int16 values."""
+    _check_act(act_min, act_max)
+    avg = _ops.window_average(*_ops.pool_windows(x, kernel, strides, pads, fill=0, dtype=np.int16))
+    return np.clip(avg, int(act_min), int(act_max)).astype(np.int16)
+
+
+def concat(*xs: np.ndarray, axis: int) -> np.ndarray:
+    if not xs:
+        raise ValueError("concat needs at least one input")
+    return np.concatenate([_as_int16(x, "concat input") for x in xs], axis=int(axis))
+
+
+def pad(x, *, pads, pad_value) -> np.ndarray:
+    x = _as_int16(x, "x")
+    pads = [(int(b), int(a)) for b, a in pads]
+    if len(pads) != x.ndim or any(b < 0 or a < 0 for b, a in pads):
+        raise ValueError("pad needs one non-negative (before, after) pair per axis")
+    if not I16_MIN <= int(pad_value) <= I16_MAX:
+        raise ValueError("pad_value must be an int16")
+    return np.pad(x, pads, constant_values=np.int16(pad_value))
+
+
+def transpose(x, *, perm) -> np.ndarray:
+    x = _as_int16(x, "x")
+    perm = tuple(int(p) for p in perm)
+    if sorted(perm) != list(range(x.ndim)):
+        raise ValueError(f"perm {perm} is not a permutation of {x.ndim} axes")
+    return np.ascontiguousarray(np.transpose(x, perm))
+
+
+reshape = _ops.reshape
+copy = _ops.copy
