@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from frontends.test_tflite_ops import _check
 from tflite_builder import ModelBuilder
@@ -37,3 +38,33 @@ CASES = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_batch_matmul_matches_tflm(case: str, tmp_path: Path) -> None:
     _check(CASES[case]().finish(), tmp_path)
+
+
+def test_compiled_batch_matmul_model_matches_tflm(tmp_path: Path) -> None:
+    """Two BATCH_MATMULs (the second with adj_y, broadcasting) through the generated C."""
+    from frontends.test_tflite_ops import _random_inputs
+    from tflite_builder import tflm_run
+
+    from qcompile.compiler import CompileOptions, compile_model
+    from qcompile.host._runtime import ModelLibrary
+    from qcompile.host.build import build_host_library
+
+    b = ModelBuilder()
+    q = b.tensor("q", (2, 6, 8), scale=0.05, zero_point=3)
+    k = b.tensor("k", (2, 8, 6), scale=0.04, zero_point=-9)
+    s = b.tensor("s", (2, 6, 6), scale=0.3, zero_point=-4)
+    v = b.tensor("v", (1, 5, 6), scale=0.06, zero_point=10)
+    y = b.tensor("y", (2, 6, 5), scale=0.9, zero_point=1)
+    b.op("BATCH_MATMUL", [q, k], [s], "BatchMatMulOptions", adjX=False, adjY=False)
+    b.op("BATCH_MATMUL", [s, v], [y], "BatchMatMulOptions", adjX=False, adjY=True)
+    b.inputs, b.outputs = [q, k, v], [y]
+    model_bytes = b.finish()
+    path = tmp_path / "bmm.tflite"
+    path.write_bytes(model_bytes)
+    compile_model(path, tmp_path / "out", CompileOptions(progress=False))
+    n = 6
+    inputs = _random_inputs(model_bytes, n)
+    expected = tflm_run(model_bytes, inputs)[0].reshape(n, -1)
+    lib = build_host_library(tmp_path / "out", name="bmm", build_dir=tmp_path / "build")
+    got = ModelLibrary(str(lib), "bmm", [96, 96, 30], [60], 0).run([x.reshape(n, -1) for x in inputs])[0]
+    np.testing.assert_array_equal(np.asarray(got).reshape(n, -1), expected)
