@@ -30,7 +30,7 @@ KWT = ROOT / "examples" / "kwt"
 sys.path.insert(0, str(ROOT / "toolchain"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_quant import Task, _ort_run, ort_qdq_model  # noqa: E402
+from bench_quant import _ort_run, ort_qdq_model  # noqa: E402
 
 import qcompile  # noqa: E402
 from qcompile.tools.verify import sqnr_db  # noqa: E402
@@ -52,13 +52,12 @@ def main() -> None:
         work = Path(tmp)
         for opset in (17, 13):
             onnx_path = KWT / f"kwt_opset{opset}.onnx"
-            task = Task(f"kwt{opset}", onnx_path, calib, x, y)
             ref = _ort_run(onnx_path, x)
             print(f"| opset {opset}: float (onnxruntime) | - | 100.0 | {100 * np.mean(ref.argmax(1) == y):.1f} |")
             model = qcompile.compile(onnx_path, work / f"q{opset}", calib={"input": calib}, force=True)
             out = model.dequantize(model.run(x)).reshape(ref.shape)
             print(_row(f"opset {opset}: qcompile int8 (integer only)", out, ref, y))
-            qdq = ort_qdq_model(task, "minmax", work)
+            qdq = ort_qdq_model(onnx_path, calib, work / f"kwt{opset}-ort.onnx", "minmax")
             print(_row(f"opset {opset}: ORT quantize_static QDQ", _ort_run(qdq, x, optimize=False), ref, y))
 
 
