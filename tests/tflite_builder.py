@@ -41,6 +41,7 @@ _OPTIONS_TYPE = {
     "ReshapeOptions": fb.BuiltinOptions.ReshapeOptions,
     "SqueezeOptions": fb.BuiltinOptions.SqueezeOptions,
     "PadOptions": fb.BuiltinOptions.PadOptions,
+    "BatchMatMulOptions": fb.BuiltinOptions.BatchMatMulOptions,
     "StridedSliceOptions": fb.BuiltinOptions.StridedSliceOptions,
     "SliceOptions": fb.BuiltinOptions.SliceOptions,
     "SplitOptions": fb.BuiltinOptions.SplitOptions,

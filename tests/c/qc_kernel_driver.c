@@ -300,6 +300,14 @@ static int run_other(const char *k) {
         STRUCT(qc_softmax_params, p, 0);
         return qc_softmax_s8(&p, s8(1), o8(2));
     }
+    if (strcmp(k, "qc_batch_matmul_s8") == 0) {
+        STRUCT(qc_batch_matmul_params, p, 0);
+        return qc_batch_matmul_s8(&p, s8(1), s8(2), o8(3));
+    }
+    if (strcmp(k, "qc_layer_norm_s8") == 0) {
+        STRUCT(qc_layer_norm_params, p, 0);
+        return qc_layer_norm_s8(&p, s8(1), s32(2), s32(3), o8(4));
+    }
     if (strcmp(k, "qc_mean_s8") == 0) {
         STRUCT(qc_mean_params, p, 0);
         return qc_mean_s8(&p, s8(1), o8(2));

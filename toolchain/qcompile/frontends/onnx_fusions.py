@@ -41,8 +41,9 @@ class _Graph:
 
     def __init__(self, model: onnx.ModelProto) -> None:
         g = model.graph
+        self.nodes = list(g.node)  # one wrapper per node for the whole match (ids compare)
         self.consts: dict[str, np.ndarray] = {i.name: numpy_helper.to_array(i) for i in g.initializer}
-        for node in g.node:
+        for node in self.nodes:
             if node.op_type == "Constant" and node.attribute:
                 a = node.attribute[0]
                 if a.name == "value":
@@ -51,10 +52,10 @@ class _Graph:
                     self.consts[node.output[0]] = np.asarray(helper.get_attribute_value(a))
             elif node.op_type == "Identity" and node.input[0] in self.consts:
                 self.consts[node.output[0]] = self.consts[node.input[0]]
-        self.producer = {o: n for n in g.node for o in n.output if o}
+        self.producer = {o: n for n in self.nodes for o in n.output if o}
         self.consumers: dict[str, list[onnx.NodeProto]] = defaultdict(list)
-        for n in g.node:
-            for i in n.input:
+        for n in self.nodes:
+            for i in dict.fromkeys(n.input):  # a node reading a value twice (Mul(d, d)) counts once
                 if i:
                     self.consumers[i].append(n)
         self.outputs = {o.name for o in g.output}
@@ -263,31 +264,46 @@ def _self_contained(g: _Graph, nodes: list[onnx.NodeProto], out: str) -> bool:
 _MATCHERS = {"ReduceMean": _match_layer_norm, "Erf": _match_gelu_erf, "Tanh": _match_gelu_tanh}
 
 
-def fuse_patterns(model: onnx.ModelProto) -> onnx.ModelProto:
-    """A copy of ``model`` with every recognised chain replaced by its single node (the
-    same object when nothing matched)."""
+def _find(model: onnx.ModelProto) -> tuple[dict[int, onnx.NodeProto], set[int]]:
+    """(index of each chain's last node -> its fused node, indices of every node in a
+    chain). Indices, not ``id()``: protobuf node wrappers are not stable objects."""
     g = _Graph(model)
+    nodes = g.nodes
+    position = {id(n): i for i, n in enumerate(nodes)}
     replace: dict[int, onnx.NodeProto] = {}
     drop: set[int] = set()
-    for node in model.graph.node:
+    for node in nodes:
         matcher = _MATCHERS.get(node.op_type)
         found = matcher(g, node) if matcher is not None else None
         if found is None:
             continue
-        nodes, fused = found
-        ids = {id(n) for n in nodes}
-        if ids & drop or not _self_contained(g, nodes, fused.output[0]):
+        chain, fused = found
+        where = {position[id(n)] for n in chain}
+        if where & drop or not _self_contained(g, chain, fused.output[0]):
             continue
-        drop |= ids
-        replace[id(nodes[-1])] = fused
+        drop |= where
+        replace[max(where)] = fused
+    return replace, drop
+
+
+def fused_node_indices(model: onnx.ModelProto) -> set[int]:
+    """Indices of the nodes that belong to a recognised chain (``qcompile inspect`` marks
+    them supported)."""
+    return _find(model)[1]
+
+
+def fuse_patterns(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy of ``model`` with every recognised chain replaced by its single node, placed
+    where the chain's last node was (the same object when nothing matched)."""
+    replace, drop = _find(model)
     if not replace:
         return model
     out = onnx.ModelProto()
     out.CopyFrom(model)
     del out.graph.node[:]
-    for node in model.graph.node:
-        if id(node) in replace:
-            out.graph.node.append(replace[id(node)])
-        elif id(node) not in drop:
+    for i, node in enumerate(model.graph.node):
+        if i in replace:
+            out.graph.node.append(replace[i])
+        elif i not in drop:
             out.graph.node.append(node)
     return out

@@ -114,6 +114,7 @@ BUILTIN_OPS: dict[int, str] = {
     98: "LEAKY_RELU",
     114: "QUANTIZE",
     117: "HARD_SWISH",
+    126: "BATCH_MATMUL",
     102: "SPLIT_V",
     129: "CALL_ONCE",
     142: "VAR_HANDLE",
@@ -179,6 +180,10 @@ _OPTIONS: dict[int, tuple[str, list[tuple[str, int, str, Any]]]] = {
     27: ("ReducerOptions", [("keep_dims", 0, "B", 0)]),
     28: ("SubOptions", [("fused_activation_function", 0, "b", 0)]),
     30: ("SqueezeOptions", [("squeeze_dims", 0, "vi", None)]),
+    101: (
+        "BatchMatMulOptions",
+        [("adj_x", 0, "B", 0), ("adj_y", 1, "B", 0), ("asymmetric_quantize_inputs", 2, "B", 0)],
+    ),
     75: ("LeakyReluOptions", [("alpha", 0, "f", 0.0)]),
     32: (
         "StridedSliceOptions",

@@ -69,6 +69,7 @@ def describe(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """
     from qcompile.errors import QCompileError
     from qcompile.frontends.detect import model_kind
+    from qcompile.frontends.onnx_fusions import fused_node_indices
 
     path_s = os.fspath(path)
     if model_kind(Path(path_s)) == "tflite":
@@ -91,8 +92,12 @@ def describe(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     # a pre-quantized model's Q/DQ and QLinear* nodes are read by frontends/onnx_qdq
     quantized = is_quantized(model)
     rows = []
+    fused = fused_node_indices(model)  # parts of a recognised LayerNorm/GELU chain
     for idx, node in enumerate(model.graph.node):
-        reason = None if quantized and node.op_type in QUANTIZED_OPS else _node_problem(node, const, opset)
+        if idx in fused or (quantized and node.op_type in QUANTIZED_OPS):
+            reason = None
+        else:
+            reason = _node_problem(node, const, opset)
         params = sum(inits.get(i, 0) for i in node.input[1:] if i) if node.op_type != "Constant" else 0
         rows.append(
             {

@@ -82,7 +82,7 @@ def _round_shift(x: np.ndarray, s: int) -> np.ndarray:
 
 def inv_sqrt(w: int) -> tuple[int, int]:
     """(R, m) with 1/sqrt(w) ~= R * 2^m / 2^60 for 0 < w < 2^62: w is scaled by 4^m into
-    [2^60, 2^62), r = isqrt of that (in [2^30, 2^31)), R = round(2^60 / r) in (2^29, 2^30]."""
+    [2^60, 2^62), r = isqrt of that (in [2^30, 2^31)), R = round(2^60 / r) in [2^29, 2^30]."""
     m = (62 - w.bit_length()) // 2
     r = math.isqrt(w << (2 * m))
     return (2**60 + (r >> 1)) // r, m
