@@ -13,18 +13,20 @@ and no packing at load time (XNNPACK packs when the model is loaded).
   ``SMLAL2`` + ``SADALP`` otherwise (``SMULL`` + ``SADALP`` twice when the weights hold -128,
   where two products can overflow int16). Lane sums are reduced with ``ADDP`` and four
   channels are requantised at once (``SSHL``, ``SQRDMULH``, ``SQADD`` fix-up, ``SRSHL``: exactly
-  TFLM's rounding, see ``kernels.c.j2``). A 1x1 stride-1 unpadded conv whose channel count
-  is a multiple of 16 reads its rows from the input; every other conv gathers four
-  pixels' taps (im2col) into the scratch. ``conv2d_add`` runs TFLM's int8 ADD on the four
-  requantised lanes before storing.
+  TFLM's rounding, see ``kernels.c.j2``). Taps are read in place from the input, one run per
+  kernel row (:class:`TapLayout`); padded windows read a zero-point-padded strip of their
+  output row, and layers whose runs would pad K too much gather (im2col). ``conv2d_add``
+  runs TFLM's int8 ADD on the requantised lanes before storing (in int16 until shifted on
+  SDOT targets).
 
 - ``depthwise_conv2d`` (depth multiplier 1, dilation 1, non-negative pads): per output pixel a
   table of tap pointers (taps outside the input point at a zero-point row, so the inner
   loop has no branches), 16 channels at a time: ``SMULL``/``SMULL2`` of a tap's inputs and
   weights widened into four int32x4 accumulators; channels past the last 16 are scalar.
 
-- global ``avg_pool2d`` (the kernel covers the whole unpadded image): SADDW sums of 16
-  channels, TFLM's rounding division per channel.
+- global ``avg_pool2d`` (the kernel covers the whole unpadded image) and ``mean`` over H and
+  W: SADDW sums of 16 channels, then TFLM's rounding division or MEAN's requantisation per
+  channel.
 
 Everything else (other pools, add, softmax, ...) runs the portable runtime kernel.
 On a host without NEON the rendered functions compute the same sums with scalar loops,
