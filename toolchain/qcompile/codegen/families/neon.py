@@ -13,18 +13,20 @@ and no packing at load time (XNNPACK packs when the model is loaded).
   ``SMLAL2`` + ``SADALP`` otherwise (``SMULL`` + ``SADALP`` twice when the weights hold -128,
   where two products can overflow int16). Lane sums are reduced with ``ADDP`` and four
   channels are requantised at once (``SSHL``, ``SQRDMULH``, ``SQADD`` fix-up, ``SRSHL``: exactly
-  TFLM's rounding, see ``kernels.c.j2``). A 1x1 stride-1 unpadded conv whose channel count
-  is a multiple of 16 reads its rows from the input; every other conv gathers four
-  pixels' taps (im2col) into the scratch. ``conv2d_add`` runs TFLM's int8 ADD on the four
-  requantised lanes before storing.
+  TFLM's rounding, see ``kernels.c.j2``). Taps are read in place from the input, one run per
+  kernel row (:class:`TapLayout`); padded windows read a zero-point-padded strip of their
+  output row, and layers whose runs would pad K too much gather (im2col). ``conv2d_add``
+  runs TFLM's int8 ADD on the requantised lanes before storing (in int16 until shifted on
+  SDOT targets).
 
 - ``depthwise_conv2d`` (depth multiplier 1, dilation 1, non-negative pads): per output pixel a
   table of tap pointers (taps outside the input point at a zero-point row, so the inner
   loop has no branches), 16 channels at a time: ``SMULL``/``SMULL2`` of a tap's inputs and
   weights widened into four int32x4 accumulators; channels past the last 16 are scalar.
 
-- global ``avg_pool2d`` (the kernel covers the whole unpadded image): SADDW sums of 16
-  channels, TFLM's rounding division per channel.
+- global ``avg_pool2d`` (the kernel covers the whole unpadded image) and ``mean`` over H and
+  W: SADDW sums of 16 channels, then TFLM's rounding division or MEAN's requantisation per
+  channel.
 
 Everything else (other pools, add, softmax, ...) runs the portable runtime kernel.
 On a host without NEON the rendered functions compute the same sums with scalar loops,
@@ -108,9 +110,13 @@ class TapLayout:
     whose window lies inside the input is read in place, segment ``g`` at ``g * row`` bytes from
     its first tap; the kernel reads ``pad16(segp)`` bytes per segment (whole q registers), so
     a pixel whose last read would pass the input's end (``last_direct``: the highest index of
-    the window's last-row first tap that may read in place) is gathered too. Other pixels, and
-    every pixel of an unsegmented layout (one run of all K taps), are gathered (im2col) into a
-    scratch slot of ``slot`` bytes with segment stride ``segp``. ``gather``: some pixel is."""
+    the window's last-row first tap that may read in place) is not read in place either. Such
+    pixels read a strip instead: the ``kh`` input rows of their output row, padded with the
+    zero point to ``strip_w`` pixels (``strip_w * C`` bytes per row, ``strip`` bytes with the
+    over-read slack), filled once per output row into a ring of ``ring`` strips (a block of 4
+    pixels spans at most that many output rows). Every pixel of an unsegmented layout (one run
+    of all K taps) is gathered (im2col) into a scratch slot of ``slot`` bytes. ``gather``: some
+    pixel is not read in place."""
 
     k: int
     nseg: int
@@ -122,11 +128,23 @@ class TapLayout:
     last_direct: int
     slot: int
     gather: bool
+    strip_w: int
+    strip: int
+    ring: int
+
+    @property
+    def scratch(self) -> int:
+        """Scratch bytes: the strip ring (segmented) or ``_MR`` gather slots, none without gathers."""
+        if not self.gather:
+            return 0
+        return self.ring * self.strip if self.segmented else _MR * self.slot
 
 
-# Growth of the packed K a segmented layout may cost over one run of all taps: reading in place
-# saves the gather (about one instruction per 4 to 16 bytes), padding each row costs MACs.
-_SEGMENT_GROWTH = {True: 1.25, False: 1.0}
+# Growth of the packed K a segmented layout may cost over one run of all taps (key: SDOT): reading
+# in place saves the gather, padding each kernel row costs MACs. Measured on ResNet-8's first layer
+# (C = 3): SDOT, 36 packed taps in place vs 28 gathered: 96.9 k vs 122.6 k instructions;
+# SMULL/SADALP, 48 in place vs 32 gathered: 325.0 k vs 289.8 k.
+_SEGMENT_GROWTH = {True: 2.0, False: 1.0}
 
 
 def tap_layout(graph: Graph, node: Node, dotprod: bool) -> TapLayout | None:
@@ -161,13 +179,15 @@ def tap_layout(graph: Graph, node: Node, dotprod: bool) -> TapLayout | None:
     iy0 = np.arange(oh)[:, None] * sh - pt
     ix0 = np.arange(ow)[None, :] * sw - pl
     direct = (iy0 >= 0) & (iy0 + kh <= in_h) & (ix0 >= 0) & (ix0 + kw <= in_w) & ((iy0 + kh - 1) * in_w + ix0 <= last)
+    strip_w = (ow - 1) * sw + kw
     return TapLayout(k=k, nseg=nseg, seg=seg, segp=segp, kp=nseg * segp, segmented=segmented, row=in_w * c,
                      last_direct=last, slot=_pad16((nseg - 1) * segp + rd),
-                     gather=not (segmented and bool(direct.all())))  # fmt: skip
+                     gather=not (segmented and bool(direct.all())), strip_w=strip_w,
+                     strip=_pad16(kh * strip_w * c + max(0, rd - kw * c)), ring=min(oh, 2 + 3 // ow))  # fmt: skip
 
 
 def neon_scratch(graph: Graph, portable: Mapping[str, int], dotprod: bool) -> dict[str, int]:
-    """Scratch bytes per node with the NEON kernels: ``_MR`` gather slots where a pixel is gathered."""
+    """Scratch bytes per node with the NEON kernels (:attr:`TapLayout.scratch` for conv layers)."""
     result = dict(portable)
     for node in graph.nodes:
         if (node.op == "depthwise_conv2d" and _depthwise_ok(graph, node)) or _global_pool(graph, node):
@@ -176,8 +196,8 @@ def neon_scratch(graph: Graph, portable: Mapping[str, int], dotprod: bool) -> di
         layout = tap_layout(graph, node, dotprod)
         if layout is None:
             continue
-        if layout.gather:
-            result[node.name] = _MR * layout.slot
+        if layout.scratch:
+            result[node.name] = layout.scratch
         else:
             result.pop(node.name, None)
     return result
@@ -314,9 +334,12 @@ def _lower_depthwise(lo: Lowering, layer: Layer, node: Node) -> int:
 
 
 def _global_pool(graph: Graph, node: Node) -> bool:
-    """An average pool over the whole image (no padding): the model heads of ResNet-8 and DS-CNN."""
+    """An average pool over the whole image (no padding; the model heads of ResNet-8 and DS-CNN) or
+    a TFLite MEAN over H and W (a global pool quantized with its own output scale)."""
     xs = graph.tensors[node.inputs[0]].shape
     a = node.attrs
+    if node.op == "mean":
+        return len(xs) == 4
     return (
         node.op == "avg_pool2d"
         and len(xs) == 4
@@ -328,6 +351,10 @@ def _global_pool(graph: Graph, node: Node) -> bool:
 def _lower_avg_pool(lo: Lowering, layer: Layer, node: Node) -> int:
     xs = lo.shape(node.inputs[0])
     fn = f"{lo.cname}_l{layer.index}_neon"
+    a = node.attrs
+    mean = None
+    if node.op == "mean":
+        mean = {k: int(a[k]) for k in ("input_offset", "output_offset", "multiplier", "shift")}
     source = _render(
         "avgpool.c.j2",
         cname=lo.cname,
@@ -337,8 +364,9 @@ def _lower_avg_pool(lo: Lowering, layer: Layer, node: Node) -> int:
         batches=xs[0],
         hw=xs[1] * xs[2],
         channels=xs[3],
-        act_min=int(node.attrs["act_min"]),
-        act_max=int(node.attrs["act_max"]),
+        mean=mean,
+        act_min=int(a.get("act_min", -128)),
+        act_max=int(a.get("act_max", 127)),
     )
     _emit(lo, layer, fn, source, node, residual="NULL")
     return 0
