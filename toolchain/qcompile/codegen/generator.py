@@ -395,7 +395,7 @@ def render(
         "static_state_bytes": static_state_bytes(graph),
         "layers": layers,
         "epilogue": epilogue,
-        "io_s16": any(graph.tensors[n].dtype == "int16" for n in (*graph.inputs, *graph.outputs)),
+        "io_s16": any(graph.tensors[n].dtype == "int16" for n in (*graph.user_inputs, *graph.user_outputs)),
         "arrays": lowering.arrays,
         "weight_bytes": sum(a.nbytes for a in lowering.arrays),
         "weights_section": weights_section,
