@@ -6,6 +6,7 @@ A budget below what the planner reaches is an error naming the peak layer."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,8 @@ import pytest
 
 from qcompile.compiler import CompileOptions, compile_model
 from qcompile.errors import QCompileError
+from qcompile.targets import load_target
+from qcompile.tools.firmware.verify_qemu import verify_on_qemu
 from qcompile.tools.verify import verify
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,6 +61,10 @@ def test_resnet8_below_bound(tmp_path: Path, resnet8_onnx: Path) -> None:
     assert len(report["below_bound"]["streamed_pairs"]) == 1
     result = verify(tmp_path / "out", data=tmp_path / "test.npz")
     assert result.bit_exact == result.samples == 20
+    # the cortex-m7 image (arena guard on: canaries around the arena, which holds the I/O too)
+    if shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc"):
+        qemu = verify_on_qemu(tmp_path / "out", load_target("cortex-m7"), data=tmp_path / "test.npz", limit=3)
+        assert qemu.result.ok and qemu.result.samples == 3
 
 
 def test_mobilenet_below_bound(tmp_path: Path) -> None:

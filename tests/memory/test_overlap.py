@@ -15,6 +15,7 @@ from qcompile.errors import QCompileError
 from qcompile.ir import Graph, Node, Tensor
 from qcompile.memory import MemoryPlan, check_ram_budget, plan_memory
 from qcompile.memory.overlap import CHANNEL, PIXELS, Window, first_reads, max_offset, window_of
+from qcompile.memory.streams import find_streams
 
 # ---- the kernels' access orders, simulated byte by byte --------------------------------------
 
@@ -163,7 +164,10 @@ def _window_dag(draw: st.DrawFn) -> tuple[Graph, dict[str, str]]:
 
 
 def _simulate(g: Graph, plan: MemoryPlan, contracts: dict[str, str]) -> None:
-    """Run the schedule over tagged arena bytes; window nodes in their contract's order."""
+    """Run the schedule over tagged arena bytes; window nodes in their contract's order; a
+    streamed pair as one step (everything either node reads is intact before it, the ring and
+    the consumer's output collide with nothing else the pair reads: the row order inside is
+    stream_safe's and the execution tests')."""
     mem = np.full(plan.arena_size + 1, -1, dtype=np.int64)
     ids = {name: i << 20 for i, name in enumerate(g.tensors)}
 
@@ -180,11 +184,26 @@ def _simulate(g: Graph, plan: MemoryPlan, contracts: dict[str, str]) -> None:
             np.all(mem[span(name)] == ids[name] + np.arange(g.tensors[name].nbytes))
         )
 
+    producers = {st.producer: st for st in plan.streams.values()}
     for name in g.inputs:
         write(name)
-    for node in g.nodes:
+    for step, node in enumerate(g.nodes):
         x, y = node.inputs[0], node.outputs[0]
+        if node.name in plan.streams:  # its inputs were checked with the producer's
+            write(y)
+            continue
         assert all(intact(i) for i in node.inputs if i in g.tensors and g.tensors[i].data is None), node.name
+        if node.name in producers:
+            b = g.nodes[step + 1]
+            ring = plan.offsets[y]
+            assert g.nodes[producers[node.name].step - 1] is node
+            assert all(intact(i) for i in b.inputs[1:] if i in g.tensors and g.tensors[i].data is None)
+            reads = [i for i in [*node.inputs, *b.inputs[1:], *b.outputs] if i in plan.offsets and i != y]
+            size = producers[node.name].ring * producers[node.name].row_bytes
+            for i in reads:
+                assert plan.offsets[i] + g.tensors[i].nbytes <= ring or ring + size <= plan.offsets[i], (node.name, i)
+            mem[ring : ring + size] = -3  # ring rows, never read as a whole tensor
+            continue
         if node.name in plan.overlaps:
             w = window_of(g, node)
             d = plan.offsets[y] - plan.offsets[x]
@@ -199,20 +218,35 @@ def _simulate(g: Graph, plan: MemoryPlan, contracts: dict[str, str]) -> None:
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_window_dag(), st.sampled_from([1, 4, 16]), st.booleans())
-def test_random_dags_with_overlaps(case: tuple[Graph, dict[str, str]], alignment: int, io: bool) -> None:
+@given(_window_dag(), st.sampled_from([1, 4, 16]), st.booleans(), st.data())
+def test_random_dags_with_overlaps(case: tuple[Graph, dict[str, str]], alignment: int, io: bool, data) -> None:
+    """Random contracts and random streamed pairs (among those the geometry allows)."""
     g, contracts = case
+    everything = {n.name for n in g.nodes}
+    candidates = find_streams(g, everything)
+    streams = data.draw(st.lists(st.sampled_from(candidates), unique=True) if candidates else st.just([]))
     plain = plan_memory(g, scratch={}, alignment=alignment, io_in_arena=io)
-    plan = plan_memory(g, scratch={}, alignment=alignment, io_in_arena=io, overlap=contracts)
+    plan = plan_memory(
+        g, scratch={}, alignment=alignment, io_in_arena=io, overlap=contracts, streams=streams, stream_ops=everything
+    )
     assert set(plan.overlaps) <= set(contracts)
     assert plan.lower_bound <= plan.arena_size
+    rings = {g.nodes[st_.step].inputs[0]: st_.ring * st_.row_bytes for st_ in plan.streams.values()}
     for name, off in plan.offsets.items():
-        assert off % alignment == 0 and off + g.tensors[name].nbytes <= plan.arena_size
+        assert off % alignment == 0 and off + rings.get(name, g.tensors[name].nbytes) <= plan.arena_size
     _simulate(g, plan, contracts)
-    if not plan.overlaps:
+    for st_ in plan.streams.values():
+        assert (
+            st_.step in streams
+            and plan.offsets[g.nodes[st_.step].inputs[0]] + st_.ring * st_.row_bytes <= plan.arena_size
+        )
+    if not plan.overlaps and not plan.streams:
         assert plan == plain
     # determinism
-    assert plan_memory(g, scratch={}, alignment=alignment, io_in_arena=io, overlap=contracts) == plan
+    again = plan_memory(
+        g, scratch={}, alignment=alignment, io_in_arena=io, overlap=contracts, streams=streams, stream_ops=everything
+    )
+    assert again == plan
 
 
 def test_dscnn_like_chain_fits_one_tensor_plus_gaps_and_budget_names_the_peak() -> None:

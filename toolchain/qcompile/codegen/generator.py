@@ -265,6 +265,10 @@ def _below_bound_plan(graph: Graph, family: Any, options: dict[str, Any], budget
     return plan
 
 
+#: overlapped pairs beyond which _useful_overlaps keeps them all (one replan per pair)
+MAX_OVERLAP_TRIALS = 64
+
+
 def _useful_overlaps(
     graph: Graph, contracts: dict[str, str], options: dict[str, Any]
 ) -> tuple[dict[str, str], MemoryPlan]:
@@ -272,7 +276,7 @@ def _useful_overlaps(
     pair away from the peak can push the peak's buffers apart, so pairs are dropped one at a
     time (schedule order) while that makes the arena smaller."""
     plan = plan_memory(graph, overlap=contracts, **options)
-    if plan.arena_size <= plan.lower_bound:
+    if plan.arena_size <= plan.lower_bound or len(plan.overlaps) > MAX_OVERLAP_TRIALS:
         return contracts, plan
     for name in [n.name for n in graph.nodes if n.name in plan.overlaps]:
         fewer = {k: v for k, v in contracts.items() if k != name}

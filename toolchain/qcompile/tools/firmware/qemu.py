@@ -84,6 +84,11 @@ def run_image(
             raise QCompileError(
                 f"arena guard tripped on sample {first}: a layer of {image.c_name} wrote outside the arena"
             )
+        if int(words[first, 0]) == image.num_layers + 3:  # the harness's I/O canaries (verify builds)
+            raise QCompileError(
+                f"I/O guard tripped on sample {first}: {image.c_name} wrote outside an input or output buffer "
+                "(the canary bytes around the harness's buffers changed)"
+            )
         raise QCompileError(
             f"{image.c_name}_run returned {int(words[first, 0])} on sample {first} "
             f"(layer {int(words[first, 0]) - 1} rejected its parameters)"
