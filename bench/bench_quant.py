@@ -9,6 +9,10 @@ held-out samples:
   the first 200 samples of ``../shared/data/kws_mfcc_dev500.npz``, evaluation on the other
   300. The float input is ``(x - in_zero_point) * in_scale`` shaped ``[N, 1, 49, 10]``.
 * digits (``examples/digits``): ``calib.npz`` / ``test.npz``.
+* resnet8 (MLPerf Tiny ResNet-8, ``../shared/models/mlperf_ic_resnet8.onnx``), only with
+  ``--cifar10 PATH`` (or ``QC_CIFAR10=PATH``) naming CIFAR-10's ``test_batch`` from
+  ``cifar-10-python.tar.gz``, which is not shipped here: calibration on its first 500
+  images, evaluation on the other 9,500 (raw pixels 0..255, NCHW, as the model takes them).
 
 Methods: the float model (onnxruntime); qcompile with each ``--observer`` the command
 offers (read from the CLI, so new observers are benchmarked without editing this file),
@@ -22,6 +26,7 @@ exists, compiled by qcompile and run on the host build (bit-exact with TFLite Mi
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -75,7 +80,33 @@ def digits_task() -> Task:
         return Task("digits", example / "digits_cnn.onnx", c["input"], t["x"], t["y"].astype(np.int64))
 
 
-TASKS: dict[str, Callable[[], Task]] = {"kws": kws_task, "digits": digits_task}
+def load_cifar10_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """CIFAR-10's python pickle batch: ``(x [N,3,32,32] float32 0..255, y [N])``. The rows are
+    the red, green and blue 32x32 planes in turn, which is NCHW as it stands."""
+    import pickle
+
+    with open(path, "rb") as f:
+        batch = pickle.load(f, encoding="bytes")
+    data = np.asarray(batch[b"data"], dtype=np.uint8)
+    return data.reshape(-1, 3, 32, 32).astype(np.float32), np.asarray(batch[b"labels"], dtype=np.int64)
+
+
+def resnet8_task() -> Task:
+    path = os.environ.get("QC_CIFAR10")
+    if not path or not Path(path).is_file():
+        raise SystemExit("resnet8 needs CIFAR-10's test_batch: pass --cifar10 PATH (or set QC_CIFAR10)")
+    x, y = load_cifar10_batch(Path(path))
+    return Task(
+        "resnet8",
+        SHARED / "models/mlperf_ic_resnet8.onnx",
+        x[:500],
+        x[500:],
+        y[500:],
+        tflite=SHARED / "models/mlperf_ic_resnet8_int8.tflite",
+    )
+
+
+TASKS: dict[str, Callable[[], Task]] = {"kws": kws_task, "digits": digits_task, "resnet8": resnet8_task}
 
 
 def observers() -> list[str]:
@@ -135,7 +166,9 @@ def _opset13(onnx_path: Path, work: Path) -> Path:
     return out
 
 
-def ort_qdq_top1(task: Task, method: str, work: Path) -> np.ndarray:
+def ort_qdq_model(onnx_path: Path, calib: np.ndarray, out: Path, method: str = "minmax") -> Path:
+    """ONNX Runtime's ``quantize_static`` of ``onnx_path`` (QDQ, per-channel int8 weights, int8
+    activations) calibrated on ``calib`` one sample at a time; returns ``out``."""
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,
@@ -144,19 +177,18 @@ def ort_qdq_top1(task: Task, method: str, work: Path) -> np.ndarray:
         quantize_static,
     )
 
-    name = _input_name(task.onnx)
+    name = _input_name(onnx_path)
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
-            self.samples = iter(task.calib[i : i + 1] for i in range(len(task.calib)))
+            self.samples = iter(calib[i : i + 1] for i in range(len(calib)))
 
         def get_next(self) -> dict[str, np.ndarray] | None:
             x = next(self.samples, None)
             return None if x is None else {name: x}
 
-    out = work / f"{task.name}-ort-{method}.onnx"
     quantize_static(
-        str(_opset13(task.onnx, work)),
+        str(_opset13(onnx_path, out.parent)),
         str(out),
         Reader(),
         quant_format=QuantFormat.QDQ,
@@ -165,6 +197,11 @@ def ort_qdq_top1(task: Task, method: str, work: Path) -> np.ndarray:
         weight_type=QuantType.QInt8,
         calibrate_method={"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy}[method],
     )
+    return out
+
+
+def ort_qdq_top1(task: Task, method: str, work: Path) -> np.ndarray:
+    out = ort_qdq_model(task.onnx, task.calib, work / f"{task.name}-ort-{method}.onnx", method)
     return _top1(_ort_run(out, task.x, optimize=False), len(task.x))
 
 
@@ -202,9 +239,13 @@ def run_task(task: Task, methods: list[str], work: Path) -> list[tuple[str, floa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=["kws", "digits"])
+    parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), help="default: kws digits (+ resnet8 with CIFAR)")
     parser.add_argument("--observers", nargs="+", help="default: every --observer value qcompile offers")
+    parser.add_argument("--cifar10", type=Path, help="CIFAR-10's test_batch (python version) for the resnet8 task")
     args = parser.parse_args()
+    if args.cifar10 is not None:
+        os.environ["QC_CIFAR10"] = str(args.cifar10)
+    args.tasks = args.tasks or ["kws", "digits"] + (["resnet8"] if os.environ.get("QC_CIFAR10") else [])
     from rich.console import Console
     from rich.table import Table
 

@@ -108,6 +108,30 @@ typedef struct {
 
 int qc_mul_s8(const qc_mul_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
 
+/* Broadcast geometry alone: MAXIMUM / MINIMUM compare raw int8 values (TFLM). */
+typedef struct {
+    int32_t out_shape[QC_MAX_RANK];
+    int32_t in1_strides[QC_MAX_RANK];
+    int32_t in2_strides[QC_MAX_RANK];
+} qc_broadcast_params;
+
+int qc_maximum_s8(const qc_broadcast_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+int qc_minimum_s8(const qc_broadcast_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+
+/* TFLM's int8 PRELU: in2 is alpha (broadcast, e.g. one slope per channel).
+ * v = x + input_offset; out = clamp((v >= 0 ? MBQM(v, m1, s1) : MBQM(v * (alpha + alpha_offset), m2, s2))
+ * + output_offset). */
+typedef struct {
+    int32_t out_shape[QC_MAX_RANK];
+    int32_t in1_strides[QC_MAX_RANK];
+    int32_t in2_strides[QC_MAX_RANK];
+    int32_t input_offset, alpha_offset, output_offset;
+    int32_t output_multiplier_1, output_shift_1;
+    int32_t output_multiplier_2, output_shift_2;
+} qc_prelu_params;
+
+int qc_prelu_s8(const qc_prelu_params *p, const int8_t *input, const int8_t *alpha, int8_t *out);
+
 /* ---- pooling ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -167,6 +191,17 @@ int qc_transpose_s8(const qc_transpose_params *p, const int8_t *input, int8_t *o
 
 int qc_copy_s8(const int8_t *input, int8_t *output, int32_t size);
 
+/* out[i0..i4] = in[begin[k] + i_k * strides[k]] (TFLite STRIDED_SLICE, SLICE, SPLIT, SPLIT_V);
+ * QC_MAX_RANK, right-aligned; every index read must lie inside in_shape. */
+typedef struct {
+    int32_t in_shape[QC_MAX_RANK];
+    int32_t begin[QC_MAX_RANK];
+    int32_t out_shape[QC_MAX_RANK];
+    int32_t strides[QC_MAX_RANK];
+} qc_strided_slice_params;
+
+int qc_strided_slice_s8(const qc_strided_slice_params *p, const int8_t *input, int8_t *output);
+
 /* ---- fused conv2d + residual add (qc_conv2d_add.c) ---------------------------------- */
 
 /* out = add(conv2d(input), residual) with the add's scalar parameters from `add` (its
@@ -211,6 +246,39 @@ typedef struct {
 } qc_mean_params;
 
 int qc_mean_s8(const qc_mean_params *p, const int8_t *input, int8_t *output);
+
+/* ---- attention: batch matmul and layer norm (qc_batch_matmul.c, qc_layer_norm.c) ------ */
+
+/* TFLite int8 BATCH_MATMUL: out[b, m, n] = clamp(MBQM(sum_k (A[b, m, k] + lhs_offset) *
+ * (B[b, k, n] + rhs_offset)) + output_offset) with A = lhs ([.., M, K], or [.., K, M] when
+ * adj_x) and B = rhs ([.., K, N], or [.., N, K] when adj_y). Batch dims are right-aligned
+ * to 3; a stride of 0 broadcasts that operand along the dim. */
+typedef struct {
+    int32_t batch[3];        /* output batch dims */
+    int32_t lhs_strides[3];  /* elements between consecutive lhs matrices per batch dim (0: broadcast) */
+    int32_t rhs_strides[3];
+    int32_t rows, cols, depth; /* M, N, K (K <= 32768) */
+    int32_t adj_x, adj_y;
+    int32_t lhs_offset, rhs_offset, output_offset;
+    int32_t output_multiplier, output_shift;
+    int32_t act_min, act_max;
+} qc_batch_matmul_params;
+
+int qc_batch_matmul_s8(const qc_batch_matmul_params *p, const int8_t *lhs, const int8_t *rhs, int8_t *out);
+
+/* Integer LayerNorm over rows of `cols` values (docs/QUANTIZATION.md, "layer_norm"): exact
+ * int64 mean and variance, integer 1/sqrt, an int16 Q15 normalised value, then
+ * out = clamp(round((t * gamma[j] + beta[j]) / 2^out_shift) + output_offset). */
+typedef struct {
+    int32_t rows, cols; /* cols <= 4096 */
+    int32_t eps;        /* epsilon in units of (C * input scale)^2 / C, rounded */
+    int32_t out_shift;  /* 1..62 */
+    int32_t output_offset;
+    int32_t act_min, act_max;
+} qc_layer_norm_params;
+
+int qc_layer_norm_s8(const qc_layer_norm_params *p, const int8_t *input, const int32_t *gamma, const int32_t *beta,
+                     int8_t *output);
 
 /* ---- fused head: global average pool + fully connected (qc_avg_pool_fc.c) ------------ */
 

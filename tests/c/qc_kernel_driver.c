@@ -251,6 +251,14 @@ static int run_other(const char *k) {
         STRUCT(qc_mul_params, p, 0);
         return qc_mul_s8(&p, s8(1), s8(2), o8(3));
     }
+    if (strcmp(k, "qc_maximum_s8") == 0 || strcmp(k, "qc_minimum_s8") == 0) {
+        STRUCT(qc_broadcast_params, p, 0);
+        return k[3] == 'm' && k[4] == 'a' ? qc_maximum_s8(&p, s8(1), s8(2), o8(3)) : qc_minimum_s8(&p, s8(1), s8(2), o8(3));
+    }
+    if (strcmp(k, "qc_prelu_s8") == 0) {
+        STRUCT(qc_prelu_params, p, 0);
+        return qc_prelu_s8(&p, s8(1), s8(2), o8(3));
+    }
     if (strcmp(k, "qc_max_pool2d_s8") == 0) {
         STRUCT(qc_pool_params, p, 0);
         return qc_max_pool2d_s8(&p, s8(1), o8(2));
@@ -274,6 +282,10 @@ static int run_other(const char *k) {
     if (strcmp(k, "qc_transpose_s8") == 0) {
         STRUCT(qc_transpose_params, p, 0);
         return qc_transpose_s8(&p, s8(1), o8(2));
+    }
+    if (strcmp(k, "qc_strided_slice_s8") == 0) {
+        STRUCT(qc_strided_slice_params, p, 0);
+        return qc_strided_slice_s8(&p, s8(1), o8(2));
     }
     if (strcmp(k, "qc_lut_s8") == 0) { /* blocks: table, x, out */
         return qc_lut_s8(s8(0), s8(1), o8(2), (int32_t)blocks[1].n);

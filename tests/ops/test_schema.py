@@ -16,10 +16,7 @@ from qcompile.memory import aliases, inplace
 from qcompile.op_params import channel_multipliers
 from qcompile.ops import structs
 from qcompile.quant.fixedpoint import quantize_multiplier
-from qcompile.reference import conv as ref_conv
-from qcompile.reference import ops as ref_ops
-from qcompile.reference import reduce as ref_reduce
-from qcompile.reference.executor import run_quantized
+from qcompile.reference.executor import kernel, run_quantized
 from qcompile.resources import runtime_dir
 
 
@@ -54,7 +51,16 @@ BUILT = {
     "qc_softmax_params": structs.softmax_fields((2, 10), dict(input_multiplier=1, input_left_shift=2, diff_min=-9)),
     "qc_pad_params": structs.pad_fields((2, 3), dict(pads=[(0, 1), (1, 0)], pad_value=0)),
     "qc_transpose_params": structs.transpose_fields((2, 3), dict(perm=(1, 0))),
+    "qc_broadcast_params": structs.broadcast_fields((2, 3), (3,), {}),
+    "qc_prelu_params": structs.prelu_fields((1, 2, 3), (3,), {k: 0 for k in ops.PRELU_ATTRS}),
     "qc_mean_params": structs.mean_fields((1, 3, 3, 2), dict(input_offset=1, output_offset=0, multiplier=5, shift=1)),
+    "qc_batch_matmul_params": structs.batch_matmul_fields(
+        (2, 3, 4), (4, 5), {k: 0 for k in ops.BATCH_MATMUL_ATTRS} | dict(act_min=-128, act_max=127)
+    ),
+    "qc_strided_slice_params": structs.strided_slice_fields((2, 6), dict(begin=(0, 1), size=(2, 2), strides=(1, 2))),
+    "qc_layer_norm_params": structs.layer_norm_fields(
+        (3, 8), dict(eps=1, out_shift=20, output_offset=0, act_min=-128, act_max=127)
+    ),
 }
 
 
@@ -71,27 +77,14 @@ def test_every_schema_struct_is_declared_and_built() -> None:
     assert used <= set(declared) and used == set(BUILT)
 
 
-@pytest.mark.parametrize(
-    "op,fn",
-    [
-        ("conv2d", ref_conv.conv2d),
-        ("depthwise_conv2d", ref_conv.depthwise_conv2d),
-        ("fully_connected", ref_conv.fully_connected),
-        ("add", ref_ops.add),
-        ("mul", ref_ops.mul),
-        ("max_pool2d", ref_ops.max_pool2d),
-        ("avg_pool2d", ref_ops.avg_pool2d),
-        ("softmax", ref_ops.softmax),
-        ("lut", ref_ops.lut),
-        ("concat", ref_ops.concat),
-        ("pad", ref_ops.pad),
-        ("transpose", ref_ops.transpose),
-        ("reshape", ref_ops.reshape),
-        ("copy", ref_ops.copy),
-        ("mean", ref_reduce.mean),
-    ],
-)
-def test_schema_attrs_are_the_reference_keywords(op: str, fn) -> None:
+#: fused ops take their parts' attributes through ``**attrs`` (checked by their split helpers)
+_FUSED = {"conv2d_add", "avg_pool_fc"}
+
+
+@pytest.mark.parametrize("op", sorted(set(ops.SCHEMAS) - _FUSED))
+def test_schema_attrs_are_the_reference_keywords(op: str) -> None:
+    """Every op, built in or plug-in: its reference kernel's keywords are its schema's attributes."""
+    fn = kernel(op, quantized=True)
     kw = [p.name for p in inspect.signature(fn).parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY]
     assert tuple(kw) == ops.schema(op).attrs
 
@@ -129,7 +122,14 @@ def test_executor_names_the_node_whose_attributes_drifted() -> None:
 
 
 def test_planner_facts_come_from_the_schema() -> None:
-    assert inplace.INPLACE_OPS == {"add": (0, 1), "lut": (0,), "conv2d_add": (3,)}
+    assert inplace.INPLACE_OPS == {
+        "add": (0, 1),
+        "lut": (0,),
+        "conv2d_add": (3,),
+        "maximum": (0, 1),
+        "minimum": (0, 1),
+        "prelu": (0,),
+    }
     assert aliases.ALIAS_OPS == {"reshape"}
     assert ops.scratch_ops() == {
         "conv2d": 2,

@@ -173,3 +173,17 @@ def test_observer_for_overrides_one_tensor_by_tensor_or_node_name(tmp_path: Path
         assert max(ranges[t][1] for t in changed) < 2.0
     with pytest.raises(QCompileError, match="known names: .*relu"):
         calibrate(path, g, {"x": x}, observer_for={"nope": "mse"}, progress=False)
+
+
+@pytest.mark.parametrize("kind", ["percentile", "entropy", "mse"])
+def test_histogram_update_in_slices_counts_the_same(kind: str, monkeypatch) -> None:
+    """Binning a big input a slice at a time (bounded temporaries) gives the very same histogram."""
+    from qcompile.quant import observers
+
+    x = np.random.default_rng(9).normal(size=5000).astype(np.float32) * 3.0
+    whole = make_observer(kind)
+    whole.update(x)
+    monkeypatch.setattr(observers, "UPDATE_CHUNK", 7)
+    sliced = make_observer(kind)
+    sliced.update(x)
+    assert np.array_equal(whole.counts, sliced.counts) and whole.range() == sliced.range()

@@ -61,6 +61,17 @@ def _act_bits_overrides(pairs: tuple[str, ...]) -> dict[str, int]:
     return overrides
 
 
+def _state_pairs(pairs: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """``--stateful IN=OUT`` options as (input, output) pairs (names checked by the compiler)."""
+    result = []
+    for pair in pairs:
+        name_in, sep, name_out = pair.partition("=")
+        if not sep or not name_in or not name_out:
+            raise click.BadParameter(f"{pair!r}: expected IN=OUT (a model input and output)", param_hint="--stateful")
+        result.append((name_in, name_out))
+    return tuple(result)
+
+
 FORCE_HELP = "Replace a folder qcompile did not write (never the current directory or one holding an input)."
 
 
@@ -87,6 +98,24 @@ def cli() -> None:
     """
 
 
+def _below_bound_rows(table: Table, report: dict) -> None:
+    """Overlapped layers in use, or the arena they would give with a --ram-budget."""
+    below = report.get("below_bound")
+    if not isinstance(below, dict) or below.get("available_arena_bytes") is None:
+        return
+    if below.get("used"):
+        n = len(below.get("overlapped_layers", []))
+        pairs = len(below.get("streamed_pairs", []))
+        table.add_row(
+            "below bound",
+            f"{n} layers write over the input they consume (same instructions), "
+            f"{pairs} conv pairs streamed row by row (qcompile bench shows their cost)",
+        )
+    else:
+        size = below["available_arena_bytes"]
+        table.add_row("below bound", f"arena {size} with overlapped layers (pass --ram-budget {size} to use it)")
+
+
 def _compile_table(model: Path, out_dir: Path, report: dict) -> Table:
     """The compile summary: layers, arena and its peak, RAM and flash totals, budgets."""
     table = Table(title=f"qcompile: {model.name} -> {out_dir}", show_header=False)
@@ -102,6 +131,7 @@ def _compile_table(model: Path, out_dir: Path, report: dict) -> Table:
     banded = [i for i, layer in enumerate(report.get("layers", [])) if "row_band" in layer]
     if banded:
         table.add_row("row bands", f"{len(banded)} conv layers keep their scratch in dead rows (layers {banded})")
+    _below_bound_rows(table, report)
     ram = report.get("ram")
     if isinstance(ram, dict):
         where = "inside the arena" if ram["io_in_arena"] else f"{ram['io_bytes_outside_arena']} held by the caller"
@@ -173,6 +203,12 @@ def _compile_table(model: Path, out_dir: Path, report: dict) -> Table:
     show_default=True,
     help="Memory order of 4-D inputs in the C API.",
 )
+@click.option(
+    "--input-shape",
+    multiple=True,
+    metavar="NAME=D0,D1,...",
+    help="Fix the dynamic dimensions of ONNX input NAME, e.g. input=1,3,48,192 (repeatable).",
+)
 @click.option("--weights-section", help="Linker section for the const weight arrays.")
 @click.option("--arena-alignment", type=int, help="Byte alignment of the arena (default: the target's).")
 @click.option(
@@ -194,6 +230,13 @@ def _compile_table(model: Path, out_dir: Path, report: dict) -> Table:
     help="Put the inputs and outputs in the arena (TFLite Micro style): <name>_input(i), <name>_invoke(), "
     "<name>_output(i); the arena is then all the RAM the model needs.",
 )
+@click.option(
+    "--stateful",
+    multiple=True,
+    metavar="IN=OUT",
+    help="Keep a state input/output pair inside: the C carries OUT into IN from call to call, starting "
+    "from zeros (<name>_reset()); repeatable.",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.option("--force", is_flag=True, help=FORCE_HELP)
 def compile_cmd(
@@ -213,12 +256,14 @@ def compile_cmd(
     equalize: bool,
     adaround: bool,
     input_layout: str,
+    input_shape: tuple[str, ...],
     weights_section: str | None,
     arena_alignment: int | None,
     ram_budget: int | None,
     arena_section: str | None,
     flash_budget: int | None,
     io_in_arena: bool,
+    stateful: tuple[str, ...],
     no_progress: bool,
     force: bool,
 ) -> None:
@@ -245,10 +290,12 @@ def compile_cmd(
         equalize=equalize,
         adaround=adaround,
         input_layout=input_layout,
+        input_shape=list(input_shape) or None,
         weights_section=weights_section,
         arena_alignment=arena_alignment,
         ram_budget=ram_budget,
         io_in_arena=io_in_arena,
+        stateful=_state_pairs(stateful),
         flash_budget=flash_budget,
         arena_section=arena_section,
         progress=not no_progress and sys.stderr.isatty(),
@@ -322,8 +369,9 @@ def verify_cmd(
     console.print(f"data: {result.data_source}")
     console.print(f"bit-exact: {result.bit_exact}/{result.samples}")
     if result.outputs:
-        table = Table(title="int8 vs float (onnxruntime)")
-        for col in ("output", "SQNR dB", "top-1 agreement", "float acc", "int8 acc"):
+        table = Table(title=f"int8 vs {result.reference}")
+        ref_acc = "QDQ acc" if result.reference.startswith("the QDQ") else "float acc"
+        for col in ("output", "SQNR dB", "top-1 agreement", ref_acc, "int8 acc"):
             table.add_column(col)
         for o in result.outputs:
             table.add_row(

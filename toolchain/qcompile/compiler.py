@@ -8,7 +8,7 @@ once everything succeeded.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +39,7 @@ class CompileOptions:
     equalize: bool = False
     adaround: bool = False
     input_layout: str = "nhwc"
+    input_shape: Mapping[str, Sequence[int]] | Sequence[str] | None = None  # fixes dynamic input dims
     weights_section: str | None = None
     arena_section: str | None = None  # linker section of the static arena (e.g. a DTCM .bss section)
     arena_alignment: int | None = None  # default: the target's alignment
@@ -47,6 +48,7 @@ class CompileOptions:
     ram_budget: int | None = None  # bytes of arena + static state; exceeding it is an error
     flash_budget: int | None = None  # bytes of weights + bias + code; exceeding it is an error
     io_in_arena: bool = False  # inputs/outputs in the arena (TFLM style): <name>_input(i), <name>_invoke()
+    stateful: Sequence[tuple[str, str]] = ()  # (input, output) pairs kept inside as persistent state
     force: bool = False  # replace a folder qcompile did not write (never one holding an input)
 
 
@@ -54,14 +56,25 @@ def default_name(model_path: Path) -> str:
     return model_path.stem
 
 
-def import_model(model_path: Path, *, input_layout: str = "nhwc") -> Graph:
-    """Source model -> optimized float IR (``load_onnx`` runs the float passes to a fixed point)."""
+def import_model(
+    model_path: Path,
+    *,
+    input_layout: str = "nhwc",
+    input_shape: Mapping[str, Sequence[int]] | Sequence[str] | None = None,
+) -> Graph:
+    """Source model -> optimized float IR (``load_onnx`` runs the float passes to a fixed point).
+    ``input_shape``: ``{name: shape}`` or ``--input-shape`` strings ``"NAME=1,3,48,192"``."""
     from qcompile.frontends.detect import model_kind
     from qcompile.frontends.onnx_import import load_onnx
 
     if model_kind(model_path) != "onnx":
         raise QCompileError(f"{model_path}: an int8 TFLite model has no float graph to import; give an .onnx file")
-    return load_onnx(model_path, input_layout=input_layout)
+    shapes = input_shape
+    if shapes is not None and not isinstance(shapes, Mapping):
+        from qcompile.frontends.onnx_shapes import parse_input_shapes
+
+        shapes = parse_input_shapes(list(shapes))
+    return load_onnx(model_path, input_layout=input_layout, input_shapes=shapes)
 
 
 def quantize_model(model_path: Path, options: CompileOptions) -> Graph:
@@ -71,12 +84,15 @@ def quantize_model(model_path: Path, options: CompileOptions) -> Graph:
     equalization rewrites the float IR before calibration, AdaRound chooses weight codes
     from the calibrated graph, bias correction adjusts the int8 graph's biases last."""
     from qcompile.frontends.detect import model_kind
+    from qcompile.frontends.onnx_qdq import source_format
     from qcompile.quant.calibration import calibrate, load_calibration_data
     from qcompile.quant.quantize import QuantConfig, quantize
 
     if model_kind(model_path) == "tflite":
         return import_tflite_model(model_path, options)
-    float_graph = import_model(model_path, input_layout=options.input_layout)
+    if source_format(model_path) == "onnx-qdq":
+        return import_qdq_model(model_path, options)
+    float_graph = import_model(model_path, input_layout=options.input_layout, input_shape=options.input_shape)
     if options.calib is None:
         raise QCompileError(
             "calibration data is required to quantize a float model: pass --calib calib.npz "
@@ -125,6 +141,8 @@ def import_tflite_model(model_path: Path, options: CompileOptions) -> Graph:
         )
     if options.input_layout != "nhwc":
         raise QCompileError("--input-layout nchw does not apply to TFLite models (they are NHWC already)")
+    if options.input_shape:
+        raise QCompileError("--input-shape does not apply to TFLite models (their shapes are static); drop it")
     ptq = [flag for flag, on in _ptq_flags(options).items() if on]
     if ptq:
         raise QCompileError(
@@ -132,6 +150,26 @@ def import_tflite_model(model_path: Path, options: CompileOptions) -> Graph:
             "cannot apply; drop them (or compile the float ONNX model)"
         )
     return load_tflite(model_path)
+
+
+def import_qdq_model(model_path: Path, options: CompileOptions) -> Graph:
+    """A pre-quantized ONNX model (QDQ or operator format) keeps its own scales and zero points:
+    --calib and the PTQ options are refused, as for a TFLite model."""
+    from qcompile.frontends.onnx_qdq import load_qdq
+
+    what = f"{model_path.name} is a quantized ONNX model (QuantizeLinear/DequantizeLinear or QLinear* ops)"
+    if options.calib is not None:
+        raise QCompileError(
+            f"{what}: it is already quantized and its own scales and zero points are kept, so --calib is not "
+            "accepted; drop it (give data to `qcompile verify DIR --data X.npz` instead)"
+        )
+    ptq = [flag for flag, on in _ptq_flags(options).items() if on]
+    if ptq:
+        raise QCompileError(
+            f"{what}: it is already quantized, so {', '.join(ptq)} cannot apply; drop them "
+            "(or compile the float model with --calib)"
+        )
+    return load_qdq(model_path, input_layout=options.input_layout)
 
 
 def _ptq_flags(options: CompileOptions) -> dict[str, bool]:
@@ -187,6 +225,7 @@ def _origin(model_path: Path, calib: Path | None) -> dict[str, str | None]:
 def compile_model(model_path: Path, out_dir: Path, options: CompileOptions) -> dict[str, Any]:
     """Run the whole pipeline; returns the report that is also written as report.json."""
     from qcompile.codegen import generate
+    from qcompile.frontends.onnx_qdq import source_format
     from qcompile.ir_io import save_graph
     from qcompile.targets import load_target
 
@@ -196,6 +235,10 @@ def compile_model(model_path: Path, out_dir: Path, options: CompileOptions) -> d
     check_destination(Path(out_dir), inputs=inputs, force=options.force)
     target = load_target(options.target)
     quantized = quantize_model(model_path, options)
+    if options.stateful:
+        from qcompile.quant.stateful import keep_state
+
+        keep_state(quantized, options.stateful)
     qgraph = quantized
     if options.memory_passes:
         qgraph = optimize_memory(quantized, alignment=target.alignment, family=target.family)
@@ -215,6 +258,7 @@ def compile_model(model_path: Path, out_dir: Path, options: CompileOptions) -> d
             arena_section=options.arena_section,
         )
         meta = {
+            "source_format": source_format(model_path),
             "name": name,
             "c_name": report.get("c_name", report.get("name", name)),
             "target": target.name,

@@ -132,6 +132,24 @@ def mul_params(in1: QuantParams, in2: QuantParams, out: QuantParams, *, act_min:
     }
 
 
+def prelu_params(in_q: QuantParams, alpha_q: QuantParams, out_q: QuantParams) -> dict:
+    """Attributes of a quantized ``prelu`` (TFLM's PRELU ``Prepare``, for both importers):
+    ``m1 = QuantizeMultiplier(s_in / s_out)``, ``m2 = QuantizeMultiplier(s_in * s_alpha / s_out)``
+    in double from the float32 scales."""
+    s_in, s_a, s_out = (float(q.scalar_scale()) for q in (in_q, alpha_q, out_q))
+    m1, e1 = quantize_multiplier(s_in / s_out)
+    m2, e2 = quantize_multiplier(s_in * s_a / s_out)
+    return {
+        "input_offset": -in_q.scalar_zero_point(),
+        "alpha_offset": -alpha_q.scalar_zero_point(),
+        "output_offset": out_q.scalar_zero_point(),
+        "output_multiplier_1": int(m1),
+        "output_shift_1": int(e1),
+        "output_multiplier_2": int(m2),
+        "output_shift_2": int(e2),
+    }
+
+
 def softmax_params(input_scale: float, beta: float = 1.0) -> dict:
     """Attributes of a quantized ``softmax`` (TFLM's ``CalculateSoftmaxParams`` for int8).
 
@@ -262,3 +280,43 @@ def transpose_layout(shape: Sequence[int], perm: Sequence[int]) -> tuple[tuple[i
         raise ValueError(f"perm {perm} is not a permutation of the {len(shape)} axes (rank <= {MAX_RANK})")
     k = MAX_RANK - len(shape)
     return (1,) * k + shape, tuple(range(k)) + tuple(p + k for p in perm)
+
+
+def strided_slice_layout(
+    shape: Sequence[int], begin: Sequence[int], size: Sequence[int], strides: Sequence[int]
+) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """Right-aligned rank-5 ``(in_shape, begin, out_shape, strides)`` of ``qc_strided_slice_params``.
+
+    Output element ``i`` of an axis is input element ``begin + i * stride`` (a negative stride
+    walks backwards); every index it reads must lie inside the input."""
+    shape, begin = tuple(int(d) for d in shape), tuple(int(b) for b in begin)
+    size, strides = tuple(int(n) for n in size), tuple(int(s) for s in strides)
+    if len(shape) > MAX_RANK or not len(shape) == len(begin) == len(size) == len(strides):
+        raise ValueError(f"strided_slice needs rank <= {MAX_RANK} and one begin, size and stride per axis")
+    for d, b, n, st in zip(shape, begin, size, strides, strict=True):
+        if st == 0 or n < 0 or (n > 0 and not (0 <= b < d and 0 <= b + (n - 1) * st < d)):
+            raise ValueError(f"slice begin {b}, size {n}, stride {st} reads outside an axis of {d}")
+    k = MAX_RANK - len(shape)
+    return (1,) * k + shape, (0,) * k + begin, (1,) * k + size, (1,) * k + strides
+
+
+def slice_axis(begin: int, end: int, dim: int, stride: int, *, whole_begin: bool = False, whole_end: bool = False):
+    """``(start, size)`` of one axis of a slice from ``begin`` to ``end`` (exclusive) by ``stride``,
+    as TFLite STRIDED_SLICE and ONNX Slice define it: negative indices count from the end, then
+    bounds are clamped to the axis (``[0, dim]`` going forward, ``[-1, dim - 1]`` backward);
+    ``whole_begin``/``whole_end`` (TFLite's masks) take the axis from/to its end in the
+    stride's direction."""
+    if stride == 0:
+        raise ValueError("a slice step of 0 is not allowed")
+    lo, hi = (0, dim) if stride > 0 else (-1, dim - 1)
+
+    def bound(value: int, whole: bool, edge: int) -> int:
+        if whole:
+            return edge
+        value = value + dim if value < 0 else value
+        return min(max(value, lo), hi)
+
+    start = bound(begin, whole_begin, 0 if stride > 0 else dim - 1)
+    stop = bound(end, whole_end, dim if stride > 0 else -1)
+    size = max(0, -(-(stop - start) // stride))
+    return (start if size else 0), size

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jinja2
+import numpy as np
 
 from qcompile.codegen.budgets import check_flash_budget, flash_report
 from qcompile.codegen.lowering import Layer, Lowering, c_float, c_int
@@ -25,7 +26,8 @@ from qcompile.codegen.names import Namer, comment_text, model_identifier
 from qcompile.codegen.runtime_files import select_runtime_files
 from qcompile.errors import QCompileError, UnsupportedModelError
 from qcompile.ir import Graph, Tensor
-from qcompile.memory import STATIC_STATE_BYTES, MemoryPlan, check_ram_budget, plan_memory
+from qcompile.memory import MemoryPlan, check_ram_budget, plan_memory, static_state_bytes
+from qcompile.memory.streams import find_streams
 from qcompile.ops import is_s16, scratch_ops
 from qcompile.resources import templates_dir
 
@@ -89,8 +91,10 @@ def _io_entry(t: Tensor, index: int, plan: MemoryPlan) -> dict[str, Any]:
     q = t.quant
     if q is None or q.per_channel:
         raise QCompileError(f"graph input/output {t.name!r} needs per-tensor quantization parameters")
-    if t.dtype not in ("int8", "int16"):
-        raise UnsupportedModelError(f"graph input/output {t.name!r} is {t.dtype}; only int8 and int16 are supported")
+    if t.dtype not in ("int8", "int16", "uint8"):
+        raise UnsupportedModelError(
+            f"graph input/output {t.name!r} is {t.dtype}; only int8, int16 (16x8) and uint8 are supported"
+        )
     ctype = f"{t.dtype}_t"
     return {
         "ctype": ctype,
@@ -112,6 +116,34 @@ def _io_entry(t: Tensor, index: int, plan: MemoryPlan) -> dict[str, Any]:
     }
 
 
+def _state_entries(graph: Graph) -> list[dict[str, Any]]:
+    """The state buffer's layout: per variable its offset, size, the ``inputs[]`` and
+    ``outputs[]`` slots the model reads and writes it through, and its initial bytes."""
+    entries, offset = [], 0
+    for var in graph.state:
+        size = graph.tensors[var.input].nbytes
+        init = np.asarray(var.init).astype(np.int8, copy=False).reshape(-1)
+        entries.append(
+            {
+                "name": var.name,
+                "comment_name": comment_text(var.name),
+                "offset": offset,
+                "size": size,
+                "input_slot": graph.inputs.index(var.input),
+                "output_slot": None if var.output is None else len(graph.user_outputs) + _written_index(graph, var),
+                "init": [int(v) for v in init],
+                # a variable set to one value (zeros, the zero point) needs no array
+                "fill": int(init[0]) if init.size and (init == init[0]).all() else None,
+            }
+        )
+        offset += size
+    return entries
+
+
+def _written_index(graph: Graph, var: Any) -> int:
+    return [v.name for v in graph.state if v.output is not None].index(var.name)
+
+
 def _ram(plan: MemoryPlan, context: Mapping[str, Any]) -> dict[str, Any]:
     """All the RAM the model needs with the API the build offers, the caller's I/O included.
 
@@ -120,13 +152,24 @@ def _ram(plan: MemoryPlan, context: Mapping[str, Any]) -> dict[str, Any]:
     Both figures are reported, so the two builds can be compared with one compile.
     """
     io_bytes = sum(t["nbytes"] for t in (*context["inputs"], *context["outputs"]))
-    inside = plan.arena_size + STATIC_STATE_BYTES
+    inside = plan.arena_size + context["static_state_bytes"]
     return {
         "io_in_arena": plan.io_in_arena,
         "arena_bytes": plan.arena_size,
-        "static_state_bytes": STATIC_STATE_BYTES,
+        "static_state_bytes": context["static_state_bytes"],
+        "state_bytes": context["state_size"],
         "io_bytes_outside_arena": 0 if plan.io_in_arena else io_bytes,
         "total_bytes": inside if plan.io_in_arena else inside + io_bytes,
+    }
+
+
+def _below_bound(plan: MemoryPlan) -> dict[str, Any]:
+    """``report.json`` ``below_bound``: the overlapped/streamed plan in use, or the arena it would need."""
+    return {
+        "used": bool(plan.overlaps or plan.streams),
+        "overlapped_layers": sorted(plan.overlaps),
+        "streamed_pairs": [[st.producer, st.consumer] for st in plan.streams.values()],
+        "available_arena_bytes": plan.below_bound_arena or (plan.arena_size if plan.overlaps or plan.streams else None),
     }
 
 
@@ -163,24 +206,61 @@ def _plan(
     ram_budget: int | None,
     io_in_arena: bool = False,
 ) -> MemoryPlan:
-    """The memory plan with the running family's scratch sizes, checked against the budget."""
+    """The memory plan with the running family's scratch sizes, checked against the budget.
+
+    The layer-by-layer plan is kept unless ``ram_budget`` asks for less: then outputs may
+    overlap the inputs they consume (:mod:`qcompile.memory.overlap`, same kernels, same
+    instructions), where the family's kernels allow it. When that plan is smaller but not
+    chosen, its size is kept in ``below_bound_arena`` for the report.
+    """
     family = target.family
     if scratch is None:
         scratch = family_scratch(family, graph)
-    plan = plan_memory(
-        graph,
-        scratch=scratch,
-        alignment=arena_alignment,
+    budget = None if ram_budget is None else ram_budget - static_state_bytes(graph)
+    options: dict[str, Any] = {
+        "scratch": scratch,
+        "alignment": arena_alignment,
         # Row bands trade speed for RAM: on by default where RAM is the goal, on the host
         # only when a --ram-budget asks for it.
-        row_split_ops=ROW_SPLIT_OPS
+        "row_split_ops": ROW_SPLIT_OPS
         if family.row_bands and (target.optimize == "ram" or ram_budget is not None)
         else (),
-        budget=None if ram_budget is None else ram_budget - STATIC_STATE_BYTES,
-        io_in_arena=io_in_arena,
-    )
+        "budget": budget,
+        "io_in_arena": io_in_arena,
+    }
+    plan = plan_memory(graph, **options)
+    below = _below_bound_plan(graph, family, options, budget)
+    if below is not None and below.arena_size < plan.arena_size:
+        if budget is not None and plan.arena_size > budget:
+            plan = below
+        else:
+            plan.below_bound_arena = below.arena_size
     if ram_budget is not None:
         check_ram_budget(graph, plan, ram_budget)
+    return plan
+
+
+def _below_bound_plan(graph: Graph, family: Any, options: dict[str, Any], budget: int | None) -> MemoryPlan | None:
+    """The plan below the layer-by-layer bound: outputs overlapping the inputs they consume
+    (free), then, while a ``budget`` is still exceeded, the row-streamed pair at the peak
+    (:mod:`qcompile.memory.streams`; a few % more instructions), one pair at a time."""
+    contracts = family.overlap_contracts(graph)
+    stream_ops = family.stream_ops(graph)
+    if not contracts and not stream_ops:
+        return None
+    plan = plan_memory(graph, overlap=contracts, **options)
+    candidates = set(find_streams(graph, stream_ops))
+    chosen: set[int] = set()
+    target = budget if budget is not None else 0
+    while plan.arena_size > target:
+        at_peak = sorted(s for s in candidates - chosen if plan.peak_step in (s - 1, s))
+        if not at_peak:
+            break
+        chosen.add(at_peak[0])
+        trial = plan_memory(graph, overlap=contracts, streams=chosen, stream_ops=stream_ops, **options)
+        if trial.arena_size >= plan.arena_size:
+            break
+        plan = trial
     return plan
 
 
@@ -211,9 +291,11 @@ def _report(
         "target": target.name,
         "arena_bytes": plan.arena_size,
         "lower_bound_bytes": plan.lower_bound,
-        "static_state_bytes": STATIC_STATE_BYTES,
+        "static_state_bytes": context["static_state_bytes"],
+        "state": [{k: e[k] for k in ("name", "offset", "size")} for e in context["state"]],
         "ram_budget": context["ram_budget"],
         "ram": _ram(plan, context),
+        "below_bound": _below_bound(plan),
         "peak_layer": plan.peak_step,
         "peak_live": [{"name": live, "bytes": size} for live, size in plan.peak_live],
         "weight_bytes": context["weight_bytes"],
@@ -258,6 +340,11 @@ def render(
     arena_alignment = _check_options(graph, target, weights_section, arena_alignment)
     if arena_section is not None and (not arena_section or not set(arena_section) <= _SECTION_CHARS):
         raise QCompileError(f"--arena-section {arena_section!r}: use letters, digits, '_', '.' and '$' only")
+    if io_in_arena and graph.state:
+        raise QCompileError(
+            "--io-in-arena is not supported for a model with persistent state (resource variables or "
+            "--stateful): compile it without --io-in-arena"
+        )
     cname = model_identifier(name)
     family = target.family
     plan = _plan(graph, target, scratch, arena_alignment, ram_budget, io_in_arena)
@@ -279,8 +366,11 @@ def render(
         "lower_bound": plan.lower_bound,
         "ram_budget": ram_budget,
         "io_in_arena": io_in_arena,
-        "inputs": [_io_entry(graph.tensors[n], i, plan) for i, n in enumerate(graph.inputs)],
-        "outputs": [_io_entry(graph.tensors[n], i, plan) for i, n in enumerate(graph.outputs)],
+        "inputs": [_io_entry(graph.tensors[n], i, plan) for i, n in enumerate(graph.user_inputs)],
+        "outputs": [_io_entry(graph.tensors[n], i, plan) for i, n in enumerate(graph.user_outputs)],
+        "state": _state_entries(graph),
+        "state_size": graph.state_bytes,
+        "static_state_bytes": static_state_bytes(graph),
         "layers": layers,
         "epilogue": epilogue,
         "io_s16": any(graph.tensors[n].dtype == "int16" for n in (*graph.inputs, *graph.outputs)),

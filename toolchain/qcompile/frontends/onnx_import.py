@@ -22,7 +22,7 @@ Why this module looks the way it does:
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -30,7 +30,9 @@ import onnx
 from onnx import helper, numpy_helper
 
 from qcompile.errors import QCompileError, UnsupportedModelError
+from qcompile.frontends.onnx_fusions import fuse_patterns
 from qcompile.frontends.onnx_ops import ONNX_OPS
+from qcompile.frontends.onnx_shapes import fix_input_shapes, fold_shape_subgraphs
 from qcompile.frontends.onnx_validate import check_structure, infer_checked
 from qcompile.ir import Graph, Node, Tensor
 
@@ -155,8 +157,8 @@ def _node_problem(node: onnx.NodeProto, const: set[str], opset: int) -> str | No
             return "Gemm with transA=1 is not supported"
         if ins[1] not in const or (ins[2] and ins[2] not in const):
             return "Gemm B and C must be constant"
-    if op == "MatMul" and ins[1] not in const:
-        return "MatMul of two activations is not supported (the second input must be constant weights)"
+    if op == "MatMul" and ins[0] in const and ins[1] not in const:
+        return "MatMul of a constant by an activation is not supported (only activation x constant or x activation)"
     if op == "Div" and ins[1] not in const:
         return "division by an activation is not supported (only by a constant)"
     if op == "Pad":
@@ -214,32 +216,9 @@ def check_supported(model: onnx.ModelProto, *, path: str = "model") -> None:
         )
 
 
-def _fix_dims(model: onnx.ModelProto, path: str) -> None:
-    """Set a symbolic batch dim (axis 0) to 1; any other unknown dim is an error."""
-    inits = {i.name for i in model.graph.initializer}
-    errors = []
-    for vi in list(model.graph.input) + list(model.graph.output):
-        if vi.name in inits or not vi.type.HasField("tensor_type"):
-            continue
-        shape = vi.type.tensor_type.shape
-        for axis, dim in enumerate(shape.dim):
-            if dim.HasField("dim_value") and dim.dim_value > 0:
-                continue
-            if axis == 0:
-                dim.Clear()
-                dim.dim_value = 1
-            elif vi in model.graph.input:
-                label = dim.dim_param or "?"
-                errors.append(f"input {vi.name!r} has a dynamic dimension {label!r} at axis {axis}")
-            else:
-                dim.Clear()  # outputs are re-inferred
-    if errors:
-        raise QCompileError(
-            f"{path}: "
-            + "; ".join(errors)
-            + ". Only the batch dimension may be symbolic: re-export with static shapes."
-        )
-    del model.graph.value_info[:]
+def _fix_dims(model: onnx.ModelProto, path: str, input_shapes: Mapping[str, Sequence[int]] | None = None) -> None:
+    """Static input shapes (``--input-shape``; a symbolic batch axis 0 becomes 1), else one error."""
+    fix_input_shapes(model, path, input_shapes)
 
 
 # ----------------------------------------------------------------------------------------
@@ -782,6 +761,11 @@ class _Converter:
         self.emit("add", [mid, self.constant(ins[2], extra)], [out], act_range=(None, None))
 
     def op_MatMul(self, node, ins, a) -> None:
+        if not self.is_const(ins[1]):
+            from qcompile.frontends.onnx_ops.transformer import matmul_activations
+
+            matmul_activations(self, node, ins)
+            return
         bmat = self.const[ins[1]]
         if bmat.ndim != 2:
             raise self.fail("MatMul weights must be a 2-D constant")
@@ -803,23 +787,45 @@ def _convert(model: onnx.ModelProto, path: str, input_layout: str) -> Graph:
         raise converter.fail(f"cannot convert this node ({type(exc).__name__}: {exc})") from exc
 
 
-def load_onnx(path: str | os.PathLike[str], *, input_layout: str = "nhwc", optimize: bool = True) -> Graph:
+def convert_model(
+    model: onnx.ModelProto,
+    path: str,
+    *,
+    input_layout: str = "nhwc",
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
+) -> Graph:
+    """A checked, parsed model to float IR without the graph passes (``path`` names it in
+    messages). The QDQ importer (:mod:`qcompile.frontends.onnx_qdq`) calls it on the float
+    model it derives from a quantized one, then runs only the passes that keep its integers."""
+    check_supported(fuse_patterns(model), path=path)
+    _fix_dims(model, path, input_shapes)
+    model = fold_shape_subgraphs(model, path, model_opset(model))
+    model = fuse_patterns(infer_checked(model, path))
+    return _convert(model, path, input_layout)
+
+
+def load_onnx(
+    path: str | os.PathLike[str],
+    *,
+    input_layout: str = "nhwc",
+    optimize: bool = True,
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
+) -> Graph:
     """Import an ONNX model as float IR (NHWC physical layout).
 
     ``input_layout="nhwc"`` makes 4-D graph inputs physical NHWC (what the C API takes);
     ``"nchw"`` keeps them NCHW and inserts a transpose before their first conv. With
     ``optimize`` (default) the graph passes (:func:`qcompile.passes.optimize`: BN/pad folding,
-    activation fusion...) run before returning; they are idempotent.
+    activation fusion...) run before returning; they are idempotent. ``input_shapes``
+    (``--input-shape``) fixes dynamic input dimensions; shape subgraphs are then folded
+    (:mod:`qcompile.frontends.onnx_shapes`).
     """
     if input_layout not in ("nhwc", "nchw"):
         raise QCompileError(f"input_layout must be 'nhwc' or 'nchw', not {input_layout!r}")
     path_s = os.fspath(path)
     model = read_model(path_s)
     check_structure(model, path_s)
-    check_supported(model, path=path_s)
-    _fix_dims(model, path_s)
-    model = infer_checked(model, path_s)
-    graph = _convert(model, path_s, input_layout)
+    graph = convert_model(model, path_s, input_layout=input_layout, input_shapes=input_shapes)
     if optimize:
         from qcompile.passes import optimize as run_passes
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from qcompile import op_params
 from qcompile.errors import QCompileError, UnsupportedModelError
-from qcompile.frontends import tflite_luts
+from qcompile.frontends import tflite_luts, tflite_state
 from qcompile.frontends.tflite_ops import TFLITE_OPS
 from qcompile.frontends.tflite_reader import TfliteModel, TfliteOperator, TfliteTensor, read_tflite
 from qcompile.ir import Graph, Node, QuantParams, Tensor
@@ -54,6 +54,7 @@ BUILTIN_OPS = (
     "CONCATENATION",
     "QUANTIZE",
     "DEQUANTIZE",
+    *tflite_state.STATE_OPS,
 )
 
 
@@ -64,6 +65,7 @@ def supported_ops() -> tuple[str, ...]:
 
 INT8 = 9
 INT16 = 7
+UINT8 = 3
 INT32 = 2
 INT64 = 4
 FLOAT32 = 0
@@ -103,19 +105,21 @@ class _Importer:
         self.edge_inputs: dict[int, int] = {}  # QUANTIZE output -> float graph input it replaces
         self.edge_outputs: dict[int, int] = {}  # float graph output -> int8 DEQUANTIZE input
         self.skipped: set[int] = set()
+        self.inits: dict[str, np.ndarray] = {}
 
     # -- checks -------------------------------------------------------------------------
     def _check(self) -> None:
         """One error listing every operator (and float internal) that cannot be compiled."""
         m = self.model
-        problems: list[str] = []
-        if m.num_subgraphs != 1:
-            problems.append(f"model has {m.num_subgraphs} subgraphs (control flow); only one is supported")
+        self.inits, problems = tflite_state.initial_values(m)
         graph_inputs, graph_outputs = set(m.inputs), set(m.outputs)
         for op in m.operators:
             where = f"operator {op.index} ({op.op})"
             if op.op not in supported_ops():
                 problems.append(f"{where}: unsupported operator")
+                continue
+            if op.op in tflite_state.STATE_OPS:
+                problems += tflite_state.check_op(m, op)
                 continue
             if not op.outputs or not [i for i in op.inputs if i >= 0]:
                 problems.append(f"{where}: the operator has no input or no output")
@@ -128,6 +132,10 @@ class _Importer:
                 else:
                     self.edge_inputs[op.outputs[0]] = op.inputs[0]
                     self.skipped.add(op.index)
+                continue
+            if op.op == "QUANTIZE" and outs[0].type == UINT8:
+                if op.outputs[0] not in graph_outputs or ins[0].type != INT8 or outs[0].quant is None:
+                    problems.append(f"{where}: int8 -> uint8 QUANTIZE is only supported on a graph output")
                 continue
             if op.op == "DEQUANTIZE":
                 if op.outputs[0] not in graph_outputs or ins[0].type not in _ACT_TYPES:
@@ -198,17 +206,25 @@ class _Importer:
         for i in m.inputs:
             replaced = [q for q, src in self.edge_inputs.items() if src == i]
             self.graph.inputs.append(self.name(replaced[0] if replaced else i))
+        variables = tflite_state.Variables(self, self.inits)
         for op in m.operators:
             if op.index in self.skipped:
                 continue
-            converter = _CONVERTERS.get(op.op) or TFLITE_OPS.get(op.op)
-            assert converter is not None, op.op  # _check refused every other operator
             try:
+                if op.op in tflite_state.STATE_OPS:
+                    variables.convert(op)
+                    continue
+                converter = _CONVERTERS.get(op.op) or TFLITE_OPS.get(op.op)
+                assert converter is not None, op.op  # _check refused every other operator
                 converter(self, op)
             except (ArithmeticError, ValueError, KeyError, IndexError, TypeError) as exc:
                 raise UnsupportedModelError(f"{self.path}: operator {op.index} ({op.op}): {exc}") from exc
         for i in m.outputs:
             self.graph.outputs.append(self.name(self.edge_outputs.get(i, i)))
+        try:
+            variables.finish()
+        except ValueError as exc:
+            raise UnsupportedModelError(f"{self.path}: {exc}") from exc
         self.graph.prune()
         self.graph.validate()
         return self.graph
@@ -449,6 +465,10 @@ def _elementwise(imp: _Importer, op: TfliteOperator) -> None:
         table = tflite_luts.relu6_table(si, zi)
     elif op.op == "HARD_SWISH":
         table = tflite_luts.hard_swish_table(si, zi, so, zo)
+    elif op.op == "QUANTIZE" and imp.t(op.outputs[0]).type == UINT8:
+        table = tflite_luts.requantize_uint8_table(si, zi, so, zo)
+        y = imp.graph.tensors[imp.name(op.outputs[0])]
+        y.dtype, y.quant = "uint8", QuantParams(qo.scale, qo.zero_point, dtype="uint8")
     elif op.op == "QUANTIZE":
         if INT16 in (imp.t(op.inputs[0]).type, imp.t(op.outputs[0]).type):
             _requantize(imp, op, si / so, zi, zo)

@@ -22,6 +22,7 @@ cdef extern from "<dlfcn.h>" nogil:
 
 
 ctypedef int (*_qc_run_io_fn)(const int8_t * const *inputs, int8_t * const *outputs, void *arena) noexcept nogil
+ctypedef void (*_qc_reset_fn)() noexcept nogil
 
 
 cdef int _qc_run_batch(
@@ -67,6 +68,7 @@ cdef class ModelLibrary:
 
     cdef void *_handle
     cdef _qc_run_io_fn _fn
+    cdef _qc_reset_fn _reset
     cdef readonly str path
     cdef readonly str name
     cdef readonly tuple input_sizes
@@ -81,6 +83,7 @@ cdef class ModelLibrary:
     def __cinit__(self):
         self._handle = NULL
         self._fn = NULL
+        self._reset = NULL
 
     def __init__(self, path, name, input_sizes, output_sizes, arena_size=0, *, output_shapes=None,
                  input_dtypes=None, output_dtypes=None):
@@ -131,6 +134,9 @@ cdef class ModelLibrary:
             )
         self._handle = handle
         self._fn = <_qc_run_io_fn>sym
+        # A streaming model (persistent state) exports <name>_reset: every batch is one stream
+        # from the model's initial state, as the reference runs it.
+        self._reset = <_qc_reset_fn>dlsym(handle, (str(name) + "_reset").encode("ascii"))
         # Generated libraries also export their arena size: refuse an arena that is too small
         # (the C would write past it).
         size_sym = dlsym(handle, (str(name) + "_arena_size").encode("ascii"))
@@ -152,10 +158,12 @@ cdef class ModelLibrary:
                 dlclose(self._handle)
                 self._handle = NULL
                 self._fn = NULL
+                self._reset = NULL
 
     def run(self, inputs):
         """Run every sample of a batch: ``inputs[i]`` is int8 of shape (batch, ...) holding
-        ``input_sizes[i]`` values per sample. Returns one int8 array per output, shaped
+        ``input_sizes[i]`` values per sample. A model with persistent state is reset first and
+        then runs the samples in order, one call per step. Returns one int8 array per output, shaped
         (batch, output_sizes[j]) or (batch, *output_shapes[j]). Raises RuntimeError naming the
         sample and layer if the model returns a non-zero code."""
         cdef int n_in = len(self.input_sizes)
@@ -225,6 +233,8 @@ cdef class ModelLibrary:
                 if fn == NULL:
                     raise RuntimeError(f"model library {self.path} is closed")
                 with nogil:
+                    if self._reset != NULL:
+                        self._reset()
                     rc = _qc_run_batch(fn, batch, n_in, n_out, in_base, in_size, out_base, out_size,
                                        in_ptrs, out_ptrs, arena, &b_failed)
         finally:

@@ -16,9 +16,14 @@ from qcompile.ir import Graph
 from qcompile.memory.lifetimes import Buffer
 from qcompile.memory.plan import MemoryPlan
 
-#: RAM the generated code needs besides the arena: none (parameter structs and weights are
-#: const; the runtime keeps no state between calls)
+#: RAM the runtime needs besides the arena and the model's state buffer: none (parameter
+#: structs and weights are const; the kernels keep nothing between calls)
 STATIC_STATE_BYTES = 0
+
+
+def static_state_bytes(graph: Graph) -> int:
+    """RAM kept between calls besides the arena: the model's state buffer (``Graph.state``)."""
+    return STATIC_STATE_BYTES + graph.state_bytes
 
 
 def lower_bound(buffers: list[Buffer], steps: int) -> tuple[int, int, tuple[tuple[str, int], ...]]:
@@ -31,8 +36,11 @@ def lower_bound(buffers: list[Buffer], steps: int) -> tuple[int, int, tuple[tupl
     members: list[list[tuple[str, int]]] = [[] for _ in range(steps + 2)]
     for b in buffers:
         for s in range(max(b.first, 0), min(b.last, steps) + 1):
-            live[s] += b.size
-            members[s].append((b.label, b.size))
+            parts = [(r, r + n) for r, n, f, last in b.extents() if f <= s <= last]
+            size = max(e for _, e in parts) - min(r for r, _ in parts) if parts else 0
+            if size:
+                live[s] += size
+                members[s].append((b.label, size))
     bound = max(live, default=0)
     peak_step = live.index(bound) if bound else -1
     peak_live = tuple(sorted(members[peak_step], key=lambda m: (-m[1], m[0]))) if peak_step >= 0 else ()
@@ -44,7 +52,8 @@ def check_ram_budget(graph: Graph, plan: MemoryPlan, budget: int) -> None:
     what is live there, so the user knows which tensors to shrink (nothing is written)."""
     if budget < 0:
         raise QCompileError(f"--ram-budget {budget}: give a number of bytes, at least 0")
-    needed = plan.arena_size + STATIC_STATE_BYTES
+    state = static_state_bytes(graph)
+    needed = plan.arena_size + state
     if needed <= budget:
         return
     where = ""
@@ -57,5 +66,5 @@ def check_ram_budget(graph: Graph, plan: MemoryPlan, budget: int) -> None:
         )
     raise QCompileError(
         f"RAM budget exceeded: the model needs {needed:,} B (arena {plan.arena_size:,} B + static state "
-        f"{STATIC_STATE_BYTES} B, lower bound {plan.lower_bound:,} B) but --ram-budget is {budget:,} B{where}"
+        f"{state:,} B, lower bound {plan.lower_bound:,} B) but --ram-budget is {budget:,} B{where}"
     )

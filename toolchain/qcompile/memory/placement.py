@@ -46,6 +46,10 @@ def place_in_order(order: list[Buffer], alignment: int) -> None:
     """Greedy: lowest aligned offset free of every time-overlapping placed buffer."""
     placed: list[Buffer] = []
     for buf in order:
+        if buf.parts or any(p.parts for p in placed):
+            buf.offset = _lowest_fit(buf, placed, alignment)
+            placed.append(buf)
+            continue
         conflicts = sorted(
             (p for p in placed if p.first <= buf.last and buf.first <= p.last),
             key=lambda p: (p.offset, p.size),
@@ -57,3 +61,20 @@ def place_in_order(order: list[Buffer], alignment: int) -> None:
             offset = max(offset, align(p.offset + p.size, alignment))
         buf.offset = offset
         placed.append(buf)
+
+
+def _lowest_fit(buf: Buffer, placed: list[Buffer], alignment: int) -> int:
+    """Lowest aligned offset where no part of ``buf`` meets a part of a placed buffer in time
+    and space: each conflict rules out every offset up to the one just past it."""
+    offset = 0
+    while True:
+        bump = offset
+        for r, s, f, last in buf.extents():
+            for p in placed:
+                for pr, ps, pf, pl in p.extents():
+                    start = p.offset + pr
+                    if f <= pl and pf <= last and offset + r < start + ps and start < offset + r + s:
+                        bump = max(bump, align(start + ps - r, alignment))
+        if bump == offset:
+            return offset
+        offset = bump

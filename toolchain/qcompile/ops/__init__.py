@@ -61,8 +61,32 @@ MUL_ATTRS = (
     "act_min",
     "act_max",
 )
+#: attributes of a quantized ``prelu`` (TFLM's PRELU), in the order of the C ``qc_prelu_params`` fields
+PRELU_ATTRS = (
+    "input_offset",
+    "alpha_offset",
+    "output_offset",
+    "output_multiplier_1",
+    "output_shift_1",
+    "output_multiplier_2",
+    "output_shift_2",
+)
 #: attributes of a quantized pool (also the ``pool_``-prefixed part of ``avg_pool_fc``)
 POOL_ATTRS = ("kernel", "strides", "pads", "act_min", "act_max")
+#: attributes of a quantized ``batch_matmul`` (TFLite BATCH_MATMUL), in ``qc_batch_matmul_params`` order
+BATCH_MATMUL_ATTRS = (
+    "adj_x",
+    "adj_y",
+    "lhs_offset",
+    "rhs_offset",
+    "output_offset",
+    "output_multiplier",
+    "output_shift",
+    "act_min",
+    "act_max",
+)
+#: attributes of a quantized ``layer_norm`` (inputs x, int32 gamma, int32 beta)
+LAYER_NORM_ATTRS = ("eps", "out_shift", "output_offset", "act_min", "act_max")
 ADD_PREFIX = "add_"
 POOL_PREFIX = "pool_"
 
@@ -94,6 +118,9 @@ SCHEMAS: dict[str, OpSchema] = {
         OpSchema("fully_connected", FC_ATTRS, scratch_shapes=2, structs=("qc_fc_params",)),
         OpSchema("add", ADD_ATTRS, inplace=(0, 1), structs=("qc_add_params",)),
         OpSchema("mul", MUL_ATTRS, structs=("qc_mul_params",)),
+        OpSchema("maximum", (), inplace=(0, 1), structs=("qc_broadcast_params",)),
+        OpSchema("minimum", (), inplace=(0, 1), structs=("qc_broadcast_params",)),
+        OpSchema("prelu", PRELU_ATTRS, inplace=(0,), structs=("qc_prelu_params",)),
         OpSchema("max_pool2d", POOL_ATTRS, structs=("qc_pool_params",)),
         OpSchema("avg_pool2d", POOL_ATTRS, scratch_shapes=1, structs=("qc_pool_params",)),
         OpSchema("softmax", ("input_multiplier", "input_left_shift", "diff_min"), structs=("qc_softmax_params",)),
@@ -103,6 +130,7 @@ SCHEMAS: dict[str, OpSchema] = {
         OpSchema("transpose", ("perm",), structs=("qc_transpose_params",)),
         OpSchema("reshape", ("shape",), alias=True),
         OpSchema("copy", ()),
+        OpSchema("strided_slice", ("begin", "size", "strides"), structs=("qc_strided_slice_params",)),
         OpSchema(
             "conv2d_add", _CONV2D_ADD_ATTRS, inplace=(3,), scratch_shapes=2, structs=("qc_conv_params", "qc_add_params")
         ),
@@ -110,6 +138,8 @@ SCHEMAS: dict[str, OpSchema] = {
         OpSchema(
             "mean", ("input_offset", "output_offset", "multiplier", "shift", "keep_dims"), structs=("qc_mean_params",)
         ),
+        OpSchema("batch_matmul", BATCH_MATMUL_ATTRS, structs=("qc_batch_matmul_params",)),
+        OpSchema("layer_norm", LAYER_NORM_ATTRS, structs=("qc_layer_norm_params",)),
         OpSchema("requantize", ("input_offset", "output_offset", "multiplier", "shift", "output_bits")),
     )
 }

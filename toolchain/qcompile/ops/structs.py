@@ -191,6 +191,25 @@ def mul_fields(shape1: Sequence[int], shape2: Sequence[int], attrs: Mapping[str,
     return fields | _act(attrs, bits=bits)
 
 
+def broadcast_fields(shape1: Sequence[int], shape2: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """``qc_broadcast_params`` of ``maximum`` / ``minimum`` (no attributes)."""
+    return _broadcast(shape1, shape2)
+
+
+def prelu_fields(x_shape: Sequence[int], alpha_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """``qc_prelu_params`` (TFLM's PRELU; alpha broadcast against the input)."""
+    fields = _broadcast(x_shape, alpha_shape)
+    if tuple(np.broadcast_shapes(tuple(x_shape), tuple(alpha_shape))) != tuple(x_shape):
+        raise ValueError(f"alpha {tuple(alpha_shape)} must broadcast to the input {tuple(x_shape)}")
+    for k in ("input_offset", "alpha_offset"):
+        fields[k] = _int(k, attrs[k], -127, 128)
+    fields["output_offset"] = _int("output_offset", attrs["output_offset"], -128, 127)
+    for k in ("1", "2"):
+        fields[f"output_multiplier_{k}"] = _int(f"output_multiplier_{k}", attrs[f"output_multiplier_{k}"])
+        fields[f"output_shift_{k}"] = _int(f"output_shift_{k}", attrs[f"output_shift_{k}"], -31, 31)
+    return fields
+
+
 def pool_fields(x_shape: Sequence[int], attrs: Mapping[str, Any], bits: int = 8) -> dict[str, int]:
     """``qc_pool_params`` of max_pool2d / avg_pool2d (pads = top, left, bottom, right)."""
     fields = op_params.pool_layout(x_shape, attrs["kernel"], attrs["strides"], attrs["pads"])
@@ -226,6 +245,14 @@ def transpose_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[s
     return {"in_shape": in5, "perm": perm5}
 
 
+def strided_slice_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """``qc_strided_slice_params``: right-aligned rank-5 input shape, begin, output shape, strides."""
+    in5, begin5, out5, strides5 = op_params.strided_slice_layout(
+        x_shape, attrs["begin"], attrs["size"], attrs["strides"]
+    )
+    return {"in_shape": in5, "begin": begin5, "out_shape": out5, "strides": strides5}
+
+
 def mean_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, int]:
     """``qc_mean_params``: TFLite MEAN over H and W of an ``[N,H,W,C]`` tensor."""
     n, h, w, c = _shape(x_shape, 4, "x")
@@ -239,3 +266,59 @@ def mean_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, i
         "multiplier": _int("multiplier", attrs["multiplier"]),
         "shift": _int("shift", attrs["shift"]),
     }
+
+
+def batch_matmul_fields(a_shape: Sequence[int], b_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """``qc_batch_matmul_params``: the broadcast batch dims (right-aligned to 3), each
+    operand's element stride per batch dim (0 where it broadcasts), and M, N, K."""
+    a, b = tuple(int(d) for d in a_shape), tuple(int(d) for d in b_shape)
+    if not (2 <= len(a) <= 5 and 2 <= len(b) <= 5):
+        raise ValueError(f"batch_matmul operands must have rank 2..5, got {a} and {b}")
+    adj_x, adj_y = _int("adj_x", attrs["adj_x"], 0, 1), _int("adj_y", attrs["adj_y"], 0, 1)
+    rows, depth = (a[-1], a[-2]) if adj_x else (a[-2], a[-1])
+    depth_b, cols = (b[-1], b[-2]) if adj_y else (b[-2], b[-1])
+    if depth != depth_b or not 1 <= depth <= 32768:
+        raise ValueError(f"inner dimensions {depth} and {depth_b} must agree and lie in [1, 32768]")
+    a3, b3 = (1,) * (5 - len(a)) + a[:-2], (1,) * (5 - len(b)) + b[:-2]
+    batch = []
+    for da, db in zip(a3, b3, strict=True):
+        if da != db and 1 not in (da, db):
+            raise ValueError(f"batch dims of {a} and {b} do not broadcast")
+        batch.append(max(da, db))
+
+    def strides(dims: tuple[int, ...], matrix: int) -> list[int]:
+        out, step = [0, 0, 0], matrix
+        for i in (2, 1, 0):
+            out[i] = step if dims[i] > 1 else 0
+            step *= dims[i]
+        return out
+
+    return {
+        "batch": batch,
+        "lhs_strides": strides(a3, a[-1] * a[-2]),
+        "rhs_strides": strides(b3, b[-1] * b[-2]),
+        "rows": rows,
+        "cols": cols,
+        "depth": depth,
+        "adj_x": adj_x,
+        "adj_y": adj_y,
+        "lhs_offset": _int("lhs_offset", attrs["lhs_offset"], -128, 128),
+        "rhs_offset": _int("rhs_offset", attrs["rhs_offset"], -128, 128),
+        "output_offset": _int("output_offset", attrs["output_offset"], -128, 127),
+        "output_multiplier": _int("output_multiplier", attrs["output_multiplier"]),
+        "output_shift": _int("output_shift", attrs["output_shift"], -31, 31),
+    } | _act(attrs)
+
+
+def layer_norm_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, int]:
+    """``qc_layer_norm_params``: rows of ``cols`` (the innermost axis) values."""
+    shape = tuple(int(d) for d in x_shape)
+    if not shape or not 1 <= shape[-1] <= 4096:
+        raise ValueError(f"layer_norm rows must have 1..4096 elements, got shape {shape}")
+    return {
+        "rows": math.prod(shape) // shape[-1],
+        "cols": shape[-1],
+        "eps": _int("eps", attrs["eps"], 0),
+        "out_shift": _int("out_shift", attrs["out_shift"], 1, 62),
+        "output_offset": _int("output_offset", attrs["output_offset"], -128, 127),
+    } | _act(attrs)

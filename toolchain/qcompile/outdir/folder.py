@@ -96,6 +96,12 @@ class ModelFolder:
         """Compiled from an (already quantized) ``.tflite``: no float twin, no calibration file."""
         return self.source_model is not None and self.source_model.suffix.lower() == ".tflite"
 
+    @property
+    def is_qdq_source(self) -> bool:
+        """Compiled from a pre-quantized ONNX model (QDQ or operator format): verify compares
+        against that model run with its exact QDQ semantics (onnxruntime optimisations off)."""
+        return self.meta.get("source_format") == "onnx-qdq"
+
     def report(self) -> dict[str, Any]:
         return read_report(self.path)
 
@@ -109,8 +115,8 @@ class ModelFolder:
         from qcompile.host._runtime import ModelLibrary
         from qcompile.host.build import build_host_library
 
-        sizes_in = [self.graph.tensors[name].size for name in self.graph.inputs]
-        sizes_out = [self.graph.tensors[name].size for name in self.graph.outputs]
+        sizes_in = [self.graph.tensors[name].size for name in self.graph.user_inputs]
+        sizes_out = [self.graph.tensors[name].size for name in self.graph.user_outputs]
         with tempfile.TemporaryDirectory(prefix="qcompile-hostbuild-") as build_dir:
             lib = build_host_library(self.path, name=self.c_name, build_dir=Path(build_dir), **build_options)
             dtypes_in = [self.graph.tensors[name].dtype for name in self.graph.inputs]

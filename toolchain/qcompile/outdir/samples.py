@@ -63,7 +63,7 @@ def int8_inputs(graph: Graph, data: Path | None, n: int, *, seed: int = 0) -> li
     single array / ``x``); int8 arrays are taken as already quantized, float arrays are
     quantized with the input's parameters.
     """
-    tensors = [graph.tensors[name] for name in graph.inputs]
+    tensors = [graph.tensors[name] for name in graph.user_inputs]
     if data is None:
         rng = np.random.default_rng(seed)
         return [
@@ -130,6 +130,11 @@ def _float_data_path(folder: ModelFolder, data: Path | None) -> tuple[Path, str]
     if data is not None:
         return Path(data), "--data"
     recorded = folder.calibration_data
+    if recorded is None and folder.meta.get("source_format") == "onnx-qdq":
+        raise QCompileError(
+            f"no input data: {folder.path} was compiled from a pre-quantized ONNX model, without calibration "
+            "data; pass --data inputs.npz (one float array per model input, labels `y` optional)"
+        )
     if recorded is None or not recorded.exists():
         raise QCompileError(
             f"no input data: pass --data inputs.npz (the calibration file recorded at compile time, "
@@ -152,7 +157,7 @@ def load_samples(folder: ModelFolder, data: Path | None, limit: int | None) -> S
         raise QCompileError(f"{data_path}: no samples")
     float_inputs = {k: v[:n] for k, v in float_inputs.items()}
     quantized = []
-    for name in graph.inputs:
+    for name in graph.user_inputs:
         t = graph.tensors[name]
         key = t.source_name if t.source_name in float_inputs else next(iter(float_inputs))
         quantized.append(np.ascontiguousarray(t.quant.quantize(to_physical(t, float_inputs[key]))))

@@ -169,7 +169,7 @@ def _checked_samples(path: Path, key: str, arr: np.ndarray, name: str, sample: t
 # ----------------------------------------------------------------------------------------
 # onnxruntime runs
 # ----------------------------------------------------------------------------------------
-def _session(model_path: str | os.PathLike[str], extra_outputs: list[str]):
+def _session(model_path: str | os.PathLike[str], extra_outputs: list[str], *, optimize: bool = True):
     import onnx
     import onnxruntime as ort
     from onnx import TensorProto, helper
@@ -187,6 +187,8 @@ def _session(model_path: str | os.PathLike[str], extra_outputs: list[str]):
     opts.intra_op_num_threads = 1
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
+    if not optimize:  # a QDQ model's exact semantics: no fusing of Q/DQ pairs into integer kernels
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     try:
         sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
@@ -357,11 +359,15 @@ def float_outputs(
     model_path: str | os.PathLike[str],
     data: Mapping[str, np.ndarray] | np.ndarray,
     extra: Sequence[str] = (),
+    *,
+    optimize: bool = True,
 ) -> dict[str, np.ndarray]:
     """onnxruntime outputs of the source model on ``data`` (source layout, first axis =
     samples): ``{output name: array [N, *output_shape[1:]]}``, for the float comparison;
-    ``extra`` names intermediate tensors to expose as outputs too (``qcompile report``)."""
-    sess, batched = _session(model_path, list(extra))
+    ``extra`` names intermediate tensors to expose as outputs too (``qcompile report``).
+    ``optimize=False`` turns onnxruntime's graph optimisations off: a QDQ model then runs
+    with its exact QDQ semantics (float ops between Q/DQ pairs)."""
+    sess, batched = _session(model_path, list(extra), optimize=optimize)
     feeds = _as_dict(data, sess)
     names = [o.name for o in sess.get_outputs()]
     parts: dict[str, list[np.ndarray]] = {n: [] for n in names}

@@ -21,10 +21,14 @@ from qcompile import op_params
 from qcompile.errors import QCompileError
 from qcompile.ir import Graph, Node, QuantParams, Tensor, round_half_away
 from qcompile.quant.converters import QUANT_CONVERTERS
+from qcompile.quant.global_mean import prefer_mean
 
 # Ops whose output must carry exactly the input's quantization (TFLite spec): they move
 # or select int8 values without arithmetic.
-_SHARES_INPUT_PARAMS = {"max_pool2d", "avg_pool2d", "reshape", "transpose", "pad", "copy"}
+SHARES_INPUT_PARAMS = {"max_pool2d", "avg_pool2d", "reshape", "transpose", "pad", "copy", "strided_slice"}
+# Ops whose activation inputs and output all share one set of parameters: concat copies
+# bytes, maximum/minimum compare stored values (TFLM).
+_SHARES_ALL_PARAMS = {"concat", "maximum", "minimum"}
 
 # Output-channel axis of each weighted op's weights (conv [OC,KH,KW,C], depthwise [KH,KW,C], FC [N,K]).
 WEIGHT_AXIS = {"conv2d": 0, "depthwise_conv2d": 2, "fully_connected": 0}
@@ -41,12 +45,16 @@ class QuantConfig:
     """The PTQ choices that change parameters (docs/QUANTIZATION.md, "PTQ options").
 
     ``weight_codes`` maps a conv/depthwise/FC node name to int8 weights chosen elsewhere
-    (AdaRound's learned rounding) in place of round-to-nearest; their scales are still
-    :func:`weight_params`'s."""
+    (AdaRound's learned rounding, or a pre-quantized model's own) in place of
+    round-to-nearest; their scales are :func:`weight_params`'s unless ``weight_scales``
+    gives the node's per-output-channel scales (a pre-quantized ONNX model's, kept as
+    they are); ``bias_codes`` likewise gives a node's int32 bias as stored."""
 
     per_tensor_weights: bool = False
     symmetric_activations: bool = False
     weight_codes: Mapping[str, np.ndarray] = field(default_factory=dict)
+    weight_scales: Mapping[str, np.ndarray] = field(default_factory=dict)
+    bias_codes: Mapping[str, np.ndarray] = field(default_factory=dict)
     act_bits: int = 8  # 16: TFLite's 16x8 scheme for the whole model (symmetric int16 activations)
     act_bits_for: Mapping[str, int] = field(default_factory=dict)  # tensor or node name -> 8 or 16
 
@@ -152,9 +160,9 @@ def assign_activation_params(
     groups = _Groups()
     fixed: dict[str, QuantParams] = {}
     for node in graph.nodes:
-        if node.op in _SHARES_INPUT_PARAMS:
+        if node.op in SHARES_INPUT_PARAMS:
             groups.union(node.inputs[0], node.outputs[0])
-        elif node.op == "concat":
+        elif node.op in _SHARES_ALL_PARAMS:
             for name in node.inputs:
                 if not graph.tensors[name].is_constant:
                     groups.union(name, node.outputs[0])
@@ -189,21 +197,35 @@ def assign_activation_params(
     return params
 
 
-def quantize(graph: Graph, ranges: Mapping[str, tuple[float, float]], config: QuantConfig | None = None) -> Graph:
-    """Return the int8 graph; ``ranges`` maps every activation tensor name to (min, max)."""
+def quantize(
+    graph: Graph,
+    ranges: Mapping[str, tuple[float, float]],
+    config: QuantConfig | None = None,
+    *,
+    params: Mapping[str, QuantParams] | None = None,
+) -> Graph:
+    """Return the int8 graph; ``ranges`` maps every activation tensor name to (min, max).
+
+    ``params`` instead gives every activation's parameters as they are (a pre-quantized
+    model's, :mod:`qcompile.frontends.onnx_qdq`): no range is read then."""
     config = config or QuantConfig()
     qgraph = graph.copy()
     if config.act_bits not in (8, 16):
         raise QCompileError(f"--act-bits {config.act_bits}: activations are 8 or 16 bits")
-    bits_for = resolve_act_bits(qgraph, config.act_bits_for)
-    act_q = assign_activation_params(
-        qgraph, ranges, symmetric=config.symmetric_activations, bits=config.act_bits, bits_for=bits_for
-    )
+    if params is None:
+        prefer_mean(qgraph, ranges)
+        bits_for = resolve_act_bits(qgraph, config.act_bits_for)
+        act_q = assign_activation_params(
+            qgraph, ranges, symmetric=config.symmetric_activations, bits=config.act_bits, bits_for=bits_for
+        )
+    else:
+        act_q = dict(params)
     for name, q in act_q.items():
         t = qgraph.tensors[name]
         t.quant = q
         t.dtype = q.dtype
-    _insert_conversions(qgraph, ranges)
+    if params is None:  # a pre-quantized model brings its own widths
+        _insert_conversions(qgraph, ranges)
 
     for node in qgraph.nodes:
         converter = _CONVERTERS.get(node.op) or QUANT_CONVERTERS.get(node.op)
@@ -247,14 +269,20 @@ def _convert_weighted(graph: Graph, node: Node, channel_axis: int, config: Quant
     b_name = node.inputs[2] if len(node.inputs) > 2 and node.inputs[2] else None
     in_q, out_q = _q(graph, x), _q(graph, node.outputs[0])
     w = graph.tensors[w_name].data
-    wq = weight_params(w, channel_axis, per_tensor=config.per_tensor_weights)
+    out_channels = w.shape[channel_axis]
+    scales = config.weight_scales.get(node.name)
+    if scales is None:
+        wq = weight_params(w, channel_axis, per_tensor=config.per_tensor_weights)
+    else:
+        wq = QuantParams(np.asarray(scales, np.float64), np.zeros(out_channels, np.int64), axis=channel_axis)
     codes = config.weight_codes.get(node.name)
     w_int = quantize_weights(w, wq) if codes is None else np.asarray(codes, dtype=np.int8)
     in_scale = in_q.scalar_scale()
-    out_channels = w.shape[channel_axis]
     bias = graph.tensors[b_name].data if b_name else np.zeros(out_channels, dtype=np.float32)
     bias_type = "int64" if in_q.dtype == "int16" else "int32"  # 16x8: TFLM's int64 bias
     b_int = quantize_bias(bias, in_scale, wq.scale, bias_type)
+    if node.name in config.bias_codes:
+        b_int = np.asarray(config.bias_codes[node.name], dtype=bias_type)
     new_w = _replace_constant(graph, w_name, w_int, wq, "int8")
     bias_q = QuantParams(in_scale * wq.scale, np.zeros(out_channels, dtype=np.int64), axis=0, dtype=bias_type)
     new_b = _replace_constant(graph, b_name or f"{node.name}_bias", b_int, bias_q, bias_type)
@@ -361,10 +389,13 @@ _CONVERTERS = {
 }
 
 
-#: ops without a 16x8 kernel: they run in int8 (behind requantize nodes) whatever the widths
-_INT8_ONLY = {"softmax", "elementwise"}
+#: float ops with a 16x8 kernel; every other op runs in int8 (behind requantize nodes)
+_S16_OPS = frozenset(
+    {"conv2d", "depthwise_conv2d", "fully_connected", "add", "sub", "mul", "max_pool2d", "avg_pool2d"}
+    | {"pad", "transpose", "concat", "reshape", "copy"}
+)
 #: ops whose output shares its inputs' parameters: a converted input takes the output's
-_SHARING = _SHARES_INPUT_PARAMS | {"concat"}
+_SHARING = SHARES_INPUT_PARAMS | _SHARES_ALL_PARAMS
 
 
 def resolve_act_bits(graph: Graph, act_bits_for: Mapping[str, int]) -> dict[str, int]:
@@ -386,22 +417,24 @@ def resolve_act_bits(graph: Graph, act_bits_for: Mapping[str, int]) -> dict[str,
 def _insert_conversions(graph: Graph, ranges: Mapping[str, tuple[float, float]]) -> None:
     """Where precision changes, a requantize (TFLite QUANTIZE int8 <-> int16) in front of the
     reader: every node computes in its output's width (16x8 kernels take int16 in and out),
-    and an op without a 16x8 kernel computes in int8, its int16 output produced by a requantize
-    after it. A converted input gets the reader's output parameters when the reader shares them
+    and an op without a 16x8 kernel (not in ``_S16_OPS``) computes in int8, its int16 outputs
+    produced by requantize nodes after it. A converted input gets the reader's output parameters when the reader shares them
     (pools, reshape, concat, ...), else parameters from the tensor's calibrated range."""
-    for node in [n for n in graph.nodes if n.op in _INT8_ONLY]:
-        out = graph.tensors[node.outputs[0]]
-        if out.dtype == "int16":
+    for node in [n for n in graph.nodes if n.op not in _S16_OPS]:
+        for k, name in enumerate(list(node.outputs)):
+            out = graph.tensors[name]
+            if out.dtype != "int16":
+                continue
             q8 = activation_params(*ranges.get(out.name, (-1.0, 1.0)))
             narrow = graph.unique_name(f"{out.name}_int8")
             graph.add_tensor(Tensor(narrow, tuple(out.shape), "int8", quant=q8, source_name=out.source_name))
             graph.tensors[narrow].source_perm = out.source_perm
-            node.outputs = [narrow]
+            node.outputs[k] = narrow
             _add_requantize(graph, narrow, out.name, after=node)
     for node in list(graph.nodes):
         if node.op == "requantize":
             continue
-        width = "int8" if node.op in _INT8_ONLY else graph.tensors[node.outputs[0]].dtype
+        width = graph.tensors[node.outputs[0]].dtype if node.op in _S16_OPS else "int8"
         for i, name in enumerate(node.inputs):
             t = graph.tensors.get(name) if name else None
             if t is None or t.is_constant or t.dtype == width:

@@ -167,6 +167,21 @@ def mul(a: np.ndarray, b: np.ndarray, *, act_range: ActRange = None) -> np.ndarr
     return _binary(np.multiply, a, b, act_range)
 
 
+def maximum(a: np.ndarray, b: np.ndarray, *, act_range: ActRange = None) -> np.ndarray:
+    """Elementwise ``max(a, b)`` with numpy broadcasting (ONNX Max)."""
+    return _binary(np.maximum, a, b, act_range)
+
+
+def minimum(a: np.ndarray, b: np.ndarray, *, act_range: ActRange = None) -> np.ndarray:
+    """Elementwise ``min(a, b)`` with numpy broadcasting (ONNX Min)."""
+    return _binary(np.minimum, a, b, act_range)
+
+
+def prelu(x: np.ndarray, slope: np.ndarray, *, act_range: ActRange = None) -> np.ndarray:
+    """``x >= 0 ? x : slope * x``, ``slope`` broadcast to ``x`` (ONNX PRelu)."""
+    return _binary(lambda v, s: np.where(v >= 0, v, v * s), x, slope, act_range)
+
+
 def max_pool2d(
     x: np.ndarray,
     *,
@@ -210,11 +225,34 @@ def avg_pool2d(
     return _apply_act(total / np.maximum(count, 1), act_range)
 
 
+def global_avg_pool(x: np.ndarray) -> np.ndarray:
+    """Mean over H and W of NHWC ``x``, kept as ``[N, 1, 1, C]`` (quantizes to TFLite MEAN)."""
+    return np.mean(x, axis=(1, 2), keepdims=True, dtype=np.float64).astype(x.dtype)
+
+
 def softmax(x: np.ndarray, *, beta: float = 1.0) -> np.ndarray:
     """``exp(beta * (x - max)) / sum(exp(beta * (x - max)))`` over the innermost axis."""
     z = (x - np.max(x, axis=-1, keepdims=True)) * np.asarray(beta, dtype=x.dtype)
     e = np.exp(z)
     return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def batch_matmul(a: np.ndarray, b: np.ndarray, *, adj_x: int = 0, adj_y: int = 0) -> np.ndarray:
+    """``matmul(a, b)`` over the last two axes (each swapped first when ``adj_x``/``adj_y``),
+    leading dims broadcast (TFLite BATCH_MATMUL, ONNX MatMul of two activations)."""
+    lhs = np.swapaxes(a, -1, -2) if adj_x else a
+    rhs = np.swapaxes(b, -1, -2) if adj_y else b
+    return np.matmul(lhs, rhs.astype(lhs.dtype, copy=False))
+
+
+def layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, *, epsilon: float = 1e-5) -> np.ndarray:
+    """``(x - mean) / sqrt(var + epsilon) * gamma + beta`` over the innermost axis (ONNX
+    LayerNormalization with the normalised axes flattened to the last one)."""
+    x64 = x.astype(np.float64)
+    mean = x64.mean(axis=-1, keepdims=True)
+    var = np.square(x64 - mean).mean(axis=-1, keepdims=True)
+    y = (x64 - mean) / np.sqrt(var + float(epsilon)) * gamma.astype(np.float64) + beta.astype(np.float64)
+    return y.astype(x.dtype)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -230,7 +268,9 @@ def elementwise_function(fn: str, **params: Any) -> Callable[[np.ndarray], np.nd
     (defaults alpha=0.2, beta=0.5 as ONNX); ``hard_swish`` x * clip(x/6 + 1/2, 0, 1);
     ``leaky_relu`` x if x >= 0 else alpha*x (default alpha=0.01); ``relu`` max(x, 0);
     ``clip`` clip(x, min, max) where a missing/None/infinite bound is open;
-    ``scale`` x * factor. The result has the input's dtype, so the quantizer can call it on
+    ``scale`` x * factor; and the functions of :mod:`qcompile.reference.unary_functions`
+    (pow, sqrt, reciprocal, log, exp, abs, neg, erf, gelu, elu, selu, celu, softplus,
+    softsign, mish). The result has the input's dtype, so the quantizer can call it on
     float64 grids and the float executor on float32 activations.
     """
     if fn == "sigmoid":
@@ -257,6 +297,11 @@ def elementwise_function(fn: str, **params: Any) -> Callable[[np.ndarray], np.nd
     if fn == "scale":
         factor = float(params["factor"])
         return lambda x: x * np.asarray(factor, x.dtype)
+    from qcompile.reference.unary_functions import unary_function
+
+    found = unary_function(fn, **params)
+    if found is not None:
+        return found
     raise ValueError(f"unknown elementwise function {fn!r}")
 
 
@@ -289,3 +334,7 @@ def reshape(x: np.ndarray, *, shape: Sequence[int]) -> np.ndarray:
 def copy(x: np.ndarray) -> np.ndarray:
     """Identity with its own buffer."""
     return np.array(x, copy=True)
+
+
+# The float IR's strided slice is the quantized one: it selects values whatever their type.
+from qcompile.reference.kernels.slicing import strided_slice  # noqa: E402, F401

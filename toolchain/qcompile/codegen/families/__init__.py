@@ -53,6 +53,17 @@ class KernelFamily:
         """Scratch bytes per node when this family runs ``graph`` (``portable``: the runtime's sizes)."""
         return dict(portable)
 
+    def overlap_contracts(self, graph: Graph) -> dict[str, str]:
+        """Node name -> the access-order contract (:mod:`qcompile.memory.overlap`) that the
+        kernel this family runs for it keeps, for the nodes whose output may overlap the
+        input they consume. None by default: a family has to know its kernels' order."""
+        return {}
+
+    def stream_ops(self, graph: Graph) -> set[str]:
+        """Names of the nodes whose kernel here can run row by row through a ring of rows
+        (:mod:`qcompile.memory.streams`); none by default."""
+        return set()
+
     def lower(self, lo: Lowering, layer: Layer, node: Node) -> int | None:
         """Specialise ``node`` (fill ``layer``, add to ``lo.kernel_sources``) and return its MACs,
         or None to use the portable runtime kernel."""

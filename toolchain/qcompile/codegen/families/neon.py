@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -64,56 +65,121 @@ def _pad16(k: int) -> int:
     return -(-k // 16) * 16
 
 
-def pack_dot(w: np.ndarray, oc_pad: int) -> np.ndarray:
-    """``[OC, K]`` int8 -> the SDOT-by-element layout ``[oc_pad / 16][K / 4][16 channels][4 taps]``
-    (``oc_pad`` a multiple of 16, K padded to 16), so one 64-byte load holds four taps of 16
-    channels."""
-    rows = pack_rows(w, oc_pad)
+def _pad(k: int, q: int) -> int:
+    return -(-k // q) * q
+
+
+def pack_dot(w: np.ndarray, oc_pad: int, kp: int | None = None) -> np.ndarray:
+    """``[OC, K]`` int8 -> the SDOT-by-element layout ``[oc_pad / 16][kp / 4][16 channels][4 taps]``
+    (``oc_pad`` a multiple of 16, ``kp`` of 4; K padded to 16 by default), so one 64-byte load
+    holds four taps of 16 channels."""
+    rows = pack_rows(w, oc_pad, kp)
     kp = rows.shape[1]
     return rows.reshape(oc_pad // 16, 16, kp // 4, 4).transpose(0, 2, 1, 3).reshape(-1)
 
 
-def pack_rows(w: np.ndarray, oc_pad: int) -> np.ndarray:
-    """``[OC, K]`` int8 -> ``[oc_pad, K padded to 16]`` with zero rows and columns (row-major)."""
+def pack_rows(w: np.ndarray, oc_pad: int, kp: int | None = None) -> np.ndarray:
+    """``[OC, K]`` int8 -> ``[oc_pad, kp]`` (K padded to 16 by default) with zero rows and columns
+    (row-major)."""
     w = np.asarray(w, dtype=np.int64)
     oc, k = w.shape
-    out = np.zeros((oc_pad, _pad16(k)), dtype=np.int64)
+    out = np.zeros((oc_pad, _pad16(k) if kp is None else kp), dtype=np.int64)
     out[:oc, :k] = w
     return out
 
 
-def _conv_geometry(graph: Graph, node: Node) -> tuple[int, int, bool] | None:
-    """(K, channels per input pixel, rows read straight from the input) of a layer this family
-    specialises, else None."""
+def pack_segments(w: np.ndarray, nseg: int, segp: int) -> np.ndarray:
+    """``[OC, nseg * seg]`` -> ``[OC, nseg * segp]``: each of the ``nseg`` runs of taps padded with
+    zero weights to ``segp``."""
+    w = np.asarray(w, dtype=np.int64)
+    oc, k = w.shape
+    out = np.zeros((oc, nseg, segp), dtype=np.int64)
+    out[:, :, : k // nseg] = w.reshape(oc, nseg, k // nseg)
+    return out.reshape(oc, nseg * segp)
+
+
+@dataclass(frozen=True)
+class TapLayout:
+    """Where a conv layer's K taps per output pixel come from and how they are packed.
+
+    ``nseg`` runs of ``seg`` taps, each padded to ``segp`` (a multiple of the step: 4 taps for
+    SDOT by element, 16 for SMULL/SADALP), so ``kp = nseg * segp`` packed taps. ``segmented``:
+    the runs are the kernel rows (``kw * C`` taps, contiguous in the NHWC input), and a pixel
+    whose window lies inside the input is read in place, segment ``g`` at ``g * row`` bytes from
+    its first tap; the kernel reads ``pad16(segp)`` bytes per segment (whole q registers), so
+    a pixel whose last read would pass the input's end (``last_direct``: the highest index of
+    the window's last-row first tap that may read in place) is gathered too. Other pixels, and
+    every pixel of an unsegmented layout (one run of all K taps), are gathered (im2col) into a
+    scratch slot of ``slot`` bytes with segment stride ``segp``. ``gather``: some pixel is."""
+
+    k: int
+    nseg: int
+    seg: int
+    segp: int
+    kp: int
+    segmented: bool
+    row: int
+    last_direct: int
+    slot: int
+    gather: bool
+
+
+# Growth of the packed K a segmented layout may cost over one run of all taps: reading in place
+# saves the gather (about one instruction per 4 to 16 bytes), padding each row costs MACs.
+_SEGMENT_GROWTH = {True: 1.25, False: 1.0}
+
+
+def tap_layout(graph: Graph, node: Node, dotprod: bool) -> TapLayout | None:
+    """The tap layout of a layer this family specialises (conv2d, conv2d_add, fully_connected),
+    else None."""
     if node.op not in _CONV_OPS or graph.tensors[node.inputs[1]].data is None:
         return None
     w = graph.tensors[node.inputs[1]]
+    xs = tuple(int(d) for d in graph.tensors[node.inputs[0]].shape)
     if node.op == "fully_connected":
         k = int(w.shape[1])
-        return k, k, k % 16 == 0
-    if not _conv_ok(graph, node):
-        return None
-    _, kh, kw, c = (int(d) for d in w.shape)
-    a = node.attrs
-    direct = (kh, kw) == (1, 1) and tuple(int(s) for s in a["strides"]) == (1, 1) and not any(a["pads"]) and c % 16 == 0
-    return kh * kw * c, c, direct
+        kh = kw = sh = sw = 1
+        c, in_h, in_w, pt, pl = k, 1, math.prod(xs) // k, 0, 0
+    else:
+        if not _conv_ok(graph, node):
+            return None
+        _, kh, kw, c = (int(d) for d in w.shape)
+        a = node.attrs
+        in_h, in_w = xs[1], xs[2]
+        sh, sw = (int(s) for s in a["strides"])
+        pt, pl = int(a["pads"][0]), int(a["pads"][1])
+        k = kh * kw * c
+    q = 4 if dotprod else 16
+    segp = _pad(kw * c, q)
+    segmented = kh == 1 or kh * segp <= _pad(k, q) * _SEGMENT_GROWTH[dotprod]
+    nseg, seg = (kh, kw * c) if segmented else (1, k)
+    segp = _pad(seg, q)
+    rd = _pad16(segp)
+    last = (in_h * in_w * c - rd) // c if segmented else -1
+    ys = graph.tensors[node.outputs[0]].shape
+    oh, ow = (1, int(math.prod(ys)) // int(ys[-1])) if node.op == "fully_connected" else (int(ys[1]), int(ys[2]))
+    iy0 = np.arange(oh)[:, None] * sh - pt
+    ix0 = np.arange(ow)[None, :] * sw - pl
+    direct = (iy0 >= 0) & (iy0 + kh <= in_h) & (ix0 >= 0) & (ix0 + kw <= in_w) & ((iy0 + kh - 1) * in_w + ix0 <= last)
+    return TapLayout(k=k, nseg=nseg, seg=seg, segp=segp, kp=nseg * segp, segmented=segmented, row=in_w * c,
+                     last_direct=last, slot=_pad16((nseg - 1) * segp + rd),
+                     gather=not (segmented and bool(direct.all())))  # fmt: skip
 
 
-def neon_scratch(graph: Graph, portable: Mapping[str, int]) -> dict[str, int]:
-    """Scratch bytes per node with the NEON kernels: ``_MR`` im2col rows, none for direct rows."""
+def neon_scratch(graph: Graph, portable: Mapping[str, int], dotprod: bool) -> dict[str, int]:
+    """Scratch bytes per node with the NEON kernels: ``_MR`` gather slots where a pixel is gathered."""
     result = dict(portable)
     for node in graph.nodes:
         if (node.op == "depthwise_conv2d" and _depthwise_ok(graph, node)) or _global_pool(graph, node):
             result.pop(node.name, None)
             continue
-        geom = _conv_geometry(graph, node)
-        if geom is None:
+        layout = tap_layout(graph, node, dotprod)
+        if layout is None:
             continue
-        k, _, direct = geom
-        if direct:
-            result.pop(node.name, None)
+        if layout.gather:
+            result[node.name] = _MR * layout.slot
         else:
-            result[node.name] = _MR * _pad16(k)
+            result.pop(node.name, None)
     return result
 
 
@@ -177,10 +243,12 @@ def _lower_conv(lo: Lowering, layer: Layer, node: Node, dotprod: bool) -> int:
     w2 = w.reshape(w.shape[0], -1)
     oc, k = w2.shape
     ocp = -(-oc // 16) * 16 if dotprod else -(-oc // 4) * 4
-    _, _, direct = _conv_geometry(lo.graph, node) or (k, k, False)
+    layout = tap_layout(lo.graph, node, dotprod)
+    assert layout is not None
     off = int(a["input_offset"])
     fn = f"{lo.cname}_l{layer.index}_neon"
-    packed = pack_dot(w2, ocp) if dotprod else pack_rows(w2, ocp)
+    rows = pack_segments(w2, layout.nseg, layout.segp)
+    packed = pack_dot(rows, ocp, layout.kp) if dotprod else pack_rows(rows, ocp, layout.kp)
     weights = lo.array("w", f"{node.name}_neon_w", "int8_t", packed, f"{node.name} NEON weights")
     folded = np.zeros(ocp, dtype=np.int64)
     folded[:oc] = fold_conv_bias(w2, _bias_data(lo, node), off)[:oc]
@@ -195,9 +263,9 @@ def _lower_conv(lo: Lowering, layer: Layer, node: Node, dotprod: bool) -> int:
         **geo,
         pixels=geo["out_h"] * geo["out_w"],
         k=k,
-        kp=_pad16(k),
+        L=layout,
+        kp=layout.kp,
         ocp=ocp,
-        direct=direct,
         zp=-off,
         input_offset=off,
         weights=weights,
@@ -284,7 +352,7 @@ def lower_neon(lo: Lowering, layer: Layer, node: Node, dotprod: bool = False) ->
         return _lower_depthwise(lo, layer, node)
     if _global_pool(lo.graph, node):
         return _lower_avg_pool(lo, layer, node)
-    if node.op in _CONV_OPS and _conv_geometry(lo.graph, node) is not None:
+    if node.op in _CONV_OPS and tap_layout(lo.graph, node, dotprod) is not None:
         return _lower_conv(lo, layer, node, dotprod)
     return None
 
@@ -309,7 +377,7 @@ class NeonFamily(KernelFamily):
         return self if dotprod == self.dotprod else NeonFamily(dotprod)
 
     def scratch(self, graph: Graph, portable: Mapping[str, int]) -> dict[str, int]:
-        return neon_scratch(graph, portable)
+        return neon_scratch(graph, portable, self.dotprod)
 
     def lower(self, lo: Lowering, layer: Layer, node: Node) -> int | None:
         return lower_neon(lo, layer, node, self.dotprod)
@@ -320,4 +388,14 @@ class NeonFamily(KernelFamily):
 
 FAMILY = NeonFamily()
 
-__all__ = ["FAMILY", "NEON_HEADERS", "lower_neon", "neon_scratch", "pack_dot", "pack_rows"]
+__all__ = [
+    "FAMILY",
+    "NEON_HEADERS",
+    "TapLayout",
+    "lower_neon",
+    "neon_scratch",
+    "pack_dot",
+    "pack_rows",
+    "pack_segments",
+    "tap_layout",
+]

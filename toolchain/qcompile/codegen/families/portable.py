@@ -8,6 +8,21 @@ are portable kernels that a specialised family would replace by its own faster o
 from __future__ import annotations
 
 from qcompile.codegen.families import KernelFamily
+from qcompile.ir import Graph, Node
+from qcompile.memory.overlap import PIXELS, window_of
+
+
+def portable_overlap_contract(graph: Graph, node: Node) -> str | None:
+    """The access order of the portable kernel that runs ``node``, when its output may overlap
+    its input (:mod:`qcompile.memory.overlap`): ``qc_depthwise_conv2d_s8`` writes a pixel after
+    all its taps (``PIXELS``); ``qc_conv2d_s8`` im2cols a block of pixels before writing it,
+    for one group (groups > 1 write group 0 before reading group 1's channels);
+    ``qc_conv2d_add_s8`` computes a whole output row before it writes it."""
+    if window_of(graph, node) is None:
+        return None
+    if node.op != "depthwise_conv2d" and int(node.attrs.get("groups", 1)) != 1:
+        return None
+    return PIXELS
 
 
 class PortableFamily(KernelFamily):
@@ -15,6 +30,9 @@ class PortableFamily(KernelFamily):
     description = "C99 runtime kernels (any CPU)"
     row_bands = True
     fuse_head = True
+
+    def overlap_contracts(self, graph: Graph) -> dict[str, str]:
+        return {n.name: c for n in graph.nodes if (c := portable_overlap_contract(graph, n)) is not None}
 
 
 FAMILY = PortableFamily()

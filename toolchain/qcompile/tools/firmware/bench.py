@@ -135,7 +135,8 @@ def family_graph(out_dir: Path, target: Target, family: str) -> Graph:
 def random_inputs(graph: Any, samples: int, seed: int = 0) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     return [
-        rng.integers(-128, 128, size=(samples, *graph.tensors[name].shape[1:]), dtype=np.int8) for name in graph.inputs
+        rng.integers(-128, 128, size=(samples, *graph.tensors[name].shape[1:]), dtype=np.int8)
+        for name in graph.user_inputs
     ]
 
 
