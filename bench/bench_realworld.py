@@ -9,8 +9,8 @@ BatchNormalization). Data: ``examples/realworld/data.py`` (calibration and test 
 ``--samples`` each, different seeds). Both methods see the same calibration samples and
 are scored on the same test samples against the float model run by onnxruntime:
 
-* qcompile with its defaults, and with ``--bias-correction``, run on the host build of the
-  generated C;
+* qcompile with its defaults, with ``--bias-correction`` and with ``--observer mse``, run on
+  the host build of the generated C;
 * ONNX Runtime ``quantize_static`` (QDQ, per-channel int8 weights, int8 activations,
   MinMax calibration: ``bench_quant.ort_qdq_model``) run with graph optimisations off, so
   every QDQ pair executes as written.
@@ -58,8 +58,12 @@ def sqnr_db(reference: np.ndarray, test: np.ndarray) -> float:
     return float(10 * np.log10(np.sum(ref**2) / max(np.sum(err**2), 1e-30)))
 
 
-#: qcompile settings measured: the defaults, and with empirical bias correction
-SETTINGS = {"qcompile": {}, "qcompile --bias-correction": {"bias_correction": True}}
+#: qcompile settings measured: the defaults, with empirical bias correction, with the MSE observer
+SETTINGS = {
+    "qcompile": {},
+    "qcompile --bias-correction": {"bias_correction": True},
+    "qcompile --observer mse": {"observer": "mse"},
+}
 
 
 def run(n: int, work: Path) -> list[tuple[str, list[float]]]:

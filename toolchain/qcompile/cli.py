@@ -50,17 +50,6 @@ def _observer_overrides(pairs: tuple[str, ...]) -> dict[str, str]:
     return overrides
 
 
-def _act_bits_overrides(pairs: tuple[str, ...]) -> dict[str, int]:
-    """``--act-bits-for NAME=BITS`` options as a dict (names are checked by quantization)."""
-    overrides: dict[str, int] = {}
-    for pair in pairs:
-        name, sep, bits = pair.rpartition("=")
-        if not sep or not name or bits not in ("8", "16"):
-            raise click.BadParameter(f"{pair!r}: expected NAME=8 or NAME=16", param_hint="--act-bits-for")
-        overrides[name] = int(bits)
-    return overrides
-
-
 def _state_pairs(pairs: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     """``--stateful IN=OUT`` options as (input, output) pairs (names checked by the compiler)."""
     result = []
@@ -70,6 +59,17 @@ def _state_pairs(pairs: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
             raise click.BadParameter(f"{pair!r}: expected IN=OUT (a model input and output)", param_hint="--stateful")
         result.append((name_in, name_out))
     return tuple(result)
+
+
+def _act_bits_overrides(pairs: tuple[str, ...]) -> dict[str, int]:
+    """``--act-bits-for NAME=BITS`` options as a dict (names are checked by quantization)."""
+    overrides: dict[str, int] = {}
+    for pair in pairs:
+        name, sep, bits = pair.rpartition("=")
+        if not sep or not name or bits not in ("8", "16"):
+            raise click.BadParameter(f"{pair!r}: expected NAME=8 or NAME=16", param_hint="--act-bits-for")
+        overrides[name] = int(bits)
+    return overrides
 
 
 FORCE_HELP = "Replace a folder qcompile did not write (never the current directory or one holding an input)."

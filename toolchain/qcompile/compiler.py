@@ -69,12 +69,18 @@ def import_model(
 
     if model_kind(model_path) != "onnx":
         raise QCompileError(f"{model_path}: an int8 TFLite model has no float graph to import; give an .onnx file")
-    shapes = input_shape
-    if shapes is not None and not isinstance(shapes, Mapping):
-        from qcompile.frontends.onnx_shapes import parse_input_shapes
+    return load_onnx(model_path, input_layout=input_layout, input_shapes=_input_shapes(input_shape))
 
-        shapes = parse_input_shapes(list(shapes))
-    return load_onnx(model_path, input_layout=input_layout, input_shapes=shapes)
+
+def _input_shapes(
+    input_shape: Mapping[str, Sequence[int]] | Sequence[str] | None,
+) -> Mapping[str, Sequence[int]] | None:
+    """``{name: shape}`` from a mapping or ``--input-shape`` strings ``"NAME=1,3,48,192"``."""
+    if input_shape is None or isinstance(input_shape, Mapping):
+        return input_shape
+    from qcompile.frontends.onnx_shapes import parse_input_shapes
+
+    return parse_input_shapes(list(input_shape))
 
 
 def quantize_model(model_path: Path, options: CompileOptions) -> Graph:
@@ -169,7 +175,7 @@ def import_qdq_model(model_path: Path, options: CompileOptions) -> Graph:
             f"{what}: it is already quantized, so {', '.join(ptq)} cannot apply; drop them "
             "(or compile the float model with --calib)"
         )
-    return load_qdq(model_path, input_layout=options.input_layout)
+    return load_qdq(model_path, input_layout=options.input_layout, input_shapes=_input_shapes(options.input_shape))
 
 
 def _ptq_flags(options: CompileOptions) -> dict[str, bool]:

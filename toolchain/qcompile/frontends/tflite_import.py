@@ -525,8 +525,11 @@ def _mean(imp: _Importer, op: TfliteOperator) -> None:
         raise ValueError("MEAN axes must be a constant tensor")
     rank = len(x.shape)
     axes = sorted({int(a) + rank if int(a) < 0 else int(a) for a in np.asarray(axes_t.data).reshape(-1)})
-    if rank != 4 or axes != [1, 2]:
-        raise ValueError(f"MEAN is supported over H and W of a 4-D tensor (axes {axes} of rank {rank})")
+    if rank != 4 or axes != [1, 2]:  # any other axes: the general reduction
+        from qcompile.frontends.tflite_ops.datamove import reduce_any
+
+        reduce_any(imp, op)
+        return
     keep = bool(op.options.get("keep_dims", 0))
     qi, qo = imp.q(op.inputs[0]), imp.q(op.outputs[0])
     attrs = mean_params(qi, qo, count=x.shape[1] * x.shape[2])

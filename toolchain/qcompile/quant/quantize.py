@@ -160,7 +160,7 @@ def assign_activation_params(
     groups = _Groups()
     fixed: dict[str, QuantParams] = {}
     for node in graph.nodes:
-        if node.op in SHARES_INPUT_PARAMS:
+        if node.op in SHARES_INPUT_PARAMS or QUANT_CONVERTERS.extra(node.op).get("shares_input_params"):
             groups.union(node.inputs[0], node.outputs[0])
         elif node.op in _SHARES_ALL_PARAMS:
             for name in node.inputs:
@@ -212,9 +212,9 @@ def quantize(
     qgraph = graph.copy()
     if config.act_bits not in (8, 16):
         raise QCompileError(f"--act-bits {config.act_bits}: activations are 8 or 16 bits")
+    bits_for = resolve_act_bits(qgraph, config.act_bits_for)
     if params is None:
         prefer_mean(qgraph, ranges)
-        bits_for = resolve_act_bits(qgraph, config.act_bits_for)
         act_q = assign_activation_params(
             qgraph, ranges, symmetric=config.symmetric_activations, bits=config.act_bits, bits_for=bits_for
         )
@@ -229,11 +229,12 @@ def quantize(
 
     for node in qgraph.nodes:
         converter = _CONVERTERS.get(node.op) or QUANT_CONVERTERS.get(node.op)
-        if node.op not in WEIGHT_AXIS and converter is None:
+        weight_axis = WEIGHT_AXIS.get(node.op, QUANT_CONVERTERS.extra(node.op).get("weight_axis"))
+        if weight_axis is None and converter is None:
             raise QCompileError(f"cannot quantize node {node.name!r}: op {node.op!r} has no int8 form")
         try:
-            if node.op in WEIGHT_AXIS:
-                _convert_weighted(qgraph, node, WEIGHT_AXIS[node.op], config)
+            if weight_axis is not None:
+                _convert_weighted(qgraph, node, weight_axis, config)
             else:
                 converter(qgraph, node)
         except ValueError as exc:  # a multiplier no int32 kernel can apply (absurd ranges or weights)
@@ -279,13 +280,13 @@ def _convert_weighted(graph: Graph, node: Node, channel_axis: int, config: Quant
     w_int = quantize_weights(w, wq) if codes is None else np.asarray(codes, dtype=np.int8)
     in_scale = in_q.scalar_scale()
     bias = graph.tensors[b_name].data if b_name else np.zeros(out_channels, dtype=np.float32)
-    bias_type = "int64" if in_q.dtype == "int16" else "int32"  # 16x8: TFLM's int64 bias
-    b_int = quantize_bias(bias, in_scale, wq.scale, bias_type)
+    b_type = "int64" if in_q.dtype == "int16" else "int32"  # TFLite 16x8: int64 bias
+    b_int = quantize_bias(bias, in_scale, wq.scale, b_type)
     if node.name in config.bias_codes:
-        b_int = np.asarray(config.bias_codes[node.name], dtype=bias_type)
+        b_int = np.asarray(config.bias_codes[node.name], dtype=b_type)
     new_w = _replace_constant(graph, w_name, w_int, wq, "int8")
-    bias_q = QuantParams(in_scale * wq.scale, np.zeros(out_channels, dtype=np.int64), axis=0, dtype=bias_type)
-    new_b = _replace_constant(graph, b_name or f"{node.name}_bias", b_int, bias_q, bias_type)
+    bias_q = QuantParams(in_scale * wq.scale, np.zeros(out_channels, dtype=np.int64), axis=0, dtype=b_type)
+    new_b = _replace_constant(graph, b_name or f"{node.name}_bias", b_int, bias_q, b_type)
     mult, shift = op_params.channel_multipliers(in_scale, wq.scale, out_q.scalar_scale())
     act_min, act_max = _bounds(node, out_q)
     attrs = dict(node.attrs)
@@ -389,11 +390,18 @@ _CONVERTERS = {
 }
 
 
-#: float ops with a 16x8 kernel; every other op runs in int8 (behind requantize nodes)
+#: float-IR ops with a 16x8 kernel; every other op (softmax, tables, and any op added without
+#: one) runs in int8 behind requantize nodes whatever the widths asked for
 _S16_OPS = frozenset(
     {"conv2d", "depthwise_conv2d", "fully_connected", "add", "sub", "mul", "max_pool2d", "avg_pool2d"}
-    | {"pad", "transpose", "concat", "reshape", "copy"}
+    | {"concat", "pad", "transpose", "reshape", "copy"}
 )
+
+
+def _int8_only(node: Node) -> bool:
+    return node.op not in _S16_OPS
+
+
 #: ops whose output shares its inputs' parameters: a converted input takes the output's
 _SHARING = SHARES_INPUT_PARAMS | _SHARES_ALL_PARAMS
 
@@ -417,10 +425,11 @@ def resolve_act_bits(graph: Graph, act_bits_for: Mapping[str, int]) -> dict[str,
 def _insert_conversions(graph: Graph, ranges: Mapping[str, tuple[float, float]]) -> None:
     """Where precision changes, a requantize (TFLite QUANTIZE int8 <-> int16) in front of the
     reader: every node computes in its output's width (16x8 kernels take int16 in and out),
-    and an op without a 16x8 kernel (not in ``_S16_OPS``) computes in int8, its int16 outputs
-    produced by requantize nodes after it. A converted input gets the reader's output parameters when the reader shares them
-    (pools, reshape, concat, ...), else parameters from the tensor's calibrated range."""
-    for node in [n for n in graph.nodes if n.op not in _S16_OPS]:
+    and an op without a 16x8 kernel (``_int8_only``) computes in int8, each int16 output
+    produced by a requantize after it. A converted input gets the reader's output parameters
+    when the reader shares them (pools, reshape, concat, ...), else parameters from the
+    tensor's calibrated range."""
+    for node in [n for n in graph.nodes if _int8_only(n)]:
         for k, name in enumerate(list(node.outputs)):
             out = graph.tensors[name]
             if out.dtype != "int16":
@@ -434,7 +443,7 @@ def _insert_conversions(graph: Graph, ranges: Mapping[str, tuple[float, float]])
     for node in list(graph.nodes):
         if node.op == "requantize":
             continue
-        width = graph.tensors[node.outputs[0]].dtype if node.op in _S16_OPS else "int8"
+        width = "int8" if _int8_only(node) else graph.tensors[node.outputs[0]].dtype
         for i, name in enumerate(node.inputs):
             t = graph.tensors.get(name) if name else None
             if t is None or t.is_constant or t.dtype == width:
