@@ -197,6 +197,8 @@ static int run_conv(const char *k) {
 
 /* The 16x8 kernels (qc_kernels_s16.h): int16 activations ('h'/'O' blocks), int64 bias ('q');
  * anything else goes on to the data-movement kernels */
+static int run_datamove(const char *k); /* below: the data-movement kernels, then the convolutions */
+
 static int run_s16(const char *k) {
     if (strcmp(k, "qc_conv2d_s16") == 0 || strcmp(k, "qc_depthwise_conv2d_s16") == 0) {
         STRUCT(qc_conv_params, p, 0);
