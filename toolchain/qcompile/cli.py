@@ -59,6 +59,8 @@ def _state_pairs(pairs: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
             raise click.BadParameter(f"{pair!r}: expected IN=OUT (a model input and output)", param_hint="--stateful")
         result.append((name_in, name_out))
     return tuple(result)
+
+
 def _act_bits_overrides(pairs: tuple[str, ...]) -> dict[str, int]:
     """``--act-bits-for NAME=BITS`` options as a dict (names are checked by quantization)."""
     overrides: dict[str, int] = {}

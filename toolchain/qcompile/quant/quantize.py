@@ -224,7 +224,8 @@ def quantize(
         t = qgraph.tensors[name]
         t.quant = q
         t.dtype = q.dtype
-    _insert_conversions(qgraph, ranges)
+    if params is None:  # a pre-quantized model brings its own widths
+        _insert_conversions(qgraph, ranges)
 
     for node in qgraph.nodes:
         converter = _CONVERTERS.get(node.op) or QUANT_CONVERTERS.get(node.op)
@@ -399,6 +400,8 @@ _S16_OPS = frozenset(
 
 def _int8_only(node: Node) -> bool:
     return node.op not in _S16_OPS
+
+
 #: ops whose output shares its inputs' parameters: a converted input takes the output's
 _SHARING = SHARES_INPUT_PARAMS | _SHARES_ALL_PARAMS
 
@@ -422,17 +425,20 @@ def resolve_act_bits(graph: Graph, act_bits_for: Mapping[str, int]) -> dict[str,
 def _insert_conversions(graph: Graph, ranges: Mapping[str, tuple[float, float]]) -> None:
     """Where precision changes, a requantize (TFLite QUANTIZE int8 <-> int16) in front of the
     reader: every node computes in its output's width (16x8 kernels take int16 in and out),
-    and an op without a 16x8 kernel computes in int8, its int16 output produced by a requantize
-    after it. A converted input gets the reader's output parameters when the reader shares them
-    (pools, reshape, concat, ...), else parameters from the tensor's calibrated range."""
+    and an op without a 16x8 kernel (``_int8_only``) computes in int8, each int16 output
+    produced by a requantize after it. A converted input gets the reader's output parameters
+    when the reader shares them (pools, reshape, concat, ...), else parameters from the
+    tensor's calibrated range."""
     for node in [n for n in graph.nodes if _int8_only(n)]:
-        out = graph.tensors[node.outputs[0]]
-        if out.dtype == "int16":
+        for k, name in enumerate(list(node.outputs)):
+            out = graph.tensors[name]
+            if out.dtype != "int16":
+                continue
             q8 = activation_params(*ranges.get(out.name, (-1.0, 1.0)))
             narrow = graph.unique_name(f"{out.name}_int8")
             graph.add_tensor(Tensor(narrow, tuple(out.shape), "int8", quant=q8, source_name=out.source_name))
             graph.tensors[narrow].source_perm = out.source_perm
-            node.outputs = [narrow]
+            node.outputs[k] = narrow
             _add_requantize(graph, narrow, out.name, after=node)
     for node in list(graph.nodes):
         if node.op == "requantize":
