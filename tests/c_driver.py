@@ -85,18 +85,25 @@ class Out:
         self.alias = alias
 
 
+class Out16(Out):
+    """An int16 output block of ``size`` elements (the 16x8 kernels)."""
+
+
 NULL = None  # a NULL pointer block (an absent bias)
+_KINDS = {np.dtype(np.int8): "b", np.dtype(np.int32): "w", np.dtype(np.int16): "h", np.dtype(np.int64): "q"}
 
 
 def _block(value: object) -> str:
     if value is None:
         return "n"
+    if isinstance(value, Out16):
+        return f"O {value.size}"
     if isinstance(value, Out):
         return f"o {value.size}" if value.alias is None else f"a {value.alias}"
     arr = np.asarray(value)
-    kind = "b" if arr.dtype == np.int8 else "w"
-    if arr.dtype not in (np.int8, np.int32):
-        raise TypeError(f"driver blocks are int8 or int32, got {arr.dtype}")
+    kind = _KINDS.get(arr.dtype)
+    if kind is None:
+        raise TypeError(f"driver blocks are int8, int16, int32 or int64, got {arr.dtype}")
     flat = arr.reshape(-1)
     return f"{kind} {flat.size} " + " ".join(map(str, flat.tolist()))
 
@@ -119,6 +126,8 @@ class KernelDriver:
             if line.startswith("ok "):
                 results.append((int(line.split()[1]), outs))
                 outs = []
+            elif line.startswith("h:"):
+                outs.append(np.array(line[2:].split(), dtype=np.int64).astype(np.int16))
             else:
                 outs.append(np.array(line.split(), dtype=np.int64).astype(np.int8))
         assert len(results) == len(cases), run.stdout[-2000:]

@@ -27,6 +27,7 @@ from qcompile.quant.fixedpoint import (
 
 MAX_RANK = 5
 ADD_LEFT_SHIFT = 20  # TFLM's spare precision bits for int8 ADD/SUB
+ADD_LEFT_SHIFT_S16 = 15  # and for int16 (16x8) ADD/SUB
 SOFTMAX_SCALED_DIFF_INTEGER_BITS = 5  # TFLM's kScaledDiffIntegerBits
 
 
@@ -63,6 +64,11 @@ def activation_bounds(act_range: tuple[float | None, float | None], out_q: Quant
     return int(act_min), int(act_max)
 
 
+def requantize_multiplier(ratio: float) -> tuple[int, int]:
+    """``(multiplier, shift)`` of a ``requantize`` (TFLite QUANTIZE): ``QuantizeMultiplier(s_in / s_out)``."""
+    return quantize_multiplier(float(ratio))
+
+
 def add_params(
     in1: QuantParams, in2: QuantParams, out: QuantParams, *, act_min: int, act_max: int, subtract: bool = False
 ) -> dict:
@@ -70,19 +76,21 @@ def add_params(
 
     ``twice_max = 2 * max(s1, s2)``; input multipliers from ``s_i / twice_max`` (<= 0.5)
     and the output one from ``twice_max / (2^20 * s_out)``, each by
-    ``QuantizeMultiplierSmallerThanOneExp`` (shift <= 0); ``left_shift = 20``.
+    ``QuantizeMultiplierSmallerThanOneExp`` (shift <= 0); ``left_shift = 20`` (15 and
+    ``2^15`` for an int16 output: TFLM's 16x8 ADD).
     """
     s1, s2, so = _scale(in1), _scale(in2), _scale(out)
     twice_max = 2.0 * max(s1, s2)
     m1, e1 = quantize_multiplier_smaller_than_one_exp(s1 / twice_max)
     m2, e2 = quantize_multiplier_smaller_than_one_exp(s2 / twice_max)
-    mo, eo = quantize_multiplier_smaller_than_one_exp(twice_max / ((1 << ADD_LEFT_SHIFT) * so))
+    left_shift = ADD_LEFT_SHIFT_S16 if out.dtype == "int16" else ADD_LEFT_SHIFT
+    mo, eo = quantize_multiplier_smaller_than_one_exp(twice_max / ((1 << left_shift) * so))
     return {
         "subtract": int(bool(subtract)),
         "input1_offset": -in1.scalar_zero_point(),
         "input2_offset": -in2.scalar_zero_point(),
         "output_offset": out.scalar_zero_point(),
-        "left_shift": ADD_LEFT_SHIFT,
+        "left_shift": left_shift,
         "input1_multiplier": int(m1),
         "input1_shift": int(e1),
         "input2_multiplier": int(m2),
@@ -121,6 +129,24 @@ def mul_params(in1: QuantParams, in2: QuantParams, out: QuantParams, *, act_min:
         "output_shift": int(e),
         "act_min": int(act_min),
         "act_max": int(act_max),
+    }
+
+
+def prelu_params(in_q: QuantParams, alpha_q: QuantParams, out_q: QuantParams) -> dict:
+    """Attributes of a quantized ``prelu`` (TFLM's PRELU ``Prepare``, for both importers):
+    ``m1 = QuantizeMultiplier(s_in / s_out)``, ``m2 = QuantizeMultiplier(s_in * s_alpha / s_out)``
+    in double from the float32 scales."""
+    s_in, s_a, s_out = (float(q.scalar_scale()) for q in (in_q, alpha_q, out_q))
+    m1, e1 = quantize_multiplier(s_in / s_out)
+    m2, e2 = quantize_multiplier(s_in * s_a / s_out)
+    return {
+        "input_offset": -in_q.scalar_zero_point(),
+        "alpha_offset": -alpha_q.scalar_zero_point(),
+        "output_offset": out_q.scalar_zero_point(),
+        "output_multiplier_1": int(m1),
+        "output_shift_1": int(e1),
+        "output_multiplier_2": int(m2),
+        "output_shift_2": int(e2),
     }
 
 

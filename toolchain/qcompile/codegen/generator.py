@@ -27,10 +27,12 @@ from qcompile.codegen.runtime_files import select_runtime_files
 from qcompile.errors import QCompileError, UnsupportedModelError
 from qcompile.ir import Graph, Tensor
 from qcompile.memory import MemoryPlan, check_ram_budget, plan_memory, static_state_bytes
-from qcompile.ops import scratch_ops
+from qcompile.memory.streams import find_streams
+from qcompile.ops import is_s16, scratch_ops
 from qcompile.resources import templates_dir
 
 if TYPE_CHECKING:
+    from qcompile.codegen.families import KernelFamily
     from qcompile.targets import Target
 
 _SECTION_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.$")
@@ -44,7 +46,7 @@ def compute_scratch(graph: Graph) -> dict[str, int]:
     (``qcompile.ops``).
     """
     shapes_taken = scratch_ops()
-    needed = [n for n in graph.nodes if n.op in shapes_taken]
+    needed = [n for n in graph.nodes if n.op in shapes_taken and not is_s16(graph, n)]
     if not needed:
         return {}
     try:
@@ -65,6 +67,15 @@ def compute_scratch(graph: Graph) -> dict[str, int]:
     return result
 
 
+def family_scratch(family: KernelFamily, graph: Graph) -> dict[str, int]:
+    """Scratch bytes per node for ``family``: the 16x8 nodes run portable kernels without scratch."""
+    return {k: v for k, v in family.scratch(graph, compute_scratch(graph)).items() if not _s16_node(graph, k)}
+
+
+def _s16_node(graph: Graph, name: str) -> bool:
+    return any(n.name == name and is_s16(graph, n) for n in graph.nodes)
+
+
 #: ops whose portable kernels have a row-band variant (qc_conv2d_rows.c, qcompile.memory.row_bands)
 ROW_SPLIT_OPS = frozenset({"conv2d", "conv2d_add"})
 
@@ -80,9 +91,16 @@ def _io_entry(t: Tensor, index: int, plan: MemoryPlan) -> dict[str, Any]:
     q = t.quant
     if q is None or q.per_channel:
         raise QCompileError(f"graph input/output {t.name!r} needs per-tensor quantization parameters")
-    if t.dtype not in ("int8", "uint8"):
-        raise UnsupportedModelError(f"graph input/output {t.name!r} is {t.dtype}; only int8 (and uint8) is supported")
+    if t.dtype not in ("int8", "int16", "uint8"):
+        raise UnsupportedModelError(
+            f"graph input/output {t.name!r} is {t.dtype}; only int8, int16 (16x8) and uint8 are supported"
+        )
+    ctype = f"{t.dtype}_t"
     return {
+        "ctype": ctype,
+        "nbytes": int(t.nbytes),
+        "byte_cast": "" if ctype == "int8_t" else "(int8_t *)",
+        "byte_cast_const": "" if ctype == "int8_t" else "(const int8_t *)",
         "index": index,
         "name": t.name,
         "comment_name": comment_text(t.name),
@@ -133,7 +151,7 @@ def _ram(plan: MemoryPlan, context: Mapping[str, Any]) -> dict[str, Any]:
     figure TFLite Micro's arena hides inside); with ``--io-in-arena`` they are in it.
     Both figures are reported, so the two builds can be compared with one compile.
     """
-    io_bytes = sum(t["size"] for t in (*context["inputs"], *context["outputs"]))
+    io_bytes = sum(t["nbytes"] for t in (*context["inputs"], *context["outputs"]))
     inside = plan.arena_size + context["static_state_bytes"]
     return {
         "io_in_arena": plan.io_in_arena,
@@ -146,11 +164,12 @@ def _ram(plan: MemoryPlan, context: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _below_bound(plan: MemoryPlan) -> dict[str, Any]:
-    """``report.json`` ``below_bound``: the overlapped plan in use, or the arena it would need."""
+    """``report.json`` ``below_bound``: the overlapped/streamed plan in use, or the arena it would need."""
     return {
-        "used": bool(plan.overlaps),
+        "used": bool(plan.overlaps or plan.streams),
         "overlapped_layers": sorted(plan.overlaps),
-        "available_arena_bytes": plan.below_bound_arena or (plan.arena_size if plan.overlaps else None),
+        "streamed_pairs": [[st.producer, st.consumer] for st in plan.streams.values()],
+        "available_arena_bytes": plan.below_bound_arena or (plan.arena_size if plan.overlaps or plan.streams else None),
     }
 
 
@@ -191,12 +210,13 @@ def _plan(
 
     The layer-by-layer plan is kept unless ``ram_budget`` asks for less: then outputs may
     overlap the inputs they consume (:mod:`qcompile.memory.overlap`, same kernels, same
-    instructions), where the family's kernels allow it. When that plan is smaller but not
-    chosen, its size is kept in ``below_bound_arena`` for the report.
+    instructions) and conv pairs may be row-streamed (:mod:`qcompile.memory.streams`), where
+    the family's kernels allow it (:func:`_below_bound_plan`). When that plan is smaller but
+    not chosen, its size is kept in ``below_bound_arena`` for the report.
     """
     family = target.family
     if scratch is None:
-        scratch = family.scratch(graph, compute_scratch(graph))
+        scratch = family_scratch(family, graph)
     budget = None if ram_budget is None else ram_budget - static_state_bytes(graph)
     options: dict[str, Any] = {
         "scratch": scratch,
@@ -210,17 +230,56 @@ def _plan(
         "io_in_arena": io_in_arena,
     }
     plan = plan_memory(graph, **options)
-    contracts = family.overlap_contracts(graph)
-    if contracts:
-        below = plan_memory(graph, overlap=contracts, **options)
-        if below.arena_size < plan.arena_size:
-            if budget is not None and plan.arena_size > budget:
-                plan = below
-            else:
-                plan.below_bound_arena = below.arena_size
+    below = _below_bound_plan(graph, family, options, budget)
+    if below is not None and below.arena_size < plan.arena_size:
+        if budget is not None and plan.arena_size > budget:
+            plan = below
+        else:
+            plan.below_bound_arena = below.arena_size
     if ram_budget is not None:
         check_ram_budget(graph, plan, ram_budget)
     return plan
+
+
+def _below_bound_plan(graph: Graph, family: Any, options: dict[str, Any], budget: int | None) -> MemoryPlan | None:
+    """The plan below the layer-by-layer bound: outputs overlapping the inputs they consume
+    (free), then, while a ``budget`` is still exceeded, the row-streamed pair at the peak
+    (:mod:`qcompile.memory.streams`; a few % more instructions), one pair at a time."""
+    contracts = family.overlap_contracts(graph)
+    stream_ops = family.stream_ops(graph)
+    if not contracts and not stream_ops:
+        return None
+    contracts, plan = _useful_overlaps(graph, contracts, options)
+    candidates = set(find_streams(graph, stream_ops))
+    chosen: set[int] = set()
+    target = budget if budget is not None else 0
+    while plan.arena_size > target:
+        at_peak = sorted(s for s in candidates - chosen if plan.peak_step in (s - 1, s))
+        if not at_peak:
+            break
+        chosen.add(at_peak[0])
+        trial = plan_memory(graph, overlap=contracts, streams=chosen, stream_ops=stream_ops, **options)
+        if trial.arena_size >= plan.arena_size:
+            break
+        plan = trial
+    return plan
+
+
+def _useful_overlaps(
+    graph: Graph, contracts: dict[str, str], options: dict[str, Any]
+) -> tuple[dict[str, str], MemoryPlan]:
+    """The overlap contracts to use and their plan: every pair constrains placement, and a
+    pair away from the peak can push the peak's buffers apart, so pairs are dropped one at a
+    time (schedule order) while that makes the arena smaller."""
+    plan = plan_memory(graph, overlap=contracts, **options)
+    if plan.arena_size <= plan.lower_bound:
+        return contracts, plan
+    for name in [n.name for n in graph.nodes if n.name in plan.overlaps]:
+        fewer = {k: v for k, v in contracts.items() if k != name}
+        trial = plan_memory(graph, overlap=fewer, **options)
+        if trial.arena_size < plan.arena_size:
+            contracts, plan = fewer, trial
+    return contracts, plan
 
 
 def _lower_graph(lowering: Lowering) -> tuple[list[Layer], list[str]]:
@@ -229,9 +288,11 @@ def _lower_graph(lowering: Lowering) -> tuple[list[Layer], list[str]]:
     layers = [lowering.lower(i, node) for i, node in enumerate(graph.nodes)]
     epilogue: list[str] = []
     for index, tensor in plan.output_copies:
-        size = graph.tensors[tensor].size
+        size = graph.tensors[tensor].nbytes
         lowering.functions.add("qc_copy_s8")
-        copy = f"qc_copy_s8({lowering.src(tensor)}, outputs[{index}], {c_int(size)})"
+        src = lowering.src(tensor)
+        src = f"(const int8_t *){src}" if "int16_t" in src else src
+        copy = f"qc_copy_s8({src}, outputs[{index}], {c_int(size)})"
         epilogue.append(f"if ({copy} != QC_OK) {{\n        return {len(layers) + 1};\n    }}")
     return layers, epilogue
 
@@ -330,6 +391,7 @@ def render(
         "static_state_bytes": static_state_bytes(graph),
         "layers": layers,
         "epilogue": epilogue,
+        "io_s16": any(graph.tensors[n].dtype == "int16" for n in (*graph.user_inputs, *graph.user_outputs)),
         "arrays": lowering.arrays,
         "weight_bytes": sum(a.nbytes for a in lowering.arrays),
         "weights_section": weights_section,

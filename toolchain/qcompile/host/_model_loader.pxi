@@ -61,7 +61,9 @@ cdef class ModelLibrary:
     ``arena_size > 0`` every ``run`` call gets its own arena of that many bytes; with 0 the
     library's static arena is used. Calls on one instance are serialised by a lock (which
     also keeps ``close`` from unloading a running library). ``output_shapes`` (optional)
-    gives per-sample output shapes.
+    gives per-sample output shapes. ``input_dtypes`` / ``output_dtypes`` (optional, default
+    int8 for every tensor) name each tensor's element type: ``"int16"`` for 16x8 I/O, whose
+    buffers go to ``<name>_run_io`` as byte pointers.
     """
 
     cdef void *_handle
@@ -74,6 +76,8 @@ cdef class ModelLibrary:
     cdef readonly Py_ssize_t arena_size
     cdef readonly object output_shapes
     cdef readonly object required_arena_size
+    cdef readonly tuple input_dtypes
+    cdef readonly tuple output_dtypes
     cdef object _lock
 
     def __cinit__(self):
@@ -81,7 +85,8 @@ cdef class ModelLibrary:
         self._fn = NULL
         self._reset = NULL
 
-    def __init__(self, path, name, input_sizes, output_sizes, arena_size=0, *, output_shapes=None):
+    def __init__(self, path, name, input_sizes, output_sizes, arena_size=0, *, output_shapes=None,
+                 input_dtypes=None, output_dtypes=None):
         cdef bytes path_b = _qc_os.fsencode(str(path))
         cdef bytes symbol = (str(name) + "_run_io").encode("ascii")
         cdef void *handle
@@ -92,6 +97,12 @@ cdef class ModelLibrary:
         self.input_sizes = tuple(int(s) for s in input_sizes)
         self.output_sizes = tuple(int(s) for s in output_sizes)
         self.arena_size = int(arena_size)
+        self.input_dtypes = tuple(np.dtype(d) for d in (input_dtypes or ("int8",) * len(self.input_sizes)))
+        self.output_dtypes = tuple(np.dtype(d) for d in (output_dtypes or ("int8",) * len(self.output_sizes)))
+        if len(self.input_dtypes) != len(self.input_sizes) or len(self.output_dtypes) != len(self.output_sizes):
+            raise ValueError("one dtype per input and output")
+        if any(d not in (np.int8, np.uint8, np.int16) for d in self.input_dtypes + self.output_dtypes):
+            raise ValueError("tensor dtypes must be int8, uint8 or int16")
         if not self.input_sizes or not self.output_sizes:
             raise ValueError("a model has at least one input and one output")
         if any(s < 1 for s in self.input_sizes + self.output_sizes) or self.arena_size < 0:
@@ -177,8 +188,8 @@ cdef class ModelLibrary:
         arrays = []
         for i in range(n_in):
             a = inputs[i]
-            if not isinstance(a, np.ndarray) or a.dtype != np.int8:
-                raise TypeError(f"input {i} must be an int8 numpy array")
+            if not isinstance(a, np.ndarray) or a.dtype != self.input_dtypes[i]:
+                raise TypeError(f"input {i} must be an {self.input_dtypes[i]} numpy array")
             if a.ndim < 1:
                 raise ValueError(f"input {i} needs a leading batch axis")
             arrays.append(np.ascontiguousarray(a))
@@ -191,9 +202,9 @@ cdef class ModelLibrary:
                     f"input {i}: {arrays[i].size // max(batch, 1)} values per sample, expected {self.input_sizes[i]}"
                 )
         if self.output_shapes is not None:
-            outputs = [np.empty((batch, *s), dtype=np.int8) for s in self.output_shapes]
+            outputs = [np.empty((batch, *s), dtype=d) for s, d in zip(self.output_shapes, self.output_dtypes)]
         else:
-            outputs = [np.empty((batch, n), dtype=np.int8) for n in self.output_sizes]
+            outputs = [np.empty((batch, n), dtype=d) for n, d in zip(self.output_sizes, self.output_dtypes)]
         if batch == 0:
             return outputs
         arena_buffer = None
@@ -213,10 +224,10 @@ cdef class ModelLibrary:
                 raise MemoryError()
             for i in range(n_in):
                 in_base[i] = <const int8_t *><uintptr_t>arrays[i].ctypes.data
-                in_size[i] = self.input_sizes[i]
+                in_size[i] = self.input_sizes[i] * self.input_dtypes[i].itemsize  # bytes per sample
             for i in range(n_out):
                 out_base[i] = <int8_t *><uintptr_t>outputs[i].ctypes.data
-                out_size[i] = self.output_sizes[i]
+                out_size[i] = self.output_sizes[i] * self.output_dtypes[i].itemsize
             with self._lock:
                 fn = self._fn
                 if fn == NULL:

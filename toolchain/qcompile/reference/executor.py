@@ -24,20 +24,25 @@ _QUANTIZED_MODULES = (
     "qcompile.reference.ops",
     "qcompile.reference.fused",
     "qcompile.reference.reduce",
+    "qcompile.reference.s16",  # last: only its int8 -> int16 ``requantize`` is reached from int8 inputs
 )
 #: plug-in package: every module in it may define quantized kernels named after their op
 _QUANTIZED_PLUGINS = "qcompile.reference.kernels"
 _FLOAT_MODULES = ("qcompile.reference.float_ops",)
+#: plug-in package of float-IR kernels (functions named after the float op)
+_FLOAT_PLUGINS = "qcompile.reference.float_kernels"
 
 
-def _plugin_modules() -> tuple[str, ...]:
-    package = importlib.import_module(_QUANTIZED_PLUGINS)
-    return tuple(f"{_QUANTIZED_PLUGINS}.{info.name}" for info in pkgutil.iter_modules(package.__path__))
+def _plugin_modules(package_name: str) -> tuple[str, ...]:
+    package = importlib.import_module(package_name)
+    return tuple(f"{package_name}.{info.name}" for info in pkgutil.iter_modules(package.__path__))
 
 
 def _resolve(op: str, modules: Sequence[str]) -> Callable[..., np.ndarray]:
     if modules is _QUANTIZED_MODULES:
-        modules = _QUANTIZED_MODULES + _plugin_modules()
+        modules = _QUANTIZED_MODULES + _plugin_modules(_QUANTIZED_PLUGINS)
+    elif modules is _FLOAT_MODULES:
+        modules = _FLOAT_MODULES + _plugin_modules(_FLOAT_PLUGINS)
     for module_name in modules:
         module = importlib.import_module(module_name)
         fn = getattr(module, op, None)
@@ -92,6 +97,10 @@ def _run(graph: Graph, inputs, modules: Sequence[str], keep_all: bool) -> dict[s
     return {name: values[name] for name in graph.outputs}
 
 
+#: the 16x8 kernels (int16 activations), chosen by the dtype of a node's first input
+_S16_MODULES = ("qcompile.reference.s16",)
+
+
 def _as_stored(value: np.ndarray, dtype: str) -> np.ndarray:
     """A byte-valued result seen as its tensor's byte type: a ``lut`` into a uint8 output
     (TFLite QUANTIZE int8 -> uint8) computes the uint8 bytes in an int8 array."""
@@ -99,10 +108,6 @@ def _as_stored(value: np.ndarray, dtype: str) -> np.ndarray:
     if value.dtype.itemsize == 1 and value.dtype.kind in "iu" and dtype in ("int8", "uint8"):
         return value.view(dtype)
     return value
-
-
-#: the 16x8 kernels (int16 activations), chosen by the dtype of a node's first input
-_S16_MODULES = ("qcompile.reference.s16",)
 
 
 def _call(node: Node, modules: Sequence[str], values: Mapping[str, np.ndarray]) -> tuple[np.ndarray, ...]:

@@ -86,9 +86,13 @@ def describe(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
             for a in node.attribute:
                 if a.name == "value":
                     inits[node.output[0]] = int(np.prod(a.t.dims, dtype=np.int64))
+    from qcompile.frontends.onnx_qdq import QUANTIZED_OPS, is_quantized
+
+    # a pre-quantized model's Q/DQ and QLinear* nodes are read by frontends/onnx_qdq
+    quantized = is_quantized(model)
     rows = []
     for idx, node in enumerate(model.graph.node):
-        reason = _node_problem(node, const, opset)
+        reason = None if quantized and node.op_type in QUANTIZED_OPS else _node_problem(node, const, opset)
         params = sum(inits.get(i, 0) for i in node.input[1:] if i) if node.op_type != "Constant" else 0
         rows.append(
             {
