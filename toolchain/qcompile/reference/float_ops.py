@@ -334,7 +334,3 @@ def reshape(x: np.ndarray, *, shape: Sequence[int]) -> np.ndarray:
 def copy(x: np.ndarray) -> np.ndarray:
     """Identity with its own buffer."""
     return np.array(x, copy=True)
-
-
-# The float IR's strided slice is the quantized one: it selects values whatever their type.
-from qcompile.reference.kernels.slicing import strided_slice  # noqa: E402, F401

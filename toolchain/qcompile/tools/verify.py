@@ -95,7 +95,10 @@ def _float_comparison(
 
     assert samples.floats is not None and folder.source_model is not None
     graph, n, labels = folder.graph, samples.n, samples.labels
-    reference_float = float_outputs(folder.source_model, samples.floats, optimize=not folder.is_qdq_source)
+    if graph.state:
+        reference_float = _stream_float_outputs(folder, samples.floats, n)
+    else:
+        reference_float = float_outputs(folder.source_model, samples.floats, optimize=not folder.is_qdq_source)
     comparisons = []
     for j, t in enumerate(graph.tensors[name] for name in graph.user_outputs):
         name = t.source_name or t.name
@@ -111,6 +114,28 @@ def _float_comparison(
                 comparison.int8_accuracy = float(np.mean(q_top == labels))
         comparisons.append(comparison)
     return comparisons
+
+
+def _stream_float_outputs(folder: ModelFolder, floats: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
+    """onnxruntime on the source model one step at a time, each kept state output fed back as
+    its state input (real zeros first), as the C runs a stream (``--stateful``)."""
+    import onnxruntime as ort
+
+    graph = folder.graph
+    session = ort.InferenceSession(str(folder.source_model), providers=["CPUExecutionProvider"])
+    shapes = {i.name: [d if isinstance(d, int) else 1 for d in i.shape] for i in session.get_inputs()}
+    pairs = [(graph.tensors[v.input].source_name, graph.tensors[v.output].source_name) for v in graph.state if v.output]
+    state = {name_in: np.zeros(shapes[name_in], np.float32) for name_in, _ in pairs}
+    names = [o.name for o in session.get_outputs()]
+    steps: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    for i in range(n):
+        feeds = {k: np.asarray(v[i], np.float32).reshape(shapes[k]) for k, v in floats.items() if k in shapes}
+        feeds.update(state)
+        results = dict(zip(names, session.run(names, feeds), strict=True))
+        for name in names:
+            steps[name].append(np.asarray(results[name]))
+        state = {name_in: results[name_out] for name_in, name_out in pairs}
+    return {name: np.concatenate(v, axis=0) for name, v in steps.items()}
 
 
 def _diagnose(out_dir: Path, sample: list[np.ndarray]) -> str:
@@ -169,9 +194,7 @@ def verify(
     if not result.ok:
         result.diagnosis = _diagnose(out_dir, [q[result.mismatched_samples[0]][None] for q in samples.quantized])
     source = folder.source_model
-    # a stateful graph's steps depend on each other: onnxruntime would run them independently
-    stateless = not folder.graph.state
-    if stateless and float_model and samples.floats is not None and source is not None and source.exists():
+    if float_model and samples.floats is not None and source is not None and source.exists():
         result.outputs = _float_comparison(folder, samples, ref_outputs)
         if folder.is_qdq_source:
             result.reference = "the QDQ model (onnxruntime, optimisations off)"

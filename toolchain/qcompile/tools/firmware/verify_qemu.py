@@ -29,7 +29,7 @@ class QemuVerifyResult:
 
 def _typed(folder: ModelFolder, run: QemuResult) -> QemuResult:
     """The harness returns output bytes; int16 (16x8) outputs are viewed back as int16."""
-    dtypes = [folder.graph.tensors[name].dtype for name in folder.graph.outputs]
+    dtypes = [folder.graph.tensors[name].dtype for name in folder.graph.user_outputs]
     run.outputs = [np.ascontiguousarray(o).view(d) for o, d in zip(run.outputs, dtypes, strict=True)]
     return run
 
