@@ -49,6 +49,13 @@ _OPTIONS_TYPE = {
     "VarHandleOptions": fb.BuiltinOptions.VarHandleOptions,
     "ReadVariableOptions": fb.BuiltinOptions.ReadVariableOptions,
     "AssignVariableOptions": fb.BuiltinOptions.AssignVariableOptions,
+    "GatherOptions": fb.BuiltinOptions.GatherOptions,
+    "TransposeOptions": fb.BuiltinOptions.TransposeOptions,
+    "ResizeBilinearOptions": fb.BuiltinOptions.ResizeBilinearOptions,
+    "ResizeNearestNeighborOptions": fb.BuiltinOptions.ResizeNearestNeighborOptions,
+    "TransposeConvOptions": fb.BuiltinOptions.TransposeConvOptions,
+    "DepthToSpaceOptions": fb.BuiltinOptions.DepthToSpaceOptions,
+    "SpaceToDepthOptions": fb.BuiltinOptions.SpaceToDepthOptions,
 }
 ACT = {"NONE": 0, "RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3}
 PAD = {"SAME": 0, "VALID": 1}

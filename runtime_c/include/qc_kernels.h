@@ -247,6 +247,64 @@ typedef struct {
 
 int qc_mean_s8(const qc_mean_params *p, const int8_t *input, int8_t *output);
 
+/* ---- reductions over any axes (qc_reduce.c) ---------------------------------------------- */
+
+/* Input shape right-aligned to QC_MAX_RANK; reduce[k] = 1 for a reduced axis. The output is
+ * the kept axes in input order (keep_dims only changes the shape, not the bytes).
+ * sum: out = clamp(MBQM(sum + input_offset * count, multiplier, shift) + output_offset)
+ * (TFLM's SUM, and MEAN with 1/count folded into multiplier/shift); at most 2^23 elements
+ * per output. max: the int8 maximum (input and output share their quantization; the
+ * offsets, multiplier and shift are ignored). */
+typedef struct {
+    int32_t in_shape[QC_MAX_RANK];
+    int32_t reduce[QC_MAX_RANK];
+    int32_t input_offset;
+    int32_t output_offset;
+    int32_t multiplier;
+    int32_t shift;
+} qc_reduce_params;
+
+int qc_reduce_sum_s8(const qc_reduce_params *p, const int8_t *input, int8_t *output);
+int qc_reduce_max_s8(const qc_reduce_params *p, const int8_t *input, int8_t *output);
+
+/* ---- gather with constant indices (qc_gather.c) ----------------------------------------- */
+
+/* Input [outer, axis_size, inner]; out[o, j, :] = in[o, indices[j], :] for j < num_indices. */
+typedef struct {
+    int32_t outer;
+    int32_t axis_size;
+    int32_t inner;
+    int32_t num_indices;
+} qc_gather_params;
+
+int qc_gather_s8(const qc_gather_params *p, const int32_t *indices, const int8_t *input, int8_t *output);
+
+/* ---- resize of an NHWC tensor (qc_resize.c) ---------------------------------------------- */
+
+typedef struct {
+    int32_t batches;
+    int32_t in_h, in_w, channels;
+    int32_t out_h, out_w;
+    int32_t align_corners;      /* bilinear only */
+    int32_t half_pixel_centers; /* bilinear only */
+} qc_resize_params;
+
+/* out[n, y, x, :] = in[n, y_index[y], x_index[x], :] (tables computed at compile time). */
+int qc_resize_nearest_s8(const qc_resize_params *p, const int32_t *y_index, const int32_t *x_index,
+                         const int8_t *input, int8_t *output);
+/* TFLM's ResizeBilinearInteger (10 fractional bits, raw int8 values blended). */
+int qc_resize_bilinear_s8(const qc_resize_params *p, const int8_t *input, int8_t *output);
+
+/* ---- transposed convolution (qc_transpose_conv2d.c) --------------------------------------- */
+
+/* TFLM's int8 TRANSPOSE_CONV: input pixel (iy, ix) reaches output (iy*stride_h - pad_top + fy,
+ * ix*stride_w - pad_left + fx) through filter tap (fy, fx); filter [out_c][kh][kw][in_c];
+ * out = clamp(requantize(bias[o] + sum (x + input_offset) * w, multiplier[o], shift[o])
+ * + output_offset, act_min, act_max). The conv struct with dilations, groups and
+ * depth_multiplier 1; pad_top < kernel_h, pad_left < kernel_w. No scratch. */
+int qc_transpose_conv2d_s8(const qc_conv_params *p, const int8_t *input, const int8_t *filter,
+                           const int32_t *bias, const int32_t *multiplier, const int32_t *shift, int8_t *output);
+
 /* ---- attention: batch matmul and layer norm (qc_batch_matmul.c, qc_layer_norm.c) ------ */
 
 /* TFLite int8 BATCH_MATMUL: out[b, m, n] = clamp(MBQM(sum_k (A[b, m, k] + lhs_offset) *

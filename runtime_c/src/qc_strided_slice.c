@@ -2,6 +2,8 @@
  * (begin[k] + i_k * strides[k]). Twin of qcompile.reference.kernels.slicing.strided_slice; the
  * struct comes from qcompile.op_params.strided_slice_layout. Checks that every index it reads
  * lies inside the input before reading anything. */
+#include <string.h>
+
 #include "qc_kernels.h"
 
 int qc_strided_slice_s8(const qc_strided_slice_params *p, const int8_t *input, int8_t *output) {
@@ -31,8 +33,13 @@ int qc_strided_slice_s8(const qc_strided_slice_params *p, const int8_t *input, i
                 for (i3 = 0; i3 < p->out_shape[3]; ++i3) {
                     const int8_t *src = input + base + (ptrdiff_t)i0 * step[0] + (ptrdiff_t)i1 * step[1] +
                                         (ptrdiff_t)i2 * step[2] + (ptrdiff_t)i3 * step[3];
-                    for (i4 = 0; i4 < p->out_shape[4]; ++i4) {
-                        *output++ = src[(ptrdiff_t)i4 * step[4]];
+                    if (step[4] == 1) { /* a contiguous run (whole inner axes are merged at compile time) */
+                        memcpy(output, src, (size_t)p->out_shape[4]);
+                        output += p->out_shape[4];
+                    } else {
+                        for (i4 = 0; i4 < p->out_shape[4]; ++i4) {
+                            *output++ = src[(ptrdiff_t)i4 * step[4]];
+                        }
                     }
                 }
             }

@@ -51,10 +51,12 @@ def block(seed: int, h: int, w: int, c: int, k: int, residual: bool, stride: int
     return g
 
 
-def check_streamed(g: Graph, tmp: Path, io_in_arena: bool) -> dict:
+def check_streamed(g: Graph, tmp: Path, io_in_arena: bool) -> dict | None:
+    """None when streaming saves nothing (scratch and alignment may eat the ring's gain)."""
     plain = generate(g, tmp / "plain", name=g.name, target=DSP, io_in_arena=io_in_arena)
     size = plain["below_bound"]["available_arena_bytes"]
-    assume(size is not None and size < plain["arena_bytes"])  # (scratch and alignment may eat the ring's gain)
+    if size is None or size >= plain["arena_bytes"]:
+        return None
     out = tmp / "streamed"
     report = generate(g, out, name=g.name, target=DSP, io_in_arena=io_in_arena, ram_budget=size)
     assert report["below_bound"]["streamed_pairs"] == [[g.nodes[0].name, g.nodes[1].name]]
@@ -80,14 +82,14 @@ def check_streamed(g: Graph, tmp: Path, io_in_arena: bool) -> dict:
 )
 def test_random_streamed_pairs_sanitized(tmp_path: Path, seed, hw, c, k, residual, stride, oc) -> None:
     g = block(seed, hw[0], hw[1], c, k, residual, stride, oc)
-    check_streamed(g, tmp_path / f"s{seed}", io_in_arena=residual)
+    assume(check_streamed(g, tmp_path / f"s{seed}", io_in_arena=residual) is not None)
 
 
 def test_resnet_first_stage_shape(tmp_path: Path) -> None:
     """32x32x16 residual block: the skip tensor plus a ring of three rows and the scratch."""
     g = block(3, 32, 32, 16, 3, residual=True)
     report = check_streamed(g, tmp_path, io_in_arena=True)
-    assert report["arena_bytes"] <= 16384 + 3 * 32 * 16 + 2 * 576
+    assert report is not None and report["arena_bytes"] <= 16384 + 3 * 32 * 16 + 2 * 576
 
 
 def test_stream_safe_rows() -> None:

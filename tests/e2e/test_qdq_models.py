@@ -14,7 +14,7 @@ from qcompile.compiler import CompileOptions, compile_model
 from qcompile.outdir import ModelFolder
 from qcompile.tools.verify import verify
 from tests.cli_runner import run_cli
-from tests.frontends.test_onnx_qdq import quantized_model, samples
+from tests.frontends.test_onnx_qdq import int16_model, quantized_model, samples
 
 
 def test_cli_compile_and_verify(tmp_path: Path) -> None:
@@ -74,3 +74,14 @@ def test_kws_qdq_agrees_with_onnxruntime(kws_onnx: Path, kws_data: Path, tmp_pat
     (out,) = result.outputs
     assert out.top1_agreement >= 0.99
     assert abs(out.int8_accuracy - out.float_accuracy) <= 0.003
+
+
+def test_int16_qdq_compiles_to_16x8_bit_exact(tmp_path: Path) -> None:
+    """QInt16 activations: the C takes and returns int16 and equals the reference bit for bit."""
+    model = int16_model(tmp_path)
+    data = tmp_path / "data.npz"
+    np.savez(data, x=samples(20))
+    compile_model(model, tmp_path / "out", CompileOptions(progress=False))
+    result = verify(tmp_path / "out", data=data)
+    assert result.ok and result.samples == 20
+    assert result.outputs[0].sqnr_db > 60

@@ -25,12 +25,12 @@ def _init(name: str, data) -> onnx.TensorProto:
     return numpy_helper.from_array(np.asarray(data), name)
 
 
-def float_cnn(softmax: bool = True) -> onnx.ModelProto:
+def float_cnn(softmax: bool = True, global_pool: bool = True) -> onnx.ModelProto:
     """Conv+Relu, depthwise Conv+Relu, residual Add, MaxPool, GlobalAveragePool, Flatten, Gemm, Softmax."""
     rng = np.random.default_rng(7)
     w1 = rng.normal(0, 0.4, (8, 3, 3, 3)).astype(np.float32)
     w2 = rng.normal(0, 0.4, (8, 1, 3, 3)).astype(np.float32)
-    wf = rng.normal(0, 0.4, (5, 8)).astype(np.float32)
+    wf = rng.normal(0, 0.4, (5, 8 if global_pool else 128)).astype(np.float32)
     nodes = [
         helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
         helper.make_node("Relu", ["c1"], ["r1"]),
@@ -38,7 +38,9 @@ def float_cnn(softmax: bool = True) -> onnx.ModelProto:
         helper.make_node("Relu", ["c2"], ["r2"]),
         helper.make_node("Add", ["r1", "r2"], ["s"]),
         helper.make_node("MaxPool", ["s"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
-        helper.make_node("GlobalAveragePool", ["p"], ["g"]),
+        helper.make_node("GlobalAveragePool", ["p"], ["g"])
+        if global_pool
+        else helper.make_node("Identity", ["p"], ["g"]),
         helper.make_node("Flatten", ["g"], ["f"]),
         helper.make_node("Gemm", ["f", "wf", "bf"], ["logits"], transB=1),
         helper.make_node("Softmax", ["logits"], ["y"], axis=-1)
@@ -81,6 +83,17 @@ def quantized_model(tmp_path: Path, fmt, per_channel: bool, act, name: str = "q.
     quantize_static(
         str(src), str(dst), _Reader(samples(32)), quant_format=fmt, per_channel=per_channel,
         activation_type=act, weight_type=QuantType.QInt8,
+    )  # fmt: skip
+    return dst
+
+
+def int16_model(tmp_path: Path, *, global_pool: bool = False, n: int = 32) -> Path:
+    """The test CNN (no softmax) quantized with symmetric QInt16 activations (TFLite's 16x8)."""
+    src, dst = tmp_path / "f16.onnx", tmp_path / "i16.onnx"
+    onnx.save(float_cnn(softmax=False, global_pool=global_pool), src)
+    quantize_static(
+        str(src), str(dst), _Reader(samples(n)), quant_format=QuantFormat.QDQ, per_channel=True,
+        activation_type=QuantType.QInt16, weight_type=QuantType.QInt8, extra_options={"ActivationSymmetric": True},
     )  # fmt: skip
     return dst
 
@@ -165,8 +178,7 @@ def test_uint8_is_shifted_exactly() -> None:
     u8 = np.arange(256)
     real_u8 = (u8 - 140) * 0.5
     np.testing.assert_array_equal(q.dequantize(u8 - 128), real_u8)
-    with pytest.raises(ValueError, match="int16"):
-        activation_params(np.float32(0.5), np.int16(0), "t")
+    assert activation_params(np.float32(0.5), np.int16(0), "t").dtype == "int16"
     with pytest.raises(ValueError, match="per channel"):
         activation_params(np.array([0.5, 0.25], np.float32), np.array([0, 0], np.int8), "t")
 
@@ -324,3 +336,32 @@ def test_calib_is_refused(tmp_path: Path) -> None:
     with pytest.raises(QCompileError, match="--equalize cannot apply"):
         quantize_model(path, CompileOptions(equalize=True))
     assert quantize_model(path, CompileOptions()).nodes
+
+
+def test_dynamic_input_dims_take_input_shapes(tmp_path: Path) -> None:
+    model = onnx.load(quantized_model(tmp_path, QuantFormat.QDQ, True, QuantType.QUInt8))
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    dims[2].dim_param, dims[3].dim_param = "H", "W"
+    path = tmp_path / "dyn.onnx"
+    onnx.save(model, path)
+    graph = load_qdq(path, input_shapes={"x": INPUT})
+    assert graph.tensors[graph.inputs[0]].source_shape == INPUT
+
+
+def test_int16_activations_map_to_16x8(tmp_path: Path) -> None:
+    """QDQ QInt16 activations (symmetric) are TFLite's 16x8: int16 tensors, int64 biases, the s16 kernels."""
+    dst = int16_model(tmp_path)
+    graph = load_qdq(dst)
+    assert {graph.tensors[t].dtype for t in graph.inputs + graph.outputs} == {"int16"}
+    conv = next(n for n in graph.nodes if n.op == "conv2d")
+    assert graph.tensors[conv.inputs[2]].dtype == "int64"
+    ours, theirs, scale = run_both(dst, samples(20, seed=2))
+    assert np.abs(ours - theirs).max() <= 4.01 * scale
+
+
+def test_asymmetric_int16_and_int16_without_kernel_are_named(tmp_path: Path) -> None:
+    dst = int16_model(tmp_path, global_pool=True, n=8)
+    with pytest.raises(UnsupportedModelError, match="GlobalAveragePool.*int16 and global_avg_pool has no 16x8"):
+        load_qdq(dst)
+    with pytest.raises(ValueError, match="16x8 needs symmetric int16"):
+        activation_params(np.float32(0.5), np.int16(3), "t")

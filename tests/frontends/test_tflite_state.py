@@ -152,3 +152,10 @@ def test_computed_initial_value_is_refused(tmp_path: Path) -> None:
     path.write_bytes(_with_init_op(True))
     with pytest.raises(UnsupportedModelError, match="only constant int8 initial values are supported"):
         load_tflite(path)
+
+
+def test_streaming_folder_is_sanitizer_clean(compiled: Path, tmp_path: Path) -> None:
+    """The generated C (state buffer, reset, state copies) under ASan + UBSan, 12 steps."""
+    from c_driver import check_model_sanitized
+
+    check_model_sanitized(compiled, tmp_path, samples=12)

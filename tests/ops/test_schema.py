@@ -54,6 +54,9 @@ BUILT = {
     "qc_broadcast_params": structs.broadcast_fields((2, 3), (3,), {}),
     "qc_prelu_params": structs.prelu_fields((1, 2, 3), (3,), {k: 0 for k in ops.PRELU_ATTRS}),
     "qc_mean_params": structs.mean_fields((1, 3, 3, 2), dict(input_offset=1, output_offset=0, multiplier=5, shift=1)),
+    "qc_reduce_params": structs.reduce_fields((2, 3, 4), dict(axes=(1,), input_offset=1, multiplier=5, shift=-1)),
+    "qc_gather_params": structs.gather_fields((2, 3, 4), dict(axis=1, indices=(2, 0))),
+    "qc_resize_params": structs.resize_fields((1, 2, 3, 4), dict(size=(4, 6), align_corners=0, half_pixel_centers=1)),
     "qc_batch_matmul_params": structs.batch_matmul_fields(
         (2, 3, 4), (4, 5), {k: 0 for k in ops.BATCH_MATMUL_ATTRS} | dict(act_min=-128, act_max=127)
     ),

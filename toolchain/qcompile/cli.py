@@ -59,6 +59,15 @@ def _state_pairs(pairs: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
             raise click.BadParameter(f"{pair!r}: expected IN=OUT (a model input and output)", param_hint="--stateful")
         result.append((name_in, name_out))
     return tuple(result)
+def _act_bits_overrides(pairs: tuple[str, ...]) -> dict[str, int]:
+    """``--act-bits-for NAME=BITS`` options as a dict (names are checked by quantization)."""
+    overrides: dict[str, int] = {}
+    for pair in pairs:
+        name, sep, bits = pair.rpartition("=")
+        if not sep or not name or bits not in ("8", "16"):
+            raise click.BadParameter(f"{pair!r}: expected NAME=8 or NAME=16", param_hint="--act-bits-for")
+        overrides[name] = int(bits)
+    return overrides
 
 
 FORCE_HELP = "Replace a folder qcompile did not write (never the current directory or one holding an input)."
@@ -168,6 +177,20 @@ def _compile_table(model: Path, out_dir: Path, report: dict) -> Table:
 )
 @click.option("--per-tensor-weights", is_flag=True, help="One weight scale per tensor (default: per output channel).")
 @click.option("--symmetric-activations", is_flag=True, help="Activation zero points 0 (default: asymmetric ranges).")
+@click.option(
+    "--act-bits",
+    type=click.Choice(["8", "16"]),
+    default="8",
+    show_default=True,
+    help="Activation bits: 16 quantizes every op in TFLite's 16x8 scheme (int16 activations, int8 weights).",
+)
+@click.option(
+    "--act-bits-for",
+    "act_bits_for",
+    multiple=True,
+    metavar="NAME=BITS",
+    help="Activation bits (8 or 16) for one tensor or node (its outputs); requantize conversions are inserted.",
+)
 @click.option("--bias-correction", is_flag=True, help="Fold the mean int8 output error of each layer into its bias.")
 @click.option("--equalize", is_flag=True, help="Cross-layer equalization of conv/depthwise/FC pairs through ReLU.")
 @click.option("--adaround", is_flag=True, help="Learn each layer's weight rounding on the calibration data.")
@@ -225,6 +248,8 @@ def compile_cmd(
     observer_for: tuple[str, ...],
     per_tensor_weights: bool,
     symmetric_activations: bool,
+    act_bits: str,
+    act_bits_for: tuple[str, ...],
     bias_correction: bool,
     equalize: bool,
     adaround: bool,
@@ -257,6 +282,8 @@ def compile_cmd(
         observer_for=_observer_overrides(observer_for),
         per_tensor_weights=per_tensor_weights,
         symmetric_activations=symmetric_activations,
+        act_bits=int(act_bits),
+        act_bits_for=_act_bits_overrides(act_bits_for),
         bias_correction=bias_correction,
         equalize=equalize,
         adaround=adaround,

@@ -33,6 +33,8 @@ class CompileOptions:
     observer_for: Mapping[str, str] | None = None  # {ONNX tensor or node name: observer}
     per_tensor_weights: bool = False
     symmetric_activations: bool = False
+    act_bits: int = 8  # 16: the whole model in TFLite's 16x8 scheme
+    act_bits_for: Mapping[str, int] | None = None  # {tensor or node name: 8 or 16}, per layer
     bias_correction: bool = False
     equalize: bool = False
     adaround: bool = False
@@ -70,8 +72,10 @@ def import_model(
     return load_onnx(model_path, input_layout=input_layout, input_shapes=_input_shapes(input_shape))
 
 
-def _input_shapes(input_shape: Mapping[str, Sequence[int]] | Sequence[str] | None) -> Mapping | None:
-    """``--input-shape`` strings (or a mapping, as the Python API may give) as ``{name: shape}``."""
+def _input_shapes(
+    input_shape: Mapping[str, Sequence[int]] | Sequence[str] | None,
+) -> Mapping[str, Sequence[int]] | None:
+    """``{name: shape}`` from a mapping or ``--input-shape`` strings ``"NAME=1,3,48,192"``."""
     if input_shape is None or isinstance(input_shape, Mapping):
         return input_shape
     from qcompile.frontends.onnx_shapes import parse_input_shapes
@@ -114,7 +118,12 @@ def quantize_model(model_path: Path, options: CompileOptions) -> Graph:
         observer_for=options.observer_for,
         progress=options.progress,
     )
-    config = QuantConfig(options.per_tensor_weights, options.symmetric_activations)
+    config = QuantConfig(
+        options.per_tensor_weights,
+        options.symmetric_activations,
+        act_bits=options.act_bits,
+        act_bits_for=dict(options.act_bits_for or {}),
+    )
     if options.adaround:
         from qcompile.quant.adaround import adaround
 
@@ -176,6 +185,8 @@ def _ptq_flags(options: CompileOptions) -> dict[str, bool]:
         "--observer-for": bool(options.observer_for),
         "--per-tensor-weights": options.per_tensor_weights,
         "--symmetric-activations": options.symmetric_activations,
+        f"--act-bits {options.act_bits}": options.act_bits != 8,
+        "--act-bits-for": bool(options.act_bits_for),
         "--bias-correction": options.bias_correction,
         "--equalize": options.equalize,
         "--adaround": options.adaround,

@@ -64,6 +64,11 @@ def activation_bounds(act_range: tuple[float | None, float | None], out_q: Quant
     return int(act_min), int(act_max)
 
 
+def requantize_multiplier(ratio: float) -> tuple[int, int]:
+    """``(multiplier, shift)`` of a ``requantize`` (TFLite QUANTIZE): ``QuantizeMultiplier(s_in / s_out)``."""
+    return quantize_multiplier(float(ratio))
+
+
 def add_params(
     in1: QuantParams, in2: QuantParams, out: QuantParams, *, act_min: int, act_max: int, subtract: bool = False
 ) -> dict:
@@ -291,8 +296,21 @@ def strided_slice_layout(
     for d, b, n, st in zip(shape, begin, size, strides, strict=True):
         if st == 0 or n < 0 or (n > 0 and not (0 <= b < d and 0 <= b + (n - 1) * st < d)):
             raise ValueError(f"slice begin {b}, size {n}, stride {st} reads outside an axis of {d}")
+    shape, begin, size, strides = _merge_whole_axes(shape, begin, size, strides)
     k = MAX_RANK - len(shape)
     return (1,) * k + shape, (0,) * k + begin, (1,) * k + size, (1,) * k + strides
+
+
+def _merge_whole_axes(shape, begin, size, strides):
+    """Fold a whole, unit-stride last axis into the axis before it when that one has unit
+    stride too: the same elements, in longer contiguous runs (``[1, 3, 64]`` rows 1..2 is
+    one 128-byte run of ``[1, 192]``)."""
+    shape, begin, size, strides = list(shape), list(begin), list(size), list(strides)
+    while len(shape) > 1 and strides[-1] == 1 == strides[-2] and begin[-1] == 0 and size[-1] == shape[-1]:
+        d = shape.pop()
+        begin.pop(), size.pop(), strides.pop()
+        shape[-1], begin[-1], size[-1] = shape[-1] * d, begin[-1] * d, size[-1] * d
+    return tuple(shape), tuple(begin), tuple(size), tuple(strides)
 
 
 def slice_axis(begin: int, end: int, dim: int, stride: int, *, whole_begin: bool = False, whole_end: bool = False):

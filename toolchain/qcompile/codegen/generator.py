@@ -210,8 +210,9 @@ def _plan(
 
     The layer-by-layer plan is kept unless ``ram_budget`` asks for less: then outputs may
     overlap the inputs they consume (:mod:`qcompile.memory.overlap`, same kernels, same
-    instructions), where the family's kernels allow it. When that plan is smaller but not
-    chosen, its size is kept in ``below_bound_arena`` for the report.
+    instructions) and conv pairs may be row-streamed (:mod:`qcompile.memory.streams`), where
+    the family's kernels allow it (:func:`_below_bound_plan`). When that plan is smaller but
+    not chosen, its size is kept in ``below_bound_arena`` for the report.
     """
     family = target.family
     if scratch is None:
@@ -248,7 +249,7 @@ def _below_bound_plan(graph: Graph, family: Any, options: dict[str, Any], budget
     stream_ops = family.stream_ops(graph)
     if not contracts and not stream_ops:
         return None
-    plan = plan_memory(graph, overlap=contracts, **options)
+    contracts, plan = _useful_overlaps(graph, contracts, options)
     candidates = set(find_streams(graph, stream_ops))
     chosen: set[int] = set()
     target = budget if budget is not None else 0
@@ -262,6 +263,23 @@ def _below_bound_plan(graph: Graph, family: Any, options: dict[str, Any], budget
             break
         plan = trial
     return plan
+
+
+def _useful_overlaps(
+    graph: Graph, contracts: dict[str, str], options: dict[str, Any]
+) -> tuple[dict[str, str], MemoryPlan]:
+    """The overlap contracts to use and their plan: every pair constrains placement, and a
+    pair away from the peak can push the peak's buffers apart, so pairs are dropped one at a
+    time (schedule order) while that makes the arena smaller."""
+    plan = plan_memory(graph, overlap=contracts, **options)
+    if plan.arena_size <= plan.lower_bound:
+        return contracts, plan
+    for name in [n.name for n in graph.nodes if n.name in plan.overlaps]:
+        fewer = {k: v for k, v in contracts.items() if k != name}
+        trial = plan_memory(graph, overlap=fewer, **options)
+        if trial.arena_size < plan.arena_size:
+            contracts, plan = fewer, trial
+    return contracts, plan
 
 
 def _lower_graph(lowering: Lowering) -> tuple[list[Layer], list[str]]:
@@ -373,7 +391,7 @@ def render(
         "static_state_bytes": static_state_bytes(graph),
         "layers": layers,
         "epilogue": epilogue,
-        "io_s16": any(graph.tensors[n].dtype == "int16" for n in (*graph.inputs, *graph.outputs)),
+        "io_s16": any(graph.tensors[n].dtype == "int16" for n in (*graph.user_inputs, *graph.user_outputs)),
         "arrays": lowering.arrays,
         "weight_bytes": sum(a.nbytes for a in lowering.arrays),
         "weights_section": weights_section,

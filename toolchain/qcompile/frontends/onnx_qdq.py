@@ -23,10 +23,9 @@ DQ and a Q, weights changed by a float op folded into them, per-channel activati
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import onnx
@@ -93,10 +92,10 @@ def activation_params(scale: np.ndarray, zero_point: np.ndarray, what: str) -> Q
     if scale.size != 1:
         raise ValueError(f"{what} is quantized per channel; activations must be per tensor")
     kind = _INT_TYPES.get(zero_point.dtype)
-    if kind == "int16":
+    if kind == "int16" and np.any(zero_point != 0):
         raise ValueError(
-            f"{what} is int16: 16-bit activations (16x8) are not supported by this build; quantize activations "
-            "to int8 or uint8"
+            f"{what} is int16 with zero point {int(zero_point.reshape(-1)[0])}: 16x8 needs symmetric int16 "
+            "activations (zero point 0; quantize_static extra_options={'ActivationSymmetric': True})"
         )
     if kind is None:
         raise ValueError(f"{what} is quantized to {zero_point.dtype}; activations must be int8 or uint8")
@@ -104,7 +103,7 @@ def activation_params(scale: np.ndarray, zero_point: np.ndarray, what: str) -> Q
     if not (np.isfinite(s) and s > 0):
         raise ValueError(f"{what} has scale {s}; it must be a positive finite number")
     zp = int(zero_point.reshape(())) - (128 if kind == "uint8" else 0)
-    return QuantParams(np.float64(s), np.int64(zp))
+    return QuantParams(np.float64(s), np.int64(zp), dtype="int16" if kind == "int16" else "int8")
 
 
 def _ort_quantize(x: np.ndarray, scale: np.ndarray, zp: np.ndarray, axis: int | None) -> np.ndarray:
@@ -342,10 +341,13 @@ def _check_weighted(node: onnx.NodeProto, facts: QdqFacts, path: str) -> None:
 
 
 def load_qdq(
-    path: str | os.PathLike[str], *, input_layout: str = "nhwc", input_shapes: Mapping[str, Any] | None = None
+    path: str | os.PathLike[str],
+    *,
+    input_layout: str = "nhwc",
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
 ) -> Graph:
-    """Read a QDQ (or operator-format) ONNX model and return its quantized IR graph;
-    ``input_shapes`` (``--input-shape``) fixes dynamic input dimensions as for float models."""
+    """Read a QDQ (or operator-format) ONNX model and return its quantized IR graph
+    (``input_shapes`` fixes dynamic input dimensions, as ``--input-shape`` does for float models)."""
     from qcompile.frontends.onnx_import import convert_model, read_model
     from qcompile.frontends.onnx_qoperator import to_qdq
     from qcompile.frontends.onnx_validate import check_structure
@@ -362,36 +364,12 @@ def load_qdq(
         raise UnsupportedModelError(f"{path_s}: cannot read the quantization ({type(exc).__name__}: {exc})") from exc
     graph = _passes(convert_model(float_model, path_s, input_layout=input_layout, input_shapes=input_shapes))
     params = assign_params(graph, facts.act, path_s)
+    _check_16x8(graph, params, path_s)
     config = _weight_config(graph, facts, path_s)
     try:
-        return _global_means(quantize(graph, {}, config, params=params))
+        return quantize(graph, {}, config, params=params)
     except QCompileError as exc:
         raise QCompileError(f"{path_s}: {exc}") from exc
-
-
-def _global_means(qgraph: Graph) -> Graph:
-    """A global average pool whose output the model quantizes differently from its input is
-    TFLite's MEAN (one rounding, like the QDQ model's float mean then Q), not an average pool
-    (which keeps the input's parameters) followed by a requantization (two roundings)."""
-    from qcompile.reference.reduce import mean_params
-
-    for lut in [n for n in qgraph.nodes if n.op == "lut" and REQUANTIZE in n.name]:
-        pool = qgraph.producer(lut.inputs[0])
-        if pool is None or pool.op != "avg_pool2d" or len(qgraph.consumers(lut.inputs[0])) != 1:
-            continue
-        x = qgraph.tensors[pool.inputs[0]]
-        if tuple(pool.attrs["kernel"]) != tuple(x.shape[1:3]) or any(pool.attrs["pads"]):
-            continue
-        y = qgraph.tensors[lut.outputs[0]]
-        attrs = mean_params(x.quant, y.quant, count=x.shape[1] * x.shape[2])
-        lo, hi = pool.attrs["act_min"], pool.attrs["act_max"]
-        if (lo, hi) != (y.quant.qmin, y.quant.qmax):
-            continue  # a fused clamp: MEAN has none
-        pool.op, pool.outputs, pool.attrs = "mean", [y.name], {**attrs, "keep_dims": 1}
-        qgraph.remove_node(lut)
-    qgraph.prune()
-    qgraph.validate()
-    return qgraph
 
 
 def _passes(graph: Graph) -> Graph:
@@ -441,7 +419,9 @@ def _weight_config(graph: Graph, facts: QdqFacts, path: str):
 def assign_params(graph: Graph, act: dict[str, QuantParams], path: str) -> dict[str, QuantParams]:
     """Every activation's parameters: its source tensor's, shared through data-movement ops,
     with a requantizing ``lut`` where the model gives two sides of such an op different ones
-    (and after a softmax whose output is not TFLite's 1/256, -128)."""
+    (and after a softmax whose output is not TFLite's 1/256, -128); a global average pool
+    whose two sides differ becomes ``global_avg_pool`` (TFLite MEAN, one rounding)."""
+    from qcompile.quant.global_mean import is_global_pool
     from qcompile.quant.quantize import SHARES_INPUT_PARAMS, SOFTMAX_OUTPUT
 
     known = {t.name: act[t.source_name] for t in graph.activations() if t.source_name in act}
@@ -453,7 +433,9 @@ def assign_params(graph: Graph, act: dict[str, QuantParams], path: str) -> dict[
             known[out] = SOFTMAX_OUTPUT
         elif node.op in SHARES_INPUT_PARAMS:
             x = node.inputs[0]
-            if x in known and out in known and known[x] != known[out]:
+            if x in known and out in known and known[x] != known[out] and is_global_pool(graph, node):
+                node.op, node.attrs = "global_avg_pool", {}  # TFLite MEAN: its own output parameters
+            elif x in known and out in known and known[x] != known[out]:
                 known[_requantize_after(graph, node)] = known[x]
         elif node.op == "concat" and out in known:
             for i, x in enumerate(list(node.inputs)):
@@ -470,6 +452,31 @@ def assign_params(graph: Graph, act: dict[str, QuantParams], path: str) -> dict[
                 "float model with --calib"
             )
     return known
+
+
+#: float IR ops with a 16x8 kernel (int16 activations in and out; reshape is an alias)
+S16_OPS = frozenset(
+    {"conv2d", "depthwise_conv2d", "fully_connected", "add", "sub", "mul", "max_pool2d", "avg_pool2d"}
+    | {"pad", "concat", "reshape", "transpose"}
+)
+
+
+def _check_16x8(graph: Graph, params: dict[str, QuantParams], path: str) -> None:
+    """int16 (QDQ QInt16) activations map to TFLite's 16x8 kernels: every op touching one must have a
+    16x8 kernel and int16 on all its activation sides (no int8 <-> int16 conversions yet)."""
+    for node in graph.nodes:
+        names = [n for n in node.inputs + node.outputs if n in params]
+        kinds = {params[n].dtype for n in names}
+        if "int16" not in kinds:
+            continue
+        where = f"{path}: node {(node.source_nodes or [node.name])[0]!r} ({node.op})"
+        if node.op not in S16_OPS:
+            raise UnsupportedModelError(
+                f"{where}: its tensors are int16 and {node.op} has no 16x8 kernel "
+                f"(16x8 ops: {', '.join(sorted(S16_OPS))}); quantize it to int8"
+            )
+        if len(kinds) > 1:
+            raise UnsupportedModelError(f"{where}: mixes int8 and int16 tensors; give all its tensors one type")
 
 
 def _propagate(graph: Graph, known: dict[str, QuantParams], shares: set[str]) -> None:
@@ -490,11 +497,8 @@ def _propagate(graph: Graph, known: dict[str, QuantParams], shares: set[str]) ->
                     changed = True
 
 
-REQUANTIZE = "_requantize"
-
-
 def _requant_node(graph: Graph, like: Node, x: str, y: str) -> Node:
-    name = graph.unique_name(f"{like.name}{REQUANTIZE}")
+    name = graph.unique_name(f"{like.name}_requantize")
     return Node(name, "elementwise", [x], [y], {"fn": "scale", "factor": 1.0}, list(like.source_nodes))
 
 

@@ -481,9 +481,7 @@ def _elementwise(imp: _Importer, op: TfliteOperator) -> None:
 
 def _requantize(imp: _Importer, op: TfliteOperator, ratio: float, zi: int, zo: int) -> None:
     """QUANTIZE from or to int16 (TFLM ``Requantize``; int8 -> int8 stays a lut)."""
-    from qcompile.quant.fixedpoint import quantize_multiplier
-
-    mult, shift = quantize_multiplier(ratio)
+    mult, shift = op_params.requantize_multiplier(ratio)
     bits = 16 if imp.t(op.outputs[0]).type == INT16 else 8
     attrs = {"input_offset": -zi, "output_offset": zo, "multiplier": mult, "shift": shift, "output_bits": bits}
     imp.add(op, "requantize", [imp.name(op.inputs[0])], [imp.name(op.outputs[0])], attrs)
@@ -527,8 +525,11 @@ def _mean(imp: _Importer, op: TfliteOperator) -> None:
         raise ValueError("MEAN axes must be a constant tensor")
     rank = len(x.shape)
     axes = sorted({int(a) + rank if int(a) < 0 else int(a) for a in np.asarray(axes_t.data).reshape(-1)})
-    if rank != 4 or axes != [1, 2]:
-        raise ValueError(f"MEAN is supported over H and W of a 4-D tensor (axes {axes} of rank {rank})")
+    if rank != 4 or axes != [1, 2]:  # any other axes: the general reduction
+        from qcompile.frontends.tflite_ops.datamove import reduce_any
+
+        reduce_any(imp, op)
+        return
     keep = bool(op.options.get("keep_dims", 0))
     qi, qo = imp.q(op.inputs[0]), imp.q(op.outputs[0])
     attrs = mean_params(qi, qo, count=x.shape[1] * x.shape[2])

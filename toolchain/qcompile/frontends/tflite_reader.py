@@ -107,6 +107,7 @@ BUILTIN_OPS: dict[int, str] = {
     74: "SUM",
     75: "SQRT",
     76: "RSQRT",
+    82: "REDUCE_MAX",
     83: "PACK",
     88: "UNPACK",
     97: "RESIZE_NEAREST_NEIGHBOR",
@@ -195,6 +196,17 @@ _OPTIONS: dict[int, tuple[str, list[tuple[str, int, str, Any]]]] = {
     79: ("SplitVOptions", [("num_splits", 0, "i", 0)]),
     103: ("CallOnceOptions", [("init_subgraph_index", 0, "i", 0)]),
     111: ("VarHandleOptions", [("container", 0, "s", ""), ("shared_name", 1, "s", "")]),
+    15: ("ResizeBilinearOptions", [("align_corners", 2, "B", 0), ("half_pixel_centers", 3, "B", 0)]),
+    19: ("SpaceToDepthOptions", [("block_size", 0, "i", 0)]),
+    23: ("GatherOptions", [("axis", 0, "i", 0), ("batch_dims", 1, "i", 0)]),
+    26: ("TransposeOptions", []),
+    49: (
+        "TransposeConvOptions",
+        [("padding", 0, "b", 0), ("stride_w", 1, "i", 0), ("stride_h", 2, "i", 0)]
+        + [("fused_activation_function", 3, "b", 0)],
+    ),
+    74: ("ResizeNearestNeighborOptions", [("align_corners", 0, "B", 0), ("half_pixel_centers", 1, "B", 0)]),
+    94: ("DepthToSpaceOptions", [("block_size", 0, "i", 0)]),
 }
 
 

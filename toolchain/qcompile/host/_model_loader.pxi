@@ -101,8 +101,8 @@ cdef class ModelLibrary:
         self.output_dtypes = tuple(np.dtype(d) for d in (output_dtypes or ("int8",) * len(self.output_sizes)))
         if len(self.input_dtypes) != len(self.input_sizes) or len(self.output_dtypes) != len(self.output_sizes):
             raise ValueError("one dtype per input and output")
-        if any(d not in (np.int8, np.int16) for d in self.input_dtypes + self.output_dtypes):
-            raise ValueError("tensor dtypes must be int8 or int16")
+        if any(d not in (np.int8, np.uint8, np.int16) for d in self.input_dtypes + self.output_dtypes):
+            raise ValueError("tensor dtypes must be int8, uint8 or int16")
         if not self.input_sizes or not self.output_sizes:
             raise ValueError("a model has at least one input and one output")
         if any(s < 1 for s in self.input_sizes + self.output_sizes) or self.arena_size < 0:

@@ -26,8 +26,12 @@ def static_state_bytes(graph: Graph) -> int:
     return STATIC_STATE_BYTES + graph.state_bytes
 
 
-def lower_bound(buffers: list[Buffer], steps: int) -> tuple[int, int, tuple[tuple[str, int], ...]]:
+def lower_bound(
+    buffers: list[Buffer], steps: int, shared: dict[int, int] | None = None
+) -> tuple[int, int, tuple[tuple[str, int], ...]]:
     """``(lower bound, peak step, live buffers there)``; the step is -1 for an empty arena.
+
+    ``shared``: step -> bytes that overlapped outputs share with their input there (counted once).
 
     The live buffers are ``(label, bytes)``, largest first. Graph inputs are live from
     step -1 and output copies until ``steps``: both are clipped to the real steps.
@@ -36,11 +40,11 @@ def lower_bound(buffers: list[Buffer], steps: int) -> tuple[int, int, tuple[tupl
     members: list[list[tuple[str, int]]] = [[] for _ in range(steps + 2)]
     for b in buffers:
         for s in range(max(b.first, 0), min(b.last, steps) + 1):
-            parts = [(r, r + n) for r, n, f, last in b.extents() if f <= s <= last]
-            size = max(e for _, e in parts) - min(r for r, _ in parts) if parts else 0
-            if size:
-                live[s] += size
-                members[s].append((b.label, size))
+            live[s] += b.size
+            members[s].append((b.label, b.size))
+    for s, saved in (shared or {}).items():
+        if 0 <= s <= steps:
+            live[s] -= saved
     bound = max(live, default=0)
     peak_step = live.index(bound) if bound else -1
     peak_live = tuple(sorted(members[peak_step], key=lambda m: (-m[1], m[0]))) if peak_step >= 0 else ()

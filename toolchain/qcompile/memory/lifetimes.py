@@ -29,15 +29,10 @@ class Buffer:
     last: int
     tensors: list[str]  # the group's tensors, or [node name] for a scratch buffer
     offset: int = -1
-    #: tensor -> its offset inside the buffer when not 0 (overlapped buffers, memory.overlap)
-    rel: dict[str, int] = field(default_factory=dict)
-    #: for a buffer made of overlapped tensors: (offset inside, size, first, last) of each
-    #: part, so bytes a dead part held are free for others (empty: one part, the whole buffer)
-    parts: list[tuple[int, int, int, int]] = field(default_factory=list)
-
-    def extents(self) -> list[tuple[int, int, int, int]]:
-        """``(offset inside the buffer, size, first step, last step)`` of every part."""
-        return self.parts or [(0, self.size, self.first, self.last)]
+    #: overlapped in-place (memory.overlap): partner buffer key -> (largest output offset minus
+    #: input offset, contract); ``below`` on the output's buffer, ``above`` on the input's
+    below: dict[str, tuple[int, str]] = field(default_factory=dict)
+    above: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     @property
     def is_scratch(self) -> bool:
@@ -56,7 +51,7 @@ def scratch_buffer(step: int, node: str, size: int, offset: int = -1) -> Buffer:
 
 def arena_end(buffers: list[Buffer]) -> int:
     """Arena bytes needed to hold ``buffers`` at their offsets."""
-    return max((b.offset + r + s for b in buffers for r, s, _, _ in b.extents()), default=0)
+    return max((b.offset + b.size for b in buffers), default=0)
 
 
 def referenced_tensors(graph: Graph) -> list[str]:

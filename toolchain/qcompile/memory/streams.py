@@ -104,15 +104,13 @@ def apply_streams(
         if a.name in chosen:  # already the consumer of a pair: no chains of streams
             continue
         t = groups.get(aliases.find(a.outputs[0]))
-        if t is None or t.rel or len(t.tensors) != 1 or (t.first, t.last) != (step - 1, step):
+        if t is None or t.below or t.above or len(t.tensors) != 1 or (t.first, t.last) != (step - 1, step):
             continue
         ry, rx = aliases.find(b.outputs[0]), aliases.find(a.inputs[0])
         if ry == rx:  # B writes over A's input (a residual block in place): same offset, rows in order
-            rel = groups[rx].rel
-            if rel.get(b.outputs[0], 0) != rel.get(a.inputs[0], 0) or not stream_safe(wa, wb):
+            if not stream_safe(wa, wb):
                 continue
         for buf in [*groups.values(), *scratch]:
-            buf.parts = [(r, n, *_joined(f, last, step)) for r, n, f, last in buf.parts]
             buf.first, buf.last = _joined(buf.first, buf.last, step)
         row = wa.out_w * wa.out_c
         ring = (wb.kh - 1) * wb.dh + 1

@@ -73,6 +73,10 @@ PRELU_ATTRS = (
 )
 #: attributes of a quantized pool (also the ``pool_``-prefixed part of ``avg_pool_fc``)
 POOL_ATTRS = ("kernel", "strides", "pads", "act_min", "act_max")
+#: attributes of a quantized ``reduce_sum`` (TFLite SUM, and MEAN over any axes)
+REDUCE_SUM_ATTRS = ("axes", "keep_dims", "input_offset", "output_offset", "multiplier", "shift")
+#: attributes of a quantized ``transpose_conv2d`` (pads may be negative at the bottom/right)
+TRANSPOSE_CONV_ATTRS = ("strides", "pads", "input_offset", "output_offset", "multiplier", "shift", "act_min", "act_max")
 #: attributes of a quantized ``batch_matmul`` (TFLite BATCH_MATMUL), in ``qc_batch_matmul_params`` order
 BATCH_MATMUL_ATTRS = (
     "adj_x",
@@ -138,6 +142,12 @@ SCHEMAS: dict[str, OpSchema] = {
         OpSchema(
             "mean", ("input_offset", "output_offset", "multiplier", "shift", "keep_dims"), structs=("qc_mean_params",)
         ),
+        OpSchema("reduce_sum", REDUCE_SUM_ATTRS, structs=("qc_reduce_params",)),
+        OpSchema("reduce_max", ("axes", "keep_dims"), structs=("qc_reduce_params",)),
+        OpSchema("gather", ("axis", "indices"), structs=("qc_gather_params",)),
+        OpSchema("resize_nearest", ("y_index", "x_index"), structs=("qc_resize_params",)),
+        OpSchema("resize_bilinear", ("size", "align_corners", "half_pixel_centers"), structs=("qc_resize_params",)),
+        OpSchema("transpose_conv2d", TRANSPOSE_CONV_ATTRS, structs=("qc_conv_params",)),
         OpSchema("batch_matmul", BATCH_MATMUL_ATTRS, structs=("qc_batch_matmul_params",)),
         OpSchema("layer_norm", LAYER_NORM_ATTRS, structs=("qc_layer_norm_params",)),
         OpSchema("requantize", ("input_offset", "output_offset", "multiplier", "shift", "output_bits")),

@@ -108,6 +108,14 @@ def conv_fields(
             raise ValueError(f"{what} tensor too large for the int32 C kernel")
     if oc * kh * kw * c > I32_MAX:
         raise ValueError("filter tensor too large for the int32 C kernel")
+    return _conv_struct(xs, oc, kh, kw, win, groups, dm, attrs, bits)
+
+
+def _conv_struct(
+    xs: tuple[int, ...], oc: int, kh: int, kw: int, win: Mapping[str, int], groups: int, dm: int, attrs, bits: int = 8
+) -> dict[str, int]:
+    """The ``qc_conv_params`` dict, in declaration order (``win``: output size, strides, dilations, pads)."""
+    n, h, wd, c = xs
     return {
         "batches": n,
         "in_h": h,
@@ -266,6 +274,79 @@ def mean_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, i
         "multiplier": _int("multiplier", attrs["multiplier"]),
         "shift": _int("shift", attrs["shift"]),
     }
+
+
+def reduce_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """``qc_reduce_params`` of ``reduce_sum`` / ``reduce_max`` (the max has no requantization: zeros)."""
+    shape = tuple(int(d) for d in x_shape)
+    if not 1 <= len(shape) <= 5 or any(not 1 <= d <= I32_MAX for d in shape):
+        raise ValueError(f"reductions take rank 1..5 tensors with non-empty dimensions, got {shape}")
+    axes = sorted({_int("axes", a, 0, len(shape) - 1) for a in attrs["axes"]})
+    if not axes or len(axes) != len(tuple(attrs["axes"])):
+        raise ValueError(f"axes {tuple(attrs['axes'])} must be distinct axes of a rank-{len(shape)} tensor")
+    if math.prod(shape[a] for a in axes) > 1 << 23:
+        raise ValueError("more than 2^23 elements per output")
+    pad = 5 - len(shape)
+    fields: dict[str, Any] = {
+        "in_shape": (1,) * pad + shape,
+        "reduce": (0,) * pad + tuple(int(i in axes) for i in range(len(shape))),
+    }
+    fields["input_offset"] = _int("input_offset", attrs.get("input_offset", 0), -127, 128)
+    fields["output_offset"] = _int("output_offset", attrs.get("output_offset", 0), -128, 127)
+    fields["multiplier"] = _int("multiplier", attrs.get("multiplier", 0))
+    fields["shift"] = _int("shift", attrs.get("shift", 0), -31, 30)
+    return fields
+
+
+def gather_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, int]:
+    """``qc_gather_params``: the input as [outer, axis_size, inner]."""
+    shape = tuple(int(d) for d in x_shape)
+    axis = _int("axis", attrs["axis"], 0, max(len(shape) - 1, 0))
+    indices = np.asarray(attrs["indices"]).reshape(-1)
+    if not shape or indices.size == 0 or indices.min() < 0 or indices.max() >= shape[axis]:
+        raise ValueError(f"gather indices must lie in [0, {shape[axis] if shape else 0})")
+    return {
+        "outer": _int("outer", math.prod(shape[:axis]), 1),
+        "axis_size": _int("axis_size", shape[axis], 1),
+        "inner": _int("inner", math.prod(shape[axis + 1 :]), 1),
+        "num_indices": _int("num_indices", indices.size, 1),
+    }
+
+
+def resize_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, int]:
+    """``qc_resize_params`` of ``resize_nearest`` (size from its tables) or ``resize_bilinear``."""
+    n, h, w, c = _shape(x_shape, 4, "x")
+    if "size" in attrs:
+        oh, ow = (_int("size", s, 1, 65536) for s in attrs["size"])
+    else:
+        oh, ow = len(tuple(attrs["y_index"])), len(tuple(attrs["x_index"]))
+    align, half = int(bool(attrs.get("align_corners", 0))), int(bool(attrs.get("half_pixel_centers", 0)))
+    if align and half:
+        raise ValueError("align_corners and half_pixel_centers cannot both be set")
+    if max(h, w, oh, ow) > 32768 or min(oh, ow) < 1:
+        raise ValueError(f"resize sizes {h}x{w} -> {oh}x{ow} are not supported (1..32768)")
+    return {"batches": n, "in_h": h, "in_w": w, "channels": c, "out_h": oh, "out_w": ow} | {
+        "align_corners": align,
+        "half_pixel_centers": half,
+    }
+
+
+def transpose_conv_fields(x_shape: Sequence[int], w_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, int]:
+    """``qc_conv_params`` of a transposed conv (w ``[OC,KH,KW,C]``; pads top, left, bottom,
+    right, the last two possibly negative): dilations, groups and depth multiplier are 1."""
+    xs = _shape(x_shape, 4, "x")
+    oc, kh, kw, wc = _shape(w_shape, 4, "w")
+    if wc != xs[3]:
+        raise ValueError(f"filter {tuple(w_shape)} does not take {xs[3]} input channels")
+    sh, sw = _pair("strides", attrs["strides"])
+    top, left, bottom, right = (_int("pads", v, -(1 << 20), 1 << 20) for v in attrs["pads"])
+    if not 0 <= top < kh or not 0 <= left < kw:
+        raise ValueError(f"pads top/left {top}, {left} must lie in [0, kernel)")
+    oh, ow = (xs[1] - 1) * sh + kh - top - bottom, (xs[2] - 1) * sw + kw - left - right
+    if min(oh, ow) < 1 or max(xs[1] * sh, xs[2] * sw, oh, ow) > 1 << 24:
+        raise ValueError(f"transposed conv output {oh}x{ow} is not supported")
+    win = {"out_h": oh, "out_w": ow, "stride_h": sh, "stride_w": sw, "dilation_h": 1, "dilation_w": 1}
+    return _conv_struct(xs, oc, kh, kw, win | {"pad_top": top, "pad_left": left}, 1, 1, attrs)
 
 
 def batch_matmul_fields(a_shape: Sequence[int], b_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, Any]:

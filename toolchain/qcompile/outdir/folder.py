@@ -119,8 +119,8 @@ class ModelFolder:
         sizes_out = [self.graph.tensors[name].size for name in self.graph.user_outputs]
         with tempfile.TemporaryDirectory(prefix="qcompile-hostbuild-") as build_dir:
             lib = build_host_library(self.path, name=self.c_name, build_dir=Path(build_dir), **build_options)
-            dtypes_in = [self.graph.tensors[name].dtype for name in self.graph.inputs]
-            dtypes_out = [self.graph.tensors[name].dtype for name in self.graph.outputs]
+            dtypes_in = [self.graph.tensors[name].dtype for name in self.graph.user_inputs]
+            dtypes_out = [self.graph.tensors[name].dtype for name in self.graph.user_outputs]
             yield ModelLibrary(
                 str(lib), self.c_name, sizes_in, sizes_out, 0, input_dtypes=dtypes_in, output_dtypes=dtypes_out
             )

@@ -29,7 +29,8 @@ def _span(rng: tuple[float, float]) -> float:
     return hi - lo
 
 
-def _is_global(graph: Graph, node: Node) -> bool:
+def is_global_pool(graph: Graph, node: Node) -> bool:
+    """A global ``avg_pool2d`` (window = H x W, no padding, no fused clamp): MEAN can replace it."""
     shape = graph.tensors[node.inputs[0]].shape
     act = tuple(node.attrs.get("act_range") or (None, None))
     return (
@@ -45,7 +46,7 @@ def prefer_mean(graph: Graph, ranges: Mapping[str, tuple[float, float]]) -> None
     """Turn the global pools that gain precision as MEAN into ``global_avg_pool`` (in place)."""
     for node in graph.nodes:
         x, y = node.inputs[0], node.outputs[0]
-        if not _is_global(graph, node) or x not in ranges or y not in ranges:
+        if not is_global_pool(graph, node) or x not in ranges or y not in ranges:
             continue
         if _span(ranges[y]) < SPAN_RATIO * _span(ranges[x]):
             node.op = "global_avg_pool"

@@ -29,16 +29,20 @@ _QUANTIZED_MODULES = (
 #: plug-in package: every module in it may define quantized kernels named after their op
 _QUANTIZED_PLUGINS = "qcompile.reference.kernels"
 _FLOAT_MODULES = ("qcompile.reference.float_ops",)
+#: plug-in package of float-IR kernels (functions named after the float op)
+_FLOAT_PLUGINS = "qcompile.reference.float_kernels"
 
 
-def _plugin_modules() -> tuple[str, ...]:
-    package = importlib.import_module(_QUANTIZED_PLUGINS)
-    return tuple(f"{_QUANTIZED_PLUGINS}.{info.name}" for info in pkgutil.iter_modules(package.__path__))
+def _plugin_modules(package_name: str) -> tuple[str, ...]:
+    package = importlib.import_module(package_name)
+    return tuple(f"{package_name}.{info.name}" for info in pkgutil.iter_modules(package.__path__))
 
 
 def _resolve(op: str, modules: Sequence[str]) -> Callable[..., np.ndarray]:
     if modules is _QUANTIZED_MODULES:
-        modules = _QUANTIZED_MODULES + _plugin_modules()
+        modules = _QUANTIZED_MODULES + _plugin_modules(_QUANTIZED_PLUGINS)
+    elif modules is _FLOAT_MODULES:
+        modules = _FLOAT_MODULES + _plugin_modules(_FLOAT_PLUGINS)
     for module_name in modules:
         module = importlib.import_module(module_name)
         fn = getattr(module, op, None)
