@@ -202,7 +202,13 @@ def _fold_round(model: onnx.ModelProto, path: str, opset: int) -> bool:
                     f"{path}: node {node.name or f'#{idx}'!r} ({node.op_type}) computes a constant of "
                     f"{value.size:,} elements, above qcompile's limit"
                 )
-            init = numpy_helper.from_array(value, name)
+            try:
+                init = numpy_helper.from_array(value, name)
+            except Exception as exc:  # object arrays (sequences), unsupported element types
+                raise QCompileError(
+                    f"{path}: node {node.name or f'#{idx}'!r} ({node.op_type}) computes a constant qcompile cannot "
+                    f"store ({type(exc).__name__}); the model is not supported"
+                ) from exc
             known[name] = init
             values[name] = value
             new_inits.append(init)
