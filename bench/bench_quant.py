@@ -166,7 +166,9 @@ def _opset13(onnx_path: Path, work: Path) -> Path:
     return out
 
 
-def ort_qdq_top1(task: Task, method: str, work: Path) -> np.ndarray:
+def ort_qdq_model(onnx_path: Path, calib: np.ndarray, out: Path, method: str = "minmax") -> Path:
+    """ONNX Runtime's ``quantize_static`` of ``onnx_path`` (QDQ, per-channel int8 weights, int8
+    activations) calibrated on ``calib`` one sample at a time; returns ``out``."""
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,
@@ -175,19 +177,18 @@ def ort_qdq_top1(task: Task, method: str, work: Path) -> np.ndarray:
         quantize_static,
     )
 
-    name = _input_name(task.onnx)
+    name = _input_name(onnx_path)
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
-            self.samples = iter(task.calib[i : i + 1] for i in range(len(task.calib)))
+            self.samples = iter(calib[i : i + 1] for i in range(len(calib)))
 
         def get_next(self) -> dict[str, np.ndarray] | None:
             x = next(self.samples, None)
             return None if x is None else {name: x}
 
-    out = work / f"{task.name}-ort-{method}.onnx"
     quantize_static(
-        str(_opset13(task.onnx, work)),
+        str(_opset13(onnx_path, out.parent)),
         str(out),
         Reader(),
         quant_format=QuantFormat.QDQ,
@@ -196,6 +197,11 @@ def ort_qdq_top1(task: Task, method: str, work: Path) -> np.ndarray:
         weight_type=QuantType.QInt8,
         calibrate_method={"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy}[method],
     )
+    return out
+
+
+def ort_qdq_top1(task: Task, method: str, work: Path) -> np.ndarray:
+    out = ort_qdq_model(task.onnx, task.calib, work / f"{task.name}-ort-{method}.onnx", method)
     return _top1(_ort_run(out, task.x, optimize=False), len(task.x))
 
 

@@ -14,6 +14,8 @@ APT_PACKAGES+=(gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user)
 APT_PACKAGES+=(cppcheck)
 # Cortex-A (AArch64 Linux) cross builds, run under qemu-aarch64 (`verify --qemu`, `bench` on cortex-a*)
 APT_PACKAGES+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+# AArch64 ASan/UBSan runtimes: the NEON kernels' sanitizer tests (tests/codegen/test_neon_kernels.py)
+APT_PACKAGES+=(libasan8-arm64-cross libubsan1-arm64-cross)
 # headless browser: tests/tools/test_report.py renders the `qcompile report` page
 APT_PACKAGES+=(chromium)
 missing=()

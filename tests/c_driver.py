@@ -85,18 +85,25 @@ class Out:
         self.alias = alias
 
 
+class Out16(Out):
+    """An int16 output block of ``size`` elements (the 16x8 kernels)."""
+
+
 NULL = None  # a NULL pointer block (an absent bias)
+_KINDS = {np.dtype(np.int8): "b", np.dtype(np.int32): "w", np.dtype(np.int16): "h", np.dtype(np.int64): "q"}
 
 
 def _block(value: object) -> str:
     if value is None:
         return "n"
+    if isinstance(value, Out16):
+        return f"O {value.size}"
     if isinstance(value, Out):
         return f"o {value.size}" if value.alias is None else f"a {value.alias}"
     arr = np.asarray(value)
-    kind = "b" if arr.dtype == np.int8 else "w"
-    if arr.dtype not in (np.int8, np.int32):
-        raise TypeError(f"driver blocks are int8 or int32, got {arr.dtype}")
+    kind = _KINDS.get(arr.dtype)
+    if kind is None:
+        raise TypeError(f"driver blocks are int8, int16, int32 or int64, got {arr.dtype}")
     flat = arr.reshape(-1)
     return f"{kind} {flat.size} " + " ".join(map(str, flat.tolist()))
 
@@ -119,6 +126,8 @@ class KernelDriver:
             if line.startswith("ok "):
                 results.append((int(line.split()[1]), outs))
                 outs = []
+            elif line.startswith("h:"):
+                outs.append(np.array(line[2:].split(), dtype=np.int64).astype(np.int16))
             else:
                 outs.append(np.array(line.split(), dtype=np.int64).astype(np.int8))
         assert len(results) == len(cases), run.stdout[-2000:]
@@ -160,7 +169,7 @@ def check_model_sanitized(
     import json
 
     from qcompile.ir_io import load_graph
-    from qcompile.reference.executor import run_quantized
+    from qcompile.reference.executor import initial_state, next_state, run_quantized
 
     gcc, flags = sanitizing_gcc(tmp_path)
     c_name = json.loads((folder / "report.json").read_text())["c_name"]
@@ -177,11 +186,10 @@ def check_model_sanitized(
     )
     assert build.returncode == 0, build.stderr
     rng = np.random.default_rng(seed)
-    ins = [
-        [rng.integers(-128, 128, graph.tensors[n].shape).astype(np.int8) for n in graph.inputs] for _ in range(samples)
-    ]
-    head = [len(graph.inputs), *(graph.tensors[n].size for n in graph.inputs)]
-    head += [len(graph.outputs), *(graph.tensors[n].size for n in graph.outputs)]
+    inputs, outputs = graph.user_inputs, graph.user_outputs  # a streaming model keeps its state inside
+    ins = [[rng.integers(-128, 128, graph.tensors[n].shape).astype(np.int8) for n in inputs] for _ in range(samples)]
+    head = [len(inputs), *(graph.tensors[n].size for n in inputs)]
+    head += [len(outputs), *(graph.tensors[n].size for n in outputs)]
     body = [" ".join(map(str, x.reshape(-1).tolist())) for sample in ins for x in sample]
     run = subprocess.run(
         [str(exe)], input=" ".join(map(str, head)) + "\n" + "\n".join(body) + "\n", capture_output=True, text=True,
@@ -189,9 +197,13 @@ def check_model_sanitized(
     )  # fmt: skip
     assert run.returncode == 0, f"{c_name} under the sanitizers (exit {run.returncode}):\n{run.stderr[-6000:]}"
     lines = run.stdout.splitlines()
-    assert len(lines) == samples * len(graph.outputs)
+    assert len(lines) == samples * len(outputs)
+    # the samples are one sequence of calls (the state, if any, carries over), as the driver runs them
+    state = initial_state(graph)
     for s, sample in enumerate(ins):
-        want = run_quantized(graph, sample)
-        for o, name in enumerate(graph.outputs):
-            got = np.array(lines[s * len(graph.outputs) + o].split(), dtype=np.int64)
-            np.testing.assert_array_equal(got, want[name].reshape(-1).astype(np.int64), err_msg=f"sample {s} {name}")
+        want = run_quantized(graph, sample + state)
+        state = next_state(graph, state, want)
+        for o, name in enumerate(outputs):
+            got = np.array(lines[s * len(outputs) + o].split(), dtype=np.int64)
+            expected = want[name].reshape(-1).view(np.int8).astype(np.int64)
+            np.testing.assert_array_equal(got, expected, err_msg=f"sample {s} {name}")

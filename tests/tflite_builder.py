@@ -18,7 +18,15 @@ import flatbuffers
 import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
 
-_TYPES = {"float32": fb.TensorType.FLOAT32, "int32": fb.TensorType.INT32, "int8": fb.TensorType.INT8}
+_TYPES = {
+    "float32": fb.TensorType.FLOAT32,
+    "int32": fb.TensorType.INT32,
+    "int8": fb.TensorType.INT8,
+    "int16": fb.TensorType.INT16,
+    "int64": fb.TensorType.INT64,
+    "uint8": fb.TensorType.UINT8,
+    "resource": fb.TensorType.RESOURCE,
+}
 _OPTIONS_TYPE = {
     "Conv2DOptions": fb.BuiltinOptions.Conv2DOptions,
     "DepthwiseConv2DOptions": fb.BuiltinOptions.DepthwiseConv2DOptions,
@@ -33,6 +41,14 @@ _OPTIONS_TYPE = {
     "ReshapeOptions": fb.BuiltinOptions.ReshapeOptions,
     "SqueezeOptions": fb.BuiltinOptions.SqueezeOptions,
     "PadOptions": fb.BuiltinOptions.PadOptions,
+    "StridedSliceOptions": fb.BuiltinOptions.StridedSliceOptions,
+    "SliceOptions": fb.BuiltinOptions.SliceOptions,
+    "SplitOptions": fb.BuiltinOptions.SplitOptions,
+    "SplitVOptions": fb.BuiltinOptions.SplitVOptions,
+    "CallOnceOptions": fb.BuiltinOptions.CallOnceOptions,
+    "VarHandleOptions": fb.BuiltinOptions.VarHandleOptions,
+    "ReadVariableOptions": fb.BuiltinOptions.ReadVariableOptions,
+    "AssignVariableOptions": fb.BuiltinOptions.AssignVariableOptions,
     "GatherOptions": fb.BuiltinOptions.GatherOptions,
     "TransposeOptions": fb.BuiltinOptions.TransposeOptions,
     "ResizeBilinearOptions": fb.BuiltinOptions.ResizeBilinearOptions,
@@ -46,15 +62,32 @@ PAD = {"SAME": 0, "VALID": 1}
 
 
 class ModelBuilder:
-    """Accumulates tensors and operators of one subgraph; ``finish()`` gives the .tflite bytes."""
+    """Accumulates tensors and operators of one subgraph; ``finish()`` gives the .tflite bytes.
+    ``subgraph()`` starts another subgraph of the same model (e.g. a CALL_ONCE initialisation)."""
 
-    def __init__(self) -> None:
+    def __init__(self, parent: ModelBuilder | None = None) -> None:
         self.tensors: list[Any] = []
-        self.buffers: list[Any] = [fb.BufferT()]  # buffer 0: the empty sentinel
+        self.buffers: list[Any] = parent.buffers if parent else [fb.BufferT()]  # buffer 0: the empty sentinel
         self.ops: list[Any] = []
-        self.codes: list[int] = []
+        self.codes: list[int] = parent.codes if parent else []
         self.inputs: list[int] = []
         self.outputs: list[int] = []
+        self.children: list[ModelBuilder] = []
+
+    def subgraph(self) -> ModelBuilder:
+        """A new subgraph (index 1, 2, ...) sharing this model's buffers and operator codes."""
+        child = ModelBuilder(self)
+        self.children.append(child)
+        return child
+
+    def _subgraph_t(self, name: str) -> Any:
+        sg = fb.SubGraphT()
+        sg.tensors = self.tensors
+        sg.inputs = np.asarray(self.inputs, dtype=np.int32)
+        sg.outputs = np.asarray(self.outputs, dtype=np.int32)
+        sg.operators = self.ops
+        sg.name = name
+        return sg
 
     def tensor(
         self,
@@ -71,6 +104,8 @@ class ModelBuilder:
         t.name = name
         t.shape = np.asarray(shape, dtype=np.int32)
         t.type = _TYPES[dtype]
+        if data is not None and dtype == "resource":
+            raise ValueError("a resource tensor holds no data")
         if data is not None:
             buf = fb.BufferT()
             buf.data = np.frombuffer(np.ascontiguousarray(data, dtype=dtype).tobytes(), dtype=np.uint8)
@@ -112,16 +147,10 @@ class ModelBuilder:
         self.ops.append(o)
 
     def finish(self) -> bytes:
-        sg = fb.SubGraphT()
-        sg.tensors = self.tensors
-        sg.inputs = np.asarray(self.inputs, dtype=np.int32)
-        sg.outputs = np.asarray(self.outputs, dtype=np.int32)
-        sg.operators = self.ops
-        sg.name = "main"
         model = fb.ModelT()
         model.version = 3
         model.description = "qcompile test model"
-        model.subgraphs = [sg]
+        model.subgraphs = [self._subgraph_t("main")] + [c._subgraph_t(f"init{i}") for i, c in enumerate(self.children)]
         model.buffers = self.buffers
         codes = []
         for c in self.codes:

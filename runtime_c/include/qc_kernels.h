@@ -191,6 +191,17 @@ int qc_transpose_s8(const qc_transpose_params *p, const int8_t *input, int8_t *o
 
 int qc_copy_s8(const int8_t *input, int8_t *output, int32_t size);
 
+/* out[i0..i4] = in[begin[k] + i_k * strides[k]] (TFLite STRIDED_SLICE, SLICE, SPLIT, SPLIT_V);
+ * QC_MAX_RANK, right-aligned; every index read must lie inside in_shape. */
+typedef struct {
+    int32_t in_shape[QC_MAX_RANK];
+    int32_t begin[QC_MAX_RANK];
+    int32_t out_shape[QC_MAX_RANK];
+    int32_t strides[QC_MAX_RANK];
+} qc_strided_slice_params;
+
+int qc_strided_slice_s8(const qc_strided_slice_params *p, const int8_t *input, int8_t *output);
+
 /* ---- fused conv2d + residual add (qc_conv2d_add.c) ---------------------------------- */
 
 /* out = add(conv2d(input), residual) with the add's scalar parameters from `add` (its

@@ -55,6 +55,15 @@ int qc_avg_pool2d_s16(const qc_pool_params *p, const int16_t *input, int16_t *ou
 int qc_pad_s16(const qc_pad_params *p, const int16_t *input, int16_t *output);
 int qc_transpose_s16(const qc_transpose_params *p, const int16_t *input, int16_t *output);
 
+/* TFLM's QUANTIZE between int8 and int16: out = clamp(qc_requantize(x + input_offset, multiplier,
+ * shift) + output_offset) in the output type's range; shift in [-31, 30]. */
+int qc_requantize_s8_s16(const int8_t *input, int16_t *output, int32_t size, int32_t input_offset,
+                         int32_t output_offset, int32_t multiplier, int32_t shift);
+int qc_requantize_s16_s8(const int16_t *input, int8_t *output, int32_t size, int32_t input_offset,
+                         int32_t output_offset, int32_t multiplier, int32_t shift);
+int qc_requantize_s16(const int16_t *input, int16_t *output, int32_t size, int32_t input_offset,
+                      int32_t output_offset, int32_t multiplier, int32_t shift);
+
 #ifdef __cplusplus
 }
 #endif

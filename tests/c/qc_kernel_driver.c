@@ -12,6 +12,7 @@
  */
 #include "qc_guard.h"
 #include "qc_kernels.h"
+#include "qc_kernels_s16.h"
 
 #define MAX_BLOCKS 24
 
@@ -55,14 +56,19 @@ static block *add_block(char kind, size_t n, size_t elem, size_t align) {
     return b;
 }
 
-static void read_values(block *b, int wide) {
+/* width: element bytes (1, 2, 4 or 8) */
+static void read_values(block *b, int width) {
     for (size_t i = 0; i < b->n; ++i) {
-        long v;
-        if (scanf("%ld", &v) != 1) {
+        long long v;
+        if (scanf("%lld", &v) != 1) {
             die("short array");
         }
-        if (wide) {
+        if (width == 8) {
+            ((int64_t *)b->data)[i] = (int64_t)v;
+        } else if (width == 4) {
             ((int32_t *)b->data)[i] = (int32_t)v;
+        } else if (width == 2) {
+            ((int16_t *)b->data)[i] = (int16_t)v;
         } else {
             ((int8_t *)b->data)[i] = (int8_t)v;
         }
@@ -83,9 +89,15 @@ static int read_case(char *kernel, size_t len) {
             die("missing size");
         }
         if (tok[0] == 'b') {
-            read_values(add_block('b', n, 1, 1), 0);
+            read_values(add_block('b', n, 1, 1), 1);
         } else if (tok[0] == 'w') {
-            read_values(add_block('w', n, 4, 4), 1);
+            read_values(add_block('w', n, 4, 4), 4);
+        } else if (tok[0] == 'h') {
+            read_values(add_block('h', n, 2, 2), 2);
+        } else if (tok[0] == 'q') {
+            read_values(add_block('q', n, 8, 8), 8);
+        } else if (tok[0] == 'O') {
+            add_block('O', n, 2, 2);
         } else if (tok[0] == 'n') {
             add_block('n', 0, 1, 1);
         } else if (tok[0] == 'o') {
@@ -121,6 +133,18 @@ static int8_t *o8(int i) {
 
 static const int32_t *s32(int i) {
     return (const int32_t *)ptr(i);
+}
+
+static const int16_t *s16(int i) {
+    return (const int16_t *)ptr(i);
+}
+
+static int16_t *o16(int i) {
+    return (int16_t *)ptr(i);
+}
+
+static const int64_t *s64(int i) {
+    return (const int64_t *)ptr(i);
 }
 
 static int32_t scalar(int i) {
@@ -169,6 +193,43 @@ static int run_conv(const char *k) {
     }
     die("unknown conv kernel");
     return 1;
+}
+
+/* The 16x8 kernels (qc_kernels_s16.h): int16 activations ('h'/'O' blocks), int64 bias ('q');
+ * anything else goes on to the data-movement kernels */
+static int run_s16(const char *k) {
+    if (strcmp(k, "qc_conv2d_s16") == 0 || strcmp(k, "qc_depthwise_conv2d_s16") == 0) {
+        STRUCT(qc_conv_params, p, 0);
+        if (k[3] == 'c') {
+            return qc_conv2d_s16(&p, s16(1), s8(2), s64(3), s32(4), s32(5), o16(6));
+        }
+        return qc_depthwise_conv2d_s16(&p, s16(1), s8(2), s64(3), s32(4), s32(5), o16(6));
+    }
+    if (strcmp(k, "qc_fully_connected_s16") == 0) {
+        STRUCT(qc_fc_params, p, 0);
+        return qc_fully_connected_s16(&p, s16(1), s8(2), s64(3), s32(4), s32(5), o16(6));
+    }
+    if (strcmp(k, "qc_add_s16") == 0) {
+        STRUCT(qc_add_params, p, 0);
+        return qc_add_s16(&p, s16(1), s16(2), o16(3));
+    }
+    if (strcmp(k, "qc_mul_s16") == 0) {
+        STRUCT(qc_mul_params, p, 0);
+        return qc_mul_s16(&p, s16(1), s16(2), o16(3));
+    }
+    if (strcmp(k, "qc_max_pool2d_s16") == 0 || strcmp(k, "qc_avg_pool2d_s16") == 0) {
+        STRUCT(qc_pool_params, p, 0);
+        return k[3] == 'm' ? qc_max_pool2d_s16(&p, s16(1), o16(2)) : qc_avg_pool2d_s16(&p, s16(1), o16(2));
+    }
+    if (strcmp(k, "qc_pad_s16") == 0) {
+        STRUCT(qc_pad_params, p, 0);
+        return qc_pad_s16(&p, s16(1), o16(2));
+    }
+    if (strcmp(k, "qc_transpose_s16") == 0) {
+        STRUCT(qc_transpose_params, p, 0);
+        return qc_transpose_s16(&p, s16(1), o16(2));
+    }
+    return run_datamove(k);
 }
 
 /* reductions, gather, resize, transposed conv (qc_reduce.c, qc_gather.c, qc_resize.c,
@@ -249,6 +310,10 @@ static int run_other(const char *k) {
         STRUCT(qc_transpose_params, p, 0);
         return qc_transpose_s8(&p, s8(1), o8(2));
     }
+    if (strcmp(k, "qc_strided_slice_s8") == 0) {
+        STRUCT(qc_strided_slice_params, p, 0);
+        return qc_strided_slice_s8(&p, s8(1), o8(2));
+    }
     if (strcmp(k, "qc_lut_s8") == 0) { /* blocks: table, x, out */
         return qc_lut_s8(s8(0), s8(1), o8(2), (int32_t)blocks[1].n);
     }
@@ -263,7 +328,7 @@ static int run_other(const char *k) {
         }
         return qc_concat_s8(scalar(0), num, inputs, s32(1), o8(2 + num));
     }
-    return run_datamove(k);
+    return run_s16(k);
 }
 
 int main(void) {
@@ -271,7 +336,13 @@ int main(void) {
     while (read_case(kernel, sizeof kernel)) {
         const int status = run_other(kernel);
         for (int i = 0; i < nblocks; ++i) {
-            if (blocks[i].kind == 'o' || blocks[i].kind == 'a') {
+            if (blocks[i].kind == 'O') {
+                printf("h:");
+                for (size_t j = 0; j < blocks[i].n; ++j) {
+                    printf(" %d", ((const int16_t *)blocks[i].data)[j]);
+                }
+                printf("\n");
+            } else if (blocks[i].kind == 'o' || blocks[i].kind == 'a') {
                 const int8_t *o = (const int8_t *)blocks[i].data;
                 for (size_t j = 0; j < blocks[i].n; ++j) {
                     printf("%d ", o[j]);

@@ -3,12 +3,17 @@ conv2d_add, fully connected; channel counts off the 4/16 grid; weights holding -
 saturating scales) generated for the Cortex-A targets, cross-built and run under
 qemu-aarch64 on both CPU models (SDOT and SMULL/SADALP paths), bit-exact with the numpy
 reference; the host build (scalar fallback of the same kernels) too. The vectorised
-requantisation is checked against quant/fixedpoint.py on edge values.
+requantisation is checked against quant/fixedpoint.py on edge values. Under sanitizers: graphs
+of several random layers (wider shape space: asymmetric pads, odd sizes, larger kernels)
+cross-built with trapping UBSan (static) and with ASan + UBSan (libasan8-arm64-cross, dynamic),
+and layers whose in-place reads end at the input's last byte under ASan.
 
-QC_NEON_EXAMPLES raises the number of hypothesis examples (default small for CI)."""
+QC_NEON_EXAMPLES raises the number of hypothesis examples (default small for CI); QC_SLOW=1
+runs 20 sanitized graphs per kind instead of one."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -17,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from qcompile.codegen import generate
@@ -57,34 +62,68 @@ def _const(g: Graph, name: str, data: np.ndarray) -> str:
 
 def _layer(draw: st.DrawFn, op: str) -> Graph:
     """One random layer: shapes, pads, strides, offsets and (possibly saturating) scales from ``draw``."""
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     g = Graph(f"neon_{op}")
-    c = draw(st.sampled_from([1, 3, 5, 16, 19, 32, 40]))
-    oc = c if op == "depthwise_conv2d" else draw(st.sampled_from([1, 3, 4, 6, 16, 17, 33]))
+    _add_layer(draw, g, op, "")
+    g.validate()
+    return g
+
+
+def _window(draw: st.DrawFn, wide: bool) -> tuple[tuple[int, int], int, tuple[int, int, int, int], int, int]:
+    """(kernel, stride, pads top/left/bottom/right, input height, input width) of a random conv window;
+    ``wide``: larger kernels, asymmetric pads up to kernel - 1, odd sizes up to 11."""
+    kernels = [(1, 1), (1, 1), (3, 3), (3, 1), (2, 3)] + ([(5, 5), (1, 4), (4, 2)] if wide else [])
+    k = draw(st.sampled_from(kernels))
+    s = draw(st.integers(1, 2))
+    if wide:
+        pads = tuple(draw(st.integers(0, k[i % 2] - 1)) for i in range(4))
+    else:
+        pad = draw(st.integers(0, 1)) if k != (1, 1) else 0
+        pads = (pad,) * 4
+    top = 11 if wide else 7
+    h = draw(st.integers(max(1, k[0] - pads[0] - pads[2]), top))
+    w = draw(st.integers(max(1, k[1] - pads[1] - pads[3]), top))
+    return k, s, pads, h, w  # type: ignore[return-value]
+
+
+def _add_layer(
+    draw: st.DrawFn, g: Graph, op: str, tag: str, wide: bool = False, shape: tuple[Any, ...] | None = None
+) -> None:
+    """Add one random ``op`` layer reading its own graph inputs and writing its own graph output
+    (tensor names prefixed with ``tag``), so every buffer it touches is the caller's, not the arena.
+    ``shape`` fixes the geometry instead of drawing it: ``(C, OC, rows, K)`` for fully_connected,
+    ``(C, OC, kernel, stride, pads, H, W)`` otherwise."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    if shape is None:
+        chans = [1, 3, 5, 16, 19, 32, 40] + ([2, 7, 9, 13, 24, 31, 33, 47] if wide else [])
+        c = draw(st.sampled_from(chans))
+        ocs = [1, 3, 4, 6, 16, 17, 33] + ([9, 23] if wide else [])
+        oc = c if op == "depthwise_conv2d" else draw(st.sampled_from(ocs))
+        if op == "fully_connected":
+            shape = (c, oc, draw(st.integers(1, 3)), c * draw(st.integers(1, 3)))
+        else:
+            shape = (c, oc, *_window(draw, wide))
+    c, oc = shape[0], shape[1]
     if op == "fully_connected":
-        rows = draw(st.integers(1, 3))
-        x = _tensor(g, "x", (rows, c * draw(st.integers(1, 3))), rng)
-        w_shape = (oc, g.tensors[x].shape[1])
+        rows = shape[2]
+        x = _tensor(g, f"{tag}x", (rows, shape[3]), rng)
+        w_shape = (oc, shape[3])
         y_shape: tuple[int, ...] = (rows, oc)
         attrs: dict[str, Any] = {}
     else:
-        k = draw(st.sampled_from([(1, 1), (1, 1), (3, 3), (3, 1), (2, 3)]))
-        s = draw(st.integers(1, 2))
-        pad = draw(st.integers(0, 1)) if k != (1, 1) else 0
-        h, w = draw(st.integers(k[0], 7)), draw(st.integers(k[1], 7))
-        oh, ow = (h + 2 * pad - k[0]) // s + 1, (w + 2 * pad - k[1]) // s + 1
-        x = _tensor(g, "x", (1, h, w, c), rng)
+        k, s, pads, h, w = shape[2:]
+        oh, ow = (h + pads[0] + pads[2] - k[0]) // s + 1, (w + pads[1] + pads[3] - k[1]) // s + 1
+        x = _tensor(g, f"{tag}x", (1, h, w, c), rng)
         w_shape, y_shape = (oc, *k, c), (1, oh, ow, oc)
-        attrs = {"strides": (s, s), "dilations": (1, 1), "pads": (pad,) * 4, "groups": 1}
+        attrs = {"strides": (s, s), "dilations": (1, 1), "pads": pads, "groups": 1}
         if op == "depthwise_conv2d":
             w_shape, y_shape = (*k, c), (1, oh, ow, c)
-            attrs = {"strides": (s, s), "dilations": (1, 1), "pads": (pad,) * 4, "depth_multiplier": 1}
+            attrs = {"strides": (s, s), "dilations": (1, 1), "pads": pads, "depth_multiplier": 1}
     wts = rng.integers(-127, 128, size=w_shape, dtype=np.int8)
     if draw(st.booleans()):
         wts.reshape(-1)[rng.integers(0, wts.size, size=3)] = -128  # two products of -128 overflow int16
     scale = 10 ** float(draw(st.floats(-5.5, -1.5)))  # from tiny to saturating
     ms = [quantize_multiplier(float(v)) for v in rng.uniform(0.5, 2.0, size=oc) * scale]
-    y = _tensor(g, "y", y_shape, rng)
+    y = _tensor(g, f"{tag}y", y_shape, rng)
     lo = draw(st.integers(-128, 0))
     attrs.update(
         input_offset=-int(g.tensors[x].quant.zero_point),
@@ -94,9 +133,11 @@ def _layer(draw: st.DrawFn, op: str) -> Graph:
         act_min=lo,
         act_max=draw(st.integers(lo, 127)),
     )
-    inputs = [x, _const(g, "w", wts), _const(g, "b", rng.integers(-30000, 30000, size=oc).astype(np.int32))]
+    bias = rng.integers(-30000, 30000, size=oc).astype(np.int32)
+    inputs = [x, _const(g, f"{tag}w", wts), _const(g, f"{tag}b", bias)]
+    g.inputs.append(x)
     if op == "conv2d_add":
-        r = _tensor(g, "r", y_shape, rng)
+        r = _tensor(g, f"{tag}r", y_shape, rng)
         q = [
             QuantParams(float(v), int(z))
             for v, z in zip(rng.uniform(0.01, 0.2, 3), rng.integers(-128, 128, 3), strict=True)
@@ -108,13 +149,9 @@ def _layer(draw: st.DrawFn, op: str) -> Graph:
         attrs.update({f"add_{k}": v for k, v in add.items()})
         attrs["add_conv_operand"] = draw(st.sampled_from([1, 2]))
         inputs.append(r)
-        g.inputs = [x, r]
-    else:
-        g.inputs = [x]
-    g.add_node(Node("layer", op, inputs, [y], attrs))
-    g.outputs = [y]
-    g.validate()
-    return g
+        g.inputs.append(r)
+    g.add_node(Node(f"{tag}layer", op, inputs, [y], attrs))
+    g.outputs.append(y)
 
 
 def _check_on_qemu(g: Graph, tmp: Path, samples: int = 3, *, emulated_sdot: bool = False) -> str:
@@ -200,6 +237,112 @@ def test_depthwise_bit_exact_on_qemu(tmp_path: Path, g: Graph) -> None:
 @given(g=_fc())
 def test_fully_connected_bit_exact_on_qemu(tmp_path: Path, g: Graph) -> None:
     _check_on_qemu(g, tmp_path)
+
+
+# ---- sanitizers: the NEON code itself, cross-built with ASan/UBSan and run under qemu-aarch64 ----
+
+UBSAN_TRAP = ("-fsanitize=undefined", "-fsanitize-undefined-trap-on-error")  # no runtime: a trap stops the run
+ASAN_UBSAN = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer")
+_OPS = ("conv2d", "conv2d_add", "depthwise_conv2d", "fully_connected")
+_SLOW = bool(os.environ.get("QC_SLOW"))
+
+
+def _sanitizer_flags(kind: str, tmp: Path) -> tuple[str, ...]:
+    """The cross compiler flags of ``kind``; skips when the AArch64 ASan runtime is missing
+    (Debian: libasan8-arm64-cross, which scripts/setup.sh installs)."""
+    if kind == "ubsan-trap":
+        return UBSAN_TRAP
+    probe = tmp / "probe.c"
+    probe.write_text("int main(void) { return 0; }\n")
+    cmd = ["aarch64-linux-gnu-gcc", *ASAN_UBSAN, str(probe), "-o", str(tmp / "probe")]
+    if subprocess.run(cmd, capture_output=True).returncode:
+        pytest.skip("aarch64-linux-gnu-gcc lacks the ASan/UBSan runtime (libasan8-arm64-cross)")
+    return ASAN_UBSAN
+
+
+@st.composite
+def _layers(draw: st.DrawFn) -> Graph:
+    """Several independent random layers (every NEON-specialised op, wide shape space) in one graph:
+    each reads graph inputs and writes a graph output, the buffers the sanitizers watch."""
+    g = Graph("neon_san")
+    ops = list(_OPS) + draw(st.lists(st.sampled_from(_OPS), min_size=0, max_size=3))
+    for i, op in enumerate(ops):
+        _add_layer(draw, g, op, f"l{i}_", wide=True)
+    g.validate()
+    return g
+
+
+def _check_sanitized(g: Graph, tmp: Path, flags: tuple[str, ...]) -> None:
+    """Generate ``g`` for each Cortex-A CPU model, cross-build it with ``flags`` and compare the
+    outputs under qemu-aarch64 with the reference (a sanitizer report stops the run: QCompileError)."""
+    rng = np.random.default_rng(3)
+    xs = [rng.integers(-128, 128, size=(2, *g.tensors[n].shape), dtype=np.int8) for n in g.inputs]
+    expected = [run_quantized(g, [x[i] for x in xs]) for i in range(2)]
+    for cpu in CPUS:
+        out = tmp / cpu
+        target = load_target(cpu)
+        generate(g, out, name=g.name, target=target)
+        assert "_neon(" in (out / f"{g.name}_kernels.c").read_text()
+        sanitized = dataclasses.replace(target, cflags=(*target.cflags, *flags))
+        run = run_on_qemu(out, sanitized, xs, build_dir=tmp / f"b-{cpu}", timeout=600)
+        for j, name in enumerate(g.outputs):
+            for i in range(2):
+                np.testing.assert_array_equal(
+                    run.outputs[j][i], expected[i][name].reshape(-1), err_msg=f"{cpu} {name} sample {i}"
+                )
+
+
+@pytest.mark.parametrize("kind", ["ubsan-trap", "asan"])
+@settings(
+    max_examples=20 if _SLOW else 1,
+    deadline=None,
+    phases=(Phase.explicit, Phase.reuse, Phase.generate),  # no shrinking: each example is two cross builds
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(g=_layers())
+def test_layers_under_sanitizers_on_qemu(tmp_path: Path, kind: str, g: Graph) -> None:
+    """Random conv / conv2d_add / depthwise / FC layers (channel counts off the 4/8/16 grid, odd
+    sizes, strides 1-2, asymmetric pads) cross-built with UBSan (trapping, static) or ASan + UBSan
+    (dynamic, libasan under qemu-aarch64 -L /usr/aarch64-linux-gnu), bit-exact on both CPU models:
+    a read past an input's end (the in-place tap reads) or a tail bug fails. QC_SLOW=1: 20 graphs."""
+    for cpu in CPUS:  # hypothesis reuses tmp_path across examples
+        shutil.rmtree(tmp_path / cpu, ignore_errors=True)
+    _check_sanitized(g, tmp_path, _sanitizer_flags(kind, tmp_path))
+
+
+# Layers whose last pixels' in-place reads (whole q registers: 16 bytes from each kernel row) would
+# pass the end of the input without the guard: C = 3 or 5 with unpadded windows ending at the last
+# input byte, an FC of K = 7 and 21.
+_EDGE_LAYERS = (
+    ("conv2d", (3, 5, (1, 1), 1, (0, 0, 0, 0), 3, 5)),
+    ("conv2d", (3, 17, (3, 3), 1, (0, 0, 0, 0), 4, 6)),
+    ("conv2d_add", (5, 6, (1, 5), 2, (0, 0, 0, 0), 3, 9)),
+    ("conv2d", (3, 4, (2, 3), 1, (0, 1, 1, 0), 5, 5)),
+    ("fully_connected", (7, 9, 3, 7)),
+    ("fully_connected", (21, 3, 2, 21)),
+)
+
+
+@st.composite
+def _edge_layers(draw: st.DrawFn) -> Graph:
+    g = Graph("neon_edge")
+    for i, (op, shape) in enumerate(_EDGE_LAYERS):
+        _add_layer(draw, g, op, f"e{i}_", shape=shape)
+    g.validate()
+    return g
+
+
+@settings(
+    max_examples=1,
+    deadline=None,
+    phases=(Phase.explicit, Phase.reuse, Phase.generate),
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(g=_edge_layers())
+def test_in_place_reads_stop_at_the_input_end_under_asan(tmp_path: Path, g: Graph) -> None:
+    """ASan (inputs are the harness's own arrays, with redzones) on layers whose last pixels sit at
+    the input's end: an in-place read past it is reported, so those pixels must be gathered."""
+    _check_sanitized(g, tmp_path, _sanitizer_flags("asan", tmp_path))
 
 
 @pytest.mark.parametrize(

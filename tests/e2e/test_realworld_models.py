@@ -91,3 +91,28 @@ def test_unary_tables_end_to_end(tmp_path: Path) -> None:
     result = verify(out)
     assert result.ok, result.diagnosis
     assert result.outputs[0].sqnr_db > 15.0
+
+
+def test_quantized_dynamic_model_takes_input_shape(data: dict[str, Path], tmp_path: Path) -> None:
+    """A QDQ model (onnxruntime quantize_static of the dynamic MobileNetV3) compiles with --input-shape."""
+    import numpy as np
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    calib = np.load(data["mbv3_calib"])["input"][:8]
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.it = iter(calib[i : i + 1] for i in range(len(calib)))
+
+        def get_next(self):
+            x = next(self.it, None)
+            return None if x is None else {"input": x}
+
+    qdq = tmp_path / "mbv3_qdq.onnx"
+    quantize_static(str(MODEL["mbv3"]), str(qdq), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)  # fmt: skip
+    with pytest.raises(QCompileError, match="--input-shape input="):
+        compile_model(qdq, tmp_path / "no", CompileOptions(progress=False))
+    out = tmp_path / "qdq"
+    compile_model(qdq, out, CompileOptions(input_shape={"input": (1, 3, 48, 48)}, progress=False))
+    assert verify(out, data=data["mbv3_test"], limit=8).ok

@@ -124,3 +124,19 @@ def test_batch_defaults_to_one(tmp_path: Path) -> None:
     onnx.save(model, path)
     graph = load_onnx(path)
     assert graph.tensors[graph.inputs[0]].shape == (1, 4, 4, 3)
+
+
+def test_cli_flag(tmp_path: Path) -> None:
+    """``--input-shape`` on the command line: compiles; without it, exit 1 and one line naming the flag."""
+    from cli_runner import run_cli
+
+    path = tmp_path / "m.onnx"
+    onnx.save(_flatten_by_shape_model(), path)
+    np.savez(tmp_path / "c.npz", x=RNG.normal(size=(8, 1, 3, 6, 10)).astype(np.float32))
+    bad = run_cli(path, "--calib", tmp_path / "c.npz", "-o", tmp_path / "o", "--no-progress")
+    assert bad.returncode == 1 and "--input-shape x=" in bad.stderr + bad.stdout
+    assert "Traceback" not in bad.stderr
+    ok = run_cli(
+        path, "--calib", tmp_path / "c.npz", "-o", tmp_path / "o", "--input-shape", "x=1,3,6,10", "--no-progress"
+    )
+    assert ok.returncode == 0, ok.stderr

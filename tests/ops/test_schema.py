@@ -16,16 +16,7 @@ from qcompile.memory import aliases, inplace
 from qcompile.op_params import channel_multipliers
 from qcompile.ops import structs
 from qcompile.quant.fixedpoint import quantize_multiplier
-from qcompile.reference import conv as ref_conv
-from qcompile.reference import ops as ref_ops
-from qcompile.reference import reduce as ref_reduce
-from qcompile.reference.executor import run_quantized
-from qcompile.reference.kernels import eltwise as ref_eltwise
-from qcompile.reference.kernels import gather as ref_gather
-from qcompile.reference.kernels import reduce_axes as ref_reduce_axes
-from qcompile.reference.kernels import resize as ref_resize
-from qcompile.reference.kernels import transformer as ref_transformer
-from qcompile.reference.kernels import transpose_conv as ref_transpose_conv
+from qcompile.reference.executor import kernel, run_quantized
 from qcompile.resources import runtime_dir
 
 
@@ -69,6 +60,7 @@ BUILT = {
     "qc_batch_matmul_params": structs.batch_matmul_fields(
         (2, 3, 4), (4, 5), {k: 0 for k in ops.BATCH_MATMUL_ATTRS} | dict(act_min=-128, act_max=127)
     ),
+    "qc_strided_slice_params": structs.strided_slice_fields((2, 6), dict(begin=(0, 1), size=(2, 2), strides=(1, 2))),
     "qc_layer_norm_params": structs.layer_norm_fields(
         (3, 8), dict(eps=1, out_shift=20, output_offset=0, act_min=-128, act_max=127)
     ),
@@ -88,38 +80,14 @@ def test_every_schema_struct_is_declared_and_built() -> None:
     assert used <= set(declared) and used == set(BUILT)
 
 
-@pytest.mark.parametrize(
-    "op,fn",
-    [
-        ("conv2d", ref_conv.conv2d),
-        ("depthwise_conv2d", ref_conv.depthwise_conv2d),
-        ("fully_connected", ref_conv.fully_connected),
-        ("add", ref_ops.add),
-        ("mul", ref_ops.mul),
-        ("max_pool2d", ref_ops.max_pool2d),
-        ("avg_pool2d", ref_ops.avg_pool2d),
-        ("softmax", ref_ops.softmax),
-        ("lut", ref_ops.lut),
-        ("concat", ref_ops.concat),
-        ("pad", ref_ops.pad),
-        ("transpose", ref_ops.transpose),
-        ("reshape", ref_ops.reshape),
-        ("copy", ref_ops.copy),
-        ("mean", ref_reduce.mean),
-        ("reduce_sum", ref_reduce_axes.reduce_sum),
-        ("reduce_max", ref_reduce_axes.reduce_max),
-        ("gather", ref_gather.gather),
-        ("resize_nearest", ref_resize.resize_nearest),
-        ("resize_bilinear", ref_resize.resize_bilinear),
-        ("transpose_conv2d", ref_transpose_conv.transpose_conv2d),
-        ("maximum", ref_eltwise.maximum),
-        ("minimum", ref_eltwise.minimum),
-        ("prelu", ref_eltwise.prelu),
-        ("batch_matmul", ref_transformer.batch_matmul),
-        ("layer_norm", ref_transformer.layer_norm),
-    ],
-)
-def test_schema_attrs_are_the_reference_keywords(op: str, fn) -> None:
+#: fused ops take their parts' attributes through ``**attrs`` (checked by their split helpers)
+_FUSED = {"conv2d_add", "avg_pool_fc"}
+
+
+@pytest.mark.parametrize("op", sorted(set(ops.SCHEMAS) - _FUSED))
+def test_schema_attrs_are_the_reference_keywords(op: str) -> None:
+    """Every op, built in or plug-in: its reference kernel's keywords are its schema's attributes."""
+    fn = kernel(op, quantized=True)
     kw = [p.name for p in inspect.signature(fn).parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY]
     assert tuple(kw) == ops.schema(op).attrs
 

@@ -148,3 +148,19 @@ def test_s16_kernels_reject_offsets() -> None:
         s16.conv2d(x, w, None, **attrs)
     with pytest.raises(ValueError):
         require_runtime().conv2d_s16(x, w, None, **attrs)
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), direction=st.sampled_from([(8, 16), (16, 8), (16, 16)]))
+def test_requantize_c_matches_reference(seed: int, direction: tuple[int, int]) -> None:
+    rt = require_runtime()
+    rng = np.random.default_rng(seed)
+    src, bits = direction
+    dtype = np.int8 if src == 8 else np.int16
+    info = np.iinfo(dtype)
+    x = rng.integers(info.min, info.max + 1, size=int(rng.integers(1, 200))).astype(dtype)
+    zp_in = int(rng.integers(-128, 128)) if src == 8 else 0
+    zp_out = int(rng.integers(-128, 128)) if bits == 8 else 0
+    a = dict(input_offset=-zp_in, output_offset=zp_out, multiplier=int(rng.integers(1 << 30, 1 << 31)))
+    a.update(shift=int(rng.integers(-20, 12)), output_bits=bits)
+    np.testing.assert_array_equal(rt.requantize_s16(x, **a), s16.requantize(x, **a))

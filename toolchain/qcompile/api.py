@@ -132,7 +132,13 @@ class CompiledModel:
 
             path = build_host_library(self.path, name=self.name, build_dir=self.folder.build_dir("host"))
             self._library = ModelLibrary(
-                str(path), self.name, [i.size for i in self.inputs], [o.size for o in self.outputs], 0
+                str(path),
+                self.name,
+                [i.size for i in self.inputs],
+                [o.size for o in self.outputs],
+                0,
+                input_dtypes=[i.dtype for i in self.inputs],
+                output_dtypes=[o.dtype for o in self.outputs],
             )
         return self._library
 

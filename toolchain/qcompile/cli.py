@@ -50,6 +50,28 @@ def _observer_overrides(pairs: tuple[str, ...]) -> dict[str, str]:
     return overrides
 
 
+def _state_pairs(pairs: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """``--stateful IN=OUT`` options as (input, output) pairs (names checked by the compiler)."""
+    result = []
+    for pair in pairs:
+        name_in, sep, name_out = pair.partition("=")
+        if not sep or not name_in or not name_out:
+            raise click.BadParameter(f"{pair!r}: expected IN=OUT (a model input and output)", param_hint="--stateful")
+        result.append((name_in, name_out))
+    return tuple(result)
+
+
+def _act_bits_overrides(pairs: tuple[str, ...]) -> dict[str, int]:
+    """``--act-bits-for NAME=BITS`` options as a dict (names are checked by quantization)."""
+    overrides: dict[str, int] = {}
+    for pair in pairs:
+        name, sep, bits = pair.rpartition("=")
+        if not sep or not name or bits not in ("8", "16"):
+            raise click.BadParameter(f"{pair!r}: expected NAME=8 or NAME=16", param_hint="--act-bits-for")
+        overrides[name] = int(bits)
+    return overrides
+
+
 FORCE_HELP = "Replace a folder qcompile did not write (never the current directory or one holding an input)."
 
 
@@ -83,7 +105,12 @@ def _below_bound_rows(table: Table, report: dict) -> None:
         return
     if below.get("used"):
         n = len(below.get("overlapped_layers", []))
-        table.add_row("below bound", f"{n} layers write over the input they consume (same kernels and instructions)")
+        pairs = len(below.get("streamed_pairs", []))
+        table.add_row(
+            "below bound",
+            f"{n} layers write over the input they consume (same instructions), "
+            f"{pairs} conv pairs streamed row by row (qcompile bench shows their cost)",
+        )
     else:
         size = below["available_arena_bytes"]
         table.add_row("below bound", f"arena {size} with overlapped layers (pass --ram-budget {size} to use it)")
@@ -152,6 +179,20 @@ def _compile_table(model: Path, out_dir: Path, report: dict) -> Table:
 )
 @click.option("--per-tensor-weights", is_flag=True, help="One weight scale per tensor (default: per output channel).")
 @click.option("--symmetric-activations", is_flag=True, help="Activation zero points 0 (default: asymmetric ranges).")
+@click.option(
+    "--act-bits",
+    type=click.Choice(["8", "16"]),
+    default="8",
+    show_default=True,
+    help="Activation bits: 16 quantizes every op in TFLite's 16x8 scheme (int16 activations, int8 weights).",
+)
+@click.option(
+    "--act-bits-for",
+    "act_bits_for",
+    multiple=True,
+    metavar="NAME=BITS",
+    help="Activation bits (8 or 16) for one tensor or node (its outputs); requantize conversions are inserted.",
+)
 @click.option("--bias-correction", is_flag=True, help="Fold the mean int8 output error of each layer into its bias.")
 @click.option("--equalize", is_flag=True, help="Cross-layer equalization of conv/depthwise/FC pairs through ReLU.")
 @click.option("--adaround", is_flag=True, help="Learn each layer's weight rounding on the calibration data.")
@@ -189,6 +230,13 @@ def _compile_table(model: Path, out_dir: Path, report: dict) -> Table:
     help="Put the inputs and outputs in the arena (TFLite Micro style): <name>_input(i), <name>_invoke(), "
     "<name>_output(i); the arena is then all the RAM the model needs.",
 )
+@click.option(
+    "--stateful",
+    multiple=True,
+    metavar="IN=OUT",
+    help="Keep a state input/output pair inside: the C carries OUT into IN from call to call, starting "
+    "from zeros (<name>_reset()); repeatable.",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.option("--force", is_flag=True, help=FORCE_HELP)
 def compile_cmd(
@@ -202,6 +250,8 @@ def compile_cmd(
     observer_for: tuple[str, ...],
     per_tensor_weights: bool,
     symmetric_activations: bool,
+    act_bits: str,
+    act_bits_for: tuple[str, ...],
     bias_correction: bool,
     equalize: bool,
     adaround: bool,
@@ -213,6 +263,7 @@ def compile_cmd(
     arena_section: str | None,
     flash_budget: int | None,
     io_in_arena: bool,
+    stateful: tuple[str, ...],
     no_progress: bool,
     force: bool,
 ) -> None:
@@ -233,6 +284,8 @@ def compile_cmd(
         observer_for=_observer_overrides(observer_for),
         per_tensor_weights=per_tensor_weights,
         symmetric_activations=symmetric_activations,
+        act_bits=int(act_bits),
+        act_bits_for=_act_bits_overrides(act_bits_for),
         bias_correction=bias_correction,
         equalize=equalize,
         adaround=adaround,
@@ -242,6 +295,7 @@ def compile_cmd(
         arena_alignment=arena_alignment,
         ram_budget=ram_budget,
         io_in_arena=io_in_arena,
+        stateful=_state_pairs(stateful),
         flash_budget=flash_budget,
         arena_section=arena_section,
         progress=not no_progress and sys.stderr.isatty(),

@@ -33,6 +33,8 @@ class CompileOptions:
     observer_for: Mapping[str, str] | None = None  # {ONNX tensor or node name: observer}
     per_tensor_weights: bool = False
     symmetric_activations: bool = False
+    act_bits: int = 8  # 16: the whole model in TFLite's 16x8 scheme
+    act_bits_for: Mapping[str, int] | None = None  # {tensor or node name: 8 or 16}, per layer
     bias_correction: bool = False
     equalize: bool = False
     adaround: bool = False
@@ -46,6 +48,7 @@ class CompileOptions:
     ram_budget: int | None = None  # bytes of arena + static state; exceeding it is an error
     flash_budget: int | None = None  # bytes of weights + bias + code; exceeding it is an error
     io_in_arena: bool = False  # inputs/outputs in the arena (TFLM style): <name>_input(i), <name>_invoke()
+    stateful: Sequence[tuple[str, str]] = ()  # (input, output) pairs kept inside as persistent state
     force: bool = False  # replace a folder qcompile did not write (never one holding an input)
 
 
@@ -66,12 +69,18 @@ def import_model(
 
     if model_kind(model_path) != "onnx":
         raise QCompileError(f"{model_path}: an int8 TFLite model has no float graph to import; give an .onnx file")
-    shapes = input_shape
-    if shapes is not None and not isinstance(shapes, Mapping):
-        from qcompile.frontends.onnx_shapes import parse_input_shapes
+    return load_onnx(model_path, input_layout=input_layout, input_shapes=_input_shapes(input_shape))
 
-        shapes = parse_input_shapes(list(shapes))
-    return load_onnx(model_path, input_layout=input_layout, input_shapes=shapes)
+
+def _input_shapes(
+    input_shape: Mapping[str, Sequence[int]] | Sequence[str] | None,
+) -> Mapping[str, Sequence[int]] | None:
+    """``{name: shape}`` from a mapping or ``--input-shape`` strings ``"NAME=1,3,48,192"``."""
+    if input_shape is None or isinstance(input_shape, Mapping):
+        return input_shape
+    from qcompile.frontends.onnx_shapes import parse_input_shapes
+
+    return parse_input_shapes(list(input_shape))
 
 
 def quantize_model(model_path: Path, options: CompileOptions) -> Graph:
@@ -109,7 +118,12 @@ def quantize_model(model_path: Path, options: CompileOptions) -> Graph:
         observer_for=options.observer_for,
         progress=options.progress,
     )
-    config = QuantConfig(options.per_tensor_weights, options.symmetric_activations)
+    config = QuantConfig(
+        options.per_tensor_weights,
+        options.symmetric_activations,
+        act_bits=options.act_bits,
+        act_bits_for=dict(options.act_bits_for or {}),
+    )
     if options.adaround:
         from qcompile.quant.adaround import adaround
 
@@ -161,7 +175,7 @@ def import_qdq_model(model_path: Path, options: CompileOptions) -> Graph:
             f"{what}: it is already quantized, so {', '.join(ptq)} cannot apply; drop them "
             "(or compile the float model with --calib)"
         )
-    return load_qdq(model_path, input_layout=options.input_layout)
+    return load_qdq(model_path, input_layout=options.input_layout, input_shapes=_input_shapes(options.input_shape))
 
 
 def _ptq_flags(options: CompileOptions) -> dict[str, bool]:
@@ -171,6 +185,8 @@ def _ptq_flags(options: CompileOptions) -> dict[str, bool]:
         "--observer-for": bool(options.observer_for),
         "--per-tensor-weights": options.per_tensor_weights,
         "--symmetric-activations": options.symmetric_activations,
+        f"--act-bits {options.act_bits}": options.act_bits != 8,
+        "--act-bits-for": bool(options.act_bits_for),
         "--bias-correction": options.bias_correction,
         "--equalize": options.equalize,
         "--adaround": options.adaround,
@@ -188,7 +204,7 @@ def optimize_memory(qgraph: Graph, *, alignment: int = 16, family: KernelFamily 
     +3,360 instructions fused, same arena). The schedule uses the scratch sizes of the
     family that will run the layers (default: the portable baseline)."""
     from qcompile.codegen.families import baseline_family
-    from qcompile.codegen.generator import compute_scratch
+    from qcompile.codegen.generator import family_scratch
     from qcompile.memory import schedule
     from qcompile.passes import run_to_fixed_point
     from qcompile.passes.quantized_ir import fuse_head, fuse_residual
@@ -199,7 +215,7 @@ def optimize_memory(qgraph: Graph, *, alignment: int = 16, family: KernelFamily 
     if family.fuse_head:
         pipeline.append(fuse_head.run)
     qgraph = run_to_fixed_point(qgraph.copy(), pipeline)  # the passes work in place; the caller's graph stays as it was
-    return schedule.run(qgraph, family.scratch(qgraph, compute_scratch(qgraph)), alignment=alignment)
+    return schedule.run(qgraph, family_scratch(family, qgraph), alignment=alignment)
 
 
 def _origin(model_path: Path, calib: Path | None) -> dict[str, str | None]:
@@ -225,6 +241,10 @@ def compile_model(model_path: Path, out_dir: Path, options: CompileOptions) -> d
     check_destination(Path(out_dir), inputs=inputs, force=options.force)
     target = load_target(options.target)
     quantized = quantize_model(model_path, options)
+    if options.stateful:
+        from qcompile.quant.stateful import keep_state
+
+        keep_state(quantized, options.stateful)
     qgraph = quantized
     if options.memory_passes:
         qgraph = optimize_memory(quantized, alignment=target.alignment, family=target.family)

@@ -150,6 +150,24 @@ class Node:
     source_nodes: list[str] = field(default_factory=list)
 
 
+@dataclass
+class StateVar:
+    """A persistent buffer carried from one call to the next (a TFLite resource variable, or
+    an ONNX state input/output pair kept inside with ``--stateful``).
+
+    ``input`` is the graph input that holds the value at the start of a call, ``output`` the
+    graph output whose value it holds after the call (None: never written), ``init`` the
+    value before the first call and after ``<name>_reset()``. State inputs and outputs come
+    after the caller's in ``Graph.inputs`` / ``Graph.outputs``; the generated C keeps them in
+    its state buffer, outside the arena, and the C API shows only the caller's tensors.
+    """
+
+    name: str
+    input: str
+    output: str | None
+    init: np.ndarray
+
+
 class Graph:
     """Tensors by name, nodes in schedule order (always a valid topological order)."""
 
@@ -159,6 +177,7 @@ class Graph:
         self.nodes: list[Node] = []
         self.inputs: list[str] = []
         self.outputs: list[str] = []
+        self.state: list[StateVar] = []
         self._counter = itertools.count()
 
     # -- construction -------------------------------------------------------------
@@ -188,6 +207,21 @@ class Graph:
         return name
 
     # -- queries ------------------------------------------------------------------
+    @property
+    def user_inputs(self) -> list[str]:
+        """The inputs the caller passes (``inputs`` without the state inputs)."""
+        state = {s.input for s in self.state}
+        return [name for name in self.inputs if name not in state]
+
+    @property
+    def user_outputs(self) -> list[str]:
+        """The outputs the caller receives (``outputs`` without the trailing state outputs)."""
+        return self.outputs[: len(self.outputs) - sum(1 for s in self.state if s.output is not None)]
+
+    @property
+    def state_bytes(self) -> int:
+        return sum(self.tensors[s.input].nbytes for s in self.state)
+
     def tensor(self, name: str) -> Tensor:
         return self.tensors[name]
 
@@ -213,6 +247,9 @@ class Graph:
         for node in self.nodes:
             node.inputs = [new if i == old else i for i in node.inputs]
         self.outputs = [new if o == old else o for o in self.outputs]
+        for var in self.state:
+            if var.output == old:
+                var.output = new
 
     def remove_node(self, node: Node) -> None:
         self.nodes.remove(node)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from qcompile.errors import QCompileError
-from qcompile.ir import Graph, Node, QuantParams, Tensor
+from qcompile.ir import Graph, Node, QuantParams, StateVar, Tensor
 
 FORMAT_VERSION = 1
 _EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -99,6 +99,9 @@ def save_graph(graph: Graph, path: Path, *, meta: dict[str, Any] | None = None) 
         "outputs": graph.outputs,
         "tensors": tensors,
         "nodes": nodes,
+        "state": [
+            {"name": v.name, "input": v.input, "output": v.output, "init": store.put(v.init)} for v in graph.state
+        ],
         "meta": meta or {},
     }
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -154,4 +157,7 @@ def load_graph(path: Path) -> tuple[Graph, dict[str, Any]]:
         )
     graph.inputs = doc["inputs"]
     graph.outputs = doc["outputs"]
+    graph.state = [
+        StateVar(v["name"], v["input"], v["output"], _decode(v["init"], arrays)) for v in doc.get("state", [])
+    ]
     return graph, doc["meta"]

@@ -27,6 +27,7 @@ from qcompile.quant.fixedpoint import (
 
 MAX_RANK = 5
 ADD_LEFT_SHIFT = 20  # TFLM's spare precision bits for int8 ADD/SUB
+ADD_LEFT_SHIFT_S16 = 15  # and for int16 (16x8) ADD/SUB
 SOFTMAX_SCALED_DIFF_INTEGER_BITS = 5  # TFLM's kScaledDiffIntegerBits
 
 
@@ -63,6 +64,11 @@ def activation_bounds(act_range: tuple[float | None, float | None], out_q: Quant
     return int(act_min), int(act_max)
 
 
+def requantize_multiplier(ratio: float) -> tuple[int, int]:
+    """``(multiplier, shift)`` of a ``requantize`` (TFLite QUANTIZE): ``QuantizeMultiplier(s_in / s_out)``."""
+    return quantize_multiplier(float(ratio))
+
+
 def add_params(
     in1: QuantParams, in2: QuantParams, out: QuantParams, *, act_min: int, act_max: int, subtract: bool = False
 ) -> dict:
@@ -70,19 +76,21 @@ def add_params(
 
     ``twice_max = 2 * max(s1, s2)``; input multipliers from ``s_i / twice_max`` (<= 0.5)
     and the output one from ``twice_max / (2^20 * s_out)``, each by
-    ``QuantizeMultiplierSmallerThanOneExp`` (shift <= 0); ``left_shift = 20``.
+    ``QuantizeMultiplierSmallerThanOneExp`` (shift <= 0); ``left_shift = 20`` (15 and
+    ``2^15`` for an int16 output: TFLM's 16x8 ADD).
     """
     s1, s2, so = _scale(in1), _scale(in2), _scale(out)
     twice_max = 2.0 * max(s1, s2)
     m1, e1 = quantize_multiplier_smaller_than_one_exp(s1 / twice_max)
     m2, e2 = quantize_multiplier_smaller_than_one_exp(s2 / twice_max)
-    mo, eo = quantize_multiplier_smaller_than_one_exp(twice_max / ((1 << ADD_LEFT_SHIFT) * so))
+    left_shift = ADD_LEFT_SHIFT_S16 if out.dtype == "int16" else ADD_LEFT_SHIFT
+    mo, eo = quantize_multiplier_smaller_than_one_exp(twice_max / ((1 << left_shift) * so))
     return {
         "subtract": int(bool(subtract)),
         "input1_offset": -in1.scalar_zero_point(),
         "input2_offset": -in2.scalar_zero_point(),
         "output_offset": out.scalar_zero_point(),
-        "left_shift": ADD_LEFT_SHIFT,
+        "left_shift": left_shift,
         "input1_multiplier": int(m1),
         "input1_shift": int(e1),
         "input2_multiplier": int(m2),
@@ -121,6 +129,24 @@ def mul_params(in1: QuantParams, in2: QuantParams, out: QuantParams, *, act_min:
         "output_shift": int(e),
         "act_min": int(act_min),
         "act_max": int(act_max),
+    }
+
+
+def prelu_params(in_q: QuantParams, alpha_q: QuantParams, out_q: QuantParams) -> dict:
+    """Attributes of a quantized ``prelu`` (TFLM's PRELU ``Prepare``, for both importers):
+    ``m1 = QuantizeMultiplier(s_in / s_out)``, ``m2 = QuantizeMultiplier(s_in * s_alpha / s_out)``
+    in double from the float32 scales."""
+    s_in, s_a, s_out = (float(q.scalar_scale()) for q in (in_q, alpha_q, out_q))
+    m1, e1 = quantize_multiplier(s_in / s_out)
+    m2, e2 = quantize_multiplier(s_in * s_a / s_out)
+    return {
+        "input_offset": -in_q.scalar_zero_point(),
+        "alpha_offset": -alpha_q.scalar_zero_point(),
+        "output_offset": out_q.scalar_zero_point(),
+        "output_multiplier_1": int(m1),
+        "output_shift_1": int(e1),
+        "output_multiplier_2": int(m2),
+        "output_shift_2": int(e2),
     }
 
 
@@ -254,3 +280,56 @@ def transpose_layout(shape: Sequence[int], perm: Sequence[int]) -> tuple[tuple[i
         raise ValueError(f"perm {perm} is not a permutation of the {len(shape)} axes (rank <= {MAX_RANK})")
     k = MAX_RANK - len(shape)
     return (1,) * k + shape, tuple(range(k)) + tuple(p + k for p in perm)
+
+
+def strided_slice_layout(
+    shape: Sequence[int], begin: Sequence[int], size: Sequence[int], strides: Sequence[int]
+) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """Right-aligned rank-5 ``(in_shape, begin, out_shape, strides)`` of ``qc_strided_slice_params``.
+
+    Output element ``i`` of an axis is input element ``begin + i * stride`` (a negative stride
+    walks backwards); every index it reads must lie inside the input."""
+    shape, begin = tuple(int(d) for d in shape), tuple(int(b) for b in begin)
+    size, strides = tuple(int(n) for n in size), tuple(int(s) for s in strides)
+    if len(shape) > MAX_RANK or not len(shape) == len(begin) == len(size) == len(strides):
+        raise ValueError(f"strided_slice needs rank <= {MAX_RANK} and one begin, size and stride per axis")
+    for d, b, n, st in zip(shape, begin, size, strides, strict=True):
+        if st == 0 or n < 0 or (n > 0 and not (0 <= b < d and 0 <= b + (n - 1) * st < d)):
+            raise ValueError(f"slice begin {b}, size {n}, stride {st} reads outside an axis of {d}")
+    shape, begin, size, strides = _merge_whole_axes(shape, begin, size, strides)
+    k = MAX_RANK - len(shape)
+    return (1,) * k + shape, (0,) * k + begin, (1,) * k + size, (1,) * k + strides
+
+
+def _merge_whole_axes(shape, begin, size, strides):
+    """Fold a whole, unit-stride last axis into the axis before it when that one has unit
+    stride too: the same elements, in longer contiguous runs (``[1, 3, 64]`` rows 1..2 is
+    one 128-byte run of ``[1, 192]``)."""
+    shape, begin, size, strides = list(shape), list(begin), list(size), list(strides)
+    while len(shape) > 1 and strides[-1] == 1 == strides[-2] and begin[-1] == 0 and size[-1] == shape[-1]:
+        d = shape.pop()
+        begin.pop(), size.pop(), strides.pop()
+        shape[-1], begin[-1], size[-1] = shape[-1] * d, begin[-1] * d, size[-1] * d
+    return tuple(shape), tuple(begin), tuple(size), tuple(strides)
+
+
+def slice_axis(begin: int, end: int, dim: int, stride: int, *, whole_begin: bool = False, whole_end: bool = False):
+    """``(start, size)`` of one axis of a slice from ``begin`` to ``end`` (exclusive) by ``stride``,
+    as TFLite STRIDED_SLICE and ONNX Slice define it: negative indices count from the end, then
+    bounds are clamped to the axis (``[0, dim]`` going forward, ``[-1, dim - 1]`` backward);
+    ``whole_begin``/``whole_end`` (TFLite's masks) take the axis from/to its end in the
+    stride's direction."""
+    if stride == 0:
+        raise ValueError("a slice step of 0 is not allowed")
+    lo, hi = (0, dim) if stride > 0 else (-1, dim - 1)
+
+    def bound(value: int, whole: bool, edge: int) -> int:
+        if whole:
+            return edge
+        value = value + dim if value < 0 else value
+        return min(max(value, lo), hi)
+
+    start = bound(begin, whole_begin, 0 if stride > 0 else dim - 1)
+    stop = bound(end, whole_end, dim if stride > 0 else -1)
+    size = max(0, -(-(stop - start) // stride))
+    return (start if size else 0), size

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jinja2
+import numpy as np
 
 from qcompile.codegen.budgets import check_flash_budget, flash_report
 from qcompile.codegen.lowering import Layer, Lowering, c_float, c_int
@@ -25,11 +26,13 @@ from qcompile.codegen.names import Namer, comment_text, model_identifier
 from qcompile.codegen.runtime_files import select_runtime_files
 from qcompile.errors import QCompileError, UnsupportedModelError
 from qcompile.ir import Graph, Tensor
-from qcompile.memory import STATIC_STATE_BYTES, MemoryPlan, check_ram_budget, plan_memory
-from qcompile.ops import scratch_ops
+from qcompile.memory import MemoryPlan, check_ram_budget, plan_memory, static_state_bytes
+from qcompile.memory.streams import find_streams
+from qcompile.ops import is_s16, scratch_ops
 from qcompile.resources import templates_dir
 
 if TYPE_CHECKING:
+    from qcompile.codegen.families import KernelFamily
     from qcompile.targets import Target
 
 _SECTION_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.$")
@@ -43,7 +46,7 @@ def compute_scratch(graph: Graph) -> dict[str, int]:
     (``qcompile.ops``).
     """
     shapes_taken = scratch_ops()
-    needed = [n for n in graph.nodes if n.op in shapes_taken]
+    needed = [n for n in graph.nodes if n.op in shapes_taken and not is_s16(graph, n)]
     if not needed:
         return {}
     try:
@@ -64,6 +67,15 @@ def compute_scratch(graph: Graph) -> dict[str, int]:
     return result
 
 
+def family_scratch(family: KernelFamily, graph: Graph) -> dict[str, int]:
+    """Scratch bytes per node for ``family``: the 16x8 nodes run portable kernels without scratch."""
+    return {k: v for k, v in family.scratch(graph, compute_scratch(graph)).items() if not _s16_node(graph, k)}
+
+
+def _s16_node(graph: Graph, name: str) -> bool:
+    return any(n.name == name and is_s16(graph, n) for n in graph.nodes)
+
+
 #: ops whose portable kernels have a row-band variant (qc_conv2d_rows.c, qcompile.memory.row_bands)
 ROW_SPLIT_OPS = frozenset({"conv2d", "conv2d_add"})
 
@@ -79,9 +91,16 @@ def _io_entry(t: Tensor, index: int, plan: MemoryPlan) -> dict[str, Any]:
     q = t.quant
     if q is None or q.per_channel:
         raise QCompileError(f"graph input/output {t.name!r} needs per-tensor quantization parameters")
-    if t.dtype != "int8":
-        raise UnsupportedModelError(f"graph input/output {t.name!r} is {t.dtype}; only int8 is supported")
+    if t.dtype not in ("int8", "int16", "uint8"):
+        raise UnsupportedModelError(
+            f"graph input/output {t.name!r} is {t.dtype}; only int8, int16 (16x8) and uint8 are supported"
+        )
+    ctype = f"{t.dtype}_t"
     return {
+        "ctype": ctype,
+        "nbytes": int(t.nbytes),
+        "byte_cast": "" if ctype == "int8_t" else "(int8_t *)",
+        "byte_cast_const": "" if ctype == "int8_t" else "(const int8_t *)",
         "index": index,
         "name": t.name,
         "comment_name": comment_text(t.name),
@@ -97,6 +116,34 @@ def _io_entry(t: Tensor, index: int, plan: MemoryPlan) -> dict[str, Any]:
     }
 
 
+def _state_entries(graph: Graph) -> list[dict[str, Any]]:
+    """The state buffer's layout: per variable its offset, size, the ``inputs[]`` and
+    ``outputs[]`` slots the model reads and writes it through, and its initial bytes."""
+    entries, offset = [], 0
+    for var in graph.state:
+        size = graph.tensors[var.input].nbytes
+        init = np.asarray(var.init).astype(np.int8, copy=False).reshape(-1)
+        entries.append(
+            {
+                "name": var.name,
+                "comment_name": comment_text(var.name),
+                "offset": offset,
+                "size": size,
+                "input_slot": graph.inputs.index(var.input),
+                "output_slot": None if var.output is None else len(graph.user_outputs) + _written_index(graph, var),
+                "init": [int(v) for v in init],
+                # a variable set to one value (zeros, the zero point) needs no array
+                "fill": int(init[0]) if init.size and (init == init[0]).all() else None,
+            }
+        )
+        offset += size
+    return entries
+
+
+def _written_index(graph: Graph, var: Any) -> int:
+    return [v.name for v in graph.state if v.output is not None].index(var.name)
+
+
 def _ram(plan: MemoryPlan, context: Mapping[str, Any]) -> dict[str, Any]:
     """All the RAM the model needs with the API the build offers, the caller's I/O included.
 
@@ -104,23 +151,25 @@ def _ram(plan: MemoryPlan, context: Mapping[str, Any]) -> dict[str, Any]:
     figure TFLite Micro's arena hides inside); with ``--io-in-arena`` they are in it.
     Both figures are reported, so the two builds can be compared with one compile.
     """
-    io_bytes = sum(t["size"] for t in (*context["inputs"], *context["outputs"]))
-    inside = plan.arena_size + STATIC_STATE_BYTES
+    io_bytes = sum(t["nbytes"] for t in (*context["inputs"], *context["outputs"]))
+    inside = plan.arena_size + context["static_state_bytes"]
     return {
         "io_in_arena": plan.io_in_arena,
         "arena_bytes": plan.arena_size,
-        "static_state_bytes": STATIC_STATE_BYTES,
+        "static_state_bytes": context["static_state_bytes"],
+        "state_bytes": context["state_size"],
         "io_bytes_outside_arena": 0 if plan.io_in_arena else io_bytes,
         "total_bytes": inside if plan.io_in_arena else inside + io_bytes,
     }
 
 
 def _below_bound(plan: MemoryPlan) -> dict[str, Any]:
-    """``report.json`` ``below_bound``: the overlapped plan in use, or the arena it would need."""
+    """``report.json`` ``below_bound``: the overlapped/streamed plan in use, or the arena it would need."""
     return {
-        "used": bool(plan.overlaps),
+        "used": bool(plan.overlaps or plan.streams),
         "overlapped_layers": sorted(plan.overlaps),
-        "available_arena_bytes": plan.below_bound_arena or (plan.arena_size if plan.overlaps else None),
+        "streamed_pairs": [[st.producer, st.consumer] for st in plan.streams.values()],
+        "available_arena_bytes": plan.below_bound_arena or (plan.arena_size if plan.overlaps or plan.streams else None),
     }
 
 
@@ -161,13 +210,14 @@ def _plan(
 
     The layer-by-layer plan is kept unless ``ram_budget`` asks for less: then outputs may
     overlap the inputs they consume (:mod:`qcompile.memory.overlap`, same kernels, same
-    instructions), where the family's kernels allow it. When that plan is smaller but not
-    chosen, its size is kept in ``below_bound_arena`` for the report.
+    instructions) and conv pairs may be row-streamed (:mod:`qcompile.memory.streams`), where
+    the family's kernels allow it (:func:`_below_bound_plan`). When that plan is smaller but
+    not chosen, its size is kept in ``below_bound_arena`` for the report.
     """
     family = target.family
     if scratch is None:
-        scratch = family.scratch(graph, compute_scratch(graph))
-    budget = None if ram_budget is None else ram_budget - STATIC_STATE_BYTES
+        scratch = family_scratch(family, graph)
+    budget = None if ram_budget is None else ram_budget - static_state_bytes(graph)
     options: dict[str, Any] = {
         "scratch": scratch,
         "alignment": arena_alignment,
@@ -180,17 +230,56 @@ def _plan(
         "io_in_arena": io_in_arena,
     }
     plan = plan_memory(graph, **options)
-    contracts = family.overlap_contracts(graph)
-    if contracts:
-        below = plan_memory(graph, overlap=contracts, **options)
-        if below.arena_size < plan.arena_size:
-            if budget is not None and plan.arena_size > budget:
-                plan = below
-            else:
-                plan.below_bound_arena = below.arena_size
+    below = _below_bound_plan(graph, family, options, budget)
+    if below is not None and below.arena_size < plan.arena_size:
+        if budget is not None and plan.arena_size > budget:
+            plan = below
+        else:
+            plan.below_bound_arena = below.arena_size
     if ram_budget is not None:
         check_ram_budget(graph, plan, ram_budget)
     return plan
+
+
+def _below_bound_plan(graph: Graph, family: Any, options: dict[str, Any], budget: int | None) -> MemoryPlan | None:
+    """The plan below the layer-by-layer bound: outputs overlapping the inputs they consume
+    (free), then, while a ``budget`` is still exceeded, the row-streamed pair at the peak
+    (:mod:`qcompile.memory.streams`; a few % more instructions), one pair at a time."""
+    contracts = family.overlap_contracts(graph)
+    stream_ops = family.stream_ops(graph)
+    if not contracts and not stream_ops:
+        return None
+    contracts, plan = _useful_overlaps(graph, contracts, options)
+    candidates = set(find_streams(graph, stream_ops))
+    chosen: set[int] = set()
+    target = budget if budget is not None else 0
+    while plan.arena_size > target:
+        at_peak = sorted(s for s in candidates - chosen if plan.peak_step in (s - 1, s))
+        if not at_peak:
+            break
+        chosen.add(at_peak[0])
+        trial = plan_memory(graph, overlap=contracts, streams=chosen, stream_ops=stream_ops, **options)
+        if trial.arena_size >= plan.arena_size:
+            break
+        plan = trial
+    return plan
+
+
+def _useful_overlaps(
+    graph: Graph, contracts: dict[str, str], options: dict[str, Any]
+) -> tuple[dict[str, str], MemoryPlan]:
+    """The overlap contracts to use and their plan: every pair constrains placement, and a
+    pair away from the peak can push the peak's buffers apart, so pairs are dropped one at a
+    time (schedule order) while that makes the arena smaller."""
+    plan = plan_memory(graph, overlap=contracts, **options)
+    if plan.arena_size <= plan.lower_bound:
+        return contracts, plan
+    for name in [n.name for n in graph.nodes if n.name in plan.overlaps]:
+        fewer = {k: v for k, v in contracts.items() if k != name}
+        trial = plan_memory(graph, overlap=fewer, **options)
+        if trial.arena_size < plan.arena_size:
+            contracts, plan = fewer, trial
+    return contracts, plan
 
 
 def _lower_graph(lowering: Lowering) -> tuple[list[Layer], list[str]]:
@@ -199,9 +288,11 @@ def _lower_graph(lowering: Lowering) -> tuple[list[Layer], list[str]]:
     layers = [lowering.lower(i, node) for i, node in enumerate(graph.nodes)]
     epilogue: list[str] = []
     for index, tensor in plan.output_copies:
-        size = graph.tensors[tensor].size
+        size = graph.tensors[tensor].nbytes
         lowering.functions.add("qc_copy_s8")
-        copy = f"qc_copy_s8({lowering.src(tensor)}, outputs[{index}], {c_int(size)})"
+        src = lowering.src(tensor)
+        src = f"(const int8_t *){src}" if "int16_t" in src else src
+        copy = f"qc_copy_s8({src}, outputs[{index}], {c_int(size)})"
         epilogue.append(f"if ({copy} != QC_OK) {{\n        return {len(layers) + 1};\n    }}")
     return layers, epilogue
 
@@ -218,7 +309,8 @@ def _report(
         "target": target.name,
         "arena_bytes": plan.arena_size,
         "lower_bound_bytes": plan.lower_bound,
-        "static_state_bytes": STATIC_STATE_BYTES,
+        "static_state_bytes": context["static_state_bytes"],
+        "state": [{k: e[k] for k in ("name", "offset", "size")} for e in context["state"]],
         "ram_budget": context["ram_budget"],
         "ram": _ram(plan, context),
         "below_bound": _below_bound(plan),
@@ -266,6 +358,11 @@ def render(
     arena_alignment = _check_options(graph, target, weights_section, arena_alignment)
     if arena_section is not None and (not arena_section or not set(arena_section) <= _SECTION_CHARS):
         raise QCompileError(f"--arena-section {arena_section!r}: use letters, digits, '_', '.' and '$' only")
+    if io_in_arena and graph.state:
+        raise QCompileError(
+            "--io-in-arena is not supported for a model with persistent state (resource variables or "
+            "--stateful): compile it without --io-in-arena"
+        )
     cname = model_identifier(name)
     family = target.family
     plan = _plan(graph, target, scratch, arena_alignment, ram_budget, io_in_arena)
@@ -287,10 +384,14 @@ def render(
         "lower_bound": plan.lower_bound,
         "ram_budget": ram_budget,
         "io_in_arena": io_in_arena,
-        "inputs": [_io_entry(graph.tensors[n], i, plan) for i, n in enumerate(graph.inputs)],
-        "outputs": [_io_entry(graph.tensors[n], i, plan) for i, n in enumerate(graph.outputs)],
+        "inputs": [_io_entry(graph.tensors[n], i, plan) for i, n in enumerate(graph.user_inputs)],
+        "outputs": [_io_entry(graph.tensors[n], i, plan) for i, n in enumerate(graph.user_outputs)],
+        "state": _state_entries(graph),
+        "state_size": graph.state_bytes,
+        "static_state_bytes": static_state_bytes(graph),
         "layers": layers,
         "epilogue": epilogue,
+        "io_s16": any(graph.tensors[n].dtype == "int16" for n in (*graph.user_inputs, *graph.user_outputs)),
         "arrays": lowering.arrays,
         "weight_bytes": sum(a.nbytes for a in lowering.arrays),
         "weights_section": weights_section,

@@ -23,11 +23,13 @@ from qcompile.codegen.names import Namer, comment_text
 from qcompile.errors import QCompileError, UnsupportedModelError
 from qcompile.ir import Graph, Node
 from qcompile.memory import Location, MemoryPlan
-from qcompile.ops import split_conv_add, split_pool_fc, structs
+from qcompile.ops import is_s16, split_conv_add, split_pool_fc, structs
 
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
-_CTYPES = {"int8": "int8_t", "int32": "int32_t", "uint8": "uint8_t", "int16": "int16_t"}
+_CTYPES = {"int8": "int8_t", "int32": "int32_t", "uint8": "uint8_t", "int16": "int16_t", "int64": "int64_t"}
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
 
 
 def c_int(value: int) -> str:
@@ -38,6 +40,16 @@ def c_int(value: int) -> str:
     if value == INT32_MIN:
         return "(-2147483647 - 1)"
     return str(value)
+
+
+def c_int64(value: int) -> str:
+    """An int64 literal (the 16x8 biases): ``INT64_C(...)``, INT64_MIN spelt as an expression."""
+    value = int(value)
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise QCompileError(f"integer parameter {value} does not fit int64")
+    if value == INT64_MIN:
+        return "(-INT64_C(9223372036854775807) - 1)"
+    return f"INT64_C({value})"
 
 
 def c_float(value: float) -> str:
@@ -63,7 +75,8 @@ class ConstArray:
         return int(self.values.size) * np.dtype(self.ctype.removesuffix("_t")).itemsize
 
     def body_lines(self, per_line: int = 16) -> list[str]:
-        items = [c_int(v) for v in self.values.reshape(-1).tolist()]
+        literal = c_int64 if self.ctype == "int64_t" else c_int
+        items = [literal(v) for v in self.values.reshape(-1).tolist()]
         return [", ".join(items[i : i + per_line]) + "," for i in range(0, len(items), per_line)]
 
 
@@ -124,7 +137,7 @@ class Lowering:
                 raise QCompileError(f"constant {name!r} has dtype {t.dtype}; the generated code takes int8/int32 only")
             data = np.asarray(t.data)
             info = np.iinfo(data.dtype) if data.dtype.kind in "iu" else None
-            if info is None or info.bits > 32:
+            if info is None or info.bits > (64 if ctype == "int64_t" else 32):
                 raise QCompileError(f"constant {name!r} holds {data.dtype} data, expected {t.dtype}")
             self._tensor_arrays[name] = self.array("w", name, ctype, data, f"{name} {list(t.shape)} {t.dtype}")
         return self._tensor_arrays[name]
@@ -136,24 +149,30 @@ class Lowering:
             raise QCompileError(f"tensor {name!r} has no planned location")
         return loc
 
+    def _elem(self, name: str) -> str:
+        """C element type of activation ``name``: int8_t, or int16_t (16x8)."""
+        return "int16_t" if self.graph.tensors[name].dtype == "int16" else "int8_t"
+
     def src(self, name: str) -> str:
-        """A read pointer expression for tensor ``name``."""
+        """A read pointer expression for tensor ``name`` (typed by its element type; the
+        caller's pointer arrays carry int8_t pointers, cast back for int16 tensors)."""
         loc = self._loc(name)
-        if loc.kind == "input":
-            return f"inputs[{loc.index}]"
-        if loc.kind == "output":
-            return f"outputs[{loc.index}]"
+        elem = self._elem(name)
+        if loc.kind in ("input", "output"):
+            ptr = f"{loc.kind}s[{loc.index}]"
+            return ptr if elem == "int8_t" else f"(const {elem} *){ptr}"
         if loc.kind == "const":
             return self.tensor_array(loc.tensor)
-        return f"(const int8_t *)(arena + {loc.offset})"
+        return f"(const {elem} *)(arena + {loc.offset})"
 
     def dst(self, name: str) -> str:
         """A write pointer expression for tensor ``name`` (never an input or a constant)."""
         loc = self._loc(name)
+        elem = self._elem(name)
         if loc.kind == "output":
-            return f"outputs[{loc.index}]"
+            return f"outputs[{loc.index}]" if elem == "int8_t" else f"({elem} *)outputs[{loc.index}]"
         if loc.kind == "arena":
-            return f"(int8_t *)(arena + {loc.offset})"
+            return f"({elem} *)(arena + {loc.offset})"
         raise QCompileError(f"tensor {name!r} would be written into a read-only {loc.kind} buffer")
 
     def scratch(self, node: Node) -> str:
@@ -193,16 +212,28 @@ class Lowering:
             layer.statements.append(f"{text};")
 
     def copy(self, layer: Layer, src: str, dst: str, size: int) -> None:
+        """Copy ``size`` bytes (qc_copy_s8 is a memmove; int16 pointers are passed as bytes)."""
+        if "int16_t" in src or "int16_t" in dst:
+            src, dst = f"(const int8_t *){src}", f"(int8_t *){dst}"
         self.call(layer, "qc_copy_s8", [src, dst, c_int(size)], checked=True)
 
     # -- entry ----------------------------------------------------------------------------
     def lower(self, index: int, node: Node) -> Layer:
-        lower_fn = _LOWERINGS.get(node.op) or LOWERINGS.get(node.op)
+        s16 = is_s16(self.graph, node)
+        if s16:
+            from qcompile.codegen.lowering_s16 import S16_LOWERINGS  # it imports this module's helpers
+
+            lower_fn = S16_LOWERINGS.get(node.op)
+            if lower_fn is None:
+                raise UnsupportedModelError(f"node {node.name!r}: op {node.op!r} has no 16x8 (int16) kernel yet")
+        else:
+            lower_fn = _LOWERINGS.get(node.op) or LOWERINGS.get(node.op)
         if lower_fn is None:
             raise UnsupportedModelError(f"node {node.name!r}: op {node.op!r} has no C lowering")
         layer = Layer(index, node.op, comment_text(f"{node.op} {node.name}"))
         try:
-            macs = None if self.family is None else self.family.lower(self, layer, node)  # None: portable kernel
+            # a family specialises int8 layers only; None: the portable kernel
+            macs = None if self.family is None or s16 else self.family.lower(self, layer, node)
             if macs is None:
                 macs = lower_fn(self, layer, node)
         except (KeyError, ValueError, IndexError, TypeError) as exc:
@@ -349,15 +380,19 @@ def _lut(lo: Lowering, layer: Layer, node: Node) -> int:
 
 
 def _concat(lo: Lowering, layer: Layer, node: Node) -> int:
+    """Byte concatenation (qc_concat_s8); int16 tensors pass byte pointers and byte sizes."""
     y = node.outputs[0]
     outer, inner = op_params.concat_layout([lo.shape(i) for i in node.inputs], node.attrs["axis"])
-    sizes = lo.array("q", f"{node.name}_sizes", "int32_t", np.asarray(inner), f"{node.name} concat slice sizes")
-    ptrs = ", ".join(lo.src(i) for i in node.inputs)
+    item = np.dtype(lo.graph.tensors[y].dtype).itemsize
+    what = "concat slice sizes" if item == 1 else "concat slice bytes"
+    sizes = lo.array("q", f"{node.name}_sizes", "int32_t", item * np.asarray(inner), f"{node.name} {what}")
+    cast, out_cast = ("", "") if item == 1 else ("(const int8_t *)", "(int8_t *)")
+    ptrs = ", ".join(cast + lo.src(i) for i in node.inputs)
     n = len(node.inputs)
     lo.functions.add("qc_concat_s8")
     layer.statements.append(
         f"{{\n        const int8_t *const parts[{n}] = {{{ptrs}}};\n"
-        f"        if (qc_concat_s8({c_int(outer)}, {n}, parts, {sizes}, {lo.dst(y)}) != QC_OK) {{\n"
+        f"        if (qc_concat_s8({c_int(outer)}, {n}, parts, {sizes}, {out_cast}{lo.dst(y)}) != QC_OK) {{\n"
         f"            return {layer.index + 1};\n        }}\n    }}"
     )
     return 0
@@ -380,7 +415,7 @@ def _transpose(lo: Lowering, layer: Layer, node: Node) -> int:
 def _reshape(lo: Lowering, layer: Layer, node: Node) -> int:
     x, y = node.inputs[0], node.outputs[0]
     if node.name in lo.plan.copy_reshapes:
-        lo.copy(layer, lo.src(x), lo.dst(y), math.prod(lo.shape(y)))
+        lo.copy(layer, lo.src(x), lo.dst(y), lo.graph.tensors[y].nbytes)
     else:
         layer.statements.append(f"/* alias: {comment_text(y)} shares the buffer of {comment_text(x)} */")
     return 0
@@ -388,7 +423,7 @@ def _reshape(lo: Lowering, layer: Layer, node: Node) -> int:
 
 def _copy(lo: Lowering, layer: Layer, node: Node) -> int:
     x, y = node.inputs[0], node.outputs[0]
-    lo.copy(layer, lo.src(x), lo.dst(y), math.prod(lo.shape(y)))
+    lo.copy(layer, lo.src(x), lo.dst(y), lo.graph.tensors[y].nbytes)
     return 0
 
 
@@ -464,6 +499,13 @@ def _mean(lo: Lowering, layer: Layer, node: Node) -> int:
     return 0
 
 
+def _requantize(lo: Lowering, layer: Layer, node: Node) -> int:
+    """int8 -> int16 conversion (an int8 node: its input is int8); the kernels are the 16x8 ones."""
+    from qcompile.codegen.lowering_s16 import lower_requantize
+
+    return lower_requantize(lo, layer, node)
+
+
 _LOWERINGS: dict[str, Callable[[Lowering, Layer, Node], int]] = {
     "conv2d": _conv2d,
     "depthwise_conv2d": _depthwise,
@@ -482,6 +524,7 @@ _LOWERINGS: dict[str, Callable[[Lowering, Layer, Node], int]] = {
     "conv2d_add": _conv2d_add,
     "avg_pool_fc": _avg_pool_fc,
     "mean": _mean,
+    "requantize": _requantize,
 }
 
 

@@ -174,7 +174,11 @@ def _node_problem(node: onnx.NodeProto, const: set[str], opset: int) -> str | No
     if op == "MatMul" and ins[0] in const and ins[1] not in const:
         return "MatMul of a constant by an activation is not supported (only activation x constant or x activation)"
     if op == "Div" and ins[1] not in const:
-        return "division by an activation is not supported (only by a constant)"
+        return (
+            "division by an activation is not supported (qcompile has no int8 DIV kernel); divide by a "
+            "constant, or write Mul(x, Reciprocal(y)): the reciprocal is a 256-entry table, rounded to int8 "
+            "before the product"
+        )
     if op == "Pad":
         if a.get("mode", "constant") != "constant":
             return f"Pad mode {a.get('mode')!r} is not supported (only 'constant')"

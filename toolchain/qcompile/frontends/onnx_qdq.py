@@ -23,6 +23,7 @@ DQ and a Q, weights changed by a float op folded into them, per-channel activati
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from qcompile.errors import QCompileError, UnsupportedModelError
+from qcompile.frontends.onnx_qoperator import QOPERATORS
 from qcompile.ir import Graph, Node, QuantParams, Tensor
 
 QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
@@ -41,11 +43,13 @@ _INT_TYPES = {np.dtype(np.int8): "int8", np.dtype(np.uint8): "uint8", np.dtype(n
 BIAS_SCALE_RTOL = 1e-5
 
 
+#: the nodes that make a model pre-quantized (and that this importer reads)
+QUANTIZED_OPS = frozenset(QDQ_OPS) | QOPERATORS
+
+
 def is_quantized(model: onnx.ModelProto) -> bool:
     """True for a QDQ or operator-format model (any Q/DQ or QLinear*/QGemm node)."""
-    from qcompile.frontends.onnx_qoperator import QOPERATORS
-
-    return any(n.op_type in QDQ_OPS or n.op_type in QOPERATORS for n in model.graph.node)
+    return any(n.op_type in QUANTIZED_OPS for n in model.graph.node)
 
 
 def is_quantized_file(path: str | os.PathLike[str]) -> bool:
@@ -88,10 +92,10 @@ def activation_params(scale: np.ndarray, zero_point: np.ndarray, what: str) -> Q
     if scale.size != 1:
         raise ValueError(f"{what} is quantized per channel; activations must be per tensor")
     kind = _INT_TYPES.get(zero_point.dtype)
-    if kind == "int16":
+    if kind == "int16" and np.any(zero_point != 0):
         raise ValueError(
-            f"{what} is int16: 16-bit activations (16x8) are not supported by this build; quantize activations "
-            "to int8 or uint8"
+            f"{what} is int16 with zero point {int(zero_point.reshape(-1)[0])}: 16x8 needs symmetric int16 "
+            "activations (zero point 0; quantize_static extra_options={'ActivationSymmetric': True})"
         )
     if kind is None:
         raise ValueError(f"{what} is quantized to {zero_point.dtype}; activations must be int8 or uint8")
@@ -99,7 +103,7 @@ def activation_params(scale: np.ndarray, zero_point: np.ndarray, what: str) -> Q
     if not (np.isfinite(s) and s > 0):
         raise ValueError(f"{what} has scale {s}; it must be a positive finite number")
     zp = int(zero_point.reshape(())) - (128 if kind == "uint8" else 0)
-    return QuantParams(np.float64(s), np.int64(zp))
+    return QuantParams(np.float64(s), np.int64(zp), dtype="int16" if kind == "int16" else "int8")
 
 
 def _ort_quantize(x: np.ndarray, scale: np.ndarray, zp: np.ndarray, axis: int | None) -> np.ndarray:
@@ -138,9 +142,19 @@ class _Splitter:
                 raise _fail(self.path, node, f"scale/zero point {name!r} must be a constant")
         scale = self.const[ins[1]]
         zp = self.const[ins[2]] if ins[2] else np.zeros(scale.shape, np.uint8)
+        if zp.size != scale.size or scale.size == 0:
+            raise _fail(self.path, node, f"scale {scale.shape} and zero point {zp.shape} must have one size")
+        zp = zp.reshape(scale.shape)
+        if scale.dtype.kind != "f":
+            raise _fail(self.path, node, f"scale is {scale.dtype}; it must be float")
         axis = None
         if scale.size > 1:
             axis = next((int(a.i) for a in node.attribute if a.name == "axis"), 1)
+            x = self.const.get(node.input[0], self.new_consts.get(node.input[0]))
+            if scale.ndim != 1 or (x is not None and not (-x.ndim <= axis < x.ndim and x.shape[axis] == scale.size)):
+                raise _fail(self.path, node, f"per-axis scale of {scale.size} values does not match axis {axis}")
+            if x is not None:
+                axis %= x.ndim
         if any(a.name == "block_size" and a.i for a in node.attribute):
             raise _fail(self.path, node, "blocked quantization is not supported")
         return scale, zp, axis
@@ -205,7 +219,8 @@ class _Splitter:
             raise _fail(self.path, node, f"stored constant {x!r} is {codes.dtype}; weights must be int8 (or uint8)")
         s32 = scale.astype(np.float32)
         value = (codes.astype(np.int64) - _along(zp.astype(np.int64), codes.ndim, axis)).astype(np.float32)
-        self.new_consts[y] = (value * _along(s32, codes.ndim, axis)).astype(np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):  # a hostile scale; refused by the weight checks
+            self.new_consts[y] = (value * _along(s32, codes.ndim, axis)).astype(np.float32)
         shift = 128 if kind == "uint8" else 0
         self.facts.weights[y] = StoredWeight(
             codes=codes.astype(np.int64) - shift,
@@ -218,8 +233,13 @@ class _Splitter:
     def float_model(self) -> onnx.ModelProto:
         g = self.model.graph
         outputs = {o.name for o in g.output}
-        # a graph output that was a DQ output keeps its name: the float tensor takes it
-        final = {src: dq for dq, src in self.rename.items() if dq in outputs}
+        inputs = {i.name for i in g.input}
+        # The float tensor takes the name of a DQ output (a graph output's first): in the QDQ model
+        # that tensor holds exactly the quantized values, which verify and report compare with.
+        final: dict[str, str] = {}
+        for dq, src in self.rename.items():
+            if src not in inputs and (src not in final or dq in outputs):
+                final[src] = dq
         for dq, src in list(self.rename.items()):
             self.rename[dq] = final.get(src, src)
         self.facts.act = {final.get(k, k): v for k, v in self.facts.act.items()}
@@ -293,6 +313,8 @@ def _check_weighted(node: onnx.NodeProto, facts: QdqFacts, path: str) -> None:
         raise _fail(path, node, f"its weights are quantized along axis {w.axis}, not the output-channel axis {axis}")
     if np.any(w.codes < -128) or np.any(w.codes > 127):
         raise _fail(path, node, "its weights do not fit int8")
+    if not np.all(np.isfinite(w.scale)) or np.any(w.scale <= 0):
+        raise _fail(path, node, "its weight scales must be positive finite numbers")
     channels = w.codes.shape[axis]
     scale = np.broadcast_to(w.scale.reshape(-1), (channels,)).astype(np.float64)
     facts.scales[node.name] = scale
@@ -305,7 +327,7 @@ def _check_weighted(node: onnx.NodeProto, facts: QdqFacts, path: str) -> None:
     expected = np.float32(facts.act[x].scalar_scale()) * scale.astype(np.float32)
     got = np.broadcast_to(bias.scale.reshape(-1), (channels,)).astype(np.float64)
     if not np.allclose(got, expected, rtol=BIAS_SCALE_RTOL, atol=0):
-        c = int(np.argmax(np.abs(got - expected) / expected))
+        c = int(np.argmax(np.abs(got - expected)))
         raise _fail(
             path,
             node,
@@ -318,8 +340,14 @@ def _check_weighted(node: onnx.NodeProto, facts: QdqFacts, path: str) -> None:
 # ---- the float IR with the model's parameters -------------------------------------------
 
 
-def load_qdq(path: str | os.PathLike[str], *, input_layout: str = "nhwc") -> Graph:
-    """Read a QDQ (or operator-format) ONNX model and return its quantized IR graph."""
+def load_qdq(
+    path: str | os.PathLike[str],
+    *,
+    input_layout: str = "nhwc",
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
+) -> Graph:
+    """Read a QDQ (or operator-format) ONNX model and return its quantized IR graph
+    (``input_shapes`` fixes dynamic input dimensions, as ``--input-shape`` does for float models)."""
     from qcompile.frontends.onnx_import import convert_model, read_model
     from qcompile.frontends.onnx_qoperator import to_qdq
     from qcompile.frontends.onnx_validate import check_structure
@@ -330,9 +358,13 @@ def load_qdq(path: str | os.PathLike[str], *, input_layout: str = "nhwc") -> Gra
     path_s = os.fspath(path)
     model = read_model(path_s)
     check_structure(model, path_s)
-    float_model, facts = split(to_qdq(model, path_s), path_s)
-    graph = _passes(convert_model(float_model, path_s, input_layout=input_layout))
+    try:
+        float_model, facts = split(to_qdq(model, path_s), path_s)
+    except (ArithmeticError, ValueError, TypeError, KeyError, IndexError) as exc:  # the checks are the contract
+        raise UnsupportedModelError(f"{path_s}: cannot read the quantization ({type(exc).__name__}: {exc})") from exc
+    graph = _passes(convert_model(float_model, path_s, input_layout=input_layout, input_shapes=input_shapes))
     params = assign_params(graph, facts.act, path_s)
+    _check_16x8(graph, params, path_s)
     config = _weight_config(graph, facts, path_s)
     try:
         return quantize(graph, {}, config, params=params)
@@ -387,7 +419,9 @@ def _weight_config(graph: Graph, facts: QdqFacts, path: str):
 def assign_params(graph: Graph, act: dict[str, QuantParams], path: str) -> dict[str, QuantParams]:
     """Every activation's parameters: its source tensor's, shared through data-movement ops,
     with a requantizing ``lut`` where the model gives two sides of such an op different ones
-    (and after a softmax whose output is not TFLite's 1/256, -128)."""
+    (and after a softmax whose output is not TFLite's 1/256, -128); a global average pool
+    whose two sides differ becomes ``global_avg_pool`` (TFLite MEAN, one rounding)."""
+    from qcompile.quant.global_mean import is_global_pool
     from qcompile.quant.quantize import SHARES_INPUT_PARAMS, SOFTMAX_OUTPUT
 
     known = {t.name: act[t.source_name] for t in graph.activations() if t.source_name in act}
@@ -399,7 +433,9 @@ def assign_params(graph: Graph, act: dict[str, QuantParams], path: str) -> dict[
             known[out] = SOFTMAX_OUTPUT
         elif node.op in SHARES_INPUT_PARAMS:
             x = node.inputs[0]
-            if x in known and out in known and known[x] != known[out]:
+            if x in known and out in known and known[x] != known[out] and is_global_pool(graph, node):
+                node.op, node.attrs = "global_avg_pool", {}  # TFLite MEAN: its own output parameters
+            elif x in known and out in known and known[x] != known[out]:
                 known[_requantize_after(graph, node)] = known[x]
         elif node.op == "concat" and out in known:
             for i, x in enumerate(list(node.inputs)):
@@ -416,6 +452,31 @@ def assign_params(graph: Graph, act: dict[str, QuantParams], path: str) -> dict[
                 "float model with --calib"
             )
     return known
+
+
+#: float IR ops with a 16x8 kernel (int16 activations in and out; reshape is an alias)
+S16_OPS = frozenset(
+    {"conv2d", "depthwise_conv2d", "fully_connected", "add", "sub", "mul", "max_pool2d", "avg_pool2d"}
+    | {"pad", "concat", "reshape", "transpose"}
+)
+
+
+def _check_16x8(graph: Graph, params: dict[str, QuantParams], path: str) -> None:
+    """int16 (QDQ QInt16) activations map to TFLite's 16x8 kernels: every op touching one must have a
+    16x8 kernel and int16 on all its activation sides (no int8 <-> int16 conversions yet)."""
+    for node in graph.nodes:
+        names = [n for n in node.inputs + node.outputs if n in params]
+        kinds = {params[n].dtype for n in names}
+        if "int16" not in kinds:
+            continue
+        where = f"{path}: node {(node.source_nodes or [node.name])[0]!r} ({node.op})"
+        if node.op not in S16_OPS:
+            raise UnsupportedModelError(
+                f"{where}: its tensors are int16 and {node.op} has no 16x8 kernel "
+                f"(16x8 ops: {', '.join(sorted(S16_OPS))}); quantize it to int8"
+            )
+        if len(kinds) > 1:
+            raise UnsupportedModelError(f"{where}: mixes int8 and int16 tensors; give all its tensors one type")
 
 
 def _propagate(graph: Graph, known: dict[str, QuantParams], shares: set[str]) -> None:

@@ -26,7 +26,7 @@ import numpy as np
 
 from qcompile import op_params
 from qcompile.errors import QCompileError, UnsupportedModelError
-from qcompile.frontends import tflite_luts
+from qcompile.frontends import tflite_luts, tflite_state
 from qcompile.frontends.tflite_ops import TFLITE_OPS
 from qcompile.frontends.tflite_reader import TfliteModel, TfliteOperator, TfliteTensor, read_tflite
 from qcompile.ir import Graph, Node, QuantParams, Tensor
@@ -54,6 +54,7 @@ BUILTIN_OPS = (
     "CONCATENATION",
     "QUANTIZE",
     "DEQUANTIZE",
+    *tflite_state.STATE_OPS,
 )
 
 
@@ -63,8 +64,18 @@ def supported_ops() -> tuple[str, ...]:
 
 
 INT8 = 9
+INT16 = 7
+UINT8 = 3
 INT32 = 2
+INT64 = 4
 FLOAT32 = 0
+#: activation types: int8, and int16 for TFLite's 16x8 scheme (symmetric, zero point 0)
+_ACT_TYPES = {INT8: "int8", INT16: "int16"}
+#: operators with a 16x8 kernel (int16 activations); the others take int8 only
+S16_OPS = frozenset(
+    {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "SUB", "MUL", "AVERAGE_POOL_2D", "MAX_POOL_2D"}
+    | {"RESHAPE", "SQUEEZE", "PAD", "CONCATENATION", "QUANTIZE"}
+)
 _ACT_RANGES: dict[str, tuple[float | None, float | None]] = {
     "NONE": (None, None),
     "RELU": (0.0, None),
@@ -94,19 +105,21 @@ class _Importer:
         self.edge_inputs: dict[int, int] = {}  # QUANTIZE output -> float graph input it replaces
         self.edge_outputs: dict[int, int] = {}  # float graph output -> int8 DEQUANTIZE input
         self.skipped: set[int] = set()
+        self.inits: dict[str, np.ndarray] = {}
 
     # -- checks -------------------------------------------------------------------------
     def _check(self) -> None:
         """One error listing every operator (and float internal) that cannot be compiled."""
         m = self.model
-        problems: list[str] = []
-        if m.num_subgraphs != 1:
-            problems.append(f"model has {m.num_subgraphs} subgraphs (control flow); only one is supported")
+        self.inits, problems = tflite_state.initial_values(m)
         graph_inputs, graph_outputs = set(m.inputs), set(m.outputs)
         for op in m.operators:
             where = f"operator {op.index} ({op.op})"
             if op.op not in supported_ops():
                 problems.append(f"{where}: unsupported operator")
+                continue
+            if op.op in tflite_state.STATE_OPS:
+                problems += tflite_state.check_op(m, op)
                 continue
             if not op.outputs or not [i for i in op.inputs if i >= 0]:
                 problems.append(f"{where}: the operator has no input or no output")
@@ -114,35 +127,33 @@ class _Importer:
             ins = [m.tensors[i] for i in op.inputs if i >= 0]
             outs = [m.tensors[i] for i in op.outputs]
             if op.op == "QUANTIZE" and ins[0].type == FLOAT32:
-                if op.inputs[0] not in graph_inputs or outs[0].type != INT8:
+                if op.inputs[0] not in graph_inputs or outs[0].type not in _ACT_TYPES:
                     problems.append(f"{where}: float -> int8 QUANTIZE is only supported on a graph input")
                 else:
                     self.edge_inputs[op.outputs[0]] = op.inputs[0]
                     self.skipped.add(op.index)
                 continue
+            if op.op == "QUANTIZE" and outs[0].type == UINT8:
+                if op.outputs[0] not in graph_outputs or ins[0].type != INT8 or outs[0].quant is None:
+                    problems.append(f"{where}: int8 -> uint8 QUANTIZE is only supported on a graph output")
+                continue
             if op.op == "DEQUANTIZE":
-                if op.outputs[0] not in graph_outputs or ins[0].type != INT8:
+                if op.outputs[0] not in graph_outputs or ins[0].type not in _ACT_TYPES:
                     problems.append(f"{where}: DEQUANTIZE is only supported on a graph output")
                 else:
                     self.edge_outputs[op.outputs[0]] = op.inputs[0]
                     self.skipped.add(op.index)
                 continue
             activations = [t for t in ins if t.data is None] + outs
-            for t in activations:
-                if t.type != INT8:
-                    problems.append(f"{where}: tensor {t.name!r} is {t.type_name}; only int8 activations are supported")
-                elif t.quant is None:
-                    problems.append(f"{where}: int8 tensor {t.name!r} has no quantization parameters")
-                elif t.quant.scale.size != 1:
-                    problems.append(f"{where}: activation {t.name!r} is quantized per channel")
+            problems += [f"{where}: {p}" for t in activations if (p := _activation_problem(op.op, t))]
         for i in m.inputs:
             t = m.tensors[i]
-            if t.type != INT8 and not any(src == i for src in self.edge_inputs.values()):
+            if t.type not in _ACT_TYPES and not any(src == i for src in self.edge_inputs.values()):
                 problems.append(f"graph input {t.name!r} is {t.type_name} and is not quantized by a QUANTIZE op")
         for i in m.inputs + m.outputs:
             t = m.tensors[i]
-            if t.type == INT8 and t.quant is None:
-                problems.append(f"graph input or output {t.name!r} is int8 without quantization parameters")
+            if t.type in _ACT_TYPES and t.quant is None:
+                problems.append(f"graph input or output {t.name!r} is {t.type_name} without quantization parameters")
         if problems:
             raise UnsupportedModelError(
                 f"{self.path}: {len(problems)} problem(s) prevent compiling this model:\n  "
@@ -156,7 +167,8 @@ class _Importer:
         q = t.quant
         assert q is not None
         if q.scale.size == 1:
-            return QuantParams(np.float64(q.scale[0]), np.int64(q.zero_point[0]))
+            dtype = _ACT_TYPES.get(t.type, "int8") if t.data is None else "int8"
+            return QuantParams(np.float64(q.scale[0]), np.int64(q.zero_point[0]), dtype=dtype)
         return QuantParams(q.scale.astype(np.float64), q.zero_point, axis=q.quantized_dimension)
 
     def name(self, index: int) -> str:
@@ -172,14 +184,15 @@ class _Importer:
                 Tensor(name, tuple(data.shape), str(data.dtype), data, quant=quant, source_name=t.name)
             )
         else:
-            self.graph.add_tensor(Tensor(name, tuple(t.shape), "int8", quant=self.quant(t), source_name=t.name))
+            dtype = _ACT_TYPES.get(t.type, "int8")
+            self.graph.add_tensor(Tensor(name, tuple(t.shape), dtype, quant=self.quant(t), source_name=t.name))
         self.names[index] = name
         return name
 
     def new_activation(self, base: str, shape: tuple[int, ...], like: str) -> str:
         name = self.graph.unique_name(base)
         src = self.graph.tensors[like]
-        self.graph.add_tensor(Tensor(name, tuple(int(d) for d in shape), "int8", quant=src.quant))
+        self.graph.add_tensor(Tensor(name, tuple(int(d) for d in shape), src.dtype, quant=src.quant))
         return name
 
     def add(self, op: TfliteOperator, ir_op: str, inputs: list[str], outputs: list[str], attrs: dict) -> Node:
@@ -193,17 +206,25 @@ class _Importer:
         for i in m.inputs:
             replaced = [q for q, src in self.edge_inputs.items() if src == i]
             self.graph.inputs.append(self.name(replaced[0] if replaced else i))
+        variables = tflite_state.Variables(self, self.inits)
         for op in m.operators:
             if op.index in self.skipped:
                 continue
-            converter = _CONVERTERS.get(op.op) or TFLITE_OPS.get(op.op)
-            assert converter is not None, op.op  # _check refused every other operator
             try:
+                if op.op in tflite_state.STATE_OPS:
+                    variables.convert(op)
+                    continue
+                converter = _CONVERTERS.get(op.op) or TFLITE_OPS.get(op.op)
+                assert converter is not None, op.op  # _check refused every other operator
                 converter(self, op)
             except (ArithmeticError, ValueError, KeyError, IndexError, TypeError) as exc:
                 raise UnsupportedModelError(f"{self.path}: operator {op.index} ({op.op}): {exc}") from exc
         for i in m.outputs:
             self.graph.outputs.append(self.name(self.edge_outputs.get(i, i)))
+        try:
+            variables.finish()
+        except ValueError as exc:
+            raise UnsupportedModelError(f"{self.path}: {exc}") from exc
         self.graph.prune()
         self.graph.validate()
         return self.graph
@@ -220,6 +241,21 @@ class _Importer:
         if act not in _ACT_RANGES:
             raise ValueError(f"fused activation {act} is not supported")
         return op_params.activation_bounds(_ACT_RANGES[act], self.q(out_index))
+
+
+def _activation_problem(op: str, t: TfliteTensor) -> str | None:
+    """Why activation ``t`` of a ``op`` cannot be compiled, or None."""
+    if t.type not in _ACT_TYPES:
+        return f"tensor {t.name!r} is {t.type_name}; only int8 and int16 (16x8) activations are supported"
+    if t.quant is None:
+        return f"{t.type_name} tensor {t.name!r} has no quantization parameters"
+    if t.quant.scale.size != 1:
+        return f"activation {t.name!r} is quantized per channel"
+    if t.type == INT16 and op not in S16_OPS:
+        return f"int16 tensor {t.name!r}: {op} has no 16x8 kernel yet (16x8 operators: {', '.join(sorted(S16_OPS))})"
+    if t.type == INT16 and int(t.quant.zero_point[0]) != 0:
+        return f"int16 tensor {t.name!r} has zero point {int(t.quant.zero_point[0])}; 16x8 needs 0 (TFLM requires it)"
+    return None
 
 
 # ---- padding ---------------------------------------------------------------------------------
@@ -251,7 +287,10 @@ def _weights(imp: _Importer, op: TfliteOperator, channel_axis: int) -> tuple[str
     b_name = None
     if len(op.inputs) > 2 and op.inputs[2] >= 0:
         b = imp.t(op.inputs[2])
-        if b.data is None or b.type != INT32:
+        if imp.t(op.inputs[0]).type == INT16:
+            if b.data is None or b.type != INT64:
+                raise ValueError("a 16x8 layer's bias must be a constant int64 tensor (int32 16x8 biases: not yet)")
+        elif b.data is None or b.type != INT32:
             raise ValueError("bias must be a constant int32 tensor")
         b_name = imp.name(op.inputs[2])
     return imp.name(op.inputs[1]), b_name, w
@@ -363,8 +402,8 @@ def _binary(imp: _Importer, op: TfliteOperator) -> None:
     a, b, y = op.inputs[0], op.inputs[1], op.outputs[0]
     for i in (a, b):
         t = imp.t(i)
-        if t.type != INT8 or t.quant is None or t.quant.scale.size != 1:
-            raise ValueError(f"operand {t.name!r} must be per-tensor int8")
+        if t.type not in _ACT_TYPES or t.quant is None or t.quant.scale.size != 1:
+            raise ValueError(f"operand {t.name!r} must be per-tensor int8 or int16")
     act_min, act_max = imp.act_bounds(op, y)
     qa, qb, qy = imp.q(a), imp.q(b), imp.q(y)
     if op.op in ("ADD", "SUB"):
@@ -426,11 +465,26 @@ def _elementwise(imp: _Importer, op: TfliteOperator) -> None:
         table = tflite_luts.relu6_table(si, zi)
     elif op.op == "HARD_SWISH":
         table = tflite_luts.hard_swish_table(si, zi, so, zo)
+    elif op.op == "QUANTIZE" and imp.t(op.outputs[0]).type == UINT8:
+        table = tflite_luts.requantize_uint8_table(si, zi, so, zo)
+        y = imp.graph.tensors[imp.name(op.outputs[0])]
+        y.dtype, y.quant = "uint8", QuantParams(qo.scale, qo.zero_point, dtype="uint8")
     elif op.op == "QUANTIZE":
+        if INT16 in (imp.t(op.inputs[0]).type, imp.t(op.outputs[0]).type):
+            _requantize(imp, op, si / so, zi, zo)
+            return
         table = tflite_luts.requantize_table(si, zi, so, zo)
     else:  # pragma: no cover - dispatch table and this list agree
         raise ValueError(f"no table for {op.op}")
     _lut(imp, op, table)
+
+
+def _requantize(imp: _Importer, op: TfliteOperator, ratio: float, zi: int, zo: int) -> None:
+    """QUANTIZE from or to int16 (TFLM ``Requantize``; int8 -> int8 stays a lut)."""
+    mult, shift = op_params.requantize_multiplier(ratio)
+    bits = 16 if imp.t(op.outputs[0]).type == INT16 else 8
+    attrs = {"input_offset": -zi, "output_offset": zo, "multiplier": mult, "shift": shift, "output_bits": bits}
+    imp.add(op, "requantize", [imp.name(op.inputs[0])], [imp.name(op.outputs[0])], attrs)
 
 
 def _pad(imp: _Importer, op: TfliteOperator) -> None:

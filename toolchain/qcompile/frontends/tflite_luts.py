@@ -126,6 +126,28 @@ def requantize_table(in_scale: float, in_zp: int, out_scale: float, out_zp: int)
     return _table(multiply_by_quantized_multiplier(_ALL_INT8 - int(in_zp), m, s) + int(out_zp))
 
 
+def leaky_relu_table(in_scale: float, in_zp: int, out_scale: float, out_zp: int, alpha: float) -> np.ndarray:
+    """TFLM int8 LEAKY_RELU: ``d = x - zp_in``; ``MBQM(d, identity)`` for ``d >= 0``, else
+    ``MBQM(d, alpha)``, plus ``zp_out``, clamped. The multipliers are formed in float32 as
+    TFLM's ``Prepare`` does (``input->params.scale * params->alpha / output->params.scale``)
+    and then widened to double."""
+    s_in, s_out, a = np.float32(in_scale), np.float32(out_scale), np.float32(alpha)
+    mi, si = quantize_multiplier(float(np.float32(s_in / s_out)))
+    ma, sa = quantize_multiplier(float(np.float32(np.float32(s_in * a) / s_out)))
+    d = _ALL_INT8 - int(in_zp)
+    pos = multiply_by_quantized_multiplier(d, mi, si)
+    neg = multiply_by_quantized_multiplier(d, ma, sa)
+    return _table(np.where(d >= 0, pos, neg) + int(out_zp))
+
+
+def requantize_uint8_table(in_scale: float, in_zp: int, out_scale: float, out_zp: int) -> np.ndarray:
+    """TFLM int8 -> uint8 QUANTIZE (``Requantize``): the same arithmetic, saturated to [0, 255].
+    The table holds the uint8 results' bytes (as int8), which the ``lut`` kernel copies out."""
+    m, s = quantize_multiplier(float(np.float32(in_scale)) / float(np.float32(out_scale)))
+    values = np.clip(multiply_by_quantized_multiplier(_ALL_INT8 - int(in_zp), m, s) + int(out_zp), 0, 255)
+    return values.astype(np.uint8).view(np.int8)
+
+
 # ---- HARD_SWISH (int16 fixed point) --------------------------------------------------------
 
 

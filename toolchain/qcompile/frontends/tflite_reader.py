@@ -8,9 +8,9 @@ fields (tables, vectors, strings) hold a ``uint32`` offset relative to themselve
 Field slot numbers below are those of ``tensorflow/lite/schema/schema.fbs`` (they never
 change: the schema only appends fields).
 
-Only what the importer needs is decoded: the model's operator codes, subgraph 0
+Only what the importer needs is decoded: the model's operator codes, its subgraphs
 (tensors with their quantization, inputs, outputs, operators with their builtin
-options) and the buffers. Buffers stored outside the flatbuffer (``offset``/``size``,
+options; subgraph 0 is the model, the others are what CALL_ONCE runs) and the buffers. Buffers stored outside the flatbuffer (``offset``/``size``,
 models above 2 GB) are read from the bytes that follow it, as TFLite does.
 """
 
@@ -49,6 +49,7 @@ TENSOR_TYPE_NAMES = {
     8: "COMPLEX64",
     9: "INT8",
     10: "FLOAT64",
+    13: "RESOURCE",
     17: "INT4",
 }
 
@@ -92,6 +93,7 @@ BUILTIN_OPS: dict[int, str] = {
     41: "SUB",
     42: "DIV",
     43: "SQUEEZE",
+    44: "UNIDIRECTIONAL_SEQUENCE_LSTM",
     45: "STRIDED_SLICE",
     49: "SPLIT",
     53: "CAST",
@@ -112,13 +114,18 @@ BUILTIN_OPS: dict[int, str] = {
     98: "LEAKY_RELU",
     114: "QUANTIZE",
     117: "HARD_SWISH",
+    102: "SPLIT_V",
+    129: "CALL_ONCE",
+    142: "VAR_HANDLE",
+    143: "READ_VARIABLE",
+    144: "ASSIGN_VARIABLE",
 }
 
 FUSED_ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
 PADDINGS = {0: "SAME", 1: "VALID"}
 
 # Builtin options tables: union type id -> (table name, [(field, slot, kind, default)]).
-# kind: "b" int8, "B" uint8/bool, "i" int32, "f" float32, "vi" vector of int32.
+# kind: "b" int8, "B" uint8/bool, "i" int32, "f" float32, "vi" vector of int32, "s" string.
 _OPTIONS: dict[int, tuple[str, list[tuple[str, int, str, Any]]]] = {
     1: (
         "Conv2DOptions",
@@ -172,6 +179,23 @@ _OPTIONS: dict[int, tuple[str, list[tuple[str, int, str, Any]]]] = {
     27: ("ReducerOptions", [("keep_dims", 0, "B", 0)]),
     28: ("SubOptions", [("fused_activation_function", 0, "b", 0)]),
     30: ("SqueezeOptions", [("squeeze_dims", 0, "vi", None)]),
+    75: ("LeakyReluOptions", [("alpha", 0, "f", 0.0)]),
+    32: (
+        "StridedSliceOptions",
+        [
+            ("begin_mask", 0, "i", 0),
+            ("end_mask", 1, "i", 0),
+            ("ellipsis_mask", 2, "i", 0),
+            ("new_axis_mask", 3, "i", 0),
+            ("shrink_axis_mask", 4, "i", 0),
+            ("offset", 5, "B", 0),
+        ],
+    ),
+    35: ("SplitOptions", [("num_splits", 0, "i", 0)]),
+    48: ("SliceOptions", []),
+    79: ("SplitVOptions", [("num_splits", 0, "i", 0)]),
+    103: ("CallOnceOptions", [("init_subgraph_index", 0, "i", 0)]),
+    111: ("VarHandleOptions", [("container", 0, "s", ""), ("shared_name", 1, "s", "")]),
     15: ("ResizeBilinearOptions", [("align_corners", 2, "B", 0), ("half_pixel_centers", 3, "B", 0)]),
     19: ("SpaceToDepthOptions", [("block_size", 0, "i", 0)]),
     23: ("GatherOptions", [("axis", 0, "i", 0), ("batch_dims", 1, "i", 0)]),
@@ -222,7 +246,18 @@ class TfliteOperator:
 
 
 @dataclass
+class TfliteSubgraph:
+    index: int
+    tensors: list[TfliteTensor]
+    operators: list[TfliteOperator]
+    inputs: list[int]
+    outputs: list[int]
+
+
+@dataclass
 class TfliteModel:
+    """Subgraph 0's tensors, operators, inputs and outputs; every subgraph in ``subgraphs``."""
+
     version: int
     tensors: list[TfliteTensor]
     operators: list[TfliteOperator]
@@ -230,6 +265,7 @@ class TfliteModel:
     outputs: list[int]
     num_subgraphs: int
     description: str = ""
+    subgraphs: list[TfliteSubgraph] = field(default_factory=list)
 
 
 class _Reader:
@@ -312,6 +348,8 @@ def _options(r: _Reader, op_table: int) -> dict[str, Any]:
         if kind == "vi":
             vec = r.numeric_vector(table, slot, "int32")
             out[fname] = None if vec is None else [int(v) for v in vec]
+        elif kind == "s":
+            out[fname] = r.string(table, slot)
         else:
             out[fname] = r.scalar(table, slot, {"b": "b", "B": "B", "i": "i", "f": "f"}[kind], default)
     if "padding" in out:
@@ -323,7 +361,7 @@ def _options(r: _Reader, op_table: int) -> dict[str, Any]:
 
 
 def read_tflite(data: bytes) -> TfliteModel:
-    """Parse a .tflite flatbuffer (subgraph 0) into plain Python objects.
+    """Parse a .tflite flatbuffer (every subgraph) into plain Python objects.
 
     Every offset, vector length, buffer and tensor index is checked against the file
     before it is followed, so a corrupt file ends in one ``QCompileError`` naming what is
@@ -340,20 +378,32 @@ def read_tflite(data: bytes) -> TfliteModel:
     subgraphs = r.tables(model, 2)
     if not subgraphs:
         raise QCompileError("the .tflite file has no subgraph")
-    sg = subgraphs[0]
-    tensors = [_tensor(r, i, t, buffers) for i, t in enumerate(r.tables(sg, 0))]
-    operators = [_operator(r, i, op, opcodes) for i, op in enumerate(r.tables(sg, 3))]
-    result = TfliteModel(
+    graphs = [_subgraph(r, index, sg, opcodes, buffers) for index, sg in enumerate(subgraphs)]
+    main = graphs[0]
+    return TfliteModel(
         version=int(r.scalar(model, 0, "I", 0)),
-        tensors=tensors,
-        operators=operators,
-        inputs=_ints(r.numeric_vector(sg, 1, "int32")),
-        outputs=_ints(r.numeric_vector(sg, 2, "int32")),
+        tensors=main.tensors,
+        operators=main.operators,
+        inputs=main.inputs,
+        outputs=main.outputs,
         num_subgraphs=len(subgraphs),
         description=r.string(model, 3),
+        subgraphs=graphs,
     )
-    _check_graph(result)
-    return result
+
+
+def _subgraph(
+    r: _Reader, index: int, sg: int, opcodes: list[tuple[str, int]], buffers: list[np.ndarray | None]
+) -> TfliteSubgraph:
+    graph = TfliteSubgraph(
+        index=index,
+        tensors=[_tensor(r, i, t, buffers) for i, t in enumerate(r.tables(sg, 0))],
+        operators=[_operator(r, i, op, opcodes) for i, op in enumerate(r.tables(sg, 3))],
+        inputs=_ints(r.numeric_vector(sg, 1, "int32")),
+        outputs=_ints(r.numeric_vector(sg, 2, "int32")),
+    )
+    _check_graph(graph)
+    return graph
 
 
 def _ints(vec: np.ndarray | None) -> list[int]:
@@ -472,8 +522,8 @@ def _operator(r: _Reader, index: int, op: int, opcodes: list[tuple[str, int]]) -
     )
 
 
-def _check_graph(model: TfliteModel) -> None:
-    """Every tensor index names a tensor of subgraph 0 (-1, "absent", only for operator inputs),
+def _check_graph(model: TfliteSubgraph) -> None:
+    """Every tensor index names a tensor of its subgraph (-1, "absent", only for operator inputs),
     and every operator output is a fresh activation written by that operator alone."""
     n = len(model.tensors)
 
@@ -487,7 +537,7 @@ def _check_graph(model: TfliteModel) -> None:
         for what, indices, optional in (("inputs", op.inputs, True), ("outputs", op.outputs, False)):
             if bad(indices, optional):
                 raise QCompileError(
-                    f"operator {op.index} ({op.op}) {what} name tensors {bad(indices, optional)}, "
+                    f"{_where(model)}operator {op.index} ({op.op}) {what} name tensors {bad(indices, optional)}, "
                     f"but the model has {n} tensors (corrupt file)"
                 )
     written: set[int] = set(model.inputs)
@@ -496,7 +546,11 @@ def _check_graph(model: TfliteModel) -> None:
             t = model.tensors[i]
             if i in written or t.data is not None:
                 raise QCompileError(
-                    f"operator {op.index} ({op.op}) writes tensor {i} ({t.name!r}), which is a constant, a graph "
+                    f"{_where(model)}operator {op.index} ({op.op}) writes tensor {i} ({t.name!r}), which is a constant, a graph "
                     "input or another operator's output (corrupt file)"
                 )
             written.add(i)
+
+
+def _where(graph: TfliteSubgraph) -> str:
+    return f"subgraph {graph.index}: " if graph.index else ""

@@ -19,6 +19,12 @@ cdef extern from "qc_kernels_s16.h":
     int qc_avg_pool2d_s16(const qc_pool_params *p, const int16_t *input, int16_t *output) nogil
     int qc_pad_s16(const qc_pad_params *p, const int16_t *input, int16_t *output) nogil
     int qc_transpose_s16(const qc_transpose_params *p, const int16_t *input, int16_t *output) nogil
+    int qc_requantize_s8_s16(const int8_t *input, int16_t *output, int32_t size, int32_t input_offset,
+                             int32_t output_offset, int32_t multiplier, int32_t shift) nogil
+    int qc_requantize_s16_s8(const int16_t *input, int8_t *output, int32_t size, int32_t input_offset,
+                             int32_t output_offset, int32_t multiplier, int32_t shift) nogil
+    int qc_requantize_s16(const int16_t *input, int16_t *output, int32_t size, int32_t input_offset,
+                          int32_t output_offset, int32_t multiplier, int32_t shift) nogil
 
 
 def _s16(x, name="input"):
@@ -161,4 +167,27 @@ def transpose_s16(x, *, perm):
     out = np.empty(tuple(a.shape[int(i)] for i in perm), dtype=np.int16)
     if out.size and qc_transpose_s16(&p, <const int16_t *>_s16_addr(a), <int16_t *>_s16_addr(out)) != 0:
         raise ValueError("qc_transpose_s16 rejected its parameters")
+    return out
+
+
+def requantize_s16(x, *, input_offset, output_offset, multiplier, shift, output_bits):
+    """qc_requantize_{s8_s16,s16_s8,s16} by the input dtype and output_bits; twin of
+    qcompile.reference.s16.requantize."""
+    cdef int rc
+    cdef int32_t n, io, oo, m, sh
+    a = np.ascontiguousarray(np.asarray(x))
+    if a.dtype not in (np.int8, np.int16) or int(output_bits) not in (8, 16):
+        raise ValueError(f"requantize converts int8/int16 to int8/int16, got {a.dtype} -> {output_bits} bits")
+    out = np.empty(a.shape, dtype=np.int8 if int(output_bits) == 8 else np.int16)
+    n, io, oo, m, sh = int(a.size), int(input_offset), int(output_offset), int(multiplier), int(shift)
+    if a.dtype == np.int8 and out.dtype == np.int16:
+        rc = qc_requantize_s8_s16(<const int8_t *>_s16_addr(a), <int16_t *>_s16_addr(out), n, io, oo, m, sh)
+    elif a.dtype == np.int16 and out.dtype == np.int8:
+        rc = qc_requantize_s16_s8(<const int16_t *>_s16_addr(a), <int8_t *>_s16_addr(out), n, io, oo, m, sh)
+    elif a.dtype == np.int16:
+        rc = qc_requantize_s16(<const int16_t *>_s16_addr(a), <int16_t *>_s16_addr(out), n, io, oo, m, sh)
+    else:
+        raise ValueError("int8 -> int8 requantisation is a lut")
+    if rc != 0:
+        raise ValueError("the C requantize kernel rejected its parameters")
     return out

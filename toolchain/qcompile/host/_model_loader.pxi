@@ -22,6 +22,7 @@ cdef extern from "<dlfcn.h>" nogil:
 
 
 ctypedef int (*_qc_run_io_fn)(const int8_t * const *inputs, int8_t * const *outputs, void *arena) noexcept nogil
+ctypedef void (*_qc_reset_fn)() noexcept nogil
 
 
 cdef int _qc_run_batch(
@@ -60,11 +61,14 @@ cdef class ModelLibrary:
     ``arena_size > 0`` every ``run`` call gets its own arena of that many bytes; with 0 the
     library's static arena is used. Calls on one instance are serialised by a lock (which
     also keeps ``close`` from unloading a running library). ``output_shapes`` (optional)
-    gives per-sample output shapes.
+    gives per-sample output shapes. ``input_dtypes`` / ``output_dtypes`` (optional, default
+    int8 for every tensor) name each tensor's element type: ``"int16"`` for 16x8 I/O, whose
+    buffers go to ``<name>_run_io`` as byte pointers.
     """
 
     cdef void *_handle
     cdef _qc_run_io_fn _fn
+    cdef _qc_reset_fn _reset
     cdef readonly str path
     cdef readonly str name
     cdef readonly tuple input_sizes
@@ -72,13 +76,17 @@ cdef class ModelLibrary:
     cdef readonly Py_ssize_t arena_size
     cdef readonly object output_shapes
     cdef readonly object required_arena_size
+    cdef readonly tuple input_dtypes
+    cdef readonly tuple output_dtypes
     cdef object _lock
 
     def __cinit__(self):
         self._handle = NULL
         self._fn = NULL
+        self._reset = NULL
 
-    def __init__(self, path, name, input_sizes, output_sizes, arena_size=0, *, output_shapes=None):
+    def __init__(self, path, name, input_sizes, output_sizes, arena_size=0, *, output_shapes=None,
+                 input_dtypes=None, output_dtypes=None):
         cdef bytes path_b = _qc_os.fsencode(str(path))
         cdef bytes symbol = (str(name) + "_run_io").encode("ascii")
         cdef void *handle
@@ -89,6 +97,12 @@ cdef class ModelLibrary:
         self.input_sizes = tuple(int(s) for s in input_sizes)
         self.output_sizes = tuple(int(s) for s in output_sizes)
         self.arena_size = int(arena_size)
+        self.input_dtypes = tuple(np.dtype(d) for d in (input_dtypes or ("int8",) * len(self.input_sizes)))
+        self.output_dtypes = tuple(np.dtype(d) for d in (output_dtypes or ("int8",) * len(self.output_sizes)))
+        if len(self.input_dtypes) != len(self.input_sizes) or len(self.output_dtypes) != len(self.output_sizes):
+            raise ValueError("one dtype per input and output")
+        if any(d not in (np.int8, np.uint8, np.int16) for d in self.input_dtypes + self.output_dtypes):
+            raise ValueError("tensor dtypes must be int8, uint8 or int16")
         if not self.input_sizes or not self.output_sizes:
             raise ValueError("a model has at least one input and one output")
         if any(s < 1 for s in self.input_sizes + self.output_sizes) or self.arena_size < 0:
@@ -120,6 +134,9 @@ cdef class ModelLibrary:
             )
         self._handle = handle
         self._fn = <_qc_run_io_fn>sym
+        # A streaming model (persistent state) exports <name>_reset: every batch is one stream
+        # from the model's initial state, as the reference runs it.
+        self._reset = <_qc_reset_fn>dlsym(handle, (str(name) + "_reset").encode("ascii"))
         # Generated libraries also export their arena size: refuse an arena that is too small
         # (the C would write past it).
         size_sym = dlsym(handle, (str(name) + "_arena_size").encode("ascii"))
@@ -141,10 +158,12 @@ cdef class ModelLibrary:
                 dlclose(self._handle)
                 self._handle = NULL
                 self._fn = NULL
+                self._reset = NULL
 
     def run(self, inputs):
         """Run every sample of a batch: ``inputs[i]`` is int8 of shape (batch, ...) holding
-        ``input_sizes[i]`` values per sample. Returns one int8 array per output, shaped
+        ``input_sizes[i]`` values per sample. A model with persistent state is reset first and
+        then runs the samples in order, one call per step. Returns one int8 array per output, shaped
         (batch, output_sizes[j]) or (batch, *output_shapes[j]). Raises RuntimeError naming the
         sample and layer if the model returns a non-zero code."""
         cdef int n_in = len(self.input_sizes)
@@ -169,8 +188,8 @@ cdef class ModelLibrary:
         arrays = []
         for i in range(n_in):
             a = inputs[i]
-            if not isinstance(a, np.ndarray) or a.dtype != np.int8:
-                raise TypeError(f"input {i} must be an int8 numpy array")
+            if not isinstance(a, np.ndarray) or a.dtype != self.input_dtypes[i]:
+                raise TypeError(f"input {i} must be an {self.input_dtypes[i]} numpy array")
             if a.ndim < 1:
                 raise ValueError(f"input {i} needs a leading batch axis")
             arrays.append(np.ascontiguousarray(a))
@@ -183,9 +202,9 @@ cdef class ModelLibrary:
                     f"input {i}: {arrays[i].size // max(batch, 1)} values per sample, expected {self.input_sizes[i]}"
                 )
         if self.output_shapes is not None:
-            outputs = [np.empty((batch, *s), dtype=np.int8) for s in self.output_shapes]
+            outputs = [np.empty((batch, *s), dtype=d) for s, d in zip(self.output_shapes, self.output_dtypes)]
         else:
-            outputs = [np.empty((batch, n), dtype=np.int8) for n in self.output_sizes]
+            outputs = [np.empty((batch, n), dtype=d) for n, d in zip(self.output_sizes, self.output_dtypes)]
         if batch == 0:
             return outputs
         arena_buffer = None
@@ -205,15 +224,17 @@ cdef class ModelLibrary:
                 raise MemoryError()
             for i in range(n_in):
                 in_base[i] = <const int8_t *><uintptr_t>arrays[i].ctypes.data
-                in_size[i] = self.input_sizes[i]
+                in_size[i] = self.input_sizes[i] * self.input_dtypes[i].itemsize  # bytes per sample
             for i in range(n_out):
                 out_base[i] = <int8_t *><uintptr_t>outputs[i].ctypes.data
-                out_size[i] = self.output_sizes[i]
+                out_size[i] = self.output_sizes[i] * self.output_dtypes[i].itemsize
             with self._lock:
                 fn = self._fn
                 if fn == NULL:
                     raise RuntimeError(f"model library {self.path} is closed")
                 with nogil:
+                    if self._reset != NULL:
+                        self._reset()
                     rc = _qc_run_batch(fn, batch, n_in, n_out, in_base, in_size, out_base, out_size,
                                        in_ptrs, out_ptrs, arena, &b_failed)
         finally:

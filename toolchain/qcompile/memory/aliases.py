@@ -21,6 +21,10 @@ that is a reshape of a graph input or of a constant, or of another graph output)
 reshape is *materialised*: it becomes a copy (``copy_reshapes``). A graph output whose
 tensor already lives elsewhere (an output listed twice, or an output that is itself a
 graph input) is filled by a copy after the last step (``output_copies``).
+
+State outputs (``Graph.state``: the new value of a persistent buffer) are never written
+in place: the state buffer is also the state input, which later layers may still read,
+so a state output is an arena tensor copied into the state buffer after the last step.
 """
 
 from __future__ import annotations
@@ -79,7 +83,7 @@ def resolve_aliases(graph: Graph, *, io_in_arena: bool = False) -> Aliases:
     if not io_in_arena:
         for i, name in enumerate(graph.inputs):
             home.setdefault(name, Location("input", index=i))
-        for i, name in enumerate(graph.outputs):
+        for i, name in enumerate(graph.user_outputs):
             if name not in home:
                 home[name] = Location("output", index=i)
     for name, t in graph.tensors.items():

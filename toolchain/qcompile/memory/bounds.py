@@ -16,13 +16,22 @@ from qcompile.ir import Graph
 from qcompile.memory.lifetimes import Buffer
 from qcompile.memory.plan import MemoryPlan
 
-#: RAM the generated code needs besides the arena: none (parameter structs and weights are
-#: const; the runtime keeps no state between calls)
+#: RAM the runtime needs besides the arena and the model's state buffer: none (parameter
+#: structs and weights are const; the kernels keep nothing between calls)
 STATIC_STATE_BYTES = 0
 
 
-def lower_bound(buffers: list[Buffer], steps: int) -> tuple[int, int, tuple[tuple[str, int], ...]]:
+def static_state_bytes(graph: Graph) -> int:
+    """RAM kept between calls besides the arena: the model's state buffer (``Graph.state``)."""
+    return STATIC_STATE_BYTES + graph.state_bytes
+
+
+def lower_bound(
+    buffers: list[Buffer], steps: int, shared: dict[int, int] | None = None
+) -> tuple[int, int, tuple[tuple[str, int], ...]]:
     """``(lower bound, peak step, live buffers there)``; the step is -1 for an empty arena.
+
+    ``shared``: step -> bytes that overlapped outputs share with their input there (counted once).
 
     The live buffers are ``(label, bytes)``, largest first. Graph inputs are live from
     step -1 and output copies until ``steps``: both are clipped to the real steps.
@@ -33,6 +42,9 @@ def lower_bound(buffers: list[Buffer], steps: int) -> tuple[int, int, tuple[tupl
         for s in range(max(b.first, 0), min(b.last, steps) + 1):
             live[s] += b.size
             members[s].append((b.label, b.size))
+    for s, saved in (shared or {}).items():
+        if 0 <= s <= steps:
+            live[s] -= saved
     bound = max(live, default=0)
     peak_step = live.index(bound) if bound else -1
     peak_live = tuple(sorted(members[peak_step], key=lambda m: (-m[1], m[0]))) if peak_step >= 0 else ()
@@ -44,7 +56,8 @@ def check_ram_budget(graph: Graph, plan: MemoryPlan, budget: int) -> None:
     what is live there, so the user knows which tensors to shrink (nothing is written)."""
     if budget < 0:
         raise QCompileError(f"--ram-budget {budget}: give a number of bytes, at least 0")
-    needed = plan.arena_size + STATIC_STATE_BYTES
+    state = static_state_bytes(graph)
+    needed = plan.arena_size + state
     if needed <= budget:
         return
     where = ""
@@ -57,5 +70,5 @@ def check_ram_budget(graph: Graph, plan: MemoryPlan, budget: int) -> None:
         )
     raise QCompileError(
         f"RAM budget exceeded: the model needs {needed:,} B (arena {plan.arena_size:,} B + static state "
-        f"{STATIC_STATE_BYTES} B, lower bound {plan.lower_bound:,} B) but --ram-budget is {budget:,} B{where}"
+        f"{state:,} B, lower bound {plan.lower_bound:,} B) but --ram-budget is {budget:,} B{where}"
     )

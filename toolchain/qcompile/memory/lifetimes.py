@@ -29,8 +29,10 @@ class Buffer:
     last: int
     tensors: list[str]  # the group's tensors, or [node name] for a scratch buffer
     offset: int = -1
-    #: tensor -> its offset inside the buffer when not 0 (overlapped buffers, memory.overlap)
-    rel: dict[str, int] = field(default_factory=dict)
+    #: overlapped in-place (memory.overlap): partner buffer key -> (largest output offset minus
+    #: input offset, contract); ``below`` on the output's buffer, ``above`` on the input's
+    below: dict[str, tuple[int, str]] = field(default_factory=dict)
+    above: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     @property
     def is_scratch(self) -> bool:

@@ -26,12 +26,14 @@ its kernels keeps (:meth:`qcompile.codegen.families.KernelFamily.overlap_contrac
   count and ``D`` a whole number ``s`` of pixels, channel ``c`` of output ``o`` lands on
   channel ``c`` of input pixel ``o + s``; safe when ``o + s <= m[o]`` for every ``o``.
 
-:func:`merge_overlaps` applies this in schedule order: when a node with a contract reads
-its input buffer for the last time and creates its output buffer, the two buffers become
-one (the output at ``D`` bytes from the input, ``D`` the largest safe offset rounded down
-to the arena alignment), when that is smaller than the two apart. Chains merge again, so a
+:func:`find_overlaps` marks, in schedule order, each node with a contract that reads its
+input buffer for the last time and creates its output buffer: the two buffers may then
+overlap, with ``D`` at most the largest safe offset rounded down to the arena alignment
+(exactly it for ``CHANNEL``, whose ``D`` must stay a whole number of pixels), or not
+overlap at all. Placement (:mod:`qcompile.memory.placement`) honours that; each pair only
+constrains its own two buffers, so a chain does not have to drift. Chains merge again, so a
 whole depthwise/pointwise chain is one buffer of one tensor plus the accumulated gaps.
-Batch must be 1. A merged buffer keeps each tensor's offset in it (:attr:`Buffer.rel`).
+Batch must be 1.
 """
 
 from __future__ import annotations
@@ -145,46 +147,52 @@ def max_offset(w: Window, contract: str, alignment: int) -> int | None:
     return bound // step * step
 
 
-def merge_overlaps(
+def find_overlaps(
     graph: Graph,
     groups: dict[str, Buffer],
     aliases: Aliases,
     contracts: Mapping[str, str],
     alignment: int,
-) -> dict[str, int]:
-    """Merge each eligible node's output buffer into its dying input's (module doc).
+) -> dict[str, tuple[Buffer, Buffer, int]]:
+    """Let each eligible node's output buffer overlap its dying input's (module doc).
 
     ``contracts``: node name -> :data:`PIXELS` or :data:`CHANNEL` for the nodes whose kernel
-    keeps that access order. Returns node name -> ``D`` (output offset minus input offset).
+    keeps that access order. Marks the pair on the buffers (``Buffer.below`` / ``above``,
+    which placement honours) and returns node name -> (input buffer, output buffer, largest
+    safe ``D``).
     """
-    chosen: dict[str, int] = {}
+    chosen: dict[str, tuple[Buffer, Buffer, int]] = {}
     for step, node in enumerate(graph.nodes):
         contract = contracts.get(node.name)
         w = window_of(graph, node) if contract else None
         if w is None or not node.inputs[0]:
             continue
-        x, y = node.inputs[0], node.outputs[0]
-        rx, ry = aliases.find(x), aliases.find(y)
+        rx, ry = aliases.find(node.inputs[0]), aliases.find(node.outputs[0])
         a, b = groups.get(rx), groups.get(ry)
         if a is None or b is None or rx == ry or a.last != step or b.first != step:
             continue
         if any(i and aliases.find(i) in (rx, ry) for i in node.inputs[1:]):
             continue
         d = max_offset(w, contract, alignment)
-        if d is None:
+        if d is None or _shared(a.size, b.size, d) <= 0:
             continue
-        delta = a.rel.get(x, 0) + d - b.rel.get(y, 0)  # b's start relative to a's
-        lo, hi = min(0, delta), max(a.size, delta + b.size)
-        if hi - lo >= a.size + b.size:
-            continue
-        a.rel = {t: a.rel.get(t, 0) - lo for t in a.tensors}
-        a.rel.update({t: b.rel.get(t, 0) + delta - lo for t in b.tensors})
-        a.tensors.extend(b.tensors)
-        a.size, a.last = hi - lo, max(a.last, b.last)
-        del groups[ry]
-        aliases.groups.attach(ry, rx)
-        chosen[node.name] = d
+        b.below[a.key] = (d, contract)
+        a.above[b.key] = (d, contract)
+        chosen[node.name] = (a, b, d)
     return chosen
+
+
+def _shared(in_size: int, out_size: int, d: int) -> int:
+    """Bytes an output at ``d`` from its input shares with it."""
+    return max(0, min(in_size, d + out_size) - max(0, d))
+
+
+def shared_bytes(chosen: Mapping[str, tuple[Buffer, Buffer, int]], steps: Mapping[str, int]) -> dict[int, int]:
+    """Step -> bytes the overlapped pairs there share at best (for the lower bound)."""
+    result: dict[int, int] = {}
+    for name, (a, b, d) in chosen.items():
+        result[steps[name]] = result.get(steps[name], 0) + _shared(a.size, b.size, d)
+    return result
 
 
 __all__ = [
@@ -195,6 +203,7 @@ __all__ = [
     "Window",
     "first_reads",
     "max_offset",
-    "merge_overlaps",
+    "find_overlaps",
+    "shared_bytes",
     "window_of",
 ]

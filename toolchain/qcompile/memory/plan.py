@@ -7,6 +7,7 @@ check, tests) depend on what a plan *is*, not on how it was computed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,8 @@ class MemoryPlan:
     ``overlaps``: node name -> output offset minus input offset for nodes whose output
     overlaps the input they consume (:mod:`qcompile.memory.overlap`);
     ``below_bound_arena``: the arena of the overlapped plan when it is smaller but was not
-    chosen (no ``--ram-budget`` asked for it), else 0.
+    chosen (no ``--ram-budget`` asked for it), else 0; ``streams``: consumer node name ->
+    :class:`qcompile.memory.streams.Stream` for row-streamed pairs.
     """
 
     arena_size: int
@@ -60,6 +62,7 @@ class MemoryPlan:
     io_in_arena: bool = False
     overlaps: dict[str, int] = field(default_factory=dict)
     below_bound_arena: int = 0
+    streams: dict[str, Any] = field(default_factory=dict)
 
     def location(self, tensor: str) -> Location:
         return self.locations[tensor]

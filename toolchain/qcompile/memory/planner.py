@@ -26,10 +26,11 @@ from qcompile.memory.aliases import Aliases, resolve_aliases
 from qcompile.memory.bounds import lower_bound
 from qcompile.memory.inplace import merge_inplace
 from qcompile.memory.lifetimes import Buffer, arena_buffers, arena_end, referenced_tensors, scratch_buffer
-from qcompile.memory.overlap import merge_overlaps
+from qcompile.memory.overlap import find_overlaps, shared_bytes
 from qcompile.memory.placement import place
 from qcompile.memory.plan import Location, MemoryPlan
 from qcompile.memory.row_bands import ALL_DIRECT, find_splits, plan_row_bands
+from qcompile.memory.streams import apply_streams
 
 
 def plan_memory(
@@ -41,6 +42,8 @@ def plan_memory(
     budget: int | None = None,
     io_in_arena: bool = False,
     overlap: Mapping[str, str] | None = None,
+    streams: Collection[int] = (),
+    stream_ops: Collection[str] = (),
 ) -> MemoryPlan:
     """Assign a location to every activation and an arena offset to every intermediate.
 
@@ -52,7 +55,9 @@ def plan_memory(
     outputs are arena buffers too (the TFLM-style API), so the arena is all the RAM the
     model needs and the input's bytes are reused once it is consumed. ``overlap``: node
     name -> access-order contract (:mod:`~qcompile.memory.overlap`) of the nodes whose
-    output may overlap their dying input (those then run without row bands).
+    output may overlap their dying input (those then run without row bands). ``streams``:
+    steps whose node runs row-streamed with the previous one, among the nodes
+    ``stream_ops`` names (:mod:`~qcompile.memory.streams`).
     """
     if alignment < 1 or alignment & (alignment - 1):
         raise QCompileError(f"alignment must be a power of two, got {alignment}")
@@ -61,20 +66,23 @@ def plan_memory(
     referenced = referenced_tensors(graph)
     groups = arena_buffers(graph, aliases, referenced)
     inplace = merge_inplace(graph, groups, aliases)
-    overlaps = merge_overlaps(graph, groups, aliases, overlap or {}, alignment)
-    buffers = [b for b in groups.values() if b.size > 0]
+    pairs = find_overlaps(graph, groups, aliases, overlap or {}, alignment)
     scratch_sizes = {n.name: int(scratch.get(n.name, 0)) for n in nodes if int(scratch.get(n.name, 0)) > 0}
-    # an overlapped node keeps its whole-block kernel (row-band direct rows read as they write)
-    splits = {
-        k: v for k, v in find_splits(graph, row_split_ops, scratch_sizes, groups, aliases).items() if k not in overlaps
-    }
     all_scratch = [
         scratch_buffer(step, n.name, scratch_sizes[n.name]) for step, n in enumerate(nodes) if n.name in scratch_sizes
     ]
+    chosen = apply_streams(graph, streams, groups, all_scratch, aliases, stream_ops) if streams else {}
+    # overlapped and streamed nodes keep their whole-block kernels (row-band direct rows read as they write)
+    keep = set(pairs) | set(chosen) | {s.producer for s in chosen.values()}
+    splits = {
+        k: v for k, v in find_splits(graph, row_split_ops, scratch_sizes, groups, aliases).items() if k not in keep
+    }
+    buffers = [b for b in groups.values() if b.size > 0]
     place(buffers + all_scratch, alignment)
     scratch_bufs, row_bands = plan_row_bands(nodes, splits, buffers, all_scratch, alignment, budget)
+    steps = {n.name: i for i, n in enumerate(nodes)}
     bound, peak_step, peak_live = lower_bound(
-        buffers + [b for b in scratch_bufs if b.tensors[0] not in splits], len(nodes)
+        buffers + [b for b in scratch_bufs if b.tensors[0] not in splits], len(nodes), shared_bytes(pairs, steps)
     )
     locations, offsets, lifetimes = _resolve_locations(referenced, aliases, groups)
     return MemoryPlan(
@@ -93,7 +101,8 @@ def plan_memory(
         peak_step=peak_step if peak_step < len(nodes) else len(nodes) - 1,
         peak_live=peak_live,
         io_in_arena=io_in_arena,
-        overlaps=overlaps,
+        overlaps={name: b.offset - a.offset for name, (a, b, _) in pairs.items()},
+        streams=chosen,
     )
 
 
@@ -110,7 +119,7 @@ def _resolve_locations(
             locations[name] = aliases.home[root]
         else:
             buf = groups[root]
-            off = max(buf.offset, 0) + buf.rel.get(name, 0)
+            off = max(buf.offset, 0)
             locations[name] = Location("arena", offset=off)
             offsets[name] = off
             lifetimes[name] = (buf.first, buf.last)

@@ -84,10 +84,10 @@ def split_geometry(graph: Graph, node: Node, step: int, groups: dict[str, Buffer
     ry, rx = aliases.find(y), aliases.find(x)
     others = {aliases.find(i) for i in node.inputs[1:] if i}
     out_buf = groups.get(ry)
-    if out_buf is not None and (out_buf.first != step or ry in others or ry == rx or out_buf.rel):
+    if out_buf is not None and (out_buf.first != step or ry in others or ry == rx or out_buf.below or out_buf.above):
         out_buf = None
     in_buf = groups.get(rx)
-    if in_buf is not None and (in_buf.last != step or rx in others or rx == ry or in_buf.rel):
+    if in_buf is not None and (in_buf.last != step or rx in others or rx == ry or in_buf.below or in_buf.above):
         in_buf = None
     return Split(
         out_h=int(ys[1]),

@@ -134,6 +134,7 @@ SCHEMAS: dict[str, OpSchema] = {
         OpSchema("transpose", ("perm",), structs=("qc_transpose_params",)),
         OpSchema("reshape", ("shape",), alias=True),
         OpSchema("copy", ()),
+        OpSchema("strided_slice", ("begin", "size", "strides"), structs=("qc_strided_slice_params",)),
         OpSchema(
             "conv2d_add", _CONV2D_ADD_ATTRS, inplace=(3,), scratch_shapes=2, structs=("qc_conv_params", "qc_add_params")
         ),
@@ -149,6 +150,7 @@ SCHEMAS: dict[str, OpSchema] = {
         OpSchema("transpose_conv2d", TRANSPOSE_CONV_ATTRS, structs=("qc_conv_params",)),
         OpSchema("batch_matmul", BATCH_MATMUL_ATTRS, structs=("qc_batch_matmul_params",)),
         OpSchema("layer_norm", LAYER_NORM_ATTRS, structs=("qc_layer_norm_params",)),
+        OpSchema("requantize", ("input_offset", "output_offset", "multiplier", "shift", "output_bits")),
     )
 }
 
@@ -190,6 +192,12 @@ def check_attrs(op: str, attrs: dict[str, Any], error: type[Exception] = ValueEr
             [f"unknown {op} attributes {unknown}"] if unknown else []
         )
         raise error("; ".join(parts))
+
+
+def is_s16(graph: Any, node: Any) -> bool:
+    """The node runs a 16x8 kernel (``qc_<op>_s16``, ``reference/s16.py``): its first input is
+    an int16 activation. Fusions, kernel families and scratch leave such nodes alone."""
+    return bool(node.inputs) and graph.tensors[node.inputs[0]].dtype == "int16"
 
 
 def split_conv_add(attrs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], int]:

@@ -253,6 +253,14 @@ def transpose_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[s
     return {"in_shape": in5, "perm": perm5}
 
 
+def strided_slice_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """``qc_strided_slice_params``: right-aligned rank-5 input shape, begin, output shape, strides."""
+    in5, begin5, out5, strides5 = op_params.strided_slice_layout(
+        x_shape, attrs["begin"], attrs["size"], attrs["strides"]
+    )
+    return {"in_shape": in5, "begin": begin5, "out_shape": out5, "strides": strides5}
+
+
 def mean_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, int]:
     """``qc_mean_params``: TFLite MEAN over H and W of an ``[N,H,W,C]`` tensor."""
     n, h, w, c = _shape(x_shape, 4, "x")

@@ -115,11 +115,15 @@ class ModelFolder:
         from qcompile.host._runtime import ModelLibrary
         from qcompile.host.build import build_host_library
 
-        sizes_in = [self.graph.tensors[name].size for name in self.graph.inputs]
-        sizes_out = [self.graph.tensors[name].size for name in self.graph.outputs]
+        sizes_in = [self.graph.tensors[name].size for name in self.graph.user_inputs]
+        sizes_out = [self.graph.tensors[name].size for name in self.graph.user_outputs]
         with tempfile.TemporaryDirectory(prefix="qcompile-hostbuild-") as build_dir:
             lib = build_host_library(self.path, name=self.c_name, build_dir=Path(build_dir), **build_options)
-            yield ModelLibrary(str(lib), self.c_name, sizes_in, sizes_out, 0)
+            dtypes_in = [self.graph.tensors[name].dtype for name in self.graph.user_inputs]
+            dtypes_out = [self.graph.tensors[name].dtype for name in self.graph.user_outputs]
+            yield ModelLibrary(
+                str(lib), self.c_name, sizes_in, sizes_out, 0, input_dtypes=dtypes_in, output_dtypes=dtypes_out
+            )
 
     def run_host(self, quantized: Sequence[np.ndarray]) -> list[Any]:
         """``[output][sample]`` of the host build on int8 inputs (one array per graph input)."""

@@ -63,10 +63,13 @@ def int8_inputs(graph: Graph, data: Path | None, n: int, *, seed: int = 0) -> li
     single array / ``x``); int8 arrays are taken as already quantized, float arrays are
     quantized with the input's parameters.
     """
-    tensors = [graph.tensors[name] for name in graph.inputs]
+    tensors = [graph.tensors[name] for name in graph.user_inputs]
     if data is None:
         rng = np.random.default_rng(seed)
-        return [rng.integers(-128, 128, size=(n, *t.shape[1:]), dtype=np.int64).astype(np.int8) for t in tensors]
+        return [
+            rng.integers(np.iinfo(t.dtype).min, np.iinfo(t.dtype).max + 1, size=(n, *t.shape[1:])).astype(t.dtype)
+            for t in tensors
+        ]
     path = Path(data)
     if not path.exists():
         raise QCompileError(f"{path}: no such file")
@@ -80,12 +83,12 @@ def int8_inputs(graph: Graph, data: Path | None, n: int, *, seed: int = 0) -> li
             if arr.size % sample or arr.size == 0:
                 raise QCompileError(f"{path.name}: array {key!r} of shape {arr.shape} does not hold inputs {t.shape}")
             arr = arr.reshape((-1, *t.shape[1:]))
-            if arr.dtype == np.int8:
+            if arr.dtype == np.dtype(t.dtype):
                 q = arr
             elif arr.dtype.kind == "f":
                 q = t.quant.quantize(arr)
             else:
-                raise QCompileError(f"{path.name}: array {key!r} is {arr.dtype}; give int8 or float values")
+                raise QCompileError(f"{path.name}: array {key!r} is {arr.dtype}; give {t.dtype} or float values")
             result.append(np.ascontiguousarray(q[:n]))
     m = min(len(a) for a in result)
     return [a[:m] for a in result]
@@ -117,7 +120,7 @@ def int8_samples(folder: ModelFolder, data: Path | None, limit: int | None) -> S
         source = f"{data} (--data), {n} samples"
     else:
         source = (
-            f"{n} random int8 inputs (seed 0): {folder.path} was compiled from a .tflite, which carries no "
+            f"{n} random {quantized[0].dtype} inputs (seed 0): {folder.path} was compiled from a .tflite, which carries no "
             "data; pass --data X.npz for real inputs"
         )
     return Samples(quantized=quantized, n=n, source=source)
@@ -127,6 +130,11 @@ def _float_data_path(folder: ModelFolder, data: Path | None) -> tuple[Path, str]
     if data is not None:
         return Path(data), "--data"
     recorded = folder.calibration_data
+    if recorded is None and folder.meta.get("source_format") == "onnx-qdq":
+        raise QCompileError(
+            f"no input data: {folder.path} was compiled from a pre-quantized ONNX model, without calibration "
+            "data; pass --data inputs.npz (one float array per model input, labels `y` optional)"
+        )
     if recorded is None or not recorded.exists():
         raise QCompileError(
             f"no input data: pass --data inputs.npz (the calibration file recorded at compile time, "
@@ -149,7 +157,7 @@ def load_samples(folder: ModelFolder, data: Path | None, limit: int | None) -> S
         raise QCompileError(f"{data_path}: no samples")
     float_inputs = {k: v[:n] for k, v in float_inputs.items()}
     quantized = []
-    for name in graph.inputs:
+    for name in graph.user_inputs:
         t = graph.tensors[name]
         key = t.source_name if t.source_name in float_inputs else next(iter(float_inputs))
         quantized.append(np.ascontiguousarray(t.quant.quantize(to_physical(t, float_inputs[key]))))

@@ -21,10 +21,11 @@ from qcompile import op_params
 from qcompile.errors import QCompileError
 from qcompile.ir import Graph, Node, QuantParams, Tensor, round_half_away
 from qcompile.quant.converters import QUANT_CONVERTERS
+from qcompile.quant.global_mean import prefer_mean
 
 # Ops whose output must carry exactly the input's quantization (TFLite spec): they move
 # or select int8 values without arithmetic.
-SHARES_INPUT_PARAMS = {"max_pool2d", "avg_pool2d", "reshape", "transpose", "pad", "copy"}
+SHARES_INPUT_PARAMS = {"max_pool2d", "avg_pool2d", "reshape", "transpose", "pad", "copy", "strided_slice"}
 # Ops whose activation inputs and output all share one set of parameters: concat copies
 # bytes, maximum/minimum compare stored values (TFLM).
 _SHARES_ALL_PARAMS = {"concat", "maximum", "minimum"}
@@ -54,6 +55,8 @@ class QuantConfig:
     weight_codes: Mapping[str, np.ndarray] = field(default_factory=dict)
     weight_scales: Mapping[str, np.ndarray] = field(default_factory=dict)
     bias_codes: Mapping[str, np.ndarray] = field(default_factory=dict)
+    act_bits: int = 8  # 16: TFLite's 16x8 scheme for the whole model (symmetric int16 activations)
+    act_bits_for: Mapping[str, int] = field(default_factory=dict)  # tensor or node name -> 8 or 16
 
 
 def symmetric_activation_params(lo: float, hi: float) -> QuantParams:
@@ -65,6 +68,16 @@ def symmetric_activation_params(lo: float, hi: float) -> QuantParams:
     if max_abs < 127.0 * float(np.finfo(np.float32).tiny):
         max_abs = 1.0
     return QuantParams(np.float64(_f32(max_abs / 127.0)), np.int64(0))
+
+
+def int16_activation_params(lo: float, hi: float) -> QuantParams:
+    """16x8 activations: symmetric int16, zero point 0, scale = float32(max(|lo|, |hi|) / 32767)."""
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise QCompileError(f"calibration range [{lo}, {hi}] is not finite")
+    max_abs = max(abs(float(lo)), abs(float(hi)))
+    if max_abs < 32767.0 * float(np.finfo(np.float32).tiny):
+        max_abs = 1.0
+    return QuantParams(np.float64(_f32(max_abs / 32767.0)), np.int64(0), dtype="int16")
 
 
 def activation_params(lo: float, hi: float) -> QuantParams:
@@ -104,10 +117,12 @@ def quantize_weights(w: np.ndarray, q: QuantParams) -> np.ndarray:
     return np.clip(values, -127, 127).astype(np.int8)
 
 
-def quantize_bias(b: np.ndarray, input_scale: float, w_scale: np.ndarray) -> np.ndarray:
+def quantize_bias(b: np.ndarray, input_scale: float, w_scale: np.ndarray, dtype: str = "int32") -> np.ndarray:
+    """Bias at ``input_scale * w_scale``, saturated to int32 (int64 for 16x8 layers)."""
     bias_scale = input_scale * w_scale
     values = round_half_away(b.astype(np.float64) / bias_scale)
-    return np.clip(values, np.iinfo(np.int32).min, np.iinfo(np.int32).max).astype(np.int32)
+    info = np.iinfo(dtype)
+    return np.clip(values, float(info.min), float(info.max)).astype(dtype)
 
 
 class _Groups:
@@ -130,9 +145,18 @@ class _Groups:
 
 
 def assign_activation_params(
-    graph: Graph, ranges: Mapping[str, tuple[float, float]], *, symmetric: bool = False
+    graph: Graph,
+    ranges: Mapping[str, tuple[float, float]],
+    *,
+    symmetric: bool = False,
+    bits: int = 8,
+    bits_for: Mapping[str, int] | None = None,
 ) -> dict[str, QuantParams]:
-    """Quant params for every activation tensor, honouring the spec's sharing constraints."""
+    """Quant params for every activation tensor, honouring the spec's sharing constraints.
+
+    ``bits`` is the activation width of the model; ``bits_for`` (tensor name -> 8 or 16)
+    overrides it for a tensor's whole sharing group (16 wins inside a group)."""
+    bits_for = bits_for or {}
     groups = _Groups()
     fixed: dict[str, QuantParams] = {}
     for node in graph.nodes:
@@ -163,7 +187,11 @@ def assign_activation_params(
                 )
             lo = min(ranges[n][0] for n in names if n in ranges)
             hi = max(ranges[n][1] for n in names if n in ranges)
-            q = symmetric_activation_params(lo, hi) if symmetric else activation_params(lo, hi)
+            widths = {bits_for[n] for n in names if n in bits_for}
+            if (16 in widths) or (bits == 16 and not widths):
+                q = int16_activation_params(lo, hi)
+            else:
+                q = symmetric_activation_params(lo, hi) if symmetric else activation_params(lo, hi)
         for n in names:
             params[n] = q
     return params
@@ -182,14 +210,21 @@ def quantize(
     model's, :mod:`qcompile.frontends.onnx_qdq`): no range is read then."""
     config = config or QuantConfig()
     qgraph = graph.copy()
+    if config.act_bits not in (8, 16):
+        raise QCompileError(f"--act-bits {config.act_bits}: activations are 8 or 16 bits")
+    bits_for = resolve_act_bits(qgraph, config.act_bits_for)
     if params is None:
-        act_q = assign_activation_params(qgraph, ranges, symmetric=config.symmetric_activations)
+        prefer_mean(qgraph, ranges)
+        act_q = assign_activation_params(
+            qgraph, ranges, symmetric=config.symmetric_activations, bits=config.act_bits, bits_for=bits_for
+        )
     else:
         act_q = dict(params)
     for name, q in act_q.items():
         t = qgraph.tensors[name]
         t.quant = q
         t.dtype = q.dtype
+    _insert_conversions(qgraph, ranges)
 
     for node in qgraph.nodes:
         converter = _CONVERTERS.get(node.op) or QUANT_CONVERTERS.get(node.op)
@@ -244,12 +279,13 @@ def _convert_weighted(graph: Graph, node: Node, channel_axis: int, config: Quant
     w_int = quantize_weights(w, wq) if codes is None else np.asarray(codes, dtype=np.int8)
     in_scale = in_q.scalar_scale()
     bias = graph.tensors[b_name].data if b_name else np.zeros(out_channels, dtype=np.float32)
-    b_int = quantize_bias(bias, in_scale, wq.scale)
+    b_type = "int64" if in_q.dtype == "int16" else "int32"  # TFLite 16x8: int64 bias
+    b_int = quantize_bias(bias, in_scale, wq.scale, b_type)
     if node.name in config.bias_codes:
-        b_int = np.asarray(config.bias_codes[node.name], dtype=np.int32)
+        b_int = np.asarray(config.bias_codes[node.name], dtype=b_type)
     new_w = _replace_constant(graph, w_name, w_int, wq, "int8")
-    bias_q = QuantParams(in_scale * wq.scale, np.zeros(out_channels, dtype=np.int64), axis=0, dtype="int32")
-    new_b = _replace_constant(graph, b_name or f"{node.name}_bias", b_int, bias_q, "int32")
+    bias_q = QuantParams(in_scale * wq.scale, np.zeros(out_channels, dtype=np.int64), axis=0, dtype=b_type)
+    new_b = _replace_constant(graph, b_name or f"{node.name}_bias", b_int, bias_q, b_type)
     mult, shift = op_params.channel_multipliers(in_scale, wq.scale, out_q.scalar_scale())
     act_min, act_max = _bounds(node, out_q)
     attrs = dict(node.attrs)
@@ -272,8 +308,10 @@ def _quantize_operand(graph: Graph, node: Node, index: int) -> QuantParams:
     t = graph.tensors[name]
     if not t.is_constant:
         return _q(graph, name)
-    q = activation_params(float(np.min(t.data)), float(np.max(t.data)))
-    node.inputs[index] = _replace_constant(graph, name, q.quantize(t.data), q, "int8")
+    lo, hi = float(np.min(t.data)), float(np.max(t.data))
+    int16 = graph.tensors[node.outputs[0]].dtype == "int16"
+    q = int16_activation_params(lo, hi) if int16 else activation_params(lo, hi)
+    node.inputs[index] = _replace_constant(graph, name, q.quantize(t.data), q, q.dtype)
     return q
 
 
@@ -317,7 +355,7 @@ def _convert_elementwise(graph: Graph, node: Node) -> None:
 def _convert_pad(graph: Graph, node: Node) -> None:
     q = _q(graph, node.inputs[0])
     value = float(node.attrs.get("value", 0.0))
-    pad_value = int(np.clip(round_half_away(value / q.scalar_scale()) + q.scalar_zero_point(), -128, 127))
+    pad_value = int(np.clip(round_half_away(value / q.scalar_scale()) + q.scalar_zero_point(), q.qmin, q.qmax))
     node.attrs = {"pads": tuple(tuple(int(v) for v in p) for p in node.attrs["pads"]), "pad_value": pad_value}
 
 
@@ -347,4 +385,94 @@ _CONVERTERS = {
     "transpose": _keep,
     "reshape": _keep,
     "copy": _keep,
+    "requantize": _keep,  # made by _int8_islands with its integer attributes
 }
+
+
+#: float-IR ops with a 16x8 kernel; every other op (softmax, tables, and any op added without
+#: one) runs in int8 behind requantize nodes whatever the widths asked for
+_S16_OPS = frozenset(
+    {"conv2d", "depthwise_conv2d", "fully_connected", "add", "sub", "mul", "max_pool2d", "avg_pool2d"}
+    | {"concat", "pad", "transpose", "reshape", "copy"}
+)
+
+
+def _int8_only(node: Node) -> bool:
+    return node.op not in _S16_OPS
+
+
+#: ops whose output shares its inputs' parameters: a converted input takes the output's
+_SHARING = SHARES_INPUT_PARAMS | _SHARES_ALL_PARAMS
+
+
+def resolve_act_bits(graph: Graph, act_bits_for: Mapping[str, int]) -> dict[str, int]:
+    """``{IR tensor: bits}`` from ``--act-bits-for NAME=BITS``: a NAME is an activation (IR or
+    source model name) or a node (IR or source model name: its outputs)."""
+    result: dict[str, int] = {}
+    for name, bits in act_bits_for.items():
+        if int(bits) not in (8, 16):
+            raise QCompileError(f"--act-bits-for {name}={bits}: activations are 8 or 16 bits")
+        hits = [t.name for t in graph.activations() if name in (t.name, t.source_name)]
+        hits += [o for n in graph.nodes if name == n.name or name in n.source_nodes for o in n.outputs]
+        if not hits:
+            known = sorted({t.source_name or t.name for t in graph.activations()})
+            raise QCompileError(f"--act-bits-for {name}={bits}: no activation or node named {name!r}; known: {known}")
+        result.update(dict.fromkeys(hits, int(bits)))
+    return result
+
+
+def _insert_conversions(graph: Graph, ranges: Mapping[str, tuple[float, float]]) -> None:
+    """Where precision changes, a requantize (TFLite QUANTIZE int8 <-> int16) in front of the
+    reader: every node computes in its output's width (16x8 kernels take int16 in and out),
+    and an op without a 16x8 kernel computes in int8, its int16 output produced by a requantize
+    after it. A converted input gets the reader's output parameters when the reader shares them
+    (pools, reshape, concat, ...), else parameters from the tensor's calibrated range."""
+    for node in [n for n in graph.nodes if _int8_only(n)]:
+        out = graph.tensors[node.outputs[0]]
+        if out.dtype == "int16":
+            q8 = activation_params(*ranges.get(out.name, (-1.0, 1.0)))
+            narrow = graph.unique_name(f"{out.name}_int8")
+            graph.add_tensor(Tensor(narrow, tuple(out.shape), "int8", quant=q8, source_name=out.source_name))
+            graph.tensors[narrow].source_perm = out.source_perm
+            node.outputs = [narrow]
+            _add_requantize(graph, narrow, out.name, after=node)
+    for node in list(graph.nodes):
+        if node.op == "requantize":
+            continue
+        width = "int8" if _int8_only(node) else graph.tensors[node.outputs[0]].dtype
+        for i, name in enumerate(node.inputs):
+            t = graph.tensors.get(name) if name else None
+            if t is None or t.is_constant or t.dtype == width:
+                continue
+            if node.op in _SHARING:
+                q = _q(graph, node.outputs[0])
+            else:
+                lo, hi = ranges.get(name, (-1.0, 1.0))
+                q = int16_activation_params(lo, hi) if width == "int16" else activation_params(lo, hi)
+            node.inputs[i] = _requantize_node(graph, name, q, before=node)
+
+
+def _requantize_node(graph: Graph, src: str, q: QuantParams, *, before: Node) -> str:
+    """A new tensor with parameters ``q`` holding ``src`` requantized, computed just before ``before``."""
+    t = graph.tensors[src]
+    name = graph.unique_name(f"{src}_{q.dtype}")
+    graph.add_tensor(Tensor(name, tuple(t.shape), q.dtype, quant=q, source_name=t.source_name))
+    graph.tensors[name].source_perm = t.source_perm
+    _add_requantize(graph, src, name, before=before)
+    return name
+
+
+def _add_requantize(graph: Graph, src: str, dst: str, *, before: Node | None = None, after: Node | None = None) -> None:
+    qi, qo = _q(graph, src), _q(graph, dst)
+    mult, shift = op_params.requantize_multiplier(qi.scalar_scale() / qo.scalar_scale())
+    attrs = {
+        "input_offset": -qi.scalar_zero_point(),
+        "output_offset": qo.scalar_zero_point(),
+        "multiplier": mult,
+        "shift": shift,
+        "output_bits": 16 if qo.dtype == "int16" else 8,
+    }
+    node = Node(graph.unique_name(f"{dst}_requantize"), "requantize", [src], [dst], attrs)
+    anchor = before if before is not None else after
+    index = graph.nodes.index(anchor) + (0 if before is not None else 1)
+    graph.add_node(node, index)

@@ -24,6 +24,7 @@ _QUANTIZED_MODULES = (
     "qcompile.reference.ops",
     "qcompile.reference.fused",
     "qcompile.reference.reduce",
+    "qcompile.reference.s16",  # last: only its int8 -> int16 ``requantize`` is reached from int8 inputs
 )
 #: plug-in package: every module in it may define quantized kernels named after their op
 _QUANTIZED_PLUGINS = "qcompile.reference.kernels"
@@ -90,7 +91,7 @@ def _run(graph: Graph, inputs, modules: Sequence[str], keep_all: bool) -> dict[s
                 raise QCompileError(
                     f"node {node.name!r} ({node.op}) produced shape {value.shape} for {name!r}, IR says {expected}"
                 )
-            values[name] = value
+            values[name] = _as_stored(value, graph.tensors[name].dtype)
     if keep_all:
         return values
     return {name: values[name] for name in graph.outputs}
@@ -98,6 +99,15 @@ def _run(graph: Graph, inputs, modules: Sequence[str], keep_all: bool) -> dict[s
 
 #: the 16x8 kernels (int16 activations), chosen by the dtype of a node's first input
 _S16_MODULES = ("qcompile.reference.s16",)
+
+
+def _as_stored(value: np.ndarray, dtype: str) -> np.ndarray:
+    """A byte-valued result seen as its tensor's byte type: a ``lut`` into a uint8 output
+    (TFLite QUANTIZE int8 -> uint8) computes the uint8 bytes in an int8 array."""
+    value = np.asarray(value)
+    if value.dtype.itemsize == 1 and value.dtype.kind in "iu" and dtype in ("int8", "uint8"):
+        return value.view(dtype)
+    return value
 
 
 def _call(node: Node, modules: Sequence[str], values: Mapping[str, np.ndarray]) -> tuple[np.ndarray, ...]:
@@ -144,14 +154,32 @@ def run_quantized_samples(
     graph: Graph, quantized: Sequence[np.ndarray], *, progress: bool = False
 ) -> list[list[np.ndarray]]:
     """``[sample][output]`` flat outputs of :func:`run_quantized` on a batch (one array per
-    graph input, first axis = samples), one sample at a time as the C runs them."""
+    graph input, first axis = samples), one sample at a time as the C runs them. A graph with
+    persistent state (``Graph.state``) runs the samples as one stream: the caller's inputs
+    only, the state threaded from each call to the next, starting from its initial value."""
     from qcompile.progress import progress_bar
 
     expected = []
     n = len(quantized[0])
+    state = initial_state(graph)
     with progress_bar(progress, n, "reference") as advance:
         for i in range(n):
-            ref = run_quantized(graph, [q[i : i + 1] for q in quantized])
-            expected.append([np.asarray(ref[name]).reshape(-1) for name in graph.outputs])
+            ref = run_quantized(graph, [q[i : i + 1] for q in quantized] + state)
+            expected.append([np.asarray(ref[name]).reshape(-1) for name in graph.user_outputs])
+            state = next_state(graph, state, ref)
             advance()
     return expected
+
+
+def initial_state(graph: Graph) -> list[np.ndarray]:
+    """The value of every state input (``Graph.state``) before the first call of a stream."""
+    return [np.asarray(v.init).reshape(graph.tensors[v.input].shape).astype(np.int8) for v in graph.state]
+
+
+def next_state(graph: Graph, state: list[np.ndarray], outputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+    """The state after one call: each variable's written value (unchanged if never written).
+    The C copies bytes into the state buffer, so a value is taken byte for byte."""
+    return [
+        old if v.output is None else np.asarray(outputs[v.output]).view(np.int8).reshape(old.shape)
+        for v, old in zip(graph.state, state, strict=True)
+    ]

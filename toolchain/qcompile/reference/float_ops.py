@@ -225,6 +225,11 @@ def avg_pool2d(
     return _apply_act(total / np.maximum(count, 1), act_range)
 
 
+def global_avg_pool(x: np.ndarray) -> np.ndarray:
+    """Mean over H and W of NHWC ``x``, kept as ``[N, 1, 1, C]`` (quantizes to TFLite MEAN)."""
+    return np.mean(x, axis=(1, 2), keepdims=True, dtype=np.float64).astype(x.dtype)
+
+
 def softmax(x: np.ndarray, *, beta: float = 1.0) -> np.ndarray:
     """``exp(beta * (x - max)) / sum(exp(beta * (x - max)))`` over the innermost axis."""
     z = (x - np.max(x, axis=-1, keepdims=True)) * np.asarray(beta, dtype=x.dtype)
@@ -329,3 +334,7 @@ def reshape(x: np.ndarray, *, shape: Sequence[int]) -> np.ndarray:
 def copy(x: np.ndarray) -> np.ndarray:
     """Identity with its own buffer."""
     return np.array(x, copy=True)
+
+
+# The float IR's strided slice is the quantized one: it selects values whatever their type.
+from qcompile.reference.kernels.slicing import strided_slice  # noqa: E402, F401

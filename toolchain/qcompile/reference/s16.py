@@ -55,7 +55,7 @@ def _check_weighted(x: np.ndarray, w: np.ndarray, input_offset: int, output_offs
     _check_act(act_min, act_max)
 
 
-def requantize(sums, bias, multiplier, shift, act_min: int, act_max: int) -> np.ndarray:
+def _requantize_acc(sums, bias, multiplier, shift, act_min: int, act_max: int) -> np.ndarray:
     """Channels last: ``clamp(MBQM(bias + sums))`` as int16, with TFLM's accumulator for the
     bias type (int64 or none: int64 accumulator and int64 MBQM; int32: int32 wrap and MBQM)."""
     n = np.asarray(sums).shape[-1]
@@ -96,7 +96,7 @@ def conv2d(
     sums = _conv.conv2d_sums(
         np.asarray(x), np.asarray(w), strides=strides, dilations=dilations, pads=pads, groups=groups, input_offset=0
     )
-    return requantize(sums, bias, multiplier, shift, act_min, act_max)
+    return _requantize_acc(sums, bias, multiplier, shift, act_min, act_max)
 
 
 def depthwise_conv2d(
@@ -128,7 +128,7 @@ def depthwise_conv2d(
         depth_multiplier=depth_multiplier,
         input_offset=0,
     )
-    return requantize(sums, bias, multiplier, shift, act_min, act_max)
+    return _requantize_acc(sums, bias, multiplier, shift, act_min, act_max)
 
 
 def fully_connected(x, w, bias=None, *, input_offset, output_offset, multiplier, shift, act_min, act_max) -> np.ndarray:
@@ -137,7 +137,7 @@ def fully_connected(x, w, bias=None, *, input_offset, output_offset, multiplier,
     x, w = np.asarray(x), np.asarray(w)
     if x.ndim < 1 or w.ndim != 2 or x.shape[-1] != w.shape[1]:
         raise ValueError(f"fully_connected needs x [..., K] and w [N, K], got {x.shape} and {w.shape}")
-    out = requantize(_conv.fc_sums(x, w, 0), bias, multiplier, shift, act_min, act_max)
+    out = _requantize_acc(_conv.fc_sums(x, w, 0), bias, multiplier, shift, act_min, act_max)
     return out.reshape(*x.shape[:-1], w.shape[0])
 
 
@@ -228,3 +228,24 @@ def transpose(x, *, perm) -> np.ndarray:
 
 reshape = _ops.reshape
 copy = _ops.copy
+
+
+def requantize(x, *, input_offset, output_offset, multiplier, shift, output_bits) -> np.ndarray:
+    """TFLM's QUANTIZE between int8 and int16 (``reference_ops::Requantize``), any direction::
+
+        out = clamp(MBQM(x + input_offset, multiplier, shift) + output_offset)
+
+    in the output type's range (``output_bits`` 8 or 16); ``(multiplier, shift) =
+    QuantizeMultiplier(s_in / s_out)``. The int8 -> int8 case stays a ``lut``.
+    """
+    x = np.asarray(x)
+    if x.dtype not in (np.int8, np.int16) or int(output_bits) not in (8, 16):
+        raise ValueError(f"requantize converts int8/int16 to int8/int16, got {x.dtype} -> {output_bits} bits")
+    if not -32768 <= int(input_offset) <= 32768 or not -32768 <= int(output_offset) <= 32767:
+        raise ValueError("requantize offsets must be minus / plus an int16 zero point")
+    if not -31 <= int(shift) <= 30:
+        raise ValueError("requantize shift must lie in [-31, 30]")
+    dtype = np.int8 if int(output_bits) == 8 else np.int16
+    info = np.iinfo(dtype)
+    v = multiply_by_quantized_multiplier(x.astype(np.int64) + int(input_offset), int(multiplier), int(shift))
+    return np.clip(v + int(output_offset), info.min, info.max).astype(dtype)

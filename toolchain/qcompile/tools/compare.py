@@ -5,7 +5,8 @@ before switching:
 
 1. outputs: the generated C (host build through the Cython binding) and the
    ``tflite-micro`` interpreter run on the same int8 inputs (random by default); every
-   output byte must be equal;
+   output byte must be equal. Both run the samples in order on one instance, so a
+   streaming model (resource variables) is compared on every step of one sequence;
 2. memory: TFLM's arena, both the size its recording allocator reports and the
    smallest arena with which it still allocates and runs (found by bisection: the
    recorded figure is not always sufficient or minimal), against our arena plus the
@@ -233,7 +234,10 @@ def check_built_from(folder: ModelFolder, tflm_model: Path) -> None:
 def _equal_outputs(ours: list[Any], theirs: list[np.ndarray], result: CompareResult) -> None:
     for s in range(result.samples):
         same = all(
-            np.array_equal(np.asarray(ours[j][s]).reshape(-1), theirs[j][s].reshape(-1)) for j in range(len(theirs))
+            np.array_equal(
+                np.asarray(ours[j][s]).reshape(-1).view(np.uint8), np.asarray(theirs[j][s]).reshape(-1).view(np.uint8)
+            )
+            for j in range(len(theirs))
         )
         if same:
             result.equal += 1
@@ -309,7 +313,7 @@ def compare(
     inputs = samples.quantized
     result = CompareResult(samples=samples.n, equal=0, data_source=samples.source)
     ours = folder.run_host(inputs)
-    _equal_outputs(ours, tflm_outputs(model_bytes, inputs, len(folder.graph.outputs)), result)
+    _equal_outputs(ours, tflm_outputs(model_bytes, inputs, len(folder.graph.user_outputs)), result)
     result.numbers = _memory_numbers(folder, model_bytes, [a[0] for a in inputs])
     result.rows = _rows(result)
     return result

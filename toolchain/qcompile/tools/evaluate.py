@@ -147,7 +147,7 @@ def evaluate(
     elif not folder.is_tflite_source and samples.floats is not None and folder.source_model is not None:
         from qcompile.quant.calibration import float_outputs
 
-        outs = float_outputs(folder.source_model, samples.floats)
+        outs = float_outputs(folder.source_model, samples.floats, optimize=not folder.is_qdq_source)
         expected, source = np.asarray(next(iter(outs.values())), dtype=np.float64), str(folder.source_model)
     label_array = _labels(data, labels, samples.n)
     if expected is None and label_array is None:

@@ -90,10 +90,14 @@ def describe(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
             for a in node.attribute:
                 if a.name == "value":
                     inits[node.output[0]] = int(np.prod(a.t.dims, dtype=np.int64))
+    from qcompile.frontends.onnx_qdq import QUANTIZED_OPS, is_quantized
+
+    # a pre-quantized model's Q/DQ and QLinear* nodes are read by frontends/onnx_qdq
+    quantized = is_quantized(model)
     dynamic = _dynamic_inputs(model, set(inits))
     rows = []
     for idx, node in enumerate(model.graph.node):
-        reason = _node_problem(node, const, opset)
+        reason = None if quantized and node.op_type in QUANTIZED_OPS else _node_problem(node, const, opset)
         out_shapes = [shapes.get(o) for o in node.output if o]
         if reason is None and dynamic and any(sh is not None and -1 in sh[1:] for sh in out_shapes):
             reason = f"its shape depends on dynamic input dimensions: compile with {dynamic}"

@@ -145,7 +145,8 @@ def _float_chunk(folder: ModelFolder, samples: Samples, start: int, stop: int, n
     assert samples.floats is not None and folder.source_model is not None
     feeds = {k: v[start:stop] for k, v in samples.floats.items()}
     wanted = [n for n in names if n not in feeds]
-    return {**float_outputs(folder.source_model, feeds, extra=wanted), **feeds}
+    outs = float_outputs(folder.source_model, feeds, extra=wanted, optimize=not folder.is_qdq_source)
+    return {**outs, **feeds}
 
 
 def _float_folder(out_dir: Path) -> ModelFolder:

@@ -75,11 +75,16 @@ def bit_exact_result(expected: list[list[np.ndarray]], got: list[Any]) -> Verify
     Cython binding and the QEMU runner return) byte for byte."""
     result = VerifyResult(samples=len(expected), bit_exact=0)
     for i, outs in enumerate(expected):
-        if all(np.array_equal(e, np.asarray(got[j][i]).reshape(-1)) for j, e in enumerate(outs)):
+        if all(_same_bytes(e, got[j][i]) for j, e in enumerate(outs)):
             result.bit_exact += 1
         else:
             result.mismatched_samples.append(i)
     return result
+
+
+def _same_bytes(expected: np.ndarray, got: Any) -> bool:
+    """Equal bytes: the C returns int8 buffers, a uint8 output's reference is uint8."""
+    return np.array_equal(np.asarray(expected).reshape(-1).view(np.uint8), np.asarray(got).reshape(-1).view(np.uint8))
 
 
 def _float_comparison(
@@ -92,7 +97,7 @@ def _float_comparison(
     graph, n, labels = folder.graph, samples.n, samples.labels
     reference_float = float_outputs(folder.source_model, samples.floats, optimize=not folder.is_qdq_source)
     comparisons = []
-    for j, t in enumerate(graph.tensors[name] for name in graph.outputs):
+    for j, t in enumerate(graph.tensors[name] for name in graph.user_outputs):
         name = t.source_name or t.name
         expected = np.asarray(reference_float[name], dtype=np.float64).reshape((n, *t.source_shape[1:]))
         got = to_source(t, t.quant.dequantize(np.stack([r[j] for r in ref_outputs]).reshape((n, *t.shape[1:]))))
@@ -164,7 +169,9 @@ def verify(
     if not result.ok:
         result.diagnosis = _diagnose(out_dir, [q[result.mismatched_samples[0]][None] for q in samples.quantized])
     source = folder.source_model
-    if float_model and samples.floats is not None and source is not None and source.exists():
+    # a stateful graph's steps depend on each other: onnxruntime would run them independently
+    stateless = not folder.graph.state
+    if stateless and float_model and samples.floats is not None and source is not None and source.exists():
         result.outputs = _float_comparison(folder, samples, ref_outputs)
         if folder.is_qdq_source:
             result.reference = "the QDQ model (onnxruntime, optimisations off)"

@@ -59,6 +59,11 @@ class KernelFamily:
         input they consume. None by default: a family has to know its kernels' order."""
         return {}
 
+    def stream_ops(self, graph: Graph) -> set[str]:
+        """Names of the nodes whose kernel here can run row by row through a ring of rows
+        (:mod:`qcompile.memory.streams`); none by default."""
+        return set()
+
     def lower(self, lo: Lowering, layer: Layer, node: Node) -> int | None:
         """Specialise ``node`` (fill ``layer``, add to ``lo.kernel_sources``) and return its MACs,
         or None to use the portable runtime kernel."""

@@ -255,6 +255,61 @@ def _emit(lo: Lowering, layer: Layer, fn: str, source: str, node: Node, residual
     layer.statements.append(f"if ({call} != QC_OK) {{\n        return {layer.index + 1};\n    }}")
 
 
+def _stream_role(lo: Lowering, node: Node) -> dict[str, int] | None:
+    """Ring geometry of a row-streamed conv (:mod:`qcompile.memory.streams`), else None."""
+    consumer = lo.plan.streams.get(node.name)
+    if consumer is not None:
+        return {"in_ring": consumer.ring, "out_ring": 0}
+    for s in lo.plan.streams.values():
+        if s.producer == node.name:
+            return {"in_ring": 0, "out_ring": s.ring}
+    return None
+
+
+def _emit_stream(lo: Lowering, layer: Layer, fn: str, source: str, node: Node, residual: str) -> None:
+    """A streamed pair's C: the producer only declares its function; the consumer's layer is
+    the loop over its output rows that first makes the producer rows it needs (into the ring)."""
+    lo.kernel_sources.append(source)
+    sig = (
+        "const int8_t *input, const int8_t *residual, int8_t *output, void *scratch, int32_t row_begin, int32_t row_end"
+    )
+    layer.params.append(f"int {fn}({sig});")
+    stream = lo.plan.streams.get(node.name)
+    if stream is None:
+        layer.statements.append("/* runs row by row inside the next layer (streamed through a ring of rows) */")
+        return
+    a = lo.graph.nodes[stream.step - 1]
+    fa = f"{lo.cname}_l{layer.index - 1}_dsp"
+    b = node.attrs
+    ys, ts = lo.shape(node.outputs[0]), lo.shape(node.inputs[0])
+    kh, sh, pt = int(lo.graph.tensors[node.inputs[1]].shape[1]), int(b["strides"][0]), int(b["pads"][0])
+    ring = lo.dst(node.inputs[0])
+    lines = [
+        f"/* layers {layer.index - 1} and {layer.index} streamed: layer {layer.index - 1}'s output in a ring of "
+        f"{stream.ring} rows */",
+        "{",
+        "        int32_t row;",
+        "        int32_t made = 0;",
+        f"        for (row = 0; row < {ys[1]}; ++row) {{",
+        f"            int32_t need = row * {sh} + {kh - pt};",
+        f"            if (need > {ts[1]}) {{",
+        f"                need = {ts[1]};",
+        "            }",
+        "            for (; made < need; ++made) {",
+        f"                if ({fa}({lo.src(a.inputs[0])}, NULL, {ring}, {lo.scratch(a)}, made, made + 1) != QC_OK) {{",
+        f"                    return {layer.index};",
+        "                }",
+        "            }",
+        f"            if ({fn}({lo.src(node.inputs[0])}, {residual}, {lo.dst(node.outputs[0])}, {lo.scratch(node)}, "
+        "row, row + 1) != QC_OK) {",
+        f"                return {layer.index + 1};",
+        "            }",
+        "        }",
+        "    }",
+    ]
+    layer.statements.append("\n    ".join(lines))
+
+
 def _fast_ok(m: int, s: int) -> bool:
     """``qc_requantize_fast`` (``qc_fixedpoint.h``) may replace TFLM's MultiplyByQuantizedMultiplier
     for this multiplier/shift (see that header for when it is exact)."""
@@ -356,6 +411,7 @@ def _lower_conv(lo: Lowering, layer: Layer, node: Node) -> int:
     else:
         extra["mult"], extra["shift"], extra["requant"] = _requant_setup(lo, node, oc)
     add = _add_epilogue(lo, node) if node.op == "conv2d_add" else None
+    stream = _stream_role(lo, node)
     source = _render(
         "conv.c.j2",
         cname=lo.cname,
@@ -378,9 +434,14 @@ def _lower_conv(lo: Lowering, layer: Layer, node: Node) -> int:
         act_min=int(a["act_min"]),
         act_max=int(a["act_max"]),
         add=add,
+        stream=stream,
         **extra,
     )
-    _emit(lo, layer, fn, source, node, residual=lo.src(node.inputs[3]) if add else "NULL")
+    residual = lo.src(node.inputs[3]) if add else "NULL"
+    if stream is None:
+        _emit(lo, layer, fn, source, node, residual=residual)
+    else:
+        _emit_stream(lo, layer, fn, source, node, residual)
     return math.prod(ys) * k
 
 
@@ -532,6 +593,16 @@ class DspFamily(KernelFamily):
 
     def overlap_contracts(self, graph: Graph) -> dict[str, str]:
         return dsp_overlap_contracts(graph)
+
+    def stream_ops(self, graph: Graph) -> set[str]:
+        """The specialised convs (batch 1): their template reads and writes rows through a ring."""
+        return {
+            n.name
+            for n in graph.nodes
+            if n.op in ("conv2d", "conv2d_add")
+            and _conv_geometry(graph, n) is not None
+            and int(graph.tensors[n.inputs[0]].shape[0]) == 1
+        }
 
     def lower(self, lo: Lowering, layer: Layer, node: Node) -> int | None:
         return lower_dsp(lo, layer, node)

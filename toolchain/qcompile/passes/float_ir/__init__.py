@@ -5,7 +5,7 @@ the float result (the tests run the float reference before and after). The order
 :data:`PIPELINE` lets each pass expose work for the next: constants first, then layout
 no-ops, then pad folding, affine (BatchNorm / per-channel Mul) folding and bias folding
 into weighted layers, then activation fusion (last, because a fused ``act_range`` blocks
-affine and bias folding), and pruning. :func:`optimize` repeats it to a fixed point
+affine and bias folding), hard-swish recognition (it reads the fused clamps), and pruning. :func:`optimize` repeats it to a fixed point
 (:mod:`qcompile.passes.driver`), since a fusion can expose another identity reshape.
 """
 
@@ -19,13 +19,23 @@ from qcompile.passes.float_ir import (
     fold_constants,
     fold_pad,
     fuse_activation,
+    fuse_hard_swish,
     prune,
     remove_identity,
 )
 
 PIPELINE = tuple(
     module.run
-    for module in (fold_constants, remove_identity, fold_pad, fold_batchnorm, fold_bias_add, fuse_activation, prune)
+    for module in (
+        fold_constants,
+        remove_identity,
+        fold_pad,
+        fold_batchnorm,
+        fold_bias_add,
+        fuse_activation,
+        fuse_hard_swish,
+        prune,
+    )
 )
 
 

@@ -24,7 +24,7 @@ residual that is overwritten in place, which keeps the block at input + two halv
 from __future__ import annotations
 
 from qcompile.ir import Graph, Node
-from qcompile.ops import ADD_ATTRS, ADD_PREFIX, CONV_ATTRS
+from qcompile.ops import ADD_ATTRS, ADD_PREFIX, CONV_ATTRS, is_s16
 from qcompile.passes._util import sole_consumer
 
 FUSED_OP = "conv2d_add"
@@ -33,7 +33,7 @@ FUSED_OP = "conv2d_add"
 def _eligible_conv(graph: Graph, add: Node, operand: int) -> Node | None:
     name = add.inputs[operand]
     producer = graph.producer(name)
-    if producer is None or producer.op != "conv2d" or len(producer.outputs) != 1:
+    if producer is None or producer.op != "conv2d" or len(producer.outputs) != 1 or is_s16(graph, producer):
         return None
     if sole_consumer(graph, name) is not add:
         return None

@@ -3,17 +3,17 @@
 ``maximum``/``minimum``: the quantizer gives both inputs and the output one set of
 parameters (``quantize._SHARES_ALL_PARAMS``), so TFLM's comparison of stored int8 values
 is exact; a constant operand is quantized with the output's parameters.
-``prelu``: TFLM's PRELU ``Prepare``: ``alpha`` quantized per tensor from its own range,
-``m1 = QuantizeMultiplier(s_in / s_out)``, ``m2 = QuantizeMultiplier(s_in * s_alpha / s_out)``.
+``prelu``: ``alpha`` quantized per tensor from its own range, then TFLM's PRELU ``Prepare``
+(``op_params.prelu_params``). ``global_avg_pool`` (``quant/global_mean.py``): TFLite MEAN.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from qcompile import op_params
 from qcompile.ir import Graph, Node
 from qcompile.quant.converters import QUANT_CONVERTERS
-from qcompile.quant.fixedpoint import quantize_multiplier
 
 
 @QUANT_CONVERTERS.register("maximum", "minimum")
@@ -37,15 +37,15 @@ def _convert_prelu(graph: Graph, node: Node) -> None:
     data = graph.tensors[slope].data
     alpha_q = activation_params(float(np.min(data)), float(np.max(data)))
     node.inputs[1] = _replace_constant(graph, slope, alpha_q.quantize(data), alpha_q, "int8")
-    s_in, s_out, s_a = in_q.scalar_scale(), out_q.scalar_scale(), alpha_q.scalar_scale()
-    m1, e1 = quantize_multiplier(float(s_in) / float(s_out))
-    m2, e2 = quantize_multiplier(float(s_in) * float(s_a) / float(s_out))
-    node.attrs = {
-        "input_offset": -in_q.scalar_zero_point(),
-        "alpha_offset": -alpha_q.scalar_zero_point(),
-        "output_offset": out_q.scalar_zero_point(),
-        "output_multiplier_1": int(m1),
-        "output_shift_1": int(e1),
-        "output_multiplier_2": int(m2),
-        "output_shift_2": int(e2),
-    }
+    node.attrs = op_params.prelu_params(in_q, alpha_q, out_q)
+
+
+@QUANT_CONVERTERS.register("global_avg_pool")
+def _convert_global_avg_pool(graph: Graph, node: Node) -> None:
+    """TFLite MEAN over H and W with its own output parameters (``reference.reduce.mean_params``)."""
+    from qcompile.reference.reduce import mean_params
+
+    x = graph.tensors[node.inputs[0]]
+    attrs = mean_params(x.quant, graph.tensors[node.outputs[0]].quant, count=x.shape[1] * x.shape[2])
+    node.op = "mean"
+    node.attrs = {**attrs, "keep_dims": 1}

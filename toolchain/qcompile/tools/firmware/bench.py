@@ -135,8 +135,23 @@ def family_graph(out_dir: Path, target: Target, family: str) -> Graph:
 def random_inputs(graph: Any, samples: int, seed: int = 0) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     return [
-        rng.integers(-128, 128, size=(samples, *graph.tensors[name].shape[1:]), dtype=np.int8) for name in graph.inputs
+        rng.integers(-128, 128, size=(samples, *graph.tensors[name].shape[1:]), dtype=np.int8)
+        for name in graph.user_inputs
     ]
+
+
+def _generate_like(out_dir: Path, graph: Graph, src: Path, name: str, target: Target) -> None:
+    """Generate ``graph`` for ``target`` with the memory options ``out_dir`` was compiled with
+    (--io-in-arena, --ram-budget: the budget may choose overlapped or streamed layers, whose
+    cost is what the bench shows); a family that cannot meet the budget is measured without it."""
+    from qcompile.codegen import generate
+
+    report = read_report(out_dir)
+    io = bool((report.get("ram") or {}).get("io_in_arena", False))
+    try:
+        generate(graph, src, name=name, target=target, io_in_arena=io, ram_budget=report.get("ram_budget"))
+    except QCompileError:
+        generate(graph, src, name=name, target=target, io_in_arena=io)
 
 
 def bench(
@@ -153,7 +168,6 @@ def bench(
 
     Builds go to ``build_dir`` (default ``out_dir/build/bench-<target>``, where a user's own
     ``build`` folder is refused unless ``force``)."""
-    from qcompile.codegen import generate
 
     folder = ModelFolder.open(out_dir)
     graph = folder.graph
@@ -171,7 +185,7 @@ def bench(
     for family in families:
         variant = dataclasses.replace(target, kernel_family=family)
         src = base / family / "src"
-        generate(family_graph(out_dir, target, family), src, name=folder.name, target=variant)
+        _generate_like(out_dir, family_graph(out_dir, target, family), src, folder.name, variant)
         run = run_on_qemu(src, variant, inputs, layer_counts=True, build_dir=base / family / "build")
         assert run.layer_instructions is not None
         exact = bit_exact_result(expected, run.outputs).bit_exact

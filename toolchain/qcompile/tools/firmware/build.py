@@ -127,8 +127,16 @@ def _model_sources(out_dir: Path, report: dict[str, Any]) -> _ModelSources:
     return _ModelSources(cname=cname, model_c=model_c, weights_c=weights_c, runtime_c=runtime_c)
 
 
-def _io_sizes(tensors: list[dict[str, Any]]) -> list[dict[str, int]]:
-    return [{"index": i, "size": int(t["size"] if "size" in t else _size(t["shape"]))} for i, t in enumerate(tensors)]
+def io_sizes(tensors: list[dict[str, Any]]) -> list[dict[str, int]]:
+    """Bytes per sample of each input or output (the harness moves bytes; int16 tensors take two each)."""
+    return [
+        {"index": i, "size": int(t["size"] if "size" in t else _size(t["shape"])) * _itemsize(t)}
+        for i, t in enumerate(tensors)
+    ]
+
+
+def _itemsize(t: dict[str, Any]) -> int:
+    return 2 if t.get("dtype") == "int16" else 1
 
 
 def _harness_context(
@@ -142,8 +150,8 @@ def _harness_context(
         "qemu": target.qemu,
         "cname": cname,
         "model_comment": comment_text(str(report.get("name", cname))),
-        "inputs": _io_sizes(report["inputs"]),
-        "outputs": _io_sizes(report["outputs"]),
+        "inputs": io_sizes(report["inputs"]),
+        "outputs": io_sizes(report["outputs"]),
         "num_layers": len(report["layers"]),
         "layer_hooks": layer_hooks,
         "alignment": max(4, int(report.get("alignment", target.alignment))),

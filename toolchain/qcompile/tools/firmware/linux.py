@@ -31,10 +31,21 @@ from qcompile.errors import QCompileError
 from qcompile.outdir import read_report
 from qcompile.resources import templates_dir
 from qcompile.targets import Target
-from qcompile.tools.firmware.build import STRICT_FLAGS, SizeSplit, _environment, _run, _size, require_tool
+from qcompile.tools.firmware.build import STRICT_FLAGS, SizeSplit, _environment, _run, io_sizes, require_tool
 from qcompile.tools.firmware.results import QemuResult, as_input_list, run_emulator, write_samples
 
 PLUGIN_SOURCE = "icount_plugin.c"
+ASAN_ENV = {"ASAN_OPTIONS": "detect_leaks=0"}
+"""Environment of AddressSanitizer runs: LeakSanitizer cannot run under qemu-user. It is qemu's own
+environment: the sanitizer runtime reads /proc/self/environ, which shows qemu's, not ``-E``'s."""
+
+
+def uses_asan(flags: Sequence[str]) -> bool:
+    """The flags build with AddressSanitizer, whose runtime is a shared library: such a program
+    is linked dynamically (and without PIE, so ``qc_bench_mark`` sits at the address ``nm`` gives)
+    instead of statically, and runs with :data:`ASAN_ENV`. A target made for sanitized test
+    runs adds e.g. ``-fsanitize=address,undefined`` to its ``cflags``."""
+    return any(f.startswith("-fsanitize=") and "address" in f.split("=", 1)[1].split(",") for f in flags)
 
 
 @dataclass(frozen=True)
@@ -66,8 +77,8 @@ def _harness(out_dir: Path, target: Target, layer_hooks: bool) -> tuple[dict[str
         "target": target,
         "cname": cname,
         "model_comment": comment_text(str(report.get("name", cname))),
-        "inputs": [{"index": i, "size": _size(t["shape"])} for i, t in enumerate(report["inputs"])],
-        "outputs": [{"index": i, "size": _size(t["shape"])} for i, t in enumerate(report["outputs"])],
+        "inputs": io_sizes(report["inputs"]),
+        "outputs": io_sizes(report["outputs"]),
         "num_layers": len(report["layers"]),
         "layer_hooks": layer_hooks,
         "alignment": max(16, int(report.get("alignment", target.alignment))),
@@ -122,7 +133,7 @@ def build_linux_program(
         others = [weights_c, *runtime_c, work / "qch_main.c"]
         _run([cc, *compile_flags, *map(str, others)], work, f"cross build of {cname!r} for {target.name}")
         objects = [Path(s).with_suffix(".o").name for s in (model_c, *others)]
-        link = [cc, *target.cflags, "-static", *objects, "-o", exe.name]
+        link = [cc, *target.cflags, "-no-pie" if uses_asan(target.cflags) else "-static", *objects, "-o", exe.name]
         _run(link, work, f"link of the {target.name} test program of {cname!r}")
     model_objects = tuple(work / Path(s).with_suffix(".o").name for s in (model_c, *runtime_c))
     return LinuxProgram(
@@ -192,7 +203,8 @@ def run_linux_program(
         run_dir = Path(tmp)
         write_samples(run_dir / "in.bin", flat)
         command = [*qemu_user_command(program, plugin, run_dir / "marks.txt"), "in.bin", "out.bin"]
-        proc = run_emulator(command, run_dir, n, timeout, "qemu-aarch64")
+        env = ASAN_ENV if uses_asan(program.target.cflags) else None
+        proc = run_emulator(command, run_dir, n, timeout, "qemu-aarch64", env)
         if proc.returncode != 0:
             raise QCompileError(
                 f"the {program.target.name} test program stopped with status {proc.returncode} "

@@ -117,6 +117,8 @@ def run_on_qemu(
     if target.qemu is not None and target.qemu.user:
         from qcompile.tools.firmware.linux import run_on_linux_qemu
 
-        return run_on_linux_qemu(Path(out_dir), target, inputs, layer_counts=layer_counts, build_dir=build_dir)
+        return run_on_linux_qemu(
+            Path(out_dir), target, inputs, layer_counts=layer_counts, build_dir=build_dir, timeout=timeout
+        )
     image = build_image(Path(out_dir), target, layer_hooks=layer_counts, build_dir=build_dir)
     return run_image(image, inputs, timeout=timeout)

@@ -64,10 +64,15 @@ def write_samples(path: Path, flat: Sequence[np.ndarray]) -> None:
 
 
 def run_emulator(
-    command: list[str], run_dir: Path, samples: int, timeout: float | None, emulator: str
+    command: list[str],
+    run_dir: Path,
+    samples: int,
+    timeout: float | None,
+    emulator: str,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run one emulator process in ``run_dir`` (no stdin, C locale); a timeout, by default
-    2 minutes plus 10 s per sample, is a QCompileError naming ``emulator``."""
+    """Run one emulator process in ``run_dir`` (no stdin, C locale, plus ``env``); a timeout, by
+    default 2 minutes plus 10 s per sample, is a QCompileError naming ``emulator``."""
     try:
         return subprocess.run(
             command,
@@ -77,7 +82,7 @@ def run_emulator(
             check=False,
             timeout=timeout if timeout is not None else 120 + 10 * samples,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, "LC_ALL": "C"},
+            env={**os.environ, "LC_ALL": "C", **(env or {})},
         )
     except subprocess.TimeoutExpired as exc:
         raise QCompileError(f"{emulator} did not finish in {exc.timeout:.0f} s ({' '.join(command)})") from exc

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from qcompile.outdir import ModelFolder, load_samples
 from qcompile.reference.executor import run_quantized_samples
 from qcompile.targets import Target
@@ -23,6 +25,13 @@ class QemuVerifyResult:
     result: VerifyResult
     sizes: SizeSplit
     run: QemuResult
+
+
+def _typed(folder: ModelFolder, run: QemuResult) -> QemuResult:
+    """The harness returns output bytes; int16 (16x8) outputs are viewed back as int16."""
+    dtypes = [folder.graph.tensors[name].dtype for name in folder.graph.outputs]
+    run.outputs = [np.ascontiguousarray(o).view(d) for o, d in zip(run.outputs, dtypes, strict=True)]
+    return run
 
 
 def verify_on_qemu(
@@ -42,17 +51,18 @@ def verify_on_qemu(
     """
     folder = ModelFolder.open(out_dir)
     samples = load_samples(folder, data, limit)
+    as_bytes = [np.ascontiguousarray(q).reshape(len(q), -1).view(np.int8) for q in samples.quantized]
     build_dir = folder.build_dir(target.name, inputs=[data], force=force)
     if target.qemu is not None and target.qemu.user:  # a Cortex-A target: a Linux program under qemu-aarch64
         from qcompile.tools.firmware.linux import build_linux_program, linux_size_split, run_linux_program
 
         program = build_linux_program(folder.path, target, build_dir=build_dir)
-        run = run_linux_program(program, samples.quantized)
+        run = _typed(folder, run_linux_program(program, as_bytes))
         result = bit_exact_result(run_quantized_samples(folder.graph, samples.quantized), run.outputs)
         result.data_source = samples.source
         return QemuVerifyResult(result=result, sizes=linux_size_split(program), run=run)
     image = build_image(folder.path, target, build_dir=build_dir, arena_guard=True)
-    run = run_image(image, samples.quantized)
+    run = _typed(folder, run_image(image, as_bytes))
     result = bit_exact_result(run_quantized_samples(folder.graph, samples.quantized), run.outputs)
     result.data_source = samples.source
     return QemuVerifyResult(result=result, sizes=size_split(image), run=run)

@@ -1,0 +1,49 @@
+/* Strided slice of a right-aligned rank-5 tensor: output element (i0..i4) is input element
+ * (begin[k] + i_k * strides[k]). Twin of qcompile.reference.kernels.slicing.strided_slice; the
+ * struct comes from qcompile.op_params.strided_slice_layout. Checks that every index it reads
+ * lies inside the input before reading anything. */
+#include <string.h>
+
+#include "qc_kernels.h"
+
+int qc_strided_slice_s8(const qc_strided_slice_params *p, const int8_t *input, int8_t *output) {
+    ptrdiff_t step[QC_MAX_RANK]; /* input elements per output step of each axis */
+    ptrdiff_t base = 0;
+    ptrdiff_t stride = 1;
+    int32_t k, i0, i1, i2, i3, i4;
+    if (p == NULL || input == NULL || output == NULL) {
+        return QC_ERROR;
+    }
+    for (k = QC_MAX_RANK - 1; k >= 0; --k) {
+        const int32_t n = p->out_shape[k];
+        const int64_t last = (int64_t)p->begin[k] + (int64_t)(n - 1) * (int64_t)p->strides[k];
+        if (n < 0 || p->in_shape[k] < 0 || p->strides[k] == 0) {
+            return QC_ERROR;
+        }
+        if (n > 0 && (p->begin[k] < 0 || p->begin[k] >= p->in_shape[k] || last < 0 || last >= p->in_shape[k])) {
+            return QC_ERROR;
+        }
+        step[k] = stride * (ptrdiff_t)p->strides[k];
+        base += stride * (ptrdiff_t)p->begin[k];
+        stride *= (ptrdiff_t)p->in_shape[k];
+    }
+    for (i0 = 0; i0 < p->out_shape[0]; ++i0) {
+        for (i1 = 0; i1 < p->out_shape[1]; ++i1) {
+            for (i2 = 0; i2 < p->out_shape[2]; ++i2) {
+                for (i3 = 0; i3 < p->out_shape[3]; ++i3) {
+                    const int8_t *src = input + base + (ptrdiff_t)i0 * step[0] + (ptrdiff_t)i1 * step[1] +
+                                        (ptrdiff_t)i2 * step[2] + (ptrdiff_t)i3 * step[3];
+                    if (step[4] == 1) { /* a contiguous run (whole inner axes are merged at compile time) */
+                        memcpy(output, src, (size_t)p->out_shape[4]);
+                        output += p->out_shape[4];
+                    } else {
+                        for (i4 = 0; i4 < p->out_shape[4]; ++i4) {
+                            *output++ = src[(ptrdiff_t)i4 * step[4]];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return QC_OK;
+}

@@ -1,0 +1,280 @@
+"""TFLite 16x8 models (int16 activations, int8 weights, int64 bias) against TFLite Micro.
+
+Each case is a tiny model built with ``tflite_builder`` and run on random int16 inputs by
+TFLite Micro (the oracle) and by our numpy reference of the imported graph; the C 16x8
+kernels (binding) then run node by node on the same tensors. A whole model is compiled,
+built for the host and compared with TFLM through the generated ``<name>_run_io``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tflite_micro", reason="tflite_micro (TFLM Python interpreter) is not installed")
+
+from tflite_builder import ACT, PAD, ModelBuilder, tflm_run  # noqa: E402
+
+from qcompile.errors import UnsupportedModelError  # noqa: E402
+from qcompile.frontends.tflite_import import load_tflite  # noqa: E402
+from qcompile.reference.executor import run_quantized  # noqa: E402
+
+N = 48
+RNG = np.random.default_rng(1611)
+
+
+def _w(shape) -> np.ndarray:
+    return RNG.integers(-127, 128, size=shape).astype(np.int8)
+
+
+def _b64(n: int) -> np.ndarray:
+    return RNG.integers(-(1 << 22), 1 << 22, size=n).astype(np.int64)
+
+
+def _conv(per_channel: bool, act: str, padding: str, stride: int = 1, bias: bool = True) -> ModelBuilder:
+    b = ModelBuilder()
+    x = b.tensor("x", (1, 9, 8, 3), "int16", scale=0.0004)
+    oc = 5
+    ws = RNG.uniform(0.002, 0.02, size=oc) if per_channel else 0.01
+    w = b.tensor("w", (oc, 3, 3, 3), scale=ws, data=_w((oc, 3, 3, 3)))
+    bt = b.tensor("b", (oc,), "int64", scale=0.0004 * np.atleast_1d(ws), data=_b64(oc)) if bias else -1
+    oh = -(-9 // stride) if padding == "SAME" else (9 - 3 + stride) // stride
+    ow = -(-8 // stride) if padding == "SAME" else (8 - 3 + stride) // stride
+    y = b.tensor("y", (1, oh, ow, oc), "int16", scale=0.0007)
+    b.op(
+        "CONV_2D",
+        [x, w, bt],
+        [y],
+        "Conv2DOptions",
+        padding=PAD[padding],
+        strideW=stride,
+        strideH=stride,
+        fusedActivationFunction=ACT[act],
+        dilationWFactor=1,
+        dilationHFactor=1,
+    )
+    b.inputs, b.outputs = [x], [y]
+    return b
+
+
+def _depthwise(multiplier: int, act: str) -> ModelBuilder:
+    b = ModelBuilder()
+    x = b.tensor("x", (1, 7, 6, 4), "int16", scale=0.0003)
+    oc = 4 * multiplier
+    ws = RNG.uniform(0.002, 0.02, size=oc)
+    w = b.tensor("w", (1, 3, 3, oc), scale=ws, axis=3, data=_w((1, 3, 3, oc)))
+    bias = b.tensor("b", (oc,), "int64", scale=0.0003 * ws, data=_b64(oc))
+    y = b.tensor("y", (1, 4, 3, oc), "int16", scale=0.0002)
+    b.op(
+        "DEPTHWISE_CONV_2D",
+        [x, w, bias],
+        [y],
+        "DepthwiseConv2DOptions",
+        padding=PAD["SAME"],
+        strideW=2,
+        strideH=2,
+        depthMultiplier=multiplier,
+        fusedActivationFunction=ACT[act],
+        dilationWFactor=1,
+        dilationHFactor=1,
+    )
+    b.inputs, b.outputs = [x], [y]
+    return b
+
+
+def _fc(per_channel: bool, act: str) -> ModelBuilder:
+    b = ModelBuilder()
+    x = b.tensor("x", (1, 2, 2, 5), "int16", scale=0.0005)
+    n = 7
+    ws = RNG.uniform(0.002, 0.02, size=n) if per_channel else 0.009
+    w = b.tensor("w", (n, 20), scale=ws, data=_w((n, 20)))
+    bias = b.tensor("b", (n,), "int64", scale=0.0005 * np.atleast_1d(ws), data=_b64(n))
+    y = b.tensor("y", (1, n), "int16", scale=0.001)
+    b.op("FULLY_CONNECTED", [x, w, bias], [y], "FullyConnectedOptions", fusedActivationFunction=ACT[act])
+    b.inputs, b.outputs = [x], [y]
+    return b
+
+
+def _binary(code: str, act: str, shape2=(1, 4, 5, 6), options: str = "AddOptions") -> ModelBuilder:
+    b = ModelBuilder()
+    a = b.tensor("a", (1, 4, 5, 6), "int16", scale=0.0005)
+    c = b.tensor("c", shape2, "int16", scale=0.0003)
+    y = b.tensor("y", (1, 4, 5, 6), "int16", scale=0.0008 if code != "MUL" else 0.005)
+    b.op(code, [a, c], [y], options, fusedActivationFunction=ACT[act])
+    b.inputs, b.outputs = [a, c], [y]
+    return b
+
+
+def _pool(code: str, padding: str, act: str = "NONE") -> ModelBuilder:
+    b = ModelBuilder()
+    x = b.tensor("x", (1, 9, 7, 3), "int16", scale=0.0005)
+    oh, ow = (5, 4) if padding == "SAME" else (4, 3)
+    y = b.tensor("y", (1, oh, ow, 3), "int16", scale=0.0005)
+    fields = dict(padding=PAD[padding], strideW=2, strideH=2, filterWidth=3, filterHeight=3)
+    b.op(code, [x], [y], "Pool2DOptions", fusedActivationFunction=ACT[act], **fields)
+    b.inputs, b.outputs = [x], [y]
+    return b
+
+
+def _pad_concat() -> ModelBuilder:
+    b = ModelBuilder()
+    x = b.tensor("x", (1, 3, 4, 2), "int16", scale=0.0005)
+    pads = b.tensor("p", (4, 2), "int32", data=np.array([[0, 0], [1, 2], [2, 0], [0, 0]], dtype=np.int32))
+    p = b.tensor("pad", (1, 6, 6, 2), "int16", scale=0.0005)
+    c = b.tensor("c", (1, 6, 6, 3), "int16", scale=0.0005)
+    y = b.tensor("y", (1, 6, 6, 5), "int16", scale=0.0005)
+    b.op("PAD", [x, pads], [p], "PadOptions")
+    b.op("CONCATENATION", [p, c], [y], "ConcatenationOptions", axis=-1, fusedActivationFunction=0)
+    b.inputs, b.outputs = [x, c], [y]
+    return b
+
+
+def _requantize_edges() -> ModelBuilder:
+    """int8 in -> QUANTIZE to int16 -> 16x8 conv -> QUANTIZE int16 -> int16 -> QUANTIZE to int8 out."""
+    b = ModelBuilder()
+    x = b.tensor("x", (1, 5, 5, 2), scale=0.03, zero_point=-9)
+    x16 = b.tensor("x16", (1, 5, 5, 2), "int16", scale=0.00005)
+    b.op("QUANTIZE", [x], [x16])
+    ws = RNG.uniform(0.002, 0.02, size=3)
+    w = b.tensor("w", (3, 3, 3, 2), scale=ws, data=_w((3, 3, 3, 2)))
+    bias = b.tensor("b", (3,), "int64", scale=0.00005 * ws, data=_b64(3))
+    c = b.tensor("c", (1, 5, 5, 3), "int16", scale=0.0003)
+    conv = dict(padding=PAD["SAME"], strideW=1, strideH=1, dilationWFactor=1, dilationHFactor=1)
+    b.op("CONV_2D", [x16, w, bias], [c], "Conv2DOptions", fusedActivationFunction=0, **conv)
+    c2 = b.tensor("c2", (1, 5, 5, 3), "int16", scale=0.0002)
+    b.op("QUANTIZE", [c], [c2])
+    y = b.tensor("y", (1, 5, 5, 3), scale=0.04, zero_point=6)
+    b.op("QUANTIZE", [c2], [y])
+    b.inputs, b.outputs = [x], [y]
+    return b
+
+
+CASES: dict[str, Callable[[], ModelBuilder]] = {
+    "requantize_edges": _requantize_edges,
+    "conv_per_channel_relu_same": lambda: _conv(True, "RELU", "SAME"),
+    "conv_per_tensor_relu6_valid_stride2": lambda: _conv(False, "RELU6", "VALID", stride=2),
+    "conv_no_bias": lambda: _conv(True, "NONE", "SAME", bias=False),
+    "depthwise_relu": lambda: _depthwise(1, "RELU"),
+    "depthwise_multiplier2": lambda: _depthwise(2, "NONE"),
+    "fc_per_channel": lambda: _fc(True, "NONE"),
+    "fc_per_tensor_relu": lambda: _fc(False, "RELU"),
+    "add_relu": lambda: _binary("ADD", "RELU"),
+    "add_broadcast": lambda: _binary("ADD", "NONE", shape2=(1, 1, 1, 6)),
+    "sub": lambda: _binary("SUB", "NONE", options="SubOptions"),
+    "mul": lambda: _binary("MUL", "NONE", options="MulOptions"),
+    "mul_broadcast": lambda: _binary("MUL", "RELU", shape2=(1, 4, 1, 6), options="MulOptions"),
+    "max_pool_same": lambda: _pool("MAX_POOL_2D", "SAME"),
+    "avg_pool_valid_relu": lambda: _pool("AVERAGE_POOL_2D", "VALID", "RELU"),
+    "avg_pool_same": lambda: _pool("AVERAGE_POOL_2D", "SAME"),
+    "pad_concat": _pad_concat,
+}
+
+
+def _inputs(graph, n: int) -> list[np.ndarray]:
+    tensors = [graph.tensors[i] for i in graph.inputs]
+    return [RNG.integers(*_range(t.dtype), size=(n, *t.shape)).astype(t.dtype) for t in tensors]
+
+
+def _range(dtype: str) -> tuple[int, int]:
+    info = np.iinfo(dtype)
+    return int(info.min), int(info.max) + 1
+
+
+def _check(model_bytes: bytes, tmp_path: Path) -> None:
+    import qcompile.host._runtime as rt
+
+    path = tmp_path / "m.tflite"
+    path.write_bytes(model_bytes)
+    graph = load_tflite(path)
+    assert any(t.dtype == "int16" for t in graph.tensors.values())
+    inputs = _inputs(graph, N)
+    expected = tflm_run(model_bytes, inputs, len(graph.outputs))
+    for s in range(N):
+        values = run_quantized(graph, [x[s] for x in inputs], keep_all=True)
+        for j, name in enumerate(graph.outputs):
+            np.testing.assert_array_equal(values[name].reshape(-1), expected[j][s].reshape(-1), err_msg=f"sample {s}")
+        if s < 4:  # the C kernels, node by node, on the same tensors
+            for node in graph.nodes:
+                if node.op in ("reshape", "concat"):
+                    continue
+                got = getattr(rt, f"{node.op}_s16")(*[values[i] if i else None for i in node.inputs], **node.attrs)
+                np.testing.assert_array_equal(np.asarray(got).reshape(-1), values[node.outputs[0]].reshape(-1))
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_s16_op_matches_tflm(case: str, tmp_path: Path) -> None:
+    _check(CASES[case]().finish(), tmp_path)
+
+
+def _network() -> ModelBuilder:
+    """conv -> depthwise -> residual add -> avg pool -> fc, all 16x8."""
+    b = ModelBuilder()
+    x = b.tensor("x", (1, 8, 8, 3), "int16", scale=0.0004)
+    w1s = RNG.uniform(0.002, 0.02, size=6)
+    w1 = b.tensor("w1", (6, 3, 3, 3), scale=w1s, data=_w((6, 3, 3, 3)))
+    b1 = b.tensor("b1", (6,), "int64", scale=0.0004 * w1s, data=_b64(6))
+    c1 = b.tensor("c1", (1, 8, 8, 6), "int16", scale=0.0006)
+    conv = dict(padding=PAD["SAME"], strideW=1, strideH=1, dilationWFactor=1, dilationHFactor=1)
+    b.op("CONV_2D", [x, w1, b1], [c1], "Conv2DOptions", fusedActivationFunction=ACT["RELU"], **conv)
+    w2s = RNG.uniform(0.002, 0.02, size=6)
+    w2 = b.tensor("w2", (1, 3, 3, 6), scale=w2s, axis=3, data=_w((1, 3, 3, 6)))
+    b2 = b.tensor("b2", (6,), "int64", scale=0.0006 * w2s, data=_b64(6))
+    c2 = b.tensor("c2", (1, 8, 8, 6), "int16", scale=0.0005)
+    b.op("DEPTHWISE_CONV_2D", [c1, w2, b2], [c2], "DepthwiseConv2DOptions", depthMultiplier=1, **conv)
+    s = b.tensor("s", (1, 8, 8, 6), "int16", scale=0.0009)
+    b.op("ADD", [c2, c1], [s], "AddOptions", fusedActivationFunction=ACT["RELU"])
+    p = b.tensor("p", (1, 1, 1, 6), "int16", scale=0.0009)
+    pool = dict(padding=PAD["VALID"], strideW=8, strideH=8, filterWidth=8, filterHeight=8)
+    b.op("AVERAGE_POOL_2D", [s], [p], "Pool2DOptions", **pool)
+    w3 = b.tensor("w3", (4, 6), scale=0.01, data=_w((4, 6)))
+    b3 = b.tensor("b3", (4,), "int64", scale=0.0009 * 0.01, data=_b64(4))
+    y = b.tensor("y", (1, 4), "int16", scale=0.002)
+    b.op("FULLY_CONNECTED", [p, w3, b3], [y], "FullyConnectedOptions", fusedActivationFunction=0)
+    b.inputs, b.outputs = [x], [y]
+    return b
+
+
+def test_compiled_16x8_network_matches_tflm(tmp_path: Path) -> None:
+    """The generated C (host build, int16 C API) == TFLM on a whole 16x8 network."""
+    import qcompile
+
+    model_bytes = _network().finish()
+    path = tmp_path / "net16.tflite"
+    path.write_bytes(model_bytes)
+    m = qcompile.compile(path, tmp_path / "out", target="host")
+    assert [i.dtype for i in m.inputs] == ["int16"] and [o.dtype for o in m.outputs] == ["int16"]
+    x = RNG.integers(-32768, 32768, size=(N, 1, 8, 8, 3)).astype(np.int16)
+    expected = tflm_run(model_bytes, [x])[0].reshape(N, -1)
+    got = np.asarray(m.run(x[:, 0])).reshape(N, -1)
+    np.testing.assert_array_equal(got, expected)
+    header = (tmp_path / "out" / "net16.h").read_text()
+    assert "int net16_run(const int16_t *input, int16_t *output);" in header
+    assert "#define NET16_INPUT0_TYPE int16_t" in header and "#define NET16_INPUT0_SIZE 192" in header
+
+
+def test_int32_bias_16x8_is_named(tmp_path: Path) -> None:
+    b = _fc(True, "NONE")
+    b.tensors[2].type = 2  # INT32
+    b.buffers[b.tensors[2].buffer].data = np.zeros(7, np.int32).view(np.uint8)
+    path = tmp_path / "m.tflite"
+    path.write_bytes(b.finish())
+    with pytest.raises(UnsupportedModelError, match="int64"):
+        load_tflite(path)
+
+
+def test_compiled_int8_io_with_int16_inside_matches_tflm(tmp_path: Path) -> None:
+    """int8 C API, int16 region inside (QUANTIZE int8 -> int16 -> int8): generated C == TFLM."""
+    import qcompile
+
+    model_bytes = _requantize_edges().finish()
+    path = tmp_path / "edges.tflite"
+    path.write_bytes(model_bytes)
+    m = qcompile.compile(path, tmp_path / "out", target="cortex-m7")
+    assert [i.dtype for i in m.inputs] == ["int8"] and [o.dtype for o in m.outputs] == ["int8"]
+    x = RNG.integers(-128, 128, size=(N, 1, 5, 5, 2)).astype(np.int8)
+    expected = tflm_run(model_bytes, [x])[0].reshape(N, -1)
+    np.testing.assert_array_equal(np.asarray(m.run(x[:, 0])).reshape(N, -1), expected)
+    assert "_TYPE" not in (tmp_path / "out" / "edges.h").read_text()  # int8 I/O: the int8 header

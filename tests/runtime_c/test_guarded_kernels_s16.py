@@ -1,0 +1,118 @@
+"""Memory safety of the 16x8 kernels (qc_*_s16): each runs through tests/c/qc_kernel_driver.c
+built with ASan + UBSan, every array at the very end of its own guarded mapping, on random
+shapes; outputs equal the numpy reference (reference/s16.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+from c_driver import NULL, KernelDriver, Out16
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from qcompile.ops import structs
+from qcompile.reference import s16
+
+SAFE = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+I32 = np.int32
+
+
+def _fields(d: dict) -> np.ndarray:
+    flat: list[int] = []
+    for v in d.values():
+        flat += list(v) if isinstance(v, list | tuple) else [v]
+    return np.array(flat, I32)
+
+
+def _x(rng, shape) -> np.ndarray:
+    return rng.integers(-32768, 32768, size=shape).astype(np.int16)
+
+
+def _rq(rng, n: int) -> dict:
+    return dict(
+        input_offset=0,
+        output_offset=0,
+        multiplier=rng.integers(1 << 30, 1 << 31, n).astype(I32),
+        shift=rng.integers(-22, 8, n).astype(I32),
+        act_min=-32768,
+        act_max=32767,
+    )
+
+
+@SAFE
+@given(seed=st.integers(0, 2**32 - 1), depthwise=st.booleans(), bias=st.booleans())
+def test_conv_s16_guarded(kernel_driver: KernelDriver, seed: int, depthwise: bool, bias: bool) -> None:
+    rng = np.random.default_rng(seed)
+    h, w, c = (int(v) for v in rng.integers(1, 8, 3))
+    kh, kw = int(rng.integers(1, h + 1)), int(rng.integers(1, w + 1))
+    a = dict(strides=(1, int(rng.integers(1, 3))), dilations=(1, 1), pads=tuple(int(v) for v in rng.integers(0, 2, 4)))
+    x = _x(rng, (1, h, w, c))
+    if depthwise:
+        dm = int(rng.integers(1, 3))
+        wt, oc, a["depth_multiplier"] = rng.integers(-127, 128, (kh, kw, c * dm)).astype(np.int8), c * dm, dm
+    else:
+        oc = int(rng.integers(1, 6))
+        wt, a["groups"] = rng.integers(-127, 128, (oc, kh, kw, c)).astype(np.int8), 1
+    a.update(_rq(rng, oc))
+    b = rng.integers(-(1 << 40), 1 << 40, oc).astype(np.int64) if bias else None
+    ref = s16.depthwise_conv2d if depthwise else s16.conv2d
+    want = ref(x, wt, b, **a)
+    p = _fields(structs.conv_fields(x.shape, wt.shape, a, depthwise=depthwise, bits=16))
+    kernel = "qc_depthwise_conv2d_s16" if depthwise else "qc_conv2d_s16"
+    blocks = [p, x, wt, NULL if b is None else b, a["multiplier"], a["shift"], Out16(want.size)]
+    (got,) = kernel_driver.run(kernel, blocks)
+    np.testing.assert_array_equal(got, want.reshape(-1))
+
+
+@SAFE
+@given(seed=st.integers(0, 2**32 - 1))
+def test_fc_add_mul_s16_guarded(kernel_driver: KernelDriver, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    rows, k, n = (int(v) for v in rng.integers(1, 30, 3))
+    x, wt = _x(rng, (rows, k)), rng.integers(-127, 128, (n, k)).astype(np.int8)
+    b = rng.integers(-(1 << 35), 1 << 35, n).astype(np.int64)
+    a = _rq(rng, n)
+    want = s16.fully_connected(x, wt, b, **a)
+    p = _fields(structs.fc_fields(x.shape, wt.shape, a, bits=16))
+    (got,) = kernel_driver.run("qc_fully_connected_s16", [p, x, wt, b, a["multiplier"], a["shift"], Out16(want.size)])
+    np.testing.assert_array_equal(got, want.reshape(-1))
+    shape = tuple(int(v) for v in rng.integers(1, 5, 4))
+    x1, x2 = _x(rng, shape), _x(rng, (1, 1, shape[2], shape[3]))
+    m = dict(input1_offset=0, input2_offset=0, output_offset=0, act_min=-32768, act_max=32767)
+    m.update(output_multiplier=int(rng.integers(1 << 30, 1 << 31)), output_shift=int(rng.integers(-20, -10)))
+    want = s16.mul(x1, x2, **m)
+    (got,) = kernel_driver.run(
+        "qc_mul_s16", [_fields(structs.mul_fields(shape, x2.shape, m, bits=16)), x1, x2, Out16(want.size)]
+    )
+    np.testing.assert_array_equal(got, want.reshape(-1))
+    ad = dict(m, subtract=1, left_shift=15, input1_multiplier=1 << 30, input1_shift=0, input2_multiplier=1 << 30)
+    ad.update(input2_shift=-1, output_multiplier=int(rng.integers(1 << 30, 1 << 31)), output_shift=-15)
+    want = s16.add(x1, x2, **ad)
+    p = _fields(structs.add_fields(shape, x2.shape, ad, bits=16))
+    (got,) = kernel_driver.run("qc_add_s16", [p, x1, x2, Out16(want.size)])
+    np.testing.assert_array_equal(got, want.reshape(-1))
+
+
+@SAFE
+@given(seed=st.integers(0, 2**32 - 1))
+def test_pool_pad_transpose_s16_guarded(kernel_driver: KernelDriver, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    h, w, c = (int(v) for v in rng.integers(2, 7, 3))
+    x = _x(rng, (1, h, w, c))
+    k = (int(rng.integers(2, h + 1)), int(rng.integers(1, w + 1)))
+    a = dict(kernel=k, strides=(1, 2), pads=(0, 0, int(rng.integers(0, 2)), 0), act_min=-32768, act_max=32767)
+    for op in ("max_pool2d", "avg_pool2d"):
+        want = getattr(s16, op)(x, **a)
+        (got,) = kernel_driver.run(
+            f"qc_{op}_s16", [_fields(structs.pool_fields(x.shape, a, bits=16)), x, Out16(want.size)]
+        )
+        np.testing.assert_array_equal(got, want.reshape(-1))
+    pads = [(int(i), int(j)) for i, j in rng.integers(0, 3, (4, 2))]
+    want = s16.pad(x, pads=pads, pad_value=-7)
+    p = _fields(structs.pad_fields(x.shape, dict(pads=pads, pad_value=-7), bits=16))
+    (got,) = kernel_driver.run("qc_pad_s16", [p, x, Out16(want.size)])
+    np.testing.assert_array_equal(got, want.reshape(-1))
+    perm = tuple(int(v) for v in rng.permutation(4))
+    want = s16.transpose(x, perm=perm)
+    p = _fields(structs.transpose_fields(x.shape, dict(perm=perm)))
+    (got,) = kernel_driver.run("qc_transpose_s16", [p, x, Out16(want.size)])
+    np.testing.assert_array_equal(got, want.reshape(-1))

@@ -1,0 +1,117 @@
+"""Lower 16x8 nodes (int16 activations, :func:`qcompile.ops.is_s16`) to the portable
+``qc_<op>_s16`` kernels of ``runtime_c/include/qc_kernels_s16.h``.
+
+The parameter structs are the int8 kernels' (``ops/structs.py`` with ``bits=16``), the
+biases int64 const arrays. Kernel families specialise int8 layers only, so every target
+runs these (docs/ARCHITECTURE.md, "Kernel families").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from qcompile.codegen.lowering import _LOWERINGS, Layer, Lowering, _check_output, _requant_arrays, c_int
+from qcompile.ir import Node
+from qcompile.ops import structs
+
+
+def _bias64(lo: Lowering, node: Node) -> str:
+    if len(node.inputs) > 2 and node.inputs[2]:
+        if lo.graph.tensors[node.inputs[2]].dtype != "int64":
+            raise ValueError("a 16x8 layer's bias must be int64 (TFLM's int32-bias 16x8 variant is not supported)")
+        return lo.src(node.inputs[2])
+    return "NULL"
+
+
+def _conv_like(lo: Lowering, layer: Layer, node: Node) -> int:
+    depthwise = node.op == "depthwise_conv2d"
+    x, w, y = node.inputs[0], node.inputs[1], node.outputs[0]
+    xs, ws, ys = lo.shape(x), lo.shape(w), lo.shape(y)
+    fields = structs.conv_fields(xs, ws, node.attrs, depthwise=depthwise, bits=16)
+    _check_output(fields, ("batches", "out_h", "out_w", "out_c"), ys)
+    params = lo.struct(layer, "qc_conv_params", fields)
+    m, s = _requant_arrays(lo, node, ys[3])
+    fn = "qc_depthwise_conv2d_s16" if depthwise else "qc_conv2d_s16"
+    lo.call(layer, fn, [f"&{params}", lo.src(x), lo.src(w), _bias64(lo, node), m, s, lo.dst(y)], checked=True)
+    taps = ws[0] * ws[1] if depthwise else ws[1] * ws[2] * ws[3]
+    return math.prod(ys) * taps
+
+
+def _fully_connected(lo: Lowering, layer: Layer, node: Node) -> int:
+    x, w, y = node.inputs[0], node.inputs[1], node.outputs[0]
+    fields = structs.fc_fields(lo.shape(x), lo.shape(w), node.attrs, bits=16)
+    params = lo.struct(layer, "qc_fc_params", fields)
+    m, s = _requant_arrays(lo, node, fields["out_features"] if fields["per_channel"] else 1)
+    args = [f"&{params}", lo.src(x), lo.src(w), _bias64(lo, node), m, s, lo.dst(y)]
+    lo.call(layer, "qc_fully_connected_s16", args, checked=True)
+    return fields["batches"] * fields["out_features"] * fields["in_features"]
+
+
+def _binary(lo: Lowering, layer: Layer, node: Node) -> int:
+    x1, x2, y = node.inputs[0], node.inputs[1], node.outputs[0]
+    build = structs.add_fields if node.op == "add" else structs.mul_fields
+    fields = build(lo.shape(x1), lo.shape(x2), node.attrs, bits=16)
+    if math.prod(fields["out_shape"]) != math.prod(lo.shape(y)):
+        raise ValueError(f"broadcast shape {fields['out_shape']} does not match the output {lo.shape(y)}")
+    params = lo.struct(layer, f"qc_{node.op}_params", fields)
+    lo.call(layer, f"qc_{node.op}_s16", [f"&{params}", lo.src(x1), lo.src(x2), lo.dst(y)], checked=True)
+    return math.prod(fields["out_shape"]) if node.op == "mul" else 0
+
+
+def _pool(lo: Lowering, layer: Layer, node: Node) -> int:
+    x, y = node.inputs[0], node.outputs[0]
+    fields = structs.pool_fields(lo.shape(x), node.attrs, bits=16)
+    _check_output(fields, ("batches", "out_h", "out_w", "channels"), lo.shape(y))
+    params = lo.struct(layer, "qc_pool_params", fields)
+    lo.call(layer, f"qc_{node.op}_s16", [f"&{params}", lo.src(x), lo.dst(y)], checked=True)
+    return 0
+
+
+def _pad(lo: Lowering, layer: Layer, node: Node) -> int:
+    x, y = node.inputs[0], node.outputs[0]
+    params = lo.struct(layer, "qc_pad_params", structs.pad_fields(lo.shape(x), node.attrs, bits=16))
+    lo.call(layer, "qc_pad_s16", [f"&{params}", lo.src(x), lo.dst(y)], checked=True)
+    return 0
+
+
+def _transpose(lo: Lowering, layer: Layer, node: Node) -> int:
+    x, y = node.inputs[0], node.outputs[0]
+    params = lo.struct(layer, "qc_transpose_params", structs.transpose_fields(lo.shape(x), node.attrs))
+    lo.call(layer, "qc_transpose_s16", [f"&{params}", lo.src(x), lo.dst(y)], checked=True)
+    return 0
+
+
+def lower_requantize(lo: Lowering, layer: Layer, node: Node) -> int:
+    """TFLite QUANTIZE between int8 and int16 (``qc_requantize_s8_s16`` / ``_s16_s8`` / ``_s16``)."""
+    x, y = node.inputs[0], node.outputs[0]
+    src, dst = lo.graph.tensors[x].dtype, lo.graph.tensors[y].dtype
+    fn = {("int8", "int16"): "qc_requantize_s8_s16", ("int16", "int8"): "qc_requantize_s16_s8"}.get(
+        (src, dst), "qc_requantize_s16" if (src, dst) == ("int16", "int16") else None
+    )
+    if fn is None or int(node.attrs["output_bits"]) != np.dtype(dst).itemsize * 8:
+        raise ValueError(f"requantize from {src} to {dst} (output_bits {node.attrs['output_bits']}) has no kernel")
+    a = node.attrs
+    args = [lo.src(x), lo.dst(y), c_int(math.prod(lo.shape(x)))]
+    args += [c_int(a[k]) for k in ("input_offset", "output_offset", "multiplier", "shift")]
+    lo.call(layer, fn, args, checked=True)
+    return 0
+
+
+S16_LOWERINGS: dict[str, Callable[[Lowering, Layer, Node], int]] = {
+    "conv2d": _conv_like,
+    "depthwise_conv2d": _conv_like,
+    "fully_connected": _fully_connected,
+    "add": _binary,
+    "mul": _binary,
+    "max_pool2d": _pool,
+    "avg_pool2d": _pool,
+    "pad": _pad,
+    "transpose": _transpose,
+    "concat": _LOWERINGS["concat"],  # these three move bytes already
+    "reshape": _LOWERINGS["reshape"],
+    "copy": _LOWERINGS["copy"],
+    "requantize": lower_requantize,
+}

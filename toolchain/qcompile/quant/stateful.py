@@ -1,0 +1,69 @@
+"""``--stateful IN=OUT``: keep a recurrent state input/output pair inside the generated C.
+
+A streaming or recurrent model exported to ONNX usually takes its state as an input and
+returns the next state as an output (an LSTM's ``initial_h``/``Y_h``, a ring buffer of past
+frames). Asked to keep the pair inside, the compiler moves it into ``Graph.state``: the C
+API no longer shows either tensor; the state buffer holds IN's bytes, starts at real zero
+(IN's zero point), is overwritten with OUT after every call, and ``<name>_reset()`` restores
+the zeros. OUT is first requantized to IN's scale and zero point when they differ (TFLite's
+integer requantization, as a 256-entry table), so the bytes carried over mean what IN
+expects. Calibration still needs samples of IN (recorded states) like any other input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from qcompile.errors import QCompileError
+from qcompile.ir import Graph, Node, StateVar, Tensor
+
+
+def _find(graph: Graph, names: list[str], name: str, what: str) -> str:
+    for candidate in names:
+        if name in (candidate, graph.tensors[candidate].source_name):
+            return candidate
+    shown = ", ".join(graph.tensors[n].source_name or n for n in names)
+    raise QCompileError(f"--stateful: the model has no {what} {name!r} (its {what}s: {shown})")
+
+
+def keep_state(graph: Graph, pairs: Sequence[tuple[str, str]]) -> None:
+    """Move each ``(input, output)`` pair (model names) into ``graph.state`` (module doc)."""
+    for in_name, out_name in pairs:
+        state_in = _find(graph, graph.user_inputs, in_name, "input")
+        out = _find(graph, graph.user_outputs, out_name, "output")
+        t_in, t_out = graph.tensors[state_in], graph.tensors[out]
+        if tuple(t_in.shape) != tuple(t_out.shape):
+            raise QCompileError(
+                f"--stateful {in_name}={out_name}: the input holds {t_in.shape} and the output {t_out.shape}; "
+                "a state pair needs one shape"
+            )
+        if len(graph.user_outputs) == 1:
+            raise QCompileError(f"--stateful {in_name}={out_name}: {out_name!r} is the model's only output")
+        value = _as_input_quant(graph, out, t_in)
+        graph.inputs.remove(state_in)
+        graph.inputs.append(state_in)
+        del graph.outputs[graph.outputs.index(out)]
+        graph.outputs.append(value)
+        zero = np.full(t_in.size, int(t_in.quant.zero_point), dtype=np.int8)
+        graph.state.append(StateVar(t_in.source_name or state_in, state_in, value, zero))
+
+
+def _as_input_quant(graph: Graph, out: str, t_in: Tensor) -> str:
+    """A tensor holding ``out`` in ``t_in``'s quantization, never a graph input or constant."""
+    from qcompile.frontends.tflite_luts import requantize_table
+
+    t_out = graph.tensors[out]
+    qi, qo = t_in.quant, t_out.quant
+    same = float(qi.scale) == float(qo.scale) and int(qi.zero_point) == int(qo.zero_point)
+    if same and not t_out.is_constant and out not in graph.inputs:
+        return out
+    name = graph.unique_name(f"{t_out.name}_state")
+    graph.add_tensor(Tensor(name, t_out.shape, "int8", quant=qi, source_name=t_out.source_name))
+    if same:
+        graph.add_node(Node(graph.unique_name(f"copy_{name}"), "copy", [out], [name]))
+    else:
+        table = requantize_table(float(qo.scale), int(qo.zero_point), float(qi.scale), int(qi.zero_point))
+        graph.add_node(Node(graph.unique_name(f"requantize_{name}"), "lut", [out], [name], {"table": table}))
+    return name
