@@ -5,9 +5,9 @@ on the same calibration data, evaluated on the same test inputs.
 
     python3 bench/bench_unet.py [--calib N] [--test N]
 
-qcompile's number is the host build of the generated C (``qcompile.load(DIR).run``), which is
-bit-exact with its numpy reference; ORT's is its QDQ model run by onnxruntime (which fuses
-QDQ into integer kernels where it can, and leaves the rest in float).
+qcompile's number is the host build of the generated C (``qcompile.compile(...).run``), which is
+bit-exact with its numpy reference; ORT's is its QDQ model run by onnxruntime with graph
+optimisations off (the QDQ arithmetic exactly as written).
 """
 
 from __future__ import annotations
@@ -31,10 +31,15 @@ def sqnr_db(ref: np.ndarray, got: np.ndarray) -> float:
     return float(10 * np.log10(np.sum(ref**2) / max(np.sum((ref - got) ** 2), 1e-30)))
 
 
-def ort_run(model: Path, x: np.ndarray) -> list[np.ndarray]:
+def ort_run(model: Path, x: np.ndarray, *, optimize: bool = True) -> list[np.ndarray]:
+    """Every output; ``optimize=False`` runs a QDQ model exactly as written (no fusion into
+    integer kernels), as bench_quant.py and bench_realworld.py evaluate ORT's QDQ models."""
     import onnxruntime as ort
 
-    sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    opts = ort.SessionOptions()
+    if not optimize:
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    sess = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
     outs = [sess.run(None, {"input": x[i : i + 1]}) for i in range(len(x))]
     return [np.concatenate([o[j] for o in outs]) for j in range(len(outs[0]))]
 
@@ -79,7 +84,7 @@ def main() -> None:
         model = qcompile.compile(MODEL, work / "out", calib={"input": calib})
         real = model.dequantize(model.run(model.quantize(test)))  # C layout: seg is NHWC
         ours = [np.asarray(real["seg"]).reshape(-1, 32, 32, 4).transpose(0, 3, 1, 2), real["cls"]]
-        theirs = ort_run(ort_quantize(calib, work), test)
+        theirs = ort_run(ort_quantize(calib, work), test, optimize=False)
     print(f"{'output':8} {'qcompile int8':>14} {'ORT quantize_static':>20}   (SQNR vs float, dB; {args.test} samples)")
     for j, name in enumerate(("seg", "cls")):
         mine = sqnr_db(ref[j], np.asarray(ours[j], np.float64).reshape(ref[j].shape))

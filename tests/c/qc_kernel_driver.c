@@ -195,6 +195,32 @@ static int run_conv(const char *k) {
     return 1;
 }
 
+/* reductions, gather, resize, transposed conv (qc_reduce.c, qc_gather.c, qc_resize.c,
+ * qc_transpose_conv2d.c); anything else goes on to the conv kernels */
+static int run_datamove(const char *k) {
+    if (strcmp(k, "qc_reduce_sum_s8") == 0 || strcmp(k, "qc_reduce_max_s8") == 0) {
+        STRUCT(qc_reduce_params, p, 0);
+        return k[10] == 's' ? qc_reduce_sum_s8(&p, s8(1), o8(2)) : qc_reduce_max_s8(&p, s8(1), o8(2));
+    }
+    if (strcmp(k, "qc_gather_s8") == 0) { /* blocks: p, indices, x, out */
+        STRUCT(qc_gather_params, p, 0);
+        return qc_gather_s8(&p, s32(1), s8(2), o8(3));
+    }
+    if (strcmp(k, "qc_resize_nearest_s8") == 0) { /* blocks: p, y_index, x_index, x, out */
+        STRUCT(qc_resize_params, p, 0);
+        return qc_resize_nearest_s8(&p, s32(1), s32(2), s8(3), o8(4));
+    }
+    if (strcmp(k, "qc_resize_bilinear_s8") == 0) {
+        STRUCT(qc_resize_params, p, 0);
+        return qc_resize_bilinear_s8(&p, s8(1), o8(2));
+    }
+    if (strcmp(k, "qc_transpose_conv2d_s8") == 0) { /* blocks: p, x, w, b, m, s, out */
+        STRUCT(qc_conv_params, p, 0);
+        return qc_transpose_conv2d_s8(&p, s8(1), s8(2), s32(3), s32(4), s32(5), o8(6));
+    }
+    return run_conv(k);
+}
+
 /* The 16x8 kernels (qc_kernels_s16.h): int16 activations ('h'/'O' blocks), int64 bias ('q');
  * anything else goes on to the data-movement kernels */
 static int run_datamove(const char *k);
@@ -232,32 +258,6 @@ static int run_s16(const char *k) {
         return qc_transpose_s16(&p, s16(1), o16(2));
     }
     return run_datamove(k);
-}
-
-/* reductions, gather, resize, transposed conv (qc_reduce.c, qc_gather.c, qc_resize.c,
- * qc_transpose_conv2d.c); anything else goes on to the conv kernels */
-static int run_datamove(const char *k) {
-    if (strcmp(k, "qc_reduce_sum_s8") == 0 || strcmp(k, "qc_reduce_max_s8") == 0) {
-        STRUCT(qc_reduce_params, p, 0);
-        return k[10] == 's' ? qc_reduce_sum_s8(&p, s8(1), o8(2)) : qc_reduce_max_s8(&p, s8(1), o8(2));
-    }
-    if (strcmp(k, "qc_gather_s8") == 0) { /* blocks: p, indices, x, out */
-        STRUCT(qc_gather_params, p, 0);
-        return qc_gather_s8(&p, s32(1), s8(2), o8(3));
-    }
-    if (strcmp(k, "qc_resize_nearest_s8") == 0) { /* blocks: p, y_index, x_index, x, out */
-        STRUCT(qc_resize_params, p, 0);
-        return qc_resize_nearest_s8(&p, s32(1), s32(2), s8(3), o8(4));
-    }
-    if (strcmp(k, "qc_resize_bilinear_s8") == 0) {
-        STRUCT(qc_resize_params, p, 0);
-        return qc_resize_bilinear_s8(&p, s8(1), o8(2));
-    }
-    if (strcmp(k, "qc_transpose_conv2d_s8") == 0) { /* blocks: p, x, w, b, m, s, out */
-        STRUCT(qc_conv_params, p, 0);
-        return qc_transpose_conv2d_s8(&p, s8(1), s8(2), s32(3), s32(4), s32(5), o8(6));
-    }
-    return run_conv(k);
 }
 
 static int run_other(const char *k) {

@@ -1,9 +1,9 @@
 """The U-Net-style test model of examples/realworld/ (make_unet.py, committed): ConvTranspose,
 bilinear Resize, DepthToSpace (CRD), Concat with skips, Gather (index_select), ReduceMean,
 ReduceMax and ReduceSum heads. It compiles for the host and cortex-m7, the C is bit-exact
-with the reference and sanitizer-clean, and int8 tracks float at least as well as ONNX
-Runtime's quantize_static on the same data (bench/bench_unet.py: 30.1 / 40.1 dB against
-29.9 / 33.5 dB)."""
+with the reference and sanitizer-clean, and int8 tracks float about as well as ONNX
+Runtime's quantize_static on the same data (bench/bench_unet.py, QDQ evaluated exactly:
+seg 30.1 dB against 29.9 dB, cls 40.2 dB against 40.4 dB)."""
 
 from __future__ import annotations
 

@@ -16,8 +16,8 @@ import pytest
 
 pytest.importorskip("tflite_micro", reason="tflite_micro (TFLM Python interpreter) is not installed")
 
-from frontends.test_tflite_ops import _check, _random_inputs  # noqa: E402
-from tflite_builder import ACT, PAD, ModelBuilder, tflm_run  # noqa: E402
+from frontends.test_tflite_ops import _check, compiled_matches_tflm  # noqa: E402
+from tflite_builder import ACT, PAD, ModelBuilder  # noqa: E402
 
 RNG = np.random.default_rng(1212)
 Q = dict(scale=0.05, zero_point=-6)
@@ -135,10 +135,6 @@ def test_reduce_max_with_other_output_params_is_refused(tmp_path: Path) -> None:
 
 def test_compiled_decoder_chain_matches_tflm(tmp_path: Path) -> None:
     """TRANSPOSE_CONV -> RESIZE_BILINEAR -> DEPTH_TO_SPACE -> GATHER -> SUM, compiled to C."""
-    from qcompile.compiler import CompileOptions, compile_model
-    from qcompile.host._runtime import ModelLibrary
-    from qcompile.host.build import build_host_library
-
     b = ModelBuilder()
     x = b.tensor("x", (1, 3, 4, 4), **Q)
     shape_t = b.tensor("os", (4,), "int32", data=np.array([1, 6, 8, 8], np.int32))
@@ -157,14 +153,4 @@ def test_compiled_decoder_chain_matches_tflm(tmp_path: Path) -> None:
     y = b.tensor("y", (1, 24, 1), scale=0.5, zero_point=2)
     b.op("SUM", [g, axes], [y], "ReducerOptions", keepDims=False)
     b.inputs, b.outputs = [x], [y]
-    model_bytes = b.finish()
-    path = tmp_path / "dec.tflite"
-    path.write_bytes(model_bytes)
-    out = tmp_path / "out"
-    compile_model(path, out, CompileOptions(progress=False))
-    n = 16
-    inputs = _random_inputs(model_bytes, n)
-    expected = tflm_run(model_bytes, inputs)[0].reshape(n, -1)
-    lib = build_host_library(out, name="dec", build_dir=tmp_path / "build")
-    got = ModelLibrary(str(lib), "dec", [3 * 4 * 4], [24], 0).run([inputs[0].reshape(n, -1)])[0]
-    np.testing.assert_array_equal(np.asarray(got).reshape(n, -1), expected)
+    compiled_matches_tflm(b.finish(), tmp_path, "dec", n=16)

@@ -274,10 +274,6 @@ def test_op_matches_tflm(case: str, tmp_path: Path) -> None:
 
 def test_compiled_multi_op_model_matches_tflm(tmp_path: Path) -> None:
     """conv -> hard_swish -> max pool -> mean -> logistic, generated C built for the host."""
-    from qcompile.compiler import CompileOptions, compile_model
-    from qcompile.host._runtime import ModelLibrary
-    from qcompile.host.build import build_host_library
-
     b = ModelBuilder()
     x = b.tensor("x", (1, 8, 8, 3), scale=0.05, zero_point=-7)
     ws = RNG.uniform(0.002, 0.02, size=6)
@@ -305,16 +301,26 @@ def test_compiled_multi_op_model_matches_tflm(tmp_path: Path) -> None:
     b.op("MEAN", [p, axes], [m], "ReducerOptions", keepDims=False)
     b.op("LOGISTIC", [m], [y])
     b.inputs, b.outputs = [x], [y]
-    model_bytes = b.finish()
-    path = tmp_path / "multi.tflite"
+    compiled_matches_tflm(b.finish(), tmp_path, "multi")
+
+
+def compiled_matches_tflm(model_bytes: bytes, tmp_path: Path, name: str, n: int = N) -> None:
+    """Compile a one-input, one-output .tflite to C, build it for the host and compare its
+    outputs with TFLM's on ``n`` random int8 inputs."""
+    from qcompile.compiler import CompileOptions, compile_model
+    from qcompile.host._runtime import ModelLibrary
+    from qcompile.host.build import build_host_library
+
+    path = tmp_path / f"{name}.tflite"
     path.write_bytes(model_bytes)
     out_dir = tmp_path / "out"
     compile_model(path, out_dir, CompileOptions(progress=False))
-    inputs = _random_inputs(model_bytes, N)
-    expected = tflm_run(model_bytes, inputs)[0].reshape(N, -1)
-    lib = build_host_library(out_dir, name="multi", build_dir=tmp_path / "build")
-    got = ModelLibrary(str(lib), "multi", [8 * 8 * 3], [6], 0).run([inputs[0].reshape(N, -1)])[0]
-    np.testing.assert_array_equal(np.asarray(got).reshape(N, -1), expected)
+    inputs = _random_inputs(model_bytes, n)
+    expected = tflm_run(model_bytes, inputs)[0].reshape(n, -1)
+    lib = build_host_library(out_dir, name=name, build_dir=tmp_path / "build")
+    x = inputs[0].reshape(n, -1)
+    got = ModelLibrary(str(lib), name, [x.shape[1]], [expected.shape[1]], 0).run([x])[0]
+    np.testing.assert_array_equal(np.asarray(got).reshape(n, -1), expected)
 
 
 def test_unsupported_ops_and_float_internals_listed_together(tmp_path: Path) -> None:

@@ -38,3 +38,31 @@ def test_describe_resnet8(resnet8_onnx: Path) -> None:
     rows = describe(resnet8_onnx)
     t = totals(rows)
     assert t["unsupported"] == 0 and 70_000 < t["params"] < 90_000
+
+
+def test_reasons_say_what_would_make_it_compile(tmp_path) -> None:
+    """Dynamic dimensions name the --input-shape option; Gather wants constant indices;
+    ReduceMin gets its rewrite; an old opset says which to re-export at."""
+    examples = Path(__file__).resolve().parents[2] / "examples" / "realworld"
+    rows = describe(examples / "mbv3_se.onnx")
+    conv = next(r for r in rows if r["op_type"] == "Conv")
+    assert "--input-shape input=1,3,height,width" in conv["reason"]
+    nodes = [
+        helper.make_node("Cast", ["x"], ["xi"], to=TensorProto.INT64),
+        helper.make_node("Gather", ["d", "xi"], ["y"], axis=0),
+        helper.make_node("ReduceMin", ["d"], ["z"]),
+    ]
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])]
+    inputs.append(helper.make_tensor_value_info("d", TensorProto.FLOAT, [4, 3]))
+    outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])]
+    outputs.append(helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 1]))
+    model = helper.make_model(
+        helper.make_graph(nodes, "g", inputs, outputs), opset_imports=[helper.make_opsetid("", 17)]
+    )
+    onnx.save(model, tmp_path / "m.onnx")
+    reasons = {r["op_type"]: r["reason"] for r in describe(tmp_path / "m.onnx")}
+    assert "constant indices required" in reasons["Gather"]
+    assert "Neg, ReduceMax and Neg" in reasons["ReduceMin"]
+    model.opset_import[0].version = 9
+    onnx.save(model, tmp_path / "old.onnx")
+    assert "re-export at opset >= 11" in describe(tmp_path / "old.onnx")[0]["reason"]

@@ -335,6 +335,9 @@ def inspect_cmd(model: Path) -> None:
     console.print(
         f"total: {len(rows)} nodes, {total_params:,} parameters, {total_macs:,} MACs, {unsupported} unsupported"
     )
+    notes = [f"  - node {row['name']!r} ({row['op_type']}): {row['reason']}" for row in rows if row.get("reason")]
+    if notes:
+        console.print("what would make it compile:\n" + "\n".join(notes), markup=False, highlight=False)
 
 
 @cli.command("verify")

@@ -129,20 +129,34 @@ def _structural_constants(model: onnx.ModelProto) -> set[str]:
     return const
 
 
+#: what makes an unsupported op compile, where there is a known way
+_UNSUPPORTED_HINTS = {
+    "Upsample": ": re-export at opset >= 11, where it is Resize",
+    "ReduceL2": ": write it as Mul, ReduceSum and Sqrt",
+    "ReduceMin": ": write it as Neg, ReduceMax and Neg",
+    "Cast": ": a Cast of an activation is not supported; compute in float and let qcompile quantize",
+    "If": ": control flow is not supported; export one branch",
+    "Loop": ": control flow is not supported; unroll the loop before export",
+}
+
+
 def _node_problem(node: onnx.NodeProto, const: set[str], opset: int) -> str | None:
     """Why ``node`` cannot be compiled, or None when it can."""
     ins = list(node.input) + [""] * 6
     if node.domain not in _ONNX_DOMAINS:
         return f"custom domain {node.domain!r} is not supported"
     if not MIN_OPSET <= opset <= MAX_OPSET:
-        return f"opset {opset} is outside the supported range {MIN_OPSET}-{MAX_OPSET}"
+        fix = f"re-export at opset >= {MIN_OPSET}" if opset < MIN_OPSET else f"re-export at opset <= {MAX_OPSET}"
+        return f"opset {opset} is outside the supported range {MIN_OPSET}-{MAX_OPSET}: {fix}"
     if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
         return "control flow (subgraph attributes) is not supported"
     real_ins = [i for i in node.input if i]
     if node.op_type in ("Constant", "Shape", "Size") or (real_ins and all(i in const for i in real_ins)):
         return None  # constant-folded before conversion
     if node.op_type not in supported_ops():
-        return "operator not supported"
+        return "operator not supported" + _UNSUPPORTED_HINTS.get(
+            node.op_type, " (docs/COVERAGE.md lists the supported ops: replace it, or compute it outside the model)"
+        )
     a = _attrs(node)
     op = node.op_type
     plugin_problem = ONNX_OPS.extra(op).get("problem")

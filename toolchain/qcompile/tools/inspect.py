@@ -28,6 +28,9 @@ def _shapes(model: onnx.ModelProto, path: str) -> dict[str, tuple[int, ...] | No
     m.CopyFrom(model)
     try:
         _fix_dims(m, path)
+    except Exception:  # dynamic dims stay symbolic (-1 below); inspect says which option fixes them
+        pass
+    try:
         m = onnx.shape_inference.infer_shapes(m, data_prop=True)
     except Exception:
         pass
@@ -63,8 +66,9 @@ def _macs(node: onnx.NodeProto, shapes: dict[str, Any]) -> int:
 def describe(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """Rows for every node: ``name``, ``op_type``, ``domain``, ``output_shapes`` (list of
     tuples, -1 for unknown dims, None when not inferred), ``params`` (elements of the
-    constant weights it reads), ``macs``, ``supported`` (bool) and ``reason`` (why not, or
-    None). A corrupt file raises QCompileError; unsupported ops never do. Totals:
+    constant weights it reads), ``macs``, ``supported`` (bool) and ``reason`` (why not and
+    what would make it compile, e.g. ``--input-shape`` for a shape that depends on a dynamic
+    input dimension; else None). A corrupt file raises QCompileError; unsupported ops never do. Totals:
     :func:`totals`.
     """
     from qcompile.errors import QCompileError
@@ -91,6 +95,7 @@ def describe(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
 
     # a pre-quantized model's Q/DQ and QLinear* nodes are read by frontends/onnx_qdq
     quantized = is_quantized(model)
+    dynamic = _dynamic_inputs(model, set(inits))
     rows = []
     fused = fused_node_indices(model)  # parts of a recognised LayerNorm/GELU chain
     for idx, node in enumerate(model.graph.node):
@@ -98,6 +103,9 @@ def describe(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
             reason = None
         else:
             reason = _node_problem(node, const, opset)
+        out_shapes = [shapes.get(o) for o in node.output if o]
+        if reason is None and dynamic and any(sh is not None and -1 in sh[1:] for sh in out_shapes):
+            reason = f"its shape depends on dynamic input dimensions: compile with {dynamic}"
         params = sum(inits.get(i, 0) for i in node.input[1:] if i) if node.op_type != "Constant" else 0
         rows.append(
             {
@@ -112,6 +120,22 @@ def describe(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _dynamic_inputs(model: onnx.ModelProto, inits: set[str]) -> str:
+    """``--input-shape`` options naming every graph input with a dynamic non-batch dimension
+    (``NAME=1,3,H,W`` with the symbolic names left to fill in), or "" when all are static."""
+    parts = []
+    for vi in model.graph.input:
+        if vi.name in inits or not vi.type.tensor_type.HasField("shape"):
+            continue
+        dims = vi.type.tensor_type.shape.dim
+        shown = [
+            str(d.dim_value) if d.HasField("dim_value") and d.dim_value > 0 else (d.dim_param or "?") for d in dims
+        ]
+        if any(not (d.HasField("dim_value") and d.dim_value > 0) for d in list(dims)[1:]):
+            parts.append(f"--input-shape {vi.name}={','.join(['1', *shown[1:]])}")
+    return " ".join(parts)
 
 
 def totals(rows: list[dict[str, Any]]) -> dict[str, int]:
