@@ -27,7 +27,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 KWT = ROOT / "examples" / "kwt"
-sys.path.insert(0, str(ROOT / "toolchain"))
+sys.path.append(str(ROOT / "toolchain"))  # after site-packages: an installed qcompile wins
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_quant import _ort_run, ort_qdq_model  # noqa: E402

@@ -38,7 +38,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
-sys.path.insert(0, str(ROOT / "toolchain"))
+sys.path.append(str(ROOT / "toolchain"))  # after site-packages: an installed qcompile wins
 
 import qcompile  # noqa: E402
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "toolchain"))
+sys.path.append(str(ROOT / "toolchain"))  # after site-packages: an installed qcompile wins
 sys.path.insert(0, str(ROOT / "examples" / "realworld"))
 
 from data import samples  # noqa: E402
