@@ -97,7 +97,10 @@ def describe(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     quantized = is_quantized(model)
     dynamic = _dynamic_inputs(model, set(inits))
     rows = []
-    fused = fused_node_indices(model)  # parts of a recognised LayerNorm/GELU chain
+    try:  # parts of a recognised LayerNorm/GELU chain; advisory, so a malformed model only loses it
+        fused = fused_node_indices(model)
+    except (ValueError, TypeError, KeyError, IndexError):
+        fused = set()
     for idx, node in enumerate(model.graph.node):
         if idx in fused or (quantized and node.op_type in QUANTIZED_OPS):
             reason = None
