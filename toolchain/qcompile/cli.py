@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -36,40 +37,37 @@ def _error(message: str) -> None:
     click.echo(f"error: {message}", err=True)
 
 
+def _name_value_pairs(
+    pairs: tuple[str, ...], option: str, expected: str, valid: Callable[[str], bool], *, first: bool = False
+) -> list[tuple[str, str]]:
+    """``NAME=VALUE`` options split at the last ``=`` (the first with ``first``), each checked;
+    a bad one is a usage error naming the option and the form expected."""
+    result = []
+    for pair in pairs:
+        name, sep, value = pair.partition("=") if first else pair.rpartition("=")
+        if not sep or not name or not valid(value):
+            raise click.BadParameter(f"{pair!r}: expected {expected}", param_hint=option)
+        result.append((name, value))
+    return result
+
+
 def _observer_overrides(pairs: tuple[str, ...]) -> dict[str, str]:
     """``--observer-for NAME=METHOD`` options as a dict (the method is checked by calibration,
     which also knows the model's names)."""
-    overrides: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, method = pair.rpartition("=")
-        if not sep or not name or method not in OBSERVERS:
-            raise click.BadParameter(
-                f"{pair!r}: expected NAME=METHOD with METHOD one of {', '.join(OBSERVERS)}", param_hint="--observer-for"
-            )
-        overrides[name] = method
-    return overrides
+    expected = f"NAME=METHOD with METHOD one of {', '.join(OBSERVERS)}"
+    return dict(_name_value_pairs(pairs, "--observer-for", expected, lambda v: v in OBSERVERS))
 
 
 def _state_pairs(pairs: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     """``--stateful IN=OUT`` options as (input, output) pairs (names checked by the compiler)."""
-    result = []
-    for pair in pairs:
-        name_in, sep, name_out = pair.partition("=")
-        if not sep or not name_in or not name_out:
-            raise click.BadParameter(f"{pair!r}: expected IN=OUT (a model input and output)", param_hint="--stateful")
-        result.append((name_in, name_out))
-    return tuple(result)
+    expected = "IN=OUT (a model input and output)"
+    return tuple(_name_value_pairs(pairs, "--stateful", expected, bool, first=True))
 
 
 def _act_bits_overrides(pairs: tuple[str, ...]) -> dict[str, int]:
     """``--act-bits-for NAME=BITS`` options as a dict (names are checked by quantization)."""
-    overrides: dict[str, int] = {}
-    for pair in pairs:
-        name, sep, bits = pair.rpartition("=")
-        if not sep or not name or bits not in ("8", "16"):
-            raise click.BadParameter(f"{pair!r}: expected NAME=8 or NAME=16", param_hint="--act-bits-for")
-        overrides[name] = int(bits)
-    return overrides
+    parsed = _name_value_pairs(pairs, "--act-bits-for", "NAME=8 or NAME=16", lambda v: v in ("8", "16"))
+    return {name: int(bits) for name, bits in parsed}
 
 
 FORCE_HELP = "Replace a folder qcompile did not write (never the current directory or one holding an input)."
