@@ -257,6 +257,11 @@ static int run_s16(const char *k) {
         STRUCT(qc_transpose_params, p, 0);
         return qc_transpose_s16(&p, s16(1), o16(2));
     }
+    if (strcmp(k, "qc_logistic_s16") == 0 || strcmp(k, "qc_tanh_s16") == 0) {
+        /* blocks: x, output, (size, multiplier, shift) as one int32 block */
+        const int32_t *a = s32(2);
+        return k[3] == 'l' ? qc_logistic_s16(s16(0), o16(1), a[0], a[1], a[2]) : qc_tanh_s16(s16(0), o16(1), a[0], a[1], a[2]);
+    }
     return run_datamove(k);
 }
 

@@ -30,6 +30,7 @@ from qcompile.frontends import tflite_luts, tflite_state
 from qcompile.frontends.tflite_ops import TFLITE_OPS
 from qcompile.frontends.tflite_reader import TfliteModel, TfliteOperator, TfliteTensor, read_tflite
 from qcompile.ir import Graph, Node, QuantParams, Tensor
+from qcompile.reference.kernels import sigmoid_s16
 
 BUILTIN_OPS = (
     "CONV_2D",
@@ -74,7 +75,7 @@ _ACT_TYPES = {INT8: "int8", INT16: "int16"}
 #: operators with a 16x8 kernel (int16 activations); the others take int8 only
 S16_OPS = frozenset(
     {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "SUB", "MUL", "AVERAGE_POOL_2D", "MAX_POOL_2D"}
-    | {"RESHAPE", "SQUEEZE", "PAD", "CONCATENATION", "QUANTIZE"}
+    | {"RESHAPE", "SQUEEZE", "PAD", "CONCATENATION", "QUANTIZE", "LOGISTIC", "TANH"}
 )
 _ACT_RANGES: dict[str, tuple[float | None, float | None]] = {
     "NONE": (None, None),
@@ -451,6 +452,11 @@ def _lut(imp: _Importer, op: TfliteOperator, table: np.ndarray) -> None:
 def _elementwise(imp: _Importer, op: TfliteOperator) -> None:
     qi, qo = imp.q(op.inputs[0]), imp.q(op.outputs[0])
     si, zi, so, zo = qi.scalar_scale(), qi.scalar_zero_point(), qo.scalar_scale(), qo.scalar_zero_point()
+    if op.op in ("LOGISTIC", "TANH") and imp.t(op.inputs[0]).type == INT16:
+        mult, shift = sigmoid_s16.sigmoid_tanh_params(si, so, tanh=op.op == "TANH")
+        attrs = {"input_multiplier": mult, "input_left_shift": shift}
+        imp.add(op, op.op.lower(), [imp.name(op.inputs[0])], [imp.name(op.outputs[0])], attrs)
+        return
     if op.op == "LOGISTIC":
         if zo != -128:
             raise ValueError("int8 LOGISTIC output zero point must be -128 (TFLM requires it)")

@@ -151,6 +151,9 @@ SCHEMAS: dict[str, OpSchema] = {
         OpSchema("batch_matmul", BATCH_MATMUL_ATTRS, structs=("qc_batch_matmul_params",)),
         OpSchema("layer_norm", LAYER_NORM_ATTRS, structs=("qc_layer_norm_params",)),
         OpSchema("requantize", ("input_offset", "output_offset", "multiplier", "shift", "output_bits")),
+        # int16 only (TFLM's int16 LUT sigmoid/tanh, reference/kernels/sigmoid_s16.py)
+        OpSchema("logistic", ("input_multiplier", "input_left_shift"), inplace=(0,)),
+        OpSchema("tanh", ("input_multiplier", "input_left_shift"), inplace=(0,)),
     )
 }
 
