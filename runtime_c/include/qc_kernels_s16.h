@@ -64,6 +64,17 @@ int qc_requantize_s16_s8(const int16_t *input, int8_t *output, int32_t size, int
 int qc_requantize_s16(const int16_t *input, int16_t *output, int32_t size, int32_t input_offset,
                       int32_t output_offset, int32_t multiplier, int32_t shift);
 
+/* TFLM's int16 sigmoid and tanh (qc_sigmoid_s16.c): int16 in, int16 out at scale 2^-15, by
+ * the 256-entry sigmoid table with linear interpolation. input_multiplier in [0, 32767]
+ * (0: the power-of-two form 3 << input_left_shift, shift at most 12), input_left_shift in
+ * [0, 31]. Input and output may alias. The _value forms are one element (the LSTM gates). */
+int16_t qc_logistic_s16_value(int16_t x, int32_t input_multiplier, int32_t input_left_shift);
+int16_t qc_tanh_s16_value(int16_t x, int32_t input_multiplier, int32_t input_left_shift);
+int qc_logistic_s16(const int16_t *input, int16_t *output, int32_t size, int32_t input_multiplier,
+                    int32_t input_left_shift);
+int qc_tanh_s16(const int16_t *input, int16_t *output, int32_t size, int32_t input_multiplier,
+                int32_t input_left_shift);
+
 #ifdef __cplusplus
 }
 #endif

@@ -119,10 +119,10 @@ def _io_entry(t: Tensor, index: int, plan: MemoryPlan) -> dict[str, Any]:
 def _state_entries(graph: Graph) -> list[dict[str, Any]]:
     """The state buffer's layout: per variable its offset, size, the ``inputs[]`` and
     ``outputs[]`` slots the model reads and writes it through, and its initial bytes."""
-    entries, offset = [], 0
-    for var in graph.state:
+    entries = []
+    for var, offset in zip(graph.state, graph.state_offsets(), strict=True):
         size = graph.tensors[var.input].nbytes
-        init = np.asarray(var.init).astype(np.int8, copy=False).reshape(-1)
+        init = np.asarray(var.init).astype(graph.tensors[var.input].dtype).reshape(-1).view(np.int8)
         entries.append(
             {
                 "name": var.name,
@@ -136,7 +136,6 @@ def _state_entries(graph: Graph) -> list[dict[str, Any]]:
                 "fill": int(init[0]) if init.size and (init == init[0]).all() else None,
             }
         )
-        offset += size
     return entries
 
 
