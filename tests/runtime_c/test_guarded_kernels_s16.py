@@ -116,3 +116,16 @@ def test_pool_pad_transpose_s16_guarded(kernel_driver: KernelDriver, seed: int) 
     p = _fields(structs.transpose_fields(x.shape, dict(perm=perm)))
     (got,) = kernel_driver.run("qc_transpose_s16", [p, x, Out16(want.size)])
     np.testing.assert_array_equal(got, want.reshape(-1))
+
+
+@SAFE
+@given(seed=st.integers(0, 2**32 - 1))
+def test_softmax_s16_guarded(kernel_driver: KernelDriver, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x = _x(rng, tuple(int(v) for v in rng.integers(1, 9, 3)))
+    a = dict(input_multiplier=int(rng.integers(1 << 30, 1 << 31)), input_left_shift=int(rng.integers(-3, 10)))
+    a["diff_min"] = 0
+    want = s16.softmax(x, **a)
+    p = _fields(structs.softmax_fields(x.shape, a, bits=16))
+    (got,) = kernel_driver.run("qc_softmax_s16", [p, x, Out16(want.size)])
+    np.testing.assert_array_equal(got, want.reshape(-1))

@@ -84,6 +84,13 @@ def _transpose(lo: Lowering, layer: Layer, node: Node) -> int:
     return 0
 
 
+def _softmax(lo: Lowering, layer: Layer, node: Node) -> int:
+    x, y = node.inputs[0], node.outputs[0]
+    params = lo.struct(layer, "qc_softmax_params", structs.softmax_fields(lo.shape(x), node.attrs, bits=16))
+    lo.call(layer, "qc_softmax_s16", [f"&{params}", lo.src(x), lo.dst(y)], checked=True)
+    return 0
+
+
 def lower_requantize(lo: Lowering, layer: Layer, node: Node) -> int:
     """TFLite QUANTIZE between int8 and int16 (``qc_requantize_s8_s16`` / ``_s16_s8`` / ``_s16``)."""
     x, y = node.inputs[0], node.outputs[0]
@@ -108,6 +115,7 @@ S16_LOWERINGS: dict[str, Callable[[Lowering, Layer, Node], int]] = {
     "mul": _binary,
     "max_pool2d": _pool,
     "avg_pool2d": _pool,
+    "softmax": _softmax,
     "pad": _pad,
     "transpose": _transpose,
     "concat": _LOWERINGS["concat"],  # these three move bytes already

@@ -18,6 +18,7 @@ cdef extern from "qc_kernels_s16.h":
     int qc_max_pool2d_s16(const qc_pool_params *p, const int16_t *input, int16_t *output) nogil
     int qc_avg_pool2d_s16(const qc_pool_params *p, const int16_t *input, int16_t *output) nogil
     int qc_pad_s16(const qc_pad_params *p, const int16_t *input, int16_t *output) nogil
+    int qc_softmax_s16(const qc_softmax_params *p, const int16_t *input, int16_t *output) nogil
     int qc_transpose_s16(const qc_transpose_params *p, const int16_t *input, int16_t *output) nogil
     int qc_requantize_s8_s16(const int8_t *input, int16_t *output, int32_t size, int32_t input_offset,
                              int32_t output_offset, int32_t multiplier, int32_t shift) nogil
@@ -146,6 +147,17 @@ def max_pool2d_s16(x, **attrs):
 def avg_pool2d_s16(x, **attrs):
     """qc_avg_pool2d_s16; twin of qcompile.reference.s16.avg_pool2d."""
     return _s16_pool(x, attrs, True)
+
+
+def softmax_s16(x, **attrs):
+    """qc_softmax_s16 over the last axis; twin of qcompile.reference.s16.softmax."""
+    cdef qc_softmax_params p
+    a = _s16(x, "x")
+    p = _structs.softmax_fields(a.shape, attrs, bits=16)
+    out = np.empty(a.shape, dtype=np.int16)
+    if qc_softmax_s16(&p, <const int16_t *>_s16_addr(a), <int16_t *>_s16_addr(out)) != 0:
+        raise ValueError("qc_softmax_s16 rejected its parameters")
+    return out
 
 
 def pad_s16(x, *, pads, pad_value):
