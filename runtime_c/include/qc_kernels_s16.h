@@ -57,6 +57,10 @@ int qc_avg_pool2d_s16(const qc_pool_params *p, const int16_t *input, int16_t *ou
  * signed MBQM shift in [-31, 15]. */
 int qc_softmax_s16(const qc_softmax_params *p, const int16_t *input, int16_t *output);
 
+/* TFLM's int16 SUM / MEAN over the axes marked in p->reduce (the mean's 1/count folded into
+ * multiplier/shift; offsets 0; at most 65536 elements per output); also the 16x8 MEAN over H, W. */
+int qc_reduce_sum_s16(const qc_reduce_params *p, const int16_t *input, int16_t *output);
+
 int qc_pad_s16(const qc_pad_params *p, const int16_t *input, int16_t *output);
 int qc_transpose_s16(const qc_transpose_params *p, const int16_t *input, int16_t *output);
 

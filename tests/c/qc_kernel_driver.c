@@ -253,6 +253,10 @@ static int run_s16(const char *k) {
         STRUCT(qc_softmax_params, p, 0);
         return qc_softmax_s16(&p, s16(1), o16(2));
     }
+    if (strcmp(k, "qc_reduce_sum_s16") == 0) {
+        STRUCT(qc_reduce_params, p, 0);
+        return qc_reduce_sum_s16(&p, s16(1), o16(2));
+    }
     if (strcmp(k, "qc_pad_s16") == 0) {
         STRUCT(qc_pad_params, p, 0);
         return qc_pad_s16(&p, s16(1), o16(2));

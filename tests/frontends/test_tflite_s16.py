@@ -292,3 +292,30 @@ def test_compiled_int8_io_with_int16_inside_matches_tflm(tmp_path: Path) -> None
     expected = tflm_run(model_bytes, [x])[0].reshape(N, -1)
     np.testing.assert_array_equal(np.asarray(m.run(x[:, 0])).reshape(N, -1), expected)
     assert "_TYPE" not in (tmp_path / "out" / "edges.h").read_text()  # int8 I/O: the int8 header
+
+
+def _reduce(code: str, shape, axes, keep: bool, out_scale: float) -> ModelBuilder:
+    b = ModelBuilder()
+    x = b.tensor("x", shape, "int16", scale=0.0005)
+    ax = b.tensor("axes", (len(axes),), "int32", data=np.array(axes, np.int32))
+    kept = [1 if i in [a % len(shape) for a in axes] else d for i, d in enumerate(shape)]
+    out = kept if keep else [d for i, d in enumerate(shape) if i not in [a % len(shape) for a in axes]]
+    y = b.tensor("y", tuple(out), "int16", scale=out_scale)
+    b.op(code, [x, ax], [y], "ReducerOptions", keepDims=keep)
+    b.inputs, b.outputs = [x], [y]
+    return b
+
+
+REDUCE_CASES: dict[str, Callable[[], ModelBuilder]] = {
+    "mean_hw_keep": lambda: _reduce("MEAN", (1, 5, 6, 4), [1, 2], True, 0.0003),
+    "mean_hw": lambda: _reduce("MEAN", (2, 3, 7, 5), [2, 1], False, 0.0001),
+    "mean_channels": lambda: _reduce("MEAN", (1, 4, 3, 6), [-1], True, 0.0004),
+    "mean_rank3": lambda: _reduce("MEAN", (3, 5, 4), [0, 2], False, 0.0002),
+    "sum_hw": lambda: _reduce("SUM", (1, 4, 4, 3), [1, 2], False, 0.004),
+    "sum_last_keep": lambda: _reduce("SUM", (2, 6, 5), [2], True, 0.002),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REDUCE_CASES))
+def test_s16_reduction_matches_tflm(case: str, tmp_path: Path) -> None:
+    _check(REDUCE_CASES[case]().finish(), tmp_path)

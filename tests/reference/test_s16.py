@@ -196,3 +196,29 @@ def test_lut_lookup_int16_interpolates() -> None:
     lut = np.arange(513, dtype=np.int16) * 64 - 16384  # the line x / 2: lookup rounds half up
     x = np.arange(-32768, 32768, 97)
     np.testing.assert_array_equal(s16.lut_lookup_int16(x, lut), (x + 1) >> 1)
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), keep=st.booleans())
+def test_reduce_sum_and_mean_c_match_reference(seed: int, keep: bool) -> None:
+    rt = require_runtime()
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(v) for v in rng.integers(1, 7, int(rng.integers(1, 6))))
+    axes = tuple(sorted(int(a) for a in rng.choice(len(shape), int(rng.integers(1, len(shape) + 1)), replace=False)))
+    x = _x(rng, shape)
+    a = dict(input_offset=0, output_offset=0, multiplier=int(rng.integers(1 << 30, 1 << 31)))
+    a.update(shift=int(rng.integers(-20, 2)))
+    want = s16.reduce_sum(x, axes=axes, keep_dims=int(keep), **a)
+    np.testing.assert_array_equal(rt.reduce_sum_s16(x, axes=axes, keep_dims=int(keep), **a), want)
+    if len(shape) == 4:
+        want = s16.mean(x, keep_dims=int(keep), **a)
+        np.testing.assert_array_equal(rt.mean_s16(x, keep_dims=int(keep), **a), want)
+
+
+def test_reduce_sum_refuses_more_than_65536_elements() -> None:
+    x = np.zeros((1, 257, 256, 1), np.int16)
+    a = dict(input_offset=0, output_offset=0, multiplier=1 << 30, shift=-16, keep_dims=0)
+    with pytest.raises(ValueError, match="65536"):
+        s16.mean(x, **a)
+    with pytest.raises(ValueError):
+        require_runtime().mean_s16(x, **a)

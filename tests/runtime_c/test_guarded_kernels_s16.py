@@ -129,3 +129,17 @@ def test_softmax_s16_guarded(kernel_driver: KernelDriver, seed: int) -> None:
     p = _fields(structs.softmax_fields(x.shape, a, bits=16))
     (got,) = kernel_driver.run("qc_softmax_s16", [p, x, Out16(want.size)])
     np.testing.assert_array_equal(got, want.reshape(-1))
+
+
+@SAFE
+@given(seed=st.integers(0, 2**32 - 1))
+def test_reduce_sum_s16_guarded(kernel_driver: KernelDriver, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(v) for v in rng.integers(1, 6, int(rng.integers(1, 6))))
+    axes = tuple(sorted(int(a) for a in rng.choice(len(shape), int(rng.integers(1, len(shape) + 1)), replace=False)))
+    x = _x(rng, shape)
+    a = dict(axes=axes, input_offset=0, output_offset=0, multiplier=int(rng.integers(1 << 30, 1 << 31)))
+    a.update(shift=int(rng.integers(-20, 2)))
+    want = s16.reduce_sum(x, keep_dims=0, **a)
+    (got,) = kernel_driver.run("qc_reduce_sum_s16", [_fields(structs.reduce_fields(x.shape, a)), x, Out16(want.size)])
+    np.testing.assert_array_equal(got, want.reshape(-1))

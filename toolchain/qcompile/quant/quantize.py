@@ -399,7 +399,7 @@ _CONVERTERS = {
 #: one) runs in int8 behind requantize nodes whatever the widths asked for
 _S16_OPS = frozenset(
     {"conv2d", "depthwise_conv2d", "fully_connected", "add", "sub", "mul", "max_pool2d", "avg_pool2d"}
-    | {"concat", "pad", "transpose", "reshape", "copy", "softmax"}
+    | {"concat", "pad", "transpose", "reshape", "copy", "softmax", "global_avg_pool", "reduce_mean", "reduce_sum"}
 )
 
 

@@ -13,6 +13,8 @@ convolutions' output offset is 0 too (TFLM requires zero points of 0 for int16).
   accumulator and the int32 MBQM (conv2d and fully_connected only, as in TFLM).
 - add/sub: the int8 formulas with ``left_shift = 15``; mul: the int8 formula.
 - pools: the int8 formulas on int16 values (max starts from -32768).
+- mean (H, W) and reduce_sum (SUM, and MEAN over any axes): TFLM's
+  ``QuantizedMeanOrSum<int16_t, int32_t>``, the int8 formula on int16 values.
 - softmax: TFLM's ``SoftmaxInt16`` (two 513-entry int16 tables with interpolation,
   :func:`softmax_luts`; output scale 1/32768).
 """
@@ -20,6 +22,7 @@ convolutions' output offset is 0 too (TFLM requires zero points of 0 for int16).
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -361,3 +364,37 @@ def softmax(x, *, input_multiplier, input_left_shift, diff_min) -> np.ndarray:
     right = 31 - h
     out = (e * recip + (np.int64(1) << (right - 1))) >> right
     return np.clip(out, 0, I16_MAX).astype(np.int16)
+
+
+# ---- reductions (TFLM QuantizedMeanOrSum<int16_t, int32_t>) --------------------------------
+
+#: elements per output: the int32 sum of int16 values stays exact (TFLM's would wrap beyond)
+REDUCE_S16_MAX_COUNT = 1 << 16
+
+
+def reduce_sum(x, *, axes, keep_dims, input_offset, output_offset, multiplier, shift) -> np.ndarray:
+    """TFLM's int16 SUM, or MEAN with ``1/count`` folded into (multiplier, shift)
+    (``reference.reduce.mean_params``): ``clamp(MBQM(sum(x over axes), multiplier, shift))``."""
+    from qcompile.reference.kernels.reduce_axes import check_axes, reduced_shape
+
+    x = _as_int16(x, "x")
+    ax = check_axes(x.ndim, axes)
+    count = math.prod(x.shape[a] for a in ax)
+    if not 1 <= count <= REDUCE_S16_MAX_COUNT:
+        raise ValueError(f"an int16 reduction sums 1..{REDUCE_S16_MAX_COUNT} elements per output, not {count}")
+    if int(input_offset) != 0 or int(output_offset) != 0:
+        raise ValueError("16x8 reductions need zero points of 0")
+    if not -31 <= int(shift) <= 30:
+        raise ValueError(f"shift {shift} outside [-31, 30]")
+    total = x.astype(np.int64).sum(axis=ax)
+    out = np.clip(multiply_by_quantized_multiplier(total, int(multiplier), int(shift)), I16_MIN, I16_MAX)
+    return out.astype(np.int16).reshape(reduced_shape(x.shape, ax, keep_dims))
+
+
+def mean(x, *, input_offset, output_offset, multiplier, shift, keep_dims) -> np.ndarray:
+    """TFLM's int16 MEAN over H and W of an NHWC tensor: :func:`reduce_sum` over axes (1, 2)."""
+    x = _as_int16(x, "x")
+    if x.ndim != 4:
+        raise ValueError(f"mean takes an [N,H,W,C] tensor, got {x.shape}")
+    attrs = dict(input_offset=input_offset, output_offset=output_offset, multiplier=multiplier, shift=shift)
+    return reduce_sum(x, axes=(1, 2), keep_dims=keep_dims, **attrs)
