@@ -52,6 +52,15 @@ int qc_mul_s16(const qc_mul_params *p, const int16_t *in1, const int16_t *in2, i
 int qc_max_pool2d_s16(const qc_pool_params *p, const int16_t *input, int16_t *output);
 int qc_avg_pool2d_s16(const qc_pool_params *p, const int16_t *input, int16_t *output);
 
+/* TFLM's int16 SOFTMAX over the innermost axis (depth 1..65535): exp and 1/(1+x) tables with
+ * interpolation; output scale 1/32768, zero point 0. diff_min is unused; input_left_shift is a
+ * signed MBQM shift in [-31, 15]. */
+int qc_softmax_s16(const qc_softmax_params *p, const int16_t *input, int16_t *output);
+
+/* TFLM's int16 SUM / MEAN over the axes marked in p->reduce (the mean's 1/count folded into
+ * multiplier/shift; offsets 0; at most 65536 elements per output); also the 16x8 MEAN over H, W. */
+int qc_reduce_sum_s16(const qc_reduce_params *p, const int16_t *input, int16_t *output);
+
 int qc_pad_s16(const qc_pad_params *p, const int16_t *input, int16_t *output);
 int qc_transpose_s16(const qc_transpose_params *p, const int16_t *input, int16_t *output);
 

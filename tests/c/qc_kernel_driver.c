@@ -249,6 +249,14 @@ static int run_s16(const char *k) {
         STRUCT(qc_pool_params, p, 0);
         return k[3] == 'm' ? qc_max_pool2d_s16(&p, s16(1), o16(2)) : qc_avg_pool2d_s16(&p, s16(1), o16(2));
     }
+    if (strcmp(k, "qc_softmax_s16") == 0) {
+        STRUCT(qc_softmax_params, p, 0);
+        return qc_softmax_s16(&p, s16(1), o16(2));
+    }
+    if (strcmp(k, "qc_reduce_sum_s16") == 0) {
+        STRUCT(qc_reduce_params, p, 0);
+        return qc_reduce_sum_s16(&p, s16(1), o16(2));
+    }
     if (strcmp(k, "qc_pad_s16") == 0) {
         STRUCT(qc_pad_params, p, 0);
         return qc_pad_s16(&p, s16(1), o16(2));

@@ -224,8 +224,8 @@ def pool_fields(x_shape: Sequence[int], attrs: Mapping[str, Any], bits: int = 8)
     return fields | _act(attrs, bits=bits)
 
 
-def softmax_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, int]:
-    """``qc_softmax_params``: softmax over the last axis."""
+def softmax_fields(x_shape: Sequence[int], attrs: Mapping[str, Any], bits: int = 8) -> dict[str, int]:
+    """``qc_softmax_params``: softmax over the last axis (16x8: a signed MBQM shift)."""
     shape = tuple(int(d) for d in x_shape)
     if not shape or shape[-1] == 0:
         raise ValueError("softmax needs a non-empty last axis")
@@ -233,7 +233,7 @@ def softmax_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str
         "outer": math.prod(shape) // shape[-1],
         "depth": shape[-1],
         "input_multiplier": _int("input_multiplier", attrs["input_multiplier"]),
-        "input_left_shift": _int("input_left_shift", attrs["input_left_shift"], 0, 31),
+        "input_left_shift": _int("input_left_shift", attrs["input_left_shift"], *((0, 31) if bits == 8 else (-31, 15))),
         "diff_min": _int("diff_min", attrs["diff_min"]),
     }
 
