@@ -85,6 +85,6 @@ def _correct_node(
     error = np.mean(errors, axis=0)
     bias_scale = b_t.quant.scale
     step = round_half_away(error / bias_scale)
-    info = np.iinfo(np.int32)
-    b_t.data = np.clip(b_t.data.astype(np.int64) - step, info.min, info.max).astype(np.int32)
+    info = np.iinfo(b_t.data.dtype)  # int32, or int64 for a 16x8 layer
+    b_t.data = np.clip(b_t.data.astype(np.float64) - step, info.min, info.max).astype(b_t.data.dtype)
     return error
