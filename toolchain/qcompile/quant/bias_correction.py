@@ -21,7 +21,7 @@ from qcompile.ir import Graph, Node, round_half_away
 from qcompile.progress import progress_bar
 from qcompile.quant.layerwise import float_activations, ir_sample_inputs, linear_attrs
 from qcompile.quant.quantize import WEIGHT_AXIS
-from qcompile.reference.executor import kernel
+from qcompile.reference.executor import kernel, run_quantized_node
 
 MAX_SAMPLES = 32
 
@@ -42,19 +42,14 @@ def correct_biases(
     samples = ir_sample_inputs(float_graph, data, max_samples)
     fvals = float_activations(float_graph, samples)
     qvals = [{n: qgraph.tensors[n].quant.quantize(s[n]) for n in qgraph.inputs} for s in samples]
-    constants = {t.name: t.data for t in qgraph.tensors.values() if t.is_constant}
     fnodes = {n.name: n for n in float_graph.nodes}
     removed: dict[str, np.ndarray] = {}
     with progress_bar(progress, len(qgraph.nodes), "bias correction") as advance:
         for node in qgraph.nodes:
             if node.op in WEIGHT_AXIS:
                 removed[node.name] = _correct_node(float_graph, qgraph, fnodes[node.name], node, fvals, qvals)
-                constants[node.inputs[2]] = qgraph.tensors[node.inputs[2]].data
-            run = kernel(node.op, quantized=True)
-            for values in qvals:
-                args = [values.get(i, constants.get(i)) if i else None for i in node.inputs]
-                result = run(*args, **node.attrs)
-                values.update(zip(node.outputs, result if isinstance(result, tuple) else (result,), strict=True))
+            for values in qvals:  # the 16x8 kernel for an int16 input, as the executor picks it
+                values.update(zip(node.outputs, run_quantized_node(qgraph, node, values), strict=True))
             advance()
     return removed
 
