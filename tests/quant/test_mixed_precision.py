@@ -50,12 +50,14 @@ def test_search_promotes_some_layers_meets_target_and_reports(tmp_path: Path) ->
     assert mixed["achieved"] >= int8 + 0.6 and mixed["all_int16"] > int8
     assert 1 <= len(mixed["promoted_tensors"]) < len(pool)
     assert set(mixed["sensitivity"]) == set(pool)
-    # the layers that compute in 16x8 carry int16 outputs and int64 biases; the C API stays int8
+    # the layers that compute in 16x8 carry int16 outputs
     g = m.graph
     int16_nodes = {n.name for n in g.nodes if n.op != "requantize" and g.tensors[n.outputs[0]].dtype == "int16"}
     assert int16_nodes and {layer["name"] for layer in mixed["layers"]} >= int16_nodes - {""}
     assert all(layer["ram_bytes"] > 0 for layer in mixed["layers"])
-    assert [i.dtype for i in m.inputs] == ["int8"] and [o.dtype for o in m.outputs] == ["int8"]
+    # a graph input kept in int16 makes the C API take int16_t (the softmax output stays int8)
+    input_int16 = g.inputs[0] in mixed["promoted_tensors"]
+    assert [i.dtype for i in m.inputs] == ["int16" if input_int16 else "int8"] and m.outputs[0].dtype == "int8"
     cost = mixed["int8_vs_mixed"]
     assert cost["weights_and_bias_bytes"][1] > cost["weights_and_bias_bytes"][0]
     assert mixed["requantize"] and "not measured" in mixed["instructions"]
@@ -92,3 +94,24 @@ def test_top1_drop_target_needs_labels_and_uses_them(tmp_path: Path) -> None:
     )
     mixed = m.report["mixed_precision"]
     assert mixed["target"] == {"metric": "top1-drop", "value": 0.5} and mixed["achieved"] >= -0.5
+
+
+def test_batched_reference_gives_the_per_sample_outputs() -> None:
+    from qcompile.compiler import import_model
+    from qcompile.quant.calibration import calibrate, load_calibration_data
+    from qcompile.quant.mixed_precision import batched
+    from qcompile.quant.quantize import QuantConfig, quantize
+    from qcompile.reference.executor import run_quantized
+
+    model = DIGITS / "digits_cnn.onnx"
+    g = import_model(model)
+    data = load_calibration_data(DIGITS / "calib.npz", g)
+    q = quantize(g, calibrate(model, g, data, progress=False), QuantConfig(act_bits_for={g.nodes[0].outputs[0]: 16}))
+    x = q.tensors[q.inputs[0]].quant.quantize(
+        np.random.default_rng(1).normal(size=(6, *q.tensors[q.inputs[0]].shape[1:]))
+    )
+    wide = batched(q, 6)
+    assert wide is not None and q.tensors[q.inputs[0]].shape[0] == 1
+    together = run_quantized(wide, [x])[q.outputs[0]]
+    alone = np.concatenate([run_quantized(q, [x[i : i + 1]])[q.outputs[0]] for i in range(6)])
+    np.testing.assert_array_equal(together, alone)

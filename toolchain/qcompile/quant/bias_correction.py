@@ -75,7 +75,7 @@ def _correct_node(
     errors = []
     for fv, qv in zip(fvals, qvals, strict=True):
         y_int8 = run(x_q.dequantize(qv[x_name]), w_deq, b_deq, **attrs)
-        y_float = run(fv[x_name].astype(np.float64), fw, fb, **attrs)
+        y_float = run(fv[_float_name(qgraph, x_name)].astype(np.float64), fw, fb, **attrs)
         errors.append((y_int8 - y_float).reshape(-1, y_float.shape[-1]).mean(axis=0))
     error = np.mean(errors, axis=0)
     bias_scale = b_t.quant.scale
@@ -83,3 +83,13 @@ def _correct_node(
     info = np.iinfo(b_t.data.dtype)  # int32, or int64 for a 16x8 layer
     b_t.data = np.clip(b_t.data.astype(np.float64) - step, info.min, info.max).astype(b_t.data.dtype)
     return error
+
+
+def _float_name(qgraph: Graph, name: str) -> str:
+    """The float IR tensor a quantized activation holds: a requantize (int8 <-> int16, mixed
+    precision) makes a new tensor from an existing one."""
+    producer = qgraph.producer(name)
+    while producer is not None and producer.op == "requantize":
+        name = producer.inputs[0]
+        producer = qgraph.producer(name)
+    return name

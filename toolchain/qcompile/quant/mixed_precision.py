@@ -18,8 +18,9 @@ promotion that removes a tensor's int8 rounding. The search:
 4. candidates are added in order of gain until the target is met;
 5. then each promoted candidate whose removal still meets the target is dropped (fewest).
 
-Graph inputs and outputs are not candidates (the C API keeps its int8 types), nor are
-tensors next to an op without a 16x8 kernel.
+Graph inputs and outputs are candidates too (the C API then takes or gives ``int16_t``
+for them, as ``--act-bits 16`` does; the header's ``_TYPE`` macros say which); tensors
+next to an op without a 16x8 kernel are not.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ from qcompile.progress import progress_bar
 from qcompile.quant.quantize import _S16_OPS, QuantConfig, quantize
 
 #: calibration samples the search evaluates each candidate on
-SEARCH_SAMPLES = 32
+SEARCH_SAMPLES = 200
+#: samples run one at a time to check that a batched run gives their results
+_CHECKED = 4
 _METRICS = ("sqnr", "top1-drop")
 
 
@@ -112,18 +115,18 @@ def _finite(x: float) -> float | None:
 
 
 def candidates(graph: Graph) -> list[str]:
-    """Activation tensors the search may keep in int16, in graph order: produced by an op
-    with a 16x8 kernel and read only by such ops, and not a graph input or output."""
-    result = []
+    """Activation tensors the search may keep in int16, in graph order: graph inputs and
+    outputs of ops with a 16x8 kernel, read only by such ops (a graph input or output
+    kept in int16 makes that C API buffer ``int16_t``)."""
+    result = [n for n in graph.inputs if graph.consumers(n) and _all_s16(graph.consumers(n))]
     for node in graph.nodes:
-        if node.op not in _S16_OPS:
-            continue
-        for name in node.outputs:
-            readers = graph.consumers(name)
-            if graph.is_graph_io(name) or not readers or any(r.op not in _S16_OPS for r in readers):
-                continue
-            result.append(name)
+        if node.op in _S16_OPS:
+            result += [n for n in node.outputs if _all_s16(graph.consumers(n))]
     return result
+
+
+def _all_s16(readers) -> bool:
+    return all(r.op in _S16_OPS for r in readers)
 
 
 def promotion(graph: Graph, tensors: Sequence[str]) -> dict[str, int]:
@@ -132,20 +135,42 @@ def promotion(graph: Graph, tensors: Sequence[str]) -> dict[str, int]:
     for name in tensors:
         bits[name] = 16
         for reader in graph.consumers(name):
-            bits.update(dict.fromkeys((o for o in reader.outputs if not graph.is_graph_io(o)), 16))
+            bits.update(dict.fromkeys(reader.outputs, 16))
     return bits
 
 
+def batched(graph: Graph, n: int) -> Graph | None:
+    """A copy of ``graph`` that runs ``n`` samples at once (batch axis 0 of every activation
+    and of every reshape target), or None when the graph has no batch axis 1 to widen or
+    carries state from call to call."""
+    if graph.state or any(graph.tensors[i].shape[:1] != (1,) for i in graph.inputs):
+        return None
+    wide = graph.copy()
+    for t in wide.activations():
+        if t.shape[:1] == (1,):
+            t.shape = (n, *t.shape[1:])
+    for node in wide.nodes:
+        if node.op == "reshape" and tuple(node.attrs["shape"])[:1] == (1,):
+            node.attrs = {**node.attrs, "shape": (n, *tuple(node.attrs["shape"])[1:])}
+    return wide
+
+
 class _Scorer:
-    """The target's metric of a set of int16 tensors, on the first calibration samples."""
+    """The target's metric of a set of int16 tensors, on the first calibration samples.
+
+    The samples run as one batch through a widened copy of each graph (numpy is an order of
+    magnitude faster on a batch); the first graph is also run one sample at a time, and a
+    model whose batched outputs differ from that (a batch-sensitive op) is run per sample."""
 
     def __init__(self, graph, ranges, config, data, target: AccuracyTarget, labels) -> None:
         from qcompile.quant.layerwise import ir_sample_inputs
-        from qcompile.reference.executor import run_float
 
         self.graph, self.ranges, self.config, self.target = graph, ranges, config, target
         self.samples = ir_sample_inputs(graph, data, SEARCH_SAMPLES)
-        self.floats = [run_float(graph, s) for s in self.samples]
+        self.batch = {n: np.concatenate([s[n] for s in self.samples]) for n in graph.inputs}
+        self.use_batch = True
+        self.checked: dict[bool, bool] = {}
+        self.floats = self._run(graph, self.batch, quantized=False)
         self.labels = None if labels is None else np.asarray(labels).reshape(-1)[: len(self.samples)]
         if target.metric == "top1-drop":
             if self.labels is None or len(self.labels) < len(self.samples):
@@ -153,11 +178,40 @@ class _Scorer:
                     f"--accuracy-target {target.metric}={target.value:g} needs labels for the calibration samples: "
                     "an integer array in the calibration file (--labels KEY; default y, labels or label)"
                 )
-            self.float_top1 = self._top1([f[graph.outputs[0]] for f in self.floats])
+            self.float_top1 = self._top1(self.floats[graph.outputs[0]])
         self.evaluations = 0
 
-    def _top1(self, outputs: list[np.ndarray]) -> float:
-        predicted = np.array([int(np.argmax(o.reshape(-1))) for o in outputs])
+    def _run(self, graph: Graph, inputs: Mapping[str, np.ndarray], *, quantized: bool) -> dict[str, np.ndarray]:
+        """Outputs ``[n, ...]`` by name: batched, unless the first run shows that the batch
+        changes the first samples' results (exact for the integer graph, within float
+        rounding for the float one), then one sample at a time."""
+        from qcompile.reference.executor import run_float, run_quantized
+
+        run = run_quantized if quantized else run_float
+
+        def one_by_one(count: int) -> dict[str, np.ndarray]:
+            rows = [run(graph, {k: v[i : i + 1] for k, v in inputs.items()}) for i in range(count)]
+            return {o: np.concatenate([r[o] for r in rows]) for o in graph.outputs}
+
+        if not self.use_batch:
+            return one_by_one(len(self.samples))
+        wide = batched(graph, len(self.samples))
+        try:
+            result = None if wide is None else run(wide, inputs)
+        except QCompileError:
+            result = None
+        if result is not None and self.checked.get(quantized):
+            return result
+        probe = one_by_one(min(_CHECKED, len(self.samples)))
+        same = np.array_equal if quantized else (lambda a, b: np.allclose(a, b, rtol=1e-4, atol=1e-5))
+        if result is None or any(not same(result[o][: len(probe[o])], probe[o]) for o in graph.outputs):
+            self.use_batch = False
+            return one_by_one(len(self.samples))
+        self.checked[quantized] = True
+        return result
+
+    def _top1(self, outputs: np.ndarray) -> float:
+        predicted = outputs.reshape(len(outputs), -1).argmax(axis=1)
         return 100.0 * float(np.mean(predicted == self.labels))
 
     def quantized(self, tensors: Sequence[str]) -> Graph:
@@ -165,25 +219,22 @@ class _Scorer:
         return quantize(self.graph, self.ranges, replace(self.config, act_bits_for=bits_for))
 
     def __call__(self, tensors: Sequence[str]) -> float:
-        from qcompile.reference.executor import run_quantized
         from qcompile.tools.verify import sqnr_from_power
 
-        self.evaluations += 1
         qgraph = self.quantized(tensors)
+        q_in = {n: qgraph.tensors[n].quant.quantize(self.batch[n]) for n in qgraph.inputs}
+        out = self._run(qgraph, q_in, quantized=True)
+        self.evaluations += 1
         signal = noise = 0.0
-        firsts = []
-        for sample, ref in zip(self.samples, self.floats, strict=True):
-            q_in = [qgraph.tensors[n].quant.quantize(sample[n]) for n in qgraph.inputs]
-            out = run_quantized(qgraph, q_in)
-            for name in qgraph.outputs:
-                got = qgraph.tensors[name].quant.dequantize(out[name]).astype(np.float64)
-                want = ref[name].astype(np.float64)
-                signal += float(np.sum(want * want))
-                noise += float(np.sum((want - got) ** 2))
-            firsts.append(qgraph.tensors[qgraph.outputs[0]].quant.dequantize(out[qgraph.outputs[0]]))
+        for name in qgraph.outputs:
+            got = qgraph.tensors[name].quant.dequantize(out[name]).astype(np.float64)
+            want = self.floats[name].astype(np.float64)
+            signal += float(np.sum(want * want))
+            noise += float(np.sum((want - got) ** 2))
         if self.target.metric == "sqnr":
             return sqnr_from_power(signal, noise)
-        return self._top1(firsts) - self.float_top1
+        first = qgraph.outputs[0]
+        return self._top1(qgraph.tensors[first].quant.dequantize(out[first])) - self.float_top1
 
 
 def search(
