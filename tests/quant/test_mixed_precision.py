@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runner import run_cli
 
 import qcompile
 from qcompile.errors import QCompileError
@@ -115,3 +116,15 @@ def test_batched_reference_gives_the_per_sample_outputs() -> None:
     together = run_quantized(wide, [x])[q.outputs[0]]
     alone = np.concatenate([run_quantized(q, [x[i : i + 1]])[q.outputs[0]] for i in range(6)])
     np.testing.assert_array_equal(together, alone)
+
+
+def test_cli_prints_the_search_and_fails_cleanly(tmp_path: Path) -> None:
+
+    common = [DIGITS / "digits_cnn.onnx", "--calib", DIGITS / "calib.npz", "--no-progress"]
+    bad = run_cli(*common, "--accuracy-target", "200", "-o", tmp_path / "never")
+    assert bad.returncode == 1 and "out of reach" in bad.stderr and "Traceback" not in bad.stderr
+    syntax = run_cli(*common, "--accuracy-target", "much", "-o", tmp_path / "never")
+    assert syntax.returncode == 1 and "top1-drop=0.5" in syntax.stderr and "Traceback" not in syntax.stderr
+    ok = run_cli(*common, "--accuracy-target", "0", "-o", tmp_path / "ok")
+    assert ok.returncode == 0, ok.stderr
+    assert "accuracy target" in ok.stdout and "none (int8 meets the target)" in ok.stdout
