@@ -16,9 +16,9 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from qcompile import __version__
 from qcompile.errors import QCompileError
 from qcompile.quant.observers import OBSERVERS
+from qcompile.version import __version__
 
 
 def _console(stderr: bool) -> Console:

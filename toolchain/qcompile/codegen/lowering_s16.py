@@ -3,7 +3,8 @@
 
 The parameter structs are the int8 kernels' (``ops/structs.py`` with ``bits=16``), the
 biases int64 const arrays. Kernel families specialise int8 layers only, so every target
-runs these (docs/ARCHITECTURE.md, "Kernel families").
+runs these (docs/ARCHITECTURE.md, "Kernel families"). Ops that only move elements (concat,
+reshape, copy) use the int8 lowerings, which copy bytes.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from qcompile.codegen.lowering import _LOWERINGS, Layer, Lowering, _check_output, _requant_arrays, c_int
+from qcompile.codegen.lowering_base import Layer, _check_output, _requant_arrays, c_int
+from qcompile.codegen.lowering_base import LoweringBase as Lowering
 from qcompile.ir import Node
 from qcompile.ops import structs
 
@@ -110,8 +112,5 @@ S16_LOWERINGS: dict[str, Callable[[Lowering, Layer, Node], int]] = {
     "avg_pool2d": _pool,
     "pad": _pad,
     "transpose": _transpose,
-    "concat": _LOWERINGS["concat"],  # these three move bytes already
-    "reshape": _LOWERINGS["reshape"],
-    "copy": _LOWERINGS["copy"],
     "requantize": lower_requantize,
 }

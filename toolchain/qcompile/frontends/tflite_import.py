@@ -526,9 +526,9 @@ def _mean(imp: _Importer, op: TfliteOperator) -> None:
     rank = len(x.shape)
     axes = sorted({int(a) + rank if int(a) < 0 else int(a) for a in np.asarray(axes_t.data).reshape(-1)})
     if rank != 4 or axes != [1, 2]:  # any other axes: the general reduction
-        from qcompile.frontends.tflite_ops.datamove import reduce_any
-
-        reduce_any(imp, op)
+        # the general reduction plug-in (registered for SUM and REDUCE_MAX) handles MEAN too;
+        # asked through the registry so that this module does not import its own plug-ins
+        TFLITE_OPS.get("SUM")(imp, op)
         return
     keep = bool(op.options.get("keep_dims", 0))
     qi, qo = imp.q(op.inputs[0]), imp.q(op.outputs[0])
