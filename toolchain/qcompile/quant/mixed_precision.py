@@ -219,7 +219,7 @@ class _Scorer:
         return quantize(self.graph, self.ranges, replace(self.config, act_bits_for=bits_for))
 
     def __call__(self, tensors: Sequence[str]) -> float:
-        from qcompile.tools.verify import sqnr_from_power
+        from qcompile.metrics import sqnr_from_power
 
         qgraph = self.quantized(tensors)
         q_in = {n: qgraph.tensors[n].quant.quantize(self.batch[n]) for n in qgraph.inputs}
