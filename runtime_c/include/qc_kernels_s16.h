@@ -32,6 +32,14 @@ QC_INLINE int32_t qc_requantize_s64(int64_t x, int32_t m, int32_t shift) {
     return qc_u32_to_s32((uint32_t)(uint64_t)(qc_u64_to_s64(v) >> total));
 }
 
+/* qc_requantize_s64 for an int32 accumulator and shift in [-16, 7], from the precomputed
+ * rm (as above), round = 2^(total - 1) and total = 15 - shift in [8, 31]: bits [total, total + 32)
+ * of sum * rm + round, which cannot wrap in int64 (one SMLAL and three ALU instructions on Arm). */
+QC_INLINE int32_t qc_requantize_s16_x32(int32_t sum, int32_t rm, int32_t round, int32_t total) {
+    const uint64_t p = (uint64_t)((int64_t)sum * rm + round);
+    return qc_u32_to_s32(((uint32_t)p >> total) | ((uint32_t)(p >> 32) << (32 - total)));
+}
+
 QC_INLINE int16_t qc_clamp_s16(int32_t x, int32_t lo, int32_t hi) {
     return (int16_t)(x < lo ? lo : (x > hi ? hi : x));
 }

@@ -71,8 +71,10 @@ class Lowering(LoweringBase):
             raise UnsupportedModelError(f"node {node.name!r}: op {node.op!r} has no C lowering")
         layer = Layer(index, node.op, comment_text(f"{node.op} {node.name}"))
         try:
-            # a family specialises int8 layers only; None: the portable kernel
-            macs = None if self.family is None or s16 else self.family.lower(self, layer, node)
+            # a family specialises a node (16x8 ones through lower_s16) or returns None: the portable kernel
+            macs = None
+            if self.family is not None:
+                macs = (self.family.lower_s16 if s16 else self.family.lower)(self, layer, node)
             if macs is None:
                 macs = lower_fn(self, layer, node)
         except (KeyError, ValueError, IndexError, TypeError) as exc:

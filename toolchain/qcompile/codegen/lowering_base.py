@@ -93,6 +93,8 @@ class Specialiser(Protocol):
 
     def lower(self, lo: LoweringBase, layer: Layer, node: Node) -> int | None: ...
 
+    def lower_s16(self, lo: LoweringBase, layer: Layer, node: Node) -> int | None: ...
+
 
 class LoweringBase:
     """Turns a planned graph into layers and const arrays (the dispatch, ``lower``, is
