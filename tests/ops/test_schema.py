@@ -132,6 +132,7 @@ def test_planner_facts_come_from_the_schema() -> None:
         "maximum": (0, 1),
         "minimum": (0, 1),
         "prelu": (0,),
+        "div": (0, 1),
     }
     assert aliases.ALIAS_OPS == {"reshape"}
     assert ops.scratch_ops() == {
