@@ -132,6 +132,12 @@ typedef struct {
 
 int qc_prelu_s8(const qc_prelu_params *p, const int8_t *input, const int8_t *alpha, int8_t *out);
 
+/* TFLM's int8 DIV, broadcast, with the MUL parameter struct (output_multiplier/shift from
+ * s1 / (s2 * s_out)): the quotient (x1 + input1_offset) / (x2 + input2_offset) times
+ * output_multiplier * 2^(output_shift - 31), rounded half away from zero, + output_offset,
+ * clamped to [act_min, act_max]; a zero divisor saturates (docs/QUANTIZATION.md, "div"). */
+int qc_div_s8(const qc_mul_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+
 /* ---- pooling ------------------------------------------------------------------------ */
 
 typedef struct {

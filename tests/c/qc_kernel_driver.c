@@ -302,6 +302,10 @@ static int run_other(const char *k) {
         STRUCT(qc_broadcast_params, p, 0);
         return k[3] == 'm' && k[4] == 'a' ? qc_maximum_s8(&p, s8(1), s8(2), o8(3)) : qc_minimum_s8(&p, s8(1), s8(2), o8(3));
     }
+    if (strcmp(k, "qc_div_s8") == 0) {
+        STRUCT(qc_mul_params, p, 0);
+        return qc_div_s8(&p, s8(1), s8(2), o8(3));
+    }
     if (strcmp(k, "qc_prelu_s8") == 0) {
         STRUCT(qc_prelu_params, p, 0);
         return qc_prelu_s8(&p, s8(1), s8(2), o8(3));

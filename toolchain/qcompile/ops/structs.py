@@ -218,6 +218,17 @@ def prelu_fields(x_shape: Sequence[int], alpha_shape: Sequence[int], attrs: Mapp
     return fields
 
 
+def div_fields(shape1: Sequence[int], shape2: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """``qc_mul_params`` of ``div`` (TFLM's DIV, broadcast; ``reference.kernels.div``): the MUL
+    fields, within DIV's narrower ranges."""
+    fields = mul_fields(shape1, shape2, attrs)
+    for k in ("input1_offset", "input2_offset"):
+        _int(k, fields[k], -127, 128)
+    _int("output_offset", fields["output_offset"], -128, 127)
+    _int("output_multiplier", fields["output_multiplier"], 0, I32_MAX)
+    return fields
+
+
 def pool_fields(x_shape: Sequence[int], attrs: Mapping[str, Any], bits: int = 8) -> dict[str, int]:
     """``qc_pool_params`` of max_pool2d / avg_pool2d (pads = top, left, bottom, right)."""
     fields = op_params.pool_layout(x_shape, attrs["kernel"], attrs["strides"], attrs["pads"])
