@@ -160,6 +160,8 @@ def _harness_context(
         "weights_section": section or DEFAULT_WEIGHTS_SECTION,
         "weights_input_sections": " ".join([".rodata", ".rodata.*", *([section] if section else [])]),
         "stack_size": STACK_SIZE,
+        # the model's RAM sections (--memory-regions): linked into the image's arena
+        "ram_sections": sorted({r["section"] for r in report.get("memory_regions", []) if r.get("section")}),
     }
 
 
