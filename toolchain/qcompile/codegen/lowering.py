@@ -32,6 +32,7 @@ from qcompile.codegen.lowering_base import (
     c_float,
     c_int,
     c_int64,
+    region_array,
 )
 from qcompile.codegen.lowering_s16 import S16_LOWERINGS, lower_requantize
 from qcompile.codegen.lowerings import LOWERINGS
@@ -51,6 +52,7 @@ __all__ = [
     "c_float",
     "c_int",
     "c_int64",
+    "region_array",
     "supported_ops",
 ]
 
