@@ -9,6 +9,7 @@ imports them.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -120,6 +121,7 @@ class LoweringBase:
         self.functions: set[str] = set()
         self.kernel_sources: list[str] = []  # per-layer C functions for <name>_kernels.c (specialised families)
         self._tensor_arrays: dict[str, str] = {}
+        self.band_calls: dict[str, Callable[..., str]] = {}  # row-streamed nodes (codegen/streaming.py)
 
     # -- constants --------------------------------------------------------------------
     def array(self, kind: str, part: str, ctype: str, values: np.ndarray, comment: str) -> str:
