@@ -132,6 +132,12 @@ typedef struct {
 
 int qc_prelu_s8(const qc_prelu_params *p, const int8_t *input, const int8_t *alpha, int8_t *out);
 
+/* TFLM's int8 DIV, broadcast, with the MUL parameter struct (output_multiplier/shift from
+ * s1 / (s2 * s_out)): the quotient (x1 + input1_offset) / (x2 + input2_offset) times
+ * output_multiplier * 2^(output_shift - 31), rounded half away from zero, + output_offset,
+ * clamped to [act_min, act_max]; a zero divisor saturates (docs/QUANTIZATION.md, "div"). */
+int qc_div_s8(const qc_mul_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+
 /* ---- pooling ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -227,6 +233,22 @@ int qc_conv2d_rows_s8(const qc_conv_params *p, int32_t fast_begin, int32_t fast_
                       int8_t *output, void *scratch);
 int qc_conv2d_add_rows_s8(const qc_conv_params *conv, const qc_add_params *add, int32_t conv_operand,
                           int32_t fast_begin, int32_t fast_end, const int8_t *input, const int8_t *filter,
+                          const int32_t *bias, const int32_t *multiplier, const int32_t *shift,
+                          const int8_t *residual, int8_t *output, void *scratch);
+
+/* ---- row streaming (qc_conv2d_rows.c, qcompile.memory.streams) ---------------------------- */
+
+/* Output rows [r0, r1) of a batch-1 conv2d / conv2d_add, same results as those rows of
+ * qc_conv2d_s8 / qc_conv2d_add_s8. `input` holds the input rows from in_first on (row iy at
+ * input + (iy - in_first) * in_w * in_c; every row the band reads must be there), output row
+ * oy goes to output + (oy - out_first) * out_w * out_c (out_first <= r0); the residual is the
+ * whole tensor. So a conv pair runs row by row with the intermediate in a window of rows.
+ * scratch: the *_scratch_size bytes of the whole-tensor kernel. */
+int qc_conv2d_band_s8(const qc_conv_params *p, int32_t r0, int32_t r1, int32_t in_first, int32_t out_first,
+                      const int8_t *input, const int8_t *filter, const int32_t *bias, const int32_t *multiplier,
+                      const int32_t *shift, int8_t *output, void *scratch);
+int qc_conv2d_add_band_s8(const qc_conv_params *conv, const qc_add_params *add, int32_t conv_operand, int32_t r0,
+                          int32_t r1, int32_t in_first, int32_t out_first, const int8_t *input, const int8_t *filter,
                           const int32_t *bias, const int32_t *multiplier, const int32_t *shift,
                           const int8_t *residual, int8_t *output, void *scratch);
 

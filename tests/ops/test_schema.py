@@ -139,6 +139,7 @@ def test_planner_facts_come_from_the_schema() -> None:
         "prelu": (0,),
         "logistic": (0,),
         "tanh": (0,),
+        "div": (0, 1),
     }
     assert aliases.ALIAS_OPS == {"reshape"}
     assert ops.scratch_ops() == {

@@ -75,7 +75,7 @@ _ACT_TYPES = {INT8: "int8", INT16: "int16"}
 #: operators with a 16x8 kernel (int16 activations); the others take int8 only
 S16_OPS = frozenset(
     {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "SUB", "MUL", "AVERAGE_POOL_2D", "MAX_POOL_2D"}
-    | {"RESHAPE", "SQUEEZE", "PAD", "CONCATENATION", "QUANTIZE", "LOGISTIC", "TANH"}
+    | {"RESHAPE", "SQUEEZE", "PAD", "CONCATENATION", "QUANTIZE", "LOGISTIC", "TANH", "SOFTMAX", "MEAN", "SUM"}
 )
 #: int8 operators with int16 internal state (the LSTM's cell state)
 _INT16_STATE_OPS = frozenset({"UNIDIRECTIONAL_SEQUENCE_LSTM"})
@@ -445,9 +445,17 @@ def _reshape(imp: _Importer, op: TfliteOperator) -> None:
 
 def _softmax(imp: _Importer, op: TfliteOperator) -> None:
     out_q = imp.q(op.outputs[0])
+    beta = float(op.options.get("beta", 1.0))
+    if imp.graph.tensors[imp.name(op.inputs[0])].dtype == "int16":
+        if imp.graph.tensors[imp.name(op.outputs[0])].dtype != "int16":
+            raise ValueError("an int16 SOFTMAX must have an int16 output (TFLM's SoftmaxInt16)")
+        if abs(out_q.scalar_scale() - 1.0 / 32768) > 0.001 / 32768:
+            raise ValueError("int16 SOFTMAX output must have scale 1/32768 and zero point 0 (TFLM requires it)")
+        attrs = op_params.softmax_s16_params(imp.q(op.inputs[0]).scalar_scale(), beta)
+        imp.add(op, "softmax", [imp.name(op.inputs[0])], [imp.name(op.outputs[0])], attrs)
+        return
     if out_q.scalar_zero_point() != -128 or abs(out_q.scalar_scale() - 1.0 / 256) > 0.001 / 256:
         raise ValueError("int8 SOFTMAX output must have scale 1/256 and zero point -128 (TFLM requires it)")
-    beta = float(op.options.get("beta", 1.0))
     attrs = op_params.softmax_params(imp.q(op.inputs[0]).scalar_scale(), beta)
     imp.add(op, "softmax", [imp.name(op.inputs[0])], [imp.name(op.outputs[0])], attrs)
 
@@ -539,9 +547,9 @@ def _mean(imp: _Importer, op: TfliteOperator) -> None:
     rank = len(x.shape)
     axes = sorted({int(a) + rank if int(a) < 0 else int(a) for a in np.asarray(axes_t.data).reshape(-1)})
     if rank != 4 or axes != [1, 2]:  # any other axes: the general reduction
-        from qcompile.frontends.tflite_ops.datamove import reduce_any
-
-        reduce_any(imp, op)
+        # the general reduction plug-in (registered for SUM and REDUCE_MAX) handles MEAN too;
+        # asked through the registry so that this module does not import its own plug-ins
+        TFLITE_OPS.get("SUM")(imp, op)
         return
     keep = bool(op.options.get("keep_dims", 0))
     qi, qo = imp.q(op.inputs[0]), imp.q(op.outputs[0])

@@ -144,6 +144,7 @@ SCHEMAS: dict[str, OpSchema] = {
         OpSchema("maximum", (), inplace=(0, 1), structs=("qc_broadcast_params",)),
         OpSchema("minimum", (), inplace=(0, 1), structs=("qc_broadcast_params",)),
         OpSchema("prelu", PRELU_ATTRS, inplace=(0,), structs=("qc_prelu_params",)),
+        OpSchema("div", MUL_ATTRS, inplace=(0, 1), structs=("qc_mul_params",)),
         OpSchema("max_pool2d", POOL_ATTRS, structs=("qc_pool_params",)),
         OpSchema("avg_pool2d", POOL_ATTRS, scratch_shapes=1, structs=("qc_pool_params",)),
         OpSchema("softmax", ("input_multiplier", "input_left_shift", "diff_min"), structs=("qc_softmax_params",)),

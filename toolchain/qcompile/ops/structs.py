@@ -218,14 +218,25 @@ def prelu_fields(x_shape: Sequence[int], alpha_shape: Sequence[int], attrs: Mapp
     return fields
 
 
+def div_fields(shape1: Sequence[int], shape2: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """``qc_mul_params`` of ``div`` (TFLM's DIV, broadcast; ``reference.kernels.div``): the MUL
+    fields, within DIV's narrower ranges."""
+    fields = mul_fields(shape1, shape2, attrs)
+    for k in ("input1_offset", "input2_offset"):
+        _int(k, fields[k], -127, 128)
+    _int("output_offset", fields["output_offset"], -128, 127)
+    _int("output_multiplier", fields["output_multiplier"], 0, I32_MAX)
+    return fields
+
+
 def pool_fields(x_shape: Sequence[int], attrs: Mapping[str, Any], bits: int = 8) -> dict[str, int]:
     """``qc_pool_params`` of max_pool2d / avg_pool2d (pads = top, left, bottom, right)."""
     fields = op_params.pool_layout(x_shape, attrs["kernel"], attrs["strides"], attrs["pads"])
     return fields | _act(attrs, bits=bits)
 
 
-def softmax_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, int]:
-    """``qc_softmax_params``: softmax over the last axis."""
+def softmax_fields(x_shape: Sequence[int], attrs: Mapping[str, Any], bits: int = 8) -> dict[str, int]:
+    """``qc_softmax_params``: softmax over the last axis (16x8: a signed MBQM shift)."""
     shape = tuple(int(d) for d in x_shape)
     if not shape or shape[-1] == 0:
         raise ValueError("softmax needs a non-empty last axis")
@@ -233,7 +244,7 @@ def softmax_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str
         "outer": math.prod(shape) // shape[-1],
         "depth": shape[-1],
         "input_multiplier": _int("input_multiplier", attrs["input_multiplier"]),
-        "input_left_shift": _int("input_left_shift", attrs["input_left_shift"], 0, 31),
+        "input_left_shift": _int("input_left_shift", attrs["input_left_shift"], *((0, 31) if bits == 8 else (-31, 15))),
         "diff_min": _int("diff_min", attrs["diff_min"]),
     }
 
