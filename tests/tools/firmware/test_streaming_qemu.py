@@ -45,3 +45,13 @@ def test_stateful_onnx_50_steps(tmp_path: Path) -> None:
     compile_model(tmp_path / "rnn.onnx", tmp_path / "out", options)
     qemu = verify_on_qemu(tmp_path / "out", load_target("cortex-m7"), limit=50)
     assert qemu.result.ok and qemu.result.samples == 50
+
+
+def test_tflite_lstm_stream_on_cortex_m7(tmp_path: Path) -> None:
+    """bench/models/lstm_kws.tflite (TFLM's int8 LSTM, state in the state buffer) through the
+    Cortex-M7 build, whose dot products take the SMLAD path: 30 calls equal to the reference
+    (which tests/frontends/test_tflite_lstm.py holds equal to TFLite Micro)."""
+    model = Path(__file__).resolve().parents[3] / "bench" / "models" / "lstm_kws.tflite"
+    compile_model(model, tmp_path / "out", CompileOptions(target="cortex-m7", progress=False))
+    qemu = verify_on_qemu(tmp_path / "out", load_target("cortex-m7"), limit=30)
+    assert qemu.result.ok and qemu.result.samples == 30
