@@ -69,8 +69,8 @@ def _requantize_acc(sums, bias, multiplier, shift, act_min: int, act_max: int) -
     shf = _conv._per_channel(shift, n, "shift")
     if bias is not None and np.asarray(bias).dtype == np.int32:
         acc = wrap_int32(np.asarray(sums, dtype=np.int64) + _conv._bias(bias, n))
-        if np.any(shf < -31) or np.any(shf > 31):
-            raise ValueError("shift values must lie in [-31, 31]")
+        if np.any(shf < -31) or np.any(shf > 30):
+            raise ValueError("shift values must lie in [-31, 30]")
         out = multiply_by_quantized_multiplier(acc, mult, shf)
     else:
         if bias is not None and np.asarray(bias).dtype != np.int64:
