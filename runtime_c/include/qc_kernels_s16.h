@@ -70,6 +70,9 @@ int qc_softmax_s16(const qc_softmax_params *p, const int16_t *input, int16_t *ou
  * multiplier/shift; offsets 0; at most 65536 elements per output); also the 16x8 MEAN over H, W. */
 int qc_reduce_sum_s16(const qc_reduce_params *p, const int16_t *input, int16_t *output);
 
+/* Strided slice of int16 elements (qc_strided_slice_s8's struct and bounds checks). */
+int qc_strided_slice_s16(const qc_strided_slice_params *p, const int16_t *input, int16_t *output);
+
 int qc_pad_s16(const qc_pad_params *p, const int16_t *input, int16_t *output);
 int qc_transpose_s16(const qc_transpose_params *p, const int16_t *input, int16_t *output);
 

@@ -265,6 +265,10 @@ static int run_s16(const char *k) {
         STRUCT(qc_reduce_params, p, 0);
         return qc_reduce_sum_s16(&p, s16(1), o16(2));
     }
+    if (strcmp(k, "qc_strided_slice_s16") == 0) {
+        STRUCT(qc_strided_slice_params, p, 0);
+        return qc_strided_slice_s16(&p, s16(1), o16(2));
+    }
     if (strcmp(k, "qc_pad_s16") == 0) {
         STRUCT(qc_pad_params, p, 0);
         return qc_pad_s16(&p, s16(1), o16(2));

@@ -355,3 +355,31 @@ REDUCE_CASES: dict[str, Callable[[], ModelBuilder]] = {
 @pytest.mark.parametrize("case", sorted(REDUCE_CASES))
 def test_s16_reduction_matches_tflm(case: str, tmp_path: Path) -> None:
     _check(REDUCE_CASES[case]().finish(), tmp_path)
+
+
+def _move(code: str, shape, consts, out_shapes, options: str, first_const: bool = False, **fields) -> ModelBuilder:
+    """One int16 data-movement op: ``consts`` are its int32 operands (before x if ``first_const``)."""
+    b = ModelBuilder()
+    x = b.tensor("x", shape, "int16", scale=0.0005)
+    cs = [b.tensor(f"c{i}", np.shape(v), "int32", data=np.asarray(v, np.int32)) for i, v in enumerate(consts)]
+    ys = [b.tensor(f"y{i}", s, "int16", scale=0.0005) for i, s in enumerate(out_shapes)]
+    b.op(code, [*cs, x] if first_const else [x, *cs], ys, options, **fields)
+    b.inputs, b.outputs = [x], ys
+    return b
+
+
+MOVE_CASES: dict[str, Callable[[], ModelBuilder]] = {
+    "transpose": lambda: _move("TRANSPOSE", (1, 3, 4, 5), [[0, 3, 1, 2]], [(1, 5, 3, 4)], "TransposeOptions"),
+    "strided_slice_negative_stride": lambda: _move(
+        "STRIDED_SLICE", (2, 6, 7), [[0, 5, 1], [2, 0, 7], [1, -2, 3]], [(2, 3, 2)], "StridedSliceOptions"
+    ),
+    "slice": lambda: _move("SLICE", (1, 5, 6, 3), [[0, 1, 2, 0], [1, 3, -1, 2]], [(1, 3, 4, 2)], "SliceOptions"),
+    "split": lambda: _move(
+        "SPLIT", (1, 4, 6, 2), [2], [(1, 4, 3, 2), (1, 4, 3, 2)], "SplitOptions", first_const=True, numSplits=2
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MOVE_CASES))
+def test_s16_data_movement_matches_tflm(case: str, tmp_path: Path) -> None:
+    _check(MOVE_CASES[case]().finish(), tmp_path)

@@ -241,3 +241,20 @@ def test_int32_bias_conv_fc_c_match_reference(seed: int, fc: bool) -> None:
         ref, fn = s16.conv2d, rt.conv2d_s16
     b = rng.integers(-(1 << 31), 1 << 31, n).astype(np.int32)  # sums near 2^31: the accumulator wraps
     np.testing.assert_array_equal(fn(x, wt, b, **attrs), ref(x, wt, b, **attrs))
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1))
+def test_strided_slice_c_matches_reference(seed: int) -> None:
+    rt = require_runtime()
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(v) for v in rng.integers(1, 7, int(rng.integers(1, 6))))
+    x = _x(rng, shape)
+    begin, size, strides = [], [], []
+    for d in shape:
+        s = int(rng.choice([-2, -1, 1, 2]))
+        b = int(rng.integers(0, d))
+        n = int(rng.integers(1, (b // -s if s < 0 else (d - 1 - b) // s) + 2))
+        begin, size, strides = begin + [b], size + [n], strides + [s]
+    a = dict(begin=begin, size=size, strides=strides)
+    np.testing.assert_array_equal(rt.strided_slice_s16(x, **a), s16.strided_slice(x, **a))

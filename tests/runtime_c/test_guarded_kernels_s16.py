@@ -164,3 +164,20 @@ def test_int32_bias_conv_fc_s16_guarded(kernel_driver: KernelDriver, seed: int) 
         "qc_fully_connected_b32_s16", [p, x2, w2, b, a["multiplier"], a["shift"], Out16(want.size)]
     )
     np.testing.assert_array_equal(got, want.reshape(-1))
+
+
+@SAFE
+@given(seed=st.integers(0, 2**32 - 1))
+def test_strided_slice_s16_guarded(kernel_driver: KernelDriver, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(v) for v in rng.integers(1, 6, int(rng.integers(1, 6))))
+    x = _x(rng, shape)
+    begin = [int(rng.integers(0, d)) for d in shape]
+    strides = [int(rng.choice([-1, 1, 2])) for _ in shape]
+    size = [b + 1 if s < 0 else (d - 1 - b) // s + 1 for b, s, d in zip(begin, strides, shape, strict=True)]
+    a = dict(begin=begin, size=size, strides=strides)
+    want = s16.strided_slice(x, **a)
+    (got,) = kernel_driver.run(
+        "qc_strided_slice_s16", [_fields(structs.strided_slice_fields(x.shape, a)), x, Out16(want.size)]
+    )
+    np.testing.assert_array_equal(got, want.reshape(-1))

@@ -116,6 +116,13 @@ def _reduce_sum(lo: Lowering, layer: Layer, node: Node) -> int:
     return 0
 
 
+def _strided_slice(lo: Lowering, layer: Layer, node: Node) -> int:
+    x, y = node.inputs[0], node.outputs[0]
+    params = lo.struct(layer, "qc_strided_slice_params", structs.strided_slice_fields(lo.shape(x), node.attrs))
+    lo.call(layer, "qc_strided_slice_s16", [f"&{params}", lo.src(x), lo.dst(y)], checked=True)
+    return 0
+
+
 def lower_requantize(lo: Lowering, layer: Layer, node: Node) -> int:
     """TFLite QUANTIZE between int8 and int16 (``qc_requantize_s8_s16`` / ``_s16_s8`` / ``_s16``)."""
     x, y = node.inputs[0], node.outputs[0]
@@ -145,5 +152,6 @@ S16_LOWERINGS: dict[str, Callable[[Lowering, Layer, Node], int]] = {
     "reduce_sum": _reduce_sum,
     "pad": _pad,
     "transpose": _transpose,
+    "strided_slice": _strided_slice,
     "requantize": lower_requantize,
 }

@@ -74,7 +74,8 @@ _ACT_TYPES = {INT8: "int8", INT16: "int16"}
 #: operators with a 16x8 kernel (int16 activations); the others take int8 only
 S16_OPS = frozenset(
     {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "SUB", "MUL", "AVERAGE_POOL_2D", "MAX_POOL_2D"}
-    | {"RESHAPE", "SQUEEZE", "PAD", "CONCATENATION", "QUANTIZE", "SOFTMAX", "MEAN", "SUM"}
+    | {"RESHAPE", "SQUEEZE", "PAD", "CONCATENATION", "QUANTIZE", "SOFTMAX", "MEAN", "SUM", "TRANSPOSE"}
+    | {"STRIDED_SLICE", "SLICE", "SPLIT", "SPLIT_V"}
 )
 _ACT_RANGES: dict[str, tuple[float | None, float | None]] = {
     "NONE": (None, None),

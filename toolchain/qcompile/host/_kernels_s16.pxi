@@ -24,6 +24,7 @@ cdef extern from "qc_kernels_s16.h":
     int qc_avg_pool2d_s16(const qc_pool_params *p, const int16_t *input, int16_t *output) nogil
     int qc_pad_s16(const qc_pad_params *p, const int16_t *input, int16_t *output) nogil
     int qc_softmax_s16(const qc_softmax_params *p, const int16_t *input, int16_t *output) nogil
+    int qc_strided_slice_s16(const qc_strided_slice_params *p, const int16_t *input, int16_t *output) nogil
     int qc_reduce_sum_s16(const qc_reduce_params *p, const int16_t *input, int16_t *output) nogil
     int qc_transpose_s16(const qc_transpose_params *p, const int16_t *input, int16_t *output) nogil
     int qc_requantize_s8_s16(const int8_t *input, int16_t *output, int32_t size, int32_t input_offset,
@@ -191,6 +192,17 @@ def mean_s16(x, *, input_offset, output_offset, multiplier, shift, keep_dims):
     """The 16x8 MEAN over H and W (qc_reduce_sum_s16); twin of qcompile.reference.s16.mean."""
     return reduce_sum_s16(x, axes=(1, 2), keep_dims=keep_dims, input_offset=input_offset,
                           output_offset=output_offset, multiplier=multiplier, shift=shift)
+
+
+def strided_slice_s16(x, *, begin, size, strides):
+    """qc_strided_slice_s16; twin of qcompile.reference.kernels.slicing.strided_slice on int16."""
+    cdef qc_strided_slice_params p
+    a = _s16(x, "x")
+    p = _structs.strided_slice_fields(a.shape, dict(begin=begin, size=size, strides=strides))
+    out = np.empty(tuple(int(n) for n in size), dtype=np.int16)
+    if out.size and qc_strided_slice_s16(&p, <const int16_t *>_s16_addr(a), <int16_t *>_s16_addr(out)) != 0:
+        raise ValueError("qc_strided_slice_s16 rejected its parameters")
+    return out
 
 
 def pad_s16(x, *, pads, pad_value):

@@ -35,6 +35,7 @@ from qcompile.quant.fixedpoint import (
 )
 from qcompile.reference import conv as _conv
 from qcompile.reference import ops as _ops
+from qcompile.reference.kernels import slicing as _slicing
 
 I16_MIN = -32768
 I16_MAX = 32767
@@ -234,6 +235,7 @@ def transpose(x, *, perm) -> np.ndarray:
 
 reshape = _ops.reshape
 copy = _ops.copy
+strided_slice = _slicing.strided_slice  # moves elements of any width
 
 
 def requantize(x, *, input_offset, output_offset, multiplier, shift, output_bits) -> np.ndarray:
