@@ -33,6 +33,7 @@ _OPTIONS_TYPE = {
     "FullyConnectedOptions": fb.BuiltinOptions.FullyConnectedOptions,
     "Pool2DOptions": fb.BuiltinOptions.Pool2DOptions,
     "AddOptions": fb.BuiltinOptions.AddOptions,
+    "UnidirectionalSequenceLSTMOptions": fb.BuiltinOptions.UnidirectionalSequenceLSTMOptions,
     "SubOptions": fb.BuiltinOptions.SubOptions,
     "MulOptions": fb.BuiltinOptions.MulOptions,
     "SoftmaxOptions": fb.BuiltinOptions.SoftmaxOptions,

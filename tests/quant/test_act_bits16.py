@@ -147,3 +147,19 @@ def test_act_bits_16_split_runs_in_int16(tmp_path: Path) -> None:
     assert "requantize" not in [n.op for n in m.graph.nodes]
     result = verify(tmp_path / "out", data=tmp_path / "calib.npz", limit=20)
     assert result.bit_exact == result.samples == 20
+
+
+def test_bias_correction_on_16x8_keeps_int64_biases_and_bit_exact(tmp_path: Path) -> None:
+    """--bias-correction runs each layer's 16x8 kernel on int16 inputs and corrects int64 biases in
+    place (it used to call the int8 kernel and cast the biases to int32)."""
+    m = qcompile.compile(
+        DIGITS / "digits_cnn.onnx", tmp_path / "bc16", calib=DIGITS / "calib.npz", act_bits=16, bias_correction=True
+    )
+    plain = qcompile.compile(DIGITS / "digits_cnn.onnx", tmp_path / "p16", calib=DIGITS / "calib.npz", act_bits=16)
+    g, p = m.graph, plain.graph
+    weighted = [n for n in g.nodes if n.op in ("conv2d", "fully_connected")]
+    assert {g.tensors[n.inputs[2]].dtype for n in weighted} == {"int64"}
+    before = {n.name: p.tensors[n.inputs[2]].data for n in p.nodes if n.op in ("conv2d", "fully_connected")}
+    assert any(not np.array_equal(g.tensors[n.inputs[2]].data, before[n.name]) for n in weighted)
+    result = verify(tmp_path / "bc16", data=DIGITS / "test.npz", limit=32)
+    assert result.bit_exact == result.samples == 32

@@ -119,6 +119,21 @@ def test_pool_pad_transpose_s16_guarded(kernel_driver: KernelDriver, seed: int) 
 
 
 @SAFE
+@given(seed=st.integers(0, 2**32 - 1), tanh=st.booleans(), pot=st.booleans())
+def test_sigmoid_tanh_s16_guarded(kernel_driver: KernelDriver, seed: int, tanh: bool, pot: bool) -> None:
+    from qcompile.reference.kernels import sigmoid_s16
+
+    rng = np.random.default_rng(seed)
+    x = _x(rng, (int(rng.integers(1, 300)),))
+    mult = 0 if pot else int(rng.integers(16384, 32768))
+    shift = int(rng.integers(0, 13 if pot else 32))
+    want = (sigmoid_s16.tanh_values if tanh else sigmoid_s16.logistic_values)(x, mult, shift)
+    kernel = "qc_tanh_s16" if tanh else "qc_logistic_s16"
+    (got,) = kernel_driver.run(kernel, [x, Out16(want.size), np.array([x.size, mult, shift], I32)])
+    np.testing.assert_array_equal(got, want)
+
+
+@SAFE
 @given(seed=st.integers(0, 2**32 - 1))
 def test_softmax_s16_guarded(kernel_driver: KernelDriver, seed: int) -> None:
     rng = np.random.default_rng(seed)

@@ -132,6 +132,18 @@ def mul_params(in1: QuantParams, in2: QuantParams, out: QuantParams, *, act_min:
     }
 
 
+def div_params(in1: QuantParams, in2: QuantParams, out: QuantParams, *, act_min: int, act_max: int) -> dict:
+    """Attributes of a quantized ``div`` (TFLM's DIV ``Prepare``): ``QuantizeMultiplier(s1 / (s2 *
+    s_out))`` in double from the float32 scales (the TFLM interpreter's result on every scale
+    tried; a float32 quotient moves exact ties of the rounded quotient)."""
+    s1, s2, so = _scale(in1), _scale(in2), _scale(out)
+    m, e = quantize_multiplier(s1 / (s2 * so))
+    return mul_params(in1, in2, out, act_min=act_min, act_max=act_max) | {
+        "output_multiplier": int(m),
+        "output_shift": int(e),
+    }
+
+
 def prelu_params(in_q: QuantParams, alpha_q: QuantParams, out_q: QuantParams) -> dict:
     """Attributes of a quantized ``prelu`` (TFLM's PRELU ``Prepare``, for both importers):
     ``m1 = QuantizeMultiplier(s_in / s_out)``, ``m2 = QuantizeMultiplier(s_in * s_alpha / s_out)``

@@ -139,6 +139,15 @@ def lower_requantize(lo: Lowering, layer: Layer, node: Node) -> int:
     return 0
 
 
+def _sigmoid_tanh(lo: Lowering, layer: Layer, node: Node) -> int:
+    """TFLM's int16 LOGISTIC / TANH (``qc_logistic_s16`` / ``qc_tanh_s16``)."""
+    x, y = node.inputs[0], node.outputs[0]
+    args = [lo.src(x), lo.dst(y), c_int(math.prod(lo.shape(x)))]
+    args += [c_int(node.attrs[k]) for k in ("input_multiplier", "input_left_shift")]
+    lo.call(layer, f"qc_{node.op}_s16", args, checked=True)
+    return 0
+
+
 S16_LOWERINGS: dict[str, Callable[[Lowering, Layer, Node], int]] = {
     "conv2d": _conv_like,
     "depthwise_conv2d": _conv_like,
@@ -154,4 +163,6 @@ S16_LOWERINGS: dict[str, Callable[[Lowering, Layer, Node], int]] = {
     "transpose": _transpose,
     "strided_slice": _strided_slice,
     "requantize": lower_requantize,
+    "logistic": _sigmoid_tanh,
+    "tanh": _sigmoid_tanh,
 }

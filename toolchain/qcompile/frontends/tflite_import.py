@@ -29,7 +29,8 @@ from qcompile.errors import QCompileError, UnsupportedModelError
 from qcompile.frontends import tflite_luts, tflite_state
 from qcompile.frontends.tflite_ops import TFLITE_OPS
 from qcompile.frontends.tflite_reader import TfliteModel, TfliteOperator, TfliteTensor, read_tflite
-from qcompile.ir import Graph, Node, QuantParams, Tensor
+from qcompile.ir import Graph, Node, QuantParams, StateVar, Tensor
+from qcompile.reference.kernels import sigmoid_s16
 
 BUILTIN_OPS = (
     "CONV_2D",
@@ -74,9 +75,11 @@ _ACT_TYPES = {INT8: "int8", INT16: "int16"}
 #: operators with a 16x8 kernel (int16 activations); the others take int8 only
 S16_OPS = frozenset(
     {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "SUB", "MUL", "AVERAGE_POOL_2D", "MAX_POOL_2D"}
-    | {"RESHAPE", "SQUEEZE", "PAD", "CONCATENATION", "QUANTIZE", "SOFTMAX", "MEAN", "SUM", "TRANSPOSE"}
-    | {"STRIDED_SLICE", "SLICE", "SPLIT", "SPLIT_V"}
+    | {"RESHAPE", "SQUEEZE", "PAD", "CONCATENATION", "QUANTIZE", "LOGISTIC", "TANH", "SOFTMAX", "MEAN", "SUM"}
+    | {"TRANSPOSE", "STRIDED_SLICE", "SLICE", "SPLIT", "SPLIT_V"}
 )
+#: int8 operators with int16 internal state (the LSTM's cell state)
+_INT16_STATE_OPS = frozenset({"UNIDIRECTIONAL_SEQUENCE_LSTM"})
 _ACT_RANGES: dict[str, tuple[float | None, float | None]] = {
     "NONE": (None, None),
     "RELU": (0.0, None),
@@ -107,6 +110,7 @@ class _Importer:
         self.edge_outputs: dict[int, int] = {}  # float graph output -> int8 DEQUANTIZE input
         self.skipped: set[int] = set()
         self.inits: dict[str, np.ndarray] = {}
+        self.pending_state: list[StateVar] = []  # operators' own state (LSTM variable tensors)
 
     # -- checks -------------------------------------------------------------------------
     def _check(self) -> None:
@@ -222,6 +226,10 @@ class _Importer:
                 raise UnsupportedModelError(f"{self.path}: operator {op.index} ({op.op}): {exc}") from exc
         for i in m.outputs:
             self.graph.outputs.append(self.name(self.edge_outputs.get(i, i)))
+        for sv in self.pending_state:  # after the caller's inputs and outputs
+            self.graph.inputs.append(sv.input)
+            self.graph.outputs.append(sv.output)
+            self.graph.state.append(sv)
         try:
             variables.finish()
         except ValueError as exc:
@@ -252,7 +260,7 @@ def _activation_problem(op: str, t: TfliteTensor) -> str | None:
         return f"{t.type_name} tensor {t.name!r} has no quantization parameters"
     if t.quant.scale.size != 1:
         return f"activation {t.name!r} is quantized per channel"
-    if t.type == INT16 and op not in S16_OPS:
+    if t.type == INT16 and op not in S16_OPS | _INT16_STATE_OPS:
         return f"int16 tensor {t.name!r}: {op} has no 16x8 kernel yet (16x8 operators: {', '.join(sorted(S16_OPS))})"
     if t.type == INT16 and int(t.quant.zero_point[0]) != 0:
         return f"int16 tensor {t.name!r} has zero point {int(t.quant.zero_point[0])}; 16x8 needs 0 (TFLM requires it)"
@@ -463,6 +471,11 @@ def _lut(imp: _Importer, op: TfliteOperator, table: np.ndarray) -> None:
 def _elementwise(imp: _Importer, op: TfliteOperator) -> None:
     qi, qo = imp.q(op.inputs[0]), imp.q(op.outputs[0])
     si, zi, so, zo = qi.scalar_scale(), qi.scalar_zero_point(), qo.scalar_scale(), qo.scalar_zero_point()
+    if op.op in ("LOGISTIC", "TANH") and imp.t(op.inputs[0]).type == INT16:
+        mult, shift = sigmoid_s16.sigmoid_tanh_params(si, so, tanh=op.op == "TANH")
+        attrs = {"input_multiplier": mult, "input_left_shift": shift}
+        imp.add(op, op.op.lower(), [imp.name(op.inputs[0])], [imp.name(op.outputs[0])], attrs)
+        return
     if op.op == "LOGISTIC":
         if zo != -128:
             raise ValueError("int8 LOGISTIC output zero point must be -128 (TFLM requires it)")

@@ -33,6 +33,10 @@ cdef extern from "qc_kernels_s16.h":
                              int32_t output_offset, int32_t multiplier, int32_t shift) nogil
     int qc_requantize_s16(const int16_t *input, int16_t *output, int32_t size, int32_t input_offset,
                           int32_t output_offset, int32_t multiplier, int32_t shift) nogil
+    int qc_logistic_s16(const int16_t *input, int16_t *output, int32_t size, int32_t input_multiplier,
+                        int32_t input_left_shift) nogil
+    int qc_tanh_s16(const int16_t *input, int16_t *output, int32_t size, int32_t input_multiplier,
+                    int32_t input_left_shift) nogil
 
 
 def _s16(x, name="input"):
@@ -248,3 +252,28 @@ def requantize_s16(x, *, input_offset, output_offset, multiplier, shift, output_
     if rc != 0:
         raise ValueError("the C requantize kernel rejected its parameters")
     return out
+
+
+def _sigmoid_tanh_s16(x, input_multiplier, input_left_shift, bint tanh):
+    cdef int rc
+    cdef int32_t n, m, sh
+    a = _s16(x, "x")
+    out = np.empty(a.shape, dtype=np.int16)
+    n, m, sh = int(a.size), int(input_multiplier), int(input_left_shift)
+    if tanh:
+        rc = qc_tanh_s16(<const int16_t *>_s16_addr(a), <int16_t *>_s16_addr(out), n, m, sh)
+    else:
+        rc = qc_logistic_s16(<const int16_t *>_s16_addr(a), <int16_t *>_s16_addr(out), n, m, sh)
+    if rc != 0:
+        raise ValueError("the C int16 sigmoid/tanh kernel rejected its parameters")
+    return out
+
+
+def logistic_s16(x, *, input_multiplier, input_left_shift):
+    """C qc_logistic_s16; twin of qcompile.reference.kernels.sigmoid_s16.logistic."""
+    return _sigmoid_tanh_s16(x, input_multiplier, input_left_shift, False)
+
+
+def tanh_s16(x, *, input_multiplier, input_left_shift):
+    """C qc_tanh_s16; twin of qcompile.reference.kernels.sigmoid_s16.tanh."""
+    return _sigmoid_tanh_s16(x, input_multiplier, input_left_shift, True)
