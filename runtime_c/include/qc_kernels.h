@@ -207,6 +207,8 @@ typedef struct {
 } qc_strided_slice_params;
 
 int qc_strided_slice_s8(const qc_strided_slice_params *p, const int8_t *input, int8_t *output);
+/* The same on elements of elem_size bytes (the int16 kernel's body). */
+int qc_strided_slice_elems(const qc_strided_slice_params *p, const void *input, void *output, size_t elem_size);
 
 /* ---- fused conv2d + residual add (qc_conv2d_add.c) ---------------------------------- */
 

@@ -3,7 +3,7 @@
  * TFLite Micro's int16 arithmetic (docs/QUANTIZATION.md, "16x8"); every kernel has a numpy
  * twin of the same op name in toolchain/qcompile/reference/s16.py. Activations are
  * symmetric (every zero point 0: the structs' offsets must be 0), activation bounds lie in
- * [-32768, 32767], biases are int64. The parameter structs are qc_kernels.h's; kernels
+ * [-32768, 32767], biases are int64 (int32 for the _b32 variants). The parameter structs are qc_kernels.h's; kernels
  * take no scratch. Return value: QC_OK, or QC_ERROR on parameters they cannot handle.
  * Kept out of qc_kernels.h so that int8 models ship exactly the files they did before.
  */
@@ -53,6 +53,15 @@ int qc_depthwise_conv2d_s16(const qc_conv_params *p, const int16_t *input, const
 int qc_fully_connected_s16(const qc_fc_params *p, const int16_t *input, const int8_t *filter, const int64_t *bias,
                            const int32_t *multiplier, const int32_t *shift, int16_t *output);
 
+/* TFLM's int32-bias 16x8 conv2d / fully_connected: acc = bias[c] + sum x * w in int32
+ * (wrapping), out = clamp(qc_requantize(acc, multiplier[c], shift[c])) with the int32 MBQM
+ * (shift in [-31, 30]). bias may be NULL. */
+int qc_conv2d_b32_s16(const qc_conv_params *p, const int16_t *input, const int8_t *filter, const int32_t *bias,
+                      const int32_t *multiplier, const int32_t *shift, int16_t *output);
+int qc_fully_connected_b32_s16(const qc_fc_params *p, const int16_t *input, const int8_t *filter,
+                               const int32_t *bias, const int32_t *multiplier, const int32_t *shift,
+                               int16_t *output);
+
 /* int16 ADD/SUB (left_shift 15) and MUL, broadcasting as the int8 kernels. */
 int qc_add_s16(const qc_add_params *p, const int16_t *in1, const int16_t *in2, int16_t *out);
 int qc_mul_s16(const qc_mul_params *p, const int16_t *in1, const int16_t *in2, int16_t *out);
@@ -68,6 +77,9 @@ int qc_softmax_s16(const qc_softmax_params *p, const int16_t *input, int16_t *ou
 /* TFLM's int16 SUM / MEAN over the axes marked in p->reduce (the mean's 1/count folded into
  * multiplier/shift; offsets 0; at most 65536 elements per output); also the 16x8 MEAN over H, W. */
 int qc_reduce_sum_s16(const qc_reduce_params *p, const int16_t *input, int16_t *output);
+
+/* Strided slice of int16 elements (qc_strided_slice_s8's struct and bounds checks). */
+int qc_strided_slice_s16(const qc_strided_slice_params *p, const int16_t *input, int16_t *output);
 
 int qc_pad_s16(const qc_pad_params *p, const int16_t *input, int16_t *output);
 int qc_transpose_s16(const qc_transpose_params *p, const int16_t *input, int16_t *output);

@@ -237,6 +237,14 @@ static int run_s16(const char *k) {
         STRUCT(qc_fc_params, p, 0);
         return qc_fully_connected_s16(&p, s16(1), s8(2), s64(3), s32(4), s32(5), o16(6));
     }
+    if (strcmp(k, "qc_conv2d_b32_s16") == 0) {
+        STRUCT(qc_conv_params, p, 0);
+        return qc_conv2d_b32_s16(&p, s16(1), s8(2), s32(3), s32(4), s32(5), o16(6));
+    }
+    if (strcmp(k, "qc_fully_connected_b32_s16") == 0) {
+        STRUCT(qc_fc_params, p, 0);
+        return qc_fully_connected_b32_s16(&p, s16(1), s8(2), s32(3), s32(4), s32(5), o16(6));
+    }
     if (strcmp(k, "qc_add_s16") == 0) {
         STRUCT(qc_add_params, p, 0);
         return qc_add_s16(&p, s16(1), s16(2), o16(3));
@@ -256,6 +264,10 @@ static int run_s16(const char *k) {
     if (strcmp(k, "qc_reduce_sum_s16") == 0) {
         STRUCT(qc_reduce_params, p, 0);
         return qc_reduce_sum_s16(&p, s16(1), o16(2));
+    }
+    if (strcmp(k, "qc_strided_slice_s16") == 0) {
+        STRUCT(qc_strided_slice_params, p, 0);
+        return qc_strided_slice_s16(&p, s16(1), o16(2));
     }
     if (strcmp(k, "qc_pad_s16") == 0) {
         STRUCT(qc_pad_params, p, 0);

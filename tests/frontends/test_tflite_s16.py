@@ -34,6 +34,14 @@ def _b64(n: int) -> np.ndarray:
     return RNG.integers(-(1 << 22), 1 << 22, size=n).astype(np.int64)
 
 
+def _int32_bias(b: ModelBuilder, index: int, n: int) -> ModelBuilder:
+    """TFLM's other 16x8 variant: the bias tensor ``index`` stored int32 (int32 accumulator)."""
+    b.tensors[index].type = 2  # INT32
+    data = RNG.integers(-(1 << 20), 1 << 20, size=n).astype(np.int32)
+    b.buffers[b.tensors[index].buffer].data = data.view(np.uint8)
+    return b
+
+
 def _conv(per_channel: bool, act: str, padding: str, stride: int = 1, bias: bool = True) -> ModelBuilder:
     b = ModelBuilder()
     x = b.tensor("x", (1, 9, 8, 3), "int16", scale=0.0004)
@@ -179,6 +187,9 @@ CASES: dict[str, Callable[[], ModelBuilder]] = {
     "avg_pool_valid_relu": lambda: _pool("AVERAGE_POOL_2D", "VALID", "RELU"),
     "avg_pool_same": lambda: _pool("AVERAGE_POOL_2D", "SAME"),
     "pad_concat": _pad_concat,
+    "conv_int32_bias": lambda: _int32_bias(_conv(True, "RELU", "SAME"), 2, 5),
+    "fc_int32_bias_per_channel": lambda: _int32_bias(_fc(True, "NONE"), 2, 7),
+    "fc_int32_bias_per_tensor": lambda: _int32_bias(_fc(False, "RELU"), 2, 7),
     "softmax_rank2": lambda: _softmax((3, 10), 0.0004),
     "softmax_rank4_beta": lambda: _softmax((1, 2, 3, 7), 0.00003, beta=2.0),
     "softmax_long_rows_coarse_scale": lambda: _softmax((2, 300), 0.03, beta=0.5),
@@ -269,14 +280,39 @@ def test_compiled_16x8_network_matches_tflm(tmp_path: Path) -> None:
     assert "#define NET16_INPUT0_TYPE int16_t" in header and "#define NET16_INPUT0_SIZE 192" in header
 
 
-def test_int32_bias_16x8_is_named(tmp_path: Path) -> None:
-    b = _fc(True, "NONE")
-    b.tensors[2].type = 2  # INT32
-    b.buffers[b.tensors[2].buffer].data = np.zeros(7, np.int32).view(np.uint8)
+def test_int32_bias_16x8_depthwise_is_named(tmp_path: Path) -> None:
+    """TFLM's int16 depthwise has no int32-bias variant: refused by name."""
     path = tmp_path / "m.tflite"
-    path.write_bytes(b.finish())
+    path.write_bytes(_int32_bias(_depthwise(1, "NONE"), 2, 4).finish())
     with pytest.raises(UnsupportedModelError, match="int64"):
         load_tflite(path)
+
+
+def test_compiled_int32_bias_16x8_matches_tflm(tmp_path: Path) -> None:
+    """conv (int32 bias) -> fc (int32 bias) through the generated C (qc_*_b32_s16) == TFLM."""
+    import qcompile
+
+    b = ModelBuilder()
+    x = b.tensor("x", (1, 6, 6, 3), "int16", scale=0.0004)
+    ws = RNG.uniform(0.002, 0.02, size=4)
+    w = b.tensor("w", (4, 3, 3, 3), scale=ws, data=_w((4, 3, 3, 3)))
+    bias = b.tensor("b", (4,), "int32", scale=0.0004 * ws, data=RNG.integers(-(1 << 20), 1 << 20, 4).astype(np.int32))
+    c = b.tensor("c", (1, 6, 6, 4), "int16", scale=0.0006)
+    conv = dict(padding=PAD["SAME"], strideW=1, strideH=1, dilationWFactor=1, dilationHFactor=1)
+    b.op("CONV_2D", [x, w, bias], [c], "Conv2DOptions", fusedActivationFunction=ACT["RELU"], **conv)
+    w2 = b.tensor("w2", (5, 144), scale=0.01, data=_w((5, 144)))
+    b2 = b.tensor("b2", (5,), "int32", scale=0.0006 * 0.01, data=RNG.integers(-(1 << 16), 1 << 16, 5).astype(np.int32))
+    y = b.tensor("y", (1, 5), "int16", scale=0.003)
+    b.op("FULLY_CONNECTED", [c, w2, b2], [y], "FullyConnectedOptions", fusedActivationFunction=0)
+    b.inputs, b.outputs = [x], [y]
+    model_bytes = b.finish()
+    path = tmp_path / "b32.tflite"
+    path.write_bytes(model_bytes)
+    m = qcompile.compile(path, tmp_path / "out", target="host")
+    assert "qc_conv2d_b32_s16" in (tmp_path / "out" / "b32.c").read_text()
+    xs = RNG.integers(-32768, 32768, size=(N, 1, 6, 6, 3)).astype(np.int16)
+    expected = tflm_run(model_bytes, [xs])[0].reshape(N, -1)
+    np.testing.assert_array_equal(np.asarray(m.run(xs[:, 0])).reshape(N, -1), expected)
 
 
 def test_compiled_int8_io_with_int16_inside_matches_tflm(tmp_path: Path) -> None:
@@ -319,3 +355,31 @@ REDUCE_CASES: dict[str, Callable[[], ModelBuilder]] = {
 @pytest.mark.parametrize("case", sorted(REDUCE_CASES))
 def test_s16_reduction_matches_tflm(case: str, tmp_path: Path) -> None:
     _check(REDUCE_CASES[case]().finish(), tmp_path)
+
+
+def _move(code: str, shape, consts, out_shapes, options: str, first_const: bool = False, **fields) -> ModelBuilder:
+    """One int16 data-movement op: ``consts`` are its int32 operands (before x if ``first_const``)."""
+    b = ModelBuilder()
+    x = b.tensor("x", shape, "int16", scale=0.0005)
+    cs = [b.tensor(f"c{i}", np.shape(v), "int32", data=np.asarray(v, np.int32)) for i, v in enumerate(consts)]
+    ys = [b.tensor(f"y{i}", s, "int16", scale=0.0005) for i, s in enumerate(out_shapes)]
+    b.op(code, [*cs, x] if first_const else [x, *cs], ys, options, **fields)
+    b.inputs, b.outputs = [x], ys
+    return b
+
+
+MOVE_CASES: dict[str, Callable[[], ModelBuilder]] = {
+    "transpose": lambda: _move("TRANSPOSE", (1, 3, 4, 5), [[0, 3, 1, 2]], [(1, 5, 3, 4)], "TransposeOptions"),
+    "strided_slice_negative_stride": lambda: _move(
+        "STRIDED_SLICE", (2, 6, 7), [[0, 5, 1], [2, 0, 7], [1, -2, 3]], [(2, 3, 2)], "StridedSliceOptions"
+    ),
+    "slice": lambda: _move("SLICE", (1, 5, 6, 3), [[0, 1, 2, 0], [1, 3, -1, 2]], [(1, 3, 4, 2)], "SliceOptions"),
+    "split": lambda: _move(
+        "SPLIT", (1, 4, 6, 2), [2], [(1, 4, 3, 2), (1, 4, 3, 2)], "SplitOptions", first_const=True, numSplits=2
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MOVE_CASES))
+def test_s16_data_movement_matches_tflm(case: str, tmp_path: Path) -> None:
+    _check(MOVE_CASES[case]().finish(), tmp_path)

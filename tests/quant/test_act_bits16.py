@@ -118,6 +118,37 @@ def test_act_bits_16_softmax_any_axis_is_int16_and_bit_exact(tmp_path: Path, axi
     assert result.outputs[0].sqnr_db > 30, result.outputs[0].sqnr_db  # the int8 conv weights bound it
 
 
+def test_act_bits_16_split_runs_in_int16(tmp_path: Path) -> None:
+    """ONNX Split and Slice (strided_slice) under --act-bits 16: int16 slices, no requantize, C == reference."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(8)
+    w = numpy_helper.from_array(rng.normal(size=(6, 3, 1, 1)).astype(np.float32), "w")
+    starts = numpy_helper.from_array(np.array([1], np.int64), "starts")
+    ends = numpy_helper.from_array(np.array([5], np.int64), "ends")
+    axes = numpy_helper.from_array(np.array([2], np.int64), "axes")
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"]),
+        helper.make_node("Split", ["c"], ["a", "b"], axis=1),
+        helper.make_node("Slice", ["a", "starts", "ends", "axes"], ["s"]),
+    ]
+    outs = [helper.make_tensor_value_info("s", TensorProto.FLOAT, [1, 3, 4, 6])]
+    outs.append(helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 3, 5, 6]))
+    x_info = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 5, 6])
+    graph = helper.make_graph(nodes, "split", [x_info], outs, [w, starts, ends, axes])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path = tmp_path / "split.onnx"
+    path.write_bytes(model.SerializeToString())
+    np.savez(tmp_path / "calib.npz", x=rng.normal(size=(20, 1, 3, 5, 6)).astype(np.float32))
+    m = qcompile.compile(path, tmp_path / "out", calib=tmp_path / "calib.npz", act_bits=16)
+    slices = [n for n in m.graph.nodes if n.op == "strided_slice"]
+    assert slices and all(m.graph.tensors[n.inputs[0]].dtype == "int16" for n in slices)
+    assert "requantize" not in [n.op for n in m.graph.nodes]
+    result = verify(tmp_path / "out", data=tmp_path / "calib.npz", limit=20)
+    assert result.bit_exact == result.samples == 20
+
+
 def test_bias_correction_on_16x8_keeps_int64_biases_and_bit_exact(tmp_path: Path) -> None:
     """--bias-correction runs each layer's 16x8 kernel on int16 inputs and corrects int64 biases in
     place (it used to call the int8 kernel and cast the biases to int32)."""

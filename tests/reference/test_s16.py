@@ -222,3 +222,39 @@ def test_reduce_sum_refuses_more_than_65536_elements() -> None:
         s16.mean(x, **a)
     with pytest.raises(ValueError):
         require_runtime().mean_s16(x, **a)
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), fc=st.booleans())
+def test_int32_bias_conv_fc_c_match_reference(seed: int, fc: bool) -> None:
+    """TFLM's int32-bias 16x8 variant (qc_*_b32_s16): int32 accumulator, which wraps, and the int32 MBQM."""
+    rt = require_runtime()
+    rng = np.random.default_rng(seed)
+    if fc:
+        rows, k, n = (int(v) for v in rng.integers(1, 200, 3))
+        x, wt = _x(rng, (rows, k)), rng.integers(-128, 128, (n, k)).astype(np.int8)
+        attrs, ref, fn = _rq(rng, n if rng.random() < 0.5 else 1, -20, 4), s16.fully_connected, rt.fully_connected_s16
+    else:
+        h, w, c, n = (int(v) for v in rng.integers(1, 9, 4))
+        x, wt = _x(rng, (1, h, w, c)), rng.integers(-128, 128, (n, 3, 3, c)).astype(np.int8)
+        attrs = dict(strides=(1, 1), dilations=(1, 1), pads=(1, 1, 1, 1), groups=1, **_rq(rng, n, -20, 4))
+        ref, fn = s16.conv2d, rt.conv2d_s16
+    b = rng.integers(-(1 << 31), 1 << 31, n).astype(np.int32)  # sums near 2^31: the accumulator wraps
+    np.testing.assert_array_equal(fn(x, wt, b, **attrs), ref(x, wt, b, **attrs))
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1))
+def test_strided_slice_c_matches_reference(seed: int) -> None:
+    rt = require_runtime()
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(v) for v in rng.integers(1, 7, int(rng.integers(1, 6))))
+    x = _x(rng, shape)
+    begin, size, strides = [], [], []
+    for d in shape:
+        s = int(rng.choice([-2, -1, 1, 2]))
+        b = int(rng.integers(0, d))
+        n = int(rng.integers(1, (b // -s if s < 0 else (d - 1 - b) // s) + 2))
+        begin, size, strides = begin + [b], size + [n], strides + [s]
+    a = dict(begin=begin, size=size, strides=strides)
+    np.testing.assert_array_equal(rt.strided_slice_s16(x, **a), s16.strided_slice(x, **a))

@@ -158,3 +158,41 @@ def test_reduce_sum_s16_guarded(kernel_driver: KernelDriver, seed: int) -> None:
     want = s16.reduce_sum(x, keep_dims=0, **a)
     (got,) = kernel_driver.run("qc_reduce_sum_s16", [_fields(structs.reduce_fields(x.shape, a)), x, Out16(want.size)])
     np.testing.assert_array_equal(got, want.reshape(-1))
+
+
+@SAFE
+@given(seed=st.integers(0, 2**32 - 1))
+def test_int32_bias_conv_fc_s16_guarded(kernel_driver: KernelDriver, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    h, w, c, oc = (int(v) for v in rng.integers(1, 7, 4))
+    x, wt = _x(rng, (1, h, w, c)), rng.integers(-127, 128, (oc, 2, 2, c)).astype(np.int8)
+    a = dict(strides=(1, 1), dilations=(1, 1), pads=(0, 1, 1, 0), groups=1, **_rq(rng, oc))
+    b = rng.integers(-(1 << 30), 1 << 30, oc).astype(I32)
+    want = s16.conv2d(x, wt, b, **a)
+    p = _fields(structs.conv_fields(x.shape, wt.shape, a, depthwise=False, bits=16))
+    (got,) = kernel_driver.run("qc_conv2d_b32_s16", [p, x, wt, b, a["multiplier"], a["shift"], Out16(want.size)])
+    np.testing.assert_array_equal(got, want.reshape(-1))
+    x2, w2 = _x(rng, (2, h * w * c)), rng.integers(-127, 128, (oc, h * w * c)).astype(np.int8)
+    want = s16.fully_connected(x2, w2, b, **_rq(rng, oc) | dict(multiplier=a["multiplier"], shift=a["shift"]))
+    p = _fields(structs.fc_fields(x2.shape, w2.shape, a, bits=16))
+    (got,) = kernel_driver.run(
+        "qc_fully_connected_b32_s16", [p, x2, w2, b, a["multiplier"], a["shift"], Out16(want.size)]
+    )
+    np.testing.assert_array_equal(got, want.reshape(-1))
+
+
+@SAFE
+@given(seed=st.integers(0, 2**32 - 1))
+def test_strided_slice_s16_guarded(kernel_driver: KernelDriver, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(v) for v in rng.integers(1, 6, int(rng.integers(1, 6))))
+    x = _x(rng, shape)
+    begin = [int(rng.integers(0, d)) for d in shape]
+    strides = [int(rng.choice([-1, 1, 2])) for _ in shape]
+    size = [b + 1 if s < 0 else (d - 1 - b) // s + 1 for b, s, d in zip(begin, strides, shape, strict=True)]
+    a = dict(begin=begin, size=size, strides=strides)
+    want = s16.strided_slice(x, **a)
+    (got,) = kernel_driver.run(
+        "qc_strided_slice_s16", [_fields(structs.strided_slice_fields(x.shape, a)), x, Out16(want.size)]
+    )
+    np.testing.assert_array_equal(got, want.reshape(-1))

@@ -20,12 +20,17 @@ from qcompile.ir import Node
 from qcompile.ops import structs
 
 
-def _bias64(lo: Lowering, node: Node) -> str:
+def _bias(lo: Lowering, node: Node) -> tuple[str, str]:
+    """The bias array (or NULL) and the kernel suffix: ``_s16`` for an int64 bias (or none),
+    ``_b32_s16`` for TFLM's int32-bias variant (conv2d and fully_connected only)."""
     if len(node.inputs) > 2 and node.inputs[2]:
-        if lo.graph.tensors[node.inputs[2]].dtype != "int64":
-            raise ValueError("a 16x8 layer's bias must be int64 (TFLM's int32-bias 16x8 variant is not supported)")
-        return lo.src(node.inputs[2])
-    return "NULL"
+        dtype = lo.graph.tensors[node.inputs[2]].dtype
+        if dtype == "int32" and node.op in ("conv2d", "fully_connected"):
+            return lo.src(node.inputs[2]), "_b32_s16"
+        if dtype != "int64":
+            raise ValueError(f"a 16x8 {node.op} bias must be int64 (int32 only for conv2d and fully_connected)")
+        return lo.src(node.inputs[2]), "_s16"
+    return "NULL", "_s16"
 
 
 def _conv_like(lo: Lowering, layer: Layer, node: Node) -> int:
@@ -36,8 +41,9 @@ def _conv_like(lo: Lowering, layer: Layer, node: Node) -> int:
     _check_output(fields, ("batches", "out_h", "out_w", "out_c"), ys)
     params = lo.struct(layer, "qc_conv_params", fields)
     m, s = _requant_arrays(lo, node, ys[3])
-    fn = "qc_depthwise_conv2d_s16" if depthwise else "qc_conv2d_s16"
-    lo.call(layer, fn, [f"&{params}", lo.src(x), lo.src(w), _bias64(lo, node), m, s, lo.dst(y)], checked=True)
+    bias, suffix = _bias(lo, node)
+    fn = ("qc_depthwise_conv2d" if depthwise else "qc_conv2d") + suffix
+    lo.call(layer, fn, [f"&{params}", lo.src(x), lo.src(w), bias, m, s, lo.dst(y)], checked=True)
     taps = ws[0] * ws[1] if depthwise else ws[1] * ws[2] * ws[3]
     return math.prod(ys) * taps
 
@@ -47,8 +53,9 @@ def _fully_connected(lo: Lowering, layer: Layer, node: Node) -> int:
     fields = structs.fc_fields(lo.shape(x), lo.shape(w), node.attrs, bits=16)
     params = lo.struct(layer, "qc_fc_params", fields)
     m, s = _requant_arrays(lo, node, fields["out_features"] if fields["per_channel"] else 1)
-    args = [f"&{params}", lo.src(x), lo.src(w), _bias64(lo, node), m, s, lo.dst(y)]
-    lo.call(layer, "qc_fully_connected_s16", args, checked=True)
+    bias, suffix = _bias(lo, node)
+    args = [f"&{params}", lo.src(x), lo.src(w), bias, m, s, lo.dst(y)]
+    lo.call(layer, "qc_fully_connected" + suffix, args, checked=True)
     return fields["batches"] * fields["out_features"] * fields["in_features"]
 
 
@@ -109,6 +116,13 @@ def _reduce_sum(lo: Lowering, layer: Layer, node: Node) -> int:
     return 0
 
 
+def _strided_slice(lo: Lowering, layer: Layer, node: Node) -> int:
+    x, y = node.inputs[0], node.outputs[0]
+    params = lo.struct(layer, "qc_strided_slice_params", structs.strided_slice_fields(lo.shape(x), node.attrs))
+    lo.call(layer, "qc_strided_slice_s16", [f"&{params}", lo.src(x), lo.dst(y)], checked=True)
+    return 0
+
+
 def lower_requantize(lo: Lowering, layer: Layer, node: Node) -> int:
     """TFLite QUANTIZE between int8 and int16 (``qc_requantize_s8_s16`` / ``_s16_s8`` / ``_s16``)."""
     x, y = node.inputs[0], node.outputs[0]
@@ -147,6 +161,7 @@ S16_LOWERINGS: dict[str, Callable[[Lowering, Layer, Node], int]] = {
     "reduce_sum": _reduce_sum,
     "pad": _pad,
     "transpose": _transpose,
+    "strided_slice": _strided_slice,
     "requantize": lower_requantize,
     "logistic": _sigmoid_tanh,
     "tanh": _sigmoid_tanh,

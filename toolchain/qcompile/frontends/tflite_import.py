@@ -76,6 +76,7 @@ _ACT_TYPES = {INT8: "int8", INT16: "int16"}
 S16_OPS = frozenset(
     {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "SUB", "MUL", "AVERAGE_POOL_2D", "MAX_POOL_2D"}
     | {"RESHAPE", "SQUEEZE", "PAD", "CONCATENATION", "QUANTIZE", "LOGISTIC", "TANH", "SOFTMAX", "MEAN", "SUM"}
+    | {"TRANSPOSE", "STRIDED_SLICE", "SLICE", "SPLIT", "SPLIT_V"}
 )
 #: int8 operators with int16 internal state (the LSTM's cell state)
 _INT16_STATE_OPS = frozenset({"UNIDIRECTIONAL_SEQUENCE_LSTM"})
@@ -296,8 +297,11 @@ def _weights(imp: _Importer, op: TfliteOperator, channel_axis: int) -> tuple[str
     if len(op.inputs) > 2 and op.inputs[2] >= 0:
         b = imp.t(op.inputs[2])
         if imp.t(op.inputs[0]).type == INT16:
-            if b.data is None or b.type != INT64:
-                raise ValueError("a 16x8 layer's bias must be a constant int64 tensor (int32 16x8 biases: not yet)")
+            int32_ok = op.op in ("CONV_2D", "FULLY_CONNECTED")  # TFLM's int32-accumulator variant
+            if b.data is None or b.type not in ((INT64, INT32) if int32_ok else (INT64,)):
+                raise ValueError(
+                    "a 16x8 layer's bias must be a constant int64 tensor (int32 for CONV_2D and FULLY_CONNECTED)"
+                )
         elif b.data is None or b.type != INT32:
             raise ValueError("bias must be a constant int32 tensor")
         b_name = imp.name(op.inputs[2])

@@ -7,6 +7,11 @@ from libc.stdint cimport int16_t, int64_t
 cdef extern from "qc_kernels_s16.h":
     int qc_conv2d_s16(const qc_conv_params *p, const int16_t *input, const int8_t *filter, const int64_t *bias,
                       const int32_t *multiplier, const int32_t *shift, int16_t *output) nogil
+    int qc_conv2d_b32_s16(const qc_conv_params *p, const int16_t *input, const int8_t *filter, const int32_t *bias,
+                          const int32_t *multiplier, const int32_t *shift, int16_t *output) nogil
+    int qc_fully_connected_b32_s16(const qc_fc_params *p, const int16_t *input, const int8_t *filter,
+                                   const int32_t *bias, const int32_t *multiplier, const int32_t *shift,
+                                   int16_t *output) nogil
     int qc_depthwise_conv2d_s16(const qc_conv_params *p, const int16_t *input, const int8_t *filter,
                                 const int64_t *bias, const int32_t *multiplier, const int32_t *shift,
                                 int16_t *output) nogil
@@ -19,6 +24,7 @@ cdef extern from "qc_kernels_s16.h":
     int qc_avg_pool2d_s16(const qc_pool_params *p, const int16_t *input, int16_t *output) nogil
     int qc_pad_s16(const qc_pad_params *p, const int16_t *input, int16_t *output) nogil
     int qc_softmax_s16(const qc_softmax_params *p, const int16_t *input, int16_t *output) nogil
+    int qc_strided_slice_s16(const qc_strided_slice_params *p, const int16_t *input, int16_t *output) nogil
     int qc_reduce_sum_s16(const qc_reduce_params *p, const int16_t *input, int16_t *output) nogil
     int qc_transpose_s16(const qc_transpose_params *p, const int16_t *input, int16_t *output) nogil
     int qc_requantize_s8_s16(const int8_t *input, int16_t *output, int32_t size, int32_t input_offset,
@@ -44,13 +50,13 @@ cdef inline size_t _s16_addr(a):
     return <size_t>a.ctypes.data
 
 
-def _s16_bias(bias, n):
-    """int64 bias (or None); the C kernels take no other bias type."""
+def _s16_bias(bias, n, allow_int32):
+    """int64 bias (or None), or int32 for conv2d / fully_connected (the _b32 kernels)."""
     if bias is None:
         return None
     b = np.asarray(bias)
-    if b.dtype != np.int64 or b.shape != (n,):
-        raise ValueError(f"16x8 bias must be int64 [{n}], got {b.dtype} {b.shape}")
+    if b.dtype not in ((np.int64, np.int32) if allow_int32 else (np.int64,)) or b.shape != (n,):
+        raise ValueError(f"16x8 bias must be int64 (or int32 for conv2d / FC) [{n}], got {b.dtype} {b.shape}")
     return np.ascontiguousarray(b)
 
 
@@ -72,11 +78,18 @@ def _s16_weighted(kind, x, w, bias, attrs):
         n = cp.out_c
         out = np.empty((cp.batches, cp.out_h, cp.out_w, n), dtype=np.int16)
         _, mult, shf = _conv_requant_arrays(None, attrs["multiplier"], attrs["shift"], n, False)
-    b = _s16_bias(bias, n)
+    b = _s16_bias(bias, n, k != 1)
     xp, wp, mp, sp, op = _s16_addr(x), _s16_addr(w), _s16_addr(mult), _s16_addr(shf), _s16_addr(out)
     bp = 0 if b is None else _s16_addr(b)
+    cdef bint b32 = b is not None and b.dtype == np.int32
     with nogil:
-        if k == 0:
+        if b32 and k == 0:
+            rc = qc_fully_connected_b32_s16(&fp, <const int16_t *>xp, <const int8_t *>wp, <const int32_t *>bp,
+                                            <const int32_t *>mp, <const int32_t *>sp, <int16_t *>op)
+        elif b32:
+            rc = qc_conv2d_b32_s16(&cp, <const int16_t *>xp, <const int8_t *>wp, <const int32_t *>bp,
+                                   <const int32_t *>mp, <const int32_t *>sp, <int16_t *>op)
+        elif k == 0:
             rc = qc_fully_connected_s16(&fp, <const int16_t *>xp, <const int8_t *>wp, <const int64_t *>bp,
                                         <const int32_t *>mp, <const int32_t *>sp, <int16_t *>op)
         elif k == 1:
@@ -183,6 +196,17 @@ def mean_s16(x, *, input_offset, output_offset, multiplier, shift, keep_dims):
     """The 16x8 MEAN over H and W (qc_reduce_sum_s16); twin of qcompile.reference.s16.mean."""
     return reduce_sum_s16(x, axes=(1, 2), keep_dims=keep_dims, input_offset=input_offset,
                           output_offset=output_offset, multiplier=multiplier, shift=shift)
+
+
+def strided_slice_s16(x, *, begin, size, strides):
+    """qc_strided_slice_s16; twin of qcompile.reference.kernels.slicing.strided_slice on int16."""
+    cdef qc_strided_slice_params p
+    a = _s16(x, "x")
+    p = _structs.strided_slice_fields(a.shape, dict(begin=begin, size=size, strides=strides))
+    out = np.empty(tuple(int(n) for n in size), dtype=np.int16)
+    if out.size and qc_strided_slice_s16(&p, <const int16_t *>_s16_addr(a), <int16_t *>_s16_addr(out)) != 0:
+        raise ValueError("qc_strided_slice_s16 rejected its parameters")
+    return out
 
 
 def pad_s16(x, *, pads, pad_value):

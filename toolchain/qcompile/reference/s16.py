@@ -35,6 +35,7 @@ from qcompile.quant.fixedpoint import (
 )
 from qcompile.reference import conv as _conv
 from qcompile.reference import ops as _ops
+from qcompile.reference.kernels import slicing as _slicing
 
 I16_MIN = -32768
 I16_MAX = 32767
@@ -69,8 +70,8 @@ def _requantize_acc(sums, bias, multiplier, shift, act_min: int, act_max: int) -
     shf = _conv._per_channel(shift, n, "shift")
     if bias is not None and np.asarray(bias).dtype == np.int32:
         acc = wrap_int32(np.asarray(sums, dtype=np.int64) + _conv._bias(bias, n))
-        if np.any(shf < -31) or np.any(shf > 31):
-            raise ValueError("shift values must lie in [-31, 31]")
+        if np.any(shf < -31) or np.any(shf > 30):
+            raise ValueError("shift values must lie in [-31, 30]")
         out = multiply_by_quantized_multiplier(acc, mult, shf)
     else:
         if bias is not None and np.asarray(bias).dtype != np.int64:
@@ -234,6 +235,7 @@ def transpose(x, *, perm) -> np.ndarray:
 
 reshape = _ops.reshape
 copy = _ops.copy
+strided_slice = _slicing.strided_slice  # moves elements of any width
 
 
 def requantize(x, *, input_offset, output_offset, multiplier, shift, output_bits) -> np.ndarray:

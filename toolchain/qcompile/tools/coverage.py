@@ -104,6 +104,24 @@ def _tflite_section(tflite_ops: set[str]) -> list[str]:
     return lines
 
 
+def _s16_section() -> list[str]:
+    """The 16x8 (int16 activations) operators: TFLite import and ``--act-bits 16``."""
+    from qcompile.frontends import tflite_import
+    from qcompile.quant import quantize
+
+    return [
+        "",
+        "## 16x8 (int16 activations, int8 weights)",
+        "",
+        "TFLite builtins imported with int16 activations, bit-exact with TFLite Micro's int16 kernels",
+        f"(`tflite_import.S16_OPS`): {', '.join(sorted(tflite_import.S16_OPS))}.",
+        "",
+        "IR ops that compute in int16 under `--act-bits 16` / `--act-bits-for` (`quantize._S16_OPS`):",
+        f"{', '.join(sorted(quantize._S16_OPS))}; every other op runs in int8 between requantize",
+        'conversions (docs/QUANTIZATION.md, "16x8").',
+    ]
+
+
 def coverage_markdown() -> str:
     """docs/COVERAGE.md, from the importers' supported-op lists."""
     from qcompile.frontends import onnx_import, onnx_qdq, tflite_import
@@ -119,7 +137,8 @@ def coverage_markdown() -> str:
         "would make it compile. The arithmetic of every op is in docs/QUANTIZATION.md.",
         "",
     ]
-    return "\n".join(head + _onnx_section(onnx_ops, tflite_ops) + _tflite_section(tflite_ops)) + "\n"
+    sections = _onnx_section(onnx_ops, tflite_ops) + _tflite_section(tflite_ops) + _s16_section()
+    return "\n".join(head + sections) + "\n"
 
 
 def doc_path() -> Path:
