@@ -166,6 +166,13 @@ def _compile_table(model: Path, out_dir: Path, report: dict) -> Table:
     if banded:
         table.add_row("row bands", f"{len(banded)} conv layers keep their scratch in dead rows (layers {banded})")
     _below_bound_rows(table, report)
+    for region in report.get("memory_regions", []):
+        section = f", section {region['section']}" if region.get("section") else ""
+        table.add_row(
+            f"region {region['name']}",
+            f"{region['used_bytes']:,} of {region['size']:,} B, {len(region['buffers'])} buffers, "
+            f"{region['traffic_bytes']:,} B accessed per inference{section}",
+        )
     ram = report.get("ram")
     if isinstance(ram, dict):
         where = "inside the arena" if ram["io_in_arena"] else f"{ram['io_bytes_outside_arena']} held by the caller"
@@ -261,6 +268,12 @@ def _compile_table(model: Path, out_dir: Path, report: dict) -> Table:
 )
 @click.option("--arena-section", help="put the static arena in a named linker section (e.g. a DTCM .bss section)")
 @click.option(
+    "--memory-regions",
+    type=click.Path(path_type=Path),
+    help="regions.toml naming RAMs (size, speed or cycles, optional section): the arena is split over them, "
+    "the hottest buffers in the fastest region they fit in.",
+)
+@click.option(
     "--flash-budget",
     type=click.IntRange(min=0),
     help="Flash bytes (weights + bias and multipliers + code) the model may use: fail, naming the biggest "
@@ -305,6 +318,7 @@ def compile_cmd(
     arena_alignment: int | None,
     ram_budget: int | None,
     arena_section: str | None,
+    memory_regions: Path | None,
     flash_budget: int | None,
     io_in_arena: bool,
     stateful: tuple[str, ...],
@@ -344,6 +358,7 @@ def compile_cmd(
         stateful=_state_pairs(stateful),
         flash_budget=flash_budget,
         arena_section=arena_section,
+        memory_regions=memory_regions,
         progress=not no_progress and sys.stderr.isatty(),
         force=force,
     ).report

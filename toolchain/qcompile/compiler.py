@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from qcompile.errors import QCompileError
 from qcompile.ir import Graph
+from qcompile.memory.regions import load_regions
 from qcompile.outdir import GRAPH_FILE, QUANTIZED_GRAPH_FILE, check_destination, file_sha256, replace_folder
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ class CompileOptions:
     input_shape: Mapping[str, Sequence[int]] | Sequence[str] | None = None  # fixes dynamic input dims
     weights_section: str | None = None
     arena_section: str | None = None  # linker section of the static arena (e.g. a DTCM .bss section)
+    memory_regions: Any = None  # regions.toml path (or {name: {size, speed, section}}): arena split over RAMs
     arena_alignment: int | None = None  # default: the target's alignment
     progress: bool = True
     memory_passes: bool = True  # conv+residual-add fusion and memory-aware schedule
@@ -278,6 +280,7 @@ def _codegen_options(options: CompileOptions) -> dict[str, Any]:
         "io_in_arena": options.io_in_arena,
         "flash_budget": options.flash_budget,
         "arena_section": options.arena_section,
+        "memory_regions": load_regions(options.memory_regions) or None,
     }
 
 
@@ -320,9 +323,11 @@ def compile_model(model_path: Path, out_dir: Path, options: CompileOptions) -> d
 
     model_path = Path(model_path)
     calib_file = None if isinstance(options.calib, Mapping) else options.calib
-    inputs = [model_path, calib_file]
+    regions_file = options.memory_regions if isinstance(options.memory_regions, str | Path) else None
+    inputs = [model_path, calib_file, *([Path(regions_file)] if regions_file else [])]
     check_destination(Path(out_dir), inputs=inputs, force=options.force)
     target = load_target(options.target)
+    load_regions(options.memory_regions)  # a bad regions file fails before any work
     record: dict[str, Any] = {}
     quantized = quantize_model(model_path, options, record)
     if options.stateful:

@@ -32,10 +32,12 @@ from qcompile.codegen.lowering_base import (
     c_float,
     c_int,
     c_int64,
+    region_array,
 )
 from qcompile.codegen.lowering_s16 import S16_LOWERINGS, lower_requantize
 from qcompile.codegen.lowerings import LOWERINGS
 from qcompile.codegen.names import comment_text
+from qcompile.codegen.streaming import BandCall, emit_band, streamed
 from qcompile.errors import QCompileError, UnsupportedModelError
 from qcompile.ir import Node
 from qcompile.ops import is_s16, split_conv_add, split_pool_fc, structs
@@ -51,6 +53,7 @@ __all__ = [
     "c_float",
     "c_int",
     "c_int64",
+    "region_array",
     "supported_ops",
 ]
 
@@ -71,8 +74,10 @@ class Lowering(LoweringBase):
             raise UnsupportedModelError(f"node {node.name!r}: op {node.op!r} has no C lowering")
         layer = Layer(index, node.op, comment_text(f"{node.op} {node.name}"))
         try:
-            # a family specialises int8 layers only; None: the portable kernel
-            macs = None if self.family is None or s16 else self.family.lower(self, layer, node)
+            # a family specialises a node (16x8 ones through lower_s16) or returns None: the portable kernel
+            macs = None
+            if self.family is not None:
+                macs = (self.family.lower_s16 if s16 else self.family.lower)(self, layer, node)
             if macs is None:
                 macs = lower_fn(self, layer, node)
         except (KeyError, ValueError, IndexError, TypeError) as exc:
@@ -109,6 +114,9 @@ def _conv_like(lo: Lowering, layer: Layer, node: Node, depthwise: bool) -> int:
     fn = "qc_depthwise_conv2d_s8" if depthwise else "qc_conv2d_s8"
     args = [f"&{params}", lo.src(x), lo.src(w), _bias(lo, node, ys[3]), m, s, lo.dst(y), lo.scratch(node)]
     band = lo.plan.row_bands.get(node.name)
+    if not depthwise and streamed(lo, node):
+        emit_band(lo, layer, node, _band_call(lo, "qc_conv2d_band_s8", args[:1], args[2:6], args[7:]))
+        return math.prod(ys) * taps
     if band is not None and not depthwise:
         # scratch in dead arena bytes: the planner's row bands (qc_conv2d_rows.c)
         fn = "qc_conv2d_rows_s8"
@@ -116,6 +124,17 @@ def _conv_like(lo: Lowering, layer: Layer, node: Node, depthwise: bool) -> int:
         layer.extra_report["row_band"] = list(band)
     lo.call(layer, fn, args, checked=True)
     return math.prod(ys) * taps
+
+
+def _band_call(lo: Lowering, fn: str, head: list[str], middle: list[str], tail: list[str]) -> BandCall:
+    """The band call (codegen/streaming.py) of a portable conv kernel: ``fn(head..., r0, r1,
+    in_first, out_first, input, middle..., output, tail...)``."""
+    lo.functions.add(fn)
+
+    def call(x: str, x_first: str, y: str, y_first: str, r0: str, r1: str) -> str:
+        return f"{fn}({', '.join([*head, r0, r1, x_first, y_first, x, *middle, y, *tail])})"
+
+    return call
 
 
 def _conv2d(lo: Lowering, layer: Layer, node: Node) -> int:
@@ -257,6 +276,10 @@ def _conv2d_add(lo: Lowering, layer: Layer, node: Node) -> int:
     args = [f"&{conv_params}", f"&{add_ident}", c_int(operand), lo.src(x), lo.src(w), _bias(lo, conv_node, ys[3])]
     args += [m, s, lo.src(residual), lo.dst(y), lo.scratch(node)]
     fn = "qc_conv2d_add_s8"
+    if streamed(lo, node):
+        emit_band(lo, layer, node, _band_call(lo, "qc_conv2d_add_band_s8", args[:3], args[4:9], args[10:]))
+        layer.extra_report.update(fused=["conv2d", "add"], inplace_over=lo.plan.inplace.get(node.name))
+        return math.prod(ys) * ws[1] * ws[2] * ws[3]
     band = lo.plan.row_bands.get(node.name)
     if band is not None:
         # scratch in dead arena bytes: the planner's row bands (qc_conv2d_rows.c)
