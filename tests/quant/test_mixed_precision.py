@@ -57,11 +57,12 @@ def test_search_promotes_some_layers_meets_target_and_reports(tmp_path: Path) ->
     int16_nodes = {n.name for n in g.nodes if n.op != "requantize" and g.tensors[n.outputs[0]].dtype == "int16"}
     assert int16_nodes and {layer["name"] for layer in mixed["layers"]} >= int16_nodes - {""}
     assert all(layer["ram_bytes"] > 0 for layer in mixed["layers"])
-    # a graph input kept in int16 makes the C API take int16_t (the softmax output stays int8)
+    # a graph input or output kept in int16 makes the C API take or give int16_t
     input_int16 = g.inputs[0] in mixed["promoted_tensors"]
-    assert [i.dtype for i in m.inputs] == ["int16" if input_int16 else "int8"] and m.outputs[0].dtype == "int8"
+    assert [i.dtype for i in m.inputs] == ["int16" if input_int16 else "int8"]
+    assert m.outputs[0].dtype == g.tensors[g.outputs[0]].dtype
     cost = mixed["int8_vs_mixed"]
-    assert cost["weights_and_bias_bytes"][1] > cost["weights_and_bias_bytes"][0]
+    assert cost["weights_and_bias_bytes"][1] >= cost["weights_and_bias_bytes"][0]
     assert mixed["requantize"] and "not measured" in mixed["instructions"]
     on_disk = json.loads((tmp_path / "mixed" / "report.json").read_text())
     assert on_disk["mixed_precision"]["promoted_tensors"] == mixed["promoted_tensors"]
