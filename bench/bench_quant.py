@@ -215,13 +215,14 @@ def precision_analysis(task: Task) -> None:
                 correct_biases(graph, q, data)
             values = run_quantized(batched(q, len(x)), [q.tensors[q.inputs[0]].quant.quantize(x)], keep_all=True)
             deq = {n: q.tensors[n].quant.dequantize(values[n]) for n in (logits, out)}
-            sm = next((n for n in q.nodes if n.op == "softmax"), None)
+            if bits == 8 and not bc:
+                sm = next((n for n in q.nodes if n.op == "softmax"), None)
+                q8 = q.tensors[sm.inputs[0]].quant if sm is not None else None
             print(
                 f"  {bits}-bit activations{' + BC' if bc else ''}: logits {sqnr_db(ref[logits], deq[logits]):.1f} dB, "
                 f"output {sqnr_db(ref[out], deq[out]):.1f} dB"
             )
-    if sm is not None:
-        q8 = q.tensors[sm.inputs[0]].quant
+    if q8 is not None:
         z = ref[logits].astype(np.float64)
 
         def softmax(v):

@@ -118,6 +118,13 @@ def _short(name: str, width: int = 32) -> str:
     return name if len(name) <= width else f"...{name[-width:]}"
 
 
+def _instructions(mixed: dict) -> str:
+    counts = mixed["instructions"]
+    if isinstance(counts, str):
+        return counts
+    return f"{counts['total'][0]:,} -> {counts['total'][1]:,} ({counts['method']})"
+
+
 def _precision_rows(table: Table, mixed: dict | None) -> None:
     """The mixed precision search's rows: target, figures, promoted layers and their cost."""
     if not mixed:
@@ -139,8 +146,7 @@ def _precision_rows(table: Table, mixed: dict | None) -> None:
     table.add_row(
         "int16 cost",
         f"arena {cost['arena_bytes'][0]} -> {cost['arena_bytes'][1]} B, flash {cost['flash_total_bytes'][0]} -> "
-        f"{cost['flash_total_bytes'][1]} B ({len(mixed['requantize'])} requantize), instructions "
-        f"{mixed['instructions']}",
+        f"{cost['flash_total_bytes'][1]} B ({len(mixed['requantize'])} requantize), instructions {_instructions(mixed)}",
     )
 
 

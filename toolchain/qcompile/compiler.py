@@ -284,16 +284,24 @@ def _codegen_options(options: CompileOptions) -> dict[str, Any]:
     }
 
 
-def _precision_costs(record: dict, quantized: Graph, report: dict, target, name: str, options: CompileOptions) -> dict:
-    """The search result with its cost against the all-int8 graph rendered for the same target."""
-    from qcompile.codegen.generator import render
-    from qcompile.quant.mixed_precision import precision_costs
+def _precision_costs(
+    record: dict, quantized: Graph, report: dict, target, name: str, options: CompileOptions, mixed_dir: Path
+) -> dict:
+    """The search result with its cost against the all-int8 graph generated for the same
+    target (and, on a Cortex-M target with its toolchain, both run under QEMU)."""
+    import tempfile
+
+    from qcompile.codegen import generate
+    from qcompile.quant.mixed_precision import measure_instructions, precision_costs
 
     int8 = record["int8_graph"]
     if options.memory_passes:
         int8 = optimize_memory(int8, alignment=target.alignment, family=target.family)
-    _, int8_report = render(int8, name=name, target=target, **_codegen_options(options))
-    return precision_costs(record["mixed_precision"], quantized, report, int8_report)
+    with tempfile.TemporaryDirectory(prefix="qc-int8-") as tmp:
+        int8_report = generate(int8, Path(tmp) / "int8", name=name, target=target, **_codegen_options(options))
+        costs = precision_costs(record["mixed_precision"], quantized, report, int8_report)
+        costs["instructions"] = measure_instructions(Path(tmp) / "int8", mixed_dir, target, report, int8_report)
+    return costs
 
 
 def _origin(model_path: Path, calib: Path | None) -> dict[str, str | None]:
@@ -341,7 +349,7 @@ def compile_model(model_path: Path, out_dir: Path, options: CompileOptions) -> d
             **origin,
         }
         if "mixed_precision" in record:
-            report["mixed_precision"] = _precision_costs(record, quantized, report, target, name, options)
+            report["mixed_precision"] = _precision_costs(record, quantized, report, target, name, options, tmp)
             (tmp / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True, allow_nan=False) + "\n")
         save_graph(qgraph, tmp / GRAPH_FILE, meta=meta)
         save_graph(quantized, tmp / QUANTIZED_GRAPH_FILE, meta={**meta, "memory_passes": options.memory_passes})

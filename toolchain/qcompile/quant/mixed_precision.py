@@ -350,3 +350,38 @@ def precision_costs(result: SearchResult, mixed: Graph, report: Mapping, int8_re
         "int8_vs_mixed": totals,
         "instructions": "not measured (qcompile bench DIR counts them per layer under QEMU)",
     }
+
+
+def measure_instructions(int8_dir, mixed_dir, target, report: Mapping, int8_report: Mapping) -> dict | str:
+    """Executed instructions per inference of the all-int8 and the mixed build under the
+    target's QEMU machine (one zero input, per-layer hooks), or why they were not measured."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    if target.qemu is None or target.qemu.user or not target.cpu:
+        return f"not measured (target {target.name} is not a Cortex-M with a QEMU machine)"
+    if shutil.which(target.cc) is None or shutil.which("qemu-system-arm") is None:
+        return f"not measured ({target.cc} or qemu-system-arm is not installed)"
+    from qcompile.tools.firmware.qemu import run_on_qemu
+
+    counts = {}
+    try:
+        with tempfile.TemporaryDirectory(prefix="qc-precision-") as tmp:
+            for key, folder, rep in (("int8", int8_dir, int8_report), ("mixed", mixed_dir, report)):
+                inputs = [np.zeros(_bytes(e), np.int8) for e in rep["inputs"]]
+                result = run_on_qemu(Path(folder), target, inputs, layer_counts=True, build_dir=Path(tmp) / key)
+                names = [layer["name"] for layer in rep["layers"]]
+                per_layer = result.layer_instructions[0] if result.layer_instructions is not None else []
+                counts[key] = (int(result.total_instructions[0]), dict(zip(names, map(int, per_layer), strict=False)))
+    except QCompileError as exc:
+        return f"not measured ({str(exc).splitlines()[0]})"
+    return {
+        "total": [counts["int8"][0], counts["mixed"][0]],
+        "per_layer": {n: [counts["int8"][1].get(n), v] for n, v in counts["mixed"][1].items()},
+        "method": f"QEMU {target.qemu.machine}, one inference, per-layer hooks",
+    }
+
+
+def _bytes(entry: Mapping) -> int:
+    return int(np.prod(entry["shape"], dtype=np.int64)) * (2 if entry.get("dtype") == "int16" else 1)
