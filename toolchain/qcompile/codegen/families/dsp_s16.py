@@ -111,8 +111,23 @@ def _bias64(graph: Graph, node: Node) -> np.ndarray | None | bool:
     return None
 
 
+def _add_ok(graph: Graph, node: Node) -> bool:
+    """An int16 ADD/SUB without broadcasting whose constants keep ``qc_requantize_fast`` exact."""
+    a = node.attrs
+    shapes = {tuple(graph.tensors[t].shape) for t in (*node.inputs[:2], node.outputs[0])}
+    if len(shapes) != 1 or any(graph.tensors[t].data is not None for t in node.inputs[:2]):
+        return False
+    if int(a["left_shift"]) != 15 or any(int(a[k]) != 0 for k in ("input1_offset", "input2_offset", "output_offset")):
+        return False
+    if min(int(a[f"{k}_multiplier"]) for k in ("input1", "input2", "output")) <= 0:
+        return False
+    return all(-22 <= int(a[f"{k}_shift"]) <= 0 for k in ("input1", "input2")) and -16 <= int(a["output_shift"]) <= 0
+
+
 def eligible_s16(graph: Graph, node: Node) -> bool:
-    """A 16x8 conv/depthwise/FC node these kernels compute exactly (else the portable kernel)."""
+    """A 16x8 conv/depthwise/FC/add node these kernels compute exactly (else the portable kernel)."""
+    if is_s16(graph, node) and node.op == "add":
+        return _add_ok(graph, node)
     if not is_s16(graph, node) or node.op not in (*_CONV_OPS, "depthwise_conv2d"):
         return False
     a = node.attrs
@@ -249,10 +264,41 @@ def _lower_depthwise(lo: Lowering, layer: Layer, node: Node) -> int:
     return math.prod(lo.shape(node.outputs[0])) * kh * kw
 
 
+def _lower_add(lo: Lowering, layer: Layer, node: Node) -> int:
+    a = node.attrs
+    fn = f"{lo.cname}_l{layer.index}_dsp16"
+    source = render_kernel_template(
+        "dsp",
+        "add_s16.c.j2",
+        fn=fn,
+        index=layer.index,
+        comment=comment_text(f"{node.op} {node.name} (16x8)"),
+        size=math.prod(lo.shape(node.outputs[0])),
+        subtract=bool(a["subtract"]),
+        m1=int(a["input1_multiplier"]),
+        s1=int(a["input1_shift"]),
+        m2=int(a["input2_multiplier"]),
+        s2=int(a["input2_shift"]),
+        mo=int(a["output_multiplier"]),
+        so=int(a["output_shift"]),
+        act_min=int(a["act_min"]),
+        act_max=int(a["act_max"]),
+    )
+    lo.kernel_sources.append(source)
+    layer.params.append(f"int {fn}(const int16_t *in1, const int16_t *in2, int16_t *output);")
+    x1, x2 = (lo.src(t) for t in node.inputs[:2])
+    layer.statements.append(
+        f"if ({fn}({x1}, {x2}, {lo.dst(node.outputs[0])}) != QC_OK) {{\n        return {layer.index + 1};\n    }}"
+    )
+    return 0
+
+
 def lower_dsp_s16(lo: Lowering, layer: Layer, node: Node) -> int | None:
     """Specialise a 16x8 node (its MACs), or None for the portable ``qc_<op>_s16`` kernel."""
     if not eligible_s16(lo.graph, node):
         return None
+    if node.op == "add":
+        return _lower_add(lo, layer, node)
     if node.op == "depthwise_conv2d":
         return _lower_depthwise(lo, layer, node)
     return _lower_conv(lo, layer, node)
