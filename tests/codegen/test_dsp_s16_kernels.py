@@ -272,6 +272,7 @@ t._check(t._dw_graph(3, 6, 6, 7, (3, 3), 2, 1, True), tmp / "c", sanitize=True)
 t._check(t._dw_graph(4, 5, 5, 8, (3, 3), 1, 1, False), tmp / "d", sanitize=True)
 t._check(t._fc_graph(5, 1, 37, 5, True), tmp / "e", sanitize=True)
 t._check(t._add_graph(6, (1, 3, 5, 7), True, (-300, 20000)), tmp / "f", sanitize=True)
+t._check(t._mean_graph(7, (2, 3, 3, 7)), tmp / "g", sanitize=True)
 print("SANITIZED-OK")
 """
     run_under_asan(script)
@@ -321,7 +322,7 @@ def test_kws_16x8_dsp_bit_exact_host_and_qemu(tmp_path: Path, kws_onnx: Path, kw
         kws_onnx, out, CompileOptions(target="cortex-m7", calib=calib, name="kws", act_bits=16, progress=False)
     )
     src = (out / "kws_kernels.c").read_text()
-    assert src.count("_dsp16(const int16_t") == 2 * 10  # 5 conv + 4 depthwise + 1 FC, declared and defined
+    assert src.count("_dsp16(const int16_t") == 2 * 11  # 5 conv, 4 depthwise, mean, FC: declared and defined
     result = verify(out, data=data, float_model=False)
     assert result.samples == 200 and result.bit_exact == 200, result.mismatched_samples[:10]
     if not (shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc")):
@@ -365,3 +366,25 @@ def test_add_s16_outside_the_fast_form_stays_portable() -> None:
     assert eligible_s16(g, g.nodes[0])
     g.nodes[0].attrs["output_shift"] = -17  # a saturated result could then fall below 32767
     assert not eligible_s16(g, g.nodes[0])
+
+
+def _mean_graph(seed: int, shape: tuple[int, int, int, int]) -> Graph:
+    from qcompile.reference.reduce import mean_params
+
+    rng = np.random.default_rng(seed)
+    g = Graph("mean16")
+    x = _act16(g, "x", shape, float(rng.uniform(1e-4, 1e-3)))
+    y = _act16(g, "y", (shape[0], 1, 1, shape[3]), float(rng.uniform(1e-5, 1e-3)))
+    attrs = mean_params(g.tensors[x].quant, g.tensors[y].quant, count=shape[1] * shape[2])
+    attrs["keep_dims"] = True
+    g.add_node(Node("mean", "mean", [x], [y], attrs))
+    g.inputs, g.outputs = [x], [y]
+    g.validate()
+    return g
+
+
+@_SETTINGS
+@given(seed=st.integers(0, 10_000), shape=st.sampled_from([(1, 25, 5, 64), (2, 3, 3, 7), (1, 1, 1, 1), (1, 8, 8, 5)]))
+def test_mean_s16_bit_exact(tmp_path: Path, seed, shape) -> None:
+    kernels = _check(_mean_graph(seed, shape), tmp_path)
+    assert "_dsp16(" in kernels
