@@ -42,10 +42,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qcompile.codegen.families import KernelFamily, render_kernel_template
-from qcompile.codegen.families.dsp_base import _interior, depthwise_geometry  # noqa: F401  (mve imports _interior from here)
-from qcompile.codegen.families.dsp_base import int_vector as _int_vector
-from qcompile.codegen.families.dsp_base import wrap32 as _wrap32
 from qcompile.codegen.families.dsp_s16 import dsp_s16_scratch, lower_dsp_s16
+from qcompile.codegen.families.layer_math import _int_vector, _wrap32, depthwise_geometry
 from qcompile.codegen.names import comment_text
 from qcompile.ir import Graph, Node
 from qcompile.memory.overlap import CHANNEL, PIXELS, window_of

@@ -1,4 +1,8 @@
-"""Helpers the ``dsp`` family's int8 (:mod:`.dsp`) and 16x8 (:mod:`.dsp_s16`) kernels share."""
+"""Layer arithmetic the specialised kernel families share (the DSP family's int8 and 16x8
+modules, MVE, NEON): int32 wrapping, per-channel vectors, the interior of a convolution
+window, depthwise geometry. Apart from ``dsp.py`` so that ``dsp_s16.py`` uses them without
+importing the module that imports it.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from qcompile.codegen.lowering import Lowering
+    from qcompile.codegen.lowering_base import LoweringBase as Lowering
     from qcompile.ir import Node
 
 _MASK32 = (1 << 32) - 1
 
 
-def wrap32(values: np.ndarray) -> np.ndarray:
+def _wrap32(values: np.ndarray) -> np.ndarray:
     """int64 values reduced modulo 2^32 into int32 range (the reference's int32 wrap)."""
     v = np.asarray(values, dtype=np.int64) & _MASK32
     return np.where(v >= 2**31, v - 2**32, v).astype(np.int64)
@@ -42,10 +46,7 @@ def depthwise_geometry(lo: Lowering, node: Node) -> dict[str, Any]:
     return geo
 
 
-def int_vector(values: Any, n: int) -> np.ndarray:
+def _int_vector(values: Any, n: int) -> np.ndarray:
     """A per-channel attribute as n int64 values (a scalar is broadcast)."""
     arr = np.asarray(values, dtype=np.int64).reshape(-1)
     return np.repeat(arr, n) if arr.size == 1 else arr
-
-
-__all__ = ["depthwise_geometry", "int_vector", "wrap32"]
