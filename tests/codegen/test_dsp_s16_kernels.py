@@ -388,3 +388,18 @@ def _mean_graph(seed: int, shape: tuple[int, int, int, int]) -> Graph:
 def test_mean_s16_bit_exact(tmp_path: Path, seed, shape) -> None:
     kernels = _check(_mean_graph(seed, shape), tmp_path)
     assert "_dsp16(" in kernels
+
+
+def test_overlap_contracts_of_16x8_layers() -> None:
+    """The DSP s16 conv im2cols a pixel pair before writing it (PIXELS), the depthwise writes four
+    channels after their taps (CHANNEL); the portable s16 kernels write each channel as soon as it
+    is summed, so a layer they run may not overlap its input at all."""
+    from qcompile.codegen.families import get_family
+    from qcompile.memory.overlap import CHANNEL, PIXELS
+
+    conv, dw = _conv_graph(1, 5, 5, 4, 4, (3, 3), 1, 1, False), _dw_graph(1, 5, 5, 8, (3, 3), 1, 1, False)
+    assert get_family("dsp").overlap_contracts(conv) == {"conv": PIXELS}
+    assert get_family("dsp").overlap_contracts(dw) == {"dw": CHANNEL}
+    assert get_family("portable").overlap_contracts(conv) == {}
+    dw.nodes[0].attrs["shift"] = np.full(8, 9)  # outside [-31, 7]: no DSP s16 kernel
+    assert get_family("dsp").overlap_contracts(dw) == {}
