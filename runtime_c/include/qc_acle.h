@@ -89,6 +89,15 @@ QC_ACLE_INLINE void qc_write_s8x4(int8_t *p, uint32_t v) {
     } while (0)
 #endif
 
+/* qc_keep_base(p): an empty asm (no instruction) that makes pointer variable p opaque to the
+ * compiler, so an unrolled loop keeps its loads at immediate offsets from one base register
+ * instead of one induction variable per offset (which gcc then spills to the stack). */
+#if defined(__GNUC__)
+#define qc_keep_base(p) __asm__("" : "+r"(p))
+#else
+#define qc_keep_base(p) ((void)0)
+#endif
+
 /* ---- lane helpers (emulation) --------------------------------------------------------- */
 
 /* Signed value of the 16-bit lane starting at bit `pos` (0 or 16). */

@@ -39,7 +39,7 @@ _SETTINGS = settings(max_examples=5, deadline=None, suppress_health_check=[Healt
 
 
 def _act16(g: Graph, name: str, shape: tuple[int, ...], scale: float) -> str:
-    g.add_tensor(Tensor(name, shape, "int16", quant=QuantParams(scale, 0)))
+    g.add_tensor(Tensor(name, shape, "int16", quant=QuantParams(scale, 0, dtype="int16")))
     return name
 
 
@@ -113,6 +113,23 @@ def _fc_graph(seed: int, rows: int, k: int, n: int, big: bool) -> Graph:
     return g
 
 
+def _add_graph(seed: int, shape: tuple[int, ...], subtract: bool, act: tuple[int, int]) -> Graph:
+    """TFLM's int16 ADD parameters (op_params.add_params) for random scales."""
+    from qcompile.op_params import add_params
+
+    rng = np.random.default_rng(seed)
+    g = Graph("add16")
+    s1, s2 = rng.uniform(1e-4, 1e-3, size=2)
+    x1, x2 = _act16(g, "x1", shape, float(s1)), _act16(g, "x2", shape, float(s2))
+    y = _act16(g, "y", shape, float(rng.uniform(1.0, 2.5)) * max(s1, s2))
+    q = [g.tensors[t].quant for t in (x1, x2, y)]
+    attrs = add_params(*q, act_min=act[0], act_max=act[1], subtract=subtract)
+    g.add_node(Node("add", "add", [x1, x2], [y], attrs))
+    g.inputs, g.outputs = [x1, x2], [y]
+    g.validate()
+    return g
+
+
 def _check(g: Graph, tmp: Path, *, sanitize: bool = False, batch: int = 3) -> str:
     """Generate for the dsp family, build on the host, compare with the reference (random and
     extreme int16 inputs); returns the kernels source."""
@@ -124,15 +141,19 @@ def _check(g: Graph, tmp: Path, *, sanitize: bool = False, batch: int = 3) -> st
     kernels = (out / f"{g.name}_kernels.c").read_text()
     lib = build_host_library(out, name=report["c_name"], build_dir=tmp / "b", extra_flags=SANITIZE if sanitize else ())
     sizes = ([g.tensors[n].size for n in g.inputs], [g.tensors[n].size for n in g.outputs])
-    model = ModelLibrary(str(lib), report["c_name"], *sizes, 0, input_dtypes=["int16"], output_dtypes=["int16"])
+    dtypes = (["int16"] * len(g.inputs), ["int16"])
+    model = ModelLibrary(str(lib), report["c_name"], *sizes, 0, input_dtypes=dtypes[0], output_dtypes=dtypes[1])
     rng = np.random.default_rng(batch)
-    shape = g.tensors[g.inputs[0]].shape
-    xs = rng.integers(-32768, 32768, size=(batch, *shape), dtype=np.int16)
-    xs[0] = -32768  # the largest products
-    xs[1] = rng.choice(np.array([-32768, 32767], dtype=np.int16), size=shape)
-    outs = model.run([xs])
+    xs = []
+    for name in g.inputs:
+        shape = g.tensors[name].shape
+        x = rng.integers(-32768, 32768, size=(batch, *shape), dtype=np.int16)
+        x[0] = -32768  # the largest products
+        x[1] = rng.choice(np.array([-32768, 32767], dtype=np.int16), size=shape)
+        xs.append(x)
+    outs = model.run(xs)
     for b in range(batch):
-        ref = run_quantized(g, [xs[b]])
+        ref = run_quantized(g, [x[b] for x in xs])
         np.testing.assert_array_equal(np.asarray(outs[0][b]).reshape(-1), ref[g.outputs[0]].reshape(-1))
     return kernels
 
@@ -250,6 +271,8 @@ t._check(t._conv_graph(2, 4, 4, 8, 4, (1, 1), 1, 0, True), tmp / "b", sanitize=T
 t._check(t._dw_graph(3, 6, 6, 7, (3, 3), 2, 1, True), tmp / "c", sanitize=True)
 t._check(t._dw_graph(4, 5, 5, 8, (3, 3), 1, 1, False), tmp / "d", sanitize=True)
 t._check(t._fc_graph(5, 1, 37, 5, True), tmp / "e", sanitize=True)
+t._check(t._add_graph(6, (1, 3, 5, 7), True, (-300, 20000)), tmp / "f", sanitize=True)
+t._check(t._mean_graph(7, (2, 3, 3, 7)), tmp / "g", sanitize=True)
 print("SANITIZED-OK")
 """
     run_under_asan(script)
@@ -299,7 +322,7 @@ def test_kws_16x8_dsp_bit_exact_host_and_qemu(tmp_path: Path, kws_onnx: Path, kw
         kws_onnx, out, CompileOptions(target="cortex-m7", calib=calib, name="kws", act_bits=16, progress=False)
     )
     src = (out / "kws_kernels.c").read_text()
-    assert src.count("_dsp16(const int16_t") == 2 * 10  # 5 conv + 4 depthwise + 1 FC, declared and defined
+    assert src.count("_dsp16(const int16_t") == 2 * 11  # 5 conv, 4 depthwise, mean, FC: declared and defined
     result = verify(out, data=data, float_model=False)
     assert result.samples == 200 and result.bit_exact == 200, result.mismatched_samples[:10]
     if not (shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc")):
@@ -324,3 +347,59 @@ def test_resnet8_16x8_dsp_bit_exact(tmp_path: Path, resnet8_onnx: Path) -> None:
     assert (out / "resnet8_kernels.c").read_text().count("_dsp16(const int16_t") >= 2 * 9
     result = verify(out, data=tmp_path / "inputs.npz", float_model=False)
     assert result.samples == 100 and result.bit_exact == 100, result.mismatched_samples[:10]
+
+
+@_SETTINGS
+@given(
+    seed=st.integers(0, 10_000),
+    shape=st.sampled_from([(1, 4, 5, 3), (1, 1, 1, 1), (2, 17), (1, 8, 8, 16)]),
+    subtract=st.booleans(),
+    act=st.sampled_from([(-32768, 32767), (0, 32767), (-300, 20000)]),
+)
+def test_add_s16_bit_exact(tmp_path: Path, seed, shape, subtract, act) -> None:
+    kernels = _check(_add_graph(seed, shape, subtract, act), tmp_path)
+    assert "_dsp16(" in kernels
+
+
+def test_add_s16_outside_the_fast_form_stays_portable() -> None:
+    g = _add_graph(1, (1, 4, 4, 2), False, (-32768, 32767))
+    assert eligible_s16(g, g.nodes[0])
+    g.nodes[0].attrs["output_shift"] = -17  # a saturated result could then fall below 32767
+    assert not eligible_s16(g, g.nodes[0])
+
+
+def _mean_graph(seed: int, shape: tuple[int, int, int, int]) -> Graph:
+    from qcompile.reference.reduce import mean_params
+
+    rng = np.random.default_rng(seed)
+    g = Graph("mean16")
+    x = _act16(g, "x", shape, float(rng.uniform(1e-4, 1e-3)))
+    y = _act16(g, "y", (shape[0], 1, 1, shape[3]), float(rng.uniform(1e-5, 1e-3)))
+    attrs = mean_params(g.tensors[x].quant, g.tensors[y].quant, count=shape[1] * shape[2])
+    attrs["keep_dims"] = True
+    g.add_node(Node("mean", "mean", [x], [y], attrs))
+    g.inputs, g.outputs = [x], [y]
+    g.validate()
+    return g
+
+
+@_SETTINGS
+@given(seed=st.integers(0, 10_000), shape=st.sampled_from([(1, 25, 5, 64), (2, 3, 3, 7), (1, 1, 1, 1), (1, 8, 8, 5)]))
+def test_mean_s16_bit_exact(tmp_path: Path, seed, shape) -> None:
+    kernels = _check(_mean_graph(seed, shape), tmp_path)
+    assert "_dsp16(" in kernels
+
+
+def test_overlap_contracts_of_16x8_layers() -> None:
+    """The DSP s16 conv im2cols a pixel pair before writing it (PIXELS), the depthwise writes four
+    channels after their taps (CHANNEL); the portable s16 kernels write each channel as soon as it
+    is summed, so a layer they run may not overlap its input at all."""
+    from qcompile.codegen.families import get_family
+    from qcompile.memory.overlap import CHANNEL, PIXELS
+
+    conv, dw = _conv_graph(1, 5, 5, 4, 4, (3, 3), 1, 1, False), _dw_graph(1, 5, 5, 8, (3, 3), 1, 1, False)
+    assert get_family("dsp").overlap_contracts(conv) == {"conv": PIXELS}
+    assert get_family("dsp").overlap_contracts(dw) == {"dw": CHANNEL}
+    assert get_family("portable").overlap_contracts(conv) == {}
+    dw.nodes[0].attrs["shift"] = np.full(8, 9)  # outside [-31, 7]: no DSP s16 kernel
+    assert get_family("dsp").overlap_contracts(dw) == {}

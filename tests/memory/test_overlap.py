@@ -114,6 +114,15 @@ def test_offsets_of_the_dscnn_chain() -> None:
     assert max_offset(Window(3, 3, 4, 3, 3, 8, 1, 1), CHANNEL, 4) is None
 
 
+def test_offsets_of_16x8_layers_count_bytes() -> None:
+    """int16 tensors (16x8): the same geometry, twice the bytes, so a negative offset is twice as
+    far (an element count taken as bytes would let the output clobber input not yet read)."""
+    dw16 = Window(25, 5, 64, 25, 5, 64, 3, 3, pt=1, pl=1, elem=2)
+    assert max_offset(dw16, CHANNEL, 32) == -2 * (5 + 1) * 64
+    grow16 = Window(4, 4, 8, 4, 4, 16, 1, 1, elem=2)
+    assert max_offset(grow16, PIXELS, 1) == -2 * (16 - 1) * 8
+
+
 # ---- the planner on random DAGs of window nodes ------------------------------------------------
 
 

@@ -76,6 +76,7 @@ class Window:
     pl: int = 0
     dh: int = 1
     dw: int = 1
+    elem: int = 1  # bytes per element (2 for 16x8 layers: int16 input and output)
 
 
 def window_of(graph: Graph, node: Node) -> Window | None:
@@ -105,6 +106,7 @@ def window_of(graph: Graph, node: Node) -> Window | None:
         pl=int(a["pads"][1]),
         dh=dil[0],
         dw=dil[1],
+        elem=np.dtype(graph.tensors[node.outputs[0]].dtype).itemsize,
     )
 
 
@@ -135,13 +137,13 @@ def max_offset(w: Window, contract: str, alignment: int) -> int | None:
     pixels = w.out_h * w.out_w
     if contract == PIXELS:
         n = np.arange(1, pixels, dtype=np.int64)
-        bound = int(np.min(m[1:pixels] * w.in_c - n * w.out_c)) if pixels > 1 else 0
+        bound = int(np.min(m[1:pixels] * w.in_c - n * w.out_c)) * w.elem if pixels > 1 else 0
         step = alignment
     elif contract == CHANNEL:
         if w.in_c != w.out_c:
             return None
-        bound = int(np.min(m[:pixels] - np.arange(pixels, dtype=np.int64))) * w.in_c
-        step = math.lcm(alignment, w.in_c)
+        bound = int(np.min(m[:pixels] - np.arange(pixels, dtype=np.int64))) * w.in_c * w.elem
+        step = math.lcm(alignment, w.in_c * w.elem)
     else:
         raise ValueError(f"unknown overlap contract {contract!r}")
     return bound // step * step

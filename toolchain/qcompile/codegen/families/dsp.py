@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qcompile.codegen.families import KernelFamily, render_kernel_template
-from qcompile.codegen.families.dsp_s16 import dsp_s16_scratch, lower_dsp_s16
+from qcompile.codegen.families.dsp_s16 import dsp_s16_scratch, eligible_s16, lower_dsp_s16
 from qcompile.codegen.families.layer_math import _int_vector, _wrap32, depthwise_geometry
 from qcompile.codegen.names import comment_text
 from qcompile.ir import Graph, Node
@@ -519,6 +519,10 @@ def dsp_overlap_contracts(graph: Graph) -> dict[str, str]:
     result: dict[str, str] = {}
     for node in graph.nodes:
         if window_of(graph, node) is None:
+            continue
+        if is_s16(graph, node):  # the 16x8 kernels keep the int8 ones' order; the portable s16 ones none
+            if eligible_s16(graph, node):
+                result[node.name] = CHANNEL if node.op == "depthwise_conv2d" else PIXELS
             continue
         if node.op == "depthwise_conv2d" and _depthwise_ok(graph, node):
             result[node.name] = CHANNEL

@@ -1,5 +1,7 @@
 """Per-layer Arm DSP (SIMD) 16x8 kernels (int16 activations, int8 weights, int64 bias) for the
-``dsp`` family: ``conv2d`` (general and 1x1), ``depthwise_conv2d`` and ``fully_connected``.
+``dsp`` family: ``conv2d`` (general and 1x1), ``depthwise_conv2d``, ``fully_connected``, and the
+int16 ``add`` (no broadcast) and ``mean`` (H, W) with literal constants (docs/QUANTIZATION.md,
+"16x8 on the DSP family").
 
 TFLM's 16x8 arithmetic (:mod:`qcompile.reference.s16`) is ``acc = bias + sum x * w`` in int64,
 then the int64 MultiplyByQuantizedMultiplier (16-bit multiplier ``rm``, one rounding shift by
@@ -111,8 +113,34 @@ def _bias64(graph: Graph, node: Node) -> np.ndarray | None | bool:
     return None
 
 
+def _add_ok(graph: Graph, node: Node) -> bool:
+    """An int16 ADD/SUB without broadcasting whose constants keep ``qc_requantize_fast`` exact."""
+    a = node.attrs
+    shapes = {tuple(graph.tensors[t].shape) for t in (*node.inputs[:2], node.outputs[0])}
+    if len(shapes) != 1 or any(graph.tensors[t].data is not None for t in node.inputs[:2]):
+        return False
+    if int(a["left_shift"]) != 15 or any(int(a[k]) != 0 for k in ("input1_offset", "input2_offset", "output_offset")):
+        return False
+    if min(int(a[f"{k}_multiplier"]) for k in ("input1", "input2", "output")) <= 0:
+        return False
+    return all(-22 <= int(a[f"{k}_shift"]) <= 0 for k in ("input1", "input2")) and -16 <= int(a["output_shift"]) <= 0
+
+
+def _mean_ok(graph: Graph, node: Node) -> bool:
+    """A MEAN over H and W of an int16 NHWC tensor (at most 65536 values per int32 sum)."""
+    a = node.attrs
+    xs = graph.tensors[node.inputs[0]].shape
+    if len(xs) != 4 or int(xs[1]) * int(xs[2]) > 1 << 16 or not -31 <= int(a["shift"]) <= 30:
+        return False
+    return int(a["input_offset"]) == 0 and int(a["output_offset"]) == 0
+
+
 def eligible_s16(graph: Graph, node: Node) -> bool:
-    """A 16x8 conv/depthwise/FC node these kernels compute exactly (else the portable kernel)."""
+    """A 16x8 conv/depthwise/FC/add/mean node these kernels compute exactly (else the portable kernel)."""
+    if is_s16(graph, node) and node.op == "add":
+        return _add_ok(graph, node)
+    if is_s16(graph, node) and node.op == "mean":
+        return _mean_ok(graph, node)
     if not is_s16(graph, node) or node.op not in (*_CONV_OPS, "depthwise_conv2d"):
         return False
     a = node.attrs
@@ -177,11 +205,21 @@ def _requant_ctx(lo: Lowering, node: Node, rows: np.ndarray, pad_to: int) -> dic
     }
 
 
-def _emit(lo: Lowering, layer: Layer, fn: str, source: str, node: Node) -> None:
-    lo.kernel_sources.append(source)
-    layer.params.append(f"int {fn}(const int16_t *input, int16_t *output, void *scratch);")
-    call = f"{fn}({lo.src(node.inputs[0])}, {lo.dst(node.outputs[0])}, {lo.scratch(node)})"
-    layer.statements.append(f"if ({call} != QC_OK) {{\n        return {layer.index + 1};\n    }}")
+def _layer_kernel(lo: Lowering, layer: Layer, node: Node, template: str, sig: str, args: list[str], **ctx: Any) -> None:
+    """Render ``template`` as this layer's function ``<cname>_l<i>_dsp16(sig)`` into
+    ``<name>_kernels.c`` and call it with ``args`` (a nonzero status fails the layer)."""
+    fn = f"{lo.cname}_l{layer.index}_dsp16"
+    comment = comment_text(f"{node.op} {node.name} (16x8)")
+    lo.kernel_sources.append(render_kernel_template("dsp", template, fn=fn, index=layer.index, comment=comment, **ctx))
+    layer.params.append(f"int {fn}({sig});")
+    layer.statements.append(f"if ({fn}({', '.join(args)}) != QC_OK) {{\n        return {layer.index + 1};\n    }}")
+
+
+_IO_SIG = "const int16_t *input, int16_t *output, void *scratch"
+
+
+def _io_args(lo: Lowering, node: Node) -> list[str]:
+    return [lo.src(node.inputs[0]), lo.dst(node.outputs[0]), lo.scratch(node)]
 
 
 def _lower_conv(lo: Lowering, layer: Layer, node: Node) -> int:
@@ -201,14 +239,14 @@ def _lower_conv(lo: Lowering, layer: Layer, node: Node) -> int:
         geo.update(batches=xs[0], sh=int(a["strides"][0]), sw=int(a["strides"][1]))
         geo.update(pt=int(a["pads"][0]), pl=int(a["pads"][1]))
     kpad = -(-k // 4) * 4
-    fn = f"{lo.cname}_l{layer.index}_dsp16"
     packed = lo.array("w", f"{node.name}_dsp16_w", "int32_t", pack_conv_weights_s16(rows), f"{node.name} DSP weights")
-    source = render_kernel_template(
-        "dsp",
+    _layer_kernel(
+        lo,
+        layer,
+        node,
         "conv_s16.c.j2",
-        fn=fn,
-        index=layer.index,
-        comment=comment_text(f"{node.op} {node.name} (16x8)"),
+        _IO_SIG,
+        _io_args(lo, node),
         **geo,
         out_c=oc,
         oc_pad=oc + (oc & 1),
@@ -218,7 +256,6 @@ def _lower_conv(lo: Lowering, layer: Layer, node: Node) -> int:
         weights=packed,
         **_requant_ctx(lo, node, rows, oc + (oc & 1)),
     )
-    _emit(lo, layer, fn, source, node)
     return math.prod(ys) * k
 
 
@@ -227,7 +264,6 @@ def _lower_depthwise(lo: Lowering, layer: Layer, node: Node) -> int:
     kh, kw, c = w.shape
     rows = _weights_rows(lo.graph, node)
     quads = c - c % 4
-    fn = f"{lo.cname}_l{layer.index}_dsp16"
     ctx: dict[str, Any] = {"weights": None, "tail_weights": None, "quads": quads, "tail": c - quads}
     if quads:
         packed = pack_depthwise_weights_s16(w[:, :, :quads])
@@ -235,24 +271,43 @@ def _lower_depthwise(lo: Lowering, layer: Layer, node: Node) -> int:
     if c > quads:
         ctx["tail_weights"] = lo.array("w", f"{node.name}_dsp16_wt", "int16_t", rows[quads:], f"{node.name} tail")
     ctx["zero_row"] = lo.array("q", f"{node.name}_dsp16_zero", "int16_t", np.zeros(c), f"{node.name} padding row")
-    source = render_kernel_template(
-        "dsp",
-        "depthwise_s16.c.j2",
-        fn=fn,
-        index=layer.index,
-        comment=comment_text(f"{node.op} {node.name} (16x8)"),
-        **depthwise_geometry(lo, node),
-        **ctx,
-        **_requant_ctx(lo, node, rows, c),
-    )
-    _emit(lo, layer, fn, source, node)
+    geo = depthwise_geometry(lo, node)
+    rq = _requant_ctx(lo, node, rows, c)
+    _layer_kernel(lo, layer, node, "depthwise_s16.c.j2", _IO_SIG, _io_args(lo, node), **geo, **ctx, **rq)
     return math.prod(lo.shape(node.outputs[0])) * kh * kw
+
+
+def _lower_add(lo: Lowering, layer: Layer, node: Node) -> int:
+    a = node.attrs
+    consts = {f"{t}{j}": int(a[f"{k}_{f}"]) for j, k in (("1", "input1"), ("2", "input2"), ("o", "output"))
+              for t, f in (("m", "multiplier"), ("s", "shift"))}  # fmt: skip
+    sig = "const int16_t *in1, const int16_t *in2, int16_t *output"
+    args = [lo.src(node.inputs[0]), lo.src(node.inputs[1]), lo.dst(node.outputs[0])]
+    size = math.prod(lo.shape(node.outputs[0]))
+    bounds = {"act_min": int(a["act_min"]), "act_max": int(a["act_max"])}
+    _layer_kernel(
+        lo, layer, node, "add_s16.c.j2", sig, args, size=size, subtract=bool(a["subtract"]), **consts, **bounds
+    )
+    return 0
+
+
+def _lower_mean(lo: Lowering, layer: Layer, node: Node) -> int:
+    n, h, w, c = lo.shape(node.inputs[0])
+    sig = "const int16_t *input, int16_t *output"
+    args = [lo.src(node.inputs[0]), lo.dst(node.outputs[0])]
+    rq = {"multiplier": int(node.attrs["multiplier"]), "shift": int(node.attrs["shift"])}
+    _layer_kernel(lo, layer, node, "mean_s16.c.j2", sig, args, batches=n, pixels=h * w, channels=c, **rq)
+    return 0
 
 
 def lower_dsp_s16(lo: Lowering, layer: Layer, node: Node) -> int | None:
     """Specialise a 16x8 node (its MACs), or None for the portable ``qc_<op>_s16`` kernel."""
     if not eligible_s16(lo.graph, node):
         return None
+    if node.op == "add":
+        return _lower_add(lo, layer, node)
+    if node.op == "mean":
+        return _lower_mean(lo, layer, node)
     if node.op == "depthwise_conv2d":
         return _lower_depthwise(lo, layer, node)
     return _lower_conv(lo, layer, node)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from qcompile.codegen.families import KernelFamily
 from qcompile.ir import Graph, Node
 from qcompile.memory.overlap import PIXELS, window_of
+from qcompile.ops import is_s16
 
 
 def portable_overlap_contract(graph: Graph, node: Node) -> str | None:
@@ -18,8 +19,8 @@ def portable_overlap_contract(graph: Graph, node: Node) -> str | None:
     all its taps (``PIXELS``); ``qc_conv2d_s8`` im2cols a block of pixels before writing it,
     for one group (groups > 1 write group 0 before reading group 1's channels);
     ``qc_conv2d_add_s8`` computes a whole output row before it writes it."""
-    if window_of(graph, node) is None:
-        return None
+    if window_of(graph, node) is None or is_s16(graph, node):
+        return None  # the 16x8 kernels (qc_conv2d_s16, ...) write each channel as soon as it is summed
     if node.op != "depthwise_conv2d" and int(node.attrs.get("groups", 1)) != 1:
         return None
     return PIXELS
