@@ -22,6 +22,7 @@ from qcompile.errors import QCompileError
 from qcompile.ir import Graph, Node, QuantParams, Tensor, round_half_away
 from qcompile.quant.converters import QUANT_CONVERTERS
 from qcompile.quant.global_mean import prefer_mean
+from qcompile.quant.shared_ranges import adjust_shared_ranges
 
 # Ops whose output must carry exactly the input's quantization (TFLite spec): they move
 # or select int8 values without arithmetic.
@@ -144,6 +145,12 @@ class _Groups:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
+def shares_input_params(node: Node) -> bool:
+    """The node's output carries exactly its input's parameters (``SHARES_INPUT_PARAMS`` and
+    the converters registered with ``shares_input_params=True``)."""
+    return node.op in SHARES_INPUT_PARAMS or bool(QUANT_CONVERTERS.extra(node.op).get("shares_input_params"))
+
+
 def assign_activation_params(
     graph: Graph,
     ranges: Mapping[str, tuple[float, float]],
@@ -160,7 +167,7 @@ def assign_activation_params(
     groups = _Groups()
     fixed: dict[str, QuantParams] = {}
     for node in graph.nodes:
-        if node.op in SHARES_INPUT_PARAMS or QUANT_CONVERTERS.extra(node.op).get("shares_input_params"):
+        if shares_input_params(node):
             groups.union(node.inputs[0], node.outputs[0])
         elif node.op in _SHARES_ALL_PARAMS:
             for name in node.inputs:
@@ -215,6 +222,7 @@ def quantize(
     bits_for = resolve_act_bits(qgraph, config.act_bits_for)
     if params is None:
         prefer_mean(qgraph, ranges)
+        ranges = adjust_shared_ranges(qgraph, ranges, shares_input_params, _SHARES_ALL_PARAMS)
         act_q = assign_activation_params(
             qgraph, ranges, symmetric=config.symmetric_activations, bits=config.act_bits, bits_for=bits_for
         )
