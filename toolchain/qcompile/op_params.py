@@ -180,6 +180,20 @@ def softmax_params(input_scale: float, beta: float = 1.0) -> dict:
     return {"input_multiplier": int(multiplier), "input_left_shift": int(left_shift), "diff_min": -int(radius)}
 
 
+def softmax_s16_params(input_scale: float, beta: float = 1.0) -> dict:
+    """Attributes of a 16x8 ``softmax`` (TFLM's ``CalculateSoftmaxParams`` for int16):
+    ``QuantizeMultiplier(s_in * beta / (10 / 65535))`` maps an input difference to the exp
+    table's [-10, 0] on [-65535, 0]; ``diff_min`` is unused (0). Output scale 1/32768, zero point 0.
+    """
+    input_scale = float(np.float32(input_scale))
+    if not (math.isfinite(input_scale) and input_scale > 0):
+        raise ValueError(f"softmax input scale {input_scale} must be positive")
+    multiplier, shift = quantize_multiplier(input_scale * float(beta) / (10.0 / 65535.0))
+    if not -31 <= shift <= 15:
+        raise ValueError(f"int16 softmax input scale {input_scale} (beta {beta}) is out of range (shift {shift})")
+    return {"input_multiplier": int(multiplier), "input_left_shift": int(shift), "diff_min": 0}
+
+
 def lut_table(fn: Callable[[np.ndarray], np.ndarray], in_q: QuantParams, out_q: QuantParams) -> np.ndarray:
     """The int8[256] table of an elementwise op: entry ``q + 128`` is
     ``clamp(round_half_away(fn(s_in * (q - zp_in)) / s_out) + zp_out, -128, 127)``, evaluated in float64."""
