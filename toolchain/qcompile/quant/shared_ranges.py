@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from qcompile.ir import Graph, Node
+from qcompile.ir import Graph, Node, Tensor
 
 #: an input's own span must be below this fraction of its group's to get its own parameters
 SPAN_RATIO = 0.5
@@ -43,13 +43,46 @@ def _hull(ranges: Mapping[str, tuple[float, float]], names) -> tuple[float, floa
     return min(float(r[0]) for r in have), max(float(r[1]) for r in have)
 
 
+class Groups:
+    """Union-find over tensor names: members of a group share one set of quant params."""
+
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def find(self, x: str) -> str:
+        self.parent.setdefault(x, x)
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def union(self, a: str, b: str) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def requant_node(graph: Graph, like: Node, x: str, y: str) -> Node:
+    """An identity ``elementwise`` from ``x`` to ``y``: quantized, the table requantizing ``x``'s
+    parameters to ``y``'s."""
+    name = graph.unique_name(f"{like.name}_requantize")
+    return Node(name, "elementwise", [x], [y], {"fn": "scale", "factor": 1.0}, list(like.source_nodes))
+
+
+def requantize_before(graph: Graph, node: Node, index: int) -> str:
+    """``input -> requantize -> mid -> node``; returns ``mid``."""
+    x = graph.tensors[node.inputs[index]]
+    mid = graph.add_tensor(Tensor(graph.unique_name(f"{x.name}_requantized"), x.shape, source_name=None)).name
+    graph.add_node(requant_node(graph, node, x.name, mid), graph.nodes.index(node))
+    node.inputs[index] = mid
+    return mid
+
+
 class _Chains:
     """Tensors tied by the ops that share their input's parameters, and who reads each chain."""
 
     def __init__(self, graph: Graph, shares_input) -> None:
-        from qcompile.quant.quantize import _Groups
-
-        self.groups = _Groups()
+        self.groups = Groups()
         internal = set()
         for node in graph.nodes:
             if shares_input(node):
@@ -89,8 +122,6 @@ def _clip(graph: Graph, chains: _Chains, ranges: dict[str, tuple[float, float]])
 
 
 def _decouple(graph: Graph, chains: _Chains, ranges: dict[str, tuple[float, float]], shared) -> None:
-    from qcompile.frontends.onnx_qdq import _requantize_before
-
     for node in [n for n in graph.nodes if n.op in shared]:
         inputs = [n for n in node.inputs if not graph.tensors[n].is_constant]
         whole = _hull(ranges, [m for n in [*inputs, node.outputs[0]] for m in chains.chain(n)])
@@ -101,7 +132,7 @@ def _decouple(graph: Graph, chains: _Chains, ranges: dict[str, tuple[float, floa
                 continue
             own = _hull(ranges, chains.chain(name))
             if own is not None and _span(own) < SPAN_RATIO * _span(whole):
-                mid = _requantize_before(graph, node, i)
+                mid = requantize_before(graph, node, i)
                 ranges[mid] = ranges.get(name, own)
 
 
