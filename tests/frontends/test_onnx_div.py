@@ -4,6 +4,7 @@ bit-exact in C and tracks float (docs/QUANTIZATION.md, "div")."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -41,8 +42,9 @@ def test_constant_numerator(tmp_path: Path) -> None:
     assert "div" in [n.op for n in graph.nodes]
 
 
-def test_div_model_compiles_bit_exact(tmp_path: Path) -> None:
-    """Conv -> Div by a per-pixel norm (broadcast over channels) -> Conv, calibrated and compiled."""
+def _div_model(tmp_path: Path) -> Path:
+    """Conv -> Div by a per-pixel norm (broadcast over channels) -> Conv, with calibration and
+    test data next to it."""
     nodes = [
         helper.make_node("Conv", ["x", "w1"], ["c"], pads=[1, 1, 1, 1]),
         helper.make_node("Mul", ["c", "c"], ["sq"]),
@@ -60,8 +62,27 @@ def test_div_model_compiles_bit_exact(tmp_path: Path) -> None:
     onnx.save(make_model(nodes, [("x", [1, 3, 8, 8])], ["y"], inits), path)
     np.savez(tmp_path / "calib.npz", x=RNG.normal(size=(32, 1, 3, 8, 8)).astype(np.float32))
     np.savez(tmp_path / "test.npz", x=RNG.normal(size=(16, 1, 3, 8, 8)).astype(np.float32))
+    return path
+
+
+def test_div_model_compiles_bit_exact(tmp_path: Path) -> None:
+    path = _div_model(tmp_path)
     report = compile_model(path, tmp_path / "out", CompileOptions(calib=tmp_path / "calib.npz", progress=False))
     assert "div" in {layer["op"] for layer in report["layers"]}
     result = verify(tmp_path / "out", data=tmp_path / "test.npz")
     assert result.ok, result.diagnosis
     assert result.outputs[0].sqnr_db > 20.0, result.outputs
+
+
+def test_div_model_bit_exact_on_cortex_m7(tmp_path: Path) -> None:
+    """The C kernel's 64-bit division on the target (libgcc's), under QEMU."""
+    if not (shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc")):
+        pytest.skip("needs qemu-system-arm and arm-none-eabi-gcc")
+    from qcompile.targets import load_target
+    from qcompile.tools.firmware.verify_qemu import verify_on_qemu
+
+    path = _div_model(tmp_path)
+    out = tmp_path / "m7"
+    compile_model(path, out, CompileOptions(calib=tmp_path / "calib.npz", target="cortex-m7", progress=False))
+    qemu = verify_on_qemu(out, load_target("cortex-m7"), limit=8)
+    assert qemu.result.bit_exact == qemu.result.samples == 8

@@ -34,6 +34,7 @@ from onnx import helper, numpy_helper
 from qcompile.errors import QCompileError, UnsupportedModelError
 from qcompile.frontends.onnx_qoperator import QOPERATORS
 from qcompile.ir import Graph, Node, QuantParams, Tensor
+from qcompile.quant.shared_ranges import requant_node, requantize_before
 
 QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
 #: weighted ONNX ops, and the axis of their stored weights that indexes output channels
@@ -440,7 +441,7 @@ def assign_params(graph: Graph, act: dict[str, QuantParams], path: str) -> dict[
         elif node.op == "concat" and out in known:
             for i, x in enumerate(list(node.inputs)):
                 if x in known and known[x] != known[out]:
-                    known[_requantize_before(graph, node, i)] = known[out]
+                    known[requantize_before(graph, node, i)] = known[out]
     _propagate(graph, known, SHARES_INPUT_PARAMS)
     for t in graph.activations():
         if t.name not in known:
@@ -497,26 +498,12 @@ def _propagate(graph: Graph, known: dict[str, QuantParams], shares: set[str]) ->
                     changed = True
 
 
-def _requant_node(graph: Graph, like: Node, x: str, y: str) -> Node:
-    name = graph.unique_name(f"{like.name}_requantize")
-    return Node(name, "elementwise", [x], [y], {"fn": "scale", "factor": 1.0}, list(like.source_nodes))
-
-
 def _requantize_after(graph: Graph, node: Node) -> str:
     """``node -> mid -> requantize -> its old output``; returns ``mid``."""
     out = graph.tensors[node.outputs[0]]
     mid = graph.add_tensor(Tensor(graph.unique_name(f"{out.name}_pre"), out.shape, source_name=None)).name
     node.outputs[0] = mid
-    graph.add_node(_requant_node(graph, node, mid, out.name), graph.nodes.index(node) + 1)
-    return mid
-
-
-def _requantize_before(graph: Graph, node: Node, index: int) -> str:
-    """``input -> requantize -> mid -> node``; returns ``mid``."""
-    x = graph.tensors[node.inputs[index]]
-    mid = graph.add_tensor(Tensor(graph.unique_name(f"{x.name}_requantized"), x.shape, source_name=None)).name
-    graph.add_node(_requant_node(graph, node, x.name, mid), graph.nodes.index(node))
-    node.inputs[index] = mid
+    graph.add_node(requant_node(graph, node, mid, out.name), graph.nodes.index(node) + 1)
     return mid
 
 

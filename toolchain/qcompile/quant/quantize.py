@@ -22,6 +22,7 @@ from qcompile.errors import QCompileError
 from qcompile.ir import Graph, Node, QuantParams, Tensor, round_half_away
 from qcompile.quant.converters import QUANT_CONVERTERS
 from qcompile.quant.global_mean import prefer_mean
+from qcompile.quant.shared_ranges import Groups, adjust_shared_ranges
 
 # Ops whose output must carry exactly the input's quantization (TFLite spec): they move
 # or select int8 values without arithmetic.
@@ -127,23 +128,10 @@ def quantize_bias(b: np.ndarray, input_scale: float, w_scale: np.ndarray, dtype:
     return np.clip(values, float(info.min), float(info.max)).astype(dtype)
 
 
-class _Groups:
-    """Union-find over tensor names: members of a group share one set of quant params."""
-
-    def __init__(self) -> None:
-        self.parent: dict[str, str] = {}
-
-    def find(self, x: str) -> str:
-        self.parent.setdefault(x, x)
-        while self.parent[x] != x:
-            self.parent[x] = self.parent[self.parent[x]]
-            x = self.parent[x]
-        return x
-
-    def union(self, a: str, b: str) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[max(ra, rb)] = min(ra, rb)
+def shares_input_params(node: Node) -> bool:
+    """The node's output carries exactly its input's parameters (``SHARES_INPUT_PARAMS`` and
+    the converters registered with ``shares_input_params=True``)."""
+    return node.op in SHARES_INPUT_PARAMS or bool(QUANT_CONVERTERS.extra(node.op).get("shares_input_params"))
 
 
 def assign_activation_params(
@@ -159,10 +147,10 @@ def assign_activation_params(
     ``bits`` is the activation width of the model; ``bits_for`` (tensor name -> 8 or 16)
     overrides it for a tensor's whole sharing group (16 wins inside a group)."""
     bits_for = bits_for or {}
-    groups = _Groups()
+    groups = Groups()
     fixed: dict[str, QuantParams] = {}
     for node in graph.nodes:
-        if node.op in SHARES_INPUT_PARAMS or QUANT_CONVERTERS.extra(node.op).get("shares_input_params"):
+        if shares_input_params(node):
             groups.union(node.inputs[0], node.outputs[0])
         elif node.op in _SHARES_ALL_PARAMS:
             for name in node.inputs:
@@ -218,6 +206,7 @@ def quantize(
     bits_for = resolve_act_bits(qgraph, config.act_bits_for)
     if params is None:
         prefer_mean(qgraph, ranges)
+        ranges = adjust_shared_ranges(qgraph, ranges, shares_input_params, _SHARES_ALL_PARAMS)
         act_q = assign_activation_params(
             qgraph, ranges, symmetric=config.symmetric_activations, bits=config.act_bits, bits_for=bits_for
         )
