@@ -23,7 +23,7 @@ import numpy as np
 from qcompile.codegen.budgets import check_flash_budget, flash_report
 from qcompile.codegen.lowering import Layer, Lowering, c_float, c_int, region_array
 from qcompile.codegen.names import Namer, comment_text, model_identifier
-from qcompile.codegen.runtime_files import select_runtime_files
+from qcompile.codegen.runtime_files import included_headers, select_runtime_files
 from qcompile.errors import QCompileError, UnsupportedModelError
 from qcompile.ir import Graph, Tensor
 from qcompile.memory import MemoryPlan, check_ram_budget, plan_memory, static_state_bytes
@@ -68,8 +68,10 @@ def compute_scratch(graph: Graph) -> dict[str, int]:
 
 
 def family_scratch(family: KernelFamily, graph: Graph) -> dict[str, int]:
-    """Scratch bytes per node for ``family``: the 16x8 nodes run portable kernels without scratch."""
-    return {k: v for k, v in family.scratch(graph, compute_scratch(graph)).items() if not _s16_node(graph, k)}
+    """Scratch bytes per node for ``family``: the 16x8 nodes take the family's 16x8 scratch
+    (``scratch_s16``; the portable s16 kernels take none)."""
+    sizes = {k: v for k, v in family.scratch(graph, compute_scratch(graph)).items() if not _s16_node(graph, k)}
+    return {**sizes, **family.scratch_s16(graph)}
 
 
 def _s16_node(graph: Graph, name: str) -> bool:
@@ -120,10 +122,10 @@ def _io_entry(t: Tensor, index: int, plan: MemoryPlan) -> dict[str, Any]:
 def _state_entries(graph: Graph) -> list[dict[str, Any]]:
     """The state buffer's layout: per variable its offset, size, the ``inputs[]`` and
     ``outputs[]`` slots the model reads and writes it through, and its initial bytes."""
-    entries, offset = [], 0
-    for var in graph.state:
+    entries = []
+    for var, offset in zip(graph.state, graph.state_offsets(), strict=True):
         size = graph.tensors[var.input].nbytes
-        init = np.asarray(var.init).astype(np.int8, copy=False).reshape(-1)
+        init = np.asarray(var.init).astype(graph.tensors[var.input].dtype).reshape(-1).view(np.int8)
         entries.append(
             {
                 "name": var.name,
@@ -137,7 +139,6 @@ def _state_entries(graph: Graph) -> list[dict[str, Any]]:
                 "fill": int(init[0]) if init.size and (init == init[0]).all() else None,
             }
         )
-        offset += size
     return entries
 
 
@@ -456,6 +457,7 @@ def render(
     lowering = Lowering(graph, plan, cname, Namer(), family=family)
     layers, epilogue = _lower_graph(lowering)
     kernel_headers = family.kernel_headers if lowering.kernel_sources else ()
+    kernel_headers = (*kernel_headers, *included_headers("\n".join(lowering.kernel_sources)))
     runtime = select_runtime_files(sorted(lowering.functions), extra_headers=kernel_headers)
     context = {
         "model_comment": comment_text(name),

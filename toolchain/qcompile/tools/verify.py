@@ -20,6 +20,7 @@ import numpy as np
 
 from qcompile.errors import QCompileError
 from qcompile.ir import Tensor
+from qcompile.metrics import sqnr_db, sqnr_from_power  # noqa: F401 - re-exported: the tools and tests use them from here
 from qcompile.outdir import ModelFolder, Samples, load_samples
 from qcompile.reference.executor import run_quantized_samples
 from qcompile.tools.guards import guard_blocks, guard_message, tripped_block
@@ -54,22 +55,6 @@ def to_source(t: Tensor, physical: np.ndarray) -> np.ndarray:
     if t.source_perm is None:
         return phys
     return phys.transpose(np.argsort(t.source_perm))
-
-
-def sqnr_db(reference: np.ndarray, test: np.ndarray) -> float:
-    signal = float(np.sum(np.square(reference.astype(np.float64))))
-    noise = float(np.sum(np.square(reference.astype(np.float64) - test.astype(np.float64))))
-    return sqnr_from_power(signal, noise)
-
-
-def sqnr_from_power(signal: float, noise: float) -> float:
-    """SQNR in dB from summed squares, so streamed statistics (``qcompile report``) share
-    the definition with whole-array comparisons."""
-    if noise == 0.0:
-        return float("inf")
-    if signal == 0.0:
-        return float("-inf")
-    return 10.0 * np.log10(signal / noise)
 
 
 def bit_exact_result(expected: list[list[np.ndarray]], got: list[Any]) -> VerifyResult:

@@ -45,7 +45,7 @@ from qcompile.codegen.families import KernelFamily, render_kernel_template
 from qcompile.codegen.names import comment_text
 from qcompile.ir import Graph, Node
 from qcompile.memory.overlap import CHANNEL, PIXELS, window_of
-from qcompile.ops import split_conv_add
+from qcompile.ops import is_s16, split_conv_add
 from qcompile.quant.fixedpoint import multiply_by_quantized_multiplier_smaller_than_one_exp as mbqm_lt1
 from qcompile.quant.fixedpoint import wrap_int32
 
@@ -484,53 +484,44 @@ def _depthwise_arrays(lo: Lowering, node: Node, w: np.ndarray) -> dict[str, Any]
     return ctx
 
 
-def _lower_depthwise(lo: Lowering, layer: Layer, node: Node) -> int:
+def depthwise_geometry(lo: Lowering, node: Node) -> dict[str, Any]:
+    """Shapes, strides, pads, interior pixel ranges and tap offsets (elements) of a depthwise
+    layer, as template context (the int8 and the 16x8 depthwise templates)."""
     a = node.attrs
-    x, w_name, y = node.inputs[0], node.inputs[1], node.outputs[0]
-    xs, ys = lo.shape(x), lo.shape(y)
-    w = np.asarray(lo.graph.tensors[w_name].data, dtype=np.int64)
-    kh, kw, c = w.shape
+    xs, ys = lo.shape(node.inputs[0]), lo.shape(node.outputs[0])
+    kh, kw, c = lo.shape(node.inputs[1])
     sh, sw = int(a["strides"][0]), int(a["strides"][1])
     pt, pl = int(a["pads"][0]), int(a["pads"][1])
-    off = int(a["input_offset"])
-    fn = f"{lo.cname}_l{layer.index}_dsp"
-    arrays = _depthwise_arrays(lo, node, w)
     oy_lo, oy_hi = _interior(ys[1], pt, sh, kh, xs[1])
     ox_lo, ox_hi = _interior(ys[2], pl, sw, kw, xs[2])
-    taps = [(ky * xs[2] + kx) * c for ky in range(kh) for kx in range(kw)]
+    geo = {"batches": xs[0], "in_h": xs[1], "in_w": xs[2], "channels": c, "out_h": ys[1], "out_w": ys[2]}
+    geo.update(kh=kh, kw=kw, sh=sh, sw=sw, pt=pt, pl=pl, oy_lo=oy_lo, oy_hi=oy_hi, ox_lo=ox_lo, ox_hi=ox_hi)
+    geo.update(taps=kh * kw, tap_offsets=[(ky * xs[2] + kx) * c for ky in range(kh) for kx in range(kw)])
+    return geo
+
+
+def _lower_depthwise(lo: Lowering, layer: Layer, node: Node) -> int:
+    a = node.attrs
+    w = np.asarray(lo.graph.tensors[node.inputs[1]].data, dtype=np.int64)
+    kh, kw, _ = w.shape
+    off = int(a["input_offset"])
+    fn = f"{lo.cname}_l{layer.index}_dsp"
     source = _render(
         "depthwise.c.j2",
         cname=lo.cname,
         fn=fn,
         index=layer.index,
         comment=comment_text(f"{node.op} {node.name}"),
-        batches=xs[0],
-        in_h=xs[1],
-        in_w=xs[2],
-        channels=c,
-        out_h=ys[1],
-        out_w=ys[2],
-        kh=kh,
-        kw=kw,
-        sh=sh,
-        sw=sw,
-        pt=pt,
-        pl=pl,
-        oy_lo=oy_lo,
-        oy_hi=oy_hi,
-        ox_lo=ox_lo,
-        ox_hi=ox_hi,
-        taps=kh * kw,
-        tap_offsets=taps,
+        **depthwise_geometry(lo, node),
         input_offset=off,
         zp=-off,
         output_offset=int(a["output_offset"]),
         act_min=int(a["act_min"]),
         act_max=int(a["act_max"]),
-        **arrays,
+        **_depthwise_arrays(lo, node, w),
     )
     _emit(lo, layer, fn, source, node)
-    return math.prod(ys) * kh * kw
+    return math.prod(lo.shape(node.outputs[0])) * kh * kw
 
 
 def _int_vector(values: Any, n: int) -> np.ndarray:
@@ -602,10 +593,21 @@ class DspFamily(KernelFamily):
             if n.op in ("conv2d", "conv2d_add")
             and _conv_geometry(graph, n) is not None
             and int(graph.tensors[n.inputs[0]].shape[0]) == 1
+            and not is_s16(graph, n)
         }
 
     def lower(self, lo: Lowering, layer: Layer, node: Node) -> int | None:
         return lower_dsp(lo, layer, node)
+
+    def lower_s16(self, lo: Lowering, layer: Layer, node: Node) -> int | None:
+        from qcompile.codegen.families.dsp_s16 import lower_dsp_s16  # it imports this module's helpers
+
+        return lower_dsp_s16(lo, layer, node)
+
+    def scratch_s16(self, graph: Graph) -> dict[str, int]:
+        from qcompile.codegen.families.dsp_s16 import dsp_s16_scratch
+
+        return dsp_s16_scratch(graph)
 
     def render_kernels_file(self, cname: str, model_comment: str, sources: list[str]) -> str:
         return render_kernels_file(cname, model_comment, sources)
@@ -618,6 +620,7 @@ __all__ = [
     "FAMILY",
     "acc_bound",
     "dsp_overlap_contracts",
+    "depthwise_geometry",
     "dsp_scratch",
     "fold_conv_bias",
     "lower_dsp",
