@@ -42,6 +42,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qcompile.codegen.families import KernelFamily, render_kernel_template
+from qcompile.codegen.families.dsp_s16 import dsp_s16_scratch, lower_dsp_s16
+from qcompile.codegen.families.layer_math import _int_vector, _wrap32, depthwise_geometry
 from qcompile.codegen.names import comment_text
 from qcompile.ir import Graph, Node
 from qcompile.memory.overlap import CHANNEL, PIXELS, window_of
@@ -54,14 +56,6 @@ if TYPE_CHECKING:
 
 DSP_HEADERS = ("qc_dsp_helpers.h",)  # its includes follow (runtime_files)
 """Runtime headers ``<name>_kernels.c`` includes (copied into ``runtime/``)."""
-
-_MASK32 = (1 << 32) - 1
-
-
-def _wrap32(values: np.ndarray) -> np.ndarray:
-    """int64 values reduced modulo 2^32 into int32 range (the reference's int32 wrap)."""
-    v = np.asarray(values, dtype=np.int64) & _MASK32
-    return np.where(v >= 2**31, v - 2**32, v).astype(np.int64)
 
 
 def _render(template: str, **context: Any) -> str:
@@ -445,13 +439,6 @@ def _lower_conv(lo: Lowering, layer: Layer, node: Node) -> int:
     return math.prod(ys) * k
 
 
-def _interior(out: int, pad: int, stride: int, kernel: int, size: int) -> tuple[int, int]:
-    """Output index range [lo, hi) whose whole window lies inside the input."""
-    lo = -(-pad // stride)
-    hi = min(out, (size + pad - kernel) // stride + 1)
-    return (lo, hi) if hi > lo else (0, 0)
-
-
 def _depthwise_arrays(lo: Lowering, node: Node, w: np.ndarray) -> dict[str, Any]:
     """The const arrays of a DSP depthwise layer (packed weights, scalar-tail weights, folded
     bias, zero-point row, requantisation) as template context."""
@@ -484,22 +471,6 @@ def _depthwise_arrays(lo: Lowering, node: Node, w: np.ndarray) -> dict[str, Any]
     return ctx
 
 
-def depthwise_geometry(lo: Lowering, node: Node) -> dict[str, Any]:
-    """Shapes, strides, pads, interior pixel ranges and tap offsets (elements) of a depthwise
-    layer, as template context (the int8 and the 16x8 depthwise templates)."""
-    a = node.attrs
-    xs, ys = lo.shape(node.inputs[0]), lo.shape(node.outputs[0])
-    kh, kw, c = lo.shape(node.inputs[1])
-    sh, sw = int(a["strides"][0]), int(a["strides"][1])
-    pt, pl = int(a["pads"][0]), int(a["pads"][1])
-    oy_lo, oy_hi = _interior(ys[1], pt, sh, kh, xs[1])
-    ox_lo, ox_hi = _interior(ys[2], pl, sw, kw, xs[2])
-    geo = {"batches": xs[0], "in_h": xs[1], "in_w": xs[2], "channels": c, "out_h": ys[1], "out_w": ys[2]}
-    geo.update(kh=kh, kw=kw, sh=sh, sw=sw, pt=pt, pl=pl, oy_lo=oy_lo, oy_hi=oy_hi, ox_lo=ox_lo, ox_hi=ox_hi)
-    geo.update(taps=kh * kw, tap_offsets=[(ky * xs[2] + kx) * c for ky in range(kh) for kx in range(kw)])
-    return geo
-
-
 def _lower_depthwise(lo: Lowering, layer: Layer, node: Node) -> int:
     a = node.attrs
     w = np.asarray(lo.graph.tensors[node.inputs[1]].data, dtype=np.int64)
@@ -522,12 +493,6 @@ def _lower_depthwise(lo: Lowering, layer: Layer, node: Node) -> int:
     )
     _emit(lo, layer, fn, source, node)
     return math.prod(lo.shape(node.outputs[0])) * kh * kw
-
-
-def _int_vector(values: Any, n: int) -> np.ndarray:
-    """A per-channel attribute as n int64 values (a scalar is broadcast)."""
-    arr = np.asarray(values, dtype=np.int64).reshape(-1)
-    return np.repeat(arr, n) if arr.size == 1 else arr
 
 
 def lower_dsp(lo: Lowering, layer: Layer, node: Node) -> int | None:
@@ -600,13 +565,9 @@ class DspFamily(KernelFamily):
         return lower_dsp(lo, layer, node)
 
     def lower_s16(self, lo: Lowering, layer: Layer, node: Node) -> int | None:
-        from qcompile.codegen.families.dsp_s16 import lower_dsp_s16  # it imports this module's helpers
-
         return lower_dsp_s16(lo, layer, node)
 
     def scratch_s16(self, graph: Graph) -> dict[str, int]:
-        from qcompile.codegen.families.dsp_s16 import dsp_s16_scratch
-
         return dsp_s16_scratch(graph)
 
     def render_kernels_file(self, cname: str, model_comment: str, sources: list[str]) -> str:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qcompile.codegen.families import render_kernel_template
-from qcompile.codegen.families.dsp import _int_vector, _wrap32, depthwise_geometry
+from qcompile.codegen.families.layer_math import _int_vector, _wrap32, depthwise_geometry
 from qcompile.codegen.names import comment_text
 from qcompile.ir import Graph, Node
 from qcompile.ops import is_s16
