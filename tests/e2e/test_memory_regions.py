@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from cli_runner import run_cli
 
 import qcompile
 from qcompile.compiler import CompileOptions, compile_model
@@ -104,3 +105,16 @@ def test_region_errors(tmp_path: Path, kws_tflite: Path) -> None:
     with pytest.raises(QCompileError, match="exactly one of speed"):
         qcompile.compile(kws_tflite, tmp_path / "c", memory_regions=bad)
     assert not (tmp_path / "a").exists() and not (tmp_path / "c").exists()
+
+
+def test_cli_regions_table_and_errors(tmp_path: Path, kws_tflite: Path) -> None:
+    regions = tmp_path / "regions.toml"
+    regions.write_text('[dtcm]\nsize = 8192\nspeed = 1\nsection = ".dtcm_bss"\n\n[sram]\nsize = 65536\nspeed = 2\n')
+    done = run_cli(kws_tflite, "-o", tmp_path / "out", "--memory-regions", regions, "--name", "m")
+    assert done.returncode == 0, done.stderr
+    assert "region dtcm" in done.stdout and "section .dtcm_bss" in done.stdout and "region sram" in done.stdout
+    regions.write_text("[dtcm]\nsize = 512\nspeed = 1\n")
+    failed = run_cli(kws_tflite, "-o", tmp_path / "small", "--memory-regions", regions)
+    assert failed.returncode == 1
+    assert "fits in no region: dtcm 512 B" in failed.stderr and "Traceback" not in failed.stderr
+    assert not (tmp_path / "small").exists()

@@ -159,6 +159,11 @@ def _units(buffers: list[Buffer]) -> list[list[Buffer]]:
     return [sorted(u, key=lambda b: b.key) for u in units.values()]
 
 
+def rank_key(unit: list[Buffer], traffic: Mapping[str, int]) -> tuple[int, int, str]:
+    """The assignment order: most traffic first (ties: larger, then by name)."""
+    return (-sum(traffic[b.key] for b in unit), -sum(b.size for b in unit), unit[0].key)
+
+
 def _fits(members: list[Buffer], unit: list[Buffer], size: int, alignment: int) -> bool:
     """Place ``unit`` beside ``members`` (already placed) within ``size`` bytes: first at the
     lowest free offsets, then by a full re-placement of all of them; offsets set on success."""
@@ -186,10 +191,7 @@ def assign_regions(
 ) -> tuple[RegionUse, ...]:
     """Give every buffer a region (``Buffer.region``) and an offset in it; hottest first."""
     traffic = buffer_traffic(graph, buffers, scratch_sizes)
-    units = sorted(
-        _units(buffers),
-        key=lambda u: (-sum(traffic[b.key] for b in u), -sum(b.size for b in u), u[0].key),
-    )
+    units = sorted(_units(buffers), key=lambda u: rank_key(u, traffic))
     members: list[list[Buffer]] = [[] for _ in regions]
     for unit in units:
         for index, region in enumerate(regions):
@@ -225,4 +227,4 @@ def _no_room(unit: list[Buffer], regions: Sequence[Region], members: list[list[B
     )
 
 
-__all__ = ["SECTION_CHARS", "Region", "RegionUse", "assign_regions", "buffer_traffic", "load_regions"]
+__all__ = ["SECTION_CHARS", "Region", "RegionUse", "assign_regions", "buffer_traffic", "load_regions", "rank_key"]

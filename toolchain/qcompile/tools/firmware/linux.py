@@ -33,6 +33,7 @@ from qcompile.resources import templates_dir
 from qcompile.targets import Target
 from qcompile.tools.firmware.build import STRICT_FLAGS, SizeSplit, _environment, _run, io_sizes, require_tool
 from qcompile.tools.firmware.results import QemuResult, as_input_list, run_emulator, write_samples
+from qcompile.tools.guards import guard_blocks, guard_message, tripped_block
 
 PLUGIN_SOURCE = "icount_plugin.c"
 ASAN_ENV = {"ASAN_OPTIONS": "detect_leaks=0"}
@@ -62,6 +63,8 @@ class LinuxProgram:
     marker: int
     weights_object: Path
     model_objects: tuple[Path, ...]
+    #: the model's canary-guarded blocks in return-code order (qcompile.tools.guards)
+    guard_blocks: tuple[str, ...] = ("arena",)
 
 
 def _tool(target: Target, name: str) -> str:
@@ -103,9 +106,15 @@ def _digest(parts: Sequence[str], files: dict[str, str], sources: Sequence[Path]
 
 
 def build_linux_program(
-    out_dir: Path, target: Target, *, layer_hooks: bool = False, build_dir: Path | None = None
+    out_dir: Path,
+    target: Target,
+    *,
+    layer_hooks: bool = False,
+    build_dir: Path | None = None,
+    arena_guard: bool = False,
 ) -> LinuxProgram:
-    """Cross-compile ``out_dir`` into a static AArch64 Linux test program (reused when unchanged)."""
+    """Cross-compile ``out_dir`` into a static AArch64 Linux test program (reused when unchanged).
+    ``arena_guard``: the verify build, canaries around the model's RAM blocks (QC_ARENA_GUARD)."""
     out_dir = Path(out_dir).resolve()
     files, ctx = _harness(out_dir, target, layer_hooks)
     cname = ctx["cname"]
@@ -116,7 +125,7 @@ def build_linux_program(
     extra_c = sorted(p for p in out_dir.glob("*.c") if p not in (model_c, weights_c))
     runtime_c = [*extra_c, *sorted((out_dir / "runtime").glob("*.c"))]
     cc = require_tool(target.cc)
-    flags = [*target.cflags, *STRICT_FLAGS]
+    flags = [*target.cflags, *STRICT_FLAGS, *(["-DQC_ARENA_GUARD"] if arena_guard else [])]
     headers = sorted(out_dir.glob("*.h")) + sorted((out_dir / "runtime").glob("*.h"))
     key = _digest([target.cc, *flags, str(layer_hooks)], files, [model_c, weights_c, *runtime_c, *headers])
     base = Path(build_dir).resolve() if build_dir is not None else out_dir / "build" / target.name
@@ -147,6 +156,7 @@ def build_linux_program(
         marker=_symbol(target, exe, "qc_bench_mark"),
         weights_object=work / weights_c.with_suffix(".o").name,
         model_objects=model_objects,
+        guard_blocks=tuple(guard_blocks(read_report(out_dir))),
     )
 
 
@@ -231,6 +241,9 @@ def _results(program: LinuxProgram, data: bytes, marks: np.ndarray, n: int) -> Q
     failed = np.nonzero(rc)[0]
     if len(failed):
         first = int(failed[0])
+        where = tripped_block(int(rc[first]), program.num_layers, program.guard_blocks)
+        if where is not None:  # a canary of a verify build (QC_ARENA_GUARD)
+            raise QCompileError(guard_message(program.c_name, where, first))
         raise QCompileError(
             f"{program.c_name}_run returned {int(rc[first])} on sample {first} "
             f"(layer {int(rc[first]) - 1} rejected its parameters)"

@@ -56,7 +56,7 @@ def verify_on_qemu(
     if target.qemu is not None and target.qemu.user:  # a Cortex-A target: a Linux program under qemu-aarch64
         from qcompile.tools.firmware.linux import build_linux_program, linux_size_split, run_linux_program
 
-        program = build_linux_program(folder.path, target, build_dir=build_dir)
+        program = build_linux_program(folder.path, target, build_dir=build_dir, arena_guard=True)
         run = _typed(folder, run_linux_program(program, as_bytes))
         result = bit_exact_result(run_quantized_samples(folder.graph, samples.quantized), run.outputs)
         result.data_source = samples.source
