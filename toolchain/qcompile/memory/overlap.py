@@ -20,6 +20,11 @@ its kernels keeps (:meth:`qcompile.codegen.families.KernelFamily.overlap_contrac
   written so far end at or before the first input byte still to be read:
   ``out + n * out_px <= in + m[n] * in_px`` (``m[n]``: the smallest input pixel any
   output from ``n`` on reads). That bounds ``D = out - in`` from above.
+- :data:`INTERLEAVED`: output pixels in raster order, but a pixel's outputs are written while
+  its own window is still being read (the Helium conv: four output channels at a time, each
+  group re-reading the window in place). Safe when the bytes written up to and including
+  pixel ``n`` end at or before the first input byte pixel ``n`` reads:
+  ``out + (n + 1) * out_px <= in + m[n] * in_px``, one output pixel stricter than ``PIXELS``.
 - :data:`CHANNEL`: per channel, outputs are written in raster order, each after its own
   window's reads, channels independent (the DSP depthwise, which writes four channels of
   a pixel before it reads the next four). With input and output of the same channel
@@ -50,9 +55,11 @@ from qcompile.memory.lifetimes import Buffer
 
 #: blocks of output pixels, each written after all of the block's input reads
 PIXELS = "pixels"
+#: pixels in raster order, each pixel's outputs written while its window is still read
+INTERLEAVED = "interleaved"
 #: per channel, outputs in raster order, channels independent (same channel count in and out)
 CHANNEL = "channel"
-CONTRACTS = (PIXELS, CHANNEL)
+CONTRACTS = (PIXELS, INTERLEAVED, CHANNEL)
 
 #: ops whose window geometry :func:`window_of` knows
 WINDOW_OPS = ("conv2d", "conv2d_add", "depthwise_conv2d")
@@ -137,6 +144,10 @@ def max_offset(w: Window, contract: str, alignment: int) -> int | None:
         n = np.arange(1, pixels, dtype=np.int64)
         bound = int(np.min(m[1:pixels] * w.in_c - n * w.out_c)) if pixels > 1 else 0
         step = alignment
+    elif contract == INTERLEAVED:
+        n = np.arange(pixels, dtype=np.int64)
+        bound = int(np.min(m[:pixels] * w.in_c - (n + 1) * w.out_c))
+        step = alignment
     elif contract == CHANNEL:
         if w.in_c != w.out_c:
             return None
@@ -198,6 +209,7 @@ def shared_bytes(chosen: Mapping[str, tuple[Buffer, Buffer, int]], steps: Mappin
 __all__ = [
     "CHANNEL",
     "CONTRACTS",
+    "INTERLEAVED",
     "PIXELS",
     "WINDOW_OPS",
     "Window",
