@@ -26,7 +26,7 @@ from qcompile.targets import Target  # noqa: E402
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
 
-FAMILIES = ("portable", "mve")
+FAMILIES = ("portable", "mve", "neon")
 
 
 def _target(family: str) -> Target:

@@ -24,7 +24,8 @@ its kernels keeps (:meth:`qcompile.codegen.families.KernelFamily.overlap_contrac
   its own window is still being read (the Helium conv: four output channels at a time, each
   group re-reading the window in place). Safe when the bytes written up to and including
   pixel ``n`` end at or before the first input byte pixel ``n`` reads:
-  ``out + (n + 1) * out_px <= in + m[n] * in_px``, one output pixel stricter than ``PIXELS``.
+  ``out + (n + 1) * out_px <= in + m[n] * in_px``, one output pixel stricter than ``PIXELS``;
+  :data:`INTERLEAVED4` the same for blocks of four pixels (the NEON conv: ``n + 4``).
 - :data:`CHANNEL`: per channel, outputs are written in raster order, each after its own
   window's reads, channels independent (the DSP depthwise, which writes four channels of
   a pixel before it reads the next four). With input and output of the same channel
@@ -57,9 +58,11 @@ from qcompile.memory.lifetimes import Buffer
 PIXELS = "pixels"
 #: pixels in raster order, each pixel's outputs written while its window is still read
 INTERLEAVED = "interleaved"
+#: the same for blocks of 4 pixels (a block's outputs written while its windows are still read)
+INTERLEAVED4 = "interleaved4"
 #: per channel, outputs in raster order, channels independent (same channel count in and out)
 CHANNEL = "channel"
-CONTRACTS = (PIXELS, INTERLEAVED, CHANNEL)
+CONTRACTS = (PIXELS, INTERLEAVED, INTERLEAVED4, CHANNEL)
 
 #: ops whose window geometry :func:`window_of` knows
 WINDOW_OPS = ("conv2d", "conv2d_add", "depthwise_conv2d")
@@ -144,9 +147,10 @@ def max_offset(w: Window, contract: str, alignment: int) -> int | None:
         n = np.arange(1, pixels, dtype=np.int64)
         bound = int(np.min(m[1:pixels] * w.in_c - n * w.out_c)) if pixels > 1 else 0
         step = alignment
-    elif contract == INTERLEAVED:
+    elif contract in (INTERLEAVED, INTERLEAVED4):
         n = np.arange(pixels, dtype=np.int64)
-        bound = int(np.min(m[:pixels] * w.in_c - (n + 1) * w.out_c))
+        ahead = np.minimum(n + (1 if contract == INTERLEAVED else 4), pixels)
+        bound = int(np.min(m[:pixels] * w.in_c - ahead * w.out_c))
         step = alignment
     elif contract == CHANNEL:
         if w.in_c != w.out_c:
@@ -210,6 +214,7 @@ __all__ = [
     "CHANNEL",
     "CONTRACTS",
     "INTERLEAVED",
+    "INTERLEAVED4",
     "PIXELS",
     "WINDOW_OPS",
     "Window",

@@ -87,7 +87,7 @@ def _forbidden(buf: Buffer, p: Buffer) -> list[tuple[int, int]]:
         mid, low_ok = p.offset - d, False
     else:
         return [(lo, hi)]
-    if contract in ("pixels", "interleaved"):
+    if contract != "channel":  # at most d
         result = [(max(lo, mid), hi)] if low_ok else [(lo, min(mid, hi))]
     else:  # only exactly mid
         result = [(lo, min(mid, hi)), (max(mid, lo), hi)]

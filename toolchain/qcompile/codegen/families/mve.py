@@ -38,7 +38,7 @@ import numpy as np
 from qcompile.codegen.families import KernelFamily, render_kernel_template
 from qcompile.codegen.families.dsp import _bias_data, _conv_ok, _depthwise_ok, _emit, _int_vector, _interior, _wrap32
 from qcompile.codegen.names import comment_text
-from qcompile.codegen.streaming import emit_band, streamed
+from qcompile.codegen.streaming import emit_band_function, streamed
 from qcompile.ir import Graph, Node
 from qcompile.memory.overlap import CHANNEL, INTERLEAVED, window_of
 from qcompile.ops import split_conv_add
@@ -283,26 +283,10 @@ def _lower_conv(lo: Lowering, layer: Layer, node: Node) -> int:
         **_requant(lo, node, oc),
     )
     if streamed(lo, node):
-        _emit_band(lo, layer, fn, source, node, add is not None)
+        emit_band_function(lo, layer, node, fn, source, lo.src(node.inputs[3]) if add else None)
     else:
         _emit(lo, layer, fn, source, node, residual=lo.src(node.inputs[3]) if add else None)
     return math.prod(lo.shape(node.outputs[0])) * k
-
-
-def _emit_band(lo: Lowering, layer: Layer, fn: str, source: str, node: Node, add: bool) -> None:
-    """A streamed conv's function (rows ``row_begin..row_end-1`` through windows of rows) and
-    its band call (:mod:`qcompile.codegen.streaming`)."""
-    lo.kernel_sources.append(source)
-    residual = [lo.src(node.inputs[3])] if add else []
-    sig = ", ".join(["const int8_t *input", *(["const int8_t *residual"] if add else []), "int8_t *output"])
-    sig += ", void *scratch, int32_t row_begin, int32_t row_end, int32_t in_first, int32_t out_first"
-    layer.params.append(f"int {fn}({sig});")
-    scratch = lo.scratch(node)
-
-    def call(x: str, x_first: str, y: str, y_first: str, r0: str, r1: str) -> str:
-        return f"{fn}({', '.join([x, *residual, y, scratch, r0, r1, x_first, y_first])})"
-
-    emit_band(lo, layer, node, call)
 
 
 def _lower_depthwise(lo: Lowering, layer: Layer, node: Node) -> int:
