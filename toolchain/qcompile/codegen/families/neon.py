@@ -48,7 +48,7 @@ from qcompile.codegen.families.dsp import _bias_data, _conv_ok, _depthwise_ok, _
 from qcompile.codegen.names import comment_text
 from qcompile.codegen.streaming import emit_band_function, streamed
 from qcompile.ir import Graph, Node
-from qcompile.memory.overlap import INTERLEAVED4, window_of
+from qcompile.memory.overlap import CHANNEL, INTERLEAVED4, window_of
 from qcompile.ops import split_conv_add
 
 if TYPE_CHECKING:
@@ -416,11 +416,18 @@ class NeonFamily(KernelFamily):
 
     def overlap_contracts(self, graph: Graph) -> dict[str, str]:
         """The NEON conv writes a block of 4 pixels x 16 channels while the block's windows are
-        still read for the next 16 channels (``INTERLEAVED4``); layers whose border pixels read
-        strips filled once per output row (segmented layouts with gathers) declare none."""
+        still read for the next 16 channels (``INTERLEAVED4``; layers whose border pixels read
+        strips filled once per output row, segmented layouts with gathers, declare none); the
+        NEON depthwise writes 16 channels of a pixel after reading their taps, then the next 16
+        (``CHANNEL``)."""
         result: dict[str, str] = {}
         for node in graph.nodes:
-            layout = tap_layout(graph, node, self.dotprod) if window_of(graph, node) is not None else None
+            if window_of(graph, node) is None:
+                continue
+            if node.op == "depthwise_conv2d" and _depthwise_ok(graph, node):
+                result[node.name] = CHANNEL
+                continue
+            layout = tap_layout(graph, node, self.dotprod)
             if layout is not None and not (layout.gather and layout.segmented):
                 result[node.name] = INTERLEAVED4
         return result
