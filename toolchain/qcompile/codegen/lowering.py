@@ -32,6 +32,7 @@ from qcompile.codegen.lowering_base import (
     c_float,
     c_int,
     c_int64,
+    region_array,
 )
 from qcompile.codegen.lowering_s16 import S16_LOWERINGS, lower_requantize
 from qcompile.codegen.lowerings import LOWERINGS
@@ -52,6 +53,7 @@ __all__ = [
     "c_float",
     "c_int",
     "c_int64",
+    "region_array",
     "supported_ops",
 ]
 
@@ -72,8 +74,10 @@ class Lowering(LoweringBase):
             raise UnsupportedModelError(f"node {node.name!r}: op {node.op!r} has no C lowering")
         layer = Layer(index, node.op, comment_text(f"{node.op} {node.name}"))
         try:
-            # a family specialises int8 layers only; None: the portable kernel
-            macs = None if self.family is None or s16 else self.family.lower(self, layer, node)
+            # a family specialises a node (16x8 ones through lower_s16) or returns None: the portable kernel
+            macs = None
+            if self.family is not None:
+                macs = (self.family.lower_s16 if s16 else self.family.lower)(self, layer, node)
             if macs is None:
                 macs = lower_fn(self, layer, node)
         except (KeyError, ValueError, IndexError, TypeError) as exc:

@@ -27,6 +27,11 @@ INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
 
+def region_array(cname: str, region: str) -> str:
+    """The C array of a memory region other than the fastest (``--memory-regions``)."""
+    return f"{cname}_arena_{region}"
+
+
 def c_int(value: int) -> str:
     """An int32 literal that is valid C for every value (INT32_MIN has no literal)."""
     value = int(value)
@@ -94,6 +99,8 @@ class Specialiser(Protocol):
 
     def lower(self, lo: LoweringBase, layer: Layer, node: Node) -> int | None: ...
 
+    def lower_s16(self, lo: LoweringBase, layer: Layer, node: Node) -> int | None: ...
+
 
 class LoweringBase:
     """Turns a planned graph into layers and const arrays (the dispatch, ``lower``, is
@@ -160,7 +167,7 @@ class LoweringBase:
             return ptr if elem == "int8_t" else f"(const {elem} *){ptr}"
         if loc.kind == "const":
             return self.tensor_array(loc.tensor)
-        return f"(const {elem} *)(arena + {loc.offset})"
+        return f"(const {elem} *)({self.region_base(loc.region)} + {loc.offset})"
 
     def dst(self, name: str) -> str:
         """A write pointer expression for tensor ``name`` (never an input or a constant)."""
@@ -169,18 +176,25 @@ class LoweringBase:
         if loc.kind == "output":
             return f"outputs[{loc.index}]" if elem == "int8_t" else f"({elem} *)outputs[{loc.index}]"
         if loc.kind == "arena":
-            return f"({elem} *)(arena + {loc.offset})"
+            return f"({elem} *)({self.region_base(loc.region)} + {loc.offset})"
         raise QCompileError(f"tensor {name!r} would be written into a read-only {loc.kind} buffer")
 
     def scratch(self, node: Node) -> str:
         if node.name in self.plan.scratch_offsets:
-            return f"(void *)(arena + {self.plan.scratch_offsets[node.name]})"
+            base = self.region_base(self.plan.scratch_regions.get(node.name, 0))
+            return f"(void *)({base} + {self.plan.scratch_offsets[node.name]})"
         return "NULL"
+
+    def region_base(self, region: int) -> str:
+        """The byte pointer of memory region ``region``: the arena (0) or the region's own array."""
+        return "arena" if region == 0 else region_array(self.cname, self.plan.regions[region].region.name)
 
     def _location_report(self, name: str) -> dict[str, Any]:
         """Where the layer's output lives once it has run (host debug builds read it there)."""
         loc = self._loc(name)
         if loc.kind == "arena":
+            if loc.region:
+                return {"kind": "arena", "offset": int(loc.offset), "region": int(loc.region)}
             return {"kind": "arena", "offset": int(loc.offset)}
         return {"kind": loc.kind, "index": int(loc.index)}
 

@@ -29,7 +29,8 @@ from qcompile.errors import QCompileError, UnsupportedModelError
 from qcompile.frontends import tflite_luts, tflite_state
 from qcompile.frontends.tflite_ops import TFLITE_OPS
 from qcompile.frontends.tflite_reader import TfliteModel, TfliteOperator, TfliteTensor, read_tflite
-from qcompile.ir import Graph, Node, QuantParams, Tensor
+from qcompile.ir import Graph, Node, QuantParams, StateVar, Tensor
+from qcompile.reference.kernels import sigmoid_s16
 
 BUILTIN_OPS = (
     "CONV_2D",
@@ -74,8 +75,10 @@ _ACT_TYPES = {INT8: "int8", INT16: "int16"}
 #: operators with a 16x8 kernel (int16 activations); the others take int8 only
 S16_OPS = frozenset(
     {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "SUB", "MUL", "AVERAGE_POOL_2D", "MAX_POOL_2D"}
-    | {"RESHAPE", "SQUEEZE", "PAD", "CONCATENATION", "QUANTIZE"}
+    | {"RESHAPE", "SQUEEZE", "PAD", "CONCATENATION", "QUANTIZE", "LOGISTIC", "TANH", "SOFTMAX", "MEAN", "SUM"}
 )
+#: int8 operators with int16 internal state (the LSTM's cell state)
+_INT16_STATE_OPS = frozenset({"UNIDIRECTIONAL_SEQUENCE_LSTM"})
 _ACT_RANGES: dict[str, tuple[float | None, float | None]] = {
     "NONE": (None, None),
     "RELU": (0.0, None),
@@ -106,6 +109,7 @@ class _Importer:
         self.edge_outputs: dict[int, int] = {}  # float graph output -> int8 DEQUANTIZE input
         self.skipped: set[int] = set()
         self.inits: dict[str, np.ndarray] = {}
+        self.pending_state: list[StateVar] = []  # operators' own state (LSTM variable tensors)
 
     # -- checks -------------------------------------------------------------------------
     def _check(self) -> None:
@@ -221,6 +225,10 @@ class _Importer:
                 raise UnsupportedModelError(f"{self.path}: operator {op.index} ({op.op}): {exc}") from exc
         for i in m.outputs:
             self.graph.outputs.append(self.name(self.edge_outputs.get(i, i)))
+        for sv in self.pending_state:  # after the caller's inputs and outputs
+            self.graph.inputs.append(sv.input)
+            self.graph.outputs.append(sv.output)
+            self.graph.state.append(sv)
         try:
             variables.finish()
         except ValueError as exc:
@@ -251,7 +259,7 @@ def _activation_problem(op: str, t: TfliteTensor) -> str | None:
         return f"{t.type_name} tensor {t.name!r} has no quantization parameters"
     if t.quant.scale.size != 1:
         return f"activation {t.name!r} is quantized per channel"
-    if t.type == INT16 and op not in S16_OPS:
+    if t.type == INT16 and op not in S16_OPS | _INT16_STATE_OPS:
         return f"int16 tensor {t.name!r}: {op} has no 16x8 kernel yet (16x8 operators: {', '.join(sorted(S16_OPS))})"
     if t.type == INT16 and int(t.quant.zero_point[0]) != 0:
         return f"int16 tensor {t.name!r} has zero point {int(t.quant.zero_point[0])}; 16x8 needs 0 (TFLM requires it)"
@@ -437,9 +445,17 @@ def _reshape(imp: _Importer, op: TfliteOperator) -> None:
 
 def _softmax(imp: _Importer, op: TfliteOperator) -> None:
     out_q = imp.q(op.outputs[0])
+    beta = float(op.options.get("beta", 1.0))
+    if imp.graph.tensors[imp.name(op.inputs[0])].dtype == "int16":
+        if imp.graph.tensors[imp.name(op.outputs[0])].dtype != "int16":
+            raise ValueError("an int16 SOFTMAX must have an int16 output (TFLM's SoftmaxInt16)")
+        if abs(out_q.scalar_scale() - 1.0 / 32768) > 0.001 / 32768:
+            raise ValueError("int16 SOFTMAX output must have scale 1/32768 and zero point 0 (TFLM requires it)")
+        attrs = op_params.softmax_s16_params(imp.q(op.inputs[0]).scalar_scale(), beta)
+        imp.add(op, "softmax", [imp.name(op.inputs[0])], [imp.name(op.outputs[0])], attrs)
+        return
     if out_q.scalar_zero_point() != -128 or abs(out_q.scalar_scale() - 1.0 / 256) > 0.001 / 256:
         raise ValueError("int8 SOFTMAX output must have scale 1/256 and zero point -128 (TFLM requires it)")
-    beta = float(op.options.get("beta", 1.0))
     attrs = op_params.softmax_params(imp.q(op.inputs[0]).scalar_scale(), beta)
     imp.add(op, "softmax", [imp.name(op.inputs[0])], [imp.name(op.outputs[0])], attrs)
 
@@ -451,6 +467,11 @@ def _lut(imp: _Importer, op: TfliteOperator, table: np.ndarray) -> None:
 def _elementwise(imp: _Importer, op: TfliteOperator) -> None:
     qi, qo = imp.q(op.inputs[0]), imp.q(op.outputs[0])
     si, zi, so, zo = qi.scalar_scale(), qi.scalar_zero_point(), qo.scalar_scale(), qo.scalar_zero_point()
+    if op.op in ("LOGISTIC", "TANH") and imp.t(op.inputs[0]).type == INT16:
+        mult, shift = sigmoid_s16.sigmoid_tanh_params(si, so, tanh=op.op == "TANH")
+        attrs = {"input_multiplier": mult, "input_left_shift": shift}
+        imp.add(op, op.op.lower(), [imp.name(op.inputs[0])], [imp.name(op.outputs[0])], attrs)
+        return
     if op.op == "LOGISTIC":
         if zo != -128:
             raise ValueError("int8 LOGISTIC output zero point must be -128 (TFLM requires it)")
