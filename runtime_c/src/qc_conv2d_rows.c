@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "qc_kernels.h"
+#include "qc_kernels_stream.h"
 
 /* Elements of one pixel computed before the residual add (a local array, not scratch). */
 #define QC_ROWS_CHUNK 32

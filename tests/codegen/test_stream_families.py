@@ -3,7 +3,8 @@ output rows from a window of rows (qcompile.codegen.streaming): the portable ban
 (qc_conv2d_band_s8, qc_conv2d_add_band_s8) and the Helium per-layer functions in stream mode
 (the emulated intrinsics on the host). Random conv pairs and residual blocks generated with a
 --ram-budget that needs the streamed plan run under ASan + UBSan with guarded buffers and give
-the reference's bytes (the layer-by-layer build's)."""
+the reference's bytes (the layer-by-layer build's). The Helium and NEON overlap contracts
+(``interleaved``, ``interleaved4``, ``channel``) on random conv/depthwise chains likewise."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from test_overlap_exec import _KIND, chain, check_overlapped  # noqa: E402
 from test_stream_exec import block  # noqa: E402
 
 from qcompile.codegen import generate  # noqa: E402
@@ -26,7 +28,7 @@ from qcompile.targets import Target  # noqa: E402
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
 
-FAMILIES = ("portable", "mve")
+FAMILIES = ("portable", "mve", "neon")
 
 
 def _target(family: str) -> Target:
@@ -76,3 +78,25 @@ def test_resnet_first_stage_shape(tmp_path: Path, family: str) -> None:
     g = block(3, 32, 32, 16, 3, residual=True)
     report = check_streamed(g, tmp_path, family, io_in_arena=True)
     assert report is not None and report["arena_bytes"] < 2 * 16384
+
+
+@pytest.mark.parametrize("family", ["mve", "neon"])
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    seed=st.integers(0, 2**16),
+    hw=st.tuples(st.integers(3, 9), st.integers(3, 9)),
+    c=st.integers(1, 20),
+    kinds=st.lists(_KIND, min_size=2, max_size=5),
+    io=st.booleans(),
+)
+def test_random_overlapped_chains_sanitized(tmp_path: Path, family, seed, hw, c, kinds, io) -> None:
+    g = chain(seed, hw[0], hw[1], c, kinds)
+    check_overlapped(g, tmp_path / f"{family}{seed}", _target(family), io)
+
+
+@pytest.mark.parametrize("family", ["mve", "neon"])
+def test_dscnn_shaped_chain_overlaps(tmp_path: Path, family: str) -> None:
+    """25x5x64 depthwise/pointwise pairs overlap on the Helium and NEON kernels too."""
+    g = chain(7, 25, 5, 64, [("dw", 64, 1), ("pw", 64, 1), ("dw", 64, 1), ("pw", 64, 1)])
+    report = check_overlapped(g, tmp_path, _target(family), io_in_arena=True)
+    assert report["below_bound"]["used"]

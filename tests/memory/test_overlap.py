@@ -14,7 +14,16 @@ from hypothesis import strategies as st
 from qcompile.errors import QCompileError
 from qcompile.ir import Graph, Node, Tensor
 from qcompile.memory import MemoryPlan, check_ram_budget, plan_memory
-from qcompile.memory.overlap import CHANNEL, PIXELS, Window, first_reads, max_offset, window_of
+from qcompile.memory.overlap import (
+    CHANNEL,
+    INTERLEAVED,
+    INTERLEAVED4,
+    PIXELS,
+    Window,
+    first_reads,
+    max_offset,
+    window_of,
+)
 from qcompile.memory.streams import find_streams
 
 # ---- the kernels' access orders, simulated byte by byte --------------------------------------
@@ -55,6 +64,15 @@ def run_order(w: Window, contract: str, d: int, block: int = 2, group: int = 4) 
             for o in block_pixels:
                 mem[out0 + o * w.out_c : out0 + (o + 1) * w.out_c] = -2
         return True
+    if contract in (INTERLEAVED, INTERLEAVED4):  # per output channel group: the block's whole windows again
+        for p0 in range(0, pixels, block):
+            block_pixels = range(p0, min(p0 + block, pixels))
+            for c0 in range(0, w.out_c, group):
+                if not all(read(t, range(w.in_c)) for o in block_pixels for t in _taps(w, o)):
+                    return False
+                for o in block_pixels:
+                    mem[out0 + o * w.out_c + c0 : out0 + o * w.out_c + min(c0 + group, w.out_c)] = -2
+        return True
     for o in range(pixels):
         for c0 in range(0, w.out_c, group):
             channels = range(c0, min(c0 + group, w.out_c))
@@ -86,6 +104,20 @@ def test_pixels_offset_is_safe_for_any_block(w: Window, block: int, alignment: i
     d = max_offset(w, PIXELS, alignment)
     assert d is not None and d % alignment == 0
     assert run_order(w, PIXELS, d, block=block)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_windows(False), st.sampled_from([1, 4, 8]), st.sampled_from([1, 4, 16]))
+def test_interleaved_offsets_are_safe(w: Window, alignment: int, group: int) -> None:
+    """The Helium conv (one pixel, four channels at a time) and the NEON conv (blocks of four
+    pixels, 16 channels) re-read their windows between output channel groups."""
+    d = max_offset(w, INTERLEAVED, alignment)
+    assert d is not None and d % alignment == 0
+    assert run_order(w, INTERLEAVED, d, block=1, group=group)
+    d4 = max_offset(w, INTERLEAVED4, alignment)
+    assert d4 is not None and d4 <= d
+    assert run_order(w, INTERLEAVED4, d4, block=4, group=group)
+    assert run_order(w, INTERLEAVED4, d4, block=1, group=group)
 
 
 @settings(max_examples=150, deadline=None)

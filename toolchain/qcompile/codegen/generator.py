@@ -333,6 +333,7 @@ def _below_bound_plan(graph: Graph, family: Any, options: dict[str, Any], budget
     (:mod:`qcompile.memory.streams`; a few % more instructions), one pair at a time."""
     contracts = family.overlap_contracts(graph)
     stream_ops = family.stream_ops(graph)
+    slack = family.stream_slack(graph)
     if not contracts and not stream_ops:
         return None
     contracts, plan = _useful_overlaps(graph, contracts, options)
@@ -344,7 +345,9 @@ def _below_bound_plan(graph: Graph, family: Any, options: dict[str, Any], budget
         if not at_peak:
             break
         chosen.add(at_peak[0])
-        trial = plan_memory(graph, overlap=contracts, streams=chosen, stream_ops=stream_ops, **options)
+        trial = plan_memory(
+            graph, overlap=contracts, streams=chosen, stream_ops=stream_ops, stream_slack=slack, **options
+        )
         if trial.arena_size >= plan.arena_size:
             break
         plan = trial

@@ -90,4 +90,21 @@ def emit_band(lo: LoweringBase, layer: Layer, node: Node, call: BandCall) -> Non
     layer.statements.append("\n    ".join(lines))
 
 
-__all__ = ["BandCall", "emit_band", "streamed"]
+def emit_band_function(lo: LoweringBase, layer: Layer, node: Node, fn: str, source: str, residual: str | None) -> None:
+    """A family's per-layer function in stream mode (``fn(input, [residual,] output, scratch,
+    row_begin, row_end, in_first, out_first)``, its ``source`` for ``<name>_kernels.c``) and its
+    band call. ``residual``: the C argument of a signature with a residual pointer, else None."""
+    lo.kernel_sources.append(source)
+    res = [] if residual is None else [residual]
+    sig = ", ".join(["const int8_t *input", *(["const int8_t *residual"] if res else []), "int8_t *output"])
+    sig += ", void *scratch, int32_t row_begin, int32_t row_end, int32_t in_first, int32_t out_first"
+    layer.params.append(f"int {fn}({sig});")
+    scratch = lo.scratch(node)
+
+    def call(x: str, x_first: str, y: str, y_first: str, r0: str, r1: str) -> str:
+        return f"{fn}({', '.join([x, *res, y, scratch, r0, r1, x_first, y_first])})"
+
+    emit_band(lo, layer, node, call)
+
+
+__all__ = ["BandCall", "emit_band", "emit_band_function", "streamed"]

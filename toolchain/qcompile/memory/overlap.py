@@ -20,6 +20,12 @@ its kernels keeps (:meth:`qcompile.codegen.families.KernelFamily.overlap_contrac
   written so far end at or before the first input byte still to be read:
   ``out + n * out_px <= in + m[n] * in_px`` (``m[n]``: the smallest input pixel any
   output from ``n`` on reads). That bounds ``D = out - in`` from above.
+- :data:`INTERLEAVED`: output pixels in raster order, but a pixel's outputs are written while
+  its own window is still being read (the Helium conv: four output channels at a time, each
+  group re-reading the window in place). Safe when the bytes written up to and including
+  pixel ``n`` end at or before the first input byte pixel ``n`` reads:
+  ``out + (n + 1) * out_px <= in + m[n] * in_px``, one output pixel stricter than ``PIXELS``;
+  :data:`INTERLEAVED4` the same for blocks of four pixels (the NEON conv: ``n + 4``).
 - :data:`CHANNEL`: per channel, outputs are written in raster order, each after its own
   window's reads, channels independent (the DSP depthwise, which writes four channels of
   a pixel before it reads the next four). With input and output of the same channel
@@ -50,9 +56,13 @@ from qcompile.memory.lifetimes import Buffer
 
 #: blocks of output pixels, each written after all of the block's input reads
 PIXELS = "pixels"
+#: pixels in raster order, each pixel's outputs written while its window is still read
+INTERLEAVED = "interleaved"
+#: the same for blocks of 4 pixels (a block's outputs written while its windows are still read)
+INTERLEAVED4 = "interleaved4"
 #: per channel, outputs in raster order, channels independent (same channel count in and out)
 CHANNEL = "channel"
-CONTRACTS = (PIXELS, CHANNEL)
+CONTRACTS = (PIXELS, INTERLEAVED, INTERLEAVED4, CHANNEL)
 
 #: ops whose window geometry :func:`window_of` knows
 WINDOW_OPS = ("conv2d", "conv2d_add", "depthwise_conv2d")
@@ -139,6 +149,11 @@ def max_offset(w: Window, contract: str, alignment: int) -> int | None:
         n = np.arange(1, pixels, dtype=np.int64)
         bound = int(np.min(m[1:pixels] * w.in_c - n * w.out_c)) * w.elem if pixels > 1 else 0
         step = alignment
+    elif contract in (INTERLEAVED, INTERLEAVED4):
+        n = np.arange(pixels, dtype=np.int64)
+        ahead = np.minimum(n + (1 if contract == INTERLEAVED else 4), pixels)
+        bound = int(np.min(m[:pixels] * w.in_c - ahead * w.out_c))
+        step = alignment
     elif contract == CHANNEL:
         if w.in_c != w.out_c:
             return None
@@ -200,6 +215,8 @@ def shared_bytes(chosen: Mapping[str, tuple[Buffer, Buffer, int]], steps: Mappin
 __all__ = [
     "CHANNEL",
     "CONTRACTS",
+    "INTERLEAVED",
+    "INTERLEAVED4",
     "PIXELS",
     "WINDOW_OPS",
     "Window",

@@ -76,7 +76,7 @@ def _forbidden(buf: Buffer, p: Buffer) -> list[tuple[int, int]]:
     """Open intervals of offsets for ``buf`` that collide with placed ``p`` (they meet in time).
 
     Normally ``buf`` must not overlap ``p`` at all. An output may overlap the input it
-    consumes when its offset minus the input's is at most ``d`` (contract ``pixels``) or
+    consumes when its offset minus the input's is at most ``d`` (contracts ``pixels``, ``interleaved``) or
     exactly ``d`` (``channel``), see :mod:`qcompile.memory.overlap`."""
     lo, hi = p.offset - buf.size, p.offset + p.size
     if p.key in buf.below:  # buf is the output, p its input: buf.offset <= p.offset + d
@@ -87,7 +87,7 @@ def _forbidden(buf: Buffer, p: Buffer) -> list[tuple[int, int]]:
         mid, low_ok = p.offset - d, False
     else:
         return [(lo, hi)]
-    if contract == "pixels":
+    if contract != "channel":  # at most d
         result = [(max(lo, mid), hi)] if low_ok else [(lo, min(mid, hi))]
     else:  # only exactly mid
         result = [(lo, min(mid, hi)), (max(mid, lo), hi)]

@@ -48,6 +48,7 @@ def plan_memory(
     overlap: Mapping[str, str] | None = None,
     streams: Collection[int] = (),
     stream_ops: Collection[str] = (),
+    stream_slack: Mapping[str, int] | None = None,
     regions: Sequence[Region] = (),
 ) -> MemoryPlan:
     """Assign a location to every activation and an arena offset to every intermediate.
@@ -62,7 +63,8 @@ def plan_memory(
     name -> access-order contract (:mod:`~qcompile.memory.overlap`) of the nodes whose
     output may overlap their dying input (those then run without row bands). ``streams``:
     steps whose node runs row-streamed with the previous one, among the nodes
-    ``stream_ops`` names (:mod:`~qcompile.memory.streams`). ``regions``: memory regions,
+    ``stream_ops`` names (:mod:`~qcompile.memory.streams`); ``stream_slack``: bytes a streamed
+    consumer's kernel may read past its window of rows. ``regions``: memory regions,
     fastest first (:mod:`~qcompile.memory.regions`): the arena is split over them.
     """
     if alignment < 1 or alignment & (alignment - 1):
@@ -77,7 +79,7 @@ def plan_memory(
     all_scratch = [
         scratch_buffer(step, n.name, scratch_sizes[n.name]) for step, n in enumerate(nodes) if n.name in scratch_sizes
     ]
-    chosen = apply_streams(graph, streams, groups, all_scratch, aliases, stream_ops) if streams else {}
+    chosen = apply_streams(graph, streams, groups, all_scratch, aliases, stream_ops, stream_slack) if streams else {}
     # overlapped and streamed nodes keep their whole-block kernels (row-band direct rows read as they write)
     keep = set(pairs) | set(chosen) | {s.producer for s in chosen.values()}
     splits = {

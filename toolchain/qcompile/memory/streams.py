@@ -19,7 +19,7 @@ rows through the ring (a family declares the nodes it can stream:
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from qcompile.ir import Graph, Node
@@ -92,9 +92,12 @@ def apply_streams(
     scratch: list[Buffer],
     aliases: Aliases,
     stream_ops: Collection[str],
+    slack: Mapping[str, int] | None = None,
 ) -> dict[str, Stream]:
     """Shrink each chosen pair's intermediate to its ring and join the two steps (module
-    doc). Pairs whose buffers do not allow it are left out. Returns consumer name -> Stream."""
+    doc). Pairs whose buffers do not allow it are left out. ``slack``: consumer name -> bytes
+    its kernel may read past the ring's last row (added to the buffer). Returns consumer name
+    -> Stream."""
     chosen: dict[str, Stream] = {}
     for step in sorted(steps):
         pair = _pair(graph, step, stream_ops)
@@ -114,7 +117,7 @@ def apply_streams(
             buf.first, buf.last = _joined(buf.first, buf.last, step)
         row = wa.out_w * wa.out_c
         ring = (wb.kh - 1) * wb.dh + 1
-        t.size = ring * row
+        t.size = ring * row + int((slack or {}).get(b.name, 0))
         chosen[b.name] = Stream(a.name, b.name, step, ring, row)
     return chosen
 

@@ -64,6 +64,11 @@ class KernelFamily:
         (:mod:`qcompile.memory.streams`); none by default."""
         return set()
 
+    def stream_slack(self, graph: Graph) -> dict[str, int]:
+        """Bytes a streamed consumer (node name) may read past the end of its window of rows
+        (whole-register reads in place); the planner adds them to the window. None by default."""
+        return {}
+
     def lower(self, lo: Lowering, layer: Layer, node: Node) -> int | None:
         """Specialise ``node`` (fill ``layer``, add to ``lo.kernel_sources``) and return its MACs,
         or None to use the portable runtime kernel."""

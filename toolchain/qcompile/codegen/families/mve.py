@@ -39,7 +39,9 @@ from qcompile.codegen.families import KernelFamily, render_kernel_template
 from qcompile.codegen.families.dsp import _bias_data, _conv_ok, _depthwise_ok, _emit
 from qcompile.codegen.families.layer_math import _int_vector, _interior, _wrap32
 from qcompile.codegen.names import comment_text
+from qcompile.codegen.streaming import emit_band_function, streamed
 from qcompile.ir import Graph, Node
+from qcompile.memory.overlap import CHANNEL, INTERLEAVED, window_of
 from qcompile.ops import split_conv_add
 
 if TYPE_CHECKING:
@@ -278,9 +280,13 @@ def _lower_conv(lo: Lowering, layer: Layer, node: Node) -> int:
         act_min=int(node.attrs["act_min"]),
         act_max=int(node.attrs["act_max"]),
         add=add,
+        stream=streamed(lo, node),
         **_requant(lo, node, oc),
     )
-    _emit(lo, layer, fn, source, node, residual=lo.src(node.inputs[3]) if add else None)
+    if streamed(lo, node):
+        emit_band_function(lo, layer, node, fn, source, lo.src(node.inputs[3]) if add else None)
+    else:
+        _emit(lo, layer, fn, source, node, residual=lo.src(node.inputs[3]) if add else None)
     return math.prod(lo.shape(node.outputs[0])) * k
 
 
@@ -330,10 +336,32 @@ def _lower_depthwise(lo: Lowering, layer: Layer, node: Node) -> int:
         act_min=int(a["act_min"]),
         act_max=int(a["act_max"]),
         add=None,
+        stream=False,
         **_requant(lo, node, c),
     )
     _emit(lo, layer, fn, source, node)
     return math.prod(ys) * kh * kw
+
+
+def mve_overlap_contracts(graph: Graph) -> dict[str, str]:
+    """Node -> access-order contract (:mod:`qcompile.memory.overlap`) of its kernel here: the
+    Helium depthwise writes four channels of a pixel after reading their taps, before it reads
+    the next four (``CHANNEL``); the Helium conv writes four output channels of a pixel at a
+    time while it re-reads the pixel's window for the next four (``INTERLEAVED``); the layers
+    it does not specialise keep the portable kernel's contract."""
+    from qcompile.codegen.families.portable import portable_overlap_contract
+
+    result: dict[str, str] = {}
+    for node in graph.nodes:
+        if window_of(graph, node) is None:
+            continue
+        if node.op == "depthwise_conv2d" and _depthwise_ok(graph, node):
+            result[node.name] = CHANNEL
+        elif _conv_eligible(graph, node):
+            result[node.name] = INTERLEAVED
+        elif (contract := portable_overlap_contract(graph, node)) is not None:
+            result[node.name] = contract
+    return result
 
 
 class MveFamily(KernelFamily):
@@ -351,6 +379,20 @@ class MveFamily(KernelFamily):
 
     def scratch(self, graph: Graph, portable: Mapping[str, int]) -> dict[str, int]:
         return mve_scratch(graph, portable)
+
+    def overlap_contracts(self, graph: Graph) -> dict[str, str]:
+        return mve_overlap_contracts(graph)
+
+    def stream_ops(self, graph: Graph) -> set[str]:
+        """The specialised batch-1 convs (their functions take a band of output rows and
+        windows of rows, :mod:`qcompile.codegen.streaming`)."""
+        return {
+            n.name
+            for n in graph.nodes
+            if n.op in ("conv2d", "conv2d_add")
+            and _conv_eligible(graph, n)
+            and int(graph.tensors[n.inputs[0]].shape[0]) == 1
+        }
 
     def lower(self, lo: Lowering, layer: Layer, node: Node) -> int | None:
         if node.op == "depthwise_conv2d" and _depthwise_ok(lo.graph, node):

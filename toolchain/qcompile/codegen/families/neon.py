@@ -47,7 +47,9 @@ from qcompile.codegen.families import KernelFamily, render_kernel_template
 from qcompile.codegen.families.dsp import _bias_data, _conv_ok, _depthwise_ok, _emit, fold_conv_bias
 from qcompile.codegen.families.layer_math import _int_vector
 from qcompile.codegen.names import comment_text
+from qcompile.codegen.streaming import emit_band_function, streamed
 from qcompile.ir import Graph, Node
+from qcompile.memory.overlap import CHANNEL, INTERLEAVED4, window_of
 from qcompile.ops import split_conv_add
 
 if TYPE_CHECKING:
@@ -298,8 +300,13 @@ def _lower_conv(lo: Lowering, layer: Layer, node: Node, dotprod: bool) -> int:
         add=add,
         rq=_requant_array(lo, node, oc, ocp),
         fast=_fast_requant(node, oc),
+        stream=streamed(lo, node),
     )
-    _emit(lo, layer, fn, source, node, residual=lo.src(node.inputs[3]) if add else "NULL")
+    residual = lo.src(node.inputs[3]) if add else "NULL"
+    if streamed(lo, node):
+        emit_band_function(lo, layer, node, fn, source, residual)
+    else:
+        _emit(lo, layer, fn, source, node, residual=residual)
     return geo["batches"] * geo["out_h"] * geo["out_w"] * oc * k
 
 
@@ -407,6 +414,41 @@ class NeonFamily(KernelFamily):
 
     def scratch(self, graph: Graph, portable: Mapping[str, int]) -> dict[str, int]:
         return neon_scratch(graph, portable, self.dotprod)
+
+    def overlap_contracts(self, graph: Graph) -> dict[str, str]:
+        """The NEON conv writes a block of 4 pixels x 16 channels while the block's windows are
+        still read for the next 16 channels (``INTERLEAVED4``; layers whose border pixels read
+        strips filled once per output row, segmented layouts with gathers, declare none); the
+        NEON depthwise writes 16 channels of a pixel after reading their taps, then the next 16
+        (``CHANNEL``)."""
+        result: dict[str, str] = {}
+        for node in graph.nodes:
+            if window_of(graph, node) is None:
+                continue
+            if node.op == "depthwise_conv2d" and _depthwise_ok(graph, node):
+                result[node.name] = CHANNEL
+                continue
+            layout = tap_layout(graph, node, self.dotprod)
+            if layout is not None and not (layout.gather and layout.segmented):
+                result[node.name] = INTERLEAVED4
+        return result
+
+    def stream_ops(self, graph: Graph) -> set[str]:
+        """The specialised batch-1 convs (stream mode: a band of output rows through windows of rows)."""
+        return {
+            n.name
+            for n in graph.nodes
+            if n.op in ("conv2d", "conv2d_add")
+            and tap_layout(graph, n, self.dotprod) is not None
+            and int(graph.tensors[n.inputs[0]].shape[0]) == 1
+        }
+
+    def stream_slack(self, graph: Graph) -> dict[str, int]:
+        """Bytes past a streamed consumer's window of rows: reads of whole q registers in place
+        may pass the last row's last tap by up to the run's read length (zero weights)."""
+        names = self.stream_ops(graph)
+        layouts = {n.name: tap_layout(graph, n, self.dotprod) for n in graph.nodes if n.name in names}
+        return {name: _pad16(layout.segp) for name, layout in layouts.items() if layout is not None}
 
     def lower(self, lo: Lowering, layer: Layer, node: Node) -> int | None:
         return lower_neon(lo, layer, node, self.dotprod)
