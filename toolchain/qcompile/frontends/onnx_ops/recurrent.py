@@ -63,8 +63,12 @@ def _gru(conv, node, ins, attrs) -> None:
     x = conv.get(ins[0], (0, 1, 2))
     h0 = _initial_h(conv, ins[5])
     y_shape = (steps, directions, batch, hidden)
-    y_name = node.output[0] if node.output else ""
-    y = conv.new_act(y_name, (0, 1, 2, 3)) if y_name else conv.tmp_act(f"{node.name or 'gru'}__y", y_shape)
+    y_name = node.output[0] if node.output and _is_read(conv, node.output[0]) else ""
+    y_h = node.output[1] if len(node.output) > 1 and node.output[1] else ""
+    if y_name:
+        y = conv.new_act(y_name, (0, 1, 2, 3))
+    else:  # only Y_h is read: Y is calibrated as Y_h (its other steps are never read)
+        y = conv.tmp_act(f"{node.name or 'gru'}__y", y_shape, source=y_h or None)
     internals = [conv.tmp_act(f"{y}__{k}", y_shape) for k in ("z_pre", "r_pre", "n_pre", "hn")]
     inputs = [x, conv.constant(f"{ins[1]}__gru_w", w), conv.constant(f"{ins[2]}__gru_r", r)]
     inputs += [conv.constant(f"{ins[3] or y}__gru_b", b), h0]
@@ -72,8 +76,14 @@ def _gru(conv, node, ins, attrs) -> None:
         "gru", inputs, [y, *internals], hidden=hidden, directions=directions, reverse=reverse,
         linear_before_reset=int(attrs.get("linear_before_reset", 0)),
     )  # fmt: skip
-    if len(node.output) > 1 and node.output[1]:
-        _last_state(conv, node.output[1], y, y_shape, reverse)
+    if y_h:
+        _last_state(conv, y_h, y, y_shape, reverse)
+
+
+def _is_read(conv, name: str) -> bool:
+    """ONNX tensor ``name`` is a graph output or some node's input."""
+    graph = conv.model.graph
+    return any(o.name == name for o in graph.output) or any(name in n.input for n in graph.node)
 
 
 def _last_state(conv, y_h: str, y: str, y_shape: tuple[int, ...], reverse: int) -> None:
