@@ -131,3 +131,18 @@ def test_pytorch_gru_streaming_with_stateful_state(tmp_path: Path) -> None:
     assert result["bit_exact"] == result["n"] == 100
     assert result["verify"] > 20  # measured 28.88 dB
     assert result["eval"] == pytest.approx(result["verify"], abs=1e-6)
+
+
+def test_gru_on_qemu_cortex_m7_is_bit_exact(tmp_path: Path) -> None:
+    """A bidirectional GRU compiled for Cortex-M7 and run under QEMU: the reference's bits."""
+    import shutil
+
+    if not (shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc")):
+        pytest.skip("qemu-system-arm / arm-none-eabi-gcc not installed")
+    from qcompile.targets import load_target
+    from qcompile.tools.firmware.verify_qemu import verify_on_qemu
+
+    np.savez(tmp_path / "calib.npz", **make_gru(tmp_path / "g.onnx", direction="bidirectional", lbr=1, h0=False))
+    qcompile.compile(tmp_path / "g.onnx", tmp_path / "out", calib=tmp_path / "calib.npz", target="cortex-m7")
+    result = verify_on_qemu(tmp_path / "out", load_target("cortex-m7"), limit=8).result
+    assert result.ok and result.samples == 8, result.diagnosis
