@@ -16,6 +16,8 @@ from qcompile.targets import load_target
 from qcompile.tools.firmware.verify_qemu import verify_on_qemu
 
 STREAMING = Path(__file__).resolve().parents[2] / "data" / "streaming" / "streaming_kws.tflite"
+#: written by the TFLite converter (make_keras_streaming.py); its reference equals TFLM (tests/e2e)
+KERAS_STREAMING = STREAMING.with_name("keras_streaming.tflite")
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc")),
@@ -23,8 +25,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def test_streaming_tflite_100_steps(tmp_path: Path) -> None:
-    compile_model(STREAMING, tmp_path / "out", CompileOptions(target="cortex-m7", progress=False))
+@pytest.mark.parametrize("model", [STREAMING, KERAS_STREAMING], ids=lambda p: p.stem)
+def test_streaming_tflite_100_steps(tmp_path: Path, model: Path) -> None:
+    compile_model(model, tmp_path / "out", CompileOptions(target="cortex-m7", progress=False))
     qemu = verify_on_qemu(tmp_path / "out", load_target("cortex-m7"), limit=100)
     assert qemu.result.ok and qemu.result.samples == 100
 
