@@ -98,6 +98,17 @@ def test_compiled_gru_is_bit_exact(tmp_path: Path, case: dict) -> None:
     assert all(o.sqnr_db > 30 for o in result.outputs), [(o.name, o.sqnr_db) for o in result.outputs]
 
 
+@pytest.mark.parametrize("case", CASES[:2], ids=lambda c: f"{c['direction']}-lbr{c['lbr']}")
+def test_compiled_gru_folder_is_sanitizer_clean(tmp_path: Path, case: dict) -> None:
+    """The generated folder (the GRU's scratch in the arena, h0 as an input) built with ASan +
+    UBSan, every buffer at the end of a guarded mapping, equal to the reference."""
+    from c_driver import check_model_sanitized
+
+    np.savez(tmp_path / "calib.npz", **make_gru(tmp_path / "g.onnx", **case))
+    qcompile.compile(tmp_path / "g.onnx", tmp_path / "out", calib=tmp_path / "calib.npz")
+    check_model_sanitized(tmp_path / "out", tmp_path, samples=4)
+
+
 def test_other_activations_are_refused_naming_the_node(tmp_path: Path) -> None:
     data = make_gru(tmp_path / "g.onnx", direction="forward", lbr=0, h0=False, acts=["HardSigmoid", "Tanh"])
     np.savez(tmp_path / "calib.npz", **data)
