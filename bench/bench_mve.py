@@ -8,7 +8,7 @@ checking every family bit-exact against the numpy reference. Prints per-layer ex
 instructions, the mve/dsp ratio, MACs per instruction of the mve kernels, and the totals
 against CMSIS-NN's Helium kernels on the same machine (../shared/ANCHORS.md section 6).
 
-    python3 bench/bench_mve.py [--models resnet8,kws] [--family portable --family dsp --family mve] [-n 1]
+    python3 bench/bench_mve.py [--models resnet8,kws,mobilenet] [--family portable --family dsp --family mve] [-n 1]
 """
 
 from __future__ import annotations
@@ -26,16 +26,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_qemu import _compile  # noqa: E402
 
 # TFLM + CMSIS-NN (Helium kernels) on the same QEMU mps3-an547, executed instructions per inference
-CMSIS_NN_HELIUM = {"resnet8": 4_910_000, "kws": 1_810_000}
+CMSIS_NN_HELIUM = {"resnet8": 4_910_000, "kws": 1_810_000, "mobilenet": 6_550_000}  # mobilenet: MLPerf VWW
 
 
-def _row(i: int, layer: dict, counts: list[int], families: list[str]) -> str:
-    cells = "".join(f"{c:>12,}" for c in counts)
+def _row(label: str, op: str, macs: int, counts: list[int | None], families: list[str]) -> str:
+    cells = "".join(f"{c:>12,}" if c is not None else f"{'-':>12}" for c in counts)
     by = dict(zip(families, counts, strict=True))
-    ratio = f"{by['mve'] / by['dsp']:>8.2f}" if "mve" in by and "dsp" in by and by["dsp"] else f"{'-':>8}"
-    mpi = f"{layer['macs'] / by['mve']:>9.2f}" if "mve" in by and by["mve"] and layer["macs"] else f"{'-':>9}"
-    out = "x".join(map(str, layer["output"][1:])) or str(layer["output"][0])
-    return f"{i:>3} {layer['op']:17} {out:10} {layer['macs']:>11,}{cells}{ratio}{mpi}"
+    mve, dsp = by.get("mve"), by.get("dsp")
+    ratio = f"{mve / dsp:>8.2f}" if mve and dsp else f"{'-':>8}"
+    mpi = f"{macs / mve:>9.2f}" if mve and macs else f"{'-':>9}"
+    return f"{label:>3} {op:17} {macs:>11,}{cells}{ratio}{mpi}"
 
 
 def main() -> None:
@@ -51,11 +51,13 @@ def main() -> None:
             result = bench(_compile(model, Path(tmp)), target, families=families, samples=args.n)
             print(f"\n{model} on cortex-m55 (QEMU mps3-an547): executed instructions per inference")
             head = "".join(f"{f:>12}" for f in families)
-            print(f"{'#':>3} {'op':17} {'output':10} {'MACs':>11}{head}{'mve/dsp':>8}{'MAC/ins':>9}")
-            for i, layer in enumerate(result.layers):
-                print(_row(i, layer, [f.layer_instructions[i] for f in result.families], families))
-            total = {"op": "total", "output": [""], "macs": sum(layer["macs"] for layer in result.layers)}
-            print(_row(0, total, [f.total_instructions for f in result.families], families).replace("  0", "   ", 1))
+            print(f"{'#':>3} {'op':17} {'MACs':>11}{head}{'mve/dsp':>8}{'MAC/ins':>9}")
+            rows = result.rows()
+            for i, row in enumerate(rows):
+                op = next((o for o in row.ops if o), "?")
+                print(_row(str(i), op, row.macs, row.counts, families))
+            totals: list[int | None] = [f.total_instructions for f in result.families]
+            print(_row("", "total", sum(r.macs for r in rows), totals, families))
             for f in result.families:
                 anchor = CMSIS_NN_HELIUM[model]
                 print(

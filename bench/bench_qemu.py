@@ -26,6 +26,8 @@ from qcompile.targets import load_target
 from qcompile.tools.firmware.bench import bench, default_families, result_table
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+#: a MobileNetV1-0.25 96x96 person detector of our own (bench/models/make_mobilenet_v1_025.py)
+MOBILENET = Path(__file__).resolve().parent / "models" / "mobilenet_v1_025_96.tflite"
 # TFLM + CMSIS-NN instruction counts under QEMU quoted in issue #3 (cortex-m7)
 CMSIS_NN_M7 = {"resnet8": 29_970_000}
 # LiteRT 2.3 + XNNPACK under qemu-aarch64, one thread (../shared/ANCHORS.md, section 6)
@@ -34,7 +36,9 @@ XNNPACK = {("cortex-a76", "resnet8"): 1_500_000, ("cortex-a53", "resnet8"): 5_01
 
 def _compile(model: str, work: Path) -> Path:
     out = work / model
-    if model == "resnet8":
+    if model == "mobilenet":  # our MobileNetV1-0.25 96x96 person detector (int8 TFLite, bench/models/)
+        compile_model(MOBILENET, out, CompileOptions(name=model, progress=False))
+    elif model == "resnet8":
         rng = np.random.default_rng(1)
         np.savez(work / "r8.npz", input_1=rng.uniform(0, 255, size=(100, 1, 3, 32, 32)).astype(np.float32))
         compile_model(

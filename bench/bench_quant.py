@@ -1,6 +1,7 @@
 """Post-training quantization quality: qcompile's observers against ONNX Runtime and MLPerf.
 
     python3 bench/bench_quant.py [--tasks kws digits] [--observers minmax percentile]
+    python3 bench/bench_quant.py --precision [--tasks kws digits resnet8-random]
 
 Every method sees the same calibration samples and is scored (top-1) on the same
 held-out samples:
@@ -13,6 +14,13 @@ held-out samples:
   ``--cifar10 PATH`` (or ``QC_CIFAR10=PATH``) naming CIFAR-10's ``test_batch`` from
   ``cifar-10-python.tar.gz``, which is not shipped here: calibration on its first 500
   images, evaluation on the other 9,500 (raw pixels 0..255, NCHW, as the model takes them).
+
+``--precision``: int8 against 16x8 (``--act-bits 16``) and the mixed precision search
+(``--accuracy-target``, a target between the two) with and without ``--bias-correction``:
+output SQNR against the float model on the held-out samples (host build of the generated
+C), top-1 where there are labels, the layers in int16, arena and weight + bias bytes.
+``resnet8-random``: ResNet-8 on uniform random pixels (seed 0; 200 calibration, 100
+evaluation inputs), the stand-in when CIFAR-10 is not at hand.
 
 Methods: the float model (onnxruntime); qcompile with each ``--observer`` the command
 offers (read from the CLI, so new observers are benchmarked without editing this file),
@@ -41,6 +49,7 @@ SHARED = ROOT.parent / "shared"
 sys.path.append(str(ROOT / "toolchain"))  # after site-packages: an installed qcompile wins
 
 import qcompile  # noqa: E402
+from qcompile.errors import QCompileError  # noqa: E402
 
 
 @dataclass
@@ -106,7 +115,138 @@ def resnet8_task() -> Task:
     )
 
 
-TASKS: dict[str, Callable[[], Task]] = {"kws": kws_task, "digits": digits_task, "resnet8": resnet8_task}
+def resnet8_random_task() -> Task:
+    x = np.random.default_rng(0).uniform(0.0, 255.0, (300, 3, 32, 32)).astype(np.float32)
+    return Task("resnet8-random", SHARED / "models/mlperf_ic_resnet8.onnx", x[:200], x[200:], np.zeros(0, np.int64))
+
+
+TASKS: dict[str, Callable[[], Task]] = {
+    "kws": kws_task,
+    "digits": digits_task,
+    "resnet8": resnet8_task,
+    "resnet8-random": resnet8_random_task,
+}
+
+#: --accuracy-target of the mixed rows (dB on the calibration samples), between int8 and 16x8
+PRECISION_TARGETS = {"kws": 33.0, "digits": 48.5, "resnet8": 30.0, "resnet8-random": 25.0}
+
+
+def precision_rows(task: Task, work: Path) -> list[list[str]]:
+    """int8 / 16x8 / mixed, each without and with bias correction: SQNR on the held-out samples."""
+    from qcompile.tools.verify import sqnr_db
+
+    reference = _ort_run(task.onnx, task.x).astype(np.float64)
+    calib = {_input_name(task.onnx): task.calib}
+    settings = [("int8", {}), ("16x8", {"act_bits": 16})]
+    settings.append(
+        (f"mixed (target {PRECISION_TARGETS[task.name]:g} dB)", {"accuracy_target": PRECISION_TARGETS[task.name]})
+    )
+    rows = []
+    for bc in (False, True):
+        for label, options in settings:
+            start = time.perf_counter()
+            out = work / f"{task.name}-{len(rows)}"
+            try:
+                model = qcompile.compile(task.onnx, out, calib=calib, bias_correction=bc, force=True, **options)
+            except QCompileError as exc:
+                rows.append([task.name, label + (" + BC" if bc else ""), f"failed: {exc}"[:60], "", "", "", ""])
+                continue
+            got = model.dequantize(model.run(task.x)).reshape(reference.shape)
+            top1 = f"{np.mean(_top1(got, len(got)) == task.y):.2%}" if len(task.y) else "-"
+            report = model.report
+            mixed = report.get("mixed_precision")
+            int16 = sum(
+                1
+                for n in model.graph.nodes
+                if n.op != "requantize" and model.graph.tensors[n.outputs[0]].dtype == "int16"
+            )
+            flash = report["flash"]
+            rows.append(
+                [
+                    task.name,
+                    label + (" + BC" if bc else ""),
+                    f"{sqnr_db(reference, got):.1f}",
+                    top1,
+                    f"{int16}/{len(report['layers'])}" + (f" ({mixed['achieved']:.1f} dB calib)" if mixed else ""),
+                    f"{report['arena_bytes']}",
+                    f"{flash['weights_bytes'] + flash['bias_and_multipliers_bytes']}",
+                ]
+            )
+            print(f"  {rows[-1]} {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    return rows
+
+
+def precision_analysis(task: Task) -> None:
+    """Why 16x8 gains what it gains: the logits' and the output's SQNR (numpy reference, first
+    64 held-out samples) for int8 / 16x8 with and without bias correction, against two bounds:
+    the float model with int8-rounded weights, and the int8 softmax input grid alone."""
+    from qcompile.compiler import import_model
+    from qcompile.quant.bias_correction import correct_biases
+    from qcompile.quant.calibration import calibrate
+    from qcompile.quant.mixed_precision import batched
+    from qcompile.quant.quantize import WEIGHT_AXIS, QuantConfig, quantize, quantize_weights, weight_params
+    from qcompile.reference.executor import run_float, run_quantized
+    from qcompile.tools.verify import sqnr_db
+
+    graph = import_model(task.onnx)
+    data = {_input_name(task.onnx): task.calib}
+    ranges = calibrate(task.onnx, graph, data, progress=False)
+    t_in = graph.tensors[graph.inputs[0]]
+    x = task.x[:64].reshape(-1, *t_in.source_shape[1:])
+    x = x.transpose(t_in.source_perm) if t_in.source_perm is not None else x
+    logits = next(n.outputs[0] for n in reversed(graph.nodes) if n.op == "fully_connected")
+    out = graph.outputs[0]
+    ref = run_float(batched(graph, len(x)), [x], keep_all=True)
+    rounded = batched(graph, len(x))
+    for node in rounded.nodes:
+        if node.op in WEIGHT_AXIS:
+            w = rounded.tensors[node.inputs[1]]
+            q = weight_params(w.data, WEIGHT_AXIS[node.op])
+            w.data = q.dequantize(quantize_weights(w.data, q)).astype(np.float32)
+    wonly = run_float(rounded, [x], keep_all=True)
+    print(
+        f"{task.name}: int8 weights, float activations: logits {sqnr_db(ref[logits], wonly[logits]):.1f} dB, "
+        f"output {sqnr_db(ref[out], wonly[out]):.1f} dB"
+    )
+    for bits in (8, 16):
+        for bc in (False, True):
+            q = quantize(graph, ranges, QuantConfig(act_bits=bits))
+            if bc:
+                correct_biases(graph, q, data)
+            values = run_quantized(batched(q, len(x)), [q.tensors[q.inputs[0]].quant.quantize(x)], keep_all=True)
+            deq = {n: q.tensors[n].quant.dequantize(values[n]) for n in (logits, out)}
+            sm = next((n for n in q.nodes if n.op == "softmax"), None)
+            print(
+                f"  {bits}-bit activations{' + BC' if bc else ''}: logits {sqnr_db(ref[logits], deq[logits]):.1f} dB, "
+                f"output {sqnr_db(ref[out], deq[out]):.1f} dB"
+            )
+    if sm is not None:
+        q8 = q.tensors[sm.inputs[0]].quant
+        z = ref[logits].astype(np.float64)
+
+        def softmax(v):
+            e = np.exp(v - v.max(-1, keepdims=True))
+            return e / e.sum(-1, keepdims=True)
+
+        print(
+            f"  softmax input on its int8 grid (scale {q8.scalar_scale():.3f}) alone: "
+            f"{sqnr_db(softmax(z), softmax(q8.dequantize(q8.quantize(z)))):.1f} dB"
+        )
+
+
+def precision_main(tasks: list[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="int8 vs 16x8 vs mixed precision: output SQNR against float on held-out data")
+    for col in ("task", "setting", "SQNR dB", "top-1", "int16 layers", "arena B", "weights+bias B"):
+        table.add_column(col)
+    with tempfile.TemporaryDirectory(prefix="bench_precision_") as tmp:
+        for name in tasks:
+            for row in precision_rows(TASKS[name](), Path(tmp)):
+                table.add_row(*row)
+            table.add_section()
+    Console().print(table)
 
 
 def observers() -> list[str]:
@@ -242,7 +382,16 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), help="default: kws digits (+ resnet8 with CIFAR)")
     parser.add_argument("--observers", nargs="+", help="default: every --observer value qcompile offers")
     parser.add_argument("--cifar10", type=Path, help="CIFAR-10's test_batch (python version) for the resnet8 task")
+    parser.add_argument("--precision", action="store_true", help="int8 vs 16x8 vs mixed precision (output SQNR)")
+    parser.add_argument("--analyse", action="store_true", help="with --precision: logits/output SQNR and bounds")
     args = parser.parse_args()
+    if args.precision and args.analyse:
+        for name in args.tasks or ["resnet8-random"]:
+            precision_analysis(TASKS[name]())
+        return
+    if args.precision:
+        precision_main(args.tasks or ["kws", "digits", "resnet8-random"])
+        return
     if args.cifar10 is not None:
         os.environ["QC_CIFAR10"] = str(args.cifar10)
     args.tasks = args.tasks or ["kws", "digits"] + (["resnet8"] if os.environ.get("QC_CIFAR10") else [])

@@ -154,3 +154,11 @@ def test_example_host_test_file_passes(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "3 passed" in proc.stdout
+
+
+def test_version_matches_pyproject() -> None:
+    """One version: the package's equals the distribution's (pyproject.toml)."""
+    import tomllib
+
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    assert qcompile.__version__ == tomllib.loads(pyproject.read_text())["project"]["version"]

@@ -33,6 +33,7 @@ _OPTIONS_TYPE = {
     "FullyConnectedOptions": fb.BuiltinOptions.FullyConnectedOptions,
     "Pool2DOptions": fb.BuiltinOptions.Pool2DOptions,
     "AddOptions": fb.BuiltinOptions.AddOptions,
+    "UnidirectionalSequenceLSTMOptions": fb.BuiltinOptions.UnidirectionalSequenceLSTMOptions,
     "SubOptions": fb.BuiltinOptions.SubOptions,
     "MulOptions": fb.BuiltinOptions.MulOptions,
     "SoftmaxOptions": fb.BuiltinOptions.SoftmaxOptions,
@@ -171,7 +172,9 @@ def tflm_run(model_bytes: bytes, inputs: Sequence[np.ndarray], n_outputs: int = 
     ``[S, *model_output_shape_j]`` per output."""
     from tflite_micro import runtime as tflm
 
-    interpreter = tflm.Interpreter.from_bytes(model_bytes)
+    # TFLM's default arena (10x the model) is too small for tiny models with persistent
+    # buffers (the int16 softmax's two 513-entry tables)
+    interpreter = tflm.Interpreter.from_bytes(model_bytes, arena_size=max(10 * len(model_bytes), 1 << 16))
     outs: list[list[np.ndarray]] = [[] for _ in range(n_outputs)]
     for s in range(len(inputs[0])):
         for i, x in enumerate(inputs):

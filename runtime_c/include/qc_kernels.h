@@ -132,6 +132,12 @@ typedef struct {
 
 int qc_prelu_s8(const qc_prelu_params *p, const int8_t *input, const int8_t *alpha, int8_t *out);
 
+/* TFLM's int8 DIV, broadcast, with the MUL parameter struct (output_multiplier/shift from
+ * s1 / (s2 * s_out)): the quotient (x1 + input1_offset) / (x2 + input2_offset) times
+ * output_multiplier * 2^(output_shift - 31), rounded half away from zero, + output_offset,
+ * clamped to [act_min, act_max]; a zero divisor saturates (docs/QUANTIZATION.md, "div"). */
+int qc_div_s8(const qc_mul_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+
 /* ---- pooling ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -227,6 +233,22 @@ int qc_conv2d_rows_s8(const qc_conv_params *p, int32_t fast_begin, int32_t fast_
                       int8_t *output, void *scratch);
 int qc_conv2d_add_rows_s8(const qc_conv_params *conv, const qc_add_params *add, int32_t conv_operand,
                           int32_t fast_begin, int32_t fast_end, const int8_t *input, const int8_t *filter,
+                          const int32_t *bias, const int32_t *multiplier, const int32_t *shift,
+                          const int8_t *residual, int8_t *output, void *scratch);
+
+/* ---- row streaming (qc_conv2d_rows.c, qcompile.memory.streams) ---------------------------- */
+
+/* Output rows [r0, r1) of a batch-1 conv2d / conv2d_add, same results as those rows of
+ * qc_conv2d_s8 / qc_conv2d_add_s8. `input` holds the input rows from in_first on (row iy at
+ * input + (iy - in_first) * in_w * in_c; every row the band reads must be there), output row
+ * oy goes to output + (oy - out_first) * out_w * out_c (out_first <= r0); the residual is the
+ * whole tensor. So a conv pair runs row by row with the intermediate in a window of rows.
+ * scratch: the *_scratch_size bytes of the whole-tensor kernel. */
+int qc_conv2d_band_s8(const qc_conv_params *p, int32_t r0, int32_t r1, int32_t in_first, int32_t out_first,
+                      const int8_t *input, const int8_t *filter, const int32_t *bias, const int32_t *multiplier,
+                      const int32_t *shift, int8_t *output, void *scratch);
+int qc_conv2d_add_band_s8(const qc_conv_params *conv, const qc_add_params *add, int32_t conv_operand, int32_t r0,
+                          int32_t r1, int32_t in_first, int32_t out_first, const int8_t *input, const int8_t *filter,
                           const int32_t *bias, const int32_t *multiplier, const int32_t *shift,
                           const int8_t *residual, int8_t *output, void *scratch);
 
@@ -363,6 +385,29 @@ int qc_gru_s8(const qc_gru_params *p, const int8_t *x, const int8_t *w, const in
 /* Bytes of scratch qc_gru_s8 needs: int32 pre-activations [3 * hidden], int16 z, r and
  * r * h (or hn) [hidden] each, the int16 hidden state [batch, hidden]; 0 for bad params. */
 size_t qc_gru_s8_scratch_size(const qc_gru_params *p);
+
+/* TFLite Micro's integer LSTM (UNIDIRECTIONAL_SEQUENCE_LSTM, int8 input/output/hidden state,
+ * int8 weights, int16 gates and cell state; docs/QUANTIZATION.md, "LSTM"). Gate order i, f, c, o. */
+typedef struct {
+    int32_t batches, time_steps, input_size, hidden_size; /* hidden_size <= 4096 */
+    int32_t time_major;        /* input/output [T, B, .] instead of [B, T, .] */
+    int32_t input_offset;      /* -input zero point */
+    int32_t hidden_zero_point;
+    int32_t gate_in_multiplier[4], gate_in_shift[4];   /* input FC -> Q3.12 */
+    int32_t gate_rec_multiplier[4], gate_rec_shift[4]; /* recurrent FC -> Q3.12 */
+    int32_t cell_forget_multiplier, cell_forget_shift; /* f * c -> c */
+    int32_t cell_input_multiplier, cell_input_shift;   /* i * g -> c */
+    int32_t hidden_multiplier, hidden_shift;           /* tanh(c) * o -> h */
+    int32_t cell_clip;                                 /* -1: none */
+    int32_t cell_tanh_multiplier, cell_tanh_shift;     /* the int16 tanh of the cell state */
+} qc_lstm_params;
+
+/* bias_in[4H] = bias + input_offset * rowsum(w); bias_rec[4H] = -hidden_zero_point * rowsum(r)
+ * (folded when the model is generated). h_in/c_in: the state before the sequence, h_out/c_out
+ * after it (may not alias the inputs); output: every step's hidden state. No scratch. */
+int qc_lstm_unidirectional_s8(const qc_lstm_params *p, const int8_t *input, const int8_t *w, const int8_t *r,
+                              const int32_t *bias_in, const int32_t *bias_rec, const int8_t *h_in,
+                              const int16_t *c_in, int8_t *output, int8_t *h_out, int16_t *c_out);
 
 /* ---- fused head: global average pool + fully connected (qc_avg_pool_fc.c) ------------ */
 

@@ -32,6 +32,14 @@ QC_INLINE int32_t qc_requantize_s64(int64_t x, int32_t m, int32_t shift) {
     return qc_u32_to_s32((uint32_t)(uint64_t)(qc_u64_to_s64(v) >> total));
 }
 
+/* qc_requantize_s64 for an int32 accumulator and shift in [-16, 7], from the precomputed
+ * rm (as above), round = 2^(total - 1) and total = 15 - shift in [8, 31]: bits [total, total + 32)
+ * of sum * rm + round, which cannot wrap in int64 (one SMLAL and three ALU instructions on Arm). */
+QC_INLINE int32_t qc_requantize_s16_x32(int32_t sum, int32_t rm, int32_t round, int32_t total) {
+    const uint64_t p = (uint64_t)((int64_t)sum * rm + round);
+    return qc_u32_to_s32(((uint32_t)p >> total) | ((uint32_t)(p >> 32) << (32 - total)));
+}
+
 QC_INLINE int16_t qc_clamp_s16(int32_t x, int32_t lo, int32_t hi) {
     return (int16_t)(x < lo ? lo : (x > hi ? hi : x));
 }
@@ -51,6 +59,15 @@ int qc_mul_s16(const qc_mul_params *p, const int16_t *in1, const int16_t *in2, i
 
 int qc_max_pool2d_s16(const qc_pool_params *p, const int16_t *input, int16_t *output);
 int qc_avg_pool2d_s16(const qc_pool_params *p, const int16_t *input, int16_t *output);
+
+/* TFLM's int16 SOFTMAX over the innermost axis (depth 1..65535): exp and 1/(1+x) tables with
+ * interpolation; output scale 1/32768, zero point 0. diff_min is unused; input_left_shift is a
+ * signed MBQM shift in [-31, 15]. */
+int qc_softmax_s16(const qc_softmax_params *p, const int16_t *input, int16_t *output);
+
+/* TFLM's int16 SUM / MEAN over the axes marked in p->reduce (the mean's 1/count folded into
+ * multiplier/shift; offsets 0; at most 65536 elements per output); also the 16x8 MEAN over H, W. */
+int qc_reduce_sum_s16(const qc_reduce_params *p, const int16_t *input, int16_t *output);
 
 int qc_pad_s16(const qc_pad_params *p, const int16_t *input, int16_t *output);
 int qc_transpose_s16(const qc_transpose_params *p, const int16_t *input, int16_t *output);

@@ -299,3 +299,59 @@ int qc_conv2d_add_rows_s8(const qc_conv_params *conv, const qc_add_params *add, 
     return qc_rows_run(conv, add, conv_operand, fast_begin, fast_end, input, filter, bias, multiplier, shift,
                        residual, output, scratch);
 }
+
+/* ---- row streaming: output rows [r0, r1) of a batch-1 conv through row windows ---------- */
+
+/* Shared driver of the band kernels: input row iy at input + (iy - in_first) * in_row, output
+ * row oy at output + (oy - out_first) * out_row, the residual (conv2d_add) a whole tensor. */
+static int qc_band_run(const qc_conv_params *p, const qc_add_params *add, int32_t operand, int32_t r0, int32_t r1,
+                       int32_t in_first, int32_t out_first, const int8_t *input, const int8_t *filter,
+                       const int32_t *bias, const int32_t *multiplier, const int32_t *shift,
+                       const int8_t *residual, int8_t *output, void *scratch) {
+    if (input == NULL || filter == NULL || multiplier == NULL || output == NULL || scratch == NULL ||
+        !qc_rows_ok(p, r0, r1, shift) || p->batches != 1 || in_first < 0 || out_first < 0 || out_first > r0) {
+        return QC_ERROR;
+    }
+    if (r0 == r1) {
+        return QC_OK;
+    }
+    const size_t in_row = (size_t)p->in_w * (size_t)p->in_c;
+    const size_t out_row = (size_t)p->out_w * (size_t)p->out_c;
+    int8_t *out = output + (size_t)(r0 - out_first) * out_row;
+    const int8_t *res = residual != NULL ? residual + (size_t)r0 * out_row : NULL;
+    qc_conv_params band;
+    int32_t first = 0;
+    if (!qc_rows_band(p, r0, r1, &band, &first)) {
+        /* every window in the padding: nothing is read, output = requantised bias */
+        band = *p;
+        band.out_h = r1 - r0;
+        band.pad_top = p->pad_top - r0 * p->stride_h;
+        return qc_rows_direct(&band, 0, r1 - r0, input, filter, bias, multiplier, shift, add, operand, res, out);
+    }
+    if (first < in_first) {
+        return QC_ERROR; /* the window does not hold the rows the band reads */
+    }
+    const int8_t *in = input + (size_t)(first - in_first) * in_row;
+    if (add == NULL) {
+        return qc_conv2d_s8(&band, in, filter, bias, multiplier, shift, out, scratch);
+    }
+    return qc_conv2d_add_s8(&band, add, operand, in, filter, bias, multiplier, shift, res, out, scratch);
+}
+
+int qc_conv2d_band_s8(const qc_conv_params *p, int32_t r0, int32_t r1, int32_t in_first, int32_t out_first,
+                      const int8_t *input, const int8_t *filter, const int32_t *bias, const int32_t *multiplier,
+                      const int32_t *shift, int8_t *output, void *scratch) {
+    return qc_band_run(p, NULL, 1, r0, r1, in_first, out_first, input, filter, bias, multiplier, shift, NULL, output,
+                       scratch);
+}
+
+int qc_conv2d_add_band_s8(const qc_conv_params *conv, const qc_add_params *add, int32_t conv_operand, int32_t r0,
+                          int32_t r1, int32_t in_first, int32_t out_first, const int8_t *input, const int8_t *filter,
+                          const int32_t *bias, const int32_t *multiplier, const int32_t *shift,
+                          const int8_t *residual, int8_t *output, void *scratch) {
+    if (add == NULL || residual == NULL || (conv_operand != 1 && conv_operand != 2)) {
+        return QC_ERROR;
+    }
+    return qc_band_run(conv, add, conv_operand, r0, r1, in_first, out_first, input, filter, bias, multiplier, shift,
+                       residual, output, scratch);
+}

@@ -45,6 +45,10 @@ static int qc_sigmoid_rescale_ok(int32_t size, int32_t *multiplier, int32_t *shi
 }
 
 QC_INLINE int32_t qc_sigmoid_rescale(int16_t x, int32_t multiplier, int32_t shift) {
+    if (multiplier == 0) { /* the power-of-two form (already resolved by the array kernels) */
+        multiplier = 3 << shift;
+        shift = 0;
+    }
     const int32_t rounding = shift > 0 ? (int32_t)1 << (shift - 1) : 0;
     return ((int32_t)x * multiplier + rounding) >> shift;
 }

@@ -249,6 +249,14 @@ static int run_s16(const char *k) {
         STRUCT(qc_pool_params, p, 0);
         return k[3] == 'm' ? qc_max_pool2d_s16(&p, s16(1), o16(2)) : qc_avg_pool2d_s16(&p, s16(1), o16(2));
     }
+    if (strcmp(k, "qc_softmax_s16") == 0) {
+        STRUCT(qc_softmax_params, p, 0);
+        return qc_softmax_s16(&p, s16(1), o16(2));
+    }
+    if (strcmp(k, "qc_reduce_sum_s16") == 0) {
+        STRUCT(qc_reduce_params, p, 0);
+        return qc_reduce_sum_s16(&p, s16(1), o16(2));
+    }
     if (strcmp(k, "qc_pad_s16") == 0) {
         STRUCT(qc_pad_params, p, 0);
         return qc_pad_s16(&p, s16(1), o16(2));
@@ -256,6 +264,11 @@ static int run_s16(const char *k) {
     if (strcmp(k, "qc_transpose_s16") == 0) {
         STRUCT(qc_transpose_params, p, 0);
         return qc_transpose_s16(&p, s16(1), o16(2));
+    }
+    if (strcmp(k, "qc_lstm_unidirectional_s8") == 0) {
+        STRUCT(qc_lstm_params, p, 0);
+        return qc_lstm_unidirectional_s8(&p, s8(1), s8(2), s8(3), s32(4), s32(5), s8(6), s16(7), o8(8), o8(9),
+                                         o16(10));
     }
     if (strcmp(k, "qc_logistic_s16") == 0 || strcmp(k, "qc_tanh_s16") == 0) {
         /* blocks: x, output, (size, multiplier, shift) as one int32 block */
@@ -288,6 +301,10 @@ static int run_other(const char *k) {
     if (strcmp(k, "qc_maximum_s8") == 0 || strcmp(k, "qc_minimum_s8") == 0) {
         STRUCT(qc_broadcast_params, p, 0);
         return k[3] == 'm' && k[4] == 'a' ? qc_maximum_s8(&p, s8(1), s8(2), o8(3)) : qc_minimum_s8(&p, s8(1), s8(2), o8(3));
+    }
+    if (strcmp(k, "qc_div_s8") == 0) {
+        STRUCT(qc_mul_params, p, 0);
+        return qc_div_s8(&p, s8(1), s8(2), o8(3));
     }
     if (strcmp(k, "qc_prelu_s8") == 0) {
         STRUCT(qc_prelu_params, p, 0);

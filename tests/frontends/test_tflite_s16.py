@@ -152,6 +152,15 @@ def _requantize_edges() -> ModelBuilder:
     return b
 
 
+def _softmax(shape, scale: float, beta: float = 1.0) -> ModelBuilder:
+    b = ModelBuilder()
+    x = b.tensor("x", shape, "int16", scale=scale)
+    y = b.tensor("y", shape, "int16", scale=1 / 32768)
+    b.op("SOFTMAX", [x], [y], "SoftmaxOptions", beta=beta)
+    b.inputs, b.outputs = [x], [y]
+    return b
+
+
 CASES: dict[str, Callable[[], ModelBuilder]] = {
     "requantize_edges": _requantize_edges,
     "conv_per_channel_relu_same": lambda: _conv(True, "RELU", "SAME"),
@@ -170,6 +179,9 @@ CASES: dict[str, Callable[[], ModelBuilder]] = {
     "avg_pool_valid_relu": lambda: _pool("AVERAGE_POOL_2D", "VALID", "RELU"),
     "avg_pool_same": lambda: _pool("AVERAGE_POOL_2D", "SAME"),
     "pad_concat": _pad_concat,
+    "softmax_rank2": lambda: _softmax((3, 10), 0.0004),
+    "softmax_rank4_beta": lambda: _softmax((1, 2, 3, 7), 0.00003, beta=2.0),
+    "softmax_long_rows_coarse_scale": lambda: _softmax((2, 300), 0.03, beta=0.5),
 }
 
 
@@ -210,7 +222,7 @@ def test_s16_op_matches_tflm(case: str, tmp_path: Path) -> None:
 
 
 def _network() -> ModelBuilder:
-    """conv -> depthwise -> residual add -> avg pool -> fc, all 16x8."""
+    """conv -> depthwise -> residual add -> avg pool -> fc -> softmax, all 16x8."""
     b = ModelBuilder()
     x = b.tensor("x", (1, 8, 8, 3), "int16", scale=0.0004)
     w1s = RNG.uniform(0.002, 0.02, size=6)
@@ -231,8 +243,10 @@ def _network() -> ModelBuilder:
     b.op("AVERAGE_POOL_2D", [s], [p], "Pool2DOptions", **pool)
     w3 = b.tensor("w3", (4, 6), scale=0.01, data=_w((4, 6)))
     b3 = b.tensor("b3", (4,), "int64", scale=0.0009 * 0.01, data=_b64(4))
-    y = b.tensor("y", (1, 4), "int16", scale=0.002)
-    b.op("FULLY_CONNECTED", [p, w3, b3], [y], "FullyConnectedOptions", fusedActivationFunction=0)
+    f = b.tensor("f", (1, 4), "int16", scale=0.0002)
+    b.op("FULLY_CONNECTED", [p, w3, b3], [f], "FullyConnectedOptions", fusedActivationFunction=0)
+    y = b.tensor("y", (1, 4), "int16", scale=1 / 32768)
+    b.op("SOFTMAX", [f], [y], "SoftmaxOptions", beta=1.0)
     b.inputs, b.outputs = [x], [y]
     return b
 
@@ -278,3 +292,30 @@ def test_compiled_int8_io_with_int16_inside_matches_tflm(tmp_path: Path) -> None
     expected = tflm_run(model_bytes, [x])[0].reshape(N, -1)
     np.testing.assert_array_equal(np.asarray(m.run(x[:, 0])).reshape(N, -1), expected)
     assert "_TYPE" not in (tmp_path / "out" / "edges.h").read_text()  # int8 I/O: the int8 header
+
+
+def _reduce(code: str, shape, axes, keep: bool, out_scale: float) -> ModelBuilder:
+    b = ModelBuilder()
+    x = b.tensor("x", shape, "int16", scale=0.0005)
+    ax = b.tensor("axes", (len(axes),), "int32", data=np.array(axes, np.int32))
+    kept = [1 if i in [a % len(shape) for a in axes] else d for i, d in enumerate(shape)]
+    out = kept if keep else [d for i, d in enumerate(shape) if i not in [a % len(shape) for a in axes]]
+    y = b.tensor("y", tuple(out), "int16", scale=out_scale)
+    b.op(code, [x, ax], [y], "ReducerOptions", keepDims=keep)
+    b.inputs, b.outputs = [x], [y]
+    return b
+
+
+REDUCE_CASES: dict[str, Callable[[], ModelBuilder]] = {
+    "mean_hw_keep": lambda: _reduce("MEAN", (1, 5, 6, 4), [1, 2], True, 0.0003),
+    "mean_hw": lambda: _reduce("MEAN", (2, 3, 7, 5), [2, 1], False, 0.0001),
+    "mean_channels": lambda: _reduce("MEAN", (1, 4, 3, 6), [-1], True, 0.0004),
+    "mean_rank3": lambda: _reduce("MEAN", (3, 5, 4), [0, 2], False, 0.0002),
+    "sum_hw": lambda: _reduce("SUM", (1, 4, 4, 3), [1, 2], False, 0.004),
+    "sum_last_keep": lambda: _reduce("SUM", (2, 6, 5), [2], True, 0.002),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REDUCE_CASES))
+def test_s16_reduction_matches_tflm(case: str, tmp_path: Path) -> None:
+    _check(REDUCE_CASES[case]().finish(), tmp_path)

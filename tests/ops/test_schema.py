@@ -61,6 +61,11 @@ BUILT = {
         (2, 3, 4), (4, 5), {k: 0 for k in ops.BATCH_MATMUL_ATTRS} | dict(act_min=-128, act_max=127)
     ),
     "qc_strided_slice_params": structs.strided_slice_fields((2, 6), dict(begin=(0, 1), size=(2, 2), strides=(1, 2))),
+    "qc_lstm_params": structs.lstm_fields(
+        (2, 3, 5),
+        (4, 6, 5),
+        {k: (1, 2, 3, 4) if k.startswith("gate_") else 0 for k in ops.LSTM_ATTRS} | {"cell_clip": -1},
+    ),
     "qc_layer_norm_params": structs.layer_norm_fields(
         (3, 8), dict(eps=1, out_shift=20, output_offset=0, act_min=-128, act_max=127)
     ),
@@ -138,6 +143,7 @@ def test_planner_facts_come_from_the_schema() -> None:
         "prelu": (0,),
         "logistic": (0,),
         "tanh": (0,),
+        "div": (0, 1),
     }
     assert aliases.ALIAS_OPS == {"reshape"}
     assert ops.scratch_ops() == {

@@ -164,3 +164,61 @@ def test_requantize_c_matches_reference(seed: int, direction: tuple[int, int]) -
     a = dict(input_offset=-zp_in, output_offset=zp_out, multiplier=int(rng.integers(1 << 30, 1 << 31)))
     a.update(shift=int(rng.integers(-20, 12)), output_bits=bits)
     np.testing.assert_array_equal(rt.requantize_s16(x, **a), s16.requantize(x, **a))
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), spread=st.sampled_from([300, 4000, 32768]))
+def test_softmax_c_matches_reference(seed: int, spread: int) -> None:
+    rt = require_runtime()
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(v) for v in rng.integers(1, 12, int(rng.integers(1, 4))))
+    x = rng.integers(-spread, spread, shape).clip(*I16).astype(np.int16)
+    a = dict(input_multiplier=int(rng.integers(1 << 30, 1 << 31)), input_left_shift=int(rng.integers(-4, 12)))
+    a["diff_min"] = 0
+    np.testing.assert_array_equal(rt.softmax_s16(x, **a), s16.softmax(x, **a))
+
+
+def test_softmax_tables_in_c_are_the_reference() -> None:
+    """qc_softmax_s16.c holds softmax_luts() literally (regenerate the two arrays if this fails)."""
+    import re
+
+    from qcompile.resources import runtime_dir
+
+    text = (runtime_dir() / "src" / "qc_softmax_s16.c").read_text()
+    tables = re.findall(r"static const int16_t (\w+)\[QC_SOFTMAX_S16_LUT_SIZE\] = \{([^}]*)\}", text)
+    got = {name: [int(v) for v in body.replace("\n", " ").split(",") if v.strip()] for name, body in tables}
+    exp_lut, recip_lut = s16.softmax_luts()
+    assert got["qc_softmax_s16_exp_lut"] == exp_lut.tolist()
+    assert got["qc_softmax_s16_recip_lut"] == recip_lut.tolist()
+
+
+def test_lut_lookup_int16_interpolates() -> None:
+    lut = np.arange(513, dtype=np.int16) * 64 - 16384  # the line x / 2: lookup rounds half up
+    x = np.arange(-32768, 32768, 97)
+    np.testing.assert_array_equal(s16.lut_lookup_int16(x, lut), (x + 1) >> 1)
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), keep=st.booleans())
+def test_reduce_sum_and_mean_c_match_reference(seed: int, keep: bool) -> None:
+    rt = require_runtime()
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(v) for v in rng.integers(1, 7, int(rng.integers(1, 6))))
+    axes = tuple(sorted(int(a) for a in rng.choice(len(shape), int(rng.integers(1, len(shape) + 1)), replace=False)))
+    x = _x(rng, shape)
+    a = dict(input_offset=0, output_offset=0, multiplier=int(rng.integers(1 << 30, 1 << 31)))
+    a.update(shift=int(rng.integers(-20, 2)))
+    want = s16.reduce_sum(x, axes=axes, keep_dims=int(keep), **a)
+    np.testing.assert_array_equal(rt.reduce_sum_s16(x, axes=axes, keep_dims=int(keep), **a), want)
+    if len(shape) == 4:
+        want = s16.mean(x, keep_dims=int(keep), **a)
+        np.testing.assert_array_equal(rt.mean_s16(x, keep_dims=int(keep), **a), want)
+
+
+def test_reduce_sum_refuses_more_than_65536_elements() -> None:
+    x = np.zeros((1, 257, 256, 1), np.int16)
+    a = dict(input_offset=0, output_offset=0, multiplier=1 << 30, shift=-16, keep_dims=0)
+    with pytest.raises(ValueError, match="65536"):
+        s16.mean(x, **a)
+    with pytest.raises(ValueError):
+        require_runtime().mean_s16(x, **a)

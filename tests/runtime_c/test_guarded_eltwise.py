@@ -1,4 +1,4 @@
-"""Memory safety of qc_maximum_s8, qc_minimum_s8 and qc_prelu_s8 under ASan + UBSan, every
+"""Memory safety of qc_maximum_s8, qc_minimum_s8, qc_prelu_s8 and qc_div_s8 under ASan + UBSan, every
 array at the end of a guarded allocation (tests/c/qc_kernel_driver.c), outputs compared
 with the numpy reference; random broadcasts of rank 1..5."""
 
@@ -57,4 +57,28 @@ def test_prelu_broadcast(kernel_driver: KernelDriver, shapes, seed: int) -> None
     out5, st1, st2 = op_params.broadcast_layout(shapes[0], shapes[1])
     struct = np.array([*out5, *st1, *st2, *a.values()], I32)
     (got,) = kernel_driver.run("qc_prelu_s8", [struct, x, alpha, Out(want.size)])
+    np.testing.assert_array_equal(got, want.reshape(-1))
+
+
+@SAFE
+@given(shapes=_shapes(alpha=False), seed=st.integers(0, 2**32 - 1))
+def test_div_broadcast(kernel_driver: KernelDriver, shapes, seed: int) -> None:
+    from qcompile.reference.kernels.div import div
+
+    rng = np.random.default_rng(seed)
+    x1 = rng.integers(-128, 128, shapes[0]).astype(np.int8)
+    x2 = rng.integers(-128, 128, shapes[1]).astype(np.int8)
+    a = dict(
+        input1_offset=int(rng.integers(-127, 129)),
+        input2_offset=int(rng.integers(-127, 129)),
+        output_offset=int(rng.integers(-128, 128)),
+        output_multiplier=int(rng.integers(1 << 30, 1 << 31)),
+        output_shift=int(rng.integers(-31, 32)),
+        act_min=-128,
+        act_max=127,
+    )
+    want = div(x1, x2, **a)
+    out5, st1, st2 = op_params.broadcast_layout(shapes[0], shapes[1])
+    struct = np.array([*out5, *st1, *st2, *a.values()], I32)
+    (got,) = kernel_driver.run("qc_div_s8", [struct, x1, x2, Out(want.size)])
     np.testing.assert_array_equal(got, want.reshape(-1))

@@ -131,3 +131,30 @@ def test_sigmoid_tanh_s16_guarded(kernel_driver: KernelDriver, seed: int, tanh: 
     kernel = "qc_tanh_s16" if tanh else "qc_logistic_s16"
     (got,) = kernel_driver.run(kernel, [x, Out16(want.size), np.array([x.size, mult, shift], I32)])
     np.testing.assert_array_equal(got, want)
+
+
+@SAFE
+@given(seed=st.integers(0, 2**32 - 1))
+def test_softmax_s16_guarded(kernel_driver: KernelDriver, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x = _x(rng, tuple(int(v) for v in rng.integers(1, 9, 3)))
+    a = dict(input_multiplier=int(rng.integers(1 << 30, 1 << 31)), input_left_shift=int(rng.integers(-3, 10)))
+    a["diff_min"] = 0
+    want = s16.softmax(x, **a)
+    p = _fields(structs.softmax_fields(x.shape, a, bits=16))
+    (got,) = kernel_driver.run("qc_softmax_s16", [p, x, Out16(want.size)])
+    np.testing.assert_array_equal(got, want.reshape(-1))
+
+
+@SAFE
+@given(seed=st.integers(0, 2**32 - 1))
+def test_reduce_sum_s16_guarded(kernel_driver: KernelDriver, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(v) for v in rng.integers(1, 6, int(rng.integers(1, 6))))
+    axes = tuple(sorted(int(a) for a in rng.choice(len(shape), int(rng.integers(1, len(shape) + 1)), replace=False)))
+    x = _x(rng, shape)
+    a = dict(axes=axes, input_offset=0, output_offset=0, multiplier=int(rng.integers(1 << 30, 1 << 31)))
+    a.update(shift=int(rng.integers(-20, 2)))
+    want = s16.reduce_sum(x, keep_dims=0, **a)
+    (got,) = kernel_driver.run("qc_reduce_sum_s16", [_fields(structs.reduce_fields(x.shape, a)), x, Out16(want.size)])
+    np.testing.assert_array_equal(got, want.reshape(-1))

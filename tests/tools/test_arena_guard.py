@@ -33,7 +33,9 @@ def test_one_byte_past_the_arena_trips_the_guard(folder: Path) -> None:
     assert count > 0
     source.write_text(corrupted)
     try:
-        with pytest.raises(QCompileError, match="arena guard tripped: a layer of m wrote outside the"):
+        with pytest.raises(
+            QCompileError, match="arena guard tripped on sample 0: a layer of m wrote outside the arena"
+        ):
             verify(folder, limit=1, float_model=False)
     finally:
         source.write_text(text)

@@ -4,8 +4,7 @@ The public API (``docs/API.md``): :func:`compile`, :func:`load`, :class:`Compile
 :class:`TensorInfo`, and :func:`qcompile.testing.assert_bit_exact`.
 """
 
-__version__ = "0.1.0"
-
-from qcompile.api import CompiledModel, TensorInfo, compile, load  # noqa: E402
+from qcompile.api import CompiledModel, TensorInfo, compile, load
+from qcompile.version import __version__
 
 __all__ = ["CompiledModel", "TensorInfo", "__version__", "compile", "load"]

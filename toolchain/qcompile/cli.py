@@ -16,9 +16,9 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from qcompile import __version__
 from qcompile.errors import QCompileError
 from qcompile.quant.observers import OBSERVERS
+from qcompile.version import __version__
 
 
 def _console(stderr: bool) -> Console:
@@ -114,6 +114,36 @@ def _below_bound_rows(table: Table, report: dict) -> None:
         table.add_row("below bound", f"arena {size} with overlapped layers (pass --ram-budget {size} to use it)")
 
 
+def _short(name: str, width: int = 32) -> str:
+    return name if len(name) <= width else f"...{name[-width:]}"
+
+
+def _precision_rows(table: Table, mixed: dict | None) -> None:
+    """The mixed precision search's rows: target, figures, promoted layers and their cost."""
+    if not mixed:
+        return
+    unit = "dB" if mixed["target"]["metric"] == "sqnr" else "top-1 points"
+    target = f"{mixed['target']['metric']} {mixed['target']['value']:g}"
+    table.add_row(
+        "accuracy target",
+        f"{target}: int8 {mixed['int8']} -> {mixed['achieved']} {unit} (all int16: {mixed['all_int16']}; "
+        f"{mixed['evaluations']} evaluations on {mixed['samples']} calibration samples)",
+    )
+    layers = mixed["layers"]
+    names = ", ".join(
+        f"{layer['op']} {_short(layer['name'])} (+{layer['ram_bytes']} B RAM, +{layer['flash_bytes']} B flash)"
+        for layer in layers
+    )
+    table.add_row("int16 layers", f"{len(layers)}: {names}" if layers else "none (int8 meets the target)")
+    cost = mixed["int8_vs_mixed"]
+    table.add_row(
+        "int16 cost",
+        f"arena {cost['arena_bytes'][0]} -> {cost['arena_bytes'][1]} B, flash {cost['flash_total_bytes'][0]} -> "
+        f"{cost['flash_total_bytes'][1]} B ({len(mixed['requantize'])} requantize), instructions "
+        f"{mixed['instructions']}",
+    )
+
+
 def _compile_table(model: Path, out_dir: Path, report: dict) -> Table:
     """The compile summary: layers, arena and its peak, RAM and flash totals, budgets."""
     table = Table(title=f"qcompile: {model.name} -> {out_dir}", show_header=False)
@@ -130,6 +160,13 @@ def _compile_table(model: Path, out_dir: Path, report: dict) -> Table:
     if banded:
         table.add_row("row bands", f"{len(banded)} conv layers keep their scratch in dead rows (layers {banded})")
     _below_bound_rows(table, report)
+    for region in report.get("memory_regions", []):
+        section = f", section {region['section']}" if region.get("section") else ""
+        table.add_row(
+            f"region {region['name']}",
+            f"{region['used_bytes']:,} of {region['size']:,} B, {len(region['buffers'])} buffers, "
+            f"{region['traffic_bytes']:,} B accessed per inference{section}",
+        )
     ram = report.get("ram")
     if isinstance(ram, dict):
         where = "inside the arena" if ram["io_in_arena"] else f"{ram['io_bytes_outside_arena']} held by the caller"
@@ -138,6 +175,7 @@ def _compile_table(model: Path, out_dir: Path, report: dict) -> Table:
         needed = report["arena_bytes"] + report.get("static_state_bytes", 0)
         table.add_row("RAM budget", f"{report['ram_budget']} (uses {needed}: arena + static state)")
     table.add_row("weight bytes", str(report.get("weight_bytes")))
+    _precision_rows(table, report.get("mixed_precision"))
     flash = report.get("flash")
     if isinstance(flash, dict):
         table.add_row(
@@ -191,6 +229,13 @@ def _compile_table(model: Path, out_dir: Path, report: dict) -> Table:
     metavar="NAME=BITS",
     help="Activation bits (8 or 16) for one tensor or node (its outputs); requantize conversions are inserted.",
 )
+@click.option(
+    "--accuracy-target",
+    metavar="SQNR_DB|top1-drop=POINTS",
+    help="Mixed precision: promote the fewest layers to int16 (16x8) until the output SQNR against float "
+    "(dB: 30 or sqnr=30) or the top-1 drop (top1-drop=0.5, labelled calibration data) is met on the calibration data.",
+)
+@click.option("--labels", metavar="KEY", help="Labels array of the calibration file for a top1-drop target.")
 @click.option("--bias-correction", is_flag=True, help="Fold the mean int8 output error of each layer into its bias.")
 @click.option("--equalize", is_flag=True, help="Cross-layer equalization of conv/depthwise/FC pairs through ReLU.")
 @click.option("--adaround", is_flag=True, help="Learn each layer's weight rounding on the calibration data.")
@@ -216,6 +261,12 @@ def _compile_table(model: Path, out_dir: Path, report: dict) -> Table:
     "any slack keeps conv layers at full speed.",
 )
 @click.option("--arena-section", help="put the static arena in a named linker section (e.g. a DTCM .bss section)")
+@click.option(
+    "--memory-regions",
+    type=click.Path(path_type=Path),
+    help="regions.toml naming RAMs (size, speed or cycles, optional section): the arena is split over them, "
+    "the hottest buffers in the fastest region they fit in.",
+)
 @click.option(
     "--flash-budget",
     type=click.IntRange(min=0),
@@ -250,6 +301,8 @@ def compile_cmd(
     symmetric_activations: bool,
     act_bits: str,
     act_bits_for: tuple[str, ...],
+    accuracy_target: str | None,
+    labels: str | None,
     bias_correction: bool,
     equalize: bool,
     adaround: bool,
@@ -259,6 +312,7 @@ def compile_cmd(
     arena_alignment: int | None,
     ram_budget: int | None,
     arena_section: str | None,
+    memory_regions: Path | None,
     flash_budget: int | None,
     io_in_arena: bool,
     stateful: tuple[str, ...],
@@ -284,6 +338,8 @@ def compile_cmd(
         symmetric_activations=symmetric_activations,
         act_bits=int(act_bits),
         act_bits_for=_act_bits_overrides(act_bits_for),
+        accuracy_target=accuracy_target,
+        labels=labels,
         bias_correction=bias_correction,
         equalize=equalize,
         adaround=adaround,
@@ -296,6 +352,7 @@ def compile_cmd(
         stateful=_state_pairs(stateful),
         flash_budget=flash_budget,
         arena_section=arena_section,
+        memory_regions=memory_regions,
         progress=not no_progress and sys.stderr.isatty(),
         force=force,
     ).report

@@ -8,6 +8,7 @@ once everything succeeded.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from qcompile.errors import QCompileError
 from qcompile.ir import Graph
+from qcompile.memory.regions import load_regions
 from qcompile.outdir import GRAPH_FILE, QUANTIZED_GRAPH_FILE, check_destination, file_sha256, replace_folder
 
 if TYPE_CHECKING:
@@ -35,6 +37,8 @@ class CompileOptions:
     symmetric_activations: bool = False
     act_bits: int = 8  # 16: the whole model in TFLite's 16x8 scheme
     act_bits_for: Mapping[str, int] | None = None  # {tensor or node name: 8 or 16}, per layer
+    accuracy_target: str | float | None = None  # mixed precision search: "30", "sqnr=30" or "top1-drop=0.5"
+    labels: str | np.ndarray | None = None  # labels for top1-drop: a key of the calibration file, or an array
     bias_correction: bool = False
     equalize: bool = False
     adaround: bool = False
@@ -42,6 +46,7 @@ class CompileOptions:
     input_shape: Mapping[str, Sequence[int]] | Sequence[str] | None = None  # fixes dynamic input dims
     weights_section: str | None = None
     arena_section: str | None = None  # linker section of the static arena (e.g. a DTCM .bss section)
+    memory_regions: Any = None  # regions.toml path (or {name: {size, speed, section}}): arena split over RAMs
     arena_alignment: int | None = None  # default: the target's alignment
     progress: bool = True
     memory_passes: bool = True  # conv+residual-add fusion and memory-aware schedule
@@ -83,7 +88,7 @@ def _input_shapes(
     return parse_input_shapes(list(input_shape))
 
 
-def quantize_model(model_path: Path, options: CompileOptions) -> Graph:
+def quantize_model(model_path: Path, options: CompileOptions, record: dict[str, Any] | None = None) -> Graph:
     """Import, calibrate and quantize: the int8 graph the C will implement.
 
     The PTQ options run where each needs to (docs/QUANTIZATION.md, "PTQ options"):
@@ -124,6 +129,8 @@ def quantize_model(model_path: Path, options: CompileOptions) -> Graph:
         act_bits=options.act_bits,
         act_bits_for=dict(options.act_bits_for or {}),
     )
+    if options.accuracy_target is not None:
+        config = _search_precision(float_graph, ranges, data, config, options, record)
     if options.adaround:
         from qcompile.quant.adaround import adaround
 
@@ -134,6 +141,51 @@ def quantize_model(model_path: Path, options: CompileOptions) -> Graph:
 
         correct_biases(float_graph, qgraph, data, progress=options.progress)
     return qgraph
+
+
+def _search_precision(float_graph: Graph, ranges, data, config, options: CompileOptions, record: dict | None):
+    """``config`` with the int16 tensors the mixed precision search chose."""
+    from dataclasses import replace
+
+    from qcompile.quant.mixed_precision import parse_accuracy_target, search
+    from qcompile.quant.quantize import quantize
+
+    if options.act_bits == 16:
+        raise QCompileError("--accuracy-target searches which layers to promote to int16: drop --act-bits 16")
+    target = parse_accuracy_target(options.accuracy_target)
+    labels = _search_labels(options, target.metric == "top1-drop")
+    result = search(float_graph, ranges, data, config, target, labels=labels, progress=options.progress)
+    if record is not None:
+        record["mixed_precision"] = result
+        record["int8_graph"] = quantize(float_graph, ranges, config)
+    return replace(config, act_bits_for={**config.act_bits_for, **result.act_bits_for})
+
+
+def _search_labels(options: CompileOptions, needed: bool) -> np.ndarray | None:
+    """Integer class labels for a top-1 target: ``options.labels`` (an array, or a key of the
+    calibration file; default y, labels or label)."""
+    import numpy as np
+
+    if options.labels is not None and not isinstance(options.labels, str):
+        return np.asarray(options.labels).reshape(-1)
+    if not needed and options.labels is None:
+        return None
+    if isinstance(options.calib, Mapping):
+        raise QCompileError("a top1-drop target with in-memory calibration arrays needs labels=<array>")
+    from qcompile.outdir.samples import LABEL_KEYS
+
+    path = Path(options.calib)
+    with np.load(path, allow_pickle=False) as npz:
+        key = options.labels or next((k for k in LABEL_KEYS if k in npz.files), None)
+        if key not in npz.files:
+            raise QCompileError(
+                f"{path.name}: a top1-drop target needs integer labels in the calibration file: no array "
+                f"{key or 'y'!r} (--labels KEY names it; arrays: {npz.files})"
+            )
+        labels = np.asarray(npz[key]).reshape(-1)
+    if labels.dtype.kind not in "iu":
+        raise QCompileError(f"{path.name}: labels {key!r} must be integer class indices, got {labels.dtype}")
+    return labels
 
 
 def import_tflite_model(model_path: Path, options: CompileOptions) -> Graph:
@@ -187,6 +239,7 @@ def _ptq_flags(options: CompileOptions) -> dict[str, bool]:
         "--symmetric-activations": options.symmetric_activations,
         f"--act-bits {options.act_bits}": options.act_bits != 8,
         "--act-bits-for": bool(options.act_bits_for),
+        "--accuracy-target": options.accuracy_target is not None,
         "--bias-correction": options.bias_correction,
         "--equalize": options.equalize,
         "--adaround": options.adaround,
@@ -218,6 +271,31 @@ def optimize_memory(qgraph: Graph, *, alignment: int = 16, family: KernelFamily 
     return schedule.run(qgraph, family_scratch(family, qgraph), alignment=alignment)
 
 
+def _codegen_options(options: CompileOptions) -> dict[str, Any]:
+    """The code generator's keyword options from the compile options."""
+    return {
+        "weights_section": options.weights_section,
+        "arena_alignment": options.arena_alignment,
+        "ram_budget": options.ram_budget,
+        "io_in_arena": options.io_in_arena,
+        "flash_budget": options.flash_budget,
+        "arena_section": options.arena_section,
+        "memory_regions": load_regions(options.memory_regions) or None,
+    }
+
+
+def _precision_costs(record: dict, quantized: Graph, report: dict, target, name: str, options: CompileOptions) -> dict:
+    """The search result with its cost against the all-int8 graph rendered for the same target."""
+    from qcompile.codegen.generator import render
+    from qcompile.quant.mixed_precision import precision_costs
+
+    int8 = record["int8_graph"]
+    if options.memory_passes:
+        int8 = optimize_memory(int8, alignment=target.alignment, family=target.family)
+    _, int8_report = render(int8, name=name, target=target, **_codegen_options(options))
+    return precision_costs(record["mixed_precision"], quantized, report, int8_report)
+
+
 def _origin(model_path: Path, calib: Path | None) -> dict[str, str | None]:
     """What the folder is compiled from, recorded in ``model.qir`` and the marker: ``verify``
     finds the calibration file by it and ``compare`` recognises the source model."""
@@ -237,10 +315,13 @@ def compile_model(model_path: Path, out_dir: Path, options: CompileOptions) -> d
 
     model_path = Path(model_path)
     calib_file = None if isinstance(options.calib, Mapping) else options.calib
-    inputs = [model_path, calib_file]
+    regions_file = options.memory_regions if isinstance(options.memory_regions, str | Path) else None
+    inputs = [model_path, calib_file, *([Path(regions_file)] if regions_file else [])]
     check_destination(Path(out_dir), inputs=inputs, force=options.force)
     target = load_target(options.target)
-    quantized = quantize_model(model_path, options)
+    load_regions(options.memory_regions)  # a bad regions file fails before any work
+    record: dict[str, Any] = {}
+    quantized = quantize_model(model_path, options, record)
     if options.stateful:
         from qcompile.quant.stateful import keep_state
 
@@ -251,18 +332,7 @@ def compile_model(model_path: Path, out_dir: Path, options: CompileOptions) -> d
     name = options.name or default_name(model_path)
     origin = _origin(model_path, calib_file)
     with replace_folder(Path(out_dir), inputs=inputs, force=options.force, marker=origin) as tmp:
-        report = generate(
-            qgraph,
-            tmp,
-            name=name,
-            target=target,
-            weights_section=options.weights_section,
-            arena_alignment=options.arena_alignment,
-            ram_budget=options.ram_budget,
-            io_in_arena=options.io_in_arena,
-            flash_budget=options.flash_budget,
-            arena_section=options.arena_section,
-        )
+        report = generate(qgraph, tmp, name=name, target=target, **_codegen_options(options))
         meta = {
             "source_format": source_format(model_path),
             "name": name,
@@ -270,6 +340,9 @@ def compile_model(model_path: Path, out_dir: Path, options: CompileOptions) -> d
             "target": target.name,
             **origin,
         }
+        if "mixed_precision" in record:
+            report["mixed_precision"] = _precision_costs(record, quantized, report, target, name, options)
+            (tmp / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True, allow_nan=False) + "\n")
         save_graph(qgraph, tmp / GRAPH_FILE, meta=meta)
         save_graph(quantized, tmp / QUANTIZED_GRAPH_FILE, meta={**meta, "memory_passes": options.memory_passes})
     return report

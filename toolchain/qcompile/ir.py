@@ -220,7 +220,20 @@ class Graph:
 
     @property
     def state_bytes(self) -> int:
-        return sum(self.tensors[s.input].nbytes for s in self.state)
+        offsets = self.state_offsets()
+        return offsets[-1] + self.tensors[self.state[-1].input].nbytes if self.state else 0
+
+    def state_offsets(self) -> list[int]:
+        """Each state variable's byte offset in the state buffer: in order, each aligned to its
+        element size (an int16 cell state after an odd number of int8 bytes)."""
+        offsets, offset = [], 0
+        for s in self.state:
+            t = self.tensors[s.input]
+            item = max(1, t.nbytes // max(1, t.size))
+            offset = -(-offset // item) * item
+            offsets.append(offset)
+            offset += t.nbytes
+        return offsets
 
     def tensor(self, name: str) -> Tensor:
         return self.tensors[name]

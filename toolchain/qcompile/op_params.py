@@ -132,6 +132,18 @@ def mul_params(in1: QuantParams, in2: QuantParams, out: QuantParams, *, act_min:
     }
 
 
+def div_params(in1: QuantParams, in2: QuantParams, out: QuantParams, *, act_min: int, act_max: int) -> dict:
+    """Attributes of a quantized ``div`` (TFLM's DIV ``Prepare``): ``QuantizeMultiplier(s1 / (s2 *
+    s_out))`` in double from the float32 scales (the TFLM interpreter's result on every scale
+    tried; a float32 quotient moves exact ties of the rounded quotient)."""
+    s1, s2, so = _scale(in1), _scale(in2), _scale(out)
+    m, e = quantize_multiplier(s1 / (s2 * so))
+    return mul_params(in1, in2, out, act_min=act_min, act_max=act_max) | {
+        "output_multiplier": int(m),
+        "output_shift": int(e),
+    }
+
+
 def prelu_params(in_q: QuantParams, alpha_q: QuantParams, out_q: QuantParams) -> dict:
     """Attributes of a quantized ``prelu`` (TFLM's PRELU ``Prepare``, for both importers):
     ``m1 = QuantizeMultiplier(s_in / s_out)``, ``m2 = QuantizeMultiplier(s_in * s_alpha / s_out)``
@@ -166,6 +178,20 @@ def softmax_params(input_scale: float, beta: float = 1.0) -> dict:
     multiplier, left_shift = quantize_multiplier_greater_than_one(real)
     radius = math.floor(((1 << ib) - 1) * float(1 << (31 - ib)) / float(1 << left_shift))
     return {"input_multiplier": int(multiplier), "input_left_shift": int(left_shift), "diff_min": -int(radius)}
+
+
+def softmax_s16_params(input_scale: float, beta: float = 1.0) -> dict:
+    """Attributes of a 16x8 ``softmax`` (TFLM's ``CalculateSoftmaxParams`` for int16):
+    ``QuantizeMultiplier(s_in * beta / (10 / 65535))`` maps an input difference to the exp
+    table's [-10, 0] on [-65535, 0]; ``diff_min`` is unused (0). Output scale 1/32768, zero point 0.
+    """
+    input_scale = float(np.float32(input_scale))
+    if not (math.isfinite(input_scale) and input_scale > 0):
+        raise ValueError(f"softmax input scale {input_scale} must be positive")
+    multiplier, shift = quantize_multiplier(input_scale * float(beta) / (10.0 / 65535.0))
+    if not -31 <= shift <= 15:
+        raise ValueError(f"int16 softmax input scale {input_scale} (beta {beta}) is out of range (shift {shift})")
+    return {"input_multiplier": int(multiplier), "input_left_shift": int(shift), "diff_min": 0}
 
 
 def lut_table(fn: Callable[[np.ndarray], np.ndarray], in_q: QuantParams, out_q: QuantParams) -> np.ndarray:

@@ -21,12 +21,14 @@ import jinja2
 import numpy as np
 
 from qcompile.codegen.budgets import check_flash_budget, flash_report
-from qcompile.codegen.lowering import Layer, Lowering, c_float, c_int
+from qcompile.codegen.lowering import Layer, Lowering, c_float, c_int, region_array
 from qcompile.codegen.names import Namer, comment_text, model_identifier
-from qcompile.codegen.runtime_files import select_runtime_files
+from qcompile.codegen.runtime_files import included_headers, select_runtime_files
 from qcompile.errors import QCompileError, UnsupportedModelError
 from qcompile.ir import Graph, Tensor
 from qcompile.memory import MemoryPlan, check_ram_budget, plan_memory, static_state_bytes
+from qcompile.memory.regions import SECTION_CHARS as _SECTION_CHARS
+from qcompile.memory.regions import Region, load_regions
 from qcompile.memory.streams import find_streams
 from qcompile.ops import is_s16, scratch_ops
 from qcompile.resources import templates_dir
@@ -34,8 +36,6 @@ from qcompile.resources import templates_dir
 if TYPE_CHECKING:
     from qcompile.codegen.families import KernelFamily
     from qcompile.targets import Target
-
-_SECTION_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.$")
 
 
 def compute_scratch(graph: Graph) -> dict[str, int]:
@@ -68,8 +68,10 @@ def compute_scratch(graph: Graph) -> dict[str, int]:
 
 
 def family_scratch(family: KernelFamily, graph: Graph) -> dict[str, int]:
-    """Scratch bytes per node for ``family``: the 16x8 nodes run portable kernels without scratch."""
-    return {k: v for k, v in family.scratch(graph, compute_scratch(graph)).items() if not _s16_node(graph, k)}
+    """Scratch bytes per node for ``family``: the 16x8 nodes take the family's 16x8 scratch
+    (``scratch_s16``; the portable s16 kernels take none)."""
+    sizes = {k: v for k, v in family.scratch(graph, compute_scratch(graph)).items() if not _s16_node(graph, k)}
+    return {**sizes, **family.scratch_s16(graph)}
 
 
 def _s16_node(graph: Graph, name: str) -> bool:
@@ -113,16 +115,17 @@ def _io_entry(t: Tensor, index: int, plan: MemoryPlan) -> dict[str, Any]:
         "zero_point_c": c_int(int(q.zero_point)),
         "layout": _layout(t),
         "offset": plan.offsets.get(t.name, 0),  # the arena offset with --io-in-arena
+        "region": plan.locations[t.name].region if t.name in plan.offsets else 0,
     }
 
 
 def _state_entries(graph: Graph) -> list[dict[str, Any]]:
     """The state buffer's layout: per variable its offset, size, the ``inputs[]`` and
     ``outputs[]`` slots the model reads and writes it through, and its initial bytes."""
-    entries, offset = [], 0
-    for var in graph.state:
+    entries = []
+    for var, offset in zip(graph.state, graph.state_offsets(), strict=True):
         size = graph.tensors[var.input].nbytes
-        init = np.asarray(var.init).astype(np.int8, copy=False).reshape(-1)
+        init = np.asarray(var.init).astype(graph.tensors[var.input].dtype).reshape(-1).view(np.int8)
         entries.append(
             {
                 "name": var.name,
@@ -136,7 +139,6 @@ def _state_entries(graph: Graph) -> list[dict[str, Any]]:
                 "fill": int(init[0]) if init.size and (init == init[0]).all() else None,
             }
         )
-        offset += size
     return entries
 
 
@@ -161,6 +163,68 @@ def _ram(plan: MemoryPlan, context: Mapping[str, Any]) -> dict[str, Any]:
         "io_bytes_outside_arena": 0 if plan.io_in_arena else io_bytes,
         "total_bytes": inside if plan.io_in_arena else inside + io_bytes,
     }
+
+
+def _ram_blocks(plan: MemoryPlan, cname: str, arena_section: str | None) -> list[dict[str, Any]]:
+    """The static RAM arrays of ``<name>.c``: the arena, then each other memory region in use."""
+    macro = cname.upper()
+    first = plan.regions[0].region if plan.regions else None
+    blocks = [
+        {
+            "index": 0,
+            "ident": f"{cname}_arena",
+            "attr": f"{macro}_ARENA_ATTR",
+            "section": first.section if first is not None else arena_section,
+            "size": max(1, plan.primary_size),
+            "label": f"region {first.name} (the arena)" if first is not None else "arena",
+            "ctype": "uint8_t",
+            "cast": "",
+        }
+    ]
+    for index, use in enumerate(plan.regions[1:], start=1):
+        if use.used:
+            blocks.append(
+                {
+                    "index": index,
+                    "ident": region_array(cname, use.region.name),
+                    "attr": f"{macro}_REGION_{use.region.name.upper()}_ATTR",
+                    "section": use.region.section,
+                    "size": use.used,
+                    "label": f"region {use.region.name}",
+                    "ctype": "uint8_t",
+                    "cast": "",
+                }
+            )
+    return blocks
+
+
+def _guard_blocks(ram_blocks: list[dict[str, Any]], cname: str, state_size: int) -> list[dict[str, Any]]:
+    """Every block the verify build surrounds with canaries: the RAM arrays, then the state buffer."""
+    state = {
+        "ident": f"{cname}_state",
+        "attr": f"{cname.upper()}_ARENA_ATTR",
+        "size": state_size,
+        "label": "state",
+        "ctype": "int8_t",
+        "cast": "(int8_t *)",
+    }
+    return [*ram_blocks, *([state] if state_size else [])]
+
+
+def _regions_report(plan: MemoryPlan) -> list[dict[str, Any]]:
+    """``report.json`` ``memory_regions``: per region (fastest first) its use and buffers."""
+    return [
+        {
+            "name": u.region.name,
+            "size": u.region.size,
+            "speed": u.region.speed,
+            "section": u.region.section,
+            "used_bytes": u.used,
+            "traffic_bytes": u.traffic,
+            "buffers": list(u.buffers),
+        }
+        for u in plan.regions
+    ]
 
 
 def _below_bound(plan: MemoryPlan) -> dict[str, Any]:
@@ -198,6 +262,26 @@ def _check_options(graph: Graph, target: Target, weights_section: str | None, ar
     return arena_alignment
 
 
+def _check_memory_options(
+    graph: Graph, arena_section: str | None, io_in_arena: bool, memory_regions: Any
+) -> tuple[Region, ...]:
+    """Reject conflicting placement options; returns the memory regions, fastest first."""
+    if arena_section is not None and (not arena_section or not set(arena_section) <= _SECTION_CHARS):
+        raise QCompileError(f"--arena-section {arena_section!r}: use letters, digits, '_', '.' and '$' only")
+    if io_in_arena and graph.state:
+        raise QCompileError(
+            "--io-in-arena is not supported for a model with persistent state (resource variables or "
+            "--stateful): compile it without --io-in-arena"
+        )
+    regions = load_regions(memory_regions)
+    if regions and arena_section is not None:
+        raise QCompileError(
+            "--arena-section and --memory-regions both place the arena: give each region its section in the "
+            "regions file instead"
+        )
+    return regions
+
+
 def _plan(
     graph: Graph,
     target: Target,
@@ -205,6 +289,7 @@ def _plan(
     arena_alignment: int,
     ram_budget: int | None,
     io_in_arena: bool = False,
+    regions: tuple[Region, ...] = (),
 ) -> MemoryPlan:
     """The memory plan with the running family's scratch sizes, checked against the budget.
 
@@ -228,6 +313,7 @@ def _plan(
         else (),
         "budget": budget,
         "io_in_arena": io_in_arena,
+        "regions": regions,
     }
     plan = plan_memory(graph, **options)
     below = _below_bound_plan(graph, family, options, budget)
@@ -320,6 +406,8 @@ def _report(
         "below_bound": _below_bound(plan),
         "peak_layer": plan.peak_step,
         "peak_live": [{"name": live, "bytes": size} for live, size in plan.peak_live],
+        "memory_regions": _regions_report(plan),
+        "guard_blocks": [b["label"] for b in context["guard_blocks"]],
         "weight_bytes": context["weight_bytes"],
         "alignment": target.alignment,
         "arena_alignment": context["arena_alignment"],
@@ -353,6 +441,7 @@ def render(
     io_in_arena: bool = False,
     flash_budget: int | None = None,
     arena_section: str | None = None,
+    memory_regions: Any = None,
 ) -> tuple[dict[str, bytes], dict[str, Any]]:
     """Render every output file into memory: ``({relative path: bytes}, report)``.
 
@@ -360,19 +449,15 @@ def render(
     offset in it, e.g. to a cache line or a DMA requirement; const arrays keep the target's.
     """
     arena_alignment = _check_options(graph, target, weights_section, arena_alignment)
-    if arena_section is not None and (not arena_section or not set(arena_section) <= _SECTION_CHARS):
-        raise QCompileError(f"--arena-section {arena_section!r}: use letters, digits, '_', '.' and '$' only")
-    if io_in_arena and graph.state:
-        raise QCompileError(
-            "--io-in-arena is not supported for a model with persistent state (resource variables or "
-            "--stateful): compile it without --io-in-arena"
-        )
+    regions = _check_memory_options(graph, arena_section, io_in_arena, memory_regions)
     cname = model_identifier(name)
     family = target.family
-    plan = _plan(graph, target, scratch, arena_alignment, ram_budget, io_in_arena)
+    plan = _plan(graph, target, scratch, arena_alignment, ram_budget, io_in_arena, regions)
+    ram_blocks = _ram_blocks(plan, cname, arena_section)
     lowering = Lowering(graph, plan, cname, Namer(), family=family)
     layers, epilogue = _lower_graph(lowering)
     kernel_headers = family.kernel_headers if lowering.kernel_sources else ()
+    kernel_headers = (*kernel_headers, *included_headers("\n".join(lowering.kernel_sources)))
     runtime = select_runtime_files(sorted(lowering.functions), extra_headers=kernel_headers)
     context = {
         "model_comment": comment_text(name),
@@ -382,8 +467,13 @@ def render(
         "target_comment": comment_text(target.name),
         "alignment": target.alignment,
         "arena_alignment": arena_alignment,
-        "arena_size": plan.arena_size,
-        "arena_buffer_size": max(1, plan.arena_size),
+        "arena_size": plan.primary_size,
+        "ram_blocks": ram_blocks,
+        "guard_blocks": _guard_blocks(ram_blocks, cname, graph.state_bytes),
+        "regions": [
+            {"name": u.region.name, "used": u.used, "capacity": u.region.size, "section": u.region.section}
+            for u in plan.regions
+        ],
         "guard_bytes": max(64, arena_alignment),
         "lower_bound": plan.lower_bound,
         "ram_budget": ram_budget,
@@ -461,6 +551,7 @@ def generate(
     io_in_arena: bool = False,
     flash_budget: int | None = None,
     arena_section: str | None = None,
+    memory_regions: Any = None,
 ) -> dict[str, Any]:
     """Generate the C implementation of quantized ``graph`` into ``out_dir``; returns the report.
 
@@ -483,6 +574,7 @@ def generate(
         io_in_arena=io_in_arena,
         flash_budget=flash_budget,
         arena_section=arena_section,
+        memory_regions=memory_regions,
     )
     _write_tree(files, Path(out_dir))
     return report

@@ -6,224 +6,66 @@ output pointers, const arrays, or ``arena + offset`` from the memory plan. Node
 attributes are read exactly as ``docs/QUANTIZATION.md`` names them; the C parameter
 structs are the field dicts of :mod:`qcompile.ops.structs`, the very dicts the Cython
 binding assigns to its structs, so the generated model and the host tests cannot disagree.
+
+This module holds the dispatch (:class:`Lowering`) and the int8 lowerings; the shared helpers
+are :mod:`qcompile.codegen.lowering_base` (re-exported here for the op plug-ins), the 16x8
+lowerings :mod:`qcompile.codegen.lowering_s16`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from qcompile import op_params
+from qcompile.codegen.lowering_base import (
+    ConstArray,
+    Layer,
+    LoweringBase,
+    Specialiser,
+    _bias,
+    _check_output,
+    _requant_arrays,
+    c_float,
+    c_int,
+    c_int64,
+    region_array,
+)
+from qcompile.codegen.lowering_s16 import S16_LOWERINGS, lower_requantize
 from qcompile.codegen.lowerings import LOWERINGS
-from qcompile.codegen.names import Namer, comment_text
+from qcompile.codegen.names import comment_text
+from qcompile.codegen.streaming import BandCall, emit_band, streamed
 from qcompile.errors import QCompileError, UnsupportedModelError
-from qcompile.ir import Graph, Node
-from qcompile.memory import Location, MemoryPlan
+from qcompile.ir import Node
 from qcompile.ops import is_s16, split_conv_add, split_pool_fc, structs
 
-INT32_MIN = -(2**31)
-INT32_MAX = 2**31 - 1
-_CTYPES = {"int8": "int8_t", "int32": "int32_t", "uint8": "uint8_t", "int16": "int16_t", "int64": "int64_t"}
-INT64_MIN = -(2**63)
-INT64_MAX = 2**63 - 1
+__all__ = [
+    "ConstArray",
+    "Layer",
+    "Lowering",
+    "Specialiser",
+    "_bias",
+    "_check_output",
+    "_requant_arrays",
+    "c_float",
+    "c_int",
+    "c_int64",
+    "region_array",
+    "supported_ops",
+]
 
 
-def c_int(value: int) -> str:
-    """An int32 literal that is valid C for every value (INT32_MIN has no literal)."""
-    value = int(value)
-    if not INT32_MIN <= value <= INT32_MAX:
-        raise QCompileError(f"integer parameter {value} does not fit int32")
-    if value == INT32_MIN:
-        return "(-2147483647 - 1)"
-    return str(value)
+class Lowering(LoweringBase):
+    """Dispatches each node to its family's specialised kernel, its 16x8 lowering, or its
+    portable int8 lowering (built-in or op plug-in)."""
 
-
-def c_int64(value: int) -> str:
-    """An int64 literal (the 16x8 biases): ``INT64_C(...)``, INT64_MIN spelt as an expression."""
-    value = int(value)
-    if not INT64_MIN <= value <= INT64_MAX:
-        raise QCompileError(f"integer parameter {value} does not fit int64")
-    if value == INT64_MIN:
-        return "(-INT64_C(9223372036854775807) - 1)"
-    return f"INT64_C({value})"
-
-
-def c_float(value: float) -> str:
-    """A double literal that round-trips exactly (Python's shortest repr)."""
-    value = float(value)
-    if not math.isfinite(value):
-        raise QCompileError(f"non-finite quantization scale {value}")
-    text = repr(value)
-    return text if any(c in text for c in ".e") else text + ".0"
-
-
-@dataclass
-class ConstArray:
-    """A const array in ``<name>_weights.c``."""
-
-    ident: str
-    ctype: str
-    values: np.ndarray
-    comment: str
-
-    @property
-    def nbytes(self) -> int:
-        return int(self.values.size) * np.dtype(self.ctype.removesuffix("_t")).itemsize
-
-    def body_lines(self, per_line: int = 16) -> list[str]:
-        literal = c_int64 if self.ctype == "int64_t" else c_int
-        items = [literal(v) for v in self.values.reshape(-1).tolist()]
-        return [", ".join(items[i : i + per_line]) + "," for i in range(0, len(items), per_line)]
-
-
-@dataclass
-class Layer:
-    """One node's C: struct definitions (file scope) and statements (inside the run function)."""
-
-    index: int
-    op: str
-    comment: str
-    params: list[str] = field(default_factory=list)
-    statements: list[str] = field(default_factory=list)
-    report: dict[str, Any] = field(default_factory=dict)
-    extra_report: dict[str, Any] = field(default_factory=dict)  # op-specific report keys
-
-
-class Specialiser(Protocol):
-    """What lowering needs from a kernel family (``codegen.families.KernelFamily``), declared
-    here so that this module does not import the registry that imports it."""
-
-    def lower(self, lo: Lowering, layer: Layer, node: Node) -> int | None: ...
-
-
-class Lowering:
-    """Turns a planned graph into layers and const arrays.
-
-    ``family`` may specialise any node (its ``lower`` returns the MACs, or None for the
-    portable kernel); without one every node gets the portable runtime kernel."""
-
-    def __init__(
-        self, graph: Graph, plan: MemoryPlan, cname: str, namer: Namer, family: Specialiser | None = None
-    ) -> None:
-        self.graph = graph
-        self.plan = plan
-        self.cname = cname
-        self.namer = namer
-        self.family = family
-        self.arrays: list[ConstArray] = []
-        self.functions: set[str] = set()
-        self.kernel_sources: list[str] = []  # per-layer C functions for <name>_kernels.c (specialised families)
-        self._tensor_arrays: dict[str, str] = {}
-
-    # -- constants --------------------------------------------------------------------
-    def array(self, kind: str, part: str, ctype: str, values: np.ndarray, comment: str) -> str:
-        values = np.asarray(values).reshape(-1).astype(np.int64)
-        if values.size == 0:
-            raise QCompileError(f"empty constant {comment!r}")
-        ident = self.namer.unique(f"{self.cname}_{kind}", part)
-        self.arrays.append(ConstArray(ident, ctype, values, comment_text(comment)))
-        return ident
-
-    def tensor_array(self, name: str) -> str:
-        """The const array holding constant tensor ``name`` (emitted once)."""
-        if name not in self._tensor_arrays:
-            t = self.graph.tensors[name]
-            ctype = _CTYPES.get(t.dtype)
-            if ctype is None or t.data is None:
-                raise QCompileError(f"constant {name!r} has dtype {t.dtype}; the generated code takes int8/int32 only")
-            data = np.asarray(t.data)
-            info = np.iinfo(data.dtype) if data.dtype.kind in "iu" else None
-            if info is None or info.bits > (64 if ctype == "int64_t" else 32):
-                raise QCompileError(f"constant {name!r} holds {data.dtype} data, expected {t.dtype}")
-            self._tensor_arrays[name] = self.array("w", name, ctype, data, f"{name} {list(t.shape)} {t.dtype}")
-        return self._tensor_arrays[name]
-
-    # -- pointers -----------------------------------------------------------------------
-    def _loc(self, name: str) -> Location:
-        loc = self.plan.locations.get(name)
-        if loc is None:
-            raise QCompileError(f"tensor {name!r} has no planned location")
-        return loc
-
-    def _elem(self, name: str) -> str:
-        """C element type of activation ``name``: int8_t, or int16_t (16x8)."""
-        return "int16_t" if self.graph.tensors[name].dtype == "int16" else "int8_t"
-
-    def src(self, name: str) -> str:
-        """A read pointer expression for tensor ``name`` (typed by its element type; the
-        caller's pointer arrays carry int8_t pointers, cast back for int16 tensors)."""
-        loc = self._loc(name)
-        elem = self._elem(name)
-        if loc.kind in ("input", "output"):
-            ptr = f"{loc.kind}s[{loc.index}]"
-            return ptr if elem == "int8_t" else f"(const {elem} *){ptr}"
-        if loc.kind == "const":
-            return self.tensor_array(loc.tensor)
-        return f"(const {elem} *)(arena + {loc.offset})"
-
-    def dst(self, name: str) -> str:
-        """A write pointer expression for tensor ``name`` (never an input or a constant)."""
-        loc = self._loc(name)
-        elem = self._elem(name)
-        if loc.kind == "output":
-            return f"outputs[{loc.index}]" if elem == "int8_t" else f"({elem} *)outputs[{loc.index}]"
-        if loc.kind == "arena":
-            return f"({elem} *)(arena + {loc.offset})"
-        raise QCompileError(f"tensor {name!r} would be written into a read-only {loc.kind} buffer")
-
-    def scratch(self, node: Node) -> str:
-        if node.name in self.plan.scratch_offsets:
-            return f"(void *)(arena + {self.plan.scratch_offsets[node.name]})"
-        return "NULL"
-
-    def _location_report(self, name: str) -> dict[str, Any]:
-        """Where the layer's output lives once it has run (host debug builds read it there)."""
-        loc = self._loc(name)
-        if loc.kind == "arena":
-            return {"kind": "arena", "offset": int(loc.offset)}
-        return {"kind": loc.kind, "index": int(loc.index)}
-
-    # -- helpers --------------------------------------------------------------------------
-    def shape(self, name: str) -> tuple[int, ...]:
-        return tuple(int(d) for d in self.graph.tensors[name].shape)
-
-    def struct(self, layer: Layer, ctype: str, fields: dict[str, Any]) -> str:
-        ident = f"{self.cname}_l{layer.index}"
-        lines = [f"static const {ctype} {ident} = {{"]
-        for key, value in fields.items():
-            if isinstance(value, list | tuple):
-                lines.append(f"    .{key} = {{{', '.join(c_int(v) for v in value)}}},")
-            else:
-                lines.append(f"    .{key} = {c_int(value)},")
-        lines.append("};")
-        layer.params.append("\n".join(lines))
-        return ident
-
-    def call(self, layer: Layer, fn: str, args: list[str], *, checked: bool) -> None:
-        self.functions.add(fn)
-        text = f"{fn}({', '.join(args)})"
-        if checked:
-            layer.statements.append(f"if ({text} != QC_OK) {{\n        return {layer.index + 1};\n    }}")
-        else:
-            layer.statements.append(f"{text};")
-
-    def copy(self, layer: Layer, src: str, dst: str, size: int) -> None:
-        """Copy ``size`` bytes (qc_copy_s8 is a memmove; int16 pointers are passed as bytes)."""
-        if "int16_t" in src or "int16_t" in dst:
-            src, dst = f"(const int8_t *){src}", f"(int8_t *){dst}"
-        self.call(layer, "qc_copy_s8", [src, dst, c_int(size)], checked=True)
-
-    # -- entry ----------------------------------------------------------------------------
     def lower(self, index: int, node: Node) -> Layer:
         s16 = is_s16(self.graph, node)
         if s16:
-            from qcompile.codegen.lowering_s16 import S16_LOWERINGS  # it imports this module's helpers
-
-            lower_fn = S16_LOWERINGS.get(node.op)
+            lower_fn = S16_LOWERINGS.get(node.op) or _ANY_ELEMENT.get(node.op)
             if lower_fn is None:
                 raise UnsupportedModelError(f"node {node.name!r}: op {node.op!r} has no 16x8 (int16) kernel yet")
         else:
@@ -232,8 +74,10 @@ class Lowering:
             raise UnsupportedModelError(f"node {node.name!r}: op {node.op!r} has no C lowering")
         layer = Layer(index, node.op, comment_text(f"{node.op} {node.name}"))
         try:
-            # a family specialises int8 layers only; None: the portable kernel
-            macs = None if self.family is None or s16 else self.family.lower(self, layer, node)
+            # a family specialises a node (16x8 ones through lower_s16) or returns None: the portable kernel
+            macs = None
+            if self.family is not None:
+                macs = (self.family.lower_s16 if s16 else self.family.lower)(self, layer, node)
             if macs is None:
                 macs = lower_fn(self, layer, node)
         except (KeyError, ValueError, IndexError, TypeError) as exc:
@@ -258,29 +102,6 @@ class Lowering:
 # ---- per-op lowerings (return the layer's MAC count) -----------------------------------
 
 
-def _int32_array(values: Any, n: int, what: str) -> np.ndarray:
-    arr = np.asarray(values, dtype=np.int64).reshape(-1)
-    if arr.size == 1 and n > 1:
-        arr = np.repeat(arr, n)
-    if arr.size != n:
-        raise ValueError(f"{what} has {arr.size} entries, expected {n}")
-    return arr
-
-
-def _bias(lo: Lowering, node: Node, n: int) -> str:
-    if len(node.inputs) > 2 and node.inputs[2]:
-        return lo.src(node.inputs[2])
-    return lo.array("q", f"{node.name}_zero_bias", "int32_t", np.zeros(n, dtype=np.int64), f"{node.name} zero bias")
-
-
-def _requant_arrays(lo: Lowering, node: Node, n: int) -> tuple[str, str]:
-    mult = _int32_array(node.attrs["multiplier"], n, "multiplier")
-    shift = _int32_array(node.attrs["shift"], n, "shift")
-    m = lo.array("q", f"{node.name}_multiplier", "int32_t", mult, f"{node.name} multiplier")
-    s = lo.array("q", f"{node.name}_shift", "int32_t", shift, f"{node.name} shift")
-    return m, s
-
-
 def _conv_like(lo: Lowering, layer: Layer, node: Node, depthwise: bool) -> int:
     a = node.attrs
     x, w, y = node.inputs[0], node.inputs[1], node.outputs[0]
@@ -293,6 +114,9 @@ def _conv_like(lo: Lowering, layer: Layer, node: Node, depthwise: bool) -> int:
     fn = "qc_depthwise_conv2d_s8" if depthwise else "qc_conv2d_s8"
     args = [f"&{params}", lo.src(x), lo.src(w), _bias(lo, node, ys[3]), m, s, lo.dst(y), lo.scratch(node)]
     band = lo.plan.row_bands.get(node.name)
+    if not depthwise and streamed(lo, node):
+        emit_band(lo, layer, node, _band_call(lo, "qc_conv2d_band_s8", args[:1], args[2:6], args[7:]))
+        return math.prod(ys) * taps
     if band is not None and not depthwise:
         # scratch in dead arena bytes: the planner's row bands (qc_conv2d_rows.c)
         fn = "qc_conv2d_rows_s8"
@@ -302,11 +126,15 @@ def _conv_like(lo: Lowering, layer: Layer, node: Node, depthwise: bool) -> int:
     return math.prod(ys) * taps
 
 
-def _check_output(fields: dict[str, Any], keys: tuple[str, ...], shape: tuple[int, ...]) -> None:
-    """The struct's output geometry must be the graph's output shape."""
-    got = tuple(int(fields[k]) for k in keys)
-    if got != tuple(shape):
-        raise ValueError(f"parameters give output {list(got)}, the graph says {list(shape)}")
+def _band_call(lo: Lowering, fn: str, head: list[str], middle: list[str], tail: list[str]) -> BandCall:
+    """The band call (codegen/streaming.py) of a portable conv kernel: ``fn(head..., r0, r1,
+    in_first, out_first, input, middle..., output, tail...)``."""
+    lo.functions.add(fn)
+
+    def call(x: str, x_first: str, y: str, y_first: str, r0: str, r1: str) -> str:
+        return f"{fn}({', '.join([*head, r0, r1, x_first, y_first, x, *middle, y, *tail])})"
+
+    return call
 
 
 def _conv2d(lo: Lowering, layer: Layer, node: Node) -> int:
@@ -448,6 +276,10 @@ def _conv2d_add(lo: Lowering, layer: Layer, node: Node) -> int:
     args = [f"&{conv_params}", f"&{add_ident}", c_int(operand), lo.src(x), lo.src(w), _bias(lo, conv_node, ys[3])]
     args += [m, s, lo.src(residual), lo.dst(y), lo.scratch(node)]
     fn = "qc_conv2d_add_s8"
+    if streamed(lo, node):
+        emit_band(lo, layer, node, _band_call(lo, "qc_conv2d_add_band_s8", args[:3], args[4:9], args[10:]))
+        layer.extra_report.update(fused=["conv2d", "add"], inplace_over=lo.plan.inplace.get(node.name))
+        return math.prod(ys) * ws[1] * ws[2] * ws[3]
     band = lo.plan.row_bands.get(node.name)
     if band is not None:
         # scratch in dead arena bytes: the planner's row bands (qc_conv2d_rows.c)
@@ -501,8 +333,6 @@ def _mean(lo: Lowering, layer: Layer, node: Node) -> int:
 
 def _requantize(lo: Lowering, layer: Layer, node: Node) -> int:
     """int8 -> int16 conversion (an int8 node: its input is int8); the kernels are the 16x8 ones."""
-    from qcompile.codegen.lowering_s16 import lower_requantize
-
     return lower_requantize(lo, layer, node)
 
 
@@ -526,6 +356,8 @@ _LOWERINGS: dict[str, Callable[[Lowering, Layer, Node], int]] = {
     "mean": _mean,
     "requantize": _requantize,
 }
+#: ops that move elements without arithmetic: the int8 lowering serves 16x8 too (it copies bytes)
+_ANY_ELEMENT = {op: _LOWERINGS[op] for op in ("concat", "reshape", "copy")}
 
 
 def supported_ops() -> frozenset[str]:

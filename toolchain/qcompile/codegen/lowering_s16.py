@@ -3,7 +3,8 @@
 
 The parameter structs are the int8 kernels' (``ops/structs.py`` with ``bits=16``), the
 biases int64 const arrays. Kernel families specialise int8 layers only, so every target
-runs these (docs/ARCHITECTURE.md, "Kernel families").
+runs these (docs/ARCHITECTURE.md, "Kernel families"). Ops that only move elements (concat,
+reshape, copy) use the int8 lowerings, which copy bytes.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from qcompile.codegen.lowering import _LOWERINGS, Layer, Lowering, _check_output, _requant_arrays, c_int
+from qcompile.codegen.lowering_base import Layer, _check_output, _requant_arrays, c_int
+from qcompile.codegen.lowering_base import LoweringBase as Lowering
 from qcompile.ir import Node
 from qcompile.ops import structs
 
@@ -84,6 +86,29 @@ def _transpose(lo: Lowering, layer: Layer, node: Node) -> int:
     return 0
 
 
+def _softmax(lo: Lowering, layer: Layer, node: Node) -> int:
+    x, y = node.inputs[0], node.outputs[0]
+    params = lo.struct(layer, "qc_softmax_params", structs.softmax_fields(lo.shape(x), node.attrs, bits=16))
+    lo.call(layer, "qc_softmax_s16", [f"&{params}", lo.src(x), lo.dst(y)], checked=True)
+    return 0
+
+
+def _reduce_sum(lo: Lowering, layer: Layer, node: Node) -> int:
+    """reduce_sum, and mean over H and W as the same kernel (``qc_reduce_sum_s16``)."""
+    x, y = node.inputs[0], node.outputs[0]
+    attrs = dict(node.attrs, axes=(1, 2)) if node.op == "mean" else node.attrs
+    fields = structs.reduce_fields(lo.shape(x), attrs)
+    kept = math.prod(d for d, r in zip(fields["in_shape"], fields["reduce"], strict=True) if not r)
+    if kept != math.prod(lo.shape(y)):
+        raise ValueError(f"reducing axes {tuple(attrs['axes'])} of {lo.shape(x)} does not give {lo.shape(y)}")
+    count = math.prod(d for d, r in zip(fields["in_shape"], fields["reduce"], strict=True) if r)
+    if count > 1 << 16:
+        raise ValueError(f"an int16 reduction sums at most 65536 elements per output, not {count}")
+    params = lo.struct(layer, "qc_reduce_params", fields)
+    lo.call(layer, "qc_reduce_sum_s16", [f"&{params}", lo.src(x), lo.dst(y)], checked=True)
+    return 0
+
+
 def lower_requantize(lo: Lowering, layer: Layer, node: Node) -> int:
     """TFLite QUANTIZE between int8 and int16 (``qc_requantize_s8_s16`` / ``_s16_s8`` / ``_s16``)."""
     x, y = node.inputs[0], node.outputs[0]
@@ -117,11 +142,11 @@ S16_LOWERINGS: dict[str, Callable[[Lowering, Layer, Node], int]] = {
     "mul": _binary,
     "max_pool2d": _pool,
     "avg_pool2d": _pool,
+    "softmax": _softmax,
+    "mean": _reduce_sum,
+    "reduce_sum": _reduce_sum,
     "pad": _pad,
     "transpose": _transpose,
-    "concat": _LOWERINGS["concat"],  # these three move bytes already
-    "reshape": _LOWERINGS["reshape"],
-    "copy": _LOWERINGS["copy"],
     "requantize": lower_requantize,
     "logistic": _sigmoid_tanh,
     "tanh": _sigmoid_tanh,

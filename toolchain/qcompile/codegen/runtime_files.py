@@ -45,6 +45,11 @@ def _resolve_include(name: str, root: Path, here: Path) -> Path | None:
     return None
 
 
+def included_headers(text: str) -> tuple[str, ...]:
+    """The ``#include "..."`` names of a generated source (a layer kernel may include a runtime header)."""
+    return tuple(sorted(set(_INCLUDE.findall(_strip_comments(text)))))
+
+
 def select_runtime_files(
     functions: Iterable[str], root: Path | None = None, extra_headers: Iterable[str] = ()
 ) -> RuntimeFiles:

@@ -173,12 +173,6 @@ def _node_problem(node: onnx.NodeProto, const: set[str], opset: int) -> str | No
             return "Gemm B and C must be constant"
     if op == "MatMul" and ins[0] in const and ins[1] not in const:
         return "MatMul of a constant by an activation is not supported (only activation x constant or x activation)"
-    if op == "Div" and ins[1] not in const:
-        return (
-            "division by an activation is not supported (qcompile has no int8 DIV kernel); divide by a "
-            "constant, or write Mul(x, Reciprocal(y)): the reciprocal is a 256-entry table, rounded to int8 "
-            "before the product"
-        )
     if op == "Pad":
         if a.get("mode", "constant") != "constant":
             return f"Pad mode {a.get('mode')!r} is not supported (only 'constant')"
@@ -590,7 +584,7 @@ class _Converter:
         y = node.output[0]
         out_shape = self.shape(y)
         rank = len(out_shape)
-        if op == "div":
+        if op == "div" and self.is_const(b_name):
             self.const[f"{b_name}__reciprocal"] = (1.0 / self.const[b_name].astype(np.float64)).astype(np.float32)
             b_name, op = f"{b_name}__reciprocal", "mul"
         for act_name, c_name in ((a_name, b_name), (b_name, a_name)):

@@ -29,7 +29,7 @@ from qcompile.errors import QCompileError, UnsupportedModelError
 from qcompile.frontends import tflite_luts, tflite_state
 from qcompile.frontends.tflite_ops import TFLITE_OPS
 from qcompile.frontends.tflite_reader import TfliteModel, TfliteOperator, TfliteTensor, read_tflite
-from qcompile.ir import Graph, Node, QuantParams, Tensor
+from qcompile.ir import Graph, Node, QuantParams, StateVar, Tensor
 from qcompile.reference.kernels import sigmoid_s16
 
 BUILTIN_OPS = (
@@ -75,8 +75,10 @@ _ACT_TYPES = {INT8: "int8", INT16: "int16"}
 #: operators with a 16x8 kernel (int16 activations); the others take int8 only
 S16_OPS = frozenset(
     {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "SUB", "MUL", "AVERAGE_POOL_2D", "MAX_POOL_2D"}
-    | {"RESHAPE", "SQUEEZE", "PAD", "CONCATENATION", "QUANTIZE", "LOGISTIC", "TANH"}
+    | {"RESHAPE", "SQUEEZE", "PAD", "CONCATENATION", "QUANTIZE", "LOGISTIC", "TANH", "SOFTMAX", "MEAN", "SUM"}
 )
+#: int8 operators with int16 internal state (the LSTM's cell state)
+_INT16_STATE_OPS = frozenset({"UNIDIRECTIONAL_SEQUENCE_LSTM"})
 _ACT_RANGES: dict[str, tuple[float | None, float | None]] = {
     "NONE": (None, None),
     "RELU": (0.0, None),
@@ -107,6 +109,7 @@ class _Importer:
         self.edge_outputs: dict[int, int] = {}  # float graph output -> int8 DEQUANTIZE input
         self.skipped: set[int] = set()
         self.inits: dict[str, np.ndarray] = {}
+        self.pending_state: list[StateVar] = []  # operators' own state (LSTM variable tensors)
 
     # -- checks -------------------------------------------------------------------------
     def _check(self) -> None:
@@ -222,6 +225,10 @@ class _Importer:
                 raise UnsupportedModelError(f"{self.path}: operator {op.index} ({op.op}): {exc}") from exc
         for i in m.outputs:
             self.graph.outputs.append(self.name(self.edge_outputs.get(i, i)))
+        for sv in self.pending_state:  # after the caller's inputs and outputs
+            self.graph.inputs.append(sv.input)
+            self.graph.outputs.append(sv.output)
+            self.graph.state.append(sv)
         try:
             variables.finish()
         except ValueError as exc:
@@ -252,7 +259,7 @@ def _activation_problem(op: str, t: TfliteTensor) -> str | None:
         return f"{t.type_name} tensor {t.name!r} has no quantization parameters"
     if t.quant.scale.size != 1:
         return f"activation {t.name!r} is quantized per channel"
-    if t.type == INT16 and op not in S16_OPS:
+    if t.type == INT16 and op not in S16_OPS | _INT16_STATE_OPS:
         return f"int16 tensor {t.name!r}: {op} has no 16x8 kernel yet (16x8 operators: {', '.join(sorted(S16_OPS))})"
     if t.type == INT16 and int(t.quant.zero_point[0]) != 0:
         return f"int16 tensor {t.name!r} has zero point {int(t.quant.zero_point[0])}; 16x8 needs 0 (TFLM requires it)"
@@ -438,9 +445,17 @@ def _reshape(imp: _Importer, op: TfliteOperator) -> None:
 
 def _softmax(imp: _Importer, op: TfliteOperator) -> None:
     out_q = imp.q(op.outputs[0])
+    beta = float(op.options.get("beta", 1.0))
+    if imp.graph.tensors[imp.name(op.inputs[0])].dtype == "int16":
+        if imp.graph.tensors[imp.name(op.outputs[0])].dtype != "int16":
+            raise ValueError("an int16 SOFTMAX must have an int16 output (TFLM's SoftmaxInt16)")
+        if abs(out_q.scalar_scale() - 1.0 / 32768) > 0.001 / 32768:
+            raise ValueError("int16 SOFTMAX output must have scale 1/32768 and zero point 0 (TFLM requires it)")
+        attrs = op_params.softmax_s16_params(imp.q(op.inputs[0]).scalar_scale(), beta)
+        imp.add(op, "softmax", [imp.name(op.inputs[0])], [imp.name(op.outputs[0])], attrs)
+        return
     if out_q.scalar_zero_point() != -128 or abs(out_q.scalar_scale() - 1.0 / 256) > 0.001 / 256:
         raise ValueError("int8 SOFTMAX output must have scale 1/256 and zero point -128 (TFLM requires it)")
-    beta = float(op.options.get("beta", 1.0))
     attrs = op_params.softmax_params(imp.q(op.inputs[0]).scalar_scale(), beta)
     imp.add(op, "softmax", [imp.name(op.inputs[0])], [imp.name(op.outputs[0])], attrs)
 
@@ -532,9 +547,9 @@ def _mean(imp: _Importer, op: TfliteOperator) -> None:
     rank = len(x.shape)
     axes = sorted({int(a) + rank if int(a) < 0 else int(a) for a in np.asarray(axes_t.data).reshape(-1)})
     if rank != 4 or axes != [1, 2]:  # any other axes: the general reduction
-        from qcompile.frontends.tflite_ops.datamove import reduce_any
-
-        reduce_any(imp, op)
+        # the general reduction plug-in (registered for SUM and REDUCE_MAX) handles MEAN too;
+        # asked through the registry so that this module does not import its own plug-ins
+        TFLITE_OPS.get("SUM")(imp, op)
         return
     keep = bool(op.options.get("keep_dims", 0))
     qi, qo = imp.q(op.inputs[0]), imp.q(op.outputs[0])

@@ -179,6 +179,7 @@ _OPTIONS: dict[int, tuple[str, list[tuple[str, int, str, Any]]]] = {
     22: ("PadOptions", []),
     27: ("ReducerOptions", [("keep_dims", 0, "B", 0)]),
     28: ("SubOptions", [("fused_activation_function", 0, "b", 0)]),
+    29: ("DivOptions", [("fused_activation_function", 0, "b", 0)]),
     30: ("SqueezeOptions", [("squeeze_dims", 0, "vi", None)]),
     101: (
         "BatchMatMulOptions",
@@ -198,6 +199,17 @@ _OPTIONS: dict[int, tuple[str, list[tuple[str, int, str, Any]]]] = {
     ),
     35: ("SplitOptions", [("num_splits", 0, "i", 0)]),
     48: ("SliceOptions", []),
+    71: (
+        "UnidirectionalSequenceLSTMOptions",
+        [
+            ("fused_activation_function", 0, "b", 0),
+            ("cell_clip", 1, "f", 0.0),
+            ("proj_clip", 2, "f", 0.0),
+            ("time_major", 3, "B", 0),
+            ("asymmetric_quantize_inputs", 4, "B", 0),
+            ("diagonal_recurrent_tensors", 5, "B", 0),
+        ],
+    ),
     79: ("SplitVOptions", [("num_splits", 0, "i", 0)]),
     103: ("CallOnceOptions", [("init_subgraph_index", 0, "i", 0)]),
     111: ("VarHandleOptions", [("container", 0, "s", ""), ("shared_name", 1, "s", "")]),

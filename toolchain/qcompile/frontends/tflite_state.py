@@ -19,15 +19,23 @@ control flow, which is refused.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from qcompile.frontends.tflite_reader import TfliteModel, TfliteOperator
-from qcompile.ir import Node, StateVar, Tensor
+from qcompile.ir import Graph, Node, StateVar, Tensor
 
-if TYPE_CHECKING:
-    from qcompile.frontends.tflite_import import _Importer
+
+class _Importer(Protocol):
+    """What the variables need of the TFLite importer (declared here: the importer imports
+    this module)."""
+
+    graph: Graph
+    names: dict[int, str]
+
+    def name(self, index: int) -> str: ...
+
 
 STATE_OPS = ("CALL_ONCE", "VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE")
 _INT8 = 9

@@ -18,6 +18,8 @@ cdef extern from "qc_kernels_s16.h":
     int qc_max_pool2d_s16(const qc_pool_params *p, const int16_t *input, int16_t *output) nogil
     int qc_avg_pool2d_s16(const qc_pool_params *p, const int16_t *input, int16_t *output) nogil
     int qc_pad_s16(const qc_pad_params *p, const int16_t *input, int16_t *output) nogil
+    int qc_softmax_s16(const qc_softmax_params *p, const int16_t *input, int16_t *output) nogil
+    int qc_reduce_sum_s16(const qc_reduce_params *p, const int16_t *input, int16_t *output) nogil
     int qc_transpose_s16(const qc_transpose_params *p, const int16_t *input, int16_t *output) nogil
     int qc_requantize_s8_s16(const int8_t *input, int16_t *output, int32_t size, int32_t input_offset,
                              int32_t output_offset, int32_t multiplier, int32_t shift) nogil
@@ -150,6 +152,37 @@ def max_pool2d_s16(x, **attrs):
 def avg_pool2d_s16(x, **attrs):
     """qc_avg_pool2d_s16; twin of qcompile.reference.s16.avg_pool2d."""
     return _s16_pool(x, attrs, True)
+
+
+def softmax_s16(x, **attrs):
+    """qc_softmax_s16 over the last axis; twin of qcompile.reference.s16.softmax."""
+    cdef qc_softmax_params p
+    a = _s16(x, "x")
+    p = _structs.softmax_fields(a.shape, attrs, bits=16)
+    out = np.empty(a.shape, dtype=np.int16)
+    if qc_softmax_s16(&p, <const int16_t *>_s16_addr(a), <int16_t *>_s16_addr(out)) != 0:
+        raise ValueError("qc_softmax_s16 rejected its parameters")
+    return out
+
+
+def reduce_sum_s16(x, *, axes, keep_dims, input_offset, output_offset, multiplier, shift):
+    """qc_reduce_sum_s16; twin of qcompile.reference.s16.reduce_sum."""
+    cdef qc_reduce_params p
+    a = _s16(x, "x")
+    attrs = dict(axes=axes, input_offset=input_offset, output_offset=output_offset, multiplier=multiplier, shift=shift)
+    p = _structs.reduce_fields(a.shape, attrs)
+    kept = tuple(int(d) for i, d in enumerate(a.shape) if i not in {int(k) for k in axes})
+    out = np.empty(kept, dtype=np.int16)
+    if qc_reduce_sum_s16(&p, <const int16_t *>_s16_addr(a), <int16_t *>_s16_addr(out)) != 0:
+        raise ValueError("qc_reduce_sum_s16 rejected its parameters")
+    return out.reshape(tuple(1 if i in {int(k) for k in axes} else int(d) for i, d in enumerate(a.shape))
+                       if keep_dims else kept)
+
+
+def mean_s16(x, *, input_offset, output_offset, multiplier, shift, keep_dims):
+    """The 16x8 MEAN over H and W (qc_reduce_sum_s16); twin of qcompile.reference.s16.mean."""
+    return reduce_sum_s16(x, axes=(1, 2), keep_dims=keep_dims, input_offset=input_offset,
+                          output_offset=output_offset, multiplier=multiplier, shift=shift)
 
 
 def pad_s16(x, *, pads, pad_value):

@@ -53,6 +53,32 @@ cdef int _qc_run_batch(
     return 0
 
 
+def _qc_canaries(guard):
+    """The canary bytes before and after a guarded buffer (templates/baremetal/main.c.j2's pattern)."""
+    i = np.arange(guard, dtype=np.uint32)
+    return (0x3C ^ i).astype(np.uint8), (0xC3 ^ i).astype(np.uint8)
+
+
+def _qc_guarded_rows(data, guard):
+    """``data`` (batch, nbytes) copied into rows with ``guard`` canary bytes on each side."""
+    before, after = _qc_canaries(guard)
+    rows = np.empty((data.shape[0], data.shape[1] + 2 * guard), np.uint8)
+    rows[:, :guard] = before
+    rows[:, guard:guard + data.shape[1]] = data
+    rows[:, guard + data.shape[1]:] = after
+    return rows
+
+
+def _qc_first_tripped(rows, guard):
+    """The first sample whose canaries in ``rows`` changed, or -1."""
+    if guard == 0:
+        return -1
+    before, after = _qc_canaries(guard)
+    bad = (rows[:, :guard] != before).any(axis=1) | (rows[:, rows.shape[1] - guard:] != after).any(axis=1)
+    found = np.nonzero(bad)[0]
+    return int(found[0]) if len(found) else -1
+
+
 cdef class ModelLibrary:
     """A host build of a generated model (``qcompile.host.build.build_host_library``).
 
@@ -160,12 +186,14 @@ cdef class ModelLibrary:
                 self._fn = NULL
                 self._reset = NULL
 
-    def run(self, inputs):
+    def run(self, inputs, io_guard=0):
         """Run every sample of a batch: ``inputs[i]`` is int8 of shape (batch, ...) holding
         ``input_sizes[i]`` values per sample. A model with persistent state is reset first and
         then runs the samples in order, one call per step. Returns one int8 array per output, shaped
         (batch, output_sizes[j]) or (batch, *output_shapes[j]). Raises RuntimeError naming the
-        sample and layer if the model returns a non-zero code."""
+        sample and layer if the model returns a non-zero code. ``io_guard`` > 0: every sample's
+        input and output buffer gets that many canary bytes on each side, checked after the batch
+        (a RuntimeError names the first sample and buffer whose canaries changed)."""
         cdef int n_in = len(self.input_sizes)
         cdef int n_out = len(self.output_sizes)
         cdef Py_ssize_t batch, b_failed = -1
@@ -207,6 +235,12 @@ cdef class ModelLibrary:
             outputs = [np.empty((batch, n), dtype=d) for n, d in zip(self.output_sizes, self.output_dtypes)]
         if batch == 0:
             return outputs
+        guard = int(io_guard)
+        if guard < 0:
+            raise ValueError("io_guard must be non-negative")
+        # byte rows of each sample's buffer, with `guard` canary bytes on each side
+        in_rows = [_qc_guarded_rows(a.view(np.uint8).reshape(batch, -1), guard) for a in arrays]
+        out_rows = [_qc_guarded_rows(np.zeros((batch, o[0].nbytes), np.uint8), guard) for o in outputs]
         arena_buffer = None
         if self.arena_size > 0:
             arena_buffer = np.empty(self.arena_size + 64, dtype=np.uint8)
@@ -223,11 +257,11 @@ cdef class ModelLibrary:
             if in_base == NULL or in_ptrs == NULL or out_base == NULL or out_ptrs == NULL or in_size == NULL or out_size == NULL:
                 raise MemoryError()
             for i in range(n_in):
-                in_base[i] = <const int8_t *><uintptr_t>arrays[i].ctypes.data
-                in_size[i] = self.input_sizes[i] * self.input_dtypes[i].itemsize  # bytes per sample
+                in_base[i] = <const int8_t *><uintptr_t>(in_rows[i].ctypes.data + guard)
+                in_size[i] = in_rows[i].shape[1]  # bytes from one sample's buffer to the next
             for i in range(n_out):
-                out_base[i] = <int8_t *><uintptr_t>outputs[i].ctypes.data
-                out_size[i] = self.output_sizes[i] * self.output_dtypes[i].itemsize
+                out_base[i] = <int8_t *><uintptr_t>(out_rows[i].ctypes.data + guard)
+                out_size[i] = out_rows[i].shape[1]
             with self._lock:
                 fn = self._fn
                 if fn == NULL:
@@ -248,5 +282,14 @@ cdef class ModelLibrary:
             raise RuntimeError(
                 f"model {self.name}: sample {b_failed} failed in layer {rc - 1} (return code {rc})"
             )
+        names = [f"input {i}" for i in range(n_in)] + [f"output {i}" for i in range(n_out)]
+        tripped = [(_qc_first_tripped(rows, guard), name) for rows, name in zip(in_rows + out_rows, names)]
+        tripped = sorted(t for t in tripped if t[0] >= 0)
+        if tripped:
+            raise RuntimeError(
+                f"model {self.name}: sample {tripped[0][0]}: the canary bytes around {tripped[0][1]} changed (I/O guard)"
+            )
+        for o, rows in zip(outputs, out_rows):
+            o.reshape(batch, -1).view(np.uint8)[...] = rows[:, guard:rows.shape[1] - guard]
         return outputs
 

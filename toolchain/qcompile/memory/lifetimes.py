@@ -33,6 +33,8 @@ class Buffer:
     #: input offset, contract); ``below`` on the output's buffer, ``above`` on the input's
     below: dict[str, tuple[int, str]] = field(default_factory=dict)
     above: dict[str, tuple[int, str]] = field(default_factory=dict)
+    #: the memory region (memory.regions) the buffer is placed in: an index, fastest first
+    region: int = 0
 
     @property
     def is_scratch(self) -> bool:

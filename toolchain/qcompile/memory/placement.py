@@ -56,7 +56,7 @@ def place_in_order(order: list[Buffer], alignment: int) -> None:
     placed: list[Buffer] = []
     for buf in order:
         if buf.below or buf.above:
-            buf.offset = _lowest_fit(buf, placed, alignment)
+            buf.offset = lowest_fit(buf, placed, alignment)
             placed.append(buf)
             continue
         conflicts = sorted(
@@ -94,7 +94,7 @@ def _forbidden(buf: Buffer, p: Buffer) -> list[tuple[int, int]]:
     return [(a, b) for a, b in result if a < b]
 
 
-def _lowest_fit(buf: Buffer, placed: list[Buffer], alignment: int) -> int:
+def lowest_fit(buf: Buffer, placed: list[Buffer], alignment: int) -> int:
     """Lowest aligned offset outside every forbidden interval of the time-overlapping placed buffers."""
     intervals = sorted(iv for p in placed if p.first <= buf.last and buf.first <= p.last for iv in _forbidden(buf, p))
     offset, moved = 0, True

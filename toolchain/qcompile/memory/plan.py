@@ -15,13 +15,16 @@ class Location:
     """Where a tensor's bytes are: ``kind`` in input/output/const/arena.
 
     ``index`` is the graph input or output index (input/output), ``offset`` the arena
-    offset (arena) and ``tensor`` the constant tensor holding the data (const).
+    offset (arena) and ``tensor`` the constant tensor holding the data (const). ``region``
+    is the memory region of an arena tensor (``--memory-regions``; 0, the fastest, is the
+    arena itself).
     """
 
     kind: str
     index: int = 0
     offset: int = 0
     tensor: str = ""
+    region: int = 0
 
 
 @dataclass
@@ -42,7 +45,10 @@ class MemoryPlan:
     overlaps the input they consume (:mod:`qcompile.memory.overlap`);
     ``below_bound_arena``: the arena of the overlapped plan when it is smaller but was not
     chosen (no ``--ram-budget`` asked for it), else 0; ``streams``: consumer node name ->
-    :class:`qcompile.memory.streams.Stream` for row-streamed pairs.
+    :class:`qcompile.memory.streams.Stream` for row-streamed pairs; ``regions``: with
+    ``--memory-regions``, per region (fastest first) its
+    :class:`qcompile.memory.regions.RegionUse` (``arena_size`` is then their sum, and
+    ``scratch_regions`` gives each scratch's region), else empty.
     """
 
     arena_size: int
@@ -63,6 +69,13 @@ class MemoryPlan:
     overlaps: dict[str, int] = field(default_factory=dict)
     below_bound_arena: int = 0
     streams: dict[str, Any] = field(default_factory=dict)
+    regions: tuple[Any, ...] = ()
+    scratch_regions: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def primary_size(self) -> int:
+        """Bytes of the arena array itself (region 0 with ``--memory-regions``)."""
+        return self.regions[0].used if self.regions else self.arena_size
 
     def location(self, tensor: str) -> Location:
         return self.locations[tensor]

@@ -13,12 +13,15 @@ one concept in its own module:
    :mod:`~qcompile.memory.overlap`: with ``overlap`` contracts, a conv-like output starts
    a few rows before the input it consumes (below the layer-by-layer bound);
 5. :mod:`~qcompile.memory.row_bands`: conv scratch in bytes that are dead while it runs;
-6. :mod:`~qcompile.memory.bounds`: the lower bound and the peak layer (and the budget check).
+6. :mod:`~qcompile.memory.bounds`: the lower bound and the peak layer (and the budget check);
+7. :mod:`~qcompile.memory.regions`: with memory regions, every buffer moves to the fastest
+   region it fits in, hottest first (row bands are then off: a band lives inside another
+   buffer's bytes).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 
 from qcompile.errors import QCompileError
 from qcompile.ir import Graph
@@ -29,6 +32,7 @@ from qcompile.memory.lifetimes import Buffer, arena_buffers, arena_end, referenc
 from qcompile.memory.overlap import find_overlaps, shared_bytes
 from qcompile.memory.placement import place
 from qcompile.memory.plan import Location, MemoryPlan
+from qcompile.memory.regions import Region, assign_regions
 from qcompile.memory.row_bands import ALL_DIRECT, find_splits, plan_row_bands
 from qcompile.memory.streams import apply_streams
 
@@ -44,6 +48,7 @@ def plan_memory(
     overlap: Mapping[str, str] | None = None,
     streams: Collection[int] = (),
     stream_ops: Collection[str] = (),
+    regions: Sequence[Region] = (),
 ) -> MemoryPlan:
     """Assign a location to every activation and an arena offset to every intermediate.
 
@@ -57,7 +62,8 @@ def plan_memory(
     name -> access-order contract (:mod:`~qcompile.memory.overlap`) of the nodes whose
     output may overlap their dying input (those then run without row bands). ``streams``:
     steps whose node runs row-streamed with the previous one, among the nodes
-    ``stream_ops`` names (:mod:`~qcompile.memory.streams`).
+    ``stream_ops`` names (:mod:`~qcompile.memory.streams`). ``regions``: memory regions,
+    fastest first (:mod:`~qcompile.memory.regions`): the arena is split over them.
     """
     if alignment < 1 or alignment & (alignment - 1):
         raise QCompileError(f"alignment must be a power of two, got {alignment}")
@@ -75,7 +81,9 @@ def plan_memory(
     # overlapped and streamed nodes keep their whole-block kernels (row-band direct rows read as they write)
     keep = set(pairs) | set(chosen) | {s.producer for s in chosen.values()}
     splits = {
-        k: v for k, v in find_splits(graph, row_split_ops, scratch_sizes, groups, aliases).items() if k not in keep
+        k: v
+        for k, v in find_splits(graph, row_split_ops, scratch_sizes, groups, aliases).items()
+        if k not in keep and not regions
     }
     buffers = [b for b in groups.values() if b.size > 0]
     place(buffers + all_scratch, alignment)
@@ -84,9 +92,10 @@ def plan_memory(
     bound, peak_step, peak_live = lower_bound(
         buffers + [b for b in scratch_bufs if b.tensors[0] not in splits], len(nodes), shared_bytes(pairs, steps)
     )
+    uses = assign_regions(graph, buffers + scratch_bufs, regions, alignment, scratch_sizes) if regions else ()
     locations, offsets, lifetimes = _resolve_locations(referenced, aliases, groups)
     return MemoryPlan(
-        arena_size=arena_end(buffers + scratch_bufs),
+        arena_size=sum(u.used for u in uses) if uses else arena_end(buffers + scratch_bufs),
         lower_bound=bound,
         alignment=alignment,
         offsets=offsets,
@@ -103,6 +112,8 @@ def plan_memory(
         io_in_arena=io_in_arena,
         overlaps={name: b.offset - a.offset for name, (a, b, _) in pairs.items()},
         streams=chosen,
+        regions=uses,
+        scratch_regions={b.tensors[0]: b.region for b in scratch_bufs},
     )
 
 
@@ -120,7 +131,7 @@ def _resolve_locations(
         else:
             buf = groups[root]
             off = max(buf.offset, 0)
-            locations[name] = Location("arena", offset=off)
+            locations[name] = Location("arena", offset=off, region=buf.region)
             offsets[name] = off
             lifetimes[name] = (buf.first, buf.last)
     return locations, offsets, lifetimes

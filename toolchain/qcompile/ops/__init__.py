@@ -109,6 +109,25 @@ GRU_ATTRS = (
     "rhn_multiplier",
     "rhn_shift",
 )
+#: attributes of a quantized ``lstm`` (TFLM's integer UNIDIRECTIONAL_SEQUENCE_LSTM), in ``qc_lstm_params`` order
+LSTM_ATTRS = (
+    "time_major",
+    "input_offset",
+    "hidden_zero_point",
+    "gate_in_multiplier",
+    "gate_in_shift",
+    "gate_rec_multiplier",
+    "gate_rec_shift",
+    "cell_forget_multiplier",
+    "cell_forget_shift",
+    "cell_input_multiplier",
+    "cell_input_shift",
+    "hidden_multiplier",
+    "hidden_shift",
+    "cell_clip",
+    "cell_tanh_multiplier",
+    "cell_tanh_shift",
+)
 ADD_PREFIX = "add_"
 POOL_PREFIX = "pool_"
 
@@ -143,6 +162,7 @@ SCHEMAS: dict[str, OpSchema] = {
         OpSchema("maximum", (), inplace=(0, 1), structs=("qc_broadcast_params",)),
         OpSchema("minimum", (), inplace=(0, 1), structs=("qc_broadcast_params",)),
         OpSchema("prelu", PRELU_ATTRS, inplace=(0,), structs=("qc_prelu_params",)),
+        OpSchema("div", MUL_ATTRS, inplace=(0, 1), structs=("qc_mul_params",)),
         OpSchema("max_pool2d", POOL_ATTRS, structs=("qc_pool_params",)),
         OpSchema("avg_pool2d", POOL_ATTRS, scratch_shapes=1, structs=("qc_pool_params",)),
         OpSchema("softmax", ("input_multiplier", "input_left_shift", "diff_min"), structs=("qc_softmax_params",)),
@@ -170,6 +190,7 @@ SCHEMAS: dict[str, OpSchema] = {
         OpSchema("layer_norm", LAYER_NORM_ATTRS, structs=("qc_layer_norm_params",)),
         OpSchema("gru", GRU_ATTRS, scratch_shapes=1, structs=("qc_gru_params",)),
         OpSchema("requantize", ("input_offset", "output_offset", "multiplier", "shift", "output_bits")),
+        OpSchema("lstm", LSTM_ATTRS, structs=("qc_lstm_params",)),
         # int16 only (TFLM's int16 LUT sigmoid/tanh, reference/kernels/sigmoid_s16.py)
         OpSchema("logistic", ("input_multiplier", "input_left_shift"), inplace=(0,)),
         OpSchema("tanh", ("input_multiplier", "input_left_shift"), inplace=(0,)),

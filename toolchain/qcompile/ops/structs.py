@@ -218,14 +218,25 @@ def prelu_fields(x_shape: Sequence[int], alpha_shape: Sequence[int], attrs: Mapp
     return fields
 
 
+def div_fields(shape1: Sequence[int], shape2: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """``qc_mul_params`` of ``div`` (TFLM's DIV, broadcast; ``reference.kernels.div``): the MUL
+    fields, within DIV's narrower ranges."""
+    fields = mul_fields(shape1, shape2, attrs)
+    for k in ("input1_offset", "input2_offset"):
+        _int(k, fields[k], -127, 128)
+    _int("output_offset", fields["output_offset"], -128, 127)
+    _int("output_multiplier", fields["output_multiplier"], 0, I32_MAX)
+    return fields
+
+
 def pool_fields(x_shape: Sequence[int], attrs: Mapping[str, Any], bits: int = 8) -> dict[str, int]:
     """``qc_pool_params`` of max_pool2d / avg_pool2d (pads = top, left, bottom, right)."""
     fields = op_params.pool_layout(x_shape, attrs["kernel"], attrs["strides"], attrs["pads"])
     return fields | _act(attrs, bits=bits)
 
 
-def softmax_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, int]:
-    """``qc_softmax_params``: softmax over the last axis."""
+def softmax_fields(x_shape: Sequence[int], attrs: Mapping[str, Any], bits: int = 8) -> dict[str, int]:
+    """``qc_softmax_params``: softmax over the last axis (16x8: a signed MBQM shift)."""
     shape = tuple(int(d) for d in x_shape)
     if not shape or shape[-1] == 0:
         raise ValueError("softmax needs a non-empty last axis")
@@ -233,7 +244,7 @@ def softmax_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str
         "outer": math.prod(shape) // shape[-1],
         "depth": shape[-1],
         "input_multiplier": _int("input_multiplier", attrs["input_multiplier"]),
-        "input_left_shift": _int("input_left_shift", attrs["input_left_shift"], 0, 31),
+        "input_left_shift": _int("input_left_shift", attrs["input_left_shift"], *((0, 31) if bits == 8 else (-31, 15))),
         "diff_min": _int("diff_min", attrs["diff_min"]),
     }
 
@@ -434,3 +445,46 @@ def gru_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, An
         "rhn_multiplier": _int("rhn_multiplier", attrs["rhn_multiplier"], 0),
         "rhn_shift": _int("rhn_shift", attrs["rhn_shift"], -31, 31),
     }
+
+
+def lstm_fields(x_shape: Sequence[int], w_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """``qc_lstm_params``: x ``[B, T, I]`` (``[T, B, I]`` when time-major), w ``[4, H, I]``."""
+    if len(x_shape) != 3 or len(w_shape) != 3 or int(w_shape[0]) != 4 or int(w_shape[2]) != int(x_shape[2]):
+        raise ValueError(f"lstm needs x [B, T, I] and w [4, H, I], got {tuple(x_shape)} and {tuple(w_shape)}")
+    time_major = _int("time_major", attrs["time_major"], 0, 1)
+    steps, batches = (x_shape[0], x_shape[1]) if time_major else (x_shape[1], x_shape[0])
+    fields: dict[str, Any] = {
+        "batches": int(batches),
+        "time_steps": int(steps),
+        "input_size": int(x_shape[2]),
+        "hidden_size": _int("hidden_size", w_shape[1], 1, 4096),
+        "time_major": time_major,
+        "input_offset": _int("input_offset", attrs["input_offset"], -127, 128),
+        "hidden_zero_point": _int("hidden_zero_point", attrs["hidden_zero_point"], -128, 127),
+    }
+    for key in ("gate_in_multiplier", "gate_in_shift", "gate_rec_multiplier", "gate_rec_shift"):
+        values = list(attrs[key])
+        if len(values) != 4:
+            raise ValueError(f"{key} needs one value per gate (4), got {len(values)}")
+        lo, hi = (-31, 31) if key.endswith("shift") else (0, I32_MAX)
+        fields[key] = [_int(key, v, lo, hi) for v in values]
+    for key in ("cell_forget", "cell_input", "hidden"):
+        fields[f"{key}_multiplier"] = _int(f"{key}_multiplier", attrs[f"{key}_multiplier"], 0, I32_MAX)
+        fields[f"{key}_shift"] = _int(f"{key}_shift", attrs[f"{key}_shift"], -31, 31)
+    fields["cell_clip"] = _int("cell_clip", attrs["cell_clip"], -1, 32767)
+    fields["cell_tanh_multiplier"] = _int("cell_tanh_multiplier", attrs["cell_tanh_multiplier"], 0, 32767)
+    fields["cell_tanh_shift"] = _int("cell_tanh_shift", attrs["cell_tanh_shift"], 0, 31)
+    return fields
+
+
+def lstm_folded_biases(w: Any, r: Any, b: Any, attrs: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """The C kernel's ``bias_in`` / ``bias_rec`` (int32 ``[4 H]``): TFLM's input and recurrent FC
+    offsets folded into constants, ``b + input_offset * rowsum(w)`` and ``-hidden_zero_point *
+    rowsum(r)`` (the same int32 sums the offsets would add on every step)."""
+    w64, r64 = np.asarray(w, dtype=np.int64), np.asarray(r, dtype=np.int64)
+    bias_in = np.asarray(b, dtype=np.int64) + int(attrs["input_offset"]) * w64.sum(axis=2)
+    bias_rec = -int(attrs["hidden_zero_point"]) * r64.sum(axis=2)
+    for name, v in (("bias_in", bias_in), ("bias_rec", bias_rec)):
+        if v.min() < I32_MIN or v.max() > I32_MAX:
+            raise ValueError(f"lstm {name} does not fit int32")
+    return bias_in.astype(np.int32).reshape(-1), bias_rec.astype(np.int32).reshape(-1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from qcompile import __version__
+from qcompile.version import __version__
 
 MARKER = ".qcompile-output"
 MARKER_FORMAT = 1

@@ -21,7 +21,7 @@ from qcompile.ir import Graph, Node, round_half_away
 from qcompile.progress import progress_bar
 from qcompile.quant.layerwise import float_activations, ir_sample_inputs, linear_attrs
 from qcompile.quant.quantize import WEIGHT_AXIS
-from qcompile.reference.executor import kernel
+from qcompile.reference.executor import kernel, run_quantized_node
 
 MAX_SAMPLES = 32
 
@@ -42,19 +42,14 @@ def correct_biases(
     samples = ir_sample_inputs(float_graph, data, max_samples)
     fvals = float_activations(float_graph, samples)
     qvals = [{n: qgraph.tensors[n].quant.quantize(s[n]) for n in qgraph.inputs} for s in samples]
-    constants = {t.name: t.data for t in qgraph.tensors.values() if t.is_constant}
     fnodes = {n.name: n for n in float_graph.nodes}
     removed: dict[str, np.ndarray] = {}
     with progress_bar(progress, len(qgraph.nodes), "bias correction") as advance:
         for node in qgraph.nodes:
             if node.op in WEIGHT_AXIS:
                 removed[node.name] = _correct_node(float_graph, qgraph, fnodes[node.name], node, fvals, qvals)
-                constants[node.inputs[2]] = qgraph.tensors[node.inputs[2]].data
-            run = kernel(node.op, quantized=True)
-            for values in qvals:
-                args = [values.get(i, constants.get(i)) if i else None for i in node.inputs]
-                result = run(*args, **node.attrs)
-                values.update(zip(node.outputs, result if isinstance(result, tuple) else (result,), strict=True))
+            for values in qvals:  # the 16x8 kernel for an int16 input, as the executor picks it
+                values.update(zip(node.outputs, run_quantized_node(qgraph, node, values), strict=True))
             advance()
     return removed
 
@@ -80,11 +75,21 @@ def _correct_node(
     errors = []
     for fv, qv in zip(fvals, qvals, strict=True):
         y_int8 = run(x_q.dequantize(qv[x_name]), w_deq, b_deq, **attrs)
-        y_float = run(fv[x_name].astype(np.float64), fw, fb, **attrs)
+        y_float = run(fv[_float_name(qgraph, x_name)].astype(np.float64), fw, fb, **attrs)
         errors.append((y_int8 - y_float).reshape(-1, y_float.shape[-1]).mean(axis=0))
     error = np.mean(errors, axis=0)
     bias_scale = b_t.quant.scale
     step = round_half_away(error / bias_scale)
-    info = np.iinfo(np.int32)
-    b_t.data = np.clip(b_t.data.astype(np.int64) - step, info.min, info.max).astype(np.int32)
+    info = np.iinfo(b_t.data.dtype)  # int32, or int64 for a 16x8 layer
+    b_t.data = np.clip(b_t.data.astype(np.float64) - step, info.min, info.max).astype(b_t.data.dtype)
     return error
+
+
+def _float_name(qgraph: Graph, name: str) -> str:
+    """The float IR tensor a quantized activation holds: a requantize (int8 <-> int16, mixed
+    precision) makes a new tensor from an existing one."""
+    producer = qgraph.producer(name)
+    while producer is not None and producer.op == "requantize":
+        name = producer.inputs[0]
+        producer = qgraph.producer(name)
+    return name

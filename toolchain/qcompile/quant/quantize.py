@@ -34,6 +34,8 @@ _SHARES_ALL_PARAMS = {"concat", "maximum", "minimum"}
 WEIGHT_AXIS = {"conv2d": 0, "depthwise_conv2d": 2, "fully_connected": 0}
 
 SOFTMAX_OUTPUT = QuantParams(np.float64(1.0 / 256.0), np.int64(-128))
+#: and the 16x8 softmax's (TFLM requires scale 1/32768, zero point 0)
+SOFTMAX_OUTPUT_S16 = QuantParams(np.float64(1.0 / 32768.0), np.int64(0), dtype="int16")
 
 
 def _f32(x: float) -> float:
@@ -177,8 +179,10 @@ def assign_activation_params(
     for root in sorted(members):
         names = sorted(members[root])
         pinned = [fixed[n] for n in names if n in fixed]
+        widths = {bits_for[n] for n in names if n in bits_for}
+        wide = (16 in widths) or (bits == 16 and not widths)
         if pinned:
-            q = pinned[0]
+            q = SOFTMAX_OUTPUT_S16 if wide and pinned[0] is SOFTMAX_OUTPUT else pinned[0]
         else:
             missing = [n for n in names if n not in ranges]
             if len(missing) == len(names):
@@ -187,8 +191,7 @@ def assign_activation_params(
                 )
             lo = min(ranges[n][0] for n in names if n in ranges)
             hi = max(ranges[n][1] for n in names if n in ranges)
-            widths = {bits_for[n] for n in names if n in bits_for}
-            if (16 in widths) or (bits == 16 and not widths):
+            if wide:
                 q = int16_activation_params(lo, hi)
             else:
                 q = symmetric_activation_params(lo, hi) if symmetric else activation_params(lo, hi)
@@ -340,7 +343,9 @@ def _convert_pool(graph: Graph, node: Node) -> None:
 
 
 def _convert_softmax(graph: Graph, node: Node) -> None:
-    node.attrs = op_params.softmax_params(_q(graph, node.inputs[0]).scalar_scale(), float(node.attrs.get("beta", 1.0)))
+    s16 = graph.tensors[node.inputs[0]].dtype == "int16"
+    params = op_params.softmax_s16_params if s16 else op_params.softmax_params
+    node.attrs = params(_q(graph, node.inputs[0]).scalar_scale(), float(node.attrs.get("beta", 1.0)))
 
 
 def _convert_elementwise(graph: Graph, node: Node) -> None:
@@ -390,11 +395,11 @@ _CONVERTERS = {
 }
 
 
-#: float-IR ops with a 16x8 kernel; every other op (softmax, tables, and any op added without
+#: float-IR ops with a 16x8 kernel; every other op (tables, and any op added without
 #: one) runs in int8 behind requantize nodes whatever the widths asked for
 _S16_OPS = frozenset(
     {"conv2d", "depthwise_conv2d", "fully_connected", "add", "sub", "mul", "max_pool2d", "avg_pool2d"}
-    | {"concat", "pad", "transpose", "reshape", "copy"}
+    | {"concat", "pad", "transpose", "reshape", "copy", "softmax", "global_avg_pool", "reduce_mean", "reduce_sum"}
 )
 
 

@@ -24,7 +24,6 @@ _QUANTIZED_MODULES = (
     "qcompile.reference.ops",
     "qcompile.reference.fused",
     "qcompile.reference.reduce",
-    "qcompile.reference.s16",  # last: only its int8 -> int16 ``requantize`` is reached from int8 inputs
 )
 #: plug-in package: every module in it may define quantized kernels named after their op
 _QUANTIZED_PLUGINS = "qcompile.reference.kernels"
@@ -40,7 +39,9 @@ def _plugin_modules(package_name: str) -> tuple[str, ...]:
 
 def _resolve(op: str, modules: Sequence[str]) -> Callable[..., np.ndarray]:
     if modules is _QUANTIZED_MODULES:
-        modules = _QUANTIZED_MODULES + _plugin_modules(_QUANTIZED_PLUGINS)
+        # the 16x8 module last, after the plug-ins: from int8 inputs only its int8 -> int16
+        # ``requantize`` is reached (its other kernels share the int8 ones' names)
+        modules = _QUANTIZED_MODULES + _plugin_modules(_QUANTIZED_PLUGINS) + _S16_MODULES
     elif modules is _FLOAT_MODULES:
         modules = _FLOAT_MODULES + _plugin_modules(_FLOAT_PLUGINS)
     for module_name in modules:
@@ -173,13 +174,16 @@ def run_quantized_samples(
 
 def initial_state(graph: Graph) -> list[np.ndarray]:
     """The value of every state input (``Graph.state``) before the first call of a stream."""
-    return [np.asarray(v.init).reshape(graph.tensors[v.input].shape).astype(np.int8) for v in graph.state]
+    return [
+        np.asarray(v.init).reshape(graph.tensors[v.input].shape).astype(graph.tensors[v.input].dtype)
+        for v in graph.state
+    ]
 
 
 def next_state(graph: Graph, state: list[np.ndarray], outputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
     """The state after one call: each variable's written value (unchanged if never written).
     The C copies bytes into the state buffer, so a value is taken byte for byte."""
     return [
-        old if v.output is None else np.asarray(outputs[v.output]).view(np.int8).reshape(old.shape)
+        old if v.output is None else np.asarray(outputs[v.output]).view(old.dtype).reshape(old.shape)
         for v, old in zip(graph.state, state, strict=True)
     ]

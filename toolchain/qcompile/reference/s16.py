@@ -13,11 +13,17 @@ convolutions' output offset is 0 too (TFLM requires zero points of 0 for int16).
   accumulator and the int32 MBQM (conv2d and fully_connected only, as in TFLM).
 - add/sub: the int8 formulas with ``left_shift = 15``; mul: the int8 formula.
 - pools: the int8 formulas on int16 values (max starts from -32768).
+- mean (H, W) and reduce_sum (SUM, and MEAN over any axes): TFLM's
+  ``QuantizedMeanOrSum<int16_t, int32_t>``, the int8 formula on int16 values.
+- softmax: TFLM's ``SoftmaxInt16`` (two 513-entry int16 tables with interpolation,
+  :func:`softmax_luts`; output scale 1/32768).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import math
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -249,3 +255,146 @@ def requantize(x, *, input_offset, output_offset, multiplier, shift, output_bits
     info = np.iinfo(dtype)
     v = multiply_by_quantized_multiplier(x.astype(np.int64) + int(input_offset), int(multiplier), int(shift))
     return np.clip(v + int(output_offset), info.min, info.max).astype(dtype)
+
+
+# ---- softmax (TFLM reference_ops::SoftmaxInt16) ------------------------------------------
+
+#: rows longer than this could overflow the int32 sum of exponentials (each term <= 2^15)
+SOFTMAX_S16_MAX_DEPTH = 65535
+
+
+def _round_half_away32(x: np.ndarray) -> np.ndarray:
+    """``std::round`` on float32 values (ties away from zero), exact for every float32."""
+    x = np.asarray(x, dtype=np.float32)
+    t = np.trunc(x)
+    return np.where(np.abs(x - t) >= np.float32(0.5), t + np.sign(x), t).astype(np.float32)
+
+
+def lut_populate_int16(
+    fn: Callable[[np.ndarray], np.ndarray], input_scale: float, input_zp: int, output_scale: float, output_zp: int
+) -> np.ndarray:
+    """TFLite's ``LUTPopulate<int16_t>`` (``LUTPopulateInt16<float>``): a 513-entry table of
+    ``fn`` over the int16 input range, in float32 arithmetic as the C++ computes it; each
+    entry is the rounded sample minus half the rounded midpoint interpolation error, so
+    that :func:`lut_lookup_int16`'s linear interpolation is centred."""
+    f = np.float32
+    in_s, out_s = f(input_scale), f(output_scale)
+    in_min, in_max = in_s * f(-32768 - int(input_zp)), in_s * f(32767 - int(input_zp))
+    out_min, out_max = out_s * f(-32768 - int(output_zp)), out_s * f(32767 - int(output_zp))
+    step = (in_max - in_min) / f(512)
+    inv = f(65536) / (out_max - out_min)
+    i = np.arange(512, dtype=np.float32)
+    xs = in_min + i * step
+    val = np.asarray(fn(xs), np.float32)
+    val_mid = np.asarray(fn(xs + step / f(2)), np.float32)
+    val_next = np.asarray(fn(in_min + (i + f(1)) * step), np.float32)
+    rnd = _round_half_away32
+    interp = rnd((val_next * inv + rnd(val * inv)) / f(2))
+    bias = rnd((interp - rnd(val_mid * inv)) / f(2))
+    last = rnd(np.asarray(fn(np.array([in_max], np.float32)), np.float32) * inv)
+    table = np.concatenate([rnd(val * inv) - bias, last])
+    return np.clip(table, -32768, 32767).astype(np.int16)
+
+
+def lut_lookup_int16(x: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    """TFLite's ``LUTLookup(int16_t, const int16_t *lut)``: entry ``256 + (x >> 7)`` plus the
+    slope to the next entry times the low 7 bits, rounded (``(slope * off + 64) >> 7``)."""
+    v = np.asarray(x, dtype=np.int64)
+    table = np.asarray(lut, dtype=np.int64)
+    index = 256 + (v >> 7)
+    base = table[index]
+    slope = ((table[index + 1] - base + 32768) & 0xFFFF) - 32768  # int16_t slope
+    out = base + ((slope * (v & 0x7F) + 64) >> 7)
+    return ((out + 32768) & 0xFFFF) - 32768
+
+
+def _exp_fn(v: np.ndarray) -> np.ndarray:
+    # std::exp on float: float64 exp rounded to float32 (the same table as glibc's expf)
+    return np.exp(np.asarray(v, np.float64)).astype(np.float32)
+
+
+def _one_over_one_plus_x(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, np.float32)
+    return np.float32(1) / (np.float32(1) + v)
+
+
+@functools.cache
+def softmax_luts() -> tuple[np.ndarray, np.ndarray]:
+    """TFLM's int16 softmax tables (``softmax_common.cc``, fixed for every model): ``exp`` on
+    [-10, 0] and ``1 / (1 + x)`` on [0, 1], both Q0.15 outputs, 513 entries each. The C
+    kernel (``qc_softmax_s16.c``) holds the same numbers (tests compare them)."""
+    span = np.float32(65535)
+    exp_lut = lut_populate_int16(_exp_fn, np.float32(10) / span, 32767, np.float32(2) / span, 0)
+    recip_lut = lut_populate_int16(_one_over_one_plus_x, np.float32(1) / span, -32768, np.float32(2) / span, 0)
+    exp_lut.setflags(write=False)
+    recip_lut.setflags(write=False)
+    return exp_lut, recip_lut
+
+
+def _clz32(x: np.ndarray) -> np.ndarray:
+    """Leading zeros of non-negative int32 values (exact: frexp's exponent is the bit length)."""
+    return 32 - np.frexp(np.asarray(x, dtype=np.float64))[1].astype(np.int64)
+
+
+def softmax(x, *, input_multiplier, input_left_shift, diff_min) -> np.ndarray:
+    """TFLM's int16 SOFTMAX over the last axis (``reference_ops::SoftmaxInt16``; output scale
+    1/32768, zero point 0). Per row, with ``d = x - max(row)``:
+
+    - ``e = LUT_exp(clamp(MBQM(d, input_multiplier, input_left_shift) + 32767))`` (Q0.15;
+      the multiplier maps [-65535, 0] to [-10, 0]); ``sum`` = int32 sum of ``e``;
+    - ``h = clz(sum)``, ``r = LUT_recip(clamp(((sum << (h - 1)) + 2^13) >> 14) - 3 * 2^15))``;
+    - ``out = clamp((e * r + 2^(30 - h)) >> (31 - h), 0, 32767)``.
+
+    ``diff_min`` is unused (0): every position contributes.
+    """
+    x = _as_int16(x, "x")
+    if x.ndim == 0 or not 1 <= x.shape[-1] <= SOFTMAX_S16_MAX_DEPTH:
+        raise ValueError(f"softmax needs a last axis of 1..{SOFTMAX_S16_MAX_DEPTH} elements")
+    if not -31 <= int(input_left_shift) <= 15 or int(input_multiplier) < 0:
+        raise ValueError("int16 softmax needs input_left_shift in [-31, 15] and a non-negative multiplier")
+    exp_lut, recip_lut = softmax_luts()
+    xi = x.astype(np.int64)
+    diff = xi - xi.max(axis=-1, keepdims=True)
+    scaled = multiply_by_quantized_multiplier(diff, int(input_multiplier), int(input_left_shift))
+    e = lut_lookup_int16(np.clip(scaled + 32767, I16_MIN, I16_MAX), exp_lut)
+    total = e.sum(axis=-1, keepdims=True)
+    h = _clz32(total)
+    shifted = ((total << (h - 1)) + (1 << 13)) >> 14
+    recip = lut_lookup_int16(np.clip(shifted - ((1 << 15) + (1 << 16)), I16_MIN, I16_MAX), recip_lut)
+    right = 31 - h
+    out = (e * recip + (np.int64(1) << (right - 1))) >> right
+    return np.clip(out, 0, I16_MAX).astype(np.int16)
+
+
+# ---- reductions (TFLM QuantizedMeanOrSum<int16_t, int32_t>) --------------------------------
+
+#: elements per output: the int32 sum of int16 values stays exact (TFLM's would wrap beyond)
+REDUCE_S16_MAX_COUNT = 1 << 16
+
+
+def reduce_sum(x, *, axes, keep_dims, input_offset, output_offset, multiplier, shift) -> np.ndarray:
+    """TFLM's int16 SUM, or MEAN with ``1/count`` folded into (multiplier, shift)
+    (``reference.reduce.mean_params``): ``clamp(MBQM(sum(x over axes), multiplier, shift))``."""
+    from qcompile.reference.kernels.reduce_axes import check_axes, reduced_shape
+
+    x = _as_int16(x, "x")
+    ax = check_axes(x.ndim, axes)
+    count = math.prod(x.shape[a] for a in ax)
+    if not 1 <= count <= REDUCE_S16_MAX_COUNT:
+        raise ValueError(f"an int16 reduction sums 1..{REDUCE_S16_MAX_COUNT} elements per output, not {count}")
+    if int(input_offset) != 0 or int(output_offset) != 0:
+        raise ValueError("16x8 reductions need zero points of 0")
+    if not -31 <= int(shift) <= 30:
+        raise ValueError(f"shift {shift} outside [-31, 30]")
+    total = x.astype(np.int64).sum(axis=ax)
+    out = np.clip(multiply_by_quantized_multiplier(total, int(multiplier), int(shift)), I16_MIN, I16_MAX)
+    return out.astype(np.int16).reshape(reduced_shape(x.shape, ax, keep_dims))
+
+
+def mean(x, *, input_offset, output_offset, multiplier, shift, keep_dims) -> np.ndarray:
+    """TFLM's int16 MEAN over H and W of an NHWC tensor: :func:`reduce_sum` over axes (1, 2)."""
+    x = _as_int16(x, "x")
+    if x.ndim != 4:
+        raise ValueError(f"mean takes an [N,H,W,C] tensor, got {x.shape}")
+    attrs = dict(input_offset=input_offset, output_offset=output_offset, multiplier=multiplier, shift=shift)
+    return reduce_sum(x, axes=(1, 2), keep_dims=keep_dims, **attrs)

@@ -11,6 +11,7 @@ Two questions, answered on the same inputs:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,10 @@ import numpy as np
 
 from qcompile.errors import QCompileError
 from qcompile.ir import Tensor
+from qcompile.metrics import sqnr_db, sqnr_from_power  # noqa: F401 - re-exported: the tools and tests use them from here
 from qcompile.outdir import ModelFolder, Samples, load_samples
 from qcompile.reference.executor import run_quantized_samples
+from qcompile.tools.guards import guard_blocks, guard_message, tripped_block
 
 
 @dataclass
@@ -52,22 +55,6 @@ def to_source(t: Tensor, physical: np.ndarray) -> np.ndarray:
     if t.source_perm is None:
         return phys
     return phys.transpose(np.argsort(t.source_perm))
-
-
-def sqnr_db(reference: np.ndarray, test: np.ndarray) -> float:
-    signal = float(np.sum(np.square(reference.astype(np.float64))))
-    noise = float(np.sum(np.square(reference.astype(np.float64) - test.astype(np.float64))))
-    return sqnr_from_power(signal, noise)
-
-
-def sqnr_from_power(signal: float, noise: float) -> float:
-    """SQNR in dB from summed squares, so streamed statistics (``qcompile report``) share
-    the definition with whole-array comparisons."""
-    if noise == 0.0:
-        return float("inf")
-    if signal == 0.0:
-        return float("-inf")
-    return 10.0 * np.log10(signal / noise)
 
 
 def bit_exact_result(expected: list[list[np.ndarray]], got: list[Any]) -> VerifyResult:
@@ -150,29 +137,29 @@ def _diagnose(out_dir: Path, sample: list[np.ndarray]) -> str:
     return "the difference did not reproduce on a single-sample run"
 
 
-#: compiles the canaries around the static arena into the host build (templates/model.c.j2)
+#: compiles the canaries around the model's RAM blocks into the host build (templates/model.c.j2)
 GUARD_FLAG = "-DQC_ARENA_GUARD"
-
-
-def guard_message(folder: ModelFolder) -> str:
-    """What a tripped arena guard means, for the host and the QEMU run alike."""
-    return (
-        f"arena guard tripped: a layer of {folder.c_name} wrote outside the "
-        f"{folder.report().get('arena_bytes', 0):,} B arena (the canary bytes around it changed). "
-        "The generated code or a kernel is wrong: regenerate the folder, and report it if it persists"
-    )
+#: canary bytes on each side of every input and output buffer of a guarded host run
+IO_GUARD_BYTES = 64
 
 
 def run_guarded(folder: ModelFolder, quantized: list[np.ndarray]) -> list[Any]:
-    """:meth:`ModelFolder.run_host` with canaries around the arena, checked after every sample."""
+    """:meth:`ModelFolder.run_host` with canaries around every RAM block of the model and
+    around the caller's input and output buffers, checked after every sample."""
     n = len(quantized[0])
-    guard_code = len(folder.report().get("layers", [])) + 2
+    report = folder.report()
     with folder.host_library(extra_flags=(GUARD_FLAG,)) as library:
         try:
-            return library.run([np.asarray(q).reshape(n, -1) for q in quantized])
+            return library.run([np.asarray(q).reshape(n, -1) for q in quantized], io_guard=IO_GUARD_BYTES)
         except RuntimeError as error:
-            if f"(return code {guard_code})" in str(error):
-                raise QCompileError(guard_message(folder)) from error
+            found = re.search(r"sample (\d+) failed in layer -?\d+ \(return code (\d+)\)", str(error))
+            code = int(found.group(2)) if found else -1
+            where = tripped_block(code, len(report.get("layers", [])), guard_blocks(report))
+            if where is not None and found is not None:
+                raise QCompileError(guard_message(folder.c_name, where, int(found.group(1)))) from error
+            io = re.search(r"sample (\d+): the canary bytes around (\w+ \d+) changed", str(error))
+            if io is not None:
+                raise QCompileError(guard_message(folder.c_name, ("io", io.group(2)), int(io.group(1)))) from error
             raise
 
 

@@ -69,6 +69,15 @@ class KernelFamily:
         or None to use the portable runtime kernel."""
         return None
 
+    def lower_s16(self, lo: Lowering, layer: Layer, node: Node) -> int | None:
+        """``lower`` for a 16x8 node (int16 activations, :func:`qcompile.ops.is_s16`); None: the
+        portable ``qc_<op>_s16`` kernel."""
+        return None
+
+    def scratch_s16(self, graph: Graph) -> dict[str, int]:
+        """Scratch bytes of the 16x8 nodes ``lower_s16`` specialises (the portable s16 kernels take none)."""
+        return {}
+
     def render_kernels_file(self, cname: str, model_comment: str, sources: list[str]) -> str:
         """The ``<name>_kernels.c`` text for the per-layer functions ``lower`` produced."""
         raise QCompileError(f"kernel family {self.name!r} renders no per-layer kernels")

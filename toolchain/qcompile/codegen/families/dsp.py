@@ -42,10 +42,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qcompile.codegen.families import KernelFamily, render_kernel_template
+from qcompile.codegen.families.dsp_s16 import dsp_s16_scratch, lower_dsp_s16
+from qcompile.codegen.families.layer_math import _int_vector, _wrap32, depthwise_geometry
 from qcompile.codegen.names import comment_text
 from qcompile.ir import Graph, Node
 from qcompile.memory.overlap import CHANNEL, PIXELS, window_of
-from qcompile.ops import split_conv_add
+from qcompile.ops import is_s16, split_conv_add
 from qcompile.quant.fixedpoint import multiply_by_quantized_multiplier_smaller_than_one_exp as mbqm_lt1
 from qcompile.quant.fixedpoint import wrap_int32
 
@@ -54,14 +56,6 @@ if TYPE_CHECKING:
 
 DSP_HEADERS = ("qc_dsp_helpers.h",)  # its includes follow (runtime_files)
 """Runtime headers ``<name>_kernels.c`` includes (copied into ``runtime/``)."""
-
-_MASK32 = (1 << 32) - 1
-
-
-def _wrap32(values: np.ndarray) -> np.ndarray:
-    """int64 values reduced modulo 2^32 into int32 range (the reference's int32 wrap)."""
-    v = np.asarray(values, dtype=np.int64) & _MASK32
-    return np.where(v >= 2**31, v - 2**32, v).astype(np.int64)
 
 
 def _render(template: str, **context: Any) -> str:
@@ -445,13 +439,6 @@ def _lower_conv(lo: Lowering, layer: Layer, node: Node) -> int:
     return math.prod(ys) * k
 
 
-def _interior(out: int, pad: int, stride: int, kernel: int, size: int) -> tuple[int, int]:
-    """Output index range [lo, hi) whose whole window lies inside the input."""
-    lo = -(-pad // stride)
-    hi = min(out, (size + pad - kernel) // stride + 1)
-    return (lo, hi) if hi > lo else (0, 0)
-
-
 def _depthwise_arrays(lo: Lowering, node: Node, w: np.ndarray) -> dict[str, Any]:
     """The const arrays of a DSP depthwise layer (packed weights, scalar-tail weights, folded
     bias, zero-point row, requantisation) as template context."""
@@ -486,57 +473,26 @@ def _depthwise_arrays(lo: Lowering, node: Node, w: np.ndarray) -> dict[str, Any]
 
 def _lower_depthwise(lo: Lowering, layer: Layer, node: Node) -> int:
     a = node.attrs
-    x, w_name, y = node.inputs[0], node.inputs[1], node.outputs[0]
-    xs, ys = lo.shape(x), lo.shape(y)
-    w = np.asarray(lo.graph.tensors[w_name].data, dtype=np.int64)
-    kh, kw, c = w.shape
-    sh, sw = int(a["strides"][0]), int(a["strides"][1])
-    pt, pl = int(a["pads"][0]), int(a["pads"][1])
+    w = np.asarray(lo.graph.tensors[node.inputs[1]].data, dtype=np.int64)
+    kh, kw, _ = w.shape
     off = int(a["input_offset"])
     fn = f"{lo.cname}_l{layer.index}_dsp"
-    arrays = _depthwise_arrays(lo, node, w)
-    oy_lo, oy_hi = _interior(ys[1], pt, sh, kh, xs[1])
-    ox_lo, ox_hi = _interior(ys[2], pl, sw, kw, xs[2])
-    taps = [(ky * xs[2] + kx) * c for ky in range(kh) for kx in range(kw)]
     source = _render(
         "depthwise.c.j2",
         cname=lo.cname,
         fn=fn,
         index=layer.index,
         comment=comment_text(f"{node.op} {node.name}"),
-        batches=xs[0],
-        in_h=xs[1],
-        in_w=xs[2],
-        channels=c,
-        out_h=ys[1],
-        out_w=ys[2],
-        kh=kh,
-        kw=kw,
-        sh=sh,
-        sw=sw,
-        pt=pt,
-        pl=pl,
-        oy_lo=oy_lo,
-        oy_hi=oy_hi,
-        ox_lo=ox_lo,
-        ox_hi=ox_hi,
-        taps=kh * kw,
-        tap_offsets=taps,
+        **depthwise_geometry(lo, node),
         input_offset=off,
         zp=-off,
         output_offset=int(a["output_offset"]),
         act_min=int(a["act_min"]),
         act_max=int(a["act_max"]),
-        **arrays,
+        **_depthwise_arrays(lo, node, w),
     )
     _emit(lo, layer, fn, source, node)
-    return math.prod(ys) * kh * kw
-
-
-def _int_vector(values: Any, n: int) -> np.ndarray:
-    """A per-channel attribute as n int64 values (a scalar is broadcast)."""
-    arr = np.asarray(values, dtype=np.int64).reshape(-1)
-    return np.repeat(arr, n) if arr.size == 1 else arr
+    return math.prod(lo.shape(node.outputs[0])) * kh * kw
 
 
 def lower_dsp(lo: Lowering, layer: Layer, node: Node) -> int | None:
@@ -602,10 +558,17 @@ class DspFamily(KernelFamily):
             if n.op in ("conv2d", "conv2d_add")
             and _conv_geometry(graph, n) is not None
             and int(graph.tensors[n.inputs[0]].shape[0]) == 1
+            and not is_s16(graph, n)
         }
 
     def lower(self, lo: Lowering, layer: Layer, node: Node) -> int | None:
         return lower_dsp(lo, layer, node)
+
+    def lower_s16(self, lo: Lowering, layer: Layer, node: Node) -> int | None:
+        return lower_dsp_s16(lo, layer, node)
+
+    def scratch_s16(self, graph: Graph) -> dict[str, int]:
+        return dsp_s16_scratch(graph)
 
     def render_kernels_file(self, cname: str, model_comment: str, sources: list[str]) -> str:
         return render_kernels_file(cname, model_comment, sources)
@@ -618,6 +581,7 @@ __all__ = [
     "FAMILY",
     "acc_bound",
     "dsp_overlap_contracts",
+    "depthwise_geometry",
     "dsp_scratch",
     "fold_conv_bias",
     "lower_dsp",

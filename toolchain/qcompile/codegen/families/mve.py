@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qcompile.codegen.families import KernelFamily, render_kernel_template
-from qcompile.codegen.families.dsp import _bias_data, _conv_ok, _depthwise_ok, _emit, _int_vector, _interior, _wrap32
+from qcompile.codegen.families.dsp import _bias_data, _conv_ok, _depthwise_ok, _emit
+from qcompile.codegen.families.layer_math import _int_vector, _interior, _wrap32
 from qcompile.codegen.names import comment_text
 from qcompile.ir import Graph, Node
 from qcompile.ops import split_conv_add

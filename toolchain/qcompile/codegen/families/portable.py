@@ -25,6 +25,17 @@ def portable_overlap_contract(graph: Graph, node: Node) -> str | None:
     return PIXELS
 
 
+def portable_stream_ops(graph: Graph) -> set[str]:
+    """The nodes the portable band kernels can stream (see :meth:`PortableFamily.stream_ops`)."""
+    result = set()
+    for node in graph.nodes:
+        if node.op not in ("conv2d", "conv2d_add") or window_of(graph, node) is None:
+            continue
+        if graph.tensors[node.inputs[0]].dtype == "int8":
+            result.add(node.name)
+    return result
+
+
 class PortableFamily(KernelFamily):
     name = "portable"
     description = "C99 runtime kernels (any CPU)"
@@ -33,6 +44,12 @@ class PortableFamily(KernelFamily):
 
     def overlap_contracts(self, graph: Graph) -> dict[str, str]:
         return {n.name: c for n in graph.nodes if (c := portable_overlap_contract(graph, n)) is not None}
+
+    def stream_ops(self, graph: Graph) -> set[str]:
+        """int8 ``conv2d`` / ``conv2d_add`` with batch 1: ``qc_conv2d_band_s8`` and
+        ``qc_conv2d_add_band_s8`` compute a band of output rows from a window of input rows
+        (:mod:`qcompile.codegen.streaming`)."""
+        return portable_stream_ops(graph)
 
 
 FAMILY = PortableFamily()

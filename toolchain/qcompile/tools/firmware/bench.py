@@ -29,6 +29,7 @@ from qcompile.outdir import ModelFolder, read_report
 from qcompile.reference.executor import run_quantized_samples
 from qcompile.targets import Target
 from qcompile.tools.firmware.qemu import QemuResult, run_on_qemu
+from qcompile.tools.firmware.verify_qemu import _typed
 from qcompile.tools.verify import bit_exact_result
 
 
@@ -134,10 +135,12 @@ def family_graph(out_dir: Path, target: Target, family: str) -> Graph:
 
 def random_inputs(graph: Any, samples: int, seed: int = 0) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
-    return [
-        rng.integers(-128, 128, size=(samples, *graph.tensors[name].shape[1:]), dtype=np.int8)
-        for name in graph.user_inputs
-    ]
+    arrays = []
+    for name in graph.user_inputs:
+        info = np.iinfo(np.dtype(graph.tensors[name].dtype))  # int8, or int16 (16x8)
+        shape = (samples, *graph.tensors[name].shape[1:])
+        arrays.append(rng.integers(info.min, info.max + 1, size=shape, dtype=info.dtype))
+    return arrays
 
 
 def _generate_like(out_dir: Path, graph: Graph, src: Path, name: str, target: Target) -> None:
@@ -186,7 +189,8 @@ def bench(
         variant = dataclasses.replace(target, kernel_family=family)
         src = base / family / "src"
         _generate_like(out_dir, family_graph(out_dir, target, family), src, folder.name, variant)
-        run = run_on_qemu(src, variant, inputs, layer_counts=True, build_dir=base / family / "build")
+        as_bytes = [np.ascontiguousarray(x).reshape(len(x), -1).view(np.int8) for x in inputs]  # int16 as bytes
+        run = _typed(folder, run_on_qemu(src, variant, as_bytes, layer_counts=True, build_dir=base / family / "build"))
         assert run.layer_instructions is not None
         exact = bit_exact_result(expected, run.outputs).bit_exact
         results.append(

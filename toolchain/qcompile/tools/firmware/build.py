@@ -26,6 +26,7 @@ from qcompile.errors import QCompileError
 from qcompile.outdir import build_area, read_report
 from qcompile.resources import templates_dir
 from qcompile.targets import Target
+from qcompile.tools.guards import guard_blocks
 
 STRICT_FLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic")
 INPUT_FILE = "qc_in.bin"
@@ -66,6 +67,8 @@ class FirmwareImage:
     num_layers: int
     layer_hooks: bool
     weights_section: str
+    #: the model's canary-guarded blocks in return-code order (qcompile.tools.guards)
+    guard_blocks: tuple[str, ...] = ("arena",)
 
     @property
     def record_words(self) -> int:
@@ -160,6 +163,8 @@ def _harness_context(
         "weights_section": section or DEFAULT_WEIGHTS_SECTION,
         "weights_input_sections": " ".join([".rodata", ".rodata.*", *([section] if section else [])]),
         "stack_size": STACK_SIZE,
+        # the model's RAM sections (--memory-regions): linked into the image's arena
+        "ram_sections": sorted({r["section"] for r in report.get("memory_regions", []) if r.get("section")}),
     }
 
 
@@ -260,6 +265,7 @@ def build_image(
         num_layers=context["num_layers"],
         layer_hooks=layer_hooks,
         weights_section=context["weights_section"],
+        guard_blocks=tuple(guard_blocks(report)),
     )
     if not image.elf.is_file():
         _populate(work, harness, sources)

@@ -22,6 +22,7 @@ from qcompile.errors import QCompileError
 from qcompile.targets import Target, load_target
 from qcompile.tools.firmware.build import INPUT_FILE, OUTPUT_FILE, FirmwareImage, build_image, require_tool
 from qcompile.tools.firmware.results import QemuResult, as_input_list, run_emulator, write_samples
+from qcompile.tools.guards import guard_message, tripped_block
 
 
 def qemu_command(image: FirmwareImage) -> list[str]:
@@ -80,15 +81,12 @@ def run_image(
     failed = np.nonzero(words[:, 0])[0]
     if len(failed):
         first = int(failed[0])
-        if int(words[first, 0]) == image.num_layers + 2:  # <NAME>_GUARD_TRIPPED of a verify build
-            raise QCompileError(
-                f"arena guard tripped on sample {first}: a layer of {image.c_name} wrote outside the arena"
-            )
-        if int(words[first, 0]) == image.num_layers + 3:  # the harness's I/O canaries (verify builds)
-            raise QCompileError(
-                f"I/O guard tripped on sample {first}: {image.c_name} wrote outside an input or output buffer "
-                "(the canary bytes around the harness's buffers changed)"
-            )
+        code = int(words[first, 0])
+        where = tripped_block(
+            code, image.num_layers, image.guard_blocks, len(image.input_sizes), len(image.output_sizes)
+        )
+        if where is not None:  # a canary of a verify build (QC_ARENA_GUARD)
+            raise QCompileError(guard_message(image.c_name, where, first))
         raise QCompileError(
             f"{image.c_name}_run returned {int(words[first, 0])} on sample {first} "
             f"(layer {int(words[first, 0]) - 1} rejected its parameters)"

@@ -1,0 +1,94 @@
+/* qcompile runtime: TFLite Micro's integer LSTM (UNIDIRECTIONAL_SEQUENCE_LSTM, lstm_eval.h's
+ * int8x8_16 path). numpy twin: toolchain/qcompile/reference/kernels/lstm.py; arithmetic in
+ * docs/QUANTIZATION.md, "LSTM".
+ *
+ * Every gate of a step reads the previous hidden state, and everything after the two matrix
+ * products is element-wise, so each hidden unit j is finished on its own: its four gate
+ * pre-activations, the cell update and the new hidden value, written to the step's output
+ * row; the row then becomes the hidden state. That needs no scratch.
+ */
+#include "qc_kernels.h"
+#include "qc_kernels_s16.h"
+
+#include <string.h>
+
+QC_INLINE int32_t qc_lstm_dot(const int8_t *w, const int8_t *x, int32_t n, int32_t acc) {
+    for (int32_t k = 0; k < n; ++k) {
+        acc += (int32_t)w[k] * (int32_t)x[k];
+    }
+    return acc;
+}
+
+QC_INLINE int32_t qc_lstm_sat16(int32_t v) {
+    return v < -32768 ? -32768 : (v > 32767 ? 32767 : v);
+}
+
+/* One unit's gate pre-activation (Q3.12): the two FCs requantised and clamped apart, then added. */
+static int16_t qc_lstm_gate(const qc_lstm_params *p, int32_t g, int32_t j, const int8_t *w, const int8_t *r,
+                            const int32_t *bias_in, const int32_t *bias_rec, const int8_t *x, const int8_t *h) {
+    const int32_t in = p->input_size, hid = p->hidden_size;
+    const int32_t row = g * hid + j;
+    const int32_t a = qc_lstm_sat16(qc_requantize(qc_lstm_dot(w + (size_t)row * (size_t)in, x, in, bias_in[row]),
+                                                  p->gate_in_multiplier[g], p->gate_in_shift[g]));
+    const int32_t b = qc_lstm_sat16(qc_requantize(qc_lstm_dot(r + (size_t)row * (size_t)hid, h, hid, bias_rec[row]),
+                                                  p->gate_rec_multiplier[g], p->gate_rec_shift[g]));
+    return (int16_t)qc_lstm_sat16(a + b);
+}
+
+/* One step of one batch row: x [I], h [H] in/out, c [H] in/out, y [H] out. */
+static void qc_lstm_step(const qc_lstm_params *p, const int8_t *x, const int8_t *w, const int8_t *r,
+                         const int32_t *bias_in, const int32_t *bias_rec, int8_t *h, int16_t *c, int8_t *y) {
+    for (int32_t j = 0; j < p->hidden_size; ++j) {
+        const int32_t i_g = qc_logistic_s16_value(qc_lstm_gate(p, 0, j, w, r, bias_in, bias_rec, x, h), 0, 0);
+        const int32_t f_g = qc_logistic_s16_value(qc_lstm_gate(p, 1, j, w, r, bias_in, bias_rec, x, h), 0, 0);
+        const int32_t c_g = qc_tanh_s16_value(qc_lstm_gate(p, 2, j, w, r, bias_in, bias_rec, x, h), 0, 0);
+        const int32_t o_g = qc_logistic_s16_value(qc_lstm_gate(p, 3, j, w, r, bias_in, bias_rec, x, h), 0, 0);
+        const int32_t kept = qc_lstm_sat16(qc_requantize(f_g * c[j], p->cell_forget_multiplier, p->cell_forget_shift));
+        const int32_t added = qc_lstm_sat16(qc_requantize(i_g * c_g, p->cell_input_multiplier, p->cell_input_shift));
+        int32_t cell = qc_lstm_sat16(kept + added);
+        if (p->cell_clip >= 0) {
+            cell = cell < -p->cell_clip ? -p->cell_clip : (cell > p->cell_clip ? p->cell_clip : cell);
+        }
+        c[j] = (int16_t)cell;
+        const int32_t t = qc_tanh_s16_value((int16_t)cell, p->cell_tanh_multiplier, p->cell_tanh_shift);
+        y[j] = qc_clamp_s8(qc_requantize(t * o_g, p->hidden_multiplier, p->hidden_shift) + p->hidden_zero_point, -128,
+                           127);
+    }
+    memcpy(h, y, (size_t)p->hidden_size);
+}
+
+static int qc_lstm_params_ok(const qc_lstm_params *p) {
+    if (p->batches < 1 || p->time_steps < 1 || p->input_size < 1 || p->hidden_size < 1 || p->hidden_size > 4096 ||
+        p->cell_clip > 32767 || p->cell_tanh_multiplier < 0 || p->cell_tanh_multiplier > 32767 ||
+        p->cell_tanh_shift < 0 || p->cell_tanh_shift > 31 || (p->cell_tanh_multiplier == 0 && p->cell_tanh_shift > 12)) {
+        return 0;
+    }
+    for (int32_t g = 0; g < 4; ++g) {
+        if (p->gate_in_shift[g] < -31 || p->gate_in_shift[g] > 31 || p->gate_rec_shift[g] < -31 ||
+            p->gate_rec_shift[g] > 31) {
+            return 0;
+        }
+    }
+    return p->cell_forget_shift >= -31 && p->cell_forget_shift <= 31 && p->cell_input_shift >= -31 &&
+           p->cell_input_shift <= 31 && p->hidden_shift >= -31 && p->hidden_shift <= 31;
+}
+
+int qc_lstm_unidirectional_s8(const qc_lstm_params *p, const int8_t *input, const int8_t *w, const int8_t *r,
+                              const int32_t *bias_in, const int32_t *bias_rec, const int8_t *h_in,
+                              const int16_t *c_in, int8_t *output, int8_t *h_out, int16_t *c_out) {
+    if (!qc_lstm_params_ok(p)) {
+        return QC_ERROR;
+    }
+    const size_t hid = (size_t)p->hidden_size, in = (size_t)p->input_size;
+    const size_t batches = (size_t)p->batches, steps = (size_t)p->time_steps;
+    memmove(h_out, h_in, batches * hid);
+    memmove(c_out, c_in, batches * hid * sizeof(int16_t));
+    for (size_t b = 0; b < batches; ++b) {
+        for (size_t t = 0; t < steps; ++t) {
+            const size_t row = p->time_major ? t * batches + b : b * steps + t;
+            qc_lstm_step(p, input + row * in, w, r, bias_in, bias_rec, h_out + b * hid, c_out + b * hid,
+                         output + row * hid);
+        }
+    }
+    return QC_OK;
+}
