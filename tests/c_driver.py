@@ -90,6 +90,17 @@ class Out16(Out):
 
 
 NULL = None  # a NULL pointer block (an absent bias)
+
+
+def flat_struct(fields: dict) -> np.ndarray:
+    """A parameter struct's field dict (``qcompile.ops.structs``) as the int32 block the driver
+    copies into the C struct (array fields flattened in place)."""
+    values: list[int] = []
+    for v in fields.values():
+        values += list(v) if isinstance(v, list | tuple) else [v]
+    return np.array(values, np.int32)
+
+
 _KINDS = {np.dtype(np.int8): "b", np.dtype(np.int32): "w", np.dtype(np.int16): "h", np.dtype(np.int64): "q"}
 
 

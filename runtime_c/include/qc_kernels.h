@@ -346,6 +346,32 @@ typedef struct {
 int qc_layer_norm_s8(const qc_layer_norm_params *p, const int8_t *input, const int32_t *gamma, const int32_t *beta,
                      int8_t *output);
 
+/* ---- recurrent: ONNX GRU (qc_gru.c) ---------------------------------------------------- */
+
+/* ONNX GRU, quantized in TFLM's int8x8_16 LSTM style (docs/QUANTIZATION.md, "gru"): int8 x
+ * [steps, batch, input_size], weights w [directions, 3 * hidden, input_size] and r [directions,
+ * 3 * hidden, hidden] (gate order z, r, n), int64 biases wb/rb [directions, 3 * hidden], per
+ * row (mx, ex, mh, eh) in requant [directions, 3 * hidden, 4], int16 gate pre-activations,
+ * TFLM's int16 sigmoid/tanh, an int16 Q15 hidden state in the scratch, int8 output y
+ * [steps, directions, batch, hidden]. h0 [directions, batch, hidden] may be NULL (zeros). */
+typedef struct {
+    int32_t steps, batch, input_size, hidden; /* input_size, hidden <= 4096 */
+    int32_t directions;                        /* 1 or 2 (bidirectional: direction 1 runs backwards) */
+    int32_t reverse;                           /* directions == 1: run the sequence backwards */
+    int32_t linear_before_reset;
+    int32_t input_offset;
+    int32_t h0_offset, h0_multiplier, h0_shift; /* int8 h0 -> Q15 */
+    int32_t output_offset, output_multiplier, output_shift; /* Q15 h -> int8 y */
+    int32_t gate_multiplier[3], gate_shift[3]; /* int16 sigmoid (z, r) and tanh (n) input parameters */
+    int32_t rhn_multiplier, rhn_shift;         /* linear_before_reset: r * hn -> n pre-activation */
+} qc_gru_params;
+
+int qc_gru_s8(const qc_gru_params *p, const int8_t *x, const int8_t *w, const int8_t *r, const int64_t *wb,
+              const int64_t *rb, const int32_t *requant, const int8_t *h0, int8_t *y, void *scratch);
+/* Bytes of scratch qc_gru_s8 needs: int32 pre-activations [3 * hidden], int16 z, r and
+ * r * h (or hn) [hidden] each, the int16 hidden state [batch, hidden]; 0 for bad params. */
+size_t qc_gru_s8_scratch_size(const qc_gru_params *p);
+
 /* TFLite Micro's integer LSTM (UNIDIRECTIONAL_SEQUENCE_LSTM, int8 input/output/hidden state,
  * int8 weights, int16 gates and cell state; docs/QUANTIZATION.md, "LSTM"). Gate order i, f, c, o. */
 typedef struct {

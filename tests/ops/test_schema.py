@@ -69,6 +69,10 @@ BUILT = {
     "qc_layer_norm_params": structs.layer_norm_fields(
         (3, 8), dict(eps=1, out_shift=20, output_offset=0, act_min=-128, act_max=127)
     ),
+    "qc_gru_params": structs.gru_fields(
+        (4, 1, 3),
+        {k: 0 for k in ops.GRU_ATTRS} | dict(hidden=5, directions=2, gate_multiplier=(0, 0, 0), gate_shift=(0, 0, 0)),
+    ),
 }
 
 
@@ -149,6 +153,7 @@ def test_planner_facts_come_from_the_schema() -> None:
         "avg_pool2d": 1,
         "conv2d_add": 2,
         "avg_pool_fc": 2,
+        "gru": 1,
     }
 
 

@@ -5,7 +5,7 @@ of its own guarded mapping, outputs equal to the numpy reference."""
 from __future__ import annotations
 
 import numpy as np
-from c_driver import KernelDriver, Out
+from c_driver import KernelDriver, Out, flat_struct
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -13,13 +13,6 @@ from qcompile.ops import structs
 from qcompile.reference.kernels import transformer as ref
 
 SAFE = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-
-def _flat_struct(fields: dict) -> np.ndarray:
-    values: list[int] = []
-    for v in fields.values():
-        values += list(v) if isinstance(v, list | tuple) else [v]
-    return np.array(values, np.int32)
 
 
 def random_matmul_case(rng: np.random.Generator):
@@ -68,7 +61,7 @@ def random_layer_norm_case(rng: np.random.Generator):
 def test_batch_matmul_guarded(kernel_driver: KernelDriver, seed: int) -> None:
     a, b, attrs = random_matmul_case(np.random.default_rng(seed))
     want = ref.batch_matmul(a, b, **attrs)
-    struct = _flat_struct(structs.batch_matmul_fields(a.shape, b.shape, attrs))
+    struct = flat_struct(structs.batch_matmul_fields(a.shape, b.shape, attrs))
     (got,) = kernel_driver.run("qc_batch_matmul_s8", [struct, a, b, Out(want.size)])
     np.testing.assert_array_equal(got, want.reshape(-1))
 
@@ -78,18 +71,18 @@ def test_batch_matmul_guarded(kernel_driver: KernelDriver, seed: int) -> None:
 def test_layer_norm_guarded(kernel_driver: KernelDriver, seed: int) -> None:
     x, gamma, beta, attrs = random_layer_norm_case(np.random.default_rng(seed))
     want = ref.layer_norm(x, gamma, beta, **attrs)
-    struct = _flat_struct(structs.layer_norm_fields(x.shape, attrs))
+    struct = flat_struct(structs.layer_norm_fields(x.shape, attrs))
     (got,) = kernel_driver.run("qc_layer_norm_s8", [struct, x, gamma, beta, Out(want.size)])
     np.testing.assert_array_equal(got, want.reshape(-1))
 
 
 def test_bad_parameters_are_rejected(kernel_driver: KernelDriver) -> None:
     a, b, attrs = random_matmul_case(np.random.default_rng(1))
-    struct = _flat_struct(structs.batch_matmul_fields(a.shape, b.shape, attrs))
+    struct = flat_struct(structs.batch_matmul_fields(a.shape, b.shape, attrs))
     bad = struct.copy()
     bad[11] = 0  # depth
     x, gamma, beta, ln = random_layer_norm_case(np.random.default_rng(2))
-    ln_struct = _flat_struct(structs.layer_norm_fields(x.shape, ln))
+    ln_struct = flat_struct(structs.layer_norm_fields(x.shape, ln))
     ln_bad = ln_struct.copy()
     ln_bad[1] = 5000  # cols
     results = kernel_driver.run_many(

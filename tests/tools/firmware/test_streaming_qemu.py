@@ -16,6 +16,8 @@ from qcompile.targets import load_target
 from qcompile.tools.firmware.verify_qemu import verify_on_qemu
 
 STREAMING = Path(__file__).resolve().parents[2] / "data" / "streaming" / "streaming_kws.tflite"
+#: written by the TFLite converter (make_keras_streaming.py); its reference equals TFLM (tests/e2e)
+KERAS_STREAMING = STREAMING.with_name("keras_streaming.tflite")
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc")),
@@ -23,8 +25,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def test_streaming_tflite_100_steps(tmp_path: Path) -> None:
-    compile_model(STREAMING, tmp_path / "out", CompileOptions(target="cortex-m7", progress=False))
+@pytest.mark.parametrize("model", [STREAMING, KERAS_STREAMING], ids=lambda p: p.stem)
+def test_streaming_tflite_100_steps(tmp_path: Path, model: Path) -> None:
+    compile_model(model, tmp_path / "out", CompileOptions(target="cortex-m7", progress=False))
     qemu = verify_on_qemu(tmp_path / "out", load_target("cortex-m7"), limit=100)
     assert qemu.result.ok and qemu.result.samples == 100
 
@@ -55,3 +58,26 @@ def test_tflite_lstm_stream_on_cortex_m7(tmp_path: Path) -> None:
     compile_model(model, tmp_path / "out", CompileOptions(target="cortex-m7", progress=False))
     qemu = verify_on_qemu(tmp_path / "out", load_target("cortex-m7"), limit=30)
     assert qemu.result.ok and qemu.result.samples == 30
+
+
+def test_stateful_gru_keyword_model_100_steps(tmp_path: Path) -> None:
+    """The PyTorch GRU exported one frame per call, its state kept in C (``--stateful h=h_next``)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
+    from bench_gru import MODELS, kws_frames, record_states
+
+    kws = Path(__file__).resolve().parents[4] / "shared" / "data" / "kws_mfcc_dev500.npz"
+    if not kws.exists():
+        pytest.skip(f"{kws} is absent (the shared KWS samples)")
+    x = kws_frames()
+    frames = x[:10].reshape(-1, 10)
+    model = MODELS / "gru_kws_step.onnx"
+    np.savez(tmp_path / "calib.npz", x=frames[:, None, None], h=record_states(model, frames))
+    np.savez(tmp_path / "test.npz", x=x[400:403].reshape(-1, 10)[:100, None, None])
+    options = CompileOptions(
+        target="cortex-m7", calib=tmp_path / "calib.npz", stateful=[("h", "h_next")], progress=False
+    )
+    compile_model(model, tmp_path / "out", options)
+    qemu = verify_on_qemu(tmp_path / "out", load_target("cortex-m7"), data=tmp_path / "test.npz", limit=100)
+    assert qemu.result.ok and qemu.result.samples == 100

@@ -91,6 +91,24 @@ BATCH_MATMUL_ATTRS = (
 )
 #: attributes of a quantized ``layer_norm`` (inputs x, int32 gamma, int32 beta)
 LAYER_NORM_ATTRS = ("eps", "out_shift", "output_offset", "act_min", "act_max")
+#: attributes of a quantized ``gru`` (inputs x, w, r, int64 wb, int64 rb, int32 requant, h0), ``qc_gru_params`` order
+GRU_ATTRS = (
+    "hidden",
+    "directions",
+    "reverse",
+    "linear_before_reset",
+    "input_offset",
+    "h0_offset",
+    "h0_multiplier",
+    "h0_shift",
+    "output_offset",
+    "output_multiplier",
+    "output_shift",
+    "gate_multiplier",
+    "gate_shift",
+    "rhn_multiplier",
+    "rhn_shift",
+)
 #: attributes of a quantized ``lstm`` (TFLM's integer UNIDIRECTIONAL_SEQUENCE_LSTM), in ``qc_lstm_params`` order
 LSTM_ATTRS = (
     "time_major",
@@ -170,6 +188,7 @@ SCHEMAS: dict[str, OpSchema] = {
         OpSchema("transpose_conv2d", TRANSPOSE_CONV_ATTRS, structs=("qc_conv_params",)),
         OpSchema("batch_matmul", BATCH_MATMUL_ATTRS, structs=("qc_batch_matmul_params",)),
         OpSchema("layer_norm", LAYER_NORM_ATTRS, structs=("qc_layer_norm_params",)),
+        OpSchema("gru", GRU_ATTRS, scratch_shapes=1, structs=("qc_gru_params",)),
         OpSchema("requantize", ("input_offset", "output_offset", "multiplier", "shift", "output_bits")),
         OpSchema("lstm", LSTM_ATTRS, structs=("qc_lstm_params",)),
         # int16 only (TFLM's int16 LUT sigmoid/tanh, reference/kernels/sigmoid_s16.py)

@@ -416,6 +416,37 @@ def layer_norm_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[
     } | _act(attrs)
 
 
+def gru_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """``qc_gru_params``: x ``[T, B, I]`` and the node's attributes (docs/QUANTIZATION.md, "gru")."""
+    steps, batch, inputs = _shape(x_shape, 3, "gru input")
+    hidden = _int("hidden", attrs["hidden"], 1, 4096)
+    if inputs > 4096:
+        raise ValueError(f"gru input size {inputs} exceeds 4096")
+    gm, gs = tuple(attrs["gate_multiplier"]), tuple(attrs["gate_shift"])
+    if len(gm) != 3 or len(gs) != 3:
+        raise ValueError("gate_multiplier and gate_shift need 3 entries (z, r, n)")
+    return {
+        "steps": steps,
+        "batch": batch,
+        "input_size": inputs,
+        "hidden": hidden,
+        "directions": _int("directions", attrs["directions"], 1, 2),
+        "reverse": _int("reverse", attrs["reverse"], 0, 1),
+        "linear_before_reset": _int("linear_before_reset", attrs["linear_before_reset"], 0, 1),
+        "input_offset": _int("input_offset", attrs["input_offset"], -127, 128),
+        "h0_offset": _int("h0_offset", attrs["h0_offset"], -127, 128),
+        "h0_multiplier": _int("h0_multiplier", attrs["h0_multiplier"], 0),
+        "h0_shift": _int("h0_shift", attrs["h0_shift"], -31, 31),
+        "output_offset": _int("output_offset", attrs["output_offset"], -128, 127),
+        "output_multiplier": _int("output_multiplier", attrs["output_multiplier"], 0),
+        "output_shift": _int("output_shift", attrs["output_shift"], -31, 31),
+        "gate_multiplier": [_int("gate_multiplier", v, 0, 32767) for v in gm],
+        "gate_shift": [_int("gate_shift", v, 0, 31) for v in gs],
+        "rhn_multiplier": _int("rhn_multiplier", attrs["rhn_multiplier"], 0),
+        "rhn_shift": _int("rhn_shift", attrs["rhn_shift"], -31, 31),
+    }
+
+
 def lstm_fields(x_shape: Sequence[int], w_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, Any]:
     """``qc_lstm_params``: x ``[B, T, I]`` (``[T, B, I]`` when time-major), w ``[4, H, I]``."""
     if len(x_shape) != 3 or len(w_shape) != 3 or int(w_shape[0]) != 4 or int(w_shape[2]) != int(x_shape[2]):

@@ -98,9 +98,15 @@ def load_float_inputs(data_path: Path, graph: Graph) -> tuple[dict[str, np.ndarr
     """Float inputs (source layout, keyed by source input name) and labels if the file has them.
 
     Inputs are found by ``load_calibration_data``'s rules (by input name, else a lone or
-    conventionally named array), so a file may carry labels (``y``) next to them.
+    conventionally named array), so a file may carry labels (``y``) next to them. A graph with
+    persistent state (``--stateful``) needs the caller's inputs only: the state inputs run
+    from their initial value as the C does.
     """
     from qcompile.quant.calibration import load_calibration_data
+
+    if graph.state:
+        graph = graph.copy()
+        graph.inputs = list(graph.user_inputs)
 
     labels = None
     with np.load(data_path, allow_pickle=False) as npz:

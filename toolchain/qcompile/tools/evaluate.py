@@ -20,7 +20,7 @@ from qcompile.errors import QCompileError
 from qcompile.outdir import ModelFolder, Samples, int8_inputs, load_samples
 from qcompile.outdir.samples import LABEL_KEYS
 from qcompile.progress import progress_bar
-from qcompile.tools.verify import sqnr_db, to_source
+from qcompile.tools.verify import sqnr_db, stream_float_outputs, to_source
 
 CHUNK = 64  # samples per host-build call: the progress bar moves, memory stays bounded
 
@@ -85,10 +85,11 @@ def _int8_run(folder: ModelFolder, quantized: list[np.ndarray], progress: bool) 
     model = qcompile.load(folder.path)
     t = folder.graph.tensors[folder.graph.outputs[0]]
     n = len(quantized[0])
+    chunk = n if folder.graph.state else CHUNK  # a stream runs as one call: each call starts from the reset state
     parts = []
     with progress_bar(progress, n, "int8 (host build)") as advance:
-        for start in range(0, n, CHUNK):
-            out = model.run([q[start : start + CHUNK] for q in quantized])
+        for start in range(0, n, chunk):
+            out = model.run([q[start : start + chunk] for q in quantized])
             first = out if isinstance(out, np.ndarray) else next(iter(out.values()))
             parts.append(to_source(t, t.quant.dequantize(first)))
             advance(len(first))
@@ -147,7 +148,12 @@ def evaluate(
     elif not folder.is_tflite_source and samples.floats is not None and folder.source_model is not None:
         from qcompile.quant.calibration import float_outputs
 
-        outs = float_outputs(folder.source_model, samples.floats, optimize=not folder.is_qdq_source)
+        if folder.graph.state:  # one stream, each state output fed back as in the C
+            outs = stream_float_outputs(folder, samples.floats, samples.n)
+            first = folder.graph.tensors[folder.graph.user_outputs[0]]
+            outs = {first.source_name: outs[first.source_name or first.name]}
+        else:
+            outs = float_outputs(folder.source_model, samples.floats, optimize=not folder.is_qdq_source)
         expected, source = np.asarray(next(iter(outs.values())), dtype=np.float64), str(folder.source_model)
     label_array = _labels(data, labels, samples.n)
     if expected is None and label_array is None:

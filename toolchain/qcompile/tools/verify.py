@@ -83,7 +83,7 @@ def _float_comparison(
     assert samples.floats is not None and folder.source_model is not None
     graph, n, labels = folder.graph, samples.n, samples.labels
     if graph.state:
-        reference_float = _stream_float_outputs(folder, samples.floats, n)
+        reference_float = stream_float_outputs(folder, samples.floats, n)
     else:
         reference_float = float_outputs(folder.source_model, samples.floats, optimize=not folder.is_qdq_source)
     comparisons = []
@@ -103,7 +103,7 @@ def _float_comparison(
     return comparisons
 
 
-def _stream_float_outputs(folder: ModelFolder, floats: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
+def stream_float_outputs(folder: ModelFolder, floats: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
     """onnxruntime on the source model one step at a time, each kept state output fed back as
     its state input (real zeros first), as the C runs a stream (``--stateful``)."""
     import onnxruntime as ort
