@@ -8,6 +8,7 @@ TFLM's arenas on a 64-bit host (issue #4): ResNet-8 55,984 B, DS-CNN 24,272 B.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -127,17 +128,18 @@ def test_dscnn_arena_and_bit_exact(tmp_path: Path, kws_onnx: Path, kws_data: Pat
 
 
 def test_resnet8_ram_budget(resnet8: tuple[Path, dict], tmp_path: Path) -> None:
-    """--ram-budget: too small is an error naming the peak layer and its live tensors
+    """--ram-budget: too small (below what streaming reaches) is an error naming the peak layer and its live tensors
     (nothing written); a roomy budget buys full speed (no row bands) within it."""
     out, report = resnet8
     graph = ModelFolder.open(out).graph
     with pytest.raises(QCompileError) as err:
-        generate(graph, tmp_path / "small", name="m", target=load_target("host"), ram_budget=30_000)
+        generate(graph, tmp_path / "small", name="m", target=load_target("host"), ram_budget=20_000)
     message = str(err.value)
-    assert "32,768 B" in message and "30,000 B" in message
-    peak = report["layers"][report["peak_layer"]]
-    assert f"layer {report['peak_layer']} ({peak['op']} {peak['name']!r})" in message
-    assert all(e["name"] in message for e in report["peak_live"]) and len(report["peak_live"]) == 2
+    # the host streams conv pairs below the layer-by-layer bound (32,768 B): the error gives the
+    # smallest plan it found and names its peak layer
+    need = int(re.search(r"needs ([\d,]+) B", message).group(1).replace(",", ""))
+    assert 20_000 < need < report["arena_bytes"] and "20,000 B" in message
+    assert re.search(r"the peak is at layer \d+ \(\w+ '", message), message
     assert not (tmp_path / "small").exists()
     roomy = generate(graph, tmp_path / "roomy", name="m", target=load_target("host"), ram_budget=40_000)
     assert not [layer for layer in roomy["layers"] if "row_band" in layer]

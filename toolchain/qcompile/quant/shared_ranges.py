@@ -94,7 +94,7 @@ class _Chains:
         self.readers: dict[str, list[Node]] = {}
         for node in graph.nodes:
             for name in node.inputs if node.name not in internal else node.inputs[1:]:
-                if not graph.tensors[name].is_constant:
+                if name and not graph.tensors[name].is_constant:  # "": an omitted optional input
                     self.readers.setdefault(self.groups.find(name), []).append(node)
         self.outputs = {self.groups.find(n) for n in graph.outputs}
 
@@ -113,7 +113,7 @@ def _clip(graph: Graph, chains: _Chains, ranges: dict[str, tuple[float, float]])
             continue
         lo, hi = float(out[0]), float(out[1])
         for name in node.inputs:
-            if graph.tensors[name].is_constant or chains.read_elsewhere(name, node):
+            if not name or graph.tensors[name].is_constant or chains.read_elsewhere(name, node):
                 continue
             for m in chains.chain(name):
                 if m in ranges:
@@ -128,7 +128,7 @@ def _decouple(graph: Graph, chains: _Chains, ranges: dict[str, tuple[float, floa
         if whole is None:
             continue
         for i, name in enumerate(list(node.inputs)):
-            if graph.tensors[name].is_constant or not chains.read_elsewhere(name, node):
+            if not name or graph.tensors[name].is_constant or not chains.read_elsewhere(name, node):
                 continue
             own = _hull(ranges, chains.chain(name))
             if own is not None and _span(own) < SPAN_RATIO * _span(whole):
