@@ -316,7 +316,12 @@ def _plan(
         "regions": regions,
     }
     plan = plan_memory(graph, **options)
-    below = _below_bound_plan(graph, family, options, budget)
+    try:
+        below = _below_bound_plan(graph, family, options, budget)
+    except QCompileError:  # with memory regions a trial plan may not fit where the plain one does
+        if not regions:
+            raise
+        below = None
     if below is not None and below.arena_size < plan.arena_size:
         if budget is not None and plan.arena_size > budget:
             plan = below

@@ -165,20 +165,27 @@ def rank_key(unit: list[Buffer], traffic: Mapping[str, int]) -> tuple[int, int, 
 
 
 def _fits(members: list[Buffer], unit: list[Buffer], size: int, alignment: int) -> bool:
-    """Place ``unit`` beside ``members`` (already placed) within ``size`` bytes: first at the
-    lowest free offsets, then by a full re-placement of all of them; offsets set on success."""
+    """Place ``unit`` beside ``members`` (already placed) within ``size`` bytes: a lone buffer
+    first at the lowest free offset, else (or when that overflows) by the greedy re-placement
+    of all of them (overlapped chains need its orders); offsets set on success."""
     saved = [b.offset for b in members]
     placed = list(members)
     for b in unit:
         b.offset = lowest_fit(b, placed, alignment)
         placed.append(b)
-    if arena_end(placed) <= size:
+    incremental = arena_end(placed)
+    if incremental <= size and len(unit) == 1:
         return True
+    lowest = [b.offset for b in unit]
     place(members + unit, alignment)
-    if arena_end(members + unit) <= size:
+    if arena_end(members + unit) <= min(size, incremental - 1):
         return True
     for b, off in zip(members, saved, strict=True):
         b.offset = off
+    if incremental <= size:
+        for b, off in zip(unit, lowest, strict=True):
+            b.offset = off
+        return True
     return False
 
 
