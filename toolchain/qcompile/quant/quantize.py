@@ -12,7 +12,7 @@ path for models we quantize and models imported already quantized.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -149,6 +149,7 @@ def assign_activation_params(
     bits_for = bits_for or {}
     groups = Groups()
     fixed: dict[str, QuantParams] = {}
+    makers = _own_param_groups(graph, groups)
     for node in graph.nodes:
         if shares_input_params(node):
             groups.union(node.inputs[0], node.outputs[0])
@@ -169,8 +170,11 @@ def assign_activation_params(
         pinned = [fixed[n] for n in names if n in fixed]
         widths = {bits_for[n] for n in names if n in bits_for}
         wide = (16 in widths) or (bits == 16 and not widths)
+        maker = next((makers[n] for n in names if n in makers), None)
         if pinned:
             q = SOFTMAX_OUTPUT_S16 if wide and pinned[0] is SOFTMAX_OUTPUT else pinned[0]
+        elif maker is not None:
+            q = maker(*_group_range(ranges, names))
         else:
             missing = [n for n in names if n not in ranges]
             if len(missing) == len(names):
@@ -186,6 +190,35 @@ def assign_activation_params(
         for n in names:
             params[n] = q
     return params
+
+
+def _own_param_groups(graph: Graph, groups: Groups) -> dict[str, Callable[[float, float], QuantParams]]:
+    """Unions the tensor groups the converters registered with ``param_groups=fn(node)`` ask for
+    (``fn`` returns ``[(tensor names, maker or None)]``: the names share one set of parameters,
+    ``maker(lo, hi)`` makes them from the group's calibrated hull, e.g. the LSTM's int16
+    power-of-two cell state); returns ``{member: maker}``."""
+    makers: dict[str, Callable[[float, float], QuantParams]] = {}
+    for node in graph.nodes:
+        hook = QUANT_CONVERTERS.extra(node.op).get("param_groups")
+        for names, maker in hook(node) if hook else ():
+            acts = [n for n in names if n and not graph.tensors[n].is_constant]
+            for n in acts[1:]:
+                groups.union(acts[0], n)
+            if acts and maker is not None:
+                makers[acts[0]] = maker
+    return makers
+
+
+def _group_range(ranges: Mapping[str, tuple[float, float]], names: list[str]) -> tuple[float, float]:
+    have = [ranges[n] for n in names if n in ranges]
+    if not have:
+        raise QCompileError(f"no calibration range for tensor {names[0]!r}; calibrate with data that reaches it")
+    return min(float(r[0]) for r in have), max(float(r[1]) for r in have)
+
+
+def _own_widths(node: Node) -> bool:
+    """The op sets its tensors' widths itself (``param_groups``): no int8/int16 conversions around it."""
+    return "param_groups" in QUANT_CONVERTERS.extra(node.op)
 
 
 def quantize(
@@ -424,7 +457,7 @@ def _insert_conversions(graph: Graph, ranges: Mapping[str, tuple[float, float]])
     produced by a requantize after it. A converted input gets the reader's output parameters
     when the reader shares them (pools, reshape, concat, ...), else parameters from the
     tensor's calibrated range."""
-    for node in [n for n in graph.nodes if _int8_only(n)]:
+    for node in [n for n in graph.nodes if _int8_only(n) and not _own_widths(n)]:
         for k, name in enumerate(list(node.outputs)):
             out = graph.tensors[name]
             if out.dtype != "int16":
@@ -436,7 +469,7 @@ def _insert_conversions(graph: Graph, ranges: Mapping[str, tuple[float, float]])
             node.outputs[k] = narrow
             _add_requantize(graph, narrow, out.name, after=node)
     for node in list(graph.nodes):
-        if node.op == "requantize":
+        if node.op == "requantize" or _own_widths(node):
             continue
         width = "int8" if _int8_only(node) else graph.tensors[node.outputs[0]].dtype
         for i, name in enumerate(node.inputs):
