@@ -46,7 +46,7 @@ def keep_state(graph: Graph, pairs: Sequence[tuple[str, str]]) -> None:
         graph.inputs.append(state_in)
         del graph.outputs[graph.outputs.index(out)]
         graph.outputs.append(value)
-        zero = np.full(t_in.size, int(t_in.quant.zero_point), dtype=np.int8)
+        zero = np.full(t_in.size, int(t_in.quant.zero_point), dtype=t_in.dtype)  # int16: an LSTM's cell
         graph.state.append(StateVar(t_in.source_name or state_in, state_in, value, zero))
 
 
@@ -59,8 +59,13 @@ def _as_input_quant(graph: Graph, out: str, t_in: Tensor) -> str:
     same = float(qi.scale) == float(qo.scale) and int(qi.zero_point) == int(qo.zero_point)
     if same and not t_out.is_constant and out not in graph.inputs:
         return out
+    if not same and (t_in.dtype != "int8" or t_out.dtype != "int8"):
+        raise QCompileError(
+            f"--stateful: {t_out.source_name or out!r} ({t_out.dtype}) cannot be requantized into the state "
+            f"{t_in.source_name or t_in.name!r} ({t_in.dtype}): only int8 states are requantized"
+        )
     name = graph.unique_name(f"{t_out.name}_state")
-    graph.add_tensor(Tensor(name, t_out.shape, "int8", quant=qi, source_name=t_out.source_name))
+    graph.add_tensor(Tensor(name, t_out.shape, t_in.dtype, quant=qi, source_name=t_out.source_name))
     if same:
         graph.add_node(Node(graph.unique_name(f"copy_{name}"), "copy", [out], [name]))
     else:
