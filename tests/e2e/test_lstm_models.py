@@ -48,7 +48,9 @@ def make_lstm(
         lstm_in[5:7] = ["h0", "c0"]  # the inputs batch first (qcompile's samples axis), transposed
     elif states == "const":
         for n, amp in (("h0", 0.5), ("c0", 2.0)):
-            inits.append(numpy_helper.from_array((np.tanh(rng.standard_normal((d, 1, HIDDEN))) * amp).astype(np.float32), n))
+            inits.append(
+                numpy_helper.from_array((np.tanh(rng.standard_normal((d, 1, HIDDEN))) * amp).astype(np.float32), n)
+            )
         lstm_in[5:7] = ["h0", "c0"]
     for k, name in (extra_inputs or {}).items():
         lstm_in += [""] * (k + 1 - len(lstm_in))
