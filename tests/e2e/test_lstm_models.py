@@ -1,6 +1,6 @@
 """ONNX LSTM end to end: onnx.helper LSTMs of every direction, with initial states as inputs,
 constants or absent and any subset of Y, Y_h, Y_c (float IR == onnxruntime, compiled C bit-exact
-with the reference, int8 vs float SQNR), refusals naming the node, and the PyTorch LSTM keyword
+with the reference, int8 vs float SQNR; refusals in tests/frontends/test_onnx_lstm.py), and the PyTorch LSTM keyword
 models of tests/data/lstm (forward, bidirectional, two layers, and one frame per call with both
 states kept in C) on the shared KWS samples."""
 
@@ -15,9 +15,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import qcompile
-from qcompile.errors import UnsupportedModelError
 from qcompile.frontends.onnx_import import load_onnx
-from qcompile.quant.converters.lstm import cell_params
 from qcompile.reference.executor import run_float
 from qcompile.tools.verify import verify
 
@@ -127,37 +125,6 @@ def test_compiled_lstm_folder_is_sanitizer_clean(tmp_path: Path) -> None:
     np.savez(tmp_path / "calib.npz", **make_lstm(tmp_path / "l.onnx", **case))
     qcompile.compile(tmp_path / "l.onnx", tmp_path / "out", calib=tmp_path / "calib.npz")
     check_model_sanitized(tmp_path / "out", tmp_path, samples=4)
-
-
-def test_cell_state_scale_is_a_power_of_two() -> None:
-    q = cell_params(-3.1, 2.0)
-    assert q.dtype == "int16" and int(q.zero_point) == 0
-    assert float(q.scale) == 4.0 / 32768.0  # 3.1 -> 2^2
-    assert float(cell_params(0.0, 0.0).scale) == 2.0**-6 / 32768.0
-
-
-REFUSED = [
-    (dict(extra_inputs={7: "P"}), "peephole"),
-    (dict(clip=3.0), "clip"),
-    (dict(input_forget=1), "input_forget"),
-    (dict(activations=["HardSigmoid", "Tanh", "Tanh"]), "hardsigmoid"),
-    (dict(extra_inputs={4: "seq"}), "sequence_lens"),
-]
-
-
-@pytest.mark.parametrize(("attrs", "word"), REFUSED, ids=[w for _, w in REFUSED])
-def test_unsupported_lstm_is_refused_naming_the_node(tmp_path: Path, attrs: dict, word: str) -> None:
-    data = make_lstm(tmp_path / "l.onnx", direction="forward", **attrs)
-    model = onnx.load(str(tmp_path / "l.onnx"))
-    if "P" in str(attrs):
-        model.graph.initializer.append(numpy_helper.from_array(np.zeros((1, 3 * HIDDEN), np.float32), "P"))
-    if "seq" in str(attrs):
-        model.graph.input.append(helper.make_tensor_value_info("seq", TensorProto.INT32, [1]))
-        data["seq"] = np.full((64, 1), 6, np.int32)
-    onnx.save(model, str(tmp_path / "l.onnx"))
-    np.savez(tmp_path / "calib.npz", **data)
-    with pytest.raises(UnsupportedModelError, match=rf"(?i)lstm0.*{word}"):
-        qcompile.compile(tmp_path / "l.onnx", tmp_path / "out", calib=tmp_path / "calib.npz")
 
 
 def _kws() -> np.ndarray:

@@ -216,9 +216,11 @@ def _group_range(ranges: Mapping[str, tuple[float, float]], names: list[str]) ->
     return min(float(r[0]) for r in have), max(float(r[1]) for r in have)
 
 
-def _own_widths(node: Node) -> bool:
-    """The op sets its tensors' widths itself (``param_groups``): no int8/int16 conversions around it."""
-    return "param_groups" in QUANT_CONVERTERS.extra(node.op)
+def _own_tensors(node: Node) -> set[str]:
+    """The tensors whose widths the op sets itself (its ``param_groups``): no int8/int16
+    conversion is inserted for them."""
+    hook = QUANT_CONVERTERS.extra(node.op).get("param_groups")
+    return {n for names, _ in hook(node) for n in names if n} if hook else set()
 
 
 def quantize(
@@ -457,7 +459,7 @@ def _insert_conversions(graph: Graph, ranges: Mapping[str, tuple[float, float]])
     produced by a requantize after it. A converted input gets the reader's output parameters
     when the reader shares them (pools, reshape, concat, ...), else parameters from the
     tensor's calibrated range."""
-    for node in [n for n in graph.nodes if _int8_only(n) and not _own_widths(n)]:
+    for node in [n for n in graph.nodes if _int8_only(n) and not _own_tensors(n)]:
         for k, name in enumerate(list(node.outputs)):
             out = graph.tensors[name]
             if out.dtype != "int16":
@@ -469,12 +471,13 @@ def _insert_conversions(graph: Graph, ranges: Mapping[str, tuple[float, float]])
             node.outputs[k] = narrow
             _add_requantize(graph, narrow, out.name, after=node)
     for node in list(graph.nodes):
-        if node.op == "requantize" or _own_widths(node):
+        if node.op == "requantize":
             continue
         width = "int8" if _int8_only(node) else graph.tensors[node.outputs[0]].dtype
+        own = _own_tensors(node)
         for i, name in enumerate(node.inputs):
             t = graph.tensors.get(name) if name else None
-            if t is None or t.is_constant or t.dtype == width:
+            if t is None or t.is_constant or t.dtype == width or name in own:
                 continue
             if node.op in _SHARING:
                 q = _q(graph, node.outputs[0])

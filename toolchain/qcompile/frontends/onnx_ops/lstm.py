@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from qcompile.frontends.onnx_ops import ONNX_OPS
-from qcompile.frontends.onnx_ops.recurrent import _DIRECTIONS, _is_read, _text
+from qcompile.frontends.onnx_ops.recurrent import _DIRECTIONS, _is_read, _text, recurrent_attr_problem
 
 _DEFAULT_ACTS = ("sigmoid", "tanh", "tanh")
 #: TFLite's gate k (input, forget, cell, output) is ONNX's gate block _ONNX_GATE[k] (i, o, f, c)
@@ -30,20 +30,9 @@ def _lstm_problem(node, ins, attrs, const) -> str | None:
         return "LSTM sequence_lens must be absent or a constant equal to the sequence length"
     if ins[7]:
         return "LSTM peephole weights (input P) are not supported (TFLite Micro's LSTM has none); export without them"
-    if int(attrs.get("layout", 0)) != 0:
-        return "LSTM layout 1 (batch first) is not supported; export with layout 0 (PyTorch does)"
-    if _text(attrs.get("direction", "forward")) not in _DIRECTIONS:
-        return f"LSTM direction {attrs.get('direction')!r} is not forward, reverse or bidirectional"
-    acts = [_text(a) for a in attrs.get("activations", [])]
-    if acts and any(tuple(acts[k : k + 3]) != _DEFAULT_ACTS for k in range(0, len(acts), 3)):
-        return f"LSTM activations {acts} are not supported: only the default Sigmoid, Tanh, Tanh"
-    if "clip" in attrs:
-        return "LSTM with a cell clip is not supported; export without clip"
     if int(attrs.get("input_forget", 0)):
         return "LSTM input_forget (coupled input and forget gates) is not supported"
-    if "activation_alpha" in attrs or "activation_beta" in attrs:
-        return "LSTM activation_alpha/activation_beta are not supported (default activations only)"
-    return None
+    return recurrent_attr_problem("LSTM", attrs, _DEFAULT_ACTS)
 
 
 def _gates(m: np.ndarray, hidden: int) -> np.ndarray:
