@@ -81,3 +81,20 @@ def test_stateful_gru_keyword_model_100_steps(tmp_path: Path) -> None:
     compile_model(model, tmp_path / "out", options)
     qemu = verify_on_qemu(tmp_path / "out", load_target("cortex-m7"), data=tmp_path / "test.npz", limit=100)
     assert qemu.result.ok and qemu.result.samples == 100
+
+
+def test_stateful_lstm_keyword_model_100_steps(tmp_path: Path) -> None:
+    """The PyTorch LSTM exported one frame per call, h (int8) and c (int16) kept in C."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
+    from bench_lstm import MODELS, STATEFUL, kws_frames, step_data
+
+    kws = Path(__file__).resolve().parents[4] / "shared" / "data" / "kws_mfcc_dev500.npz"
+    if not kws.exists():
+        pytest.skip(f"{kws} is absent (the shared KWS samples)")
+    calib, test = step_data(kws_frames(), tmp_path, utterances=10)
+    options = CompileOptions(target="cortex-m7", calib=calib, stateful=STATEFUL, progress=False)
+    compile_model(MODELS / "lstm_kws_step.onnx", tmp_path / "out", options)
+    qemu = verify_on_qemu(tmp_path / "out", load_target("cortex-m7"), data=test, limit=100)
+    assert qemu.result.ok and qemu.result.samples == 100
