@@ -40,17 +40,18 @@ def kws_frames() -> np.ndarray:
     return x
 
 
-def whole_utterance(x: np.ndarray, work: Path) -> dict[str, float]:
-    model = MODELS / "gru_kws.onnx"
+def whole_utterance(x: np.ndarray, work: Path, name: str = "gru_kws") -> dict[str, float]:
+    """``MODELS/<name>.onnx`` on whole utterances: qcompile's int8 build and ORT's QDQ model."""
+    model = MODELS / f"{name}.onnx"
     calib, test = x[:200], x[400:]
     np.savez(work / "calib.npz", x=calib)
     np.savez(work / "test.npz", x=test)
-    compiled = qcompile.compile(model, work / "kws", calib=work / "calib.npz")
+    compiled = qcompile.compile(model, work / name, calib=work / "calib.npz")
     ours = compiled.dequantize(compiled.run(compiled.quantize(test))).reshape(len(test), -1)
     ref = _ort_run(model, test).reshape(len(test), -1)
-    qdq = ort_qdq_model(model, calib, work / "gru_kws_qdq.onnx")
+    qdq = ort_qdq_model(model, calib, work / f"{name}_qdq.onnx")
     ort_int8 = _ort_run(qdq, test, optimize=False).reshape(len(test), -1)
-    checked = verify(work / "kws", data=work / "test.npz")
+    checked = verify(work / name, data=work / "test.npz")
     return {
         "qcompile": sqnr_db(ref, ours),
         "ort_qdq": sqnr_db(ref, ort_int8),
@@ -92,11 +93,13 @@ def stream(x: np.ndarray, work: Path) -> dict[str, float]:
 def main() -> None:
     x = kws_frames()
     with tempfile.TemporaryDirectory() as tmp:
-        whole = whole_utterance(x, Path(tmp))
-        print(f"gru_kws.onnx, 100 utterances: bit-exact {whole['bit_exact']}/{whole['n']}")
-        print(
-            f"  output SQNR vs float: qcompile {whole['qcompile']:.2f} dB, ORT quantize_static QDQ {whole['ort_qdq']:.2f} dB"
-        )
+        for name in ("gru_kws", "gru_bidir"):
+            whole = whole_utterance(x, Path(tmp), name)
+            print(f"{name}.onnx, 100 utterances: bit-exact {whole['bit_exact']}/{whole['n']}")
+            print(
+                f"  output SQNR vs float: qcompile {whole['qcompile']:.2f} dB, "
+                f"ORT quantize_static QDQ {whole['ort_qdq']:.2f} dB"
+            )
         st = stream(x, Path(tmp))
         print(f"gru_kws_step.onnx --stateful h=h_next, 100 steps: bit-exact {st['bit_exact']}/{st['n']}")
         print(f"  output SQNR vs float stream: verify {st['verify']:.2f} dB, eval {st['eval']:.2f} dB")
