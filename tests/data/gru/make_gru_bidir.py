@@ -5,12 +5,8 @@ ONNX's ``linear_before_reset=1``, the second layer reading both directions of th
 linear classifier over the last layer's two final states, trained for a few epochs on the first
 400 of the shared 500 KWS samples (``../shared/data/kws_mfcc_dev500.npz``). It shows the GRU
 quantization generalises past ``gru_kws.onnx`` (one forward layer): a reverse direction, a GRU
-fed by another GRU's int8 ``Y``, a head over a concatenation of ``Y_h`` slices. Exported twice
-with torch.onnx:
-
-- ``gru_bidir.onnx``: one utterance, input ``x [1, 49, 10]``, output ``logits [1, 12]``;
-- ``gru_bidir_b2.onnx``: the same weights on two utterances per call, ``x [2, 49, 10]`` (the
-  kernel's batch rows ``B = 2``), ``logits [2, 12]``.
+fed by another GRU's int8 ``Y``, a head over a concatenation of ``Y_h`` slices. Exported with
+torch.onnx as ``gru_bidir.onnx``: one utterance, input ``x [1, 49, 10]``, output ``logits [1, 12]``.
 
 Usage: ``python3 tests/data/gru/make_gru_bidir.py`` from the repository root.
 """
@@ -69,7 +65,6 @@ def main() -> None:
     print(f"held-out top-1 (100 samples): {acc:.2f}")
     kw = dict(opset_version=13, do_constant_folding=True, dynamo=False, input_names=["x"], output_names=["logits"])
     torch.onnx.export(model, torch.zeros(1, 49, 10), HERE / "gru_bidir.onnx", **kw)
-    torch.onnx.export(model, torch.zeros(2, 49, 10), HERE / "gru_bidir_b2.onnx", **kw)
 
 
 if __name__ == "__main__":
