@@ -185,8 +185,15 @@ def _batched_gru(path: Path, batch: int, steps: int = 6, hidden: int = 7) -> Non
     nodes = [
         helper.make_node("Reshape", ["x", "s_in"], ["xb"]),
         helper.make_node("Transpose", ["xb"], ["X"], perm=[1, 0, 2]),
-        helper.make_node("GRU", ["X", "W", "R", "B"], ["", "Y_h"], name="gru0", hidden_size=hidden,
-                         direction="bidirectional", linear_before_reset=1),  # fmt: skip
+        helper.make_node(
+            "GRU",
+            ["X", "W", "R", "B"],
+            ["", "Y_h"],
+            name="gru0",
+            hidden_size=hidden,
+            direction="bidirectional",
+            linear_before_reset=1,
+        ),  # fmt: skip
         helper.make_node("Transpose", ["Y_h"], ["yt"], perm=[1, 0, 2]),
         helper.make_node("Reshape", ["yt", "s_out"], ["y_h"]),
     ]
