@@ -152,7 +152,7 @@ def test_pytorch_gru_streaming_with_stateful_state(tmp_path: Path) -> None:
 
     result = stream(_kws(), tmp_path)
     assert result["bit_exact"] == result["n"] == 100
-    assert result["verify"] > 20  # measured 28.88 dB
+    assert result["verify"] > 33  # measured 35.16 dB (28.88 with the state carried as int8)
     assert result["eval"] == pytest.approx(result["verify"], abs=1e-6)
 
 
