@@ -216,7 +216,7 @@ int qc_gru_s8(const qc_gru_params *p, const int8_t *x, const int8_t *w, const in
     return qc_gru_run(p, x, w, r, wb, rb, requant, &st, y, scratch);
 }
 
-int qc_gru_s8_state16(const qc_gru_params *p, const int8_t *x, const int8_t *w, const int8_t *r, const int64_t *wb,
+int qc_gru_state16_s8(const qc_gru_params *p, const int8_t *x, const int8_t *w, const int8_t *r, const int64_t *wb,
                       const int64_t *rb, const int32_t *requant, const int16_t *h0, int8_t *y, int16_t *h_last,
                       void *scratch) {
     if (h0 == NULL || h_last == NULL) {

@@ -1,5 +1,5 @@
 """``--stateful`` on a GRU's ``initial_h``/``Y_h`` pair (``quant/gru_state.py``): the state buffer
-holds the GRU's int16 Q15 state (``qc_gru_s8_state16``), every step bit-exact with the reference;
+holds the GRU's int16 Q15 state (``qc_gru_state16_s8``), every step bit-exact with the reference;
 a pair that is not the GRU's own final state keeps the generic int8 state."""
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ def test_gru_guarded(kernel_driver: KernelDriver, seed: int) -> None:
 @SAFE
 @given(seed=st.integers(0, 2**32 - 1))
 def test_gru_state16_guarded(kernel_driver: KernelDriver, seed: int) -> None:
-    """``qc_gru_s8_state16``: any int16 Q15 state in (saturated states included), the final Q15
+    """``qc_gru_state16_s8``: any int16 Q15 state in (saturated states included), the final Q15
     state of each direction out, both equal to the reference."""
     rng = np.random.default_rng(seed)
     args, attrs = random_gru_case(rng)
@@ -81,7 +81,7 @@ def test_gru_state16_guarded(kernel_driver: KernelDriver, seed: int) -> None:
     h0 = rng.integers(-32768, 32768, (d, batch, hidden)).astype(np.int16)
     want_y, want_h = gru(*args[:6], h0, **attrs)
     struct = flat_struct(structs.gru_fields(args[0].shape, attrs))
-    got_y, got_h = kernel_driver.run("qc_gru_s8_state16", [struct, *args[:6], h0, Out(want_y.size), Out16(want_h.size)])
+    got_y, got_h = kernel_driver.run("qc_gru_state16_s8", [struct, *args[:6], h0, Out(want_y.size), Out16(want_h.size)])
     np.testing.assert_array_equal(got_y, want_y.reshape(-1))
     np.testing.assert_array_equal(got_h, want_h.reshape(-1))
 

@@ -6,7 +6,7 @@ on the keyword step model that costs 6.4 dB of output SQNR against the float str
 instead of 35.3). When the pair is exactly a GRU's ``initial_h`` (read by that GRU alone) and its
 ``Y_h`` (the final step of each direction, as the ONNX importer slices it from ``Y``), the state
 buffer holds the GRU's int16 Q15 state instead: the node reads it as an int16 ``h0`` and writes
-its final state as a second output (``qc_gru_s8_state16``, docs/QUANTIZATION.md "gru"), so a
+its final state as a second output (``qc_gru_state16_s8``, docs/QUANTIZATION.md "gru"), so a
 stream of one-frame calls computes what one call over the whole stream computes. The int8
 ``Y_h`` stays a tensor for whatever else reads it.
 """

@@ -20,7 +20,7 @@ def _gru(lo: Lowering, layer: Layer, node: Node) -> int:
     args = [f"&{params}", lo.src(x), lo.src(w), lo.src(r), lo.src(wb), lo.src(rb), lo.src(requant)]
     if len(node.outputs) == 2:  # the Q15 state in and out (--stateful, docs/QUANTIZATION.md "gru")
         args += [lo.src(h0), lo.dst(y), lo.dst(node.outputs[1]), lo.scratch(node)]
-        lo.call(layer, "qc_gru_s8_state16", args, checked=True)
+        lo.call(layer, "qc_gru_state16_s8", args, checked=True)
     else:
         args += [lo.src(h0) if h0 else "NULL", lo.dst(y), lo.scratch(node)]
         lo.call(layer, "qc_gru_s8", args, checked=True)

@@ -16,7 +16,7 @@ step ``t`` (backwards for a reverse direction), gate ``g`` in (z, r, n), row ``j
 
 ``h`` starts at ``sat16(MBQM(h0 + h0_offset, h0_multiplier, h0_shift))`` (zeros without ``h0``).
 An int16 ``h0`` is the Q15 state itself (``h = h0``, the ``h0_*`` attributes unused), and the
-kernel then also returns each direction's final Q15 state ``[D, B, H]`` (``qc_gru_s8_state16``):
+kernel then also returns each direction's final Q15 state ``[D, B, H]`` (``qc_gru_state16_s8``):
 ``--stateful`` carries a GRU's state between calls that way, without an int8 rounding per call.
 """
 
