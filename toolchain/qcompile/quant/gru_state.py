@@ -2,8 +2,8 @@
 
 The generic state pair (:mod:`qcompile.quant.stateful`) keeps the output's int8 bytes and feeds
 them back as the next call's input, so a stream rounds the hidden state to int8 once per call;
-on the keyword step model that costs 6.4 dB of output SQNR against the float stream (28.9 dB
-instead of 35.3). When the pair is exactly a GRU's ``initial_h`` (read by that GRU alone) and its
+on the keyword step model that costs 6.3 dB of output SQNR against the float stream (28.88 dB
+instead of 35.16, ``bench/bench_gru.py``). When the pair is exactly a GRU's ``initial_h`` (read by that GRU alone) and its
 ``Y_h`` (the final step of each direction, as the ONNX importer slices it from ``Y``), the state
 buffer holds the GRU's int16 Q15 state instead: the node reads it as an int16 ``h0`` and writes
 its final state as a second output (``qc_gru_state16_s8``, docs/QUANTIZATION.md "gru"), so a
