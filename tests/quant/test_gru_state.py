@@ -69,6 +69,16 @@ def test_gru_state_is_kept_in_q15(tmp_path: Path, direction: str) -> None:
     assert min(o.sqnr_db for o in result.outputs) > 25, [(o.name, o.sqnr_db) for o in result.outputs]
 
 
+def test_gru_q15_state_folder_is_sanitizer_clean(tmp_path: Path) -> None:
+    """The stateful folder built with ASan + UBSan: the int16 state in and out of the state
+    buffer, every step equal to the reference with the state threaded."""
+    from c_driver import check_model_sanitized
+
+    np.savez(tmp_path / "calib.npz", **_gru_cell(tmp_path / "g.onnx", "forward"))
+    qcompile.compile(tmp_path / "g.onnx", tmp_path / "out", calib=tmp_path / "calib.npz", stateful=[("h", "h_next")])
+    check_model_sanitized(tmp_path / "out", tmp_path, samples=6)
+
+
 def test_other_state_pairs_stay_int8(tmp_path: Path) -> None:
     """``h=r`` (Relu of Y_h, not the GRU's state): the generic pair, int8 bytes fed back."""
     np.savez(tmp_path / "calib.npz", **_gru_cell(tmp_path / "g.onnx", "forward"))
