@@ -368,6 +368,12 @@ typedef struct {
 
 int qc_gru_s8(const qc_gru_params *p, const int8_t *x, const int8_t *w, const int8_t *r, const int64_t *wb,
               const int64_t *rb, const int32_t *requant, const int8_t *h0, int8_t *y, void *scratch);
+/* qc_gru_s8 with the state in Q15 on both sides (--stateful keeps a GRU's state this way): h0
+ * [directions, batch, hidden] is the int16 Q15 state itself, h_last receives each direction's
+ * final Q15 state (may alias h0: it is written after the last step). Same scratch. */
+int qc_gru_state16_s8(const qc_gru_params *p, const int8_t *x, const int8_t *w, const int8_t *r, const int64_t *wb,
+                      const int64_t *rb, const int32_t *requant, const int16_t *h0, int8_t *y, int16_t *h_last,
+                      void *scratch);
 /* Bytes of scratch qc_gru_s8 needs: int32 pre-activations [3 * hidden], int16 z, r and
  * r * h (or hn) [hidden] each, the int16 hidden state [batch, hidden]; 0 for bad params. */
 size_t qc_gru_s8_scratch_size(const qc_gru_params *p);

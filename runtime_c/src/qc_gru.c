@@ -18,6 +18,14 @@ typedef struct {
     int16_t *h;   /* [batch * hidden] the Q15 hidden state of the running direction */
 } qc_gru_scratch;
 
+/* Where the state comes from and goes: int8 h0 (requantized), a Q15 h0 taken as is, or zeros
+ * (both NULL); h_last (may be NULL) receives each direction's final Q15 state. */
+typedef struct {
+    const int8_t *h0;
+    const int16_t *h0_q15;
+    int16_t *h_last;
+} qc_gru_state;
+
 static size_t qc_gru_align4(size_t n) {
     return (n + 3u) & ~(size_t)3u;
 }
@@ -135,8 +143,8 @@ static void qc_gru_cell(const qc_gru_params *p, const int8_t *r, const int64_t *
 }
 
 static void qc_gru_direction(const qc_gru_params *p, int32_t d, const int8_t *x, const int8_t *w, const int8_t *r,
-                             const int64_t *wb, const int64_t *rb, const int32_t *requant, const int8_t *h0,
-                             int8_t *y, const qc_gru_scratch *s) {
+                             const int64_t *wb, const int64_t *rb, const int32_t *requant,
+                             const qc_gru_state *st, int8_t *y, const qc_gru_scratch *s) {
     const int32_t hs = p->hidden;
     const size_t gates = (size_t)3 * (size_t)hs;
     const int backwards = p->directions == 2 ? d == 1 : p->reverse;
@@ -145,10 +153,13 @@ static void qc_gru_direction(const qc_gru_params *p, int32_t d, const int8_t *x,
     wb += (size_t)d * gates;
     rb += (size_t)d * gates;
     requant += (size_t)d * gates * 4u;
+    const size_t state = (size_t)d * (size_t)p->batch * (size_t)hs;
     for (int32_t i = 0; i < p->batch * hs; ++i) {
         int16_t v = 0;
-        if (h0 != NULL) {
-            const int32_t q = (int32_t)h0[(size_t)d * (size_t)p->batch * (size_t)hs + (size_t)i] + p->h0_offset;
+        if (st->h0_q15 != NULL) {
+            v = st->h0_q15[state + (size_t)i];
+        } else if (st->h0 != NULL) {
+            const int32_t q = (int32_t)st->h0[state + (size_t)i] + p->h0_offset;
             v = qc_gru_sat16(qc_requantize(q, p->h0_multiplier, p->h0_shift));
         }
         s->h[i] = v;
@@ -168,10 +179,15 @@ static void qc_gru_direction(const qc_gru_params *p, int32_t d, const int8_t *x,
             }
         }
     }
+    if (st->h_last != NULL) {
+        for (int32_t i = 0; i < p->batch * hs; ++i) {
+            st->h_last[state + (size_t)i] = s->h[i];
+        }
+    }
 }
 
-int qc_gru_s8(const qc_gru_params *p, const int8_t *x, const int8_t *w, const int8_t *r, const int64_t *wb,
-              const int64_t *rb, const int32_t *requant, const int8_t *h0, int8_t *y, void *scratch) {
+static int qc_gru_run(const qc_gru_params *p, const int8_t *x, const int8_t *w, const int8_t *r, const int64_t *wb,
+                      const int64_t *rb, const int32_t *requant, const qc_gru_state *st, int8_t *y, void *scratch) {
     if (!qc_gru_params_ok(p) || x == NULL || w == NULL || r == NULL || wb == NULL || rb == NULL ||
         requant == NULL || y == NULL || scratch == NULL || !qc_gru_requant_ok(p, requant)) {
         return QC_ERROR;
@@ -189,7 +205,23 @@ int qc_gru_s8(const qc_gru_params *p, const int8_t *x, const int8_t *w, const in
     base += qc_gru_align4(hs * sizeof(int16_t));
     s.h = (int16_t *)(void *)base;
     for (int32_t d = 0; d < p->directions; ++d) {
-        qc_gru_direction(p, d, x, w, r, wb, rb, requant, h0, y, &s);
+        qc_gru_direction(p, d, x, w, r, wb, rb, requant, st, y, &s);
     }
     return QC_OK;
+}
+
+int qc_gru_s8(const qc_gru_params *p, const int8_t *x, const int8_t *w, const int8_t *r, const int64_t *wb,
+              const int64_t *rb, const int32_t *requant, const int8_t *h0, int8_t *y, void *scratch) {
+    const qc_gru_state st = {h0, NULL, NULL};
+    return qc_gru_run(p, x, w, r, wb, rb, requant, &st, y, scratch);
+}
+
+int qc_gru_state16_s8(const qc_gru_params *p, const int8_t *x, const int8_t *w, const int8_t *r, const int64_t *wb,
+                      const int64_t *rb, const int32_t *requant, const int16_t *h0, int8_t *y, int16_t *h_last,
+                      void *scratch) {
+    if (h0 == NULL || h_last == NULL) {
+        return QC_ERROR;
+    }
+    const qc_gru_state st = {NULL, h0, h_last};
+    return qc_gru_run(p, x, w, r, wb, rb, requant, &st, y, scratch);
 }

@@ -347,6 +347,11 @@ static int run_other(const char *k) {
         return qc_gru_s8(&p, s8(1), s8(2), s8(3), s64(4), s64(5), s32(6), s8(7), o8(8),
                          scratch_of(qc_gru_s8_scratch_size(&p)));
     }
+    if (strcmp(k, "qc_gru_state16_s8") == 0) { /* blocks: p, x, w, r, wb, rb, requant, int16 h0, y, h_last */
+        STRUCT(qc_gru_params, p, 0);
+        return qc_gru_state16_s8(&p, s8(1), s8(2), s8(3), s64(4), s64(5), s32(6), s16(7), o8(8), o16(9),
+                                 scratch_of(qc_gru_s8_scratch_size(&p)));
+    }
     if (strcmp(k, "qc_mean_s8") == 0) {
         STRUCT(qc_mean_params, p, 0);
         return qc_mean_s8(&p, s8(1), o8(2));

@@ -7,7 +7,8 @@ API no longer shows either tensor; the state buffer holds IN's bytes, starts at 
 (IN's zero point), is overwritten with OUT after every call, and ``<name>_reset()`` restores
 the zeros. OUT is first requantized to IN's scale and zero point when they differ (TFLite's
 integer requantization, as a 256-entry table), so the bytes carried over mean what IN
-expects. Calibration still needs samples of IN (recorded states) like any other input.
+expects. Calibration still needs samples of IN (recorded states) like any other input. A
+GRU's ``initial_h``/``Y_h`` pair keeps the GRU's int16 state instead (:mod:`qcompile.quant.gru_state`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 
 from qcompile.errors import QCompileError
 from qcompile.ir import Graph, Node, StateVar, Tensor
+from qcompile.quant.gru_state import keep_gru_state
 
 
 def _find(graph: Graph, names: list[str], name: str, what: str) -> str:
@@ -41,6 +43,8 @@ def keep_state(graph: Graph, pairs: Sequence[tuple[str, str]]) -> None:
             )
         if len(graph.user_outputs) == 1:
             raise QCompileError(f"--stateful {in_name}={out_name}: {out_name!r} is the model's only output")
+        if keep_gru_state(graph, state_in, out):  # a GRU's own state: kept in Q15
+            continue
         value = _as_input_quant(graph, out, t_in)
         graph.inputs.remove(state_in)
         graph.inputs.append(state_in)
