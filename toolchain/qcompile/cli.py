@@ -363,6 +363,8 @@ def compile_cmd(
         force=force,
     ).report
     console.print(_compile_table(model, out_dir, report))
+    for warning in report.get("warnings", []):
+        console.print(f"warning: {warning}", markup=False, highlight=False)
 
 
 @cli.command("inspect")
