@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from codegen_graphs import _const, run_under_asan  # noqa: E402
+from codegen_graphs import DSP, _const, host_bit_exact, run_under_asan  # noqa: E402
 
 from qcompile.codegen import generate  # noqa: E402
 from qcompile.codegen.families.dsp_s16 import (  # noqa: E402
@@ -25,16 +25,11 @@ from qcompile.codegen.families.dsp_s16 import (  # noqa: E402
     pack_depthwise_weights_s16,
     requant_s16_table,
 )
-from qcompile.host.build import build_host_library  # noqa: E402
 from qcompile.ir import Graph, Node, QuantParams, Tensor  # noqa: E402
 from qcompile.op_params import channel_multipliers  # noqa: E402
 from qcompile.quant.fixedpoint import multiply_by_quantized_multiplier_int64, wrap_int32  # noqa: E402
-from qcompile.reference.executor import run_quantized  # noqa: E402
-from qcompile.targets import Target  # noqa: E402
 
-DSP = Target(name="dsp-host-test", kernel_family="dsp", cc="cc", cflags=("-O2",))
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
-SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all")
 _SETTINGS = settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -133,16 +128,6 @@ def _add_graph(seed: int, shape: tuple[int, ...], subtract: bool, act: tuple[int
 def _check(g: Graph, tmp: Path, *, sanitize: bool = False, batch: int = 3) -> str:
     """Generate for the dsp family, build on the host, compare with the reference (random and
     extreme int16 inputs); returns the kernels source."""
-    from qcompile.host._runtime import ModelLibrary
-
-    out = tmp / "out"
-    shutil.rmtree(out, ignore_errors=True)
-    report = generate(g, out, name=g.name, target=DSP)
-    kernels = (out / f"{g.name}_kernels.c").read_text()
-    lib = build_host_library(out, name=report["c_name"], build_dir=tmp / "b", extra_flags=SANITIZE if sanitize else ())
-    sizes = ([g.tensors[n].size for n in g.inputs], [g.tensors[n].size for n in g.outputs])
-    dtypes = (["int16"] * len(g.inputs), ["int16"])
-    model = ModelLibrary(str(lib), report["c_name"], *sizes, 0, input_dtypes=dtypes[0], output_dtypes=dtypes[1])
     rng = np.random.default_rng(batch)
     xs = []
     for name in g.inputs:
@@ -151,11 +136,7 @@ def _check(g: Graph, tmp: Path, *, sanitize: bool = False, batch: int = 3) -> st
         x[0] = -32768  # the largest products
         x[1] = rng.choice(np.array([-32768, 32767], dtype=np.int16), size=shape)
         xs.append(x)
-    outs = model.run(xs)
-    for b in range(batch):
-        ref = run_quantized(g, [x[b] for x in xs])
-        np.testing.assert_array_equal(np.asarray(outs[0][b]).reshape(-1), ref[g.outputs[0]].reshape(-1))
-    return kernels
+    return host_bit_exact(g, tmp, xs, target=DSP, sanitize=sanitize)
 
 
 # ---- compile-time packing ------------------------------------------------------------------
