@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from qcompile.codegen.lowering_base import Layer, _check_output, _requant_arrays, c_int
+from qcompile.codegen.lowering_base import Layer, _check_output, _requant_arrays, _struct_call, c_int
 from qcompile.codegen.lowering_base import LoweringBase as Lowering
 from qcompile.ir import Node
 from qcompile.ops import structs
@@ -80,24 +80,18 @@ def _pool(lo: Lowering, layer: Layer, node: Node) -> int:
 
 
 def _pad(lo: Lowering, layer: Layer, node: Node) -> int:
-    x, y = node.inputs[0], node.outputs[0]
-    params = lo.struct(layer, "qc_pad_params", structs.pad_fields(lo.shape(x), node.attrs, bits=16))
-    lo.call(layer, "qc_pad_s16", [f"&{params}", lo.src(x), lo.dst(y)], checked=True)
-    return 0
+    fields = structs.pad_fields(lo.shape(node.inputs[0]), node.attrs, bits=16)
+    return _struct_call(lo, layer, node, "qc_pad_params", fields, "qc_pad_s16")
 
 
 def _transpose(lo: Lowering, layer: Layer, node: Node) -> int:
-    x, y = node.inputs[0], node.outputs[0]
-    params = lo.struct(layer, "qc_transpose_params", structs.transpose_fields(lo.shape(x), node.attrs))
-    lo.call(layer, "qc_transpose_s16", [f"&{params}", lo.src(x), lo.dst(y)], checked=True)
-    return 0
+    fields = structs.transpose_fields(lo.shape(node.inputs[0]), node.attrs)
+    return _struct_call(lo, layer, node, "qc_transpose_params", fields, "qc_transpose_s16")
 
 
 def _softmax(lo: Lowering, layer: Layer, node: Node) -> int:
-    x, y = node.inputs[0], node.outputs[0]
-    params = lo.struct(layer, "qc_softmax_params", structs.softmax_fields(lo.shape(x), node.attrs, bits=16))
-    lo.call(layer, "qc_softmax_s16", [f"&{params}", lo.src(x), lo.dst(y)], checked=True)
-    return 0
+    fields = structs.softmax_fields(lo.shape(node.inputs[0]), node.attrs, bits=16)
+    return _struct_call(lo, layer, node, "qc_softmax_params", fields, "qc_softmax_s16")
 
 
 def _reduce_sum(lo: Lowering, layer: Layer, node: Node) -> int:
@@ -117,10 +111,8 @@ def _reduce_sum(lo: Lowering, layer: Layer, node: Node) -> int:
 
 
 def _strided_slice(lo: Lowering, layer: Layer, node: Node) -> int:
-    x, y = node.inputs[0], node.outputs[0]
-    params = lo.struct(layer, "qc_strided_slice_params", structs.strided_slice_fields(lo.shape(x), node.attrs))
-    lo.call(layer, "qc_strided_slice_s16", [f"&{params}", lo.src(x), lo.dst(y)], checked=True)
-    return 0
+    fields = structs.strided_slice_fields(lo.shape(node.inputs[0]), node.attrs)
+    return _struct_call(lo, layer, node, "qc_strided_slice_params", fields, "qc_strided_slice_s16")
 
 
 def lower_requantize(lo: Lowering, layer: Layer, node: Node) -> int:
