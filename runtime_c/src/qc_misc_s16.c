@@ -199,3 +199,29 @@ int qc_transpose_s16(const qc_transpose_params *p, const int16_t *input, int16_t
     }
     return QC_OK;
 }
+
+static int32_t qc_max_one_s16(const void *params, int32_t x1, int32_t x2) {
+    (void)params;
+    return x1 > x2 ? x1 : x2;
+}
+
+static int32_t qc_min_one_s16(const void *params, int32_t x1, int32_t x2) {
+    (void)params;
+    return x1 < x2 ? x1 : x2;
+}
+
+int qc_maximum_s16(const qc_broadcast_params *p, const int16_t *in1, const int16_t *in2, int16_t *out) {
+    if (p == NULL || in1 == NULL || in2 == NULL || out == NULL || !qc_s16_shape_ok(p->out_shape)) {
+        return QC_ERROR;
+    }
+    qc_s16_walk(p->out_shape, p->in1_strides, p->in2_strides, in1, in2, out, qc_max_one_s16, p, -32768, 32767);
+    return QC_OK;
+}
+
+int qc_minimum_s16(const qc_broadcast_params *p, const int16_t *in1, const int16_t *in2, int16_t *out) {
+    if (p == NULL || in1 == NULL || in2 == NULL || out == NULL || !qc_s16_shape_ok(p->out_shape)) {
+        return QC_ERROR;
+    }
+    qc_s16_walk(p->out_shape, p->in1_strides, p->in2_strides, in1, in2, out, qc_min_one_s16, p, -32768, 32767);
+    return QC_OK;
+}

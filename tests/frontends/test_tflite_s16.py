@@ -383,3 +383,84 @@ MOVE_CASES: dict[str, Callable[[], ModelBuilder]] = {
 @pytest.mark.parametrize("case", sorted(MOVE_CASES))
 def test_s16_data_movement_matches_tflm(case: str, tmp_path: Path) -> None:
     _check(MOVE_CASES[case]().finish(), tmp_path)
+
+
+def _leaky_relu16(alpha: float, in_scale: float, out_scale: float) -> ModelBuilder:
+    """One int16 LEAKY_RELU on (16, 256) tensors (16 invocations cover every int16 value)."""
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
+
+    b = ModelBuilder()
+    x = b.tensor("x", (16, 256), "int16", scale=in_scale)
+    y = b.tensor("y", (16, 256), "int16", scale=out_scale)
+    b.op("LEAKY_RELU", [x], [y])
+    opts = fb.LeakyReluOptionsT()
+    opts.alpha = alpha
+    b.ops[-1].builtinOptionsType = fb.BuiltinOptions.LeakyReluOptions
+    b.ops[-1].builtinOptions = opts
+    b.inputs, b.outputs = [x], [y]
+    return b
+
+
+@pytest.mark.parametrize(
+    ("alpha", "in_scale", "out_scale"), [(0.2, 0.0005, 0.0004), (0.01, 0.001, 0.0011), (1.7, 0.0003, 0.0009)]
+)
+def test_s16_leaky_relu_all_inputs_match_tflm(alpha: float, in_scale: float, out_scale: float, tmp_path: Path) -> None:
+    """Every int16 input: TFLM == reference == C (qc_leaky_relu_s16)."""
+    import qcompile.host._runtime as rt
+
+    model_bytes = _leaky_relu16(alpha, in_scale, out_scale).finish()
+    path = tmp_path / "leaky16.tflite"
+    path.write_bytes(model_bytes)
+    graph = load_tflite(path)
+    assert [n.op for n in graph.nodes] == ["leaky_relu"]
+    x = np.arange(-32768, 32768, dtype=np.int16).reshape(16, 16, 256)
+    expected = tflm_run(model_bytes, [x])[0].reshape(-1)
+    got = np.concatenate([run_quantized(graph, [s])[graph.outputs[0]].reshape(-1) for s in x])
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(rt.leaky_relu_s16(x, **graph.nodes[0].attrs).reshape(-1), expected)
+
+
+def _minmax16(code: str, shape2) -> ModelBuilder:
+    b = ModelBuilder()
+    x1 = b.tensor("x1", (1, 4, 5, 6), "int16", scale=0.0005)
+    x2 = b.tensor("x2", shape2, "int16", scale=0.0005)
+    y = b.tensor("y", (1, 4, 5, 6), "int16", scale=0.0005)
+    b.op(code, [x1, x2], [y])
+    b.inputs, b.outputs = [x1, x2], [y]
+    return b
+
+
+@pytest.mark.parametrize("code", ["MAXIMUM", "MINIMUM"])
+@pytest.mark.parametrize("shape2", [(1, 4, 5, 6), (1, 1, 1, 6), (1, 4, 1, 6)])
+def test_s16_maximum_minimum_match_tflm(code: str, shape2, tmp_path: Path) -> None:
+    _check(_minmax16(code, shape2).finish(), tmp_path)
+
+
+def test_compiled_16x8_eltwise_chain_matches_tflm(tmp_path: Path) -> None:
+    """LEAKY_RELU -> MAXIMUM (int16) through the generated C (host) == TFLM."""
+    import qcompile
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
+
+    b = ModelBuilder()
+    x = b.tensor("x", (1, 6, 5, 4), "int16", scale=0.0005)
+    c = b.tensor("c", (1, 1, 1, 4), "int16", scale=0.0004)
+    r = b.tensor("r", (1, 6, 5, 4), "int16", scale=0.0004)
+    b.op("LEAKY_RELU", [x], [r])
+    opts = fb.LeakyReluOptionsT()
+    opts.alpha = 0.1
+    b.ops[-1].builtinOptionsType = fb.BuiltinOptions.LeakyReluOptions
+    b.ops[-1].builtinOptions = opts
+    y = b.tensor("y", (1, 6, 5, 4), "int16", scale=0.0004)
+    b.op("MAXIMUM", [r, c], [y])
+    b.inputs, b.outputs = [x, c], [y]
+    model_bytes = b.finish()
+    path = tmp_path / "elt16.tflite"
+    path.write_bytes(model_bytes)
+    m = qcompile.compile(path, tmp_path / "out", target="host")
+    xs = RNG.integers(-32768, 32768, size=(N, 1, 6, 5, 4)).astype(np.int16)
+    cs = RNG.integers(-32768, 32768, size=(N, 1, 1, 1, 4)).astype(np.int16)
+    expected = tflm_run(model_bytes, [xs, cs])[0].reshape(N, -1)
+    got = np.asarray(m.run([xs[:, 0], cs[:, 0]])).reshape(N, -1)
+    np.testing.assert_array_equal(got, expected)
+    text = (tmp_path / "out" / "elt16.c").read_text()
+    assert "qc_leaky_relu_s16" in text and "qc_maximum_s16" in text

@@ -140,6 +140,36 @@ def _sigmoid_tanh(lo: Lowering, layer: Layer, node: Node) -> int:
     return 0
 
 
+def _lut(lo: Lowering, layer: Layer, node: Node) -> int:
+    """The int16 table with interpolation (``qc_lut_s16``, 513 int16 entries)."""
+    table = np.asarray(node.attrs["table"]).reshape(-1)
+    if table.size != 513 or table.min() < -32768 or table.max() > 32767:
+        raise ValueError("an int16 lut table must have 513 int16 entries")
+    ident = lo.array("q", f"{node.name}_table", "int16_t", table, f"{node.name} int16 lookup table")
+    x, y = node.inputs[0], node.outputs[0]
+    lo.call(layer, "qc_lut_s16", [ident, lo.src(x), lo.dst(y), c_int(math.prod(lo.shape(x)))], checked=True)
+    return 0
+
+
+def _leaky_relu(lo: Lowering, layer: Layer, node: Node) -> int:
+    """TFLM's int16 LEAKY_RELU (``qc_leaky_relu_s16``)."""
+    x, y = node.inputs[0], node.outputs[0]
+    args = [lo.src(x), lo.dst(y), c_int(math.prod(lo.shape(x)))]
+    keys = ("multiplier_identity", "shift_identity", "multiplier_alpha", "shift_alpha")
+    lo.call(layer, "qc_leaky_relu_s16", args + [c_int(node.attrs[k]) for k in keys], checked=True)
+    return 0
+
+
+def _minmax(lo: Lowering, layer: Layer, node: Node) -> int:
+    x1, x2, y = node.inputs[0], node.inputs[1], node.outputs[0]
+    fields = structs.broadcast_fields(lo.shape(x1), lo.shape(x2), node.attrs)
+    if math.prod(fields["out_shape"]) != math.prod(lo.shape(y)):
+        raise ValueError(f"broadcast shape {fields['out_shape']} does not match the output {lo.shape(y)}")
+    params = lo.struct(layer, "qc_broadcast_params", fields)
+    lo.call(layer, f"qc_{node.op}_s16", [f"&{params}", lo.src(x1), lo.src(x2), lo.dst(y)], checked=True)
+    return 0
+
+
 S16_LOWERINGS: dict[str, Callable[[Lowering, Layer, Node], int]] = {
     "conv2d": _conv_like,
     "depthwise_conv2d": _conv_like,
@@ -157,4 +187,8 @@ S16_LOWERINGS: dict[str, Callable[[Lowering, Layer, Node], int]] = {
     "requantize": lower_requantize,
     "logistic": _sigmoid_tanh,
     "tanh": _sigmoid_tanh,
+    "lut": _lut,
+    "leaky_relu": _leaky_relu,
+    "maximum": _minmax,
+    "minimum": _minmax,
 }

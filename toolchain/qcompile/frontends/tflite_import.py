@@ -76,7 +76,7 @@ _ACT_TYPES = {INT8: "int8", INT16: "int16"}
 S16_OPS = frozenset(
     {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "SUB", "MUL", "AVERAGE_POOL_2D", "MAX_POOL_2D"}
     | {"RESHAPE", "SQUEEZE", "PAD", "CONCATENATION", "QUANTIZE", "LOGISTIC", "TANH", "SOFTMAX", "MEAN", "SUM"}
-    | {"TRANSPOSE", "STRIDED_SLICE", "SLICE", "SPLIT", "SPLIT_V"}
+    | {"TRANSPOSE", "STRIDED_SLICE", "SLICE", "SPLIT", "SPLIT_V", "LEAKY_RELU", "MAXIMUM", "MINIMUM"}
 )
 #: int8 operators with int16 internal state (the LSTM's cell state)
 _INT16_STATE_OPS = frozenset({"UNIDIRECTIONAL_SEQUENCE_LSTM"})

@@ -99,7 +99,11 @@ def _run(graph: Graph, inputs, modules: Sequence[str], keep_all: bool) -> dict[s
 
 
 #: the 16x8 kernels (int16 activations), chosen by the dtype of a node's first input
-_S16_MODULES = ("qcompile.reference.s16", "qcompile.reference.kernels.sigmoid_s16")
+_S16_MODULES = (
+    "qcompile.reference.s16",
+    "qcompile.reference.kernels.sigmoid_s16",
+    "qcompile.reference.kernels.eltwise_s16",
+)
 
 
 def _as_stored(value: np.ndarray, dtype: str) -> np.ndarray:

@@ -1,0 +1,61 @@
+# Binding of the 16x8 elementwise kernels (runtime_c/src/qc_lut_s16.c, qc_misc_s16.c): twins
+# of qcompile.reference.kernels.eltwise_s16, same arguments, new int16 arrays.
+
+cdef extern from "qc_kernels_s16.h":
+    int qc_lut_s16(const int16_t *table, const int16_t *input, int16_t *output, int32_t size) nogil
+    int qc_leaky_relu_s16(const int16_t *input, int16_t *output, int32_t size, int32_t multiplier_identity,
+                          int32_t shift_identity, int32_t multiplier_alpha, int32_t shift_alpha) nogil
+    int qc_maximum_s16(const qc_broadcast_params *p, const int16_t *in1, const int16_t *in2, int16_t *out) nogil
+    int qc_minimum_s16(const qc_broadcast_params *p, const int16_t *in1, const int16_t *in2, int16_t *out) nogil
+
+
+def lut_s16(x, *, table):
+    """C qc_lut_s16; twin of qcompile.reference.kernels.eltwise_s16.lut."""
+    a = _s16(x, "x")
+    t = _s16(table, "table")
+    if t.shape != (513,):
+        raise ValueError(f"an int16 lut table must have 513 entries, got {t.shape}")
+    out = np.empty(a.shape, dtype=np.int16)
+    if qc_lut_s16(<const int16_t *>_s16_addr(t), <const int16_t *>_s16_addr(a), <int16_t *>_s16_addr(out),
+                  <int32_t>a.size) != 0:
+        raise ValueError("qc_lut_s16 rejected its parameters")
+    return out
+
+
+def leaky_relu_s16(x, *, multiplier_identity, shift_identity, multiplier_alpha, shift_alpha):
+    """C qc_leaky_relu_s16; twin of qcompile.reference.kernels.eltwise_s16.leaky_relu."""
+    a = _s16(x, "x")
+    out = np.empty(a.shape, dtype=np.int16)
+    rc = qc_leaky_relu_s16(<const int16_t *>_s16_addr(a), <int16_t *>_s16_addr(out), <int32_t>a.size,
+                           int(multiplier_identity), int(shift_identity), int(multiplier_alpha), int(shift_alpha))
+    if rc != 0:
+        raise ValueError("qc_leaky_relu_s16 rejected its parameters")
+    return out
+
+
+def _minmax_s16(x1, x2, int is_max):
+    cdef qc_broadcast_params p
+    cdef int rc
+    a = _s16(x1, "x1")
+    b = _s16(x2, "x2")
+    p = _structs.broadcast_fields(a.shape, b.shape, {})
+    out = np.empty(np.broadcast_shapes(a.shape, b.shape), dtype=np.int16)
+    if out.size == 0:
+        return out
+    if is_max:
+        rc = qc_maximum_s16(&p, <const int16_t *>_s16_addr(a), <const int16_t *>_s16_addr(b), <int16_t *>_s16_addr(out))
+    else:
+        rc = qc_minimum_s16(&p, <const int16_t *>_s16_addr(a), <const int16_t *>_s16_addr(b), <int16_t *>_s16_addr(out))
+    if rc != 0:
+        raise ValueError("qc_maximum_s16/qc_minimum_s16 rejected its parameters")
+    return out
+
+
+def maximum_s16(x1, x2):
+    """C qc_maximum_s16 with numpy broadcasting; twin of eltwise_s16.maximum."""
+    return _minmax_s16(x1, x2, 1)
+
+
+def minimum_s16(x1, x2):
+    """C qc_minimum_s16 with numpy broadcasting; twin of eltwise_s16.minimum."""
+    return _minmax_s16(x1, x2, 0)
