@@ -438,8 +438,9 @@ def test_s16_maximum_minimum_match_tflm(code: str, shape2, tmp_path: Path) -> No
 
 def test_compiled_16x8_eltwise_chain_matches_tflm(tmp_path: Path) -> None:
     """LEAKY_RELU -> MAXIMUM (int16) through the generated C (host) == TFLM."""
-    import qcompile
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
+
+    import qcompile
 
     b = ModelBuilder()
     x = b.tensor("x", (1, 6, 5, 4), "int16", scale=0.0005)
