@@ -465,3 +465,25 @@ def test_compiled_16x8_eltwise_chain_matches_tflm(tmp_path: Path) -> None:
     np.testing.assert_array_equal(got, expected)
     text = (tmp_path / "out" / "elt16.c").read_text()
     assert "qc_leaky_relu_s16" in text and "qc_maximum_s16" in text
+
+
+def _batch_matmul16(a_shape, b_shape, out_shape, adj_x: bool, adj_y: bool) -> ModelBuilder:
+    b = ModelBuilder()
+    a = b.tensor("a", a_shape, "int16", scale=0.0004)
+    c = b.tensor("b", b_shape, "int16", scale=0.0003)
+    y = b.tensor("y", out_shape, "int16", scale=0.02)  # most outputs inside int16, not saturated
+    b.op("BATCH_MATMUL", [a, c], [y], "BatchMatMulOptions", adjX=adj_x, adjY=adj_y)
+    b.inputs, b.outputs = [a, c], [y]
+    return b
+
+
+@pytest.mark.parametrize(
+    ("a_shape", "b_shape", "out_shape", "adj_x", "adj_y"),
+    [
+        ((2, 5, 7), (2, 7, 4), (2, 5, 4), False, False),
+        ((1, 3, 6, 8), (1, 3, 5, 8), (1, 3, 6, 5), False, True),
+        ((4, 9, 6), (1, 9, 3), (4, 6, 3), True, False),
+    ],
+)
+def test_s16_batch_matmul_matches_tflm(a_shape, b_shape, out_shape, adj_x, adj_y, tmp_path: Path) -> None:
+    _check(_batch_matmul16(a_shape, b_shape, out_shape, adj_x, adj_y).finish(), tmp_path)

@@ -96,3 +96,35 @@ def test_act_bits_16_unary_ops_run_in_int16_bit_exact(chain: str, tmp_path: Path
     result = verify(tmp_path / "out", data=tmp_path / "calib.npz", limit=24)
     assert result.bit_exact == result.samples == 24
     assert result.outputs[0].sqnr_db > 35, result.outputs[0].sqnr_db
+
+
+def test_act_bits_16_matmul_of_activations_is_int16_bit_exact(tmp_path: Path) -> None:
+    """ONNX MatMul of two activations (attention scores) under --act-bits 16: TFLM's int16
+    BATCH_MATMUL (``qc_batch_matmul_s16``), then Softmax in int16; no requantize, C == reference."""
+    from onnx import TensorProto, helper
+
+    nodes = [
+        helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 2, 1]),
+        helper.make_node("MatMul", ["q", "kt"], ["s"]),
+        helper.make_node("Softmax", ["s"], ["y"], axis=-1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "attn16",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 6, 8]) for n in ("q", "k")],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 6, 6])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path = tmp_path / "attn16.onnx"
+    path.write_bytes(model.SerializeToString())
+    rng = np.random.default_rng(5)
+    np.savez(tmp_path / "calib.npz", q=rng.normal(size=(20, 1, 6, 8)).astype(np.float32),
+             k=rng.normal(size=(20, 1, 6, 8)).astype(np.float32))  # fmt: skip
+    m = qcompile.compile(path, tmp_path / "out", calib=tmp_path / "calib.npz", act_bits=16)
+    ops = {n.op: n for n in m.graph.nodes}
+    assert "batch_matmul" in ops and "requantize" not in ops, list(ops)
+    assert m.graph.tensors[ops["batch_matmul"].outputs[0]].dtype == "int16"
+    result = verify(tmp_path / "out", data=tmp_path / "calib.npz", limit=20)
+    assert result.bit_exact == result.samples == 20
+    assert result.outputs[0].sqnr_db > 40, result.outputs[0].sqnr_db

@@ -234,3 +234,22 @@ def test_maximum_minimum_s16_guarded(kernel_driver: KernelDriver, seed: int, is_
     kernel = "qc_maximum_s16" if is_max else "qc_minimum_s16"
     (got,) = kernel_driver.run(kernel, [p, a, b, Out16(want.size)])
     np.testing.assert_array_equal(got, want.reshape(-1))
+
+
+@SAFE
+@given(seed=st.integers(0, 2**32 - 1), adj_x=st.booleans(), adj_y=st.booleans())
+def test_batch_matmul_s16_guarded(kernel_driver: KernelDriver, seed: int, adj_x: bool, adj_y: bool) -> None:
+    from qcompile.quant.converters.transformer import batch_matmul_params
+    from qcompile.reference.kernels import matmul_s16
+
+    rng = np.random.default_rng(seed)
+    batch = tuple(int(v) for v in rng.integers(1, 3, int(rng.integers(0, 3))))
+    m, k, n = (int(v) for v in rng.integers(1, 7, 3))
+    a = _x(rng, (*batch, *((k, m) if adj_x else (m, k))))
+    b = _x(rng, (*((1,) * len(batch)), *((n, k) if adj_y else (k, n))))
+    attrs = dict(adj_x=int(adj_x), adj_y=int(adj_y), act_min=-32768, act_max=32767)
+    attrs |= batch_matmul_params(1e-3, 0, 1e-3, 0, float(rng.uniform(0.01, 2.0)), 0)
+    want = matmul_s16.batch_matmul(a, b, **attrs)
+    p = _fields(structs.batch_matmul_fields(a.shape, b.shape, attrs, bits=16))
+    (got,) = kernel_driver.run("qc_batch_matmul_s16", [p, a, b, Out16(want.size)])
+    np.testing.assert_array_equal(got, want.reshape(-1))

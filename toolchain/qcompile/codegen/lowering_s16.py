@@ -170,6 +170,17 @@ def _minmax(lo: Lowering, layer: Layer, node: Node) -> int:
     return 0
 
 
+def _batch_matmul(lo: Lowering, layer: Layer, node: Node) -> int:
+    """TFLM's int16 BATCH_MATMUL (``qc_batch_matmul_s16``, the int8 op's struct)."""
+    a, b, y = node.inputs[0], node.inputs[1], node.outputs[0]
+    fields = structs.batch_matmul_fields(lo.shape(a), lo.shape(b), node.attrs, bits=16)
+    if math.prod(fields["batch"]) * fields["rows"] * fields["cols"] != math.prod(lo.shape(y)):
+        raise ValueError(f"batch_matmul parameters do not give the output shape {lo.shape(y)}")
+    params = lo.struct(layer, "qc_batch_matmul_params", fields)
+    lo.call(layer, "qc_batch_matmul_s16", [f"&{params}", lo.src(a), lo.src(b), lo.dst(y)], checked=True)
+    return math.prod(lo.shape(y)) * fields["depth"]
+
+
 S16_LOWERINGS: dict[str, Callable[[Lowering, Layer, Node], int]] = {
     "conv2d": _conv_like,
     "depthwise_conv2d": _conv_like,
@@ -191,4 +202,5 @@ S16_LOWERINGS: dict[str, Callable[[Lowering, Layer, Node], int]] = {
     "leaky_relu": _leaky_relu,
     "maximum": _minmax,
     "minimum": _minmax,
+    "batch_matmul": _batch_matmul,
 }

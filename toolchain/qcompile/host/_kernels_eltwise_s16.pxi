@@ -1,5 +1,6 @@
-# Binding of the 16x8 elementwise kernels (runtime_c/src/qc_lut_s16.c, qc_misc_s16.c): twins
-# of qcompile.reference.kernels.eltwise_s16, same arguments, new int16 arrays.
+# Binding of the 16x8 elementwise kernels (runtime_c/src/qc_lut_s16.c, qc_misc_s16.c) and
+# qc_batch_matmul_s16: twins of qcompile.reference.kernels.eltwise_s16 / matmul_s16, same
+# arguments, new int16 arrays.
 
 cdef extern from "qc_kernels_s16.h":
     int qc_lut_s16(const int16_t *table, const int16_t *input, int16_t *output, int32_t size) nogil
@@ -7,6 +8,8 @@ cdef extern from "qc_kernels_s16.h":
                           int32_t shift_identity, int32_t multiplier_alpha, int32_t shift_alpha) nogil
     int qc_maximum_s16(const qc_broadcast_params *p, const int16_t *in1, const int16_t *in2, int16_t *out) nogil
     int qc_minimum_s16(const qc_broadcast_params *p, const int16_t *in1, const int16_t *in2, int16_t *out) nogil
+    int qc_batch_matmul_s16(const qc_batch_matmul_params *p, const int16_t *lhs, const int16_t *rhs,
+                            int16_t *out) nogil
 
 
 def lut_s16(x, *, table):
@@ -59,3 +62,21 @@ def maximum_s16(x1, x2):
 def minimum_s16(x1, x2):
     """C qc_minimum_s16 with numpy broadcasting; twin of eltwise_s16.minimum."""
     return _minmax_s16(x1, x2, 0)
+
+
+def batch_matmul_s16(a, b, *, adj_x, adj_y, lhs_offset, rhs_offset, output_offset, output_multiplier,
+                     output_shift, act_min, act_max):
+    """C qc_batch_matmul_s16; twin of reference.kernels.matmul_s16.batch_matmul."""
+    cdef qc_batch_matmul_params p
+    lhs = _s16(a, "a")
+    rhs = _s16(b, "b")
+    attrs = dict(adj_x=adj_x, adj_y=adj_y, lhs_offset=lhs_offset, rhs_offset=rhs_offset,
+                 output_offset=output_offset, output_multiplier=output_multiplier, output_shift=output_shift,
+                 act_min=act_min, act_max=act_max)
+    p = _structs.batch_matmul_fields(lhs.shape, rhs.shape, attrs, bits=16)
+    lead = np.broadcast_shapes(lhs.shape[:-2], rhs.shape[:-2])
+    out = np.empty((*lead, p.rows, p.cols), dtype=np.int16)
+    if qc_batch_matmul_s16(&p, <const int16_t *>_s16_addr(lhs), <const int16_t *>_s16_addr(rhs),
+                           <int16_t *>_s16_addr(out)) != 0:
+        raise ValueError("qc_batch_matmul_s16 rejected its parameters")
+    return out
