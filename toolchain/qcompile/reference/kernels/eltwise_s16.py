@@ -20,17 +20,11 @@ from collections.abc import Callable
 import numpy as np
 
 from qcompile.quant.fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier
+from qcompile.reference.s16 import _as_int16 as _int16
 from qcompile.reference.s16 import lut_lookup_int16, lut_populate_int16
 
 #: entries of an int16 table: 512 segments and the end point
 LUT_S16_SIZE = 513
-
-
-def _int16(x: np.ndarray, name: str = "x") -> np.ndarray:
-    x = np.asarray(x)
-    if x.dtype != np.int16:
-        raise ValueError(f"{name} must be int16, got {x.dtype}")
-    return x
 
 
 def lut_table_s16(fn: Callable[[np.ndarray], np.ndarray], in_scale: float, out_scale: float) -> np.ndarray:
@@ -49,7 +43,7 @@ def lut_table_s16(fn: Callable[[np.ndarray], np.ndarray], in_scale: float, out_s
 
 def lut(x: np.ndarray, *, table: np.ndarray) -> np.ndarray:
     """An elementwise function of int16 ``x`` by a 513-entry int16 table with interpolation."""
-    x = _int16(x)
+    x = _int16(x, "x")
     table = np.asarray(table)
     if table.shape != (LUT_S16_SIZE,) or table.dtype != np.int16:
         raise ValueError(f"an int16 lut table must be int16[{LUT_S16_SIZE}], got {table.dtype}{list(table.shape)}")
@@ -71,7 +65,7 @@ def leaky_relu(
     x: np.ndarray, *, multiplier_identity: int, shift_identity: int, multiplier_alpha: int, shift_alpha: int
 ) -> np.ndarray:
     """TFLM's int16 LEAKY_RELU (zero points 0)."""
-    d = _int16(x).astype(np.int64)
+    d = _int16(x, "x").astype(np.int64)
     for m, s in ((multiplier_identity, shift_identity), (multiplier_alpha, shift_alpha)):
         if not 0 <= int(m) <= 2**31 - 1 or not -31 <= int(s) <= 30:
             raise ValueError(f"leaky_relu multiplier {m} / shift {s} out of range")
