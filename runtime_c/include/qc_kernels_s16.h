@@ -118,6 +118,10 @@ int qc_leaky_relu_s16(const int16_t *input, int16_t *output, int32_t size, int32
 int qc_maximum_s16(const qc_broadcast_params *p, const int16_t *in1, const int16_t *in2, int16_t *out);
 int qc_minimum_s16(const qc_broadcast_params *p, const int16_t *in1, const int16_t *in2, int16_t *out);
 
+/* TFLM's int16 PRELU: int16 input and output (offsets 0), int8 alpha broadcast (alpha_offset =
+ * -its zero point): clamp(x >= 0 ? qc_requantize(x, m1, s1) : qc_requantize(x * (alpha + alpha_offset), m2, s2)). */
+int qc_prelu_s16(const qc_prelu_params *p, const int16_t *input, const int8_t *alpha, int16_t *out);
+
 /* TFLM's int16 BATCH_MATMUL (qc_batch_matmul_s8's struct): int64 sums of int16 products,
  * clamp(qc_requantize_s64(acc, output_multiplier, output_shift)); offsets 0, shift in [-31, 7]. */
 int qc_batch_matmul_s16(const qc_batch_matmul_params *p, const int16_t *lhs, const int16_t *rhs, int16_t *out);

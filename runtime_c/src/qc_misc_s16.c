@@ -225,3 +225,36 @@ int qc_minimum_s16(const qc_broadcast_params *p, const int16_t *in1, const int16
     qc_s16_walk(p->out_shape, p->in1_strides, p->in2_strides, in1, in2, out, qc_min_one_s16, p, -32768, 32767);
     return QC_OK;
 }
+
+static int32_t qc_prelu_one_s16(const qc_prelu_params *p, int32_t x, int32_t alpha) {
+    /* |x| <= 32768 and |alpha + alpha_offset| <= 255: the product fits int32 */
+    return x >= 0 ? qc_requantize(x, p->output_multiplier_1, p->output_shift_1)
+                  : qc_requantize(x * (alpha + p->alpha_offset), p->output_multiplier_2, p->output_shift_2);
+}
+
+int qc_prelu_s16(const qc_prelu_params *p, const int16_t *input, const int8_t *alpha, int16_t *out) {
+    if (p == NULL || input == NULL || alpha == NULL || out == NULL || !qc_s16_shape_ok(p->out_shape) ||
+        p->input_offset != 0 || p->output_offset != 0 || p->alpha_offset < -127 || p->alpha_offset > 128 ||
+        p->output_shift_1 < -31 || p->output_shift_1 > 31 || p->output_shift_2 < -31 || p->output_shift_2 > 31) {
+        return QC_ERROR;
+    }
+    const int32_t *n = p->out_shape, *s1 = p->in1_strides, *s2 = p->in2_strides;
+    for (int32_t i0 = 0; i0 < n[0]; ++i0) {
+        for (int32_t i1 = 0; i1 < n[1]; ++i1) {
+            for (int32_t i2 = 0; i2 < n[2]; ++i2) {
+                for (int32_t i3 = 0; i3 < n[3]; ++i3) {
+                    const ptrdiff_t a = (ptrdiff_t)i0 * s1[0] + (ptrdiff_t)i1 * s1[1] + (ptrdiff_t)i2 * s1[2] +
+                                        (ptrdiff_t)i3 * s1[3];
+                    const ptrdiff_t b = (ptrdiff_t)i0 * s2[0] + (ptrdiff_t)i1 * s2[1] + (ptrdiff_t)i2 * s2[2] +
+                                        (ptrdiff_t)i3 * s2[3];
+                    for (int32_t i4 = 0; i4 < n[4]; ++i4) {
+                        const int32_t v =
+                            qc_prelu_one_s16(p, input[a + (ptrdiff_t)i4 * s1[4]], alpha[b + (ptrdiff_t)i4 * s2[4]]);
+                        *out++ = qc_clamp_s16(v, -32768, 32767);
+                    }
+                }
+            }
+        }
+    }
+    return QC_OK;
+}

@@ -296,6 +296,10 @@ static int run_s16(const char *k) {
         const int32_t *a = s32(2);
         return qc_leaky_relu_s16(s16(0), o16(1), a[0], a[1], a[2], a[3], a[4]);
     }
+    if (strcmp(k, "qc_prelu_s16") == 0) {
+        STRUCT(qc_prelu_params, p, 0);
+        return qc_prelu_s16(&p, s16(1), s8(2), o16(3));
+    }
     if (strcmp(k, "qc_batch_matmul_s16") == 0) {
         STRUCT(qc_batch_matmul_params, p, 0);
         return qc_batch_matmul_s16(&p, s16(1), s16(2), o16(3));

@@ -487,3 +487,16 @@ def _batch_matmul16(a_shape, b_shape, out_shape, adj_x: bool, adj_y: bool) -> Mo
 )
 def test_s16_batch_matmul_matches_tflm(a_shape, b_shape, out_shape, adj_x, adj_y, tmp_path: Path) -> None:
     _check(_batch_matmul16(a_shape, b_shape, out_shape, adj_x, adj_y).finish(), tmp_path)
+
+
+@pytest.mark.parametrize(("alpha_shape", "alpha_q"), [((1, 1, 6), (0.004, -20)), ((4, 5, 6), (0.01, 5))])
+def test_s16_prelu_matches_tflm(alpha_shape, alpha_q, tmp_path: Path) -> None:
+    """int16 PRELU with an int8 alpha (own zero point), broadcast: TFLM == reference == C."""
+    b = ModelBuilder()
+    x = b.tensor("x", (1, 4, 5, 6), "int16", scale=0.0005)
+    data = RNG.integers(-128, 128, alpha_shape).astype(np.int8)
+    alpha = b.tensor("alpha", alpha_shape, scale=alpha_q[0], zero_point=alpha_q[1], data=data)
+    y = b.tensor("y", (1, 4, 5, 6), "int16", scale=0.0004)
+    b.op("PRELU", [x, alpha], [y])
+    b.inputs, b.outputs = [x], [y]
+    _check(b.finish(), tmp_path)

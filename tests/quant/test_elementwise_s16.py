@@ -128,3 +128,36 @@ def test_act_bits_16_matmul_of_activations_is_int16_bit_exact(tmp_path: Path) ->
     result = verify(tmp_path / "out", data=tmp_path / "calib.npz", limit=20)
     assert result.bit_exact == result.samples == 20
     assert result.outputs[0].sqnr_db > 40, result.outputs[0].sqnr_db
+
+
+def test_act_bits_16_prelu_is_int16_bit_exact(tmp_path: Path) -> None:
+    """ONNX PRelu (per-channel slopes) under --act-bits 16: TFLM's int16 PRELU, int8 alpha."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(6)
+    w = numpy_helper.from_array(rng.normal(size=(4, 3, 3, 3)).astype(np.float32) * 0.5, "w")
+    slope = numpy_helper.from_array(rng.uniform(0.05, 0.4, (4, 1, 1)).astype(np.float32), "slope")
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("PRelu", ["c", "slope"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "prelu16",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 6, 5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 6, 5])],
+        [w, slope],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path = tmp_path / "prelu16.onnx"
+    path.write_bytes(model.SerializeToString())
+    np.savez(tmp_path / "calib.npz", x=rng.normal(size=(20, 1, 3, 6, 5)).astype(np.float32))
+    m = qcompile.compile(path, tmp_path / "out", calib=tmp_path / "calib.npz", act_bits=16)
+    ops = {n.op: n for n in m.graph.nodes}
+    assert "prelu" in ops and "requantize" not in ops, list(ops)
+    assert m.graph.tensors[ops["prelu"].inputs[0]].dtype == "int16"
+    assert "qc_prelu_s16" in (tmp_path / "out" / "prelu16.c").read_text()
+    result = verify(tmp_path / "out", data=tmp_path / "calib.npz", limit=20)
+    assert result.bit_exact == result.samples == 20
+    assert result.outputs[0].sqnr_db > 35, result.outputs[0].sqnr_db

@@ -253,3 +253,23 @@ def test_batch_matmul_s16_guarded(kernel_driver: KernelDriver, seed: int, adj_x:
     p = _fields(structs.batch_matmul_fields(a.shape, b.shape, attrs, bits=16))
     (got,) = kernel_driver.run("qc_batch_matmul_s16", [p, a, b, Out16(want.size)])
     np.testing.assert_array_equal(got, want.reshape(-1))
+
+
+@SAFE
+@given(seed=st.integers(0, 2**32 - 1))
+def test_prelu_s16_guarded(kernel_driver: KernelDriver, seed: int) -> None:
+    from qcompile.quant.fixedpoint import quantize_multiplier
+    from qcompile.reference.kernels import eltwise_s16
+
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(v) for v in rng.integers(1, 5, 4))
+    x = _x(rng, shape)
+    alpha = rng.integers(-128, 128, tuple(d if rng.random() < 0.5 else 1 for d in shape)).astype(np.int8)
+    m1, s1 = quantize_multiplier(float(rng.uniform(0.2, 3.0)))
+    m2, s2 = quantize_multiplier(float(rng.uniform(1e-3, 0.05)))
+    attrs = dict(input_offset=0, alpha_offset=int(rng.integers(-127, 129)), output_offset=0,
+                 output_multiplier_1=m1, output_shift_1=s1, output_multiplier_2=m2, output_shift_2=s2)  # fmt: skip
+    want = eltwise_s16.prelu(x, alpha, **attrs)
+    p = _fields(structs.prelu_fields(x.shape, alpha.shape, attrs))
+    (got,) = kernel_driver.run("qc_prelu_s16", [p, x, alpha, Out16(want.size)])
+    np.testing.assert_array_equal(got, want.reshape(-1))

@@ -181,6 +181,14 @@ def _batch_matmul(lo: Lowering, layer: Layer, node: Node) -> int:
     return math.prod(lo.shape(y)) * fields["depth"]
 
 
+def _prelu(lo: Lowering, layer: Layer, node: Node) -> int:
+    """TFLM's int16 PRELU (``qc_prelu_s16``: int16 input, int8 alpha)."""
+    x, alpha, y = node.inputs[0], node.inputs[1], node.outputs[0]
+    params = lo.struct(layer, "qc_prelu_params", structs.prelu_fields(lo.shape(x), lo.shape(alpha), node.attrs))
+    lo.call(layer, "qc_prelu_s16", [f"&{params}", lo.src(x), lo.src(alpha), lo.dst(y)], checked=True)
+    return 0
+
+
 S16_LOWERINGS: dict[str, Callable[[Lowering, Layer, Node], int]] = {
     "conv2d": _conv_like,
     "depthwise_conv2d": _conv_like,
@@ -203,4 +211,5 @@ S16_LOWERINGS: dict[str, Callable[[Lowering, Layer, Node], int]] = {
     "maximum": _minmax,
     "minimum": _minmax,
     "batch_matmul": _batch_matmul,
+    "prelu": _prelu,
 }

@@ -77,7 +77,7 @@ S16_OPS = frozenset(
     {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "SUB", "MUL", "AVERAGE_POOL_2D", "MAX_POOL_2D"}
     | {"RESHAPE", "SQUEEZE", "PAD", "CONCATENATION", "QUANTIZE", "LOGISTIC", "TANH", "SOFTMAX", "MEAN", "SUM"}
     | {"TRANSPOSE", "STRIDED_SLICE", "SLICE", "SPLIT", "SPLIT_V", "LEAKY_RELU", "MAXIMUM", "MINIMUM"}
-    | {"BATCH_MATMUL"}
+    | {"BATCH_MATMUL", "PRELU"}
 )
 #: int8 operators with int16 internal state (the LSTM's cell state)
 _INT16_STATE_OPS = frozenset({"UNIDIRECTIONAL_SEQUENCE_LSTM"})

@@ -8,6 +8,7 @@ cdef extern from "qc_kernels_s16.h":
                           int32_t shift_identity, int32_t multiplier_alpha, int32_t shift_alpha) nogil
     int qc_maximum_s16(const qc_broadcast_params *p, const int16_t *in1, const int16_t *in2, int16_t *out) nogil
     int qc_minimum_s16(const qc_broadcast_params *p, const int16_t *in1, const int16_t *in2, int16_t *out) nogil
+    int qc_prelu_s16(const qc_prelu_params *p, const int16_t *input, const int8_t *alpha, int16_t *out) nogil
     int qc_batch_matmul_s16(const qc_batch_matmul_params *p, const int16_t *lhs, const int16_t *rhs,
                             int16_t *out) nogil
 
@@ -79,4 +80,22 @@ def batch_matmul_s16(a, b, *, adj_x, adj_y, lhs_offset, rhs_offset, output_offse
     if qc_batch_matmul_s16(&p, <const int16_t *>_s16_addr(lhs), <const int16_t *>_s16_addr(rhs),
                            <int16_t *>_s16_addr(out)) != 0:
         raise ValueError("qc_batch_matmul_s16 rejected its parameters")
+    return out
+
+
+def prelu_s16(x, alpha, *, input_offset, alpha_offset, output_offset, output_multiplier_1, output_shift_1,
+              output_multiplier_2, output_shift_2):
+    """C qc_prelu_s16 (int8 alpha broadcast to int16 x); twin of eltwise_s16.prelu."""
+    cdef qc_prelu_params p
+    a = _s16(x, "x")
+    b = _misc_s8(alpha, "alpha")
+    attrs = dict(input_offset=input_offset, alpha_offset=alpha_offset, output_offset=output_offset,
+                 output_multiplier_1=output_multiplier_1, output_shift_1=output_shift_1,
+                 output_multiplier_2=output_multiplier_2, output_shift_2=output_shift_2)
+    p = _structs.prelu_fields(a.shape, b.shape, attrs)
+    out = np.empty(a.shape, dtype=np.int16)
+    if out.size == 0:
+        return out
+    if qc_prelu_s16(&p, <const int16_t *>_s16_addr(a), _misc_ptr(b), <int16_t *>_s16_addr(out)) != 0:
+        raise ValueError("qc_prelu_s16 rejected its parameters")
     return out

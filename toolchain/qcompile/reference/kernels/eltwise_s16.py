@@ -82,3 +82,37 @@ def maximum(x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
 def minimum(x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
     """``min(x1, x2)`` of the stored int16 values, broadcast."""
     return np.minimum(_int16(x1, "x1"), _int16(x2, "x2")).astype(np.int16)
+
+
+def prelu(
+    x: np.ndarray,
+    alpha: np.ndarray,
+    *,
+    input_offset: int,
+    alpha_offset: int,
+    output_offset: int,
+    output_multiplier_1: int,
+    output_shift_1: int,
+    output_multiplier_2: int,
+    output_shift_2: int,
+) -> np.ndarray:
+    """TFLM's int16 PRELU (``BroadcastPrelu4DSlow<int16_t>``): int16 ``x`` (offsets 0), int8
+    ``alpha`` (with its own zero point) broadcast against it::
+
+    out = clamp(x >= 0 ? MBQM(x, m1, s1) : MBQM(x * (alpha + alpha_offset), m2, s2))   (int16)
+    """
+    x, alpha = _int16(x, "x"), np.asarray(alpha)
+    if alpha.dtype != np.int8:
+        raise ValueError(f"16x8 prelu alpha must be int8, got {alpha.dtype}")
+    if np.broadcast_shapes(x.shape, alpha.shape) != x.shape:
+        raise ValueError(f"alpha {alpha.shape} must broadcast to the input {x.shape}")
+    if int(input_offset) != 0 or int(output_offset) != 0 or not -127 <= int(alpha_offset) <= 128:
+        raise ValueError("16x8 prelu needs input/output offsets 0 and alpha_offset in [-127, 128]")
+    for s in (output_shift_1, output_shift_2):
+        if not -31 <= int(s) <= 31:
+            raise ValueError(f"shift {s} is outside [-31, 31]")
+    v = x.astype(np.int64)
+    a = np.broadcast_to(alpha.astype(np.int64) + int(alpha_offset), x.shape)
+    pos = multiply_by_quantized_multiplier(v, int(output_multiplier_1), int(output_shift_1))
+    neg = multiply_by_quantized_multiplier(v * a, int(output_multiplier_2), int(output_shift_2))
+    return np.clip(np.where(v >= 0, pos, neg), -32768, 32767).astype(np.int16)
