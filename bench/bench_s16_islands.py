@@ -6,7 +6,7 @@ against the float model (onnxruntime).
 
 Models: MLPerf Tiny KWS DS-CNN (shared KWS data: 200 calibration, ``--samples`` test),
 ResNet-8 (random images unless ``QC_CIFAR10`` names CIFAR-10's test_batch), the keyword
-transformer (``examples/kwt/kwt_opset17.onnx``) and mbv3_se (``examples/realworld``).
+transformer (``examples/kwt/kwt_opset17.onnx``), mbv3_se and keras_cnn (``examples/realworld``).
 Every compile is a host build; SQNR is of the dequantized outputs of the generated C.
 """
 
@@ -45,6 +45,12 @@ def _models(n: int) -> dict[str, tuple[Path, np.ndarray, np.ndarray, list[str] |
             kwt / "kwt_opset17.onnx",
             np.load(kwt / "calib.npz")["input"],
             np.load(kwt / "test.npz")["input"][:n],
+            None,
+        ),
+        "keras_cnn": (
+            ROOT / "examples/realworld/keras_cnn.onnx",
+            samples("keras", "calib", 64),
+            samples("keras", "test", n),
             None,
         ),
         "mbv3_se": (
