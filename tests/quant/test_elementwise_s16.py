@@ -161,3 +161,20 @@ def test_act_bits_16_prelu_is_int16_bit_exact(tmp_path: Path) -> None:
     result = verify(tmp_path / "out", data=tmp_path / "calib.npz", limit=20)
     assert result.bit_exact == result.samples == 20
     assert result.outputs[0].sqnr_db > 35, result.outputs[0].sqnr_db
+
+
+def test_act_bits_16_keras_cnn_has_no_int8_island(tmp_path: Path) -> None:
+    """examples/realworld/keras_cnn.onnx (LeakyRelu, Max, Min, PRelu, BN) under --act-bits 16:
+    every node int16 (16 requantize nodes before the int16 tables, prelu and max/min), C == reference."""
+    import sys
+
+    realworld = Path(__file__).resolve().parents[2] / "examples" / "realworld"
+    sys.path.insert(0, str(realworld))
+    from data import samples
+
+    np.savez(tmp_path / "calib.npz", input=samples("keras", "calib", 16))
+    m = qcompile.compile(realworld / "keras_cnn.onnx", tmp_path / "out", calib=tmp_path / "calib.npz", act_bits=16)
+    ops = [n.op for n in m.graph.nodes]
+    assert "requantize" not in ops and {"maximum", "minimum", "prelu"} <= set(ops), ops
+    result = verify(tmp_path / "out", data=tmp_path / "calib.npz", limit=8)
+    assert result.bit_exact == result.samples == 8
