@@ -377,6 +377,17 @@ MOVE_CASES: dict[str, Callable[[], ModelBuilder]] = {
     "split": lambda: _move(
         "SPLIT", (1, 4, 6, 2), [2], [(1, 4, 3, 2), (1, 4, 3, 2)], "SplitOptions", first_const=True, numSplits=2
     ),
+    "resize_nearest_2x": lambda: _move(
+        "RESIZE_NEAREST_NEIGHBOR", (1, 3, 4, 5), [[6, 8]], [(1, 6, 8, 5)], "ResizeNearestNeighborOptions"
+    ),
+    "resize_nearest_half_pixel": lambda: _move(
+        "RESIZE_NEAREST_NEIGHBOR",
+        (2, 5, 4, 3),
+        [[7, 3]],
+        [(2, 7, 3, 3)],
+        "ResizeNearestNeighborOptions",
+        halfPixelCenters=True,
+    ),
 }
 
 

@@ -178,3 +178,35 @@ def test_act_bits_16_keras_cnn_has_no_int8_island(tmp_path: Path) -> None:
     assert "requantize" not in ops and {"maximum", "minimum", "prelu"} <= set(ops), ops
     result = verify(tmp_path / "out", data=tmp_path / "calib.npz", limit=8)
     assert result.bit_exact == result.samples == 8
+
+
+def test_act_bits_16_resize_nearest_is_int16_bit_exact(tmp_path: Path) -> None:
+    """ONNX Resize (nearest, 2x) under --act-bits 16: int16 resize_nearest, compiled as
+    qc_resize_nearest_s8 on bytes (channels doubled); C == reference."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(9)
+    w = numpy_helper.from_array(rng.normal(size=(3, 3, 3, 3)).astype(np.float32) * 0.5, "w")
+    scales = numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales")
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("Resize", ["c", "", "scales"], ["y"], mode="nearest"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "resize16",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 8, 10])],
+        [w, scales],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path = tmp_path / "resize16.onnx"
+    path.write_bytes(model.SerializeToString())
+    np.savez(tmp_path / "calib.npz", x=rng.normal(size=(12, 1, 3, 4, 5)).astype(np.float32))
+    m = qcompile.compile(path, tmp_path / "out", calib=tmp_path / "calib.npz", act_bits=16)
+    ops = {n.op: n for n in m.graph.nodes}
+    assert "resize_nearest" in ops and "requantize" not in ops, list(ops)
+    assert m.graph.tensors[ops["resize_nearest"].inputs[0]].dtype == "int16"
+    result = verify(tmp_path / "out", data=tmp_path / "calib.npz", limit=12)
+    assert result.bit_exact == result.samples == 12

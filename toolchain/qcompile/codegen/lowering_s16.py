@@ -189,6 +189,22 @@ def _prelu(lo: Lowering, layer: Layer, node: Node) -> int:
     return 0
 
 
+def _resize_nearest(lo: Lowering, layer: Layer, node: Node) -> int:
+    """int16 nearest resize as ``qc_resize_nearest_s8`` on bytes: two per element, so the
+    struct's channels are doubled and the pointers passed as bytes."""
+    x, y = node.inputs[0], node.outputs[0]
+    fields = structs.resize_fields(lo.shape(x), node.attrs)
+    _check_output(fields, ("batches", "out_h", "out_w", "channels"), lo.shape(y))
+    params = lo.struct(layer, "qc_resize_params", dict(fields, channels=2 * fields["channels"]))
+    tables = [
+        lo.array("q", f"{node.name}_{k}", "int32_t", np.asarray(node.attrs[k]), f"{node.name} {k}")
+        for k in ("y_index", "x_index")
+    ]
+    args = [f"&{params}", *tables, f"(const int8_t *){lo.src(x)}", f"(int8_t *){lo.dst(y)}"]
+    lo.call(layer, "qc_resize_nearest_s8", args, checked=True)
+    return 0
+
+
 S16_LOWERINGS: dict[str, Callable[[Lowering, Layer, Node], int]] = {
     "conv2d": _conv_like,
     "depthwise_conv2d": _conv_like,
@@ -212,4 +228,5 @@ S16_LOWERINGS: dict[str, Callable[[Lowering, Layer, Node], int]] = {
     "minimum": _minmax,
     "batch_matmul": _batch_matmul,
     "prelu": _prelu,
+    "resize_nearest": _resize_nearest,
 }

@@ -99,3 +99,10 @@ def prelu_s16(x, alpha, *, input_offset, alpha_offset, output_offset, output_mul
     if qc_prelu_s16(&p, <const int16_t *>_s16_addr(a), _misc_ptr(b), <int16_t *>_s16_addr(out)) != 0:
         raise ValueError("qc_prelu_s16 rejected its parameters")
     return out
+
+
+def resize_nearest_s16(x, *, y_index, x_index):
+    """qc_resize_nearest_s8 on the int16 tensor's bytes (channels doubled), as the generated
+    code calls it; twin of reference.kernels.datamove_s16.resize_nearest."""
+    a = np.ascontiguousarray(_s16(x, "x")).view(np.int8)
+    return np.ascontiguousarray(resize_nearest_s8(a, y_index=y_index, x_index=x_index)).view(np.int16)

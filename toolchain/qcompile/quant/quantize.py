@@ -402,6 +402,7 @@ _S16_OPS = frozenset(
     {"conv2d", "depthwise_conv2d", "fully_connected", "add", "sub", "mul", "max_pool2d", "avg_pool2d"}
     | {"concat", "pad", "transpose", "reshape", "copy", "softmax", "global_avg_pool", "reduce_mean", "reduce_sum"}
     | {"strided_slice", "elementwise", "batch_matmul", "prelu", "maximum", "minimum"}
+    | {"resize_nearest"}
 )
 
 

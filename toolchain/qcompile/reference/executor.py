@@ -105,6 +105,7 @@ _S16_MODULES = (
     "qcompile.reference.kernels.sigmoid_s16",
     "qcompile.reference.kernels.eltwise_s16",
     "qcompile.reference.kernels.matmul_s16",
+    "qcompile.reference.kernels.datamove_s16",
 )
 
 
