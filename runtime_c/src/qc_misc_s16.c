@@ -16,9 +16,12 @@ static int qc_s16_shape_ok(const int32_t shape[QC_MAX_RANK]) {
     return 1;
 }
 
-static void qc_s16_walk(const int32_t n[QC_MAX_RANK], const int32_t s1[QC_MAX_RANK], const int32_t s2[QC_MAX_RANK],
-                        const int16_t *in1, const int16_t *in2, int16_t *out, qc_s16_binary_fn fn,
-                        const void *params, int32_t lo, int32_t hi) {
+/* in2 holds int16 elements, or int8 ones when in2_s8 (PRELU's alpha). */
+static void qc_s16_walk_any(const int32_t n[QC_MAX_RANK], const int32_t s1[QC_MAX_RANK], const int32_t s2[QC_MAX_RANK],
+                            const int16_t *in1, const void *in2, int in2_s8, int16_t *out, qc_s16_binary_fn fn,
+                            const void *params, int32_t lo, int32_t hi) {
+    const int16_t *in2_16 = (const int16_t *)in2;
+    const int8_t *in2_8 = (const int8_t *)in2;
     for (int32_t i0 = 0; i0 < n[0]; ++i0) {
         for (int32_t i1 = 0; i1 < n[1]; ++i1) {
             for (int32_t i2 = 0; i2 < n[2]; ++i2) {
@@ -28,13 +31,20 @@ static void qc_s16_walk(const int32_t n[QC_MAX_RANK], const int32_t s1[QC_MAX_RA
                     const ptrdiff_t b = (ptrdiff_t)i0 * s2[0] + (ptrdiff_t)i1 * s2[1] + (ptrdiff_t)i2 * s2[2] +
                                         (ptrdiff_t)i3 * s2[3];
                     for (int32_t i4 = 0; i4 < n[4]; ++i4) {
-                        const int32_t v = fn(params, in1[a + (ptrdiff_t)i4 * s1[4]], in2[b + (ptrdiff_t)i4 * s2[4]]);
+                        const ptrdiff_t j = b + (ptrdiff_t)i4 * s2[4];
+                        const int32_t v = fn(params, in1[a + (ptrdiff_t)i4 * s1[4]], in2_s8 ? in2_8[j] : in2_16[j]);
                         *out++ = qc_clamp_s16(v, lo, hi);
                     }
                 }
             }
         }
     }
+}
+
+static void qc_s16_walk(const int32_t n[QC_MAX_RANK], const int32_t s1[QC_MAX_RANK], const int32_t s2[QC_MAX_RANK],
+                        const int16_t *in1, const int16_t *in2, int16_t *out, qc_s16_binary_fn fn,
+                        const void *params, int32_t lo, int32_t hi) {
+    qc_s16_walk_any(n, s1, s2, in1, in2, 0, out, fn, params, lo, hi);
 }
 
 static int32_t qc_add_one_s16(const void *params, int32_t x1, int32_t x2) {
@@ -226,8 +236,9 @@ int qc_minimum_s16(const qc_broadcast_params *p, const int16_t *in1, const int16
     return QC_OK;
 }
 
-static int32_t qc_prelu_one_s16(const qc_prelu_params *p, int32_t x, int32_t alpha) {
+static int32_t qc_prelu_one_s16(const void *params, int32_t x, int32_t alpha) {
     /* |x| <= 32768 and |alpha + alpha_offset| <= 255: the product fits int32 */
+    const qc_prelu_params *p = (const qc_prelu_params *)params;
     return x >= 0 ? qc_requantize(x, p->output_multiplier_1, p->output_shift_1)
                   : qc_requantize(x * (alpha + p->alpha_offset), p->output_multiplier_2, p->output_shift_2);
 }
@@ -238,23 +249,7 @@ int qc_prelu_s16(const qc_prelu_params *p, const int16_t *input, const int8_t *a
         p->output_shift_1 < -31 || p->output_shift_1 > 31 || p->output_shift_2 < -31 || p->output_shift_2 > 31) {
         return QC_ERROR;
     }
-    const int32_t *n = p->out_shape, *s1 = p->in1_strides, *s2 = p->in2_strides;
-    for (int32_t i0 = 0; i0 < n[0]; ++i0) {
-        for (int32_t i1 = 0; i1 < n[1]; ++i1) {
-            for (int32_t i2 = 0; i2 < n[2]; ++i2) {
-                for (int32_t i3 = 0; i3 < n[3]; ++i3) {
-                    const ptrdiff_t a = (ptrdiff_t)i0 * s1[0] + (ptrdiff_t)i1 * s1[1] + (ptrdiff_t)i2 * s1[2] +
-                                        (ptrdiff_t)i3 * s1[3];
-                    const ptrdiff_t b = (ptrdiff_t)i0 * s2[0] + (ptrdiff_t)i1 * s2[1] + (ptrdiff_t)i2 * s2[2] +
-                                        (ptrdiff_t)i3 * s2[3];
-                    for (int32_t i4 = 0; i4 < n[4]; ++i4) {
-                        const int32_t v =
-                            qc_prelu_one_s16(p, input[a + (ptrdiff_t)i4 * s1[4]], alpha[b + (ptrdiff_t)i4 * s2[4]]);
-                        *out++ = qc_clamp_s16(v, -32768, 32767);
-                    }
-                }
-            }
-        }
-    }
+    qc_s16_walk_any(p->out_shape, p->in1_strides, p->in2_strides, input, alpha, 1, out, qc_prelu_one_s16, p, -32768,
+                    32767);
     return QC_OK;
 }
