@@ -1,7 +1,10 @@
 /* 16x8 BATCH_MATMUL of two int16 activations: TFLM's EvalInt16 (BatchMatMul<int16_t, int64_t>).
  * Twin of qcompile.reference.kernels.matmul_s16.batch_matmul:
  *     out[b, m, n] = clamp(qc_requantize_s64(sum_k A[b, m, k] * B[b, k, n], output_multiplier, output_shift))
- * int64 sums (|term| <= 2^30, K <= 32768: no overflow), zero points 0, shift in [-31, 7]. */
+ * int64 sums (|term| <= 2^30, K <= 32768: no overflow), zero points 0, shift in [-31, 7].
+ * The batch loop repeats qc_batch_matmul.c's on purpose: one walk shared through a block
+ * function pointer stops gcc inlining the block, measured +20 % instructions on the 16x8
+ * keyword transformer on Cortex-M7 (15.8 M -> 19.0 M per inference). */
 #include "qc_kernels_s16.h"
 
 static int qc_batch_matmul_s16_ok(const qc_batch_matmul_params *p) {
