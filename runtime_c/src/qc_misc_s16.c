@@ -30,10 +30,18 @@ static void qc_s16_walk_any(const int32_t n[QC_MAX_RANK], const int32_t s1[QC_MA
                                         (ptrdiff_t)i3 * s1[3];
                     const ptrdiff_t b = (ptrdiff_t)i0 * s2[0] + (ptrdiff_t)i1 * s2[1] + (ptrdiff_t)i2 * s2[2] +
                                         (ptrdiff_t)i3 * s2[3];
-                    for (int32_t i4 = 0; i4 < n[4]; ++i4) {
-                        const ptrdiff_t j = b + (ptrdiff_t)i4 * s2[4];
-                        const int32_t v = fn(params, in1[a + (ptrdiff_t)i4 * s1[4]], in2_s8 ? in2_8[j] : in2_16[j]);
-                        *out++ = qc_clamp_s16(v, lo, hi);
+                    if (in2_s8) { /* the type test once a row, not once an element */
+                        for (int32_t i4 = 0; i4 < n[4]; ++i4) {
+                            const int32_t x2 = in2_8[b + (ptrdiff_t)i4 * s2[4]];
+                            const int32_t v = fn(params, in1[a + (ptrdiff_t)i4 * s1[4]], x2);
+                            *out++ = qc_clamp_s16(v, lo, hi);
+                        }
+                    } else {
+                        for (int32_t i4 = 0; i4 < n[4]; ++i4) {
+                            const int32_t x2 = in2_16[b + (ptrdiff_t)i4 * s2[4]];
+                            const int32_t v = fn(params, in1[a + (ptrdiff_t)i4 * s1[4]], x2);
+                            *out++ = qc_clamp_s16(v, lo, hi);
+                        }
                     }
                 }
             }
