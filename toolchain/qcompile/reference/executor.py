@@ -42,7 +42,8 @@ def _resolve(op: str, modules: Sequence[str]) -> Callable[..., np.ndarray]:
     if modules is _QUANTIZED_MODULES:
         # the 16x8 module last, after the plug-ins: from int8 inputs only its int8 -> int16
         # ``requantize`` is reached (its other kernels share the int8 ones' names)
-        modules = _QUANTIZED_MODULES + _plugin_modules(_QUANTIZED_PLUGINS) + _S16_MODULES
+        plugins = tuple(m for m in _plugin_modules(_QUANTIZED_PLUGINS) if m not in _S16_MODULES)
+        modules = _QUANTIZED_MODULES + plugins + _S16_MODULES
     elif modules is _FLOAT_MODULES:
         modules = _FLOAT_MODULES + _plugin_modules(_FLOAT_PLUGINS)
     for module_name in modules:
@@ -103,7 +104,13 @@ def _run(graph: Graph, inputs, modules: Sequence[str], keep_all: bool, cache: No
 
 
 #: the 16x8 kernels (int16 activations), chosen by the dtype of a node's first input
-_S16_MODULES = ("qcompile.reference.s16", "qcompile.reference.kernels.sigmoid_s16")
+_S16_MODULES = (
+    "qcompile.reference.s16",
+    "qcompile.reference.kernels.sigmoid_s16",
+    "qcompile.reference.kernels.eltwise_s16",
+    "qcompile.reference.kernels.matmul_s16",
+    "qcompile.reference.kernels.datamove_s16",
+)
 
 
 def _as_stored(value: np.ndarray, dtype: str) -> np.ndarray:
