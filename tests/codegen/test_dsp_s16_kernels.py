@@ -532,3 +532,37 @@ def test_requantize_fast_only_where_the_clamp_hides_saturation(m, s, off, hi, fa
     from qcompile.codegen.families.dsp_s16 import requantize_fn
 
     assert (requantize_fn(m, s, off, hi) == "qc_requantize_fast") is fast
+
+
+def test_digits_and_mbv3_16x8_dsp_on_qemu(tmp_path: Path) -> None:
+    """The example models with --act-bits 16 on cortex-m7: the digits CNN's max and average pools
+    and mbv3_se's squeeze-excite MULs and int8 <-> int16 QUANTIZEs run DSP s16 kernels,
+    bit-exact with the reference on the host and under QEMU (real DSP instructions)."""
+    if not (shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc")):
+        pytest.skip("needs qemu-system-arm and arm-none-eabi-gcc")
+    from qcompile.compiler import CompileOptions, compile_model
+    from qcompile.targets import load_target
+    from qcompile.tools.firmware.verify_qemu import verify_on_qemu
+    from qcompile.tools.verify import verify
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "mbv3_calib.npz", input=rng.uniform(-1, 1, size=(8, 1, 3, 48, 48)).astype(np.float32))
+    np.savez(tmp_path / "mbv3_data.npz", input=rng.uniform(-1, 1, size=(4, 3, 48, 48)).astype(np.float32))
+    np.savez(tmp_path / "digits_data.npz", input=np.load(examples / "digits" / "test.npz")["x"][:8])
+    cases = {
+        "digits": (examples / "digits" / "digits_cnn.onnx", examples / "digits" / "calib.npz", None, ("MAX_POOL_2D", "AVERAGE_POOL_2D")),
+        "mbv3": (examples / "realworld" / "mbv3_se.onnx", tmp_path / "mbv3_calib.npz", ["input=1,3,48,48"], ("MUL", "QUANTIZE int8 -> int16", "QUANTIZE int16 -> int8")),
+    }  # fmt: skip
+    for name, (onnx, calib, shape, ops) in cases.items():
+        out = tmp_path / name
+        options = CompileOptions(target="cortex-m7", calib=calib, name=name, act_bits=16, progress=False)
+        options.input_shape = shape
+        compile_model(onnx, out, options)
+        src = (out / f"{name}_kernels.c").read_text()
+        assert all(f"TFLM's int16 {op}" in src or f"TFLM's {op}" in src for op in ops), name
+        data = tmp_path / f"{name}_data.npz"
+        host = verify(out, data=data, float_model=False)
+        assert host.bit_exact == host.samples > 0, name
+        qemu = verify_on_qemu(out, load_target("cortex-m7"), data=data, limit=4)
+        assert qemu.result.bit_exact == qemu.result.samples == 4, name
