@@ -566,3 +566,12 @@ def test_digits_and_mbv3_16x8_dsp_on_qemu(tmp_path: Path) -> None:
         assert host.bit_exact == host.samples > 0, name
         qemu = verify_on_qemu(out, load_target("cortex-m7"), data=data, limit=4)
         assert qemu.result.bit_exact == qemu.result.samples == 4, name
+
+
+@pytest.mark.parametrize("dst", ["int8", "int16"])
+def test_requantize_from_int16_through_smlal_on_most_inputs(tmp_path: Path, dst: str) -> None:
+    """qc_requantize_x2 (shift < 0) against the reference on 65536 random int16 values plus the extremes."""
+    g = _requant_graph(0, "int16", dst, (1, 65536))
+    g.nodes[0].attrs.update(multiplier=1_518_500_250, shift=-9, input_offset=32768 if dst == "int8" else 0)
+    kernels = _check(g, tmp_path)
+    assert "qc_requantize_x2(2 * a, 1518500250, 256, 9)" in kernels

@@ -405,7 +405,11 @@ def lower_dsp_requantize(lo: Lowering, layer: Layer, node: Node) -> int | None:
         ctx["table"] = lo.array("q", f"{node.name}_dsp16_table", _C_TYPES[dst], values, f"{node.name} requantised int8")
     off = consts["output_offset"]
     ctx.update(q_lo=int(info.min), q_hi=int(info.max), lo_m=int(info.min) - off, hi_m=int(info.max) - off)
-    ctx["rq"] = requantize_fn(consts["multiplier"], consts["shift"], off, int(info.max))
+    m, sh = consts["multiplier"], consts["shift"]
+    if m > 0 and -31 <= sh <= -1:  # |2 (x + in_off)| <= 2^17: qc_requantize_x2 is exact (one SMLAL)
+        ctx["rq"] = f"qc_requantize_x2(2 * a, {m}, {1 << (-sh - 1)}, {-sh})"
+    else:
+        ctx["rq"] = f"{requantize_fn(m, sh, off, int(info.max))}(a, {m}, {sh})"
     sig = f"const {ctx['src_c']} *input, {ctx['dst_c']} *output"
     args = [lo.src(node.inputs[0]), lo.dst(node.outputs[0])]
     size = math.prod(lo.shape(node.inputs[0]))
