@@ -286,9 +286,31 @@ def _lower_add(lo: Lowering, layer: Layer, node: Node) -> int:
     size = math.prod(lo.shape(node.outputs[0]))
     bounds = {"act_min": int(a["act_min"]), "act_max": int(a["act_max"])}
     _layer_kernel(
-        lo, layer, node, "add_s16.c.j2", sig, args, size=size, subtract=bool(a["subtract"]), **consts, **bounds
-    )
+        lo, layer, node, "add_s16.c.j2", sig, args, size=size, subtract=bool(a["subtract"]), **consts, **bounds,
+        **_add_requant_exprs(consts),
+    )  # fmt: skip
     return 0
+
+
+def _add_requant_exprs(k: dict[str, int]) -> dict[str, str]:
+    """C expressions of the int16 ADD's three rescales. An input rescale with a negative shift is
+    ``qc_requantize_x2`` of ``x * 2^16`` (exact: |x * 2^16| <= 2^31 and x * 2^16 = 2 (x * 2^15));
+    the output one too when the rescaled inputs' largest magnitudes sum below 2^30 (so ``2 * raw``
+    cannot wrap). Otherwise ``qc_requantize_fast`` (its own exactness argument, ``_add_ok``)."""
+    from qcompile.quant.fixedpoint import multiply_by_quantized_multiplier
+
+    def x2(value: str, m: int, s: int) -> str:
+        return f"qc_requantize_x2({value}, {m}, {1 << (-s - 1)}, {-s})"
+
+    exprs, biggest = {}, 0
+    for j in ("1", "2"):
+        m, s = k[f"m{j}"], k[f"s{j}"]
+        ends = multiply_by_quantized_multiplier(np.array([-32768 * 32768, 32767 * 32768]), m, s)
+        biggest += int(np.abs(ends).max())
+        exprs[f"rq{j}"] = x2(f"in{j}[i] * 65536", m, s) if s < 0 else f"qc_requantize_fast(in{j}[i] * 32768, {m}, {s})"
+    m, s = k["mo"], k["so"]
+    exprs["rqo"] = x2("2 * raw", m, s) if s < 0 and biggest < 2**30 else f"qc_requantize_fast(raw, {m}, {s})"
+    return exprs
 
 
 def _lower_mean(lo: Lowering, layer: Layer, node: Node) -> int:
