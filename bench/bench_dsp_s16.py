@@ -42,16 +42,14 @@ ONNX = {"resnet8": "mlperf_ic_resnet8.onnx", "kws": "mlperf_kws_dscnn.onnx"}
 # arm-none-eabi-gcc with the cortex-m7 target's flags (-mcpu=cortex-m7 -mthumb -mfloat-abi=hard
 # -mfpu=fpv5-d16 -O2 -ffunction-sections -fdata-sections), a bare-metal image on mps2-an500 calling
 # arm_convolve_wrapper_s16 (int64 bias), arm_depthwise_conv_wrapper_s16 (its fast variant for these
-# shapes), arm_fully_connected_s16, arm_max_pool_s16 and arm_avgpool_s16 on random data. The
-# CMSIS-NN code and that harness are not part of this repository.
+# shapes) and arm_fully_connected_s16 on random data. The CMSIS-NN code and that harness are not
+# part of this repository.
 CMSIS_S16 = {
     "kws conv 10x4 1->64, 49x10 -> 25x5, stride 2": 1_199_480,
     "kws depthwise 3x3, 25x5x64": 830_680,
     "kws pointwise 1x1 64->64, 25x5": 1_346_080,
     "kws fully connected 64->12": 2_560,
     "resnet8 conv 3x3 16->16, 32x32": 5_709_720,
-    "max pool 2x2 stride 2, 16x16x32": 84_600,
-    "average pool 2x2 stride 2, 16x16x32": 84_240,
 }
 # which layer of our table each CMSIS-NN figure is compared with
 CMSIS_LAYERS = {
