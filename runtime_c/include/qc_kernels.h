@@ -166,6 +166,10 @@ typedef struct {
 
 int qc_softmax_s8(const qc_softmax_params *p, const int8_t *input, int8_t *output);
 
+/* GetReciprocal of a row's Q12.19 sum of exps (2^19 <= sum < 2^31): returns the Q0.31
+ * reciprocal of sum / 2^num_bits_over_unit and sets num_bits_over_unit (TFLM softmax). */
+int32_t qc_softmax_reciprocal(uint32_t sum, int32_t *num_bits_over_unit);
+
 /* ---- table lookup: every elementwise unary int8 op ---------------------------------- */
 
 int qc_lut_s8(const int8_t table[256], const int8_t *input, int8_t *output, int32_t size);

@@ -28,9 +28,10 @@ Requantisation takes one SMLAL per output (``qc_requantize_x2`` (qc_fixedpoint.h
 for the layer (positive multipliers, right shifts 1..31, ``2 * |acc| < 2^31`` for every
 int8 input: ``requant_table``); otherwise the general TFLM sequence.
 
-``add``, pools and softmax keep the portable kernels: their cost is the per-element
-requantisation (three SRDHM for add), the exp table (softmax) or a compare (max pool),
-none of which has a 16-bit dual-lane DSP form that beats the compiler's scalar code.
+``softmax`` and ``batch_matmul``: :mod:`qcompile.codegen.families.dsp_attention`.
+
+Pools keep the portable kernels: their cost is a compare (max pool) or a division per
+output, neither of which has a 16-bit dual-lane DSP form that beats the compiler's scalar code.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qcompile.codegen.families import KernelFamily, render_kernel_template
+from qcompile.codegen.families.dsp_attention import attention_scratch, lower_dsp_attention
 from qcompile.codegen.families.dsp_s16 import dsp_s16_scratch, eligible_s16, lower_dsp_s16
 from qcompile.codegen.families.layer_math import _int_vector, _wrap32, depthwise_geometry
 from qcompile.codegen.names import comment_text
@@ -195,6 +197,7 @@ def _direct_im2col(k: int, in_c: int, is_fc: bool) -> bool:
 def dsp_scratch(graph: Graph, portable: Mapping[str, int]) -> dict[str, int]:
     """Scratch bytes per node when the DSP kernels are selected (others keep ``portable``)."""
     result = dict(portable)
+    result.update(attention_scratch(graph))
     for node in graph.nodes:
         if node.op == "depthwise_conv2d" and _depthwise_ok(graph, node):
             result.pop(node.name, None)
@@ -502,6 +505,8 @@ def lower_dsp(lo: Lowering, layer: Layer, node: Node) -> int | None:
     then uses the portable lowering).
     """
     graph = lo.graph
+    if (macs := lower_dsp_attention(lo, layer, node)) is not None:
+        return macs
     if node.op == "depthwise_conv2d" and _depthwise_ok(graph, node):
         return _lower_depthwise(lo, layer, node)
     if node.op in _CONV_OPS and _conv_geometry(graph, node) is not None:
