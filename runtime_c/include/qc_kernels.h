@@ -350,6 +350,10 @@ typedef struct {
 int qc_layer_norm_s8(const qc_layer_norm_params *p, const int8_t *input, const int32_t *gamma, const int32_t *beta,
                      int8_t *output);
 
+/* A row's 1 / sqrt(W) (0 < W < 2^62): R in [2^29, 2^30] with D / sqrt(W) in Q15 =
+ * round(D * R / 2^shift); W = 0 gives R = 0 (and shift 1). */
+int32_t qc_layer_norm_rsqrt(uint64_t w, int32_t *shift);
+
 /* ---- recurrent: ONNX GRU (qc_gru.c) ---------------------------------------------------- */
 
 /* ONNX GRU, quantized in TFLM's int8x8_16 LSTM style (docs/QUANTIZATION.md, "gru"): int8 x

@@ -21,9 +21,11 @@ from test_dsp_kernels import DSP, _check  # noqa: E402
 
 from qcompile.codegen import generate  # noqa: E402
 from qcompile.codegen.families.dsp_attention import attention_eligible, softmax_exp_table  # noqa: E402
-from qcompile.ir import Graph, Node  # noqa: E402
+from qcompile.host.build import build_host_library  # noqa: E402
+from qcompile.ir import Graph, Node, Tensor  # noqa: E402
 from qcompile.quant.fixedpoint import quantize_multiplier  # noqa: E402
 from qcompile.reference import ops  # noqa: E402
+from qcompile.reference.executor import run_quantized  # noqa: E402
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
 _SETTINGS = settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -137,3 +139,53 @@ def test_attention_layers_sanitized_with_guarded_buffers(tmp_path: Path, seed: i
     generate(g, tmp / "out", name=g.name, target=DSP)
     assert (tmp / "out" / f"{g.name}_kernels.c").is_file()
     check_model_sanitized(tmp / "out", tmp, graph=g, samples=2, seed=seed)
+
+
+def _layer_norm_graph(seed: int, rows: int, cols: int, eps: int, out_shift: int) -> Graph:
+    rng = np.random.default_rng(seed)
+    g = Graph("dspln")
+    x = _act(g, "x", (rows, cols), 0.05, int(rng.integers(-128, 128)))
+    y = _act(g, "y", (rows, cols), 0.05, int(rng.integers(-20, 20)))
+    gamma = rng.integers(-(2**22), 2**22, size=cols).astype(np.int32) << int(rng.integers(0, 8))
+    beta = rng.integers(-(2**40), 2**40, size=cols) >> (40 - min(out_shift + 7, 40))
+    g.add_tensor(Tensor("gamma", (cols,), "int32", gamma))
+    g.add_tensor(Tensor("beta", (cols,), "int32", np.clip(beta, -(2**31), 2**31 - 1).astype(np.int32)))
+    attrs = {"eps": eps, "out_shift": out_shift, "output_offset": int(g.tensors[y].quant.zero_point)}
+    attrs.update(act_min=-128 if seed & 1 else -100, act_max=127)
+    g.add_node(Node("ln", "layer_norm", [x, "gamma", "beta"], [y], attrs))
+    g.inputs, g.outputs = [x], [y]
+    g.validate()
+    return g
+
+
+@_SETTINGS
+@given(
+    seed=st.integers(0, 2**16),
+    rows=st.integers(1, 5),
+    cols=st.integers(1, 130),
+    eps=st.sampled_from([0, 1, 25, 2**20, 2**31 - 1]),
+    out_shift=st.integers(8, 40),
+)
+def test_layer_norm_bit_exact(tmp_path: Path, seed: int, rows: int, cols: int, eps: int, out_shift: int) -> None:
+    src = _check(_layer_norm_graph(seed, rows, cols, eps, out_shift), tmp_path / "ln")
+    assert "qc_layer_norm_rsqrt" in src
+
+
+def _run_c(g: Graph, tmp: Path, x: np.ndarray) -> np.ndarray:
+    """Generate ``g`` for the dsp family, build it on the host and run the batch ``x`` (one input)."""
+    from qcompile.host._runtime import ModelLibrary
+
+    report = generate(g, tmp / "out", name=g.name, target=DSP)
+    lib = build_host_library(tmp / "out", name=report["c_name"], build_dir=tmp / "b")
+    sizes = [g.tensors[n].size for n in g.inputs], [g.tensors[n].size for n in g.outputs]
+    return ModelLibrary(str(lib), report["c_name"], *sizes, 0).run([x])[0]
+
+
+def test_layer_norm_constant_rows_and_wide_rows(tmp_path: Path) -> None:
+    """W = 0 (eps 0 and rows of equal values: t = 0, the output is beta's) and extreme rows of
+    the widest C (4096): the sum of squares and W at their largest."""
+    g = _layer_norm_graph(7, 2, 4096, 0, 30)
+    x = np.stack([np.full((2, 4096), 5), np.tile([-128, 127], (2, 2048)), np.full((2, 4096), -128)]).astype(np.int8)
+    out = _run_c(g, tmp_path, x)
+    for b in range(x.shape[0]):
+        np.testing.assert_array_equal(out[b], run_quantized(g, [x[b]])[g.outputs[0]].reshape(-1))

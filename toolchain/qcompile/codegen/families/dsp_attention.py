@@ -1,6 +1,6 @@
-"""Per-layer Arm DSP kernels of the attention ops for the ``dsp`` family (int8): ``softmax`` and
-``batch_matmul`` with every shape and constant a literal (``templates/kernels/dsp/softmax.c.j2``,
-``batch_matmul.c.j2``); :mod:`qcompile.codegen.families.dsp` registers them. The arithmetic
+"""Per-layer Arm DSP kernels of the attention ops for the ``dsp`` family (int8): ``softmax``,
+``batch_matmul`` and ``layer_norm`` with every shape and constant a literal
+(``templates/kernels/dsp/softmax.c.j2``, ``batch_matmul.c.j2``, ``layer_norm.c.j2``); :mod:`qcompile.codegen.families.dsp` registers them. The arithmetic
 is the reference's exactly (docs/QUANTIZATION.md, "Attention ops on the DSP family").
 
 - ``softmax`` (TFLM's int8 algorithm): ``x - max(row)`` takes at most 256 values, so the
@@ -13,6 +13,10 @@ is the reference's exactly (docs/QUANTIZATION.md, "Attention ops on the DSP fami
   ``arm_batch_matmul_s8`` scheme, the rhs transposed once per product into an int16 scratch
   (offset added), two lhs rows widened at a time, a 2 x 2 SMLAD register block over int16
   pairs (LDRD). Taken when ``K * max|A + lo| * max|B + ro| < 2^31`` so the int32 sums are exact.
+- ``layer_norm`` (the integer LayerNorm of docs/QUANTIZATION.md): the row's sum and sum of
+  squares four bytes at a time (SXTB16 + SMLAD), ``W = C (C sum x^2 - S^2) + eps C`` (the same
+  integer as ``sum (C x - S)^2 + eps C``), 1/sqrt from the runtime's ``qc_layer_norm_rsqrt``,
+  and both per-element roundings as one add and one arithmetic shift.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from qcompile.reference.ops import SOFTMAX_MAX_DEPTH, exp_on_negative_values
 if TYPE_CHECKING:
     from qcompile.codegen.lowering import Layer, Lowering
 
-ATTENTION_OPS = ("softmax", "batch_matmul")
+ATTENTION_OPS = ("softmax", "batch_matmul", "layer_norm")
 
 
 # ---- compile-time tables and eligibility ----------------------------------------------------
@@ -70,13 +74,19 @@ def attention_eligible(graph: Graph, node: Node) -> bool:
     """An int8 softmax / batch_matmul node these kernels compute (else the portable kernel)."""
     if node.op not in ATTENTION_OPS or is_s16(graph, node):
         return False
-    if any(graph.tensors[t].data is not None for t in node.inputs):
+    if graph.tensors[node.inputs[0]].data is not None:
         return False
+    if node.op == "layer_norm":
+        try:
+            structs.layer_norm_fields(graph.tensors[node.inputs[0]].shape, node.attrs)
+        except ValueError:
+            return False
+        return all(graph.tensors[t].data is not None for t in node.inputs[1:])
     if node.op == "softmax":
         shape = graph.tensors[node.inputs[0]].shape
         left = int(node.attrs["input_left_shift"])
         return len(shape) >= 1 and 1 <= int(shape[-1]) <= SOFTMAX_MAX_DEPTH and 0 <= left <= 31
-    return _bmm_fields(graph, node) is not None
+    return graph.tensors[node.inputs[1]].data is None and _bmm_fields(graph, node) is not None
 
 
 def _kp(depth: int) -> int:
@@ -160,12 +170,25 @@ def _lower_batch_matmul(lo: Lowering, layer: Layer, node: Node) -> int:
     return math.prod(f["batch"]) * m * n * k
 
 
+def _lower_layer_norm(lo: Lowering, layer: Layer, node: Node) -> int:
+    x, gamma, beta = node.inputs
+    y = node.outputs[0]
+    f = structs.layer_norm_fields(lo.shape(x), node.attrs)
+    lo.functions.add("qc_layer_norm_rsqrt")
+    ctx = {k: f[k] for k in ("rows", "cols", "eps", "out_shift", "output_offset", "act_min", "act_max")}
+    ctx.update(gamma=lo.tensor_array(gamma), beta=lo.tensor_array(beta))
+    _emit(lo, layer, node, "layer_norm.c.j2", "const int8_t *input, int8_t *output", [lo.src(x), lo.dst(y)], **ctx)
+    return 2 * math.prod(lo.shape(x))
+
+
 def lower_dsp_attention(lo: Lowering, layer: Layer, node: Node) -> int | None:
     """Specialise an int8 softmax / batch_matmul node (its MACs), or None for the portable kernel."""
     if not attention_eligible(lo.graph, node):
         return None
     if node.op == "softmax":
         return _lower_softmax(lo, layer, node)
+    if node.op == "layer_norm":
+        return _lower_layer_norm(lo, layer, node)
     return _lower_batch_matmul(lo, layer, node)
 
 
