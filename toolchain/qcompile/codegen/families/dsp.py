@@ -29,7 +29,8 @@ for the layer (positive multipliers, right shifts 1..31, ``2 * |acc| < 2^31`` fo
 int8 input: ``requant_table``); otherwise the general TFLM sequence.
 
 ``softmax`` and ``batch_matmul``: :mod:`qcompile.codegen.families.dsp_attention`; ``add``,
-``mul`` (broadcasting) and ``lut`` (every tabulated unary op): :mod:`qcompile.codegen.families.dsp_eltwise`.
+``mul`` (broadcasting) and ``lut`` (every tabulated unary op): :mod:`qcompile.codegen.families.dsp_eltwise`;
+``transpose_conv2d``: :mod:`qcompile.codegen.families.dsp_tconv`.
 
 Pools keep the portable kernels: their cost is a compare (max pool) or a division per
 output, neither of which has a 16-bit dual-lane DSP form that beats the compiler's scalar code.
@@ -47,9 +48,11 @@ from qcompile.codegen.families import KernelFamily, render_kernel_template
 from qcompile.codegen.families.dsp_attention import attention_scratch, lower_dsp_attention
 from qcompile.codegen.families.dsp_eltwise import lower_dsp_eltwise
 from qcompile.codegen.families.dsp_s16 import dsp_s16_scratch, eligible_s16, lower_dsp_s16
+from qcompile.codegen.families.dsp_tconv import lower_dsp_tconv, tconv_scratch
 from qcompile.codegen.families.layer_math import (
     _int_vector,
     _wrap32,
+    acc_bound,
     add_constants,
     depthwise_geometry,
     requant_table,
@@ -123,14 +126,6 @@ def pack_depthwise_weights(w: np.ndarray, double: bool = False) -> np.ndarray:
     return _wrap32((lanes[:, 0] & 0xFFFF) | ((lanes[:, 1] & 0xFFFF) << 16))
 
 
-def acc_bound(w: np.ndarray, bias: np.ndarray | None, input_offset: int) -> int:
-    """Largest ``|bias + sum (x + input_offset) * w|`` over int8 inputs, any channel (rows of ``w``)."""
-    w = np.abs(np.asarray(w, dtype=np.int64).reshape(np.asarray(w).shape[0], -1))
-    xmax = max(abs(-128 + int(input_offset)), abs(127 + int(input_offset)))
-    b = 0 if bias is None else np.abs(np.asarray(bias, dtype=np.int64).reshape(-1))
-    return int(np.max(b + xmax * w.sum(axis=1)))
-
-
 # ---- scratch -------------------------------------------------------------------------------
 
 
@@ -189,6 +184,7 @@ def dsp_scratch(graph: Graph, portable: Mapping[str, int]) -> dict[str, int]:
     """Scratch bytes per node when the DSP kernels are selected (others keep ``portable``)."""
     result = dict(portable)
     result.update(attention_scratch(graph))
+    result.update(tconv_scratch(graph))
     for node in graph.nodes:
         if node.op == "depthwise_conv2d" and _depthwise_ok(graph, node):
             result.pop(node.name, None)
@@ -442,7 +438,7 @@ def lower_dsp(lo: Lowering, layer: Layer, node: Node) -> int | None:
     then uses the portable lowering).
     """
     graph = lo.graph
-    for special in (lower_dsp_attention, lower_dsp_eltwise):
+    for special in (lower_dsp_attention, lower_dsp_eltwise, lower_dsp_tconv):
         if (macs := special(lo, layer, node)) is not None:
             return macs
     if node.op == "depthwise_conv2d" and _depthwise_ok(graph, node):

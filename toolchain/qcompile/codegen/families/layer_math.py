@@ -133,3 +133,11 @@ def add_constants(
         "act_min": int(add["act_min"]),
         "act_max": int(add["act_max"]),
     }
+
+
+def acc_bound(w: np.ndarray, bias: np.ndarray | None, input_offset: int) -> int:
+    """Largest ``|bias + sum (x + input_offset) * w|`` over int8 inputs, any channel (rows of ``w``)."""
+    w = np.abs(np.asarray(w, dtype=np.int64).reshape(np.asarray(w).shape[0], -1))
+    xmax = max(abs(-128 + int(input_offset)), abs(127 + int(input_offset)))
+    b = 0 if bias is None else np.abs(np.asarray(bias, dtype=np.int64).reshape(-1))
+    return int(np.max(b + xmax * w.sum(axis=1)))
