@@ -26,8 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from qcompile.codegen.families import render_kernel_template
-from qcompile.codegen.names import comment_text
+from qcompile.codegen.families.layer_math import emit_layer_kernel
 from qcompile.ir import Graph, Node
 from qcompile.ops import is_s16, structs
 from qcompile.quant.fixedpoint import multiply_by_quantized_multiplier_greater_than_one as mbqm_gt1
@@ -115,14 +114,6 @@ def _requant_form(m: int, s: int) -> str:
     return "qc_dsp_requant_lt1" if s <= 0 else "qc_dsp_requant"
 
 
-def _emit(lo: Lowering, layer: Layer, node: Node, template: str, sig: str, args: list[str], **ctx: object) -> None:
-    fn = f"{lo.cname}_l{layer.index}_dsp"
-    comment = comment_text(f"{node.op} {node.name}")
-    lo.kernel_sources.append(render_kernel_template("dsp", template, fn=fn, index=layer.index, comment=comment, **ctx))
-    layer.params.append(f"int {fn}({sig});")
-    layer.statements.append(f"if ({fn}({', '.join(args)}) != QC_OK) {{\n        return {layer.index + 1};\n    }}")
-
-
 def _lower_softmax(lo: Lowering, layer: Layer, node: Node) -> int:
     a = node.attrs
     x, y = node.inputs[0], node.outputs[0]
@@ -132,7 +123,9 @@ def _lower_softmax(lo: Lowering, layer: Layer, node: Node) -> int:
     lo.functions.add("qc_softmax_reciprocal")
     ctx = {"outer": f["outer"], "depth": f["depth"], "table": ident, "diff_min": f["diff_min"]}
     ctx.update(multiplier=f["input_multiplier"], left_shift=f["input_left_shift"])
-    _emit(lo, layer, node, "softmax.c.j2", "const int8_t *input, int8_t *output", [lo.src(x), lo.dst(y)], **ctx)
+    emit_layer_kernel(
+        lo, layer, node, "softmax.c.j2", "const int8_t *input, int8_t *output", [lo.src(x), lo.dst(y)], **ctx
+    )
     return 0
 
 
@@ -166,7 +159,7 @@ def _lower_batch_matmul(lo: Lowering, layer: Layer, node: Node) -> int:
     }
     sig = "const int8_t *lhs, const int8_t *rhs, int8_t *output, void *scratch"
     args = [lo.src(node.inputs[0]), lo.src(node.inputs[1]), lo.dst(node.outputs[0]), lo.scratch(node)]
-    _emit(lo, layer, node, "batch_matmul.c.j2", sig, args, **ctx)
+    emit_layer_kernel(lo, layer, node, "batch_matmul.c.j2", sig, args, **ctx)
     return math.prod(f["batch"]) * m * n * k
 
 
@@ -177,7 +170,9 @@ def _lower_layer_norm(lo: Lowering, layer: Layer, node: Node) -> int:
     lo.functions.add("qc_layer_norm_rsqrt")
     ctx = {k: f[k] for k in ("rows", "cols", "eps", "out_shift", "output_offset", "act_min", "act_max")}
     ctx.update(gamma=lo.tensor_array(gamma), beta=lo.tensor_array(beta))
-    _emit(lo, layer, node, "layer_norm.c.j2", "const int8_t *input, int8_t *output", [lo.src(x), lo.dst(y)], **ctx)
+    emit_layer_kernel(
+        lo, layer, node, "layer_norm.c.j2", "const int8_t *input, int8_t *output", [lo.src(x), lo.dst(y)], **ctx
+    )
     return 2 * math.prod(lo.shape(x))
 
 

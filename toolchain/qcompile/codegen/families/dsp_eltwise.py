@@ -20,9 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from qcompile.codegen.families import render_kernel_template
-from qcompile.codegen.families.layer_math import add_constants, requant_table
-from qcompile.codegen.names import comment_text
+from qcompile.codegen.families.layer_math import add_constants, emit_layer_kernel, requant_table
 from qcompile.ir import Graph, Node
 from qcompile.ops import is_s16, structs
 
@@ -74,14 +72,6 @@ def _index(stride: int) -> str:
     return "j" if stride == 1 else ("0" if stride == 0 else f"j * {stride}")
 
 
-def _emit(lo: Lowering, layer: Layer, node: Node, template: str, sig: str, args: list[str], **ctx: object) -> None:
-    fn = f"{lo.cname}_l{layer.index}_dsp"
-    comment = comment_text(f"{node.op} {node.name}")
-    lo.kernel_sources.append(render_kernel_template("dsp", template, fn=fn, index=layer.index, comment=comment, **ctx))
-    layer.params.append(f"int {fn}({sig});")
-    layer.statements.append(f"if ({fn}({', '.join(args)}) != QC_OK) {{\n        return {layer.index + 1};\n    }}")
-
-
 def _mul_ctx(f: dict) -> dict:
     """MUL constants: the one-SMLAL requantisation when exact, else TFLM's sequence (or its fast form)."""
     m, s = int(f["output_multiplier"]), int(f["output_shift"])
@@ -117,7 +107,7 @@ def _lower_binary(lo: Lowering, layer: Layer, node: Node) -> int:
         ctx.update(_mul_ctx(f))
     sig = "const int8_t *in1, const int8_t *in2, int8_t *output"
     args = [lo.src(node.inputs[0]), lo.src(node.inputs[1]), lo.dst(node.outputs[0])]
-    _emit(lo, layer, node, "binary.c.j2", sig, args, **ctx)
+    emit_layer_kernel(lo, layer, node, "binary.c.j2", sig, args, **ctx)
     return math.prod(lo.shape(node.outputs[0])) if node.op == "mul" else 0
 
 
@@ -129,7 +119,7 @@ def _lower_lut(lo: Lowering, layer: Layer, node: Node) -> int:
     ident = lo.array("q", f"{node.name}_dsp_table", "int8_t", by_byte, f"{node.name} table by raw byte")
     x, y = node.inputs[0], node.outputs[0]
     size = math.prod(lo.shape(x))
-    _emit(
+    emit_layer_kernel(
         lo,
         layer,
         node,

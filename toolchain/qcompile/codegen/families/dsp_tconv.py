@@ -19,9 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qcompile.codegen.families import render_kernel_template
-from qcompile.codegen.families.layer_math import _int_vector, _wrap32, acc_bound, requant_table
-from qcompile.codegen.names import comment_text
+from qcompile.codegen.families.layer_math import _int_vector, _wrap32, acc_bound, emit_layer_kernel, requant_table
 from qcompile.ir import Graph, Node
 from qcompile.ops import is_s16, structs
 
@@ -115,14 +113,8 @@ def lower_dsp_tconv(lo: Lowering, layer: Layer, node: Node) -> int | None:
     padded_bias = np.concatenate([_wrap32(bias), np.zeros(oc & 1, dtype=np.int64)])
     ctx["bias"] = lo.array("q", f"{node.name}_dsp_bias", "int32_t", padded_bias, f"{node.name} bias")
     ctx.update(_requant(lo, node, w, bias))
-    fn = f"{lo.cname}_l{layer.index}_dsp"
-    comment = comment_text(f"{node.op} {node.name}")
-    lo.kernel_sources.append(
-        render_kernel_template("dsp", "tconv.c.j2", fn=fn, index=layer.index, comment=comment, **ctx)
-    )
-    layer.params.append(f"int {fn}(const int8_t *input, int8_t *output, void *scratch);")
-    call = f"{fn}({lo.src(x)}, {lo.dst(y)}, {lo.scratch(node)})"
-    layer.statements.append(f"if ({call} != QC_OK) {{\n        return {layer.index + 1};\n    }}")
+    sig = "const int8_t *input, int8_t *output, void *scratch"
+    emit_layer_kernel(lo, layer, node, "tconv.c.j2", sig, [lo.src(x), lo.dst(y), lo.scratch(node)], **ctx)
     _, h, wd, _ = lo.shape(x)
     return f["batches"] * h * wd * ic * oc * kh * kw
 

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from qcompile.codegen.families import render_kernel_template
+from qcompile.codegen.names import comment_text
 from qcompile.quant.fixedpoint import multiply_by_quantized_multiplier_smaller_than_one_exp as mbqm_lt1
 from qcompile.quant.fixedpoint import wrap_int32
 
@@ -141,3 +143,15 @@ def acc_bound(w: np.ndarray, bias: np.ndarray | None, input_offset: int) -> int:
     xmax = max(abs(-128 + int(input_offset)), abs(127 + int(input_offset)))
     b = 0 if bias is None else np.abs(np.asarray(bias, dtype=np.int64).reshape(-1))
     return int(np.max(b + xmax * w.sum(axis=1)))
+
+
+def emit_layer_kernel(
+    lo: Lowering, layer: Any, node: Node, template: str, sig: str, args: list[str], **ctx: object
+) -> None:
+    """Render the dsp ``template`` as this layer's function ``<cname>_l<i>_dsp(sig)`` into
+    ``<name>_kernels.c`` and call it with ``args`` (a nonzero status fails the layer)."""
+    fn = f"{lo.cname}_l{layer.index}_dsp"
+    comment = comment_text(f"{node.op} {node.name}")
+    lo.kernel_sources.append(render_kernel_template("dsp", template, fn=fn, index=layer.index, comment=comment, **ctx))
+    layer.params.append(f"int {fn}({sig});")
+    layer.statements.append(f"if ({fn}({', '.join(args)}) != QC_OK) {{\n        return {layer.index + 1};\n    }}")
