@@ -30,7 +30,8 @@ int8 input: ``requant_table``); otherwise the general TFLM sequence.
 
 ``softmax`` and ``batch_matmul``: :mod:`qcompile.codegen.families.dsp_attention`; ``add``,
 ``mul`` (broadcasting) and ``lut`` (every tabulated unary op): :mod:`qcompile.codegen.families.dsp_eltwise`;
-``transpose_conv2d``: :mod:`qcompile.codegen.families.dsp_tconv`.
+``transpose_conv2d``: :mod:`qcompile.codegen.families.dsp_tconv`; ``resize_bilinear``:
+:mod:`qcompile.codegen.families.dsp_resize`.
 
 Pools keep the portable kernels: their cost is a compare (max pool) or a division per
 output, neither of which has a 16-bit dual-lane DSP form that beats the compiler's scalar code.
@@ -47,6 +48,7 @@ import numpy as np
 from qcompile.codegen.families import KernelFamily, render_kernel_template
 from qcompile.codegen.families.dsp_attention import attention_scratch, lower_dsp_attention
 from qcompile.codegen.families.dsp_eltwise import lower_dsp_eltwise
+from qcompile.codegen.families.dsp_resize import lower_dsp_resize
 from qcompile.codegen.families.dsp_s16 import dsp_s16_scratch, eligible_s16, lower_dsp_s16
 from qcompile.codegen.families.dsp_tconv import lower_dsp_tconv, tconv_scratch
 from qcompile.codegen.families.layer_math import (
@@ -438,7 +440,7 @@ def lower_dsp(lo: Lowering, layer: Layer, node: Node) -> int | None:
     then uses the portable lowering).
     """
     graph = lo.graph
-    for special in (lower_dsp_attention, lower_dsp_eltwise, lower_dsp_tconv):
+    for special in (lower_dsp_attention, lower_dsp_eltwise, lower_dsp_tconv, lower_dsp_resize):
         if (macs := special(lo, layer, node)) is not None:
             return macs
     if node.op == "depthwise_conv2d" and _depthwise_ok(graph, node):
