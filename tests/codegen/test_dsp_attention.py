@@ -105,7 +105,7 @@ def test_softmax_long_rows_reach_zero_outputs(tmp_path: Path) -> None:
     batch=st.sampled_from([((1,), (1,)), ((3,), (3,)), ((2, 1), (1, 3)), ((1, 2, 2), (1, 1, 2))]),
     m=st.integers(1, 9),
     n=st.integers(1, 9),
-    k=st.integers(1, 37),
+    k=st.sampled_from([1, 2, 3, 4, 5, 7, 16, 33, 49, 64, 65, 80]),
     adj=st.tuples(st.integers(0, 1), st.integers(0, 1)),
 )
 def test_batch_matmul_bit_exact(tmp_path: Path, seed: int, batch: tuple, m: int, n: int, k: int, adj: tuple) -> None:
@@ -189,3 +189,10 @@ def test_layer_norm_constant_rows_and_wide_rows(tmp_path: Path) -> None:
     out = _run_c(g, tmp_path, x)
     for b in range(x.shape[0]):
         np.testing.assert_array_equal(out[b], run_quantized(g, [x[b]])[g.outputs[0]].reshape(-1))
+
+
+@pytest.mark.parametrize("k", [64, 65, 130])
+def test_batch_matmul_unrolled_and_looped_depths(tmp_path: Path, k: int) -> None:
+    """K <= 64 is unrolled (immediate offsets), deeper K loops over LDRD quads: both bit-exact."""
+    src = _check(_bmm_graph(k, (2,), (1,), 3, 5, k, 0, 1), tmp_path / "bmm", batch=2)
+    assert (f"K = {k}: unrolled" in src) == (k <= 64)
