@@ -146,11 +146,11 @@ def acc_bound(w: np.ndarray, bias: np.ndarray | None, input_offset: int) -> int:
 
 
 def emit_layer_kernel(
-    lo: Lowering, layer: Any, node: Node, template: str, sig: str, args: list[str], **ctx: object
+    lo: Lowering, layer: Any, node: Node, template: str, sig: str, args: list[str], suffix: str = "dsp", **ctx: object
 ) -> None:
-    """Render the dsp ``template`` as this layer's function ``<cname>_l<i>_dsp(sig)`` into
+    """Render the dsp ``template`` as this layer's function ``<cname>_l<i>_<suffix>(sig)`` into
     ``<name>_kernels.c`` and call it with ``args`` (a nonzero status fails the layer)."""
-    fn = f"{lo.cname}_l{layer.index}_dsp"
+    fn = f"{lo.cname}_l{layer.index}_{suffix}"
     comment = comment_text(f"{node.op} {node.name}")
     lo.kernel_sources.append(render_kernel_template("dsp", template, fn=fn, index=layer.index, comment=comment, **ctx))
     layer.params.append(f"int {fn}({sig});")
