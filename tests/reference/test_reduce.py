@@ -47,3 +47,41 @@ def test_largest_sum_fits_int32_and_wider_offsets_are_refused() -> None:
             reduce.mean(small, input_offset=offset, **attrs)
         with pytest.raises(ValueError, match="rejected"):
             rt.mean_s8(small, input_offset=offset, **attrs)
+
+
+@pytest.mark.parametrize("count", [1, 4, 16, 49, 256, 4096])
+def test_headroom_c_matches_reference_and_rounds_once(count: int) -> None:
+    """With ``headroom`` (ONNX global pools) the sum is pre-shifted: C == reference bit for bit,
+    and the output is the exact mean rounded once, half away from zero (no double-rounding
+    step). A narrow output (s_in / s_out = 7) leaves TFLM's form 1-2 fractional bits."""
+    rng = np.random.default_rng(count)
+    x = rng.integers(-128, 128, (4, count, 1, 64)).astype(np.int8)
+    s_in, zp_in, s_out, zp_out = 0.05, 0, 0.05 / 7, 5
+    attrs = _params(s_in, zp_in, s_out, zp_out, count)
+    head = reduce.mean_params(
+        QuantParams(scale=np.array(s_in), zero_point=np.array(zp_in)),
+        QuantParams(scale=np.array(s_out), zero_point=np.array(zp_out)),
+        count=count,
+        headroom=True,
+    )
+    assert head["left_shift"] > 0 and head["multiplier"] == attrs["multiplier"]
+    got = reduce.mean(x, **head, keep_dims=0)
+    np.testing.assert_array_equal(rt.mean_s8(x, **head, keep_dims=0), got)
+    ratio = float(np.float32(s_in)) / float(np.float32(s_out))
+    exact = (x.astype(np.float64).sum(axis=(1, 2)) - zp_in * count) * ratio / count
+    want = np.clip(np.sign(exact) * np.floor(np.abs(exact) + 0.5) + zp_out, -128, 127)
+    near_tie = np.abs(np.abs(exact) % 1 - 0.5) < 1e-6
+    np.testing.assert_array_equal(got[~near_tie], want[~near_tie])
+    if 16 <= count <= 256:  # TFLM's form: 1-5 fractional bits; the first rounding moves some outputs
+        assert np.any(reduce.mean(x, **attrs, keep_dims=0) != got)
+
+
+def test_left_shift_that_could_overflow_is_refused() -> None:
+    """255 * count << left_shift must stay an int32: both sides refuse one bit more."""
+    x = np.zeros((1, 4, 4, 1), dtype=np.int8)  # 255 * 16 = 4080 < 2^12: at most 19 bits
+    attrs = dict(input_offset=0, output_offset=0, multiplier=1 << 30, shift=-20, keep_dims=0)
+    np.testing.assert_array_equal(rt.mean_s8(x, left_shift=19, **attrs), reduce.mean(x, left_shift=19, **attrs))
+    with pytest.raises(ValueError, match="left_shift"):
+        reduce.mean(x, left_shift=20, **attrs)
+    with pytest.raises(ValueError, match="rejected"):
+        rt.mean_s8(x, left_shift=20, **attrs)
