@@ -240,10 +240,8 @@ int qc_conv2d_add_rows_s8(const qc_conv_params *conv, const qc_add_params *add, 
 
 /* ---- MEAN over H and W (qc_mean.c) ------------------------------------------------------ */
 
-/* out[n, c] = clamp(MBQM((sum_{h,w} in[n,h,w,c] + input_offset * H * W) << left_shift, multiplier, shift)
- * + output_offset): TFLM's int8 MEAN with the 1/(H*W) folded into multiplier/shift
- * (left_shift 0, as TFLM). ONNX global pools give the sum left_shift bits of headroom so
- * the requantization keeps fractional bits (docs/QUANTIZATION.md, "MEAN"). */
+/* out[n, c] = clamp(MBQM(sum_{h,w} in[n,h,w,c] + input_offset * H * W, multiplier, shift)
+ * + output_offset): TFLM's int8 MEAN with the 1/(H*W) folded into multiplier/shift. */
 typedef struct {
     int32_t batches;
     int32_t in_h;
@@ -253,7 +251,6 @@ typedef struct {
     int32_t output_offset;
     int32_t multiplier;
     int32_t shift;
-    int32_t left_shift;
 } qc_mean_params;
 
 int qc_mean_s8(const qc_mean_params *p, const int8_t *input, int8_t *output);

@@ -287,15 +287,16 @@ def test_softmax_lut_copy(kernel_driver: KernelDriver, seed: int, outer: int, de
 
 @SAFE
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 2), hw=st.tuples(st.integers(1, 9), st.integers(1, 9)),
-       c=CHANNELS, headroom=st.booleans())  # fmt: skip
-def test_mean(kernel_driver: KernelDriver, seed: int, n: int, hw, c: int, headroom: bool) -> None:
-    """TFLM's MEAN (left_shift 0) and the ONNX global pool's form with a pre-shifted sum."""
+       c=CHANNELS)  # fmt: skip
+def test_mean(kernel_driver: KernelDriver, seed: int, n: int, hw, c: int) -> None:
     rng = np.random.default_rng(seed)
     x = rng.integers(-128, 128, (n, *hw, c)).astype(np.int8)
-    p = ref_reduce.mean_params(_qp(rng), _qp(rng), count=math.prod(hw), headroom=headroom)
-    keys = ("input_offset", "output_offset", "multiplier", "shift", "left_shift")
-    p.setdefault("left_shift", 0)
-    want = ref_reduce.mean(x, keep_dims=0, **{k: p[k] for k in keys})
+    p = ref_reduce.mean_params(_qp(rng), _qp(rng), count=math.prod(hw))
+    p = {"input_offset": p["input_offset"], "output_offset": p["output_offset"], **p}
+    want = ref_reduce.mean(
+        x, keep_dims=0, **{k: p[k] for k in ("input_offset", "output_offset", "multiplier", "shift")}
+    )
+    keys = ("input_offset", "output_offset", "multiplier", "shift")
     struct = np.array([n, *hw, c, *(p[k] for k in keys)], I32)
     (got,) = kernel_driver.run("qc_mean_s8", [struct, x, Out(want.size)])
     np.testing.assert_array_equal(got, want.reshape(-1))

@@ -12,12 +12,11 @@ cdef extern from "qc_kernels.h":
         int32_t output_offset
         int32_t multiplier
         int32_t shift
-        int32_t left_shift
 
     int qc_mean_s8(const qc_mean_params *p, const int8_t *input, int8_t *output) nogil
 
 
-def mean_s8(x, *, input_offset, output_offset, multiplier, shift, keep_dims, left_shift=0):
+def mean_s8(x, *, input_offset, output_offset, multiplier, shift, keep_dims):
     """C ``qc_mean_s8`` on an int8 [N,H,W,C] array: [N,1,1,C] if keep_dims else [N,C]."""
     cdef qc_mean_params p
     arr = np.ascontiguousarray(x)
@@ -25,7 +24,7 @@ def mean_s8(x, *, input_offset, output_offset, multiplier, shift, keep_dims, lef
         raise ValueError("mean takes an int8 [N,H,W,C] array")
     shape = arr.shape
     p = _structs.mean_fields(shape, dict(input_offset=input_offset, output_offset=output_offset,
-                                         multiplier=multiplier, shift=shift, left_shift=left_shift))
+                                         multiplier=multiplier, shift=shift))
     out = np.empty((shape[0], shape[3]), dtype=np.int8)
     cdef const int8_t[::1] src = arr.reshape(-1)
     cdef int8_t[:, ::1] dst = out

@@ -178,9 +178,7 @@ SCHEMAS: dict[str, OpSchema] = {
         ),
         OpSchema("avg_pool_fc", _AVG_POOL_FC_ATTRS, scratch_shapes=2, structs=("qc_pool_params", "qc_fc_params")),
         OpSchema(
-            "mean",
-            ("input_offset", "output_offset", "multiplier", "shift", "keep_dims", "left_shift"),
-            structs=("qc_mean_params",),
+            "mean", ("input_offset", "output_offset", "multiplier", "shift", "keep_dims"), structs=("qc_mean_params",)
         ),
         OpSchema("reduce_sum", REDUCE_SUM_ATTRS, structs=("qc_reduce_params",)),
         OpSchema("reduce_max", ("axes", "keep_dims"), structs=("qc_reduce_params",)),
@@ -200,7 +198,7 @@ SCHEMAS: dict[str, OpSchema] = {
 }
 
 #: attributes a node may omit (the reference and binding default them)
-OPTIONAL_ATTRS = {"avg_pool_fc": ("flatten",), "mean": ("left_shift",)}
+OPTIONAL_ATTRS = {"avg_pool_fc": ("flatten",)}
 
 
 def schema(op: str) -> OpSchema:

@@ -284,7 +284,6 @@ def mean_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, i
         "output_offset": _int("output_offset", attrs["output_offset"]),
         "multiplier": _int("multiplier", attrs["multiplier"]),
         "shift": _int("shift", attrs["shift"]),
-        "left_shift": _int("left_shift", attrs.get("left_shift", 0)),
     }
 
 

@@ -12,19 +12,6 @@ folds the division by the element count into the output multiplier at ``Prepare`
 
 ``mean_params`` computes ``m'`` and ``e'`` so the kernel (and the C, ``qc_mean_s8``) only
 sums, offsets and requantizes once per output.
-
-Headroom (``mean_params(..., headroom=True)``, ONNX global pools only; TFLite-imported MEAN
-keeps TFLM's arithmetic): MBQM rounds twice, to an integer after the doubling high multiply
-and again in the final right shift by ``-e'``. When the pooled output is much narrower than
-its input, ``s_in / s_out`` is large, ``-e'`` is 0-2 bits and the first rounding biases the
-result (measured: 10-25 % of the outputs one step above the float-rounded mean on
-bench/models/mbv3_small.onnx). The sum (at most ``255 * n`` in magnitude) is therefore
-shifted left by ``left_shift = min(31 - bitlen(255 * n), 31 + e')`` bits and ``e'`` lowered
-by as many: the same real multiplier, with ``left_shift`` more fractional bits before the
-last rounding, so the output is the mean rounded once (half away from zero) in all but
-ties of the first rounding::
-
-    out = clamp(MBQM((sum(x) - zp_in * n) << left_shift, m', e' - left_shift) + zp_out, -128, 127)
 """
 
 from __future__ import annotations
@@ -38,41 +25,28 @@ from qcompile.quant.fixedpoint import multiply_by_quantized_multiplier, quantize
 MEAN_MAX_COUNT = 1 << 23
 
 
-def mean_params(in_q: QuantParams, out_q: QuantParams, *, count: int, headroom: bool = False) -> dict:
-    """Attributes of a quantized ``mean`` reducing ``count`` elements per output; ``headroom``
-    adds ``left_shift`` (module docstring: the sum's spare int32 bits become fractional bits)."""
+def mean_params(in_q: QuantParams, out_q: QuantParams, *, count: int) -> dict:
+    """Attributes of a quantized ``mean`` reducing ``count`` elements per output."""
     count = int(count)
     if not 1 <= count <= MEAN_MAX_COUNT:
         raise ValueError(f"MEAN over {count} elements is not supported (1..{MEAN_MAX_COUNT})")
     m, e = quantize_multiplier(float(np.float32(in_q.scalar_scale())) / float(np.float32(out_q.scalar_scale())))
     # quantize_multiplier gives e >= -31, so k >= 0: the shift below is never negative.
     k = min(count.bit_length() - 1, 32, 31 + e)
-    attrs = {
+    return {
         "input_offset": -in_q.scalar_zero_point(),
         "output_offset": out_q.scalar_zero_point(),
         "multiplier": int((m << k) // count),
         "shift": int(e - k),
     }
-    if headroom:
-        left = max(0, min(31 - (255 * count).bit_length(), 31 + attrs["shift"]))
-        attrs.update(shift=attrs["shift"] - left, left_shift=left)
-    return attrs
 
 
 def mean(
-    x: np.ndarray,
-    *,
-    input_offset: int,
-    output_offset: int,
-    multiplier: int,
-    shift: int,
-    keep_dims: int,
-    left_shift: int = 0,
+    x: np.ndarray, *, input_offset: int, output_offset: int, multiplier: int, shift: int, keep_dims: int
 ) -> np.ndarray:
     """TFLM's int8 MEAN over axes 1 and 2 of an NHWC tensor (see the module docstring)::
 
-    out[n, c] = clamp(MBQM((sum_{h,w} x[n,h,w,c] + input_offset * H * W) << left_shift, multiplier, shift)
-                      + output_offset)
+    out[n, c] = clamp(MBQM(sum_{h,w} x[n,h,w,c] + input_offset * H * W, multiplier, shift) + output_offset)
 
     Output ``[N, 1, 1, C]`` when ``keep_dims`` else ``[N, C]``.
     """
@@ -90,10 +64,7 @@ def mean(
         )
     if not -31 <= int(shift) <= 30:
         raise ValueError("mean shift out of range")
-    # |sum| <= 255 * H * W: the shifted sum must stay an int32 (the C shifts in 32 bits).
-    if not 0 <= int(left_shift) <= 30 or (255 * h * w) << int(left_shift) > 2**31 - 1:
-        raise ValueError(f"mean left_shift {left_shift} out of range for {h * w} elements")
-    total = (x.astype(np.int64).sum(axis=(1, 2)) + int(input_offset) * h * w) << int(left_shift)
+    total = x.astype(np.int64).sum(axis=(1, 2)) + int(input_offset) * h * w
     out = multiply_by_quantized_multiplier(total, int(multiplier), int(shift)) + int(output_offset)
     out = np.clip(out, -128, 127).astype(np.int8)
     return out.reshape(n, 1, 1, c) if keep_dims else out

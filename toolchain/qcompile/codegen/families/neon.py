@@ -363,7 +363,6 @@ def _lower_avg_pool(lo: Lowering, layer: Layer, node: Node) -> int:
     mean = None
     if node.op == "mean":
         mean = {k: int(a[k]) for k in ("input_offset", "output_offset", "multiplier", "shift")}
-        mean["left_shift"] = int(a.get("left_shift", 0))
     source = _render(
         "avgpool.c.j2",
         cname=lo.cname,

@@ -46,7 +46,6 @@ def _convert_global_avg_pool(graph: Graph, node: Node) -> None:
     from qcompile.reference.reduce import mean_params
 
     x = graph.tensors[node.inputs[0]]
-    out_q = graph.tensors[node.outputs[0]].quant
-    attrs = mean_params(x.quant, out_q, count=x.shape[1] * x.shape[2], headroom=True)
+    attrs = mean_params(x.quant, graph.tensors[node.outputs[0]].quant, count=x.shape[1] * x.shape[2])
     node.op = "mean"
     node.attrs = {**attrs, "keep_dims": 1}
