@@ -1,6 +1,6 @@
 """Where qcompile's int8 model loses to ONNX Runtime's quantize_static, tensor by tensor.
 
-    python3 bench/bench_attribution.py [--models mbv3_se keras_cnn mbv3_small] [--samples 64]
+    python3 bench/bench_attribution.py [--models mbv3_se keras_cnn mbv3_small unet] [--samples 64]
 
 For every IR tensor that has a float counterpart in the source model, on the same test
 samples of the bench_realworld.py models:
@@ -37,6 +37,10 @@ from qcompile.tools.report import _comparable, _own_output, _physical  # noqa: E
 
 def _power(ref: np.ndarray, got: np.ndarray) -> tuple[float, float]:
     return float(np.sum(ref.astype(np.float64) ** 2)), float(np.sum((ref.astype(np.float64) - got) ** 2))
+
+
+#: bench_unet.py's model (two outputs, so not in bench_realworld.MODELS)
+UNET = {"unet (examples/realworld/unet_decoder.onnx)": ("unet", ROOT / "examples/realworld/unet_decoder.onnx", None)}
 
 
 def attribute(key: str, path: Path, shape: list[str] | None, n: int, work: Path) -> list[tuple]:
@@ -98,11 +102,11 @@ def _db(signal: float, noise: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="*", default=["mbv3_se", "keras_cnn", "mbv3_small"])
+    parser.add_argument("--models", nargs="*", default=["mbv3_se", "keras_cnn", "mbv3_small", "unet"])
     parser.add_argument("--samples", type=int, default=64)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        for label, (key, path, shape) in br.MODELS.items():
+        for label, (key, path, shape) in {**br.MODELS, **UNET}.items():
             if not any(label.startswith(m) for m in args.models):
                 continue
             print(f"\n{label}: SQNR vs float (dB), {args.samples} calibration / test samples")

@@ -59,9 +59,12 @@ MODELS = {
 
 def model_samples(key: str, split: str, n: int) -> np.ndarray:
     """``n`` inputs of model ``key``: ``data.samples`` for the examples/realworld models, seeds
-    71 (calibration) and 72 (test) for bench/models/mbv3_small.onnx (70 set its BatchNorm)."""
+    71 (calibration) and 72 (test) for bench/models/mbv3_small.onnx (70 set its BatchNorm),
+    bench_unet.py's seeds 50 and 51 for the U-Net."""
     if key == "mbv3_small":
         return smooth(np.random.default_rng(71 if split == "calib" else 72), n, 3, 64, 64)
+    if key == "unet":
+        return smooth(np.random.default_rng(50 if split == "calib" else 51), n, 3, 32, 32)
     return samples(key, split, n)
 
 
