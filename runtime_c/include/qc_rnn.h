@@ -88,4 +88,41 @@ QC_INLINE int8_t qc_lstm_unit_s8(const qc_lstm_params *p, int32_t pre_i, int32_t
                        127);
 }
 
+/* ---- GRU (docs/QUANTIZATION.md, "gru"; portable qc_gru.c, DSP templates/kernels/dsp/gru.c.j2) ---- */
+
+QC_INLINE int16_t qc_gru_sat16(int64_t v) {
+    return (int16_t)(v < -32768 ? -32768 : (v > 32767 ? 32767 : v));
+}
+
+/* Gate g's int16 activation of its pre-activation: sigmoid for z (0) and r (1), tanh for n (2). */
+QC_INLINE int16_t qc_gru_gate(const qc_gru_params *p, int g, int64_t pre) {
+    const int32_t v = qc_sigmoid_rescale(qc_gru_sat16(pre), p->gate_multiplier[g], p->gate_shift[g]);
+    return g == 2 ? qc_tanh_s16_rescaled(v) : qc_logistic_s16_rescaled(v);
+}
+
+/* r * h in Q15 (the vector the n row multiplies when linear_before_reset is 0). */
+QC_INLINE int16_t qc_gru_reset_h(int32_t r, int32_t h) {
+    return (int16_t)qc_rdbpot(r * h, 15);
+}
+
+/* linear_before_reset 1: the n pre-activation's recurrent part r * hn. */
+QC_INLINE int64_t qc_gru_reset_hn(const qc_gru_params *p, int32_t r, int32_t hn) {
+    return qc_requantize(r * hn, p->rhn_multiplier, p->rhn_shift);
+}
+
+/* h' = n + z (h - n) in Q15. */
+QC_INLINE int16_t qc_gru_blend(int32_t n, int32_t z, int32_t h) {
+    return qc_gru_sat16((int64_t)n + qc_rdbpot(z * (h - n), 15));
+}
+
+/* The int8 output of a Q15 hidden value. */
+QC_INLINE int8_t qc_gru_out_s8(const qc_gru_params *p, int32_t h) {
+    return qc_clamp_s8(qc_requantize(h, p->output_multiplier, p->output_shift) + p->output_offset, -128, 127);
+}
+
+/* The Q15 initial state of one int8 h0 value. */
+QC_INLINE int16_t qc_gru_h0(const qc_gru_params *p, int32_t q) {
+    return qc_gru_sat16(qc_requantize(q + p->h0_offset, p->h0_multiplier, p->h0_shift));
+}
+
 #endif /* QC_RNN_H */
