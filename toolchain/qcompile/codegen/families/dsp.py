@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qcompile.codegen.families import KernelFamily, render_kernel_template
-from qcompile.codegen.families.dsp_rnn import lower_lstm
+from qcompile.codegen.families.dsp_rnn import lower_gru, lower_lstm
 from qcompile.codegen.families.dsp_s16 import dsp_s16_scratch, eligible_s16, lower_dsp_s16
 from qcompile.codegen.families.layer_math import _int_vector, _wrap32, depthwise_geometry
 from qcompile.codegen.names import comment_text
@@ -509,6 +509,8 @@ def lower_dsp(lo: Lowering, layer: Layer, node: Node) -> int | None:
         return _lower_conv(lo, layer, node)
     if node.op == "lstm":
         return lower_lstm(lo, layer, node)
+    if node.op == "gru":
+        return lower_gru(lo, layer, node)
     return None
 
 

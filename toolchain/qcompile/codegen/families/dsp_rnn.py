@@ -20,11 +20,12 @@ runs too, so only the products and the FC requantisations differ from ``qc_lstm.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from qcompile.codegen.families import render_kernel_template
+from qcompile.codegen.families.dsp_s16 import requant_s16_table
 from qcompile.codegen.families.layer_math import _wrap32
 from qcompile.codegen.lowering_base import c_int
 from qcompile.codegen.names import comment_text
@@ -38,8 +39,8 @@ _X_MAX = 128
 """Largest |int8| activation: the bound of every product is ``_X_MAX * |w|``."""
 
 
-def pack_lstm_weights(w: np.ndarray) -> np.ndarray:
-    """``[4, H, K]`` int8 -> int32 words ``[H][ceil(K / 4)][gate][2]`` for the LSTM template.
+def pack_gate_rows(w: np.ndarray) -> np.ndarray:
+    """``[G, H, K]`` int8 -> int32 words ``[H][ceil(K / 4)][gate][2]`` for rows against int8 activations.
 
     Per unit, quad of taps (k0..k3, zero-padded) and gate: the word of int16 lanes (w_k0, w_k2)
     (bottom first) then (w_k1, w_k3), the pairs SXTB16 / SXTB16 ROR #8 make of four activations.
@@ -52,6 +53,23 @@ def pack_lstm_weights(w: np.ndarray) -> np.ndarray:
     quads = padded.reshape(gates, hidden, kpad // 4, 4)[..., [0, 2, 1, 3]].reshape(gates, hidden, kpad // 4, 2, 2)
     words = (quads[..., 0] & 0xFFFF) | ((quads[..., 1] & 0xFFFF) << 16)  # [gate, H, quads, 2]
     return _wrap32(words.transpose(1, 2, 0, 3).reshape(-1))
+
+
+def pack_pair_rows(w: np.ndarray) -> np.ndarray:
+    """``[G, H, K]`` int8 -> int32 words ``[H][ceil(K / 2)][gate]``, each the int16 lanes (w_2p, w_2p+1)
+    (bottom first, K zero-padded to even): rows against an int16 vector read two lanes per word."""
+    w = np.asarray(w, dtype=np.int64)
+    gates, hidden, k = w.shape
+    padded = np.zeros((gates, hidden, k + (k & 1)), dtype=np.int64)
+    padded[:, :, :k] = w
+    pairs = padded.reshape(gates, hidden, -1, 2)
+    words = (pairs[..., 0] & 0xFFFF) | ((pairs[..., 1] & 0xFFFF) << 16)  # [gate, H, pairs]
+    return _wrap32(words.transpose(1, 2, 0).reshape(-1))
+
+
+def pack_lstm_weights(w: np.ndarray) -> np.ndarray:
+    """``[4, H, K]`` LSTM gate weights in the template's order (:func:`pack_gate_rows`)."""
+    return pack_gate_rows(w)
 
 
 def fc_requant_expr(multiplier: int, shift: int, bound: int) -> str:
@@ -126,10 +144,99 @@ def lower_lstm(lo: Lowering, layer: Layer, node: Node) -> int | None:
     return fields["batches"] * fields["time_steps"] * 4 * hidden * (inputs + hidden)
 
 
+def _gru_requant_rows(requant: np.ndarray, directions: int, hidden: int) -> np.ndarray | None:
+    """The GRU's ``[mx, ex, mh, eh]`` rows as ``[D][H][gate][rm, round, total] x (input, recurrent)``
+    for ``qc_requantize_s16_x32``, or None when a shift is outside [-16, 7] or a multiplier negative."""
+    rows = np.asarray(requant, dtype=np.int64).reshape(directions * 3 * hidden, 2, 2)
+    tables = [requant_s16_table(rows[:, side, 0], rows[:, side, 1], len(rows)) for side in (0, 1)]
+    if any(t is None for t in tables) or min(int(rows[:, side, 1].min()) for side in (0, 1)) < -16:
+        return None
+    sides = [np.stack([t[0::2], np.left_shift(1, t[1::2] - 1), t[1::2]], axis=1) for t in tables]
+    both = np.concatenate(sides, axis=1).reshape(directions, 3, hidden, 6)
+    return both.transpose(0, 2, 1, 3).reshape(-1)
+
+
+def _gru_arrays(lo: Lowering, node: Node, hidden: int, directions: int, lbr: int) -> dict[str, Any] | None:
+    """Packed weights, folded biases ``[D][H][3]`` and requantisation rows; None when a sum may
+    leave int32 or a requantisation has no one-SMLAL form (the portable kernel then runs)."""
+    t = lo.graph.tensors
+    x, w, r, wb, rb, requant = node.inputs[:6]
+    if any(t[n].data is None for n in (w, r, wb, rb, requant)):
+        return None
+    wd = np.asarray(t[w].data, dtype=np.int64).reshape(directions, 3, hidden, -1)
+    rd = np.asarray(t[r].data, dtype=np.int64).reshape(directions, 3, hidden, hidden)
+    bx = np.asarray(t[wb].data, dtype=np.int64).reshape(directions, 3, hidden)
+    bx = bx + int(node.attrs["input_offset"]) * wd.sum(axis=3)
+    bh = np.asarray(t[rb].data, dtype=np.int64).reshape(directions, 3, hidden)
+    if (np.abs(bx) + _X_MAX * np.abs(wd).sum(axis=3)).max() >= 2**31:
+        return None
+    if (np.abs(bh) + 32768 * np.abs(rd).sum(axis=3)).max() >= 2**31:
+        return None
+    rq = _gru_requant_rows(t[requant].data, directions, hidden)
+    if rq is None:
+        return None
+    name = node.name
+    rec = 3 if lbr else 2
+    out = {
+        "w_in": np.concatenate([pack_gate_rows(wd[d]) for d in range(directions)]),
+        "w_rec": np.concatenate([pack_pair_rows(rd[d, :rec]) for d in range(directions)]),
+        "bias_x": bx.transpose(0, 2, 1),
+        "bias_h": bh.transpose(0, 2, 1),
+        "rq": rq,
+    }
+    ctx: dict[str, Any] = {"rec_gates": rec}
+    for key in ("w_in", "w_rec", "bias_x", "bias_h", "rq"):
+        ctx[key] = lo.array("w", f"{name}_dsp_{key}", "int32_t", out[key], f"{name} DSP {key}")
+    ctx["w_in_dir"], ctx["w_rec_dir"] = len(out["w_in"]) // directions, len(out["w_rec"]) // directions
+    if lbr:
+        ctx["w_n"], ctx["w_n_dir"] = ctx["w_rec"], 0
+    else:
+        wn = np.concatenate([pack_pair_rows(rd[d, 2:]) for d in range(directions)])
+        ctx["w_n"] = lo.array("w", f"{name}_dsp_w_n", "int32_t", wn, f"{name} DSP n rows")
+        ctx["w_n_dir"] = len(wn) // directions
+    return ctx
+
+
+def lower_gru(lo: Lowering, layer: Layer, node: Node) -> int | None:
+    """The GRU's per-layer DSP function (its MACs), or None for the portable ``qc_gru_s8``."""
+    x, h0, y = node.inputs[0], node.inputs[6], node.outputs[0]
+    fields = structs.gru_fields(lo.shape(x), node.attrs)
+    hidden, dirs, lbr = fields["hidden"], fields["directions"], fields["linear_before_reset"]
+    arrays = _gru_arrays(lo, node, hidden, dirs, lbr)
+    if arrays is None or lo.scratch(node) == "NULL":
+        return None
+    fn = f"{lo.cname}_l{layer.index}_dsp"
+    h16 = (2 * hidden + 3) // 4 * 4
+    offsets = {"off_z": 12 * hidden, "off_r": 12 * hidden + h16, "off_tmp": 12 * hidden + 2 * h16}
+    ctx = {
+        "fn": fn,
+        "index": layer.index,
+        "comment": comment_text(f"gru {node.name}"),
+        "fields": [(k, _c_value(v)) for k, v in fields.items()],
+        "steps": fields["steps"],
+        "batch": fields["batch"],
+        "inputs": fields["input_size"],
+        "hidden": hidden,
+        "directions": dirs,
+        "reverse": fields["reverse"],
+        "lbr": lbr,
+        "has_h0": bool(h0),
+        "off_h": 12 * hidden + 3 * h16,
+        **offsets,
+        **arrays,
+    }
+    lo.kernel_sources.append(render_kernel_template("dsp", "gru.c.j2", **ctx))
+    lo.functions.add("qc_logistic_s16_value")  # its file holds the sigmoid table qc_rnn.h reads
+    layer.params.append(f"int {fn}(const int8_t *, const int8_t *, int8_t *, void *);")
+    args = [lo.src(x), lo.src(h0) if h0 else "NULL", lo.dst(y), lo.scratch(node)]
+    layer.statements.append(f"if ({fn}({', '.join(args)}) != QC_OK) {{\n        return {layer.index + 1};\n    }}")
+    return fields["steps"] * dirs * fields["batch"] * 3 * hidden * (fields["input_size"] + hidden)
+
+
 def _c_value(v: object) -> str:
     if isinstance(v, list | tuple):
         return "{" + ", ".join(c_int(int(e)) for e in v) + "}"
     return c_int(int(v))
 
 
-__all__ = ["fc_requant_expr", "lower_lstm", "lstm_ok", "pack_lstm_weights"]
+__all__ = ["fc_requant_expr", "lower_gru", "lower_lstm", "lstm_ok", "pack_gate_rows", "pack_lstm_weights", "pack_pair_rows"]
