@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 
+#include "qc_acle.h"
 #include "qc_fixedpoint.h"
 #include "qc_kernels.h"
 
@@ -63,8 +64,19 @@ QC_INLINE int32_t qc_requantize_x2_e0(int32_t acc2, int32_t m) {
     return (int32_t)(((int64_t)acc2 * m + (int64_t)0x80000000u) >> 32);
 }
 
+/* v saturated to int16: one SSAT with the DSP extension (qc_acle.h), a compare pair elsewhere. */
 QC_INLINE int32_t qc_sat16(int32_t v) {
-    return v < -32768 ? -32768 : (v > 32767 ? 32767 : v);
+    return qc_ssat(v, 16);
+}
+
+/* MBQM(x, m, s) of a product of two int16 values, or any |x| < 2^30: then |2x| < 2^31, so for m > 0 and
+ * a right shift the one-SMLAL qc_requantize_x2 is exact; otherwise TFLM's general form. With
+ * constant m and s (the DSP kernels' static const parameters) the choice folds away. */
+QC_INLINE int32_t qc_requantize_prod16(int32_t x, int32_t m, int32_t s) {
+    if (m > 0 && s <= -1 && s >= -31) {
+        return qc_requantize_x2(2 * x, m, (int32_t)(1u << (uint32_t)(-s - 1)), -s);
+    }
+    return qc_requantize(x, m, s);
 }
 
 /* One LSTM unit after the gate products: the four Q3.12 pre-activations (input, forget, cell,
@@ -75,8 +87,8 @@ QC_INLINE int8_t qc_lstm_unit_s8(const qc_lstm_params *p, int32_t pre_i, int32_t
     const int32_t f_g = qc_logistic_s16_rescaled(3 * pre_f);
     const int32_t c_g = qc_tanh_s16_rescaled(3 * pre_g);
     const int32_t o_g = qc_logistic_s16_rescaled(3 * pre_o);
-    const int32_t kept = qc_sat16(qc_requantize(f_g * *c, p->cell_forget_multiplier, p->cell_forget_shift));
-    const int32_t added = qc_sat16(qc_requantize(i_g * c_g, p->cell_input_multiplier, p->cell_input_shift));
+    const int32_t kept = qc_sat16(qc_requantize_prod16(f_g * *c, p->cell_forget_multiplier, p->cell_forget_shift));
+    const int32_t added = qc_sat16(qc_requantize_prod16(i_g * c_g, p->cell_input_multiplier, p->cell_input_shift));
     int32_t cell = qc_sat16(kept + added);
     if (p->cell_clip >= 0) {
         cell = cell < -p->cell_clip ? -p->cell_clip : (cell > p->cell_clip ? p->cell_clip : cell);
@@ -84,8 +96,8 @@ QC_INLINE int8_t qc_lstm_unit_s8(const qc_lstm_params *p, int32_t pre_i, int32_t
     *c = (int16_t)cell;
     const int32_t t =
         qc_tanh_s16_rescaled(qc_sigmoid_rescale((int16_t)cell, p->cell_tanh_multiplier, p->cell_tanh_shift));
-    return qc_clamp_s8(qc_requantize(t * o_g, p->hidden_multiplier, p->hidden_shift) + p->hidden_zero_point, -128,
-                       127);
+    return qc_clamp_s8(qc_requantize_prod16(t * o_g, p->hidden_multiplier, p->hidden_shift) + p->hidden_zero_point,
+                       -128, 127);
 }
 
 /* ---- GRU (docs/QUANTIZATION.md, "gru"; portable qc_gru.c, DSP templates/kernels/dsp/gru.c.j2) ---- */
@@ -94,9 +106,12 @@ QC_INLINE int16_t qc_gru_sat16(int64_t v) {
     return (int16_t)(v < -32768 ? -32768 : (v > 32767 ? 32767 : v));
 }
 
-/* Gate g's int16 activation of its pre-activation: sigmoid for z (0) and r (1), tanh for n (2). */
-QC_INLINE int16_t qc_gru_gate(const qc_gru_params *p, int g, int64_t pre) {
-    const int32_t v = qc_sigmoid_rescale(qc_gru_sat16(pre), p->gate_multiplier[g], p->gate_shift[g]);
+/* Gate g's int16 activation of the pre-activation a + b (two int32 terms): sigmoid for z (0) and
+ * r (1), tanh for n (2). sat16 of the exact sum equals sat16 of the saturated int32 sum (a sum
+ * beyond int32 is beyond int16 with the same sign): QADD then SSAT with the DSP extension. */
+QC_INLINE int16_t qc_gru_gate(const qc_gru_params *p, int g, int32_t a, int32_t b) {
+    const int32_t v = qc_sigmoid_rescale((int16_t)qc_sat16(qc_sat_add32(a, b)), p->gate_multiplier[g],
+                                         p->gate_shift[g]);
     return g == 2 ? qc_tanh_s16_rescaled(v) : qc_logistic_s16_rescaled(v);
 }
 
@@ -106,23 +121,23 @@ QC_INLINE int16_t qc_gru_reset_h(int32_t r, int32_t h) {
 }
 
 /* linear_before_reset 1: the n pre-activation's recurrent part r * hn. */
-QC_INLINE int64_t qc_gru_reset_hn(const qc_gru_params *p, int32_t r, int32_t hn) {
-    return qc_requantize(r * hn, p->rhn_multiplier, p->rhn_shift);
+QC_INLINE int32_t qc_gru_reset_hn(const qc_gru_params *p, int32_t r, int32_t hn) {
+    return qc_requantize_prod16(r * hn, p->rhn_multiplier, p->rhn_shift);
 }
 
 /* h' = n + z (h - n) in Q15. */
 QC_INLINE int16_t qc_gru_blend(int32_t n, int32_t z, int32_t h) {
-    return qc_gru_sat16((int64_t)n + qc_rdbpot(z * (h - n), 15));
+    return (int16_t)qc_sat16(n + qc_rdbpot(z * (h - n), 15)); /* |z (h - n)| < 2^31, the sum < 2^17 */
 }
 
 /* The int8 output of a Q15 hidden value. */
 QC_INLINE int8_t qc_gru_out_s8(const qc_gru_params *p, int32_t h) {
-    return qc_clamp_s8(qc_requantize(h, p->output_multiplier, p->output_shift) + p->output_offset, -128, 127);
+    return qc_clamp_s8(qc_requantize_prod16(h, p->output_multiplier, p->output_shift) + p->output_offset, -128, 127);
 }
 
 /* The Q15 initial state of one int8 h0 value. */
 QC_INLINE int16_t qc_gru_h0(const qc_gru_params *p, int32_t q) {
-    return qc_gru_sat16(qc_requantize(q + p->h0_offset, p->h0_multiplier, p->h0_shift));
+    return qc_gru_sat16(qc_requantize_prod16(q + p->h0_offset, p->h0_multiplier, p->h0_shift));
 }
 
 #endif /* QC_RNN_H */

@@ -89,11 +89,11 @@ static void qc_gru_cell(const qc_gru_params *p, const int8_t *r, const int64_t *
     const int32_t hs = p->hidden;
     for (int32_t j = 0; j < 2 * hs; ++j) {
         const int64_t acc = qc_gru_dot_s16(r + (size_t)j * (size_t)hs, h, hs) + rb[j];
-        const int64_t pre = (int64_t)s->px[j] + qc_requantize_s64(acc, requant[4 * j + 2], requant[4 * j + 3]);
+        const int32_t rec = qc_requantize_s64(acc, requant[4 * j + 2], requant[4 * j + 3]);
         if (j < hs) {
-            s->z[j] = qc_gru_gate(p, 0, pre);
+            s->z[j] = qc_gru_gate(p, 0, s->px[j], rec);
         } else {
-            s->r[j - hs] = qc_gru_gate(p, 1, pre);
+            s->r[j - hs] = qc_gru_gate(p, 1, s->px[j], rec);
         }
     }
     for (int32_t k = 0; k < hs; ++k) {
@@ -108,14 +108,14 @@ static void qc_gru_cell(const qc_gru_params *p, const int8_t *r, const int64_t *
     /* every n_j reads tmp only, so h_j may be updated as soon as n_j is known */
     for (int32_t k = 0; k < hs; ++k) {
         const int32_t j = 2 * hs + k;
-        int64_t pn;
+        int32_t pn;
         if (p->linear_before_reset) {
             pn = qc_gru_reset_hn(p, s->r[k], s->tmp[k]);
         } else {
             const int64_t acc = qc_gru_dot_s16(r + (size_t)j * (size_t)hs, s->tmp, hs) + rb[j];
             pn = qc_requantize_s64(acc, requant[4 * j + 2], requant[4 * j + 3]);
         }
-        h[k] = qc_gru_blend(qc_gru_gate(p, 2, (int64_t)s->px[j] + pn), s->z[k], h[k]);
+        h[k] = qc_gru_blend(qc_gru_gate(p, 2, s->px[j], pn), s->z[k], h[k]);
     }
 }
 
