@@ -110,12 +110,7 @@ def lower_lstm(lo: Lowering, layer: Layer, node: Node) -> int | None:
     bias_in, bias_rec = structs.lstm_folded_biases(wd, rd, tensors[b].data, node.attrs)
     hidden, inputs = fields["hidden_size"], fields["input_size"]
     per_unit = {"in": bias_in.reshape(4, hidden).T, "rec": bias_rec.reshape(4, hidden).T}
-    fn = f"{lo.cname}_l{layer.index}_dsp"
     ctx = {
-        "fn": fn,
-        "index": layer.index,
-        "comment": comment_text(f"lstm {node.name}"),
-        "fields": [(k, _c_value(v)) for k, v in fields.items()],
         "batches": fields["batches"],
         "steps": fields["time_steps"],
         "inputs": inputs,
@@ -135,12 +130,9 @@ def lower_lstm(lo: Lowering, layer: Layer, node: Node) -> int | None:
     ]
     fast = sum("_x2" in e for e in (*ctx["rq_in"], *ctx["rq_rec"]))
     ctx["rq_note"] = f"{fast} of the 8 FC requantisations in one SMLAL"
-    lo.kernel_sources.append(render_kernel_template("dsp", "lstm.c.j2", **ctx))
-    lo.functions.add("qc_logistic_s16_value")  # its file holds the sigmoid table qc_rnn.h reads
     sig = "const int8_t *, const int8_t *, const int16_t *, int8_t *, int8_t *, int16_t *"
-    layer.params.append(f"int {fn}({sig});")
     args = [lo.src(x), lo.src(h0), lo.src(c0), lo.dst(y), lo.dst(h), lo.dst(c)]
-    layer.statements.append(f"if ({fn}({', '.join(args)}) != QC_OK) {{\n        return {layer.index + 1};\n    }}")
+    _emit(lo, layer, node, "lstm.c.j2", fields, ctx, (sig, args))
     return fields["batches"] * fields["time_steps"] * 4 * hidden * (inputs + hidden)
 
 
@@ -205,14 +197,9 @@ def lower_gru(lo: Lowering, layer: Layer, node: Node) -> int | None:
     arrays = _gru_arrays(lo, node, hidden, dirs, lbr)
     if arrays is None or lo.scratch(node) == "NULL":
         return None
-    fn = f"{lo.cname}_l{layer.index}_dsp"
     h16 = (2 * hidden + 3) // 4 * 4
     offsets = {"off_z": 12 * hidden, "off_r": 12 * hidden + h16, "off_tmp": 12 * hidden + 2 * h16}
     ctx = {
-        "fn": fn,
-        "index": layer.index,
-        "comment": comment_text(f"gru {node.name}"),
-        "fields": [(k, _c_value(v)) for k, v in fields.items()],
         "steps": fields["steps"],
         "batch": fields["batch"],
         "inputs": fields["input_size"],
@@ -225,12 +212,25 @@ def lower_gru(lo: Lowering, layer: Layer, node: Node) -> int | None:
         **offsets,
         **arrays,
     }
-    lo.kernel_sources.append(render_kernel_template("dsp", "gru.c.j2", **ctx))
-    lo.functions.add("qc_logistic_s16_value")  # its file holds the sigmoid table qc_rnn.h reads
-    layer.params.append(f"int {fn}(const int8_t *, const int8_t *, int8_t *, void *);")
     args = [lo.src(x), lo.src(h0) if h0 else "NULL", lo.dst(y), lo.scratch(node)]
-    layer.statements.append(f"if ({fn}({', '.join(args)}) != QC_OK) {{\n        return {layer.index + 1};\n    }}")
+    _emit(lo, layer, node, "gru.c.j2", fields, ctx, ("const int8_t *, const int8_t *, int8_t *, void *", args))
     return fields["steps"] * dirs * fields["batch"] * 3 * hidden * (fields["input_size"] + hidden)
+
+
+def _emit(
+    lo: Lowering, layer: Layer, node: Node, template: str, fields: dict, ctx: dict, call: tuple[str, list[str]]
+) -> None:
+    """Render ``template`` as this layer's ``<cname>_l<i>_dsp`` (its parameters a ``static const``
+    struct of ``fields``, so the shared inline helpers fold them) and call it with ``call``
+    (prototype argument types, arguments); a nonzero status fails the layer."""
+    fn = f"{lo.cname}_l{layer.index}_dsp"
+    base = {"fn": fn, "index": layer.index, "comment": comment_text(f"{node.op} {node.name}")}
+    base["fields"] = [(k, _c_value(v)) for k, v in fields.items()]
+    lo.kernel_sources.append(render_kernel_template("dsp", template, **base, **ctx))
+    lo.functions.add("qc_logistic_s16_value")  # its file holds the sigmoid table qc_rnn.h reads
+    sig, args = call
+    layer.params.append(f"int {fn}({sig});")
+    layer.statements.append(f"if ({fn}({', '.join(args)}) != QC_OK) {{\n        return {layer.index + 1};\n    }}")
 
 
 def _c_value(v: object) -> str:
@@ -239,4 +239,12 @@ def _c_value(v: object) -> str:
     return c_int(int(v))
 
 
-__all__ = ["fc_requant_expr", "lower_gru", "lower_lstm", "lstm_ok", "pack_gate_rows", "pack_lstm_weights", "pack_pair_rows"]
+__all__ = [
+    "fc_requant_expr",
+    "lower_gru",
+    "lower_lstm",
+    "lstm_ok",
+    "pack_gate_rows",
+    "pack_lstm_weights",
+    "pack_pair_rows",
+]
