@@ -149,3 +149,16 @@ def test_gru_dsp_equals_reference_sanitized(tmp_path: Path, case: dict) -> None:
     kernels = (tmp_path / "out" / "g_kernels.c").read_text()
     assert "qc_gru_blend(" in kernels and "qc_smlad(" in kernels
     check_model_sanitized(tmp_path / "out", tmp_path, samples=4, seed=case["seed"])
+
+
+def test_mve_family_runs_the_dsp_lstm_kernel(tmp_path: Path) -> None:
+    """Helium cores keep the DSP extension: the ``mve`` family lowers the LSTM to the same SMLAD
+    kernel (emulated here), equal to the reference under the sanitizers."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "lstm.tflite"
+    path.write_bytes(lstm_model(seed=9, steps=3, inputs=6, hidden=5))
+    graph = load_tflite(path)
+    mve = Target(name="mve-host-test", kernel_family="mve", cc="cc", cflags=("-O2",))
+    generate(graph, tmp_path / "out", name="lstm", target=mve)
+    assert "qc_lstm_unit_s8(" in (tmp_path / "out" / "lstm_kernels.c").read_text()
+    check_model_sanitized(tmp_path / "out", tmp_path, graph=graph, samples=3, seed=9)

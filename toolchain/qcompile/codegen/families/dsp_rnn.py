@@ -233,6 +233,15 @@ def _emit(
     layer.statements.append(f"if ({fn}({', '.join(args)}) != QC_OK) {{\n        return {layer.index + 1};\n    }}")
 
 
+RNN_OPS = ("lstm", "gru")
+
+
+def lower_rnn(lo: Lowering, layer: Layer, node: Node) -> int | None:
+    """An ``RNN_OPS`` node's DSP function (its MACs), or None for the portable kernel; the ``mve``
+    family uses these too (an Armv8.1-M core with Helium keeps the DSP extension)."""
+    return lower_lstm(lo, layer, node) if node.op == "lstm" else lower_gru(lo, layer, node)
+
+
 def _c_value(v: object) -> str:
     if isinstance(v, list | tuple):
         return "{" + ", ".join(c_int(int(e)) for e in v) + "}"
@@ -240,6 +249,8 @@ def _c_value(v: object) -> str:
 
 
 __all__ = [
+    "RNN_OPS",
+    "lower_rnn",
     "fc_requant_expr",
     "lower_gru",
     "lower_lstm",
