@@ -9,7 +9,7 @@ through ``qcompile.tools.firmware.bench`` with the ``portable`` and ``dsp`` kern
 count is divided by its steps per call. Every run is also checked bit-exact against the numpy
 reference (the dsp kernels are templates/kernels/dsp/lstm.c.j2 and gru.c.j2).
 
-Usage: ``python3 bench/bench_rnn.py [-n 3]`` (the GRU needs ``../shared/data/kws_mfcc_dev500.npz``).
+Usage: ``python3 bench/bench_rnn.py [-n 3] [--target cortex-m55]`` (the GRU needs ``../shared/data/kws_mfcc_dev500.npz``).
 """
 
 from __future__ import annotations
@@ -44,28 +44,31 @@ LSTM_STEPS = 49
 CMSIS_NN_LSTM_PER_STEP: int | None = 30_210
 
 
-def _lstm(work: Path) -> Path:
+def _lstm(work: Path, target: str) -> Path:
     out = work / "lstm"
-    compile_model(LSTM, out, CompileOptions(target="cortex-m7", name="lstm_kws", progress=False))
+    compile_model(LSTM, out, CompileOptions(target=target, name="lstm_kws", progress=False))
     return out
 
 
-def _gru(work: Path) -> Path:
+def _gru(work: Path, target: str) -> Path:
     x = kws_frames()
     frames = x[:10].reshape(-1, 10)
     model = MODELS / "gru_kws_step.onnx"
     np.savez(work / "gru_calib.npz", x=frames[:, None, None], h=record_states(model, frames))
     out = work / "gru"
     options = CompileOptions(
-        target="cortex-m7", calib=work / "gru_calib.npz", stateful=[("h", "h_next")], name="gru_kws", progress=False
+        target=target, calib=work / "gru_calib.npz", stateful=[("h", "h_next")], name="gru_kws", progress=False
     )
     compile_model(model, out, options)
     return out
 
 
-def measure(out: Path, op: str, steps: int, samples: int) -> dict[str, dict[str, float]]:
-    """Per family: the ``op`` layer's instructions per step, the model's per call, bit-exact count."""
-    result = bench(out, load_target("cortex-m7"), families=["portable", "dsp"], samples=samples)
+def measure(out: Path, op: str, steps: int, samples: int, target: str) -> dict[str, dict[str, float]]:
+    """Per family: the ``op`` layer's instructions per step, the model's per call, bit-exact count
+    (``portable``, ``dsp``, and the target's own family when it is another, e.g. ``mve``)."""
+    t = load_target(target)
+    families = list(dict.fromkeys(["portable", "dsp", t.kernel_family]))
+    result = bench(out, t, families=families, samples=samples)
     rows: dict[str, dict[str, float]] = {}
     for f in result.families:
         layer = sum(c for lay, c in zip(f.layers, f.layer_instructions, strict=True) if lay["op"] == op)
@@ -81,16 +84,17 @@ def measure(out: Path, op: str, steps: int, samples: int) -> dict[str, dict[str,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=3, help="calls per family (median per layer)")
+    parser.add_argument("--target", default="cortex-m7", help="a QEMU Cortex-M target (cortex-m7, cortex-m55)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-rnn-") as tmp:
         work = Path(tmp)
         cases = [
-            ("lstm_kws.tflite (49 x 10 -> 32 LSTM)", _lstm(work), "lstm", LSTM_STEPS),
-            ("gru_kws_step.onnx (10 -> 32 GRU, one frame per call)", _gru(work), "gru", 1),
+            ("lstm_kws.tflite (49 x 10 -> 32 LSTM)", _lstm(work, args.target), "lstm", LSTM_STEPS),
+            ("gru_kws_step.onnx (10 -> 32 GRU, one frame per call)", _gru(work, args.target), "gru", 1),
         ]
         for title, out, op, steps in cases:
-            rows = measure(out, op, steps, args.n)
-            print(title)
+            rows = measure(out, op, steps, args.n, args.target)
+            print(f"{title} on {args.target}")
             base = rows["portable"]["per_step"]
             for family, r in rows.items():
                 print(
@@ -98,7 +102,7 @@ def main() -> None:
                     f"({r['per_step'] / base:.2f}x), model {r['total']:,} per call, "
                     f"bit-exact {r['bit_exact']}/{r['samples']}"
                 )
-            if op == "lstm":
+            if op == "lstm" and args.target == "cortex-m7":
                 anchor = "not measured" if CMSIS_NN_LSTM_PER_STEP is None else f"{CMSIS_NN_LSTM_PER_STEP / 1e3:.2f} k"
                 print(f"  CMSIS-NN arm_lstm_unidirectional_s8: {anchor} per step (measured by hand, see the constant)")
                 if CMSIS_NN_LSTM_PER_STEP is not None:
