@@ -132,7 +132,15 @@ QC_INLINE int16_t qc_gru_blend(int32_t n, int32_t z, int32_t h) {
 
 /* The int8 output of a Q15 hidden value. */
 QC_INLINE int8_t qc_gru_out_s8(const qc_gru_params *p, int32_t h) {
-    return qc_clamp_s8(qc_requantize_prod16(h, p->output_multiplier, p->output_shift) + p->output_offset, -128, 127);
+    return qc_clamp_s8(qc_requantize(h, p->output_multiplier, p->output_shift) + p->output_offset, -128, 127);
+}
+
+/* qc_gru_out_s8 with qc_requantize_prod16 (the same value, |h| < 2^15): for constant parameters (the
+ * DSP kernels' static const struct), where the form is chosen at compile time; with run-time
+ * parameters (qc_gru.c) the general form is cheaper on Cortex-M7. */
+QC_INLINE int8_t qc_gru_out_s8_const(const qc_gru_params *p, int32_t h) {
+    return qc_clamp_s8(qc_requantize_prod16(h, p->output_multiplier, p->output_shift) + p->output_offset, -128,
+                       127);
 }
 
 /* The Q15 initial state of one int8 h0 value. */
