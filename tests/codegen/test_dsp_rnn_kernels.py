@@ -21,7 +21,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tflite_lstm_model import lstm_model  # noqa: E402
 
 from qcompile.codegen import generate  # noqa: E402
-from qcompile.codegen.families.dsp_rnn import fc_requant_expr, pack_lstm_weights, pack_pair_rows  # noqa: E402
+from qcompile.codegen.families.dsp_rnn import (  # noqa: E402
+    fc_requant_expr,
+    pack_gate_rows_s8,
+    pack_lstm_weights,
+    pack_pair_rows,
+)
 from qcompile.frontends.tflite_import import load_tflite  # noqa: E402
 from qcompile.quant.fixedpoint import multiply_by_quantized_multiplier  # noqa: E402
 from qcompile.targets import Target  # noqa: E402
@@ -151,14 +156,29 @@ def test_gru_dsp_equals_reference_sanitized(tmp_path: Path, case: dict) -> None:
     check_model_sanitized(tmp_path / "out", tmp_path, samples=4, seed=case["seed"])
 
 
-def test_mve_family_runs_the_dsp_lstm_kernel(tmp_path: Path) -> None:
-    """Helium cores keep the DSP extension: the ``mve`` family lowers the LSTM to the same SMLAD
-    kernel (emulated here), equal to the reference under the sanitizers."""
+@pytest.mark.parametrize(
+    "shape",
+    [dict(inputs=6, hidden=5), dict(inputs=17, hidden=16, batch=2), dict(inputs=33, hidden=20, time_major=True)],
+    ids=lambda d: f"i{d['inputs']}h{d['hidden']}",
+)
+def test_mve_family_lstm_helium_products(tmp_path: Path, shape: dict) -> None:
+    """The ``mve`` family's LSTM: VMLADAVA.S8 per 16 taps (tails of 1..15 predicated off; emulated
+    here), the rest the shared code; equal to the reference under the sanitizers."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "lstm.tflite"
-    path.write_bytes(lstm_model(seed=9, steps=3, inputs=6, hidden=5))
+    path.write_bytes(lstm_model(seed=9, steps=3, cell_clip=0.5, **shape))
     graph = load_tflite(path)
     mve = Target(name="mve-host-test", kernel_family="mve", cc="cc", cflags=("-O2",))
     generate(graph, tmp_path / "out", name="lstm", target=mve)
-    assert "qc_lstm_unit_s8(" in (tmp_path / "out" / "lstm_kernels.c").read_text()
+    kernels = (tmp_path / "out" / "lstm_kernels.c").read_text()
+    assert "vmladavaq_s8(" in kernels and "qc_lstm_unit_s8(" in kernels and "qc_smlad(" not in kernels
     check_model_sanitized(tmp_path / "out", tmp_path, graph=graph, samples=3, seed=9)
+
+
+def test_pack_gate_rows_s8_pads_rows_to_16() -> None:
+    w = np.arange(2 * 3 * 18).reshape(2, 3, 18) % 251 - 125
+    rows = pack_gate_rows_s8(w).reshape(3, 2, 32)
+    for j in range(3):
+        for g in range(2):
+            np.testing.assert_array_equal(rows[j, g, :18], w[g, j])
+            assert not rows[j, g, 18:].any()

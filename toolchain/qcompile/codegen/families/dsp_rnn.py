@@ -67,6 +67,16 @@ def pack_pair_rows(w: np.ndarray) -> np.ndarray:
     return _wrap32(words.transpose(1, 2, 0).reshape(-1))
 
 
+def pack_gate_rows_s8(w: np.ndarray) -> np.ndarray:
+    """``[G, H, K]`` int8 -> int8 ``[H][gate][K16]``, each row zero-padded to a multiple of 16: the
+    Helium form (one VMLADAVA.S8 per 16 taps of a row; the activation tail is predicated off)."""
+    w = np.asarray(w, dtype=np.int64)
+    gates, hidden, k = w.shape
+    padded = np.zeros((gates, hidden, -(-k // 16) * 16), dtype=np.int64)
+    padded[:, :, :k] = w
+    return padded.transpose(1, 0, 2).reshape(-1)
+
+
 def pack_lstm_weights(w: np.ndarray) -> np.ndarray:
     """``[4, H, K]`` LSTM gate weights in the template's order (:func:`pack_gate_rows`)."""
     return pack_gate_rows(w)
@@ -98,8 +108,18 @@ def lstm_ok(graph: Graph, node: Node) -> bool:
     return w.data is not None and r.data is not None and graph.tensors[node.inputs[3]].data is not None
 
 
-def lower_lstm(lo: Lowering, layer: Layer, node: Node) -> int | None:
-    """The LSTM's per-layer DSP function (its MACs), or None for the portable kernel."""
+def _lstm_weights(lo: Lowering, node: Node, wd: np.ndarray, rd: np.ndarray, mve: bool) -> dict[str, str]:
+    """The packed input and recurrent weight arrays (int16 pairs for SMLAD, or int8 rows for Helium)."""
+    pack, ctype = (pack_gate_rows_s8, "int8_t") if mve else (pack_lstm_weights, "int32_t")
+    return {
+        "w_in": lo.array("w", f"{node.name}_dsp_w", ctype, pack(wd), f"{node.name} packed input weights"),
+        "w_rec": lo.array("w", f"{node.name}_dsp_r", ctype, pack(rd), f"{node.name} packed recurrent weights"),
+    }
+
+
+def lower_lstm(lo: Lowering, layer: Layer, node: Node, mve: bool = False) -> int | None:
+    """The LSTM's per-layer DSP function (its MACs), or None for the portable kernel; ``mve``: the
+    Helium products (VMLADAVA.S8, int8 rows padded to 16) in place of SMLAD."""
     if not lstm_ok(lo.graph, node):
         return None
     x, w, r, b, h0, c0 = node.inputs
@@ -116,8 +136,8 @@ def lower_lstm(lo: Lowering, layer: Layer, node: Node) -> int | None:
         "inputs": inputs,
         "hidden": hidden,
         "time_major": fields["time_major"],
-        "w_in": lo.array("w", f"{node.name}_dsp_w", "int32_t", pack_lstm_weights(wd), f"{node.name} DSP input weights"),
-        "w_rec": lo.array("w", f"{node.name}_dsp_r", "int32_t", pack_lstm_weights(rd), f"{node.name} DSP recurrent"),
+        "mve": mve,
+        **_lstm_weights(lo, node, wd, rd, mve),
         "bias_in": lo.array("w", f"{node.name}_dsp_bi", "int32_t", per_unit["in"], f"{node.name} input bias [H][4]"),
         "bias_rec": lo.array("w", f"{node.name}_dsp_br", "int32_t", per_unit["rec"], f"{node.name} rec. bias [H][4]"),
     }
@@ -236,10 +256,11 @@ def _emit(
 RNN_OPS = ("lstm", "gru")
 
 
-def lower_rnn(lo: Lowering, layer: Layer, node: Node) -> int | None:
-    """An ``RNN_OPS`` node's DSP function (its MACs), or None for the portable kernel; the ``mve``
-    family uses these too (an Armv8.1-M core with Helium keeps the DSP extension)."""
-    return lower_lstm(lo, layer, node) if node.op == "lstm" else lower_gru(lo, layer, node)
+def lower_rnn(lo: Lowering, layer: Layer, node: Node, mve: bool = False) -> int | None:
+    """An ``RNN_OPS`` node's function (its MACs), or None for the portable kernel. The ``mve`` family
+    passes ``mve``: the LSTM's products then use Helium; its GRU runs the DSP kernel (an Armv8.1-M
+    core keeps the DSP extension)."""
+    return lower_lstm(lo, layer, node, mve) if node.op == "lstm" else lower_gru(lo, layer, node)
 
 
 def _c_value(v: object) -> str:
@@ -256,6 +277,7 @@ __all__ = [
     "lower_lstm",
     "lstm_ok",
     "pack_gate_rows",
+    "pack_gate_rows_s8",
     "pack_lstm_weights",
     "pack_pair_rows",
 ]

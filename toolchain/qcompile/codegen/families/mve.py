@@ -396,8 +396,8 @@ class MveFamily(KernelFamily):
         }
 
     def lower(self, lo: Lowering, layer: Layer, node: Node) -> int | None:
-        if node.op in RNN_OPS:  # Armv8.1-M keeps the DSP extension: the SMLAD recurrent kernels
-            return lower_rnn(lo, layer, node)
+        if node.op in RNN_OPS:  # the LSTM's products in Helium; the GRU keeps the DSP (SMLAD) kernel
+            return lower_rnn(lo, layer, node, mve=True)
         if node.op == "depthwise_conv2d" and _depthwise_ok(lo.graph, node):
             return _lower_depthwise(lo, layer, node)
         if _conv_eligible(lo.graph, node):
