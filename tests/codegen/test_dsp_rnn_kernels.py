@@ -26,6 +26,7 @@ from qcompile.codegen.families.dsp_rnn import (  # noqa: E402
     pack_gate_rows_s8,
     pack_lstm_weights,
     pack_pair_rows,
+    pack_rows_s16,
 )
 from qcompile.frontends.tflite_import import load_tflite  # noqa: E402
 from qcompile.quant.fixedpoint import multiply_by_quantized_multiplier  # noqa: E402
@@ -137,9 +138,11 @@ GRU_CASES = [
 ]
 
 
+@pytest.mark.parametrize("family", ["dsp", "mve"])
 @pytest.mark.parametrize("case", GRU_CASES, ids=lambda c: f"{c['direction']}-lbr{c['lbr']}")
-def test_gru_dsp_equals_reference_sanitized(tmp_path: Path, case: dict) -> None:
-    """ONNX GRUs (hidden 7: odd pairs; 5 inputs: a tap tail) through the dsp family under ASan/UBSan."""
+def test_gru_dsp_equals_reference_sanitized(tmp_path: Path, case: dict, family: str) -> None:
+    """ONNX GRUs (hidden 7: odd pairs and a predicated int16 tail; 5 inputs: a tap tail) through the
+    dsp family (SMLAD) and the mve family (Helium, emulated) under ASan/UBSan."""
     pytest.importorskip("onnx")
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
     from test_gru_models import make_gru
@@ -148,11 +151,11 @@ def test_gru_dsp_equals_reference_sanitized(tmp_path: Path, case: dict) -> None:
 
     np.savez(tmp_path / "calib.npz", **make_gru(tmp_path / "g.onnx", **case))
     target = tmp_path / "dsp.toml"
-    target.write_text('name = "dsp-host-test"\nkernel_family = "dsp"\ncc = "cc"\ncflags = ["-O2"]\n')
+    target.write_text(f'name = "{family}-host-test"\nkernel_family = "{family}"\ncc = "cc"\ncflags = ["-O2"]\n')
     options = CompileOptions(target=str(target), calib=tmp_path / "calib.npz", name="g", progress=False)
     compile_model(tmp_path / "g.onnx", tmp_path / "out", options)
     kernels = (tmp_path / "out" / "g_kernels.c").read_text()
-    assert "qc_gru_blend(" in kernels and "qc_smlad(" in kernels
+    assert "qc_gru_blend(" in kernels and ("vmladavaq_s16(" if family == "mve" else "qc_smlad(") in kernels
     check_model_sanitized(tmp_path / "out", tmp_path, samples=4, seed=case["seed"])
 
 
@@ -173,6 +176,15 @@ def test_mve_family_lstm_helium_products(tmp_path: Path, shape: dict) -> None:
     kernels = (tmp_path / "out" / "lstm_kernels.c").read_text()
     assert "vmladavaq_s8(" in kernels and "qc_lstm_unit_s8(" in kernels and "qc_smlad(" not in kernels
     check_model_sanitized(tmp_path / "out", tmp_path, graph=graph, samples=3, seed=9)
+
+
+def test_pack_rows_s16_pads_rows_to_8() -> None:
+    w = np.arange(2 * 3 * 9).reshape(2, 3, 9) - 20
+    rows = pack_rows_s16(w).reshape(3, 2, 16)
+    for j in range(3):
+        for g in range(2):
+            np.testing.assert_array_equal(rows[j, g, :9], w[g, j])
+            assert not rows[j, g, 9:].any()
 
 
 def test_pack_gate_rows_s8_pads_rows_to_16() -> None:

@@ -77,6 +77,16 @@ def pack_gate_rows_s8(w: np.ndarray) -> np.ndarray:
     return padded.transpose(1, 0, 2).reshape(-1)
 
 
+def pack_rows_s16(w: np.ndarray) -> np.ndarray:
+    """``[G, H, K]`` int8 -> int16 ``[H][gate][K8]``, rows zero-padded to a multiple of 8: the Helium
+    form of rows against an int16 vector (one VMLADAVA.S16 per 8 taps)."""
+    w = np.asarray(w, dtype=np.int64)
+    gates, hidden, k = w.shape
+    padded = np.zeros((gates, hidden, -(-k // 8) * 8), dtype=np.int64)
+    padded[:, :, :k] = w
+    return padded.transpose(1, 0, 2).reshape(-1)
+
+
 def pack_lstm_weights(w: np.ndarray) -> np.ndarray:
     """``[4, H, K]`` LSTM gate weights in the template's order (:func:`pack_gate_rows`)."""
     return pack_gate_rows(w)
@@ -168,7 +178,7 @@ def _gru_requant_rows(requant: np.ndarray, directions: int, hidden: int) -> np.n
     return both.transpose(0, 2, 1, 3).reshape(-1)
 
 
-def _gru_arrays(lo: Lowering, node: Node, hidden: int, directions: int, lbr: int) -> dict[str, Any] | None:
+def _gru_arrays(lo: Lowering, node: Node, hidden: int, directions: int, lbr: int, mve: bool) -> dict[str, Any] | None:
     """Packed weights, folded biases ``[D][H][3]`` and requantisation rows; None when a sum may
     leave int32 or a requantisation has no one-SMLAL form (the portable kernel then runs)."""
     t = lo.graph.tensors
@@ -189,32 +199,35 @@ def _gru_arrays(lo: Lowering, node: Node, hidden: int, directions: int, lbr: int
         return None
     name = node.name
     rec = 3 if lbr else 2
+    pack_in, pack_rec = (pack_gate_rows_s8, pack_rows_s16) if mve else (pack_gate_rows, pack_pair_rows)
+    types = {"w_in": "int8_t", "w_rec": "int16_t"} if mve else {"w_in": "int32_t", "w_rec": "int32_t"}
     out = {
-        "w_in": np.concatenate([pack_gate_rows(wd[d]) for d in range(directions)]),
-        "w_rec": np.concatenate([pack_pair_rows(rd[d, :rec]) for d in range(directions)]),
+        "w_in": np.concatenate([pack_in(wd[d]) for d in range(directions)]),
+        "w_rec": np.concatenate([pack_rec(rd[d, :rec]) for d in range(directions)]),
         "bias_x": bx.transpose(0, 2, 1),
         "bias_h": bh.transpose(0, 2, 1),
         "rq": rq,
     }
-    ctx: dict[str, Any] = {"rec_gates": rec}
+    ctx: dict[str, Any] = {"rec_gates": rec, "w_in_type": types["w_in"], "w_rec_type": types["w_rec"]}
     for key in ("w_in", "w_rec", "bias_x", "bias_h", "rq"):
-        ctx[key] = lo.array("w", f"{name}_dsp_{key}", "int32_t", out[key], f"{name} DSP {key}")
+        ctx[key] = lo.array("w", f"{name}_dsp_{key}", types.get(key, "int32_t"), out[key], f"{name} packed {key}")
     ctx["w_in_dir"], ctx["w_rec_dir"] = len(out["w_in"]) // directions, len(out["w_rec"]) // directions
     if lbr:
         ctx["w_n"], ctx["w_n_dir"] = ctx["w_rec"], 0
     else:
-        wn = np.concatenate([pack_pair_rows(rd[d, 2:]) for d in range(directions)])
-        ctx["w_n"] = lo.array("w", f"{name}_dsp_w_n", "int32_t", wn, f"{name} DSP n rows")
+        wn = np.concatenate([pack_rec(rd[d, 2:]) for d in range(directions)])
+        ctx["w_n"] = lo.array("w", f"{name}_dsp_w_n", types["w_rec"], wn, f"{name} packed n rows")
         ctx["w_n_dir"] = len(wn) // directions
     return ctx
 
 
-def lower_gru(lo: Lowering, layer: Layer, node: Node) -> int | None:
-    """The GRU's per-layer DSP function (its MACs), or None for the portable ``qc_gru_s8``."""
+def lower_gru(lo: Lowering, layer: Layer, node: Node, mve: bool = False) -> int | None:
+    """The GRU's per-layer DSP function (its MACs), or None for the portable ``qc_gru_s8``; ``mve``:
+    Helium products (VMLADAVA.S8 input rows, VMLADAVA.S16 recurrent rows) in place of SMLAD."""
     x, h0, y = node.inputs[0], node.inputs[6], node.outputs[0]
     fields = structs.gru_fields(lo.shape(x), node.attrs)
     hidden, dirs, lbr = fields["hidden"], fields["directions"], fields["linear_before_reset"]
-    arrays = _gru_arrays(lo, node, hidden, dirs, lbr)
+    arrays = _gru_arrays(lo, node, hidden, dirs, lbr, mve)
     if arrays is None or lo.scratch(node) == "NULL":
         return None
     h16 = (2 * hidden + 3) // 4 * 4
@@ -228,6 +241,7 @@ def lower_gru(lo: Lowering, layer: Layer, node: Node) -> int | None:
         "reverse": fields["reverse"],
         "lbr": lbr,
         "has_h0": bool(h0),
+        "mve": mve,
         "off_h": 12 * hidden + 3 * h16,
         **offsets,
         **arrays,
@@ -258,9 +272,8 @@ RNN_OPS = ("lstm", "gru")
 
 def lower_rnn(lo: Lowering, layer: Layer, node: Node, mve: bool = False) -> int | None:
     """An ``RNN_OPS`` node's function (its MACs), or None for the portable kernel. The ``mve`` family
-    passes ``mve``: the LSTM's products then use Helium; its GRU runs the DSP kernel (an Armv8.1-M
-    core keeps the DSP extension)."""
-    return lower_lstm(lo, layer, node, mve) if node.op == "lstm" else lower_gru(lo, layer, node)
+    passes ``mve``: the gate products then use Helium (the element-wise code is the same)."""
+    return lower_lstm(lo, layer, node, mve) if node.op == "lstm" else lower_gru(lo, layer, node, mve)
 
 
 def _c_value(v: object) -> str:
@@ -280,4 +293,5 @@ __all__ = [
     "pack_gate_rows_s8",
     "pack_lstm_weights",
     "pack_pair_rows",
+    "pack_rows_s16",
 ]

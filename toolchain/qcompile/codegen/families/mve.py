@@ -396,7 +396,7 @@ class MveFamily(KernelFamily):
         }
 
     def lower(self, lo: Lowering, layer: Layer, node: Node) -> int | None:
-        if node.op in RNN_OPS:  # the LSTM's products in Helium; the GRU keeps the DSP (SMLAD) kernel
+        if node.op in RNN_OPS:  # the recurrent templates with Helium gate products
             return lower_rnn(lo, layer, node, mve=True)
         if node.op == "depthwise_conv2d" and _depthwise_ok(lo.graph, node):
             return _lower_depthwise(lo, layer, node)
