@@ -1,21 +1,29 @@
-"""Per-layer Arm DSP kernels of the recurrent ops for the ``dsp`` family: the TFLite / ONNX
-``lstm`` (TFLM's integer LSTM, docs/QUANTIZATION.md "LSTM").
+"""Per-layer kernels of the recurrent ops for the ``dsp`` and ``mve`` families: the TFLite / ONNX
+``lstm`` (TFLM's integer LSTM, docs/QUANTIZATION.md "LSTM") and the ONNX ``gru`` ("gru");
+templates ``templates/kernels/dsp/lstm.c.j2`` and ``gru.c.j2`` (docs/QUANTIZATION.md, "LSTM and
+GRU on the DSP family").
 
-The gate matrix products are the whole MAC count; the element-wise cell update after them is
-the shared inline ``qc_lstm_unit_s8`` (``runtime_c/include/qc_rnn.h``) that the portable kernel
-runs too, so only the products and the FC requantisations differ from ``qc_lstm.c``:
+The gate matrix products are the whole MAC count. The element-wise code after them is the
+shared inline code of ``runtime_c/include/qc_rnn.h``, which the portable kernels run too, so only
+the products and the FC requantisations differ from ``qc_lstm.c`` / ``qc_gru.c``:
 
-- per unit j the four gate rows (i, f, c, o) accumulate together, so the pre-activations need
-  no scratch: one word of four int8 activations, SXTB16 and SXTB16 ROR #8 (pairs (v0, v2) and
-  (v1, v3)), then per gate two int32 words of int16 weights pre-widened at compile time in that
-  pair order, one SMLAD each (``pack_lstm_weights``); a K % 4 tail reads only its bytes;
-- the input and hidden zero points are folded into the biases at compile time
-  (``structs.lstm_folded_biases``, as the portable lowering does), so the activations are
+- per unit j the gate rows accumulate together, so the pre-activations need no scratch (LSTM)
+  or the portable kernel's scratch (GRU): one word of four int8 activations, SXTB16 and SXTB16
+  ROR #8 (pairs (v0, v2) and (v1, v3)), then per gate two int32 words of int16 weights
+  pre-widened at compile time in that pair order, one SMLAD each (``pack_gate_rows``); a K % 4
+  tail reads only its bytes. The GRU's int16 state meets int16 weight pairs (``pack_pair_rows``).
+  With ``mve`` (Helium): one VMLADAVA.S8 per 16 taps of an int8 row (``pack_gate_rows_s8``), or
+  VMLADAVA.S16 per 8 taps against the int16 state (``pack_rows_s16``), tails predicated off;
+- the zero points are folded into the biases at compile time (``structs.lstm_folded_biases``,
+  as the portable lowering does; the GRU's ``input_offset`` likewise), so the activations are
   the raw int8 values;
-- each FC result is requantised with one SMLAL (``qc_requantize_x2``, or ``qc_requantize_x2_e0``
-  for shift 0) when that is exact: positive multiplier, shift in [-31, 0] and ``2 * |acc| <
-  2^31`` for every int8 input (``|bias| + 128 * sum |w|``, checked per gate here); otherwise
-  TFLM's general ``qc_requantize``. The int32 SMLAD sums wrap as the portable int32 sums do.
+- each LSTM FC result is requantised with one SMLAL (``qc_requantize_x2``, or
+  ``qc_requantize_x2_e0`` for shift 0) when that is exact: positive multiplier, shift in
+  [-31, 0] and ``2 * |acc| < 2^31`` for every int8 input (``|bias| + 128 * sum |w|``, checked
+  per gate here); otherwise TFLM's general ``qc_requantize``. A GRU is specialised only when its
+  int64 sums fit int32 and every shift is in [-16, 7] (then TFLM's int64 MBQM is
+  ``qc_requantize_s16_x32``); otherwise it keeps ``qc_gru_s8``. The int32 sums wrap as the
+  portable int32 sums do.
 """
 
 from __future__ import annotations
