@@ -56,7 +56,18 @@ def test_tflite_lstm_stream_on_cortex_m7(tmp_path: Path) -> None:
     (which tests/frontends/test_tflite_lstm.py holds equal to TFLite Micro)."""
     model = Path(__file__).resolve().parents[3] / "bench" / "models" / "lstm_kws.tflite"
     compile_model(model, tmp_path / "out", CompileOptions(target="cortex-m7", progress=False))
+    assert "qc_smlad(" in (tmp_path / "out" / "lstm_kws_kernels.c").read_text()  # the dsp family's kernel
     qemu = verify_on_qemu(tmp_path / "out", load_target("cortex-m7"), limit=30)
+    assert qemu.result.ok and qemu.result.samples == 30
+
+
+def test_tflite_lstm_stream_on_cortex_m55(tmp_path: Path) -> None:
+    """The same LSTM through the Cortex-M55 build: the ``mve`` family's Helium LSTM kernel
+    (VMLADAVA.S8 gate products, templates/kernels/dsp/lstm.c.j2), 30 calls equal to the reference."""
+    model = Path(__file__).resolve().parents[3] / "bench" / "models" / "lstm_kws.tflite"
+    compile_model(model, tmp_path / "out", CompileOptions(target="cortex-m55", progress=False))
+    assert "vmladavaq_s8(" in (tmp_path / "out" / "lstm_kws_kernels.c").read_text()
+    qemu = verify_on_qemu(tmp_path / "out", load_target("cortex-m55"), limit=30)
     assert qemu.result.ok and qemu.result.samples == 30
 
 

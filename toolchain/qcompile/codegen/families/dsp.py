@@ -49,6 +49,7 @@ from qcompile.codegen.families import KernelFamily, render_kernel_template
 from qcompile.codegen.families.dsp_attention import attention_scratch, lower_dsp_attention
 from qcompile.codegen.families.dsp_eltwise import lower_dsp_eltwise
 from qcompile.codegen.families.dsp_resize import lower_dsp_resize
+from qcompile.codegen.families.dsp_rnn import RNN_OPS, lower_rnn
 from qcompile.codegen.families.dsp_s16 import dsp_s16_scratch, eligible_s16, lower_dsp_requantize, lower_dsp_s16
 from qcompile.codegen.families.dsp_tconv import lower_dsp_tconv, tconv_scratch
 from qcompile.codegen.families.layer_math import (
@@ -449,6 +450,8 @@ def lower_dsp(lo: Lowering, layer: Layer, node: Node) -> int | None:
         return _lower_conv(lo, layer, node)
     if node.op == "requantize":  # int8 -> int16 at the edge of a 16x8 region
         return lower_dsp_requantize(lo, layer, node)
+    if node.op in RNN_OPS:
+        return lower_rnn(lo, layer, node)
     return None
 
 
