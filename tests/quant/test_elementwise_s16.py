@@ -177,3 +177,35 @@ def test_act_bits_16_resize_nearest_is_int16_bit_exact(tmp_path: Path) -> None:
     assert m.graph.tensors[ops["resize_nearest"].inputs[0]].dtype == "int16"
     result = verify(tmp_path / "out", data=tmp_path / "calib.npz", limit=12)
     assert result.bit_exact == result.samples == 12
+
+
+def test_act_bits_16_sigmoid_sharing_a_wide_group_is_a_table(tmp_path: Path) -> None:
+    """Sigmoid concatenated with an activation beyond [-1, 1]: the shared output group is not
+    pinned to 2^-15 (that would clip the partner), so the sigmoid is an int16 table."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(4)
+    w = numpy_helper.from_array(rng.normal(size=(4, 3, 3, 3)).astype(np.float32), "w")
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("Sigmoid", ["c"], ["s"]),
+        helper.make_node("Concat", ["s", "c"], ["y"], axis=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "sigcat",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 5, 5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 5, 5])],
+        [w],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path = tmp_path / "sigcat.onnx"
+    path.write_bytes(model.SerializeToString())
+    np.savez(tmp_path / "calib.npz", x=rng.normal(size=(12, 1, 3, 5, 5)).astype(np.float32))
+    m = qcompile.compile(path, tmp_path / "out", calib=tmp_path / "calib.npz", act_bits=16)
+    ops = [n.op for n in m.graph.nodes]
+    assert "lut" in ops and "logistic" not in ops, ops
+    result = verify(tmp_path / "out", data=tmp_path / "calib.npz", limit=12)
+    assert result.bit_exact == result.samples == 12
+    assert result.outputs[0].sqnr_db > 40, result.outputs[0].sqnr_db
