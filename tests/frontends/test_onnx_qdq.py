@@ -381,3 +381,37 @@ def test_asymmetric_int16_and_int16_without_kernel_are_named(tmp_path: Path, mon
         load_qdq(dst)
     with pytest.raises(ValueError, match="16x8 needs symmetric int16"):
         activation_params(np.float32(0.5), np.int16(3), "t")
+
+
+@pytest.mark.parametrize("op", ["Sigmoid", "Tanh", "LeakyRelu"])
+def test_int16_unary_functions_map_to_16x8(tmp_path: Path, op: str) -> None:
+    """QDQ QInt16 Conv -> Sigmoid / Tanh / LeakyRelu -> Conv: the function computes in int16 (the
+    model's own output scale: a 513-entry int16 table, TFLM's int16 TANH when that scale is
+    2^-15 within TFLM's tolerance, TFLM's int16 LEAKY_RELU) and stays
+    within a few LSB of onnxruntime's QDQ evaluation."""
+    rng = np.random.default_rng(12)
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+        helper.make_node(op, ["c1"], ["u"], **({"alpha": 0.1} if op == "LeakyRelu" else {})),
+        helper.make_node("Conv", ["u", "w2", "b2"], ["c2"]),  # ORT quantizes u as this Conv's input
+        helper.make_node("Flatten", ["c2"], ["y"]),  # NCHW order on both sides
+    ]
+    inits = [_init("w1", rng.normal(0, 0.4, (4, 3, 3, 3)).astype(np.float32)), _init("b1", np.zeros(4, np.float32))]
+    inits += [_init("w2", rng.normal(0, 0.4, (2, 4, 1, 1)).astype(np.float32)), _init("b2", np.zeros(2, np.float32))]
+    graph = helper.make_graph(
+        nodes,
+        "unary",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, INPUT)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        inits,
+    )
+    src, dst = tmp_path / "f.onnx", tmp_path / "q.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8), src)
+    quantize_static(
+        str(src), str(dst), _Reader(samples(16)), quant_format=QuantFormat.QDQ, per_channel=True,
+        activation_type=QuantType.QInt16, weight_type=QuantType.QInt8, extra_options={"ActivationSymmetric": True},
+    )  # fmt: skip
+    g = load_qdq(dst)
+    assert all(t.dtype == "int16" for t in g.activations())
+    ours, theirs, scale = run_both(dst, samples(10, seed=3))
+    assert np.abs(ours - theirs).max() <= 8.01 * scale, np.abs(ours - theirs).max() / scale  # measured 2-5 LSB

@@ -178,6 +178,8 @@ def assign_activation_params(
         wide = (16 in widths) or (bits == 16 and not widths)
         maker = next((makers[n] for n in names if n in makers), None)
         wide_pinned = [wide_fixed[n] for n in names if n in wide_fixed] if wide else []
+        if wide_pinned and any(max(abs(v) for v in ranges[n]) > 1.0 + 1e-6 for n in names if n in ranges):
+            wide_pinned = []  # a group partner (concat) beyond [-1, 1]: calibrated, the sigmoid a table
         if pinned:
             q = SOFTMAX_OUTPUT_S16 if wide and pinned[0] is SOFTMAX_OUTPUT else pinned[0]
         elif wide_pinned:
