@@ -194,3 +194,29 @@ def test_pack_gate_rows_s8_pads_rows_to_16() -> None:
         for g in range(2):
             np.testing.assert_array_equal(rows[j, g, :18], w[g, j])
             assert not rows[j, g, 18:].any()
+
+
+@pytest.mark.parametrize("family", ["dsp", "mve"])
+def test_stateful_gru_q15_state_sanitized(tmp_path: Path, family: str) -> None:
+    """``--stateful h=h_next`` keeps the GRU's Q15 state in and out of the node (``h_last``, may
+    alias ``h0``): the per-layer kernel carries it over 6 calls under ASan/UBSan, equal to the
+    reference stream."""
+    kws = Path(__file__).resolve().parents[3] / "shared" / "data" / "kws_mfcc_dev500.npz"
+    if not kws.exists():
+        pytest.skip(f"{kws} is absent (the shared KWS samples)")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    from bench_gru import MODELS, kws_frames, record_states
+
+    from qcompile.compiler import CompileOptions, compile_model
+
+    frames = kws_frames()[:4].reshape(-1, 10)
+    model = MODELS / "gru_kws_step.onnx"
+    np.savez(tmp_path / "calib.npz", x=frames[:, None, None], h=record_states(model, frames))
+    target = tmp_path / "t.toml"
+    target.write_text(f'name = "{family}-host-test"\nkernel_family = "{family}"\ncc = "cc"\ncflags = ["-O2"]\n')
+    options = CompileOptions(
+        target=str(target), calib=tmp_path / "calib.npz", stateful=[("h", "h_next")], name="g", progress=False
+    )
+    compile_model(model, tmp_path / "out", options)
+    assert "h_last" in (tmp_path / "out" / "g_kernels.c").read_text()
+    check_model_sanitized(tmp_path / "out", tmp_path, samples=6, seed=3)

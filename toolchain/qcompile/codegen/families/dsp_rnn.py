@@ -232,9 +232,10 @@ def _gru_arrays(lo: Lowering, node: Node, hidden: int, directions: int, lbr: int
 def lower_gru(lo: Lowering, layer: Layer, node: Node, mve: bool = False) -> int | None:
     """The GRU's per-layer DSP function (its MACs), or None for the portable ``qc_gru_s8``; ``mve``:
     Helium products (VMLADAVA.S8 input rows, VMLADAVA.S16 recurrent rows) in place of SMLAD."""
-    if len(node.outputs) != 1:  # the Q15 state in and out (qc_gru_state16_s8) stays portable
-        return None
     x, h0, y = node.inputs[0], node.inputs[6], node.outputs[0]
+    state16 = len(node.outputs) == 2  # the Q15 state in and out (as qc_gru_state16_s8)
+    if state16 and not h0:
+        return None
     fields = structs.gru_fields(lo.shape(x), node.attrs)
     hidden, dirs, lbr = fields["hidden"], fields["directions"], fields["linear_before_reset"]
     arrays = _gru_arrays(lo, node, hidden, dirs, lbr, mve)
@@ -251,13 +252,19 @@ def lower_gru(lo: Lowering, layer: Layer, node: Node, mve: bool = False) -> int 
         "reverse": fields["reverse"],
         "lbr": lbr,
         "has_h0": bool(h0),
+        "state16": state16,
         "mve": mve,
         "off_h": 12 * hidden + 3 * h16,
         **offsets,
         **arrays,
     }
-    args = [lo.src(x), lo.src(h0) if h0 else "NULL", lo.dst(y), lo.scratch(node)]
-    _emit(lo, layer, node, "gru.c.j2", fields, ctx, ("const int8_t *, const int8_t *, int8_t *, void *", args))
+    if state16:
+        sig = "const int8_t *, const int16_t *, int8_t *, int16_t *, void *"
+        args = [lo.src(x), lo.src(h0), lo.dst(y), lo.dst(node.outputs[1]), lo.scratch(node)]
+    else:
+        sig = "const int8_t *, const int8_t *, int8_t *, void *"
+        args = [lo.src(x), lo.src(h0) if h0 else "NULL", lo.dst(y), lo.scratch(node)]
+    _emit(lo, layer, node, "gru.c.j2", fields, ctx, (sig, args))
     return fields["steps"] * dirs * fields["batch"] * 3 * hidden * (fields["input_size"] + hidden)
 
 
