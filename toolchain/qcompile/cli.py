@@ -134,7 +134,8 @@ def _precision_rows(table: Table, mixed: dict | None) -> None:
     table.add_row(
         "accuracy target",
         f"{target}: int8 {mixed['int8']} -> {mixed['achieved']} {unit} (all int16: {mixed['all_int16']}; "
-        f"{mixed['evaluations']} evaluations on {mixed['samples']} calibration samples)",
+        f"{mixed['evaluations']} evaluations on {mixed['samples']} calibration samples, "
+        f"{mixed.get('nodes_reused', 0)} of {mixed.get('nodes_run', 0) + mixed.get('nodes_reused', 0)} layer runs reused)",
     )
     layers = mixed["layers"]
     names = ", ".join(

@@ -96,6 +96,9 @@ class SearchResult:
     sensitivity: dict[str, float] = field(default_factory=dict)
     evaluations: int = 0
     samples: int = 0
+    #: reference node runs the search computed and those its NodeCache gave back (0, 0 without it)
+    nodes_run: int = 0
+    nodes_reused: int = 0
 
     def as_report(self) -> dict:
         unit = "dB" if self.target.metric == "sqnr" else "top-1 points (negative drop)"
@@ -109,6 +112,8 @@ class SearchResult:
             "sensitivity": {k: _finite(v) for k, v in self.sensitivity.items()},
             "evaluations": self.evaluations,
             "samples": self.samples,
+            "nodes_run": self.nodes_run,
+            "nodes_reused": self.nodes_reused,
         }
 
 
@@ -216,6 +221,13 @@ class _Scorer:
         self.checked[quantized] = True
         return result
 
+    def finish(self, result: SearchResult) -> SearchResult:
+        """``result`` with this scorer's counts of evaluations and node runs."""
+        result.evaluations = self.evaluations
+        if self.cache is not None:
+            result.nodes_run, result.nodes_reused = self.cache.computed, self.cache.reused
+        return result
+
     def _top1(self, outputs: np.ndarray) -> float:
         predicted = outputs.reshape(len(outputs), -1).argmax(axis=1)
         return 100.0 * float(np.mean(predicted == self.labels))
@@ -262,8 +274,7 @@ def search(
     int8 = score([])
     result = SearchResult(target, int8, float("nan"), int8, samples=len(score.samples))
     if target.met(int8):
-        result.evaluations = score.evaluations
-        return result
+        return score.finish(result)
     result.int16_score = score(pool)
     if not pool or not target.met(result.int16_score):
         raise QCompileError(
@@ -281,8 +292,8 @@ def search(
     chosen, best = _shrink(chosen, best, score, target, result.sensitivity, progress)
     result.promoted_tensors = [n for n in pool if n in chosen]
     result.act_bits_for = promotion(graph, result.promoted_tensors)
-    result.score, result.evaluations = best, score.evaluations
-    return result
+    result.score = best
+    return score.finish(result)
 
 
 def _grow(ranked: list[str], score: Callable, target: AccuracyTarget, progress: bool) -> tuple[list[str], float]:

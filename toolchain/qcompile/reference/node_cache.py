@@ -26,7 +26,7 @@ import numpy as np
 from qcompile.ir import Graph, Node
 
 #: default bound on the bytes of stored results (least recently used go first)
-DEFAULT_BUDGET_BYTES = 512 * 1024 * 1024
+DEFAULT_BUDGET_BYTES = 256 * 1024 * 1024
 
 
 def digest(value: Any) -> bytes:
