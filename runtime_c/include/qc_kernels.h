@@ -166,6 +166,10 @@ typedef struct {
 
 int qc_softmax_s8(const qc_softmax_params *p, const int8_t *input, int8_t *output);
 
+/* GetReciprocal of a row's Q12.19 sum of exps (2^19 <= sum < 2^31): returns the Q0.31
+ * reciprocal of sum / 2^num_bits_over_unit and sets num_bits_over_unit (TFLM softmax). */
+int32_t qc_softmax_reciprocal(uint32_t sum, int32_t *num_bits_over_unit);
+
 /* ---- table lookup: every elementwise unary int8 op ---------------------------------- */
 
 int qc_lut_s8(const int8_t table[256], const int8_t *input, int8_t *output, int32_t size);
@@ -346,6 +350,10 @@ typedef struct {
 int qc_layer_norm_s8(const qc_layer_norm_params *p, const int8_t *input, const int32_t *gamma, const int32_t *beta,
                      int8_t *output);
 
+/* A row's 1 / sqrt(W) (0 < W < 2^62): R in [2^29, 2^30] with D / sqrt(W) in Q15 =
+ * round(D * R / 2^shift); W = 0 gives R = 0 (and shift 1). */
+int32_t qc_layer_norm_rsqrt(uint64_t w, int32_t *shift);
+
 /* ---- recurrent: ONNX GRU (qc_gru.c) ---------------------------------------------------- */
 
 /* ONNX GRU, quantized in TFLM's int8x8_16 LSTM style (docs/QUANTIZATION.md, "gru"): int8 x
@@ -368,6 +376,12 @@ typedef struct {
 
 int qc_gru_s8(const qc_gru_params *p, const int8_t *x, const int8_t *w, const int8_t *r, const int64_t *wb,
               const int64_t *rb, const int32_t *requant, const int8_t *h0, int8_t *y, void *scratch);
+/* qc_gru_s8 with the state in Q15 on both sides (--stateful keeps a GRU's state this way): h0
+ * [directions, batch, hidden] is the int16 Q15 state itself, h_last receives each direction's
+ * final Q15 state (may alias h0: it is written after the last step). Same scratch. */
+int qc_gru_state16_s8(const qc_gru_params *p, const int8_t *x, const int8_t *w, const int8_t *r, const int64_t *wb,
+                      const int64_t *rb, const int32_t *requant, const int16_t *h0, int8_t *y, int16_t *h_last,
+                      void *scratch);
 /* Bytes of scratch qc_gru_s8 needs: int32 pre-activations [3 * hidden], int16 z, r and
  * r * h (or hn) [hidden] each, the int16 hidden state [batch, hidden]; 0 for bad params. */
 size_t qc_gru_s8_scratch_size(const qc_gru_params *p);

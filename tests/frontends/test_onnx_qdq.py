@@ -87,10 +87,10 @@ def quantized_model(tmp_path: Path, fmt, per_channel: bool, act, name: str = "q.
     return dst
 
 
-def int16_model(tmp_path: Path, *, global_pool: bool = False, n: int = 32) -> Path:
-    """The test CNN (no softmax) quantized with symmetric QInt16 activations (TFLite's 16x8)."""
+def int16_model(tmp_path: Path, *, global_pool: bool = False, n: int = 32, softmax: bool = False) -> Path:
+    """The test CNN quantized with symmetric QInt16 activations (TFLite's 16x8)."""
     src, dst = tmp_path / "f16.onnx", tmp_path / "i16.onnx"
-    onnx.save(float_cnn(softmax=False, global_pool=global_pool), src)
+    onnx.save(float_cnn(softmax=softmax, global_pool=global_pool), src)
     quantize_static(
         str(src), str(dst), _Reader(samples(n)), quant_format=QuantFormat.QDQ, per_channel=True,
         activation_type=QuantType.QInt16, weight_type=QuantType.QInt8, extra_options={"ActivationSymmetric": True},
@@ -359,9 +359,59 @@ def test_int16_activations_map_to_16x8(tmp_path: Path) -> None:
     assert np.abs(ours - theirs).max() <= 4.01 * scale
 
 
-def test_asymmetric_int16_and_int16_without_kernel_are_named(tmp_path: Path) -> None:
+def test_int16_softmax_and_global_pool_map_to_16x8(tmp_path: Path) -> None:
+    """QDQ QInt16 GlobalAveragePool (TFLite MEAN) and Softmax (TFLM's int16 softmax, output
+    1/32768 then an int16 requantize to the model's own output parameters) stay int16."""
+    dst = int16_model(tmp_path, global_pool=True, softmax=True)
+    graph = load_qdq(dst)
+    ops = {n.op: n for n in graph.nodes}
+    assert "softmax" in ops and graph.tensors[ops["softmax"].inputs[0]].dtype == "int16"
+    assert float(graph.tensors[ops["softmax"].outputs[0]].quant.scale) == 1 / 32768
+    assert all(t.dtype == "int16" for t in graph.activations())
+    ours, theirs, scale = run_both(dst, samples(20, seed=2))
+    assert np.abs(ours - theirs).max() <= 4.01 * scale, np.abs(ours - theirs).max()  # measured: 2 LSB
+
+
+def test_asymmetric_int16_and_int16_without_kernel_are_named(tmp_path: Path, monkeypatch) -> None:
+    from qcompile.frontends import onnx_qdq
+
     dst = int16_model(tmp_path, global_pool=True, n=8)
+    monkeypatch.setattr(onnx_qdq, "S16_OPS", onnx_qdq.S16_OPS - {"global_avg_pool"})
     with pytest.raises(UnsupportedModelError, match="GlobalAveragePool.*int16 and global_avg_pool has no 16x8"):
         load_qdq(dst)
     with pytest.raises(ValueError, match="16x8 needs symmetric int16"):
         activation_params(np.float32(0.5), np.int16(3), "t")
+
+
+@pytest.mark.parametrize("op", ["Sigmoid", "Tanh", "LeakyRelu"])
+def test_int16_unary_functions_map_to_16x8(tmp_path: Path, op: str) -> None:
+    """QDQ QInt16 Conv -> Sigmoid / Tanh / LeakyRelu -> Conv: the function computes in int16 (the
+    model's own output scale: a 513-entry int16 table, TFLM's int16 TANH when that scale is
+    2^-15 within TFLM's tolerance, TFLM's int16 LEAKY_RELU) and stays
+    within a few LSB of onnxruntime's QDQ evaluation."""
+    rng = np.random.default_rng(12)
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+        helper.make_node(op, ["c1"], ["u"], **({"alpha": 0.1} if op == "LeakyRelu" else {})),
+        helper.make_node("Conv", ["u", "w2", "b2"], ["c2"]),  # ORT quantizes u as this Conv's input
+        helper.make_node("Flatten", ["c2"], ["y"]),  # NCHW order on both sides
+    ]
+    inits = [_init("w1", rng.normal(0, 0.4, (4, 3, 3, 3)).astype(np.float32)), _init("b1", np.zeros(4, np.float32))]
+    inits += [_init("w2", rng.normal(0, 0.4, (2, 4, 1, 1)).astype(np.float32)), _init("b2", np.zeros(2, np.float32))]
+    graph = helper.make_graph(
+        nodes,
+        "unary",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, INPUT)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        inits,
+    )
+    src, dst = tmp_path / "f.onnx", tmp_path / "q.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8), src)
+    quantize_static(
+        str(src), str(dst), _Reader(samples(16)), quant_format=QuantFormat.QDQ, per_channel=True,
+        activation_type=QuantType.QInt16, weight_type=QuantType.QInt8, extra_options={"ActivationSymmetric": True},
+    )  # fmt: skip
+    g = load_qdq(dst)
+    assert all(t.dtype == "int16" for t in g.activations())
+    ours, theirs, scale = run_both(dst, samples(10, seed=3))
+    assert np.abs(ours - theirs).max() <= 8.01 * scale, np.abs(ours - theirs).max() / scale  # measured 2-5 LSB

@@ -5,7 +5,7 @@ mapping (scratch too), and through the host binding."""
 from __future__ import annotations
 
 import numpy as np
-from c_driver import NULL, KernelDriver, Out, flat_struct
+from c_driver import NULL, KernelDriver, Out, Out16, flat_struct
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from runtime_ext import require_runtime
@@ -68,6 +68,37 @@ def test_gru_guarded(kernel_driver: KernelDriver, seed: int) -> None:
     h0 = NULL if args[6] is None else args[6]
     (got,) = kernel_driver.run("qc_gru_s8", [struct, *args[:6], h0, Out(want.size)])
     np.testing.assert_array_equal(got, want.reshape(-1))
+
+
+@SAFE
+@given(seed=st.integers(0, 2**32 - 1))
+def test_gru_state16_guarded(kernel_driver: KernelDriver, seed: int) -> None:
+    """``qc_gru_state16_s8``: any int16 Q15 state in (saturated states included), the final Q15
+    state of each direction out, both equal to the reference."""
+    rng = np.random.default_rng(seed)
+    args, attrs = random_gru_case(rng)
+    d, batch, hidden = attrs["directions"], args[0].shape[1], attrs["hidden"]
+    h0 = rng.integers(-32768, 32768, (d, batch, hidden)).astype(np.int16)
+    want_y, want_h = gru(*args[:6], h0, **attrs)
+    struct = flat_struct(structs.gru_fields(args[0].shape, attrs))
+    got_y, got_h = kernel_driver.run("qc_gru_state16_s8", [struct, *args[:6], h0, Out(want_y.size), Out16(want_h.size)])
+    np.testing.assert_array_equal(got_y, want_y.reshape(-1))
+    np.testing.assert_array_equal(got_h, want_h.reshape(-1))
+
+
+def test_gru_state16_carries_the_state_across_calls() -> None:
+    """Two calls over halves of a sequence, the Q15 state handed over, equal one call over all
+    of it: what ``--stateful`` on a GRU relies on."""
+    args, attrs = random_gru_case(np.random.default_rng(7))
+    x = np.random.default_rng(8).integers(-128, 128, (8, *args[0].shape[1:])).astype(np.int8)
+    attrs = {**attrs, "directions": 1, "reverse": 0}
+    w, r, wb, rb, rq = (a[:1] for a in args[1:6])
+    h0 = np.zeros((1, x.shape[1], attrs["hidden"]), np.int16)
+    whole, h_whole = gru(x, w, r, wb, rb, rq, h0, **attrs)
+    first, h_mid = gru(x[:5], w, r, wb, rb, rq, h0, **attrs)
+    second, h_end = gru(x[5:], w, r, wb, rb, rq, h_mid, **attrs)
+    np.testing.assert_array_equal(np.concatenate([first, second]), whole)
+    np.testing.assert_array_equal(h_end, h_whole)
 
 
 @settings(max_examples=30, deadline=None)

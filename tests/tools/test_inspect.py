@@ -66,3 +66,10 @@ def test_reasons_say_what_would_make_it_compile(tmp_path) -> None:
     model.opset_import[0].version = 9
     onnx.save(model, tmp_path / "old.onnx")
     assert "re-export at opset >= 11" in describe(tmp_path / "old.onnx")[0]["reason"]
+
+
+def test_recurrent_macs_count_every_step_and_direction() -> None:
+    """The bidirectional keyword LSTM: 49 steps x 2 directions x 128 gate rows x (10 + 32)."""
+    model = Path(__file__).resolve().parents[1] / "data" / "lstm" / "lstm_kws_bi.onnx"
+    lstm = next(r for r in describe(model) if r["op_type"] == "LSTM")
+    assert lstm["macs"] == 49 * 2 * 128 * (10 + 32) and lstm["supported"]

@@ -56,7 +56,18 @@ def test_tflite_lstm_stream_on_cortex_m7(tmp_path: Path) -> None:
     (which tests/frontends/test_tflite_lstm.py holds equal to TFLite Micro)."""
     model = Path(__file__).resolve().parents[3] / "bench" / "models" / "lstm_kws.tflite"
     compile_model(model, tmp_path / "out", CompileOptions(target="cortex-m7", progress=False))
+    assert "qc_smlad(" in (tmp_path / "out" / "lstm_kws_kernels.c").read_text()  # the dsp family's kernel
     qemu = verify_on_qemu(tmp_path / "out", load_target("cortex-m7"), limit=30)
+    assert qemu.result.ok and qemu.result.samples == 30
+
+
+def test_tflite_lstm_stream_on_cortex_m55(tmp_path: Path) -> None:
+    """The same LSTM through the Cortex-M55 build: the ``mve`` family's Helium LSTM kernel
+    (VMLADAVA.S8 gate products, templates/kernels/dsp/lstm.c.j2), 30 calls equal to the reference."""
+    model = Path(__file__).resolve().parents[3] / "bench" / "models" / "lstm_kws.tflite"
+    compile_model(model, tmp_path / "out", CompileOptions(target="cortex-m55", progress=False))
+    assert "vmladavaq_s8(" in (tmp_path / "out" / "lstm_kws_kernels.c").read_text()
+    qemu = verify_on_qemu(tmp_path / "out", load_target("cortex-m55"), limit=30)
     assert qemu.result.ok and qemu.result.samples == 30
 
 
@@ -80,4 +91,21 @@ def test_stateful_gru_keyword_model_100_steps(tmp_path: Path) -> None:
     )
     compile_model(model, tmp_path / "out", options)
     qemu = verify_on_qemu(tmp_path / "out", load_target("cortex-m7"), data=tmp_path / "test.npz", limit=100)
+    assert qemu.result.ok and qemu.result.samples == 100
+
+
+def test_stateful_lstm_keyword_model_100_steps(tmp_path: Path) -> None:
+    """The PyTorch LSTM exported one frame per call, h (int8) and c (int16) kept in C."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
+    from bench_lstm import MODELS, STATEFUL, kws_frames, step_data
+
+    kws = Path(__file__).resolve().parents[4] / "shared" / "data" / "kws_mfcc_dev500.npz"
+    if not kws.exists():
+        pytest.skip(f"{kws} is absent (the shared KWS samples)")
+    calib, test = step_data(kws_frames(), tmp_path, utterances=10)
+    options = CompileOptions(target="cortex-m7", calib=calib, stateful=STATEFUL, progress=False)
+    compile_model(MODELS / "lstm_kws_step.onnx", tmp_path / "out", options)
+    qemu = verify_on_qemu(tmp_path / "out", load_target("cortex-m7"), data=test, limit=100)
     assert qemu.result.ok and qemu.result.samples == 100

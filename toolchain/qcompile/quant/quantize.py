@@ -12,7 +12,7 @@ path for models we quantize and models imported already quantized.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +21,7 @@ from qcompile import op_params
 from qcompile.errors import QCompileError
 from qcompile.ir import Graph, Node, QuantParams, Tensor, round_half_away
 from qcompile.quant.converters import QUANT_CONVERTERS
+from qcompile.quant.elementwise_s16 import elementwise_s16
 from qcompile.quant.global_mean import prefer_mean
 from qcompile.quant.shared_ranges import Groups, adjust_shared_ranges
 
@@ -37,6 +38,8 @@ WEIGHT_AXIS = {"conv2d": 0, "depthwise_conv2d": 2, "fully_connected": 0}
 SOFTMAX_OUTPUT = QuantParams(np.float64(1.0 / 256.0), np.int64(-128))
 #: and the 16x8 softmax's (TFLM requires scale 1/32768, zero point 0)
 SOFTMAX_OUTPUT_S16 = QuantParams(np.float64(1.0 / 32768.0), np.int64(0), dtype="int16")
+#: int16 sigmoid / tanh outputs: TFLM's int16 LOGISTIC / TANH require scale 2^-15
+Q15_OUTPUT = QuantParams(np.float64(2.0**-15), np.int64(0), dtype="int16")
 
 
 def _f32(x: float) -> float:
@@ -149,6 +152,8 @@ def assign_activation_params(
     bits_for = bits_for or {}
     groups = Groups()
     fixed: dict[str, QuantParams] = {}
+    makers = _own_param_groups(graph, groups)
+    wide_fixed: dict[str, QuantParams] = {}  # pinned in int16 only
     for node in graph.nodes:
         if shares_input_params(node):
             groups.union(node.inputs[0], node.outputs[0])
@@ -158,6 +163,8 @@ def assign_activation_params(
                     groups.union(name, node.outputs[0])
         elif node.op == "softmax":
             fixed[node.outputs[0]] = SOFTMAX_OUTPUT
+        elif node.op == "elementwise" and node.attrs.get("fn") in ("sigmoid", "tanh"):
+            wide_fixed[node.outputs[0]] = Q15_OUTPUT  # TFLM's int16 LOGISTIC/TANH need 2^-15
 
     members: dict[str, list[str]] = {}
     for t in graph.activations():
@@ -169,8 +176,16 @@ def assign_activation_params(
         pinned = [fixed[n] for n in names if n in fixed]
         widths = {bits_for[n] for n in names if n in bits_for}
         wide = (16 in widths) or (bits == 16 and not widths)
+        maker = next((makers[n] for n in names if n in makers), None)
+        wide_pinned = [wide_fixed[n] for n in names if n in wide_fixed] if wide else []
+        if wide_pinned and any(max(abs(v) for v in ranges[n]) > 1.0 + 1e-6 for n in names if n in ranges):
+            wide_pinned = []  # a group partner (concat) beyond [-1, 1]: calibrated, the sigmoid a table
         if pinned:
             q = SOFTMAX_OUTPUT_S16 if wide and pinned[0] is SOFTMAX_OUTPUT else pinned[0]
+        elif wide_pinned:
+            q = wide_pinned[0]
+        elif maker is not None:
+            q = maker(*_group_range(ranges, names))
         else:
             missing = [n for n in names if n not in ranges]
             if len(missing) == len(names):
@@ -186,6 +201,37 @@ def assign_activation_params(
         for n in names:
             params[n] = q
     return params
+
+
+def _own_param_groups(graph: Graph, groups: Groups) -> dict[str, Callable[[float, float], QuantParams]]:
+    """Unions the tensor groups the converters registered with ``param_groups=fn(node)`` ask for
+    (``fn`` returns ``[(tensor names, maker or None)]``: the names share one set of parameters,
+    ``maker(lo, hi)`` makes them from the group's calibrated hull, e.g. the LSTM's int16
+    power-of-two cell state); returns ``{member: maker}``."""
+    makers: dict[str, Callable[[float, float], QuantParams]] = {}
+    for node in graph.nodes:
+        hook = QUANT_CONVERTERS.extra(node.op).get("param_groups")
+        for names, maker in hook(node) if hook else ():
+            acts = [n for n in names if n and not graph.tensors[n].is_constant]
+            for n in acts[1:]:
+                groups.union(acts[0], n)
+            if acts and maker is not None:
+                makers[acts[0]] = maker
+    return makers
+
+
+def _group_range(ranges: Mapping[str, tuple[float, float]], names: list[str]) -> tuple[float, float]:
+    have = [ranges[n] for n in names if n in ranges]
+    if not have:
+        raise QCompileError(f"no calibration range for tensor {names[0]!r}; calibrate with data that reaches it")
+    return min(float(r[0]) for r in have), max(float(r[1]) for r in have)
+
+
+def _own_tensors(node: Node) -> set[str]:
+    """The tensors whose widths the op sets itself (its ``param_groups``): no int8/int16
+    conversion is inserted for them."""
+    hook = QUANT_CONVERTERS.extra(node.op).get("param_groups")
+    return {n for names, _ in hook(node) for n in names if n} if hook else set()
 
 
 def quantize(
@@ -340,6 +386,9 @@ def _convert_softmax(graph: Graph, node: Node) -> None:
 def _convert_elementwise(graph: Graph, node: Node) -> None:
     from qcompile.reference.float_ops import elementwise_function
 
+    if graph.tensors[node.outputs[0]].dtype == "int16":
+        elementwise_s16(graph, node)
+        return
     attrs = dict(node.attrs)
     fn = elementwise_function(attrs.pop("fn"), **attrs)
     table = op_params.lut_table(fn, _q(graph, node.inputs[0]), _q(graph, node.outputs[0]))
@@ -389,7 +438,8 @@ _CONVERTERS = {
 _S16_OPS = frozenset(
     {"conv2d", "depthwise_conv2d", "fully_connected", "add", "sub", "mul", "max_pool2d", "avg_pool2d"}
     | {"concat", "pad", "transpose", "reshape", "copy", "softmax", "global_avg_pool", "reduce_mean", "reduce_sum"}
-    | {"strided_slice"}
+    | {"strided_slice", "elementwise", "batch_matmul", "prelu", "maximum", "minimum"}
+    | {"resize_nearest"}
 )
 
 
@@ -424,7 +474,7 @@ def _insert_conversions(graph: Graph, ranges: Mapping[str, tuple[float, float]])
     produced by a requantize after it. A converted input gets the reader's output parameters
     when the reader shares them (pools, reshape, concat, ...), else parameters from the
     tensor's calibrated range."""
-    for node in [n for n in graph.nodes if _int8_only(n)]:
+    for node in [n for n in graph.nodes if _int8_only(n) and not _own_tensors(n)]:
         for k, name in enumerate(list(node.outputs)):
             out = graph.tensors[name]
             if out.dtype != "int16":
@@ -439,9 +489,10 @@ def _insert_conversions(graph: Graph, ranges: Mapping[str, tuple[float, float]])
         if node.op == "requantize":
             continue
         width = "int8" if _int8_only(node) else graph.tensors[node.outputs[0]].dtype
+        own = _own_tensors(node)
         for i, name in enumerate(node.inputs):
             t = graph.tensors.get(name) if name else None
-            if t is None or t.is_constant or t.dtype == width:
+            if t is None or t.is_constant or t.dtype == width or name in own:
                 continue
             if node.op in _SHARING:
                 q = _q(graph, node.outputs[0])

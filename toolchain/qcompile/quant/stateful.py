@@ -7,7 +7,8 @@ API no longer shows either tensor; the state buffer holds IN's bytes, starts at 
 (IN's zero point), is overwritten with OUT after every call, and ``<name>_reset()`` restores
 the zeros. OUT is first requantized to IN's scale and zero point when they differ (TFLite's
 integer requantization, as a 256-entry table), so the bytes carried over mean what IN
-expects. Calibration still needs samples of IN (recorded states) like any other input.
+expects. Calibration still needs samples of IN (recorded states) like any other input. A
+GRU's ``initial_h``/``Y_h`` pair keeps the GRU's int16 state instead (:mod:`qcompile.quant.gru_state`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 
 from qcompile.errors import QCompileError
 from qcompile.ir import Graph, Node, StateVar, Tensor
+from qcompile.quant.gru_state import keep_gru_state
 
 
 def _find(graph: Graph, names: list[str], name: str, what: str) -> str:
@@ -41,12 +43,14 @@ def keep_state(graph: Graph, pairs: Sequence[tuple[str, str]]) -> None:
             )
         if len(graph.user_outputs) == 1:
             raise QCompileError(f"--stateful {in_name}={out_name}: {out_name!r} is the model's only output")
+        if keep_gru_state(graph, state_in, out):  # a GRU's own state: kept in Q15
+            continue
         value = _as_input_quant(graph, out, t_in)
         graph.inputs.remove(state_in)
         graph.inputs.append(state_in)
         del graph.outputs[graph.outputs.index(out)]
         graph.outputs.append(value)
-        zero = np.full(t_in.size, int(t_in.quant.zero_point), dtype=np.int8)
+        zero = np.full(t_in.size, int(t_in.quant.zero_point), dtype=t_in.dtype)  # int16: an LSTM's cell
         graph.state.append(StateVar(t_in.source_name or state_in, state_in, value, zero))
 
 
@@ -59,8 +63,13 @@ def _as_input_quant(graph: Graph, out: str, t_in: Tensor) -> str:
     same = float(qi.scale) == float(qo.scale) and int(qi.zero_point) == int(qo.zero_point)
     if same and not t_out.is_constant and out not in graph.inputs:
         return out
+    if not same and (t_in.dtype != "int8" or t_out.dtype != "int8"):
+        raise QCompileError(
+            f"--stateful: {t_out.source_name or out!r} ({t_out.dtype}) cannot be requantized into the state "
+            f"{t_in.source_name or t_in.name!r} ({t_in.dtype}): only int8 states are requantized"
+        )
     name = graph.unique_name(f"{t_out.name}_state")
-    graph.add_tensor(Tensor(name, t_out.shape, "int8", quant=qi, source_name=t_out.source_name))
+    graph.add_tensor(Tensor(name, t_out.shape, t_in.dtype, quant=qi, source_name=t_out.source_name))
     if same:
         graph.add_node(Node(graph.unique_name(f"copy_{name}"), "copy", [out], [name]))
     else:

@@ -44,8 +44,19 @@ def _shapes(model: onnx.ModelProto, path: str) -> dict[str, tuple[int, ...] | No
     return out
 
 
+def _recurrent_macs(node: onnx.NodeProto, shapes: dict[str, Any]) -> int:
+    """RNN/GRU/LSTM: every step and direction multiplies the gates' rows by ``[x, h]``:
+    ``T * B * D * (G H) * (I + H)`` from X ``[T, B, I]`` and R ``[D, G H, H]``."""
+    x, r = (shapes.get(node.input[k]) if len(node.input) > k else None for k in (0, 2))
+    if not x or not r or len(x) != 3 or len(r) != 3 or any(d < 0 for d in (*x, *r)):
+        return 0
+    return int(x[0]) * int(x[1]) * int(r[0]) * int(r[1]) * (int(x[2]) + int(r[2]))
+
+
 def _macs(node: onnx.NodeProto, shapes: dict[str, Any]) -> int:
-    """Multiply-accumulates of the ops that dominate compute (conv, gemm, matmul)."""
+    """Multiply-accumulates of the ops that dominate compute (conv, gemm, matmul, recurrent)."""
+    if node.op_type in ("RNN", "GRU", "LSTM"):
+        return _recurrent_macs(node, shapes)
     out = shapes.get(node.output[0]) if node.output else None
     if not out or any(d < 0 for d in out):
         return 0

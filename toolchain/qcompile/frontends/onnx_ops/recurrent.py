@@ -22,17 +22,24 @@ def _gru_problem(node, ins, attrs, const) -> str | None:
         return "GRU weights W, R and bias B must be constants"
     if ins[4] and ins[4] not in const:
         return "GRU sequence_lens must be absent or a constant equal to the sequence length"
+    return recurrent_attr_problem("GRU", attrs, _DEFAULT_ACTS)
+
+
+def recurrent_attr_problem(op: str, attrs, default_acts: tuple[str, ...]) -> str | None:
+    """The attributes ONNX GRU and LSTM share that qcompile supports only at their defaults
+    (layout 0, default activations, no clip) or in the listed directions."""
     if int(attrs.get("layout", 0)) != 0:
-        return "GRU layout 1 (batch first) is not supported; export with layout 0 (PyTorch does)"
+        return f"{op} layout 1 (batch first) is not supported; export with layout 0 (PyTorch does)"
     if _text(attrs.get("direction", "forward")) not in _DIRECTIONS:
-        return f"GRU direction {attrs.get('direction')!r} is not forward, reverse or bidirectional"
-    acts = [_text(a) for a in attrs.get("activations", [])]
-    if acts and any(tuple(acts[k : k + 2]) != _DEFAULT_ACTS for k in range(0, len(acts), 2)):
-        return f"GRU activations {acts} are not supported: only the default Sigmoid, Tanh"
+        return f"{op} direction {attrs.get('direction')!r} is not forward, reverse or bidirectional"
+    acts, n = [_text(a) for a in attrs.get("activations", [])], len(default_acts)
+    if acts and any(tuple(acts[k : k + n]) != default_acts for k in range(0, len(acts), n)):
+        names = ", ".join(a.capitalize() for a in default_acts)
+        return f"{op} activations {acts} are not supported: only the default {names}"
     if "clip" in attrs:
-        return "GRU with a cell clip is not supported"
+        return f"{op} with a cell clip is not supported; export without clip"
     if "activation_alpha" in attrs or "activation_beta" in attrs:
-        return "GRU activation_alpha/activation_beta are not supported (default activations only)"
+        return f"{op} activation_alpha/activation_beta are not supported (default activations only)"
     return None
 
 

@@ -15,6 +15,9 @@ step ``t`` (backwards for a reverse direction), gate ``g`` in (z, r, n), row ``j
     Y    = clamp8(MBQM(h, output_multiplier, output_shift) + output_offset)
 
 ``h`` starts at ``sat16(MBQM(h0 + h0_offset, h0_multiplier, h0_shift))`` (zeros without ``h0``).
+An int16 ``h0`` is the Q15 state itself (``h = h0``, the ``h0_*`` attributes unused), and the
+kernel then also returns each direction's final Q15 state ``[D, B, H]`` (``qc_gru_state16_s8``):
+``--stateful`` carries a GRU's state between calls that way, without an int8 rounding per call.
 """
 
 from __future__ import annotations
@@ -71,12 +74,16 @@ def gru(
     _check(x, w, r, wb, rb, requant, hidden, directions)
     h_n, (steps, batch, _) = int(hidden), x.shape
     y = np.zeros((steps, int(directions), batch, h_n), dtype=np.int8)
+    q15 = h0 is not None and np.asarray(h0).dtype == np.int16
+    last = np.zeros((int(directions), batch, h_n), dtype=np.int16)
     xs = x.astype(np.int64) + int(input_offset)
     gm, gs = [int(v) for v in gate_multiplier], [int(v) for v in gate_shift]
     for d, backwards in enumerate(gru_directions(int(directions), int(reverse))):
         wd, rd, q = w[d].astype(np.int64), r[d].astype(np.int64), requant[d]
         if h0 is None:
             h = np.zeros((batch, h_n), dtype=np.int64)
+        elif q15:
+            h = np.asarray(h0)[d].astype(np.int64)
         else:
             h0d = np.asarray(h0)[d].astype(np.int64) + int(h0_offset)
             h = _sat16(multiply_by_quantized_multiplier(h0d, int(h0_multiplier), int(h0_shift)))
@@ -97,4 +104,5 @@ def gru(
             h = _sat16(n + rounding_divide_by_pot(z * (h - n), 15))
             out = multiply_by_quantized_multiplier(h, int(output_multiplier), int(output_shift)) + int(output_offset)
             y[t, d] = np.clip(out, -128, 127)
-    return y
+        last[d] = h
+    return (y, last) if q15 else y
