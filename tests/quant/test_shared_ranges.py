@@ -6,6 +6,7 @@ requantizing table (docs/QUANTIZATION.md, "Shared parameters")."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from qcompile.ir import Graph, Node, Tensor
 from qcompile.quant.quantize import quantize
@@ -101,11 +102,21 @@ def test_narrow_concat_input_read_elsewhere_keeps_its_own_parameters() -> None:
     assert np.all(np.abs(got - q.tensors["x"].quant.dequantize(x)[0]) <= q.tensors["y"].quant.scalar_scale() * 0.51)
 
 
-def test_comparable_concat_input_shares() -> None:
+def test_input_spanning_its_whole_group_shares() -> None:
     g = _concat_graph()
-    q = quantize(g, {"x": (-4.0, 8.0), "w": (-5.0, 10.0), "y": (-5.0, 10.0), "z": (-12.0, 24.0)})
+    q = quantize(g, {"x": (-5.0, 10.0), "w": (-4.0, 8.0), "y": (-5.0, 10.0), "z": (-15.0, 30.0)})
     assert "lut" not in [n.op for n in q.nodes if n.name != "other"]
     assert q.tensors["x"].quant == q.tensors["y"].quant
+
+
+def test_comparable_concat_input_read_elsewhere_keeps_its_own_parameters() -> None:
+    """x spans 0.8 of the group (a U-Net skip): its other reader keeps x's own scale, as in
+    ONNX Runtime's QDQ; only the path into the concat is requantized."""
+    g = _concat_graph()
+    q = quantize(g, {"x": (-4.0, 8.0), "w": (-5.0, 10.0), "y": (-5.0, 10.0), "z": (-12.0, 24.0)})
+    assert [n.op for n in q.nodes].count("lut") == 2
+    assert q.tensors["x"].quant.scalar_scale() == pytest.approx(12.0 / 255, rel=1e-6)
+    assert q.tensors["y"].quant.scalar_scale() == pytest.approx(15.0 / 255, rel=1e-6)
 
 
 def test_decoupled_concat_compiles_bit_exact(tmp_path) -> None:
