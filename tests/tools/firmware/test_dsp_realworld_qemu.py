@@ -1,7 +1,8 @@
-"""The issue-12 real-world models on Cortex-M7 under QEMU with the DSP attention, element-wise,
-transposed-conv and resize kernels (codegen/families/dsp_{attention,eltwise,tconv,resize}.py):
-the keyword transformer, mbv3_se and the U-Net decoder compile for cortex-m7, their generated
-C uses those kernels, and ``verify --qemu`` is bit-exact on their own test data."""
+"""The issue-12 real-world models under QEMU with the DSP attention, element-wise, transposed-conv
+and resize kernels (codegen/families/dsp_{attention,eltwise,tconv,resize}.py): the keyword
+transformer, mbv3_se and the U-Net decoder compile for cortex-m7 (and the KWT for the cortex-m55
+mve family, which uses the same kernels), their generated C uses those kernels, and
+``verify --qemu`` is bit-exact on their own test data."""
 
 from __future__ import annotations
 
@@ -58,3 +59,16 @@ def test_realworld_model_bit_exact_on_m7(tmp_path: Path, model: str) -> None:
         assert f": {op} " in kernels, f"{model}: no DSP {op} kernel"
     result = verify_on_qemu(tmp_path / "out", load_target("cortex-m7"), data=tmp_path / "test.npz")
     assert result.result.ok and result.result.samples == len(test)
+
+
+def test_kwt_on_m55_mve_uses_the_dsp_kernels(tmp_path: Path) -> None:
+    """The mve family (Cortex-M55) runs the same DSP softmax/batch_matmul/layer_norm kernels."""
+    calib, test = _data("kwt")
+    np.savez(tmp_path / "calib.npz", input=calib)
+    np.savez(tmp_path / "test.npz", input=test[:4])
+    options = CompileOptions(target="cortex-m55", calib=tmp_path / "calib.npz", name="kwt", progress=False)
+    compile_model(MODELS["kwt"][0], tmp_path / "out", options)
+    kernels = (tmp_path / "out" / "kwt_kernels.c").read_text()
+    assert ": softmax " in kernels and ": batch_matmul " in kernels and "qc_dsp_helpers.h" in kernels
+    result = verify_on_qemu(tmp_path / "out", load_target("cortex-m55"), data=tmp_path / "test.npz")
+    assert result.result.ok and result.result.samples == 4

@@ -186,8 +186,7 @@ def _direct_im2col(k: int, in_c: int, is_fc: bool) -> bool:
 def dsp_scratch(graph: Graph, portable: Mapping[str, int]) -> dict[str, int]:
     """Scratch bytes per node when the DSP kernels are selected (others keep ``portable``)."""
     result = dict(portable)
-    result.update(attention_scratch(graph))
-    result.update(tconv_scratch(graph))
+    result.update(special_scratch(graph))
     for node in graph.nodes:
         if node.op == "depthwise_conv2d" and _depthwise_ok(graph, node):
             result.pop(node.name, None)
@@ -434,6 +433,17 @@ def _lower_depthwise(lo: Lowering, layer: Layer, node: Node) -> int:
     return math.prod(lo.shape(node.outputs[0])) * kh * kw
 
 
+DSP_SPECIALS = (lower_dsp_attention, lower_dsp_eltwise, lower_dsp_tconv, lower_dsp_resize)
+"""The int8 attention, element-wise, transposed-conv and resize lowerings (their own modules),
+tried before the conv/depthwise ones; the mve family (Armv8.1-M has the DSP extension) uses
+them too."""
+
+
+def special_scratch(graph: Graph) -> dict[str, int]:
+    """Scratch bytes of the nodes :data:`DSP_SPECIALS` run (batch_matmul, transpose_conv2d)."""
+    return attention_scratch(graph) | tconv_scratch(graph)
+
+
 def lower_dsp(lo: Lowering, layer: Layer, node: Node) -> int | None:
     """Specialise ``node`` into a DSP kernel: fills ``layer`` and ``lo.kernel_sources``.
 
@@ -441,7 +451,7 @@ def lower_dsp(lo: Lowering, layer: Layer, node: Node) -> int | None:
     then uses the portable lowering).
     """
     graph = lo.graph
-    for special in (lower_dsp_attention, lower_dsp_eltwise, lower_dsp_tconv, lower_dsp_resize):
+    for special in DSP_SPECIALS:
         if (macs := special(lo, layer, node)) is not None:
             return macs
     if node.op == "depthwise_conv2d" and _depthwise_ok(graph, node):

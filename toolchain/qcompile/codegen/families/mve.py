@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qcompile.codegen.families import KernelFamily, render_kernel_template
-from qcompile.codegen.families.dsp import _bias_data, _conv_ok, _depthwise_ok, _emit
+from qcompile.codegen.families.dsp import DSP_SPECIALS, _bias_data, _conv_ok, _depthwise_ok, _emit, special_scratch
 from qcompile.codegen.families.dsp_rnn import RNN_OPS, lower_rnn
 from qcompile.codegen.families.layer_math import _int_vector, _interior, _wrap32
 from qcompile.codegen.names import comment_text
@@ -51,7 +51,7 @@ from qcompile.ops import split_conv_add
 if TYPE_CHECKING:
     from qcompile.codegen.lowering import Layer, Lowering
 
-MVE_HEADERS = ("qc_mve.h",)
+MVE_HEADERS = ("qc_mve.h", "qc_dsp_helpers.h")
 """Runtime headers ``<name>_kernels.c`` includes (copied into ``runtime/``)."""
 
 
@@ -145,8 +145,8 @@ def _all_interior(graph: Graph, node: Node) -> bool:
 
 def mve_scratch(graph: Graph, portable: Mapping[str, int]) -> dict[str, int]:
     """Scratch bytes per node the MVE kernels run (one window copy for layers with border
-    pixels; others keep ``portable``)."""
-    result = dict(portable)
+    pixels; others keep ``portable``), and those of the dsp family's kernels it uses."""
+    result = dict(portable) | special_scratch(graph)
     for node in graph.nodes:
         if node.op == "depthwise_conv2d" and _depthwise_ok(graph, node):
             if _all_interior(graph, node):
@@ -401,6 +401,9 @@ class MveFamily(KernelFamily):
     def lower(self, lo: Lowering, layer: Layer, node: Node) -> int | None:
         if node.op in RNN_OPS:  # the recurrent templates with Helium gate products
             return lower_rnn(lo, layer, node, mve=True)
+        for special in DSP_SPECIALS:  # Armv8.1-M has the DSP extension: the dsp family's kernels
+            if (macs := special(lo, layer, node)) is not None:
+                return macs
         if node.op == "depthwise_conv2d" and _depthwise_ok(lo.graph, node):
             return _lower_depthwise(lo, layer, node)
         if _conv_eligible(lo.graph, node):
