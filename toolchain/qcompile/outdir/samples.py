@@ -68,7 +68,9 @@ def int8_inputs(graph: Graph, data: Path | None, n: int, *, seed: int = 0) -> li
     if data is None:
         rng = np.random.default_rng(seed)
         return [
-            rng.integers(np.iinfo(t.dtype).min, np.iinfo(t.dtype).max + 1, size=(n, *sample_shape(t.shape))).astype(t.dtype)
+            rng.integers(np.iinfo(t.dtype).min, np.iinfo(t.dtype).max + 1, size=(n, *sample_shape(t.shape))).astype(
+                t.dtype
+            )
             for t in tensors
         ]
     path = Path(data)

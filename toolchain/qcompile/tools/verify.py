@@ -108,23 +108,12 @@ def _float_comparison(
 def stream_float_outputs(folder: ModelFolder, floats: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
     """onnxruntime on the source model one step at a time, each kept state output fed back as
     its state input (real zeros first), as the C runs a stream (``--stateful``)."""
-    import onnxruntime as ort
+    from qcompile.quant.stateful import run_stream
 
     graph = folder.graph
-    session = ort.InferenceSession(str(folder.source_model), providers=["CPUExecutionProvider"])
-    shapes = {i.name: [d if isinstance(d, int) else 1 for d in i.shape] for i in session.get_inputs()}
+    assert folder.source_model is not None
     pairs = [(graph.tensors[v.input].source_name, graph.tensors[v.output].source_name) for v in graph.state if v.output]
-    state = {name_in: np.zeros(shapes[name_in], np.float32) for name_in, _ in pairs}
-    names = [o.name for o in session.get_outputs()]
-    steps: dict[str, list[np.ndarray]] = {name: [] for name in names}
-    for i in range(n):
-        feeds = {k: np.asarray(v[i], np.float32).reshape(shapes[k]) for k, v in floats.items() if k in shapes}
-        feeds.update(state)
-        results = dict(zip(names, session.run(names, feeds), strict=True))
-        for name in names:
-            steps[name].append(as_samples(results[name], np.shape(results[name])))
-        state = {name_in: results[name_out] for name_in, name_out in pairs}
-    return {name: np.concatenate(v, axis=0) for name, v in steps.items()}
+    return run_stream(folder.source_model, floats, pairs, n)[1]
 
 
 def _diagnose(out_dir: Path, sample: list[np.ndarray]) -> str:
