@@ -14,6 +14,7 @@ import pytest
 import qcompile
 from qcompile.errors import QCompileError
 from qcompile.quant.stateful import run_stream
+from qcompile.tools.report import analyse
 from qcompile.tools.verify import verify
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "stateaxis"
@@ -51,6 +52,8 @@ def test_layers_first_state_calibrates_and_verifies(tmp_path: Path) -> None:
     np.testing.assert_array_equal(ran["hn"], ref["hn"])
     one = model.run(model.quantize({"x": data["x"][3], "h0": data["h0"][3]}))
     np.testing.assert_array_equal(one["hn"], ran["hn"][3:4])
+    report = analyse(tmp_path / "g", limit=4)  # per-layer SQNR: the GRU layers fed whole states
+    assert {"gru", "fully_connected"} <= {e.op for e in report.layers}
 
 
 @pytest.mark.parametrize("name", ["gru2_step", "lstm2_step"])

@@ -109,6 +109,11 @@ def _reshaped(t: Tensor, sample: np.ndarray) -> bool:
     return not leading_batch(t.source_shape) and tuple(sample.shape) != sample_shape(t.source_shape)
 
 
+def _model_inputs(graph: Graph, quantized: Sequence[np.ndarray], k: int) -> list[np.ndarray]:
+    """Sample ``k`` of every caller input (``[n, *sample]``) in the model's own shape."""
+    return [q[k].reshape(graph.tensors[n].shape) for q, n in zip(quantized, graph.user_inputs, strict=True)]
+
+
 def _own_output(graph: Graph, node: Node, floats: dict[str, np.ndarray], i: int) -> np.ndarray | None:
     """The node's int8 output with its activation inputs taken from the float model."""
     from qcompile.reference.executor import run_quantized_node
@@ -191,7 +196,7 @@ def analyse(
             stop = min(start + CHUNK, samples.n)
             floats = _float_chunk(folder, samples, start, stop, names)
             for i in range(stop - start):
-                ref = run_quantized(graph, [q[start + i : start + i + 1] for q in samples.quantized], keep_all=True)
+                ref = run_quantized(graph, _model_inputs(graph, samples.quantized, start + i), keep_all=True)
                 _update(graph, errors, pairs, floats, ref, i, keep=start + i < HIST_SAMPLES)
                 advance()
     skipped += [e.node for e in errors if not e.compared]  # the source tensor holds other values (e.g. fused)
