@@ -74,3 +74,24 @@ def test_state_array_without_its_layers_axis_is_refused(tmp_path: Path) -> None:
     message = str(err.value)
     assert "array 'h0' has shape (20, 1, 16); expected (N, 2, 1, 16) for input 'h0'" in message
     assert "np.stack" in message
+
+
+def test_dynamic_batch_symbol_on_the_state_axis_is_the_batch(tmp_path: Path) -> None:
+    """Exported with ``dynamic_axes`` (``x [B, 1, 10]``, ``h0 [2, B, 16]``): the symbol ``B`` of
+    x's axis 0 is the batch, so h0's axis 1 becomes 1 too, without ``--input-shape``; a symbol
+    no axis 0 carries still needs the flag."""
+    import onnx
+
+    model = onnx.load(DATA / "gru2_step.onnx")
+    dims = {vi.name: vi.type.tensor_type.shape.dim for vi in model.graph.input}
+    dims["x"][0].dim_param = "B"
+    dims["h0"][1].dim_param = "B"
+    onnx.save(model, tmp_path / "dyn.onnx")
+    calib = _calib("gru2_step", tmp_path, n=40)
+    qcompile.compile(tmp_path / "dyn.onnx", tmp_path / "g", calib=calib)
+    result = verify(tmp_path / "g")
+    assert result.ok and result.samples == 40 and min(o.sqnr_db for o in result.outputs) > 30
+    dims["h0"][1].dim_param = "S"
+    onnx.save(model, tmp_path / "other.onnx")
+    with pytest.raises(QCompileError, match=r"'S' at axis 1: fix them with --input-shape h0=2,\?,16"):
+        qcompile.compile(tmp_path / "other.onnx", tmp_path / "o", calib=calib)
