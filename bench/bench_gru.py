@@ -97,15 +97,11 @@ def _input_grid(compiled: qcompile.CompiledModel, x: np.ndarray) -> np.ndarray:
 
 def record_states(model: Path, frames: np.ndarray) -> np.ndarray:
     """The float state ``h`` before each frame of one stream (zeros first) of the step model:
-    the recorded states ``--stateful`` calibration needs for the state input."""
-    import onnxruntime as ort
+    the recorded states ``--stateful`` calibration needs for the state input, each ``[1, 1, 32]``."""
+    from qcompile.quant.stateful import run_stream
 
-    sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    h, states = np.zeros((1, 1, 32), np.float32), []
-    for f in frames:
-        states.append(h)
-        _, h = sess.run(None, {"x": f[None, None], "h": h})
-    return np.stack(states)
+    states, _ = run_stream(model, {"x": frames[:, None, None]}, [("h", "h_next")])
+    return states["h"][:, None]
 
 
 def step_logits(model: Path, frames: np.ndarray, x_grid=None) -> np.ndarray:

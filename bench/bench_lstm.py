@@ -40,17 +40,11 @@ STATEFUL = [("h", "h_next"), ("c", "c_next")]
 
 def record_states(model: Path, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The float ``h`` and ``c`` before each frame of one stream (zeros first) of the step model:
-    the recorded states ``--stateful`` calibration needs for the state inputs."""
-    import onnxruntime as ort
+    the recorded states ``--stateful`` calibration needs for the state inputs, each ``[1, 1, 32]``."""
+    from qcompile.quant.stateful import run_stream
 
-    sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    h = c = np.zeros((1, 1, 32), np.float32)
-    hs, cs = [], []
-    for f in frames:
-        hs.append(h)
-        cs.append(c)
-        _, h, c = sess.run(None, {"x": f[None, None], "h": h, "c": c})
-    return np.stack(hs), np.stack(cs)
+    states, _ = run_stream(model, {"x": frames[:, None, None]}, STATEFUL)
+    return states["h"][:, None], states["c"][:, None]
 
 
 def step_data(x: np.ndarray, work: Path, utterances: int = 20) -> tuple[Path, Path]:

@@ -5,7 +5,9 @@ one the ``qcompile`` command is built on. Everything here is stable across relea
 (``docs/API.md``); the modules behind it are not and may move.
 
 Arrays follow one convention: the first axis counts samples, and each sample has the
-tensor's shape without its batch dimension (``TensorInfo.shape[1:]``) or is flat. Integer
+tensor's shape without its leading batch dimension of 1 (``TensorInfo.shape[1:]``), or its
+whole shape when the first dimension is not 1 (a ``[layers, batch, hidden]`` recurrent
+state; :mod:`qcompile.sample_axis`), or is flat. Integer
 arrays are the C's own int8 (or int16) data in the C layout (``TensorInfo.layout``);
 float arrays are what the source model takes (its own layout, e.g. NCHW for most ONNX
 models).
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qcompile.errors import QCompileError
+from qcompile.sample_axis import accepted_shapes, as_samples, fmt_samples, sample_shape
 
 if TYPE_CHECKING:
     from qcompile.ir import Graph, Tensor
@@ -93,7 +96,7 @@ class CompiledModel:
         return [self.graph.tensors[n] for n in names]
 
     def _batch(self, x: Batch, infos: Sequence[TensorInfo], what: str) -> list[np.ndarray]:
-        """``x`` as one array per tensor in graph order, each ``[n, *shape[1:]]``."""
+        """``x`` as one array per tensor in graph order, each ``[n, *sample_shape(shape)]``."""
         if isinstance(x, Mapping):
             missing = [i.name for i in infos if i.name not in x]
             if missing:
@@ -118,9 +121,7 @@ class CompiledModel:
         return arrays
 
     def _shape_outputs(self, flat: Sequence[np.ndarray]) -> np.ndarray | dict[str, np.ndarray]:
-        shaped = {
-            info.name: np.asarray(a).reshape((-1, *info.shape[1:])) for a, info in zip(flat, self.outputs, strict=True)
-        }
+        shaped = {info.name: as_samples(a, info.shape) for a, info in zip(flat, self.outputs, strict=True)}
         return next(iter(shaped.values())) if len(shaped) == 1 else shaped
 
     # -- running --------------------------------------------------------------------------
@@ -154,9 +155,7 @@ class CompiledModel:
         from qcompile.reference.executor import run_quantized_samples
 
         arrays = self._int_inputs(x)
-        physical = [
-            a.reshape((-1, *t.shape[1:])) for a, t in zip(arrays, self._tensors(self.graph.inputs), strict=True)
-        ]
+        physical = [as_samples(a, t.shape) for a, t in zip(arrays, self._tensors(self.graph.inputs), strict=True)]
         per_sample = run_quantized_samples(self.graph, physical)
         return self._shape_outputs([np.stack([s[j] for s in per_sample]) for j in range(len(self.outputs))])
 
@@ -212,18 +211,19 @@ def _is_float(x: Batch) -> bool:
 
 
 def _as_samples(a: np.ndarray, info: TensorInfo, what: str) -> np.ndarray:
-    sample = info.shape[1:]
+    sample = sample_shape(info.shape)
+    forms = accepted_shapes(info.shape)
     if (
         a.ndim >= 1
         and a.size % max(info.size, 1) == 0
-        and (a.shape[1:] == sample or a.ndim == 2 and a.shape[1] == info.size)
+        and (tuple(a.shape[1:]) in forms or a.ndim == 2 and a.shape[1] == info.size)
     ):
         return a.reshape((-1, *sample))
-    if tuple(a.shape) == info.shape:
+    if tuple(a.shape) == tuple(info.shape):
         return a.reshape((1, *sample))
     raise QCompileError(
         f"{what} {info.name!r}: shape {tuple(a.shape)} is not a batch of {sample} "
-        f"(expected (N, {', '.join(map(str, sample))}) or (N, {info.size}))"
+        f"(expected {' or '.join(fmt_samples(f) for f in forms)} or (N, {info.size}))"
     )
 
 
@@ -237,7 +237,7 @@ def _float_batch(x: Batch, tensors: Sequence[Tensor]) -> list[np.ndarray]:
         arrays = [np.asarray(a, dtype=np.float32) for a in x]
     if len(arrays) != len(tensors):
         raise QCompileError(f"the model has {len(tensors)} inputs, got {len(arrays)} float arrays")
-    return [a.reshape((-1, *t.source_shape[1:])) for a, t in zip(arrays, tensors, strict=True)]
+    return [as_samples(a, t.source_shape) for a, t in zip(arrays, tensors, strict=True)]
 
 
 def load(out_dir: str | os.PathLike[str]) -> CompiledModel:

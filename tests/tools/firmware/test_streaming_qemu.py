@@ -111,3 +111,21 @@ def test_stateful_lstm_keyword_model_100_steps(tmp_path: Path) -> None:
     compile_model(MODELS / "lstm_kws_step.onnx", tmp_path / "out", options)
     qemu = verify_on_qemu(tmp_path / "out", load_target("cortex-m7"), data=test, limit=100)
     assert qemu.result.ok and qemu.result.samples == 100
+
+
+@pytest.mark.parametrize("name", ["gru2_step", "lstm2_step"])
+def test_stateful_layers_first_states_100_steps(tmp_path: Path, name: str) -> None:
+    """2-layer GRU / LSTM step models whose states are PyTorch's ``[layers, batch, hidden]``
+    inputs (``[2, 1, 16]``), calibrated on recorded states and kept in C."""
+    from qcompile.quant.stateful import run_stream
+
+    model = Path(__file__).resolve().parents[2] / "data" / "stateaxis" / f"{name}.onnx"
+    pairs = [("h0", "hn"), ("c0", "cn")] if name.startswith("lstm") else [("h0", "hn")]
+    frames = np.random.default_rng(0).standard_normal((60, 1, 1, 10)).astype(np.float32)
+    states, _ = run_stream(model, {"x": frames}, pairs)
+    np.savez(tmp_path / "calib.npz", x=frames, **states)
+    np.savez(tmp_path / "test.npz", x=np.random.default_rng(1).standard_normal((100, 1, 1, 10)).astype(np.float32))
+    options = CompileOptions(target="cortex-m7", calib=tmp_path / "calib.npz", stateful=pairs, progress=False)
+    compile_model(model, tmp_path / "out", options)
+    qemu = verify_on_qemu(tmp_path / "out", load_target("cortex-m7"), data=tmp_path / "test.npz", limit=100)
+    assert qemu.result.ok and qemu.result.samples == 100

@@ -62,7 +62,9 @@ def fix_input_shapes(model: onnx.ModelProto, path: str, shapes: Mapping[str, Seq
 
     ``shapes`` maps input names to full shapes. A given shape must have the input's rank
     and agree with its static dimensions. A symbolic axis 0 without a given shape is the
-    batch and becomes 1; any other symbolic dimension is an error naming the flag."""
+    batch and becomes 1, and so does that symbol wherever another input has it (a PyTorch
+    state ``h0 [layers, batch, hidden]`` exported with ``batch`` dynamic); any other symbolic
+    dimension is an error naming the flag."""
     shapes = {k: tuple(int(d) for d in v) for k, v in (shapes or {}).items()}
     inits = {i.name for i in model.graph.initializer}
     inputs = [vi for vi in model.graph.input if vi.name not in inits and vi.type.HasField("tensor_type")]
@@ -73,6 +75,7 @@ def fix_input_shapes(model: onnx.ModelProto, path: str, shapes: Mapping[str, Seq
             f"(inputs: {', '.join(repr(vi.name) for vi in inputs)})"
         )
     errors = []
+    batch = _batch_symbols(inputs, shapes)
     for vi in inputs:
         dims = vi.type.tensor_type.shape.dim
         given = shapes.get(vi.name)
@@ -84,10 +87,11 @@ def fix_input_shapes(model: onnx.ModelProto, path: str, shapes: Mapping[str, Seq
             for axis, d in enumerate(dims)
             if not (d.HasField("dim_value") and d.dim_value > 0)
         ]
-        if missing and missing[0][0] == 0:
-            dims[0].Clear()
-            dims[0].dim_value = 1
-            missing = missing[1:]
+        for axis, label in list(missing):
+            if axis == 0 or label in batch:
+                dims[axis].Clear()
+                dims[axis].dim_value = 1
+                missing.remove((axis, label))
         if missing:
             shown = ", ".join(f"{label!r} at axis {axis}" for axis, label in missing)
             example = ",".join(str(d.dim_value) if d.dim_value > 0 else "N" for d in dims)
@@ -103,6 +107,16 @@ def fix_input_shapes(model: onnx.ModelProto, path: str, shapes: Mapping[str, Seq
                 if not d.HasField("dim_value"):
                     d.Clear()  # outputs are re-inferred
     del model.graph.value_info[:]
+
+
+def _batch_symbols(inputs: Sequence[onnx.ValueInfoProto], shapes: Mapping[str, Sequence[int]]) -> set[str]:
+    """The named symbols of the inputs' symbolic axis 0 (the batch, fixed to 1)."""
+    symbols = set()
+    for vi in inputs:
+        dims = vi.type.tensor_type.shape.dim
+        if vi.name not in shapes and dims and not dims[0].HasField("dim_value") and dims[0].dim_param:
+            symbols.add(dims[0].dim_param)
+    return symbols
 
 
 def _apply_given(vi: onnx.ValueInfoProto, given: tuple[int, ...], path: str) -> None:

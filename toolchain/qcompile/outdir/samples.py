@@ -17,6 +17,7 @@ import numpy as np
 
 from qcompile.errors import QCompileError
 from qcompile.ir import Graph, Tensor
+from qcompile.sample_axis import as_samples, sample_shape, samples_perm
 
 if TYPE_CHECKING:
     from qcompile.outdir.folder import ModelFolder
@@ -39,11 +40,11 @@ class Samples:
 
 
 def to_physical(t: Tensor, source: np.ndarray) -> np.ndarray:
-    """Source-layout batch [N, *t.source_shape[1:]] -> physical layout batch."""
-    src = np.asarray(source).reshape((-1, *t.source_shape[1:]))
+    """Source-layout batch ``[N, *sample]`` -> physical layout batch (:mod:`qcompile.sample_axis`)."""
+    src = as_samples(source, t.source_shape)
     if t.source_perm is None:
         return src
-    return src.transpose(t.source_perm)
+    return src.transpose(samples_perm(t.source_perm, t.source_shape))
 
 
 def _int8_key(path: Path, keys: list[str], t: Tensor, single: bool) -> str:
@@ -57,7 +58,7 @@ def _int8_key(path: Path, keys: list[str], t: Tensor, single: bool) -> str:
 
 
 def int8_inputs(graph: Graph, data: Path | None, n: int, *, seed: int = 0) -> list[np.ndarray]:
-    """int8 samples ``[n, *shape[1:]]`` per graph input: random, or read from ``data``.
+    """int8 samples ``[n, *sample_shape(shape)]`` per graph input: random, or read from ``data``.
 
     ``data`` (.npz) holds one array per input (keyed by the input's source name, or a
     single array / ``x``); int8 arrays are taken as already quantized, float arrays are
@@ -67,7 +68,9 @@ def int8_inputs(graph: Graph, data: Path | None, n: int, *, seed: int = 0) -> li
     if data is None:
         rng = np.random.default_rng(seed)
         return [
-            rng.integers(np.iinfo(t.dtype).min, np.iinfo(t.dtype).max + 1, size=(n, *t.shape[1:])).astype(t.dtype)
+            rng.integers(np.iinfo(t.dtype).min, np.iinfo(t.dtype).max + 1, size=(n, *sample_shape(t.shape))).astype(
+                t.dtype
+            )
             for t in tensors
         ]
     path = Path(data)
@@ -79,10 +82,10 @@ def int8_inputs(graph: Graph, data: Path | None, n: int, *, seed: int = 0) -> li
         for t in tensors:
             key = _int8_key(path, keys, t, len(tensors) == 1)
             arr = np.asarray(npz[key])
-            sample = int(np.prod(t.shape[1:], dtype=np.int64))
+            sample = int(np.prod(sample_shape(t.shape), dtype=np.int64))
             if arr.size % sample or arr.size == 0:
                 raise QCompileError(f"{path.name}: array {key!r} of shape {arr.shape} does not hold inputs {t.shape}")
-            arr = arr.reshape((-1, *t.shape[1:]))
+            arr = as_samples(arr, t.shape)
             if arr.dtype == np.dtype(t.dtype):
                 q = arr
             elif arr.dtype.kind == "f":

@@ -33,6 +33,7 @@ from qcompile.quant.observers import (  # noqa: F401  (re-exported: the observer
     PercentileObserver,
     make_observer,
 )
+from qcompile.sample_axis import as_samples, checked_samples, fmt_samples, leading_batch, sample_shape
 
 BATCH = 32
 BATCH_BYTES = 256 << 20  # activations of one onnxruntime run
@@ -42,20 +43,18 @@ _FALLBACK_KEYS = ("x", "input", "inputs", "data")
 # ----------------------------------------------------------------------------------------
 # data
 # ----------------------------------------------------------------------------------------
-def _fmt(shape: tuple[int, ...]) -> str:
-    return "(N, " + ", ".join(str(s) for s in shape) + ")" if shape else "(N,)"
-
-
 def load_calibration_data(
     source: str | os.PathLike[str] | Mapping[str, np.ndarray], graph: Graph
 ) -> dict[str, np.ndarray]:
-    """Read calibration samples: ``{source input name: float32 [N, *input_shape[1:]]}`` (NCHW).
+    """Read calibration samples: ``{source input name: float32 [N, *sample]}`` (NCHW).
 
     ``source`` is an ``.npz`` file or (from the Python API) arrays already in memory; both
     are checked by the same rules. The file holds one array per model input, keyed by the
     input's source name; a single-input model may use any single array (or one named
     x/input/inputs/data). The first axis counts samples; each sample is the model input
-    without its batch dim, or with a batch dim of 1 (then squeezed).
+    without its leading batch dim of 1, or with it (then squeezed); an input whose first dim
+    is not 1 (a ``[layers, batch, hidden]`` state) is whole in every sample
+    (:mod:`qcompile.sample_axis`).
     """
     if isinstance(source, Mapping):
         path, store = Path("calibration arrays"), contextlib.nullcontext(source)
@@ -68,13 +67,12 @@ def load_calibration_data(
         for ir_name in graph.inputs:
             t = graph.tensors[ir_name]
             name = t.source_name or ir_name
-            sample = tuple(t.source_shape[1:]) if t.source_shape else ()
-            key = _pick_key(path, keys, name, sample, single_input=len(graph.inputs) == 1)
+            key = _pick_key(path, keys, name, t.source_shape, single_input=len(graph.inputs) == 1)
             try:
                 arr = np.asarray(npz[key])
             except Exception as exc:  # CRC, zlib or truncation errors surface only when the member is read
                 raise QCompileError(f"{path.name}: array {key!r} cannot be read ({exc}); the file is corrupt") from exc
-            result[name] = _checked_samples(path, key, arr, name, sample)
+            result[name] = _checked_samples(path, key, arr, name, t.source_shape)
     counts = {len(v) for v in result.values()}
     if len(counts) > 1:
         raise QCompileError(f"{path.name}: inputs have different sample counts {sorted(counts)}")
@@ -131,7 +129,7 @@ def _check_npz_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) ->
         )
 
 
-def _pick_key(path: Path, keys: list[str], name: str, sample: tuple[int, ...], *, single_input: bool) -> str:
+def _pick_key(path: Path, keys: list[str], name: str, shape: tuple[int, ...], *, single_input: bool) -> str:
     """The array for input ``name``: by name, else (single-input model) the only array or a usual name."""
     if name in keys:
         return name
@@ -140,23 +138,18 @@ def _pick_key(path: Path, keys: list[str], name: str, sample: tuple[int, ...], *
     if single_input and any(k in keys for k in _FALLBACK_KEYS):
         return next(k for k in _FALLBACK_KEYS if k in keys)
     raise QCompileError(
-        f"{path.name}: no array for input {name!r} (arrays: {keys}); save one array named {name!r} shaped {_fmt(sample)}"
+        f"{path.name}: no array for input {name!r} (arrays: {keys}); save one array named {name!r} shaped {fmt_samples(sample_shape(shape))}"
     )
 
 
-def _checked_samples(path: Path, key: str, arr: np.ndarray, name: str, sample: tuple[int, ...]) -> np.ndarray:
+def _checked_samples(path: Path, key: str, arr: np.ndarray, name: str, shape: tuple[int, ...]) -> np.ndarray:
     """``arr`` as float32 samples of input ``name``, or an error saying what the input expects."""
     if arr.dtype.kind != "f":
         raise QCompileError(
             f"{path.name}: array {key!r} has dtype {arr.dtype}; expected float values for input {name!r} "
-            f"shaped {_fmt(sample)} (dequantize integer data first)"
+            f"shaped {fmt_samples(sample_shape(shape))} (dequantize integer data first)"
         )
-    if arr.ndim >= 1 and tuple(arr.shape[1:]) == (1, *sample) and tuple(arr.shape[1:]) != tuple(sample):
-        arr = arr.reshape((arr.shape[0], *sample))
-    if arr.ndim < 1 or tuple(arr.shape[1:]) != tuple(sample) or arr.shape[0] == 0:
-        raise QCompileError(
-            f"{path.name}: array {key!r} has shape {tuple(arr.shape)}; expected {_fmt(sample)} for input {name!r}"
-        )
+    arr = checked_samples(arr, shape, f"{path.name}: array {key!r}", name)
     if not np.all(np.isfinite(arr)):
         raise QCompileError(f"{path.name}: array {key!r} contains NaN or Inf values")
     with np.errstate(over="ignore"):  # float64 data beyond float32: refused just below
@@ -194,11 +187,11 @@ def _session(model_path: str | os.PathLike[str], extra_outputs: list[str], *, op
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
         raise QCompileError(f"{model_path}: onnxruntime cannot load the model: {_first_line(exc)}") from exc
     inits = {i.name for i in model.graph.initializer}
-    batched = all(
-        not (vi.type.tensor_type.shape.dim and vi.type.tensor_type.shape.dim[0].HasField("dim_value"))
-        for vi in model.graph.input
-        if vi.name not in inits
-    )
+    dims0 = [vi.type.tensor_type.shape.dim[:1] for vi in model.graph.input if vi.name not in inits]
+    outs0 = [vi.type.tensor_type.shape.dim[:1] for vi in model.graph.output]
+    batched = all(not (d and d[0].HasField("dim_value")) for d in dims0) and not any(
+        d and d[0].HasField("dim_value") and d[0].dim_value != 1 for d in outs0
+    )  # an output [layers, batch, hidden] would interleave the samples of a batched run
     return sess, batched
 
 
@@ -222,19 +215,33 @@ def _first_line(exc: BaseException) -> str:
 def _batches(
     sess, batched: bool, data: dict[str, np.ndarray], outputs: list[str], batch: int = BATCH
 ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
-    """Yield ``(number of samples, {output name: array})`` per onnxruntime run."""
+    """Yield ``(number of samples, {output name: [count, *sample]})`` per onnxruntime run.
+
+    One sample at a time unless ``batched``: each sample is fed in the model's shape (an input
+    whose first dim is not a batch of 1 gets its sample whole) and each output read back by
+    the same rule (:mod:`qcompile.sample_axis`)."""
     n = len(next(iter(data.values())))
     step = batch if batched else 1
+    shapes = {i.name: i.shape for i in sess.get_inputs()}
     for start in range(0, n, step):
-        feeds = {k: v[start : start + step] for k, v in data.items()}
+        count = min(step, n - start)
+        feeds = {
+            k: v[start : start + step] if batched else _one_sample(v[start], shapes.get(k)) for k, v in data.items()
+        }
         try:
             values = sess.run(outputs, feeds)
         except Exception as exc:  # onnxruntime's own error types; the model was checked before
             raise QCompileError(
-                f"onnxruntime failed on samples {start}-{start + len(next(iter(feeds.values()))) - 1}: "
-                f"{_first_line(exc)}"
+                f"onnxruntime failed on samples {start}-{start + count - 1}: {_first_line(exc)}"
             ) from exc
-        yield len(next(iter(feeds.values()))), dict(zip(outputs, values, strict=True))
+        shaped = [v if batched else as_samples(v, np.shape(v)) for v in values]
+        yield count, dict(zip(outputs, shaped, strict=True))
+
+
+def _one_sample(sample: np.ndarray, shape: Sequence[object] | None) -> np.ndarray:
+    """One sample ``[*sample]`` in the model input's shape (symbolic dims are the batch of 1)."""
+    dims = [d if isinstance(d, int) else 1 for d in (shape or [])]
+    return sample[None] if leading_batch(dims) else sample
 
 
 def _batch_size(graph: Graph) -> int:
@@ -363,7 +370,7 @@ def float_outputs(
     optimize: bool = True,
 ) -> dict[str, np.ndarray]:
     """onnxruntime outputs of the source model on ``data`` (source layout, first axis =
-    samples): ``{output name: array [N, *output_shape[1:]]}``, for the float comparison;
+    samples): ``{output name: array [N, *sample]}`` (:mod:`qcompile.sample_axis`), for the float comparison;
     ``extra`` names intermediate tensors to expose as outputs too (``qcompile report``).
     ``optimize=False`` turns onnxruntime's graph optimisations off: a QDQ model then runs
     with its exact QDQ semantics (float ops between Q/DQ pairs)."""

@@ -36,6 +36,7 @@ from qcompile.ir import Graph
 from qcompile.progress import progress_bar
 from qcompile.quant.quantize import _S16_OPS, QuantConfig, quantize
 from qcompile.reference.node_cache import NodeCache
+from qcompile.sample_axis import as_samples
 
 #: calibration samples the search evaluates each candidate on
 SEARCH_SAMPLES = 200
@@ -162,6 +163,13 @@ def batched(graph: Graph, n: int) -> Graph | None:
     return wide
 
 
+def _sample(graph: Graph, inputs: Mapping[str, np.ndarray], i: int) -> dict[str, np.ndarray]:
+    """Sample ``i`` of model-shaped samples concatenated on axis 0 (a ``[2, 1, 16]`` state
+    input has 2 rows per sample: :mod:`qcompile.sample_axis`)."""
+    rows = {k: int(graph.tensors[k].shape[0]) if graph.tensors[k].shape else 1 for k in inputs}
+    return {k: v[i * rows[k] : (i + 1) * rows[k]] for k, v in inputs.items()}
+
+
 class _Scorer:
     """The target's metric of a set of int16 tensors, on the first calibration samples.
 
@@ -201,8 +209,8 @@ class _Scorer:
         run = partial(run_quantized, cache=self.cache) if quantized else run_float
 
         def one_by_one(count: int) -> dict[str, np.ndarray]:
-            rows = [run(graph, {k: v[i : i + 1] for k, v in inputs.items()}) for i in range(count)]
-            return {o: np.concatenate([r[o] for r in rows]) for o in graph.outputs}
+            rows = [run(graph, _sample(graph, inputs, i)) for i in range(count)]
+            return {o: np.concatenate([as_samples(r[o], graph.tensors[o].shape) for r in rows]) for o in graph.outputs}
 
         if not self.use_batch:
             return one_by_one(len(self.samples))

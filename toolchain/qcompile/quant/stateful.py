@@ -13,13 +13,15 @@ GRU's ``initial_h``/``Y_h`` pair keeps the GRU's int16 state instead (:mod:`qcom
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from qcompile.errors import QCompileError
 from qcompile.ir import Graph, Node, StateVar, Tensor
 from qcompile.quant.gru_state import keep_gru_state
+from qcompile.sample_axis import as_samples
 
 
 def _find(graph: Graph, names: list[str], name: str, what: str) -> str:
@@ -76,3 +78,39 @@ def _as_input_quant(graph: Graph, out: str, t_in: Tensor) -> str:
         table = requantize_table(float(qo.scale), int(qo.zero_point), float(qi.scale), int(qi.zero_point))
         graph.add_node(Node(graph.unique_name(f"requantize_{name}"), "lut", [out], [name], {"table": table}))
     return name
+
+
+def run_stream(
+    model_path: str | os.PathLike[str],
+    inputs: Mapping[str, np.ndarray],
+    pairs: Sequence[tuple[str, str]],
+    n: int | None = None,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """onnxruntime on the float model one step per sample of ``inputs`` (the caller's inputs,
+    ``[N, *sample]``), each state output OUT fed back as its input IN (real zeros first), as
+    the C runs a ``--stateful`` stream. Returns ``({IN: the state before each step},
+    {output: its value at each step})``, all ``[N, *sample]`` (:mod:`qcompile.sample_axis`):
+    the states are the recorded samples ``--stateful`` calibration needs for the state inputs."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(os.fspath(model_path), providers=["CPUExecutionProvider"])
+    shapes = {i.name: [d if isinstance(d, int) else 1 for d in i.shape] for i in session.get_inputs()}
+    missing = [name_in for name_in, _ in pairs if name_in not in shapes]
+    if missing:
+        raise QCompileError(f"{model_path}: no input named {missing[0]!r} (inputs: {', '.join(shapes)})")
+    state = {name_in: np.zeros(shapes[name_in], np.float32) for name_in, _ in pairs}
+    names = [o.name for o in session.get_outputs()]
+    count = min(len(v) for v in inputs.values()) if n is None else n
+    before: dict[str, list[np.ndarray]] = {name_in: [] for name_in in state}
+    steps: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    for i in range(count):
+        feeds = {k: np.asarray(v[i], np.float32).reshape(shapes[k]) for k, v in inputs.items() if k in shapes}
+        for name_in, value in state.items():
+            before[name_in].append(value)
+        feeds.update(state)
+        results = dict(zip(names, session.run(names, feeds), strict=True))
+        for name in names:
+            steps[name].append(as_samples(results[name], np.shape(results[name])))
+        state = {name_in: results[name_out] for name_in, name_out in pairs}
+    states = {k: np.concatenate([as_samples(s, np.shape(s)) for s in v]) for k, v in before.items()}
+    return states, {name: np.concatenate(v, axis=0) for name, v in steps.items()}

@@ -194,7 +194,10 @@ def run_quantized_samples(
     state = initial_state(graph)
     with progress_bar(progress, n, "reference") as advance:
         for i in range(n):
-            ref = run_quantized(graph, [q[i : i + 1] for q in quantized] + state)
+            one = [
+                q[i].reshape(graph.tensors[name].shape) for q, name in zip(quantized, graph.user_inputs, strict=True)
+            ]
+            ref = run_quantized(graph, one + state)
             expected.append([np.asarray(ref[name]).reshape(-1) for name in graph.user_outputs])
             state = next_state(graph, state, ref)
             advance()

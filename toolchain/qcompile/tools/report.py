@@ -28,6 +28,7 @@ from qcompile.errors import QCompileError
 from qcompile.ir import Graph, Node, Tensor
 from qcompile.outdir import ModelFolder, Samples, load_samples, to_physical
 from qcompile.progress import progress_bar
+from qcompile.sample_axis import leading_batch, sample_shape
 from qcompile.tools.verify import sqnr_from_power
 
 CHUNK = 16  # samples per onnxruntime run: bounds the float activations held at once
@@ -96,9 +97,21 @@ def _comparable(graph: Graph) -> tuple[list[tuple[Node, Tensor]], list[str]]:
 def _physical(t: Tensor, floats: dict[str, np.ndarray], i: int) -> np.ndarray | None:
     """Sample ``i`` of tensor ``t``'s float values in the IR's layout, if the source has them."""
     value = floats.get(t.source_name or "")
-    if value is None or value[i].size != t.size or int(np.prod(t.source_shape[1:])) != t.size:
+    if value is None or value[i].size != t.size or _reshaped(t, value[i]):
         return None  # absent, or an IR tensor whose recorded source shape no longer describes it
-    return to_physical(t, value[i : i + 1].reshape((1, *t.source_shape[1:]))).reshape(t.shape)
+    return to_physical(t, value[i : i + 1]).reshape(t.shape)
+
+
+def _reshaped(t: Tensor, sample: np.ndarray) -> bool:
+    """True when ``t`` is an IR-only rearrangement of its source tensor's values (e.g. the
+    blocks of a DepthToSpace): no leading batch of 1, and shaped unlike the source's sample (a
+    ``[layers, batch, hidden]`` state is shaped like it)."""
+    return not leading_batch(t.source_shape) and tuple(sample.shape) != sample_shape(t.source_shape)
+
+
+def _model_inputs(graph: Graph, quantized: Sequence[np.ndarray], k: int) -> list[np.ndarray]:
+    """Sample ``k`` of every caller input (``[n, *sample]``) in the model's own shape."""
+    return [q[k].reshape(graph.tensors[n].shape) for q, n in zip(quantized, graph.user_inputs, strict=True)]
 
 
 def _own_output(graph: Graph, node: Node, floats: dict[str, np.ndarray], i: int) -> np.ndarray | None:
@@ -183,7 +196,7 @@ def analyse(
             stop = min(start + CHUNK, samples.n)
             floats = _float_chunk(folder, samples, start, stop, names)
             for i in range(stop - start):
-                ref = run_quantized(graph, [q[start + i : start + i + 1] for q in samples.quantized], keep_all=True)
+                ref = run_quantized(graph, _model_inputs(graph, samples.quantized, start + i), keep_all=True)
                 _update(graph, errors, pairs, floats, ref, i, keep=start + i < HIST_SAMPLES)
                 advance()
     skipped += [e.node for e in errors if not e.compared]  # the source tensor holds other values (e.g. fused)

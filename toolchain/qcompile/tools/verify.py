@@ -23,6 +23,7 @@ from qcompile.ir import Tensor
 from qcompile.metrics import sqnr_db, sqnr_from_power  # noqa: F401 - re-exported: the tools and tests use them from here
 from qcompile.outdir import ModelFolder, Samples, load_samples
 from qcompile.reference.executor import run_quantized_samples
+from qcompile.sample_axis import as_samples, samples_perm
 from qcompile.tools.guards import guard_blocks, guard_message, tripped_block
 
 
@@ -51,10 +52,11 @@ class VerifyResult:
 
 
 def to_source(t: Tensor, physical: np.ndarray) -> np.ndarray:
-    phys = np.asarray(physical).reshape((-1, *t.shape[1:]))
+    """Physical-layout batch -> source-layout batch ``[N, *sample]`` (:mod:`qcompile.sample_axis`)."""
+    phys = as_samples(physical, t.shape)
     if t.source_perm is None:
         return phys
-    return phys.transpose(np.argsort(t.source_perm))
+    return phys.transpose(samples_perm(np.argsort(t.source_perm), t.source_shape))
 
 
 def bit_exact_result(expected: list[list[np.ndarray]], got: list[Any]) -> VerifyResult:
@@ -89,8 +91,8 @@ def _float_comparison(
     comparisons = []
     for j, t in enumerate(graph.tensors[name] for name in graph.user_outputs):
         name = t.source_name or t.name
-        expected = np.asarray(reference_float[name], dtype=np.float64).reshape((n, *t.source_shape[1:]))
-        got = to_source(t, t.quant.dequantize(np.stack([r[j] for r in ref_outputs]).reshape((n, *t.shape[1:]))))
+        expected = as_samples(np.asarray(reference_float[name], dtype=np.float64), t.source_shape)
+        got = to_source(t, t.quant.dequantize(as_samples(np.stack([r[j] for r in ref_outputs]), t.shape)))
         comparison = OutputComparison(name=name, sqnr_db=sqnr_db(expected, got), top1_agreement=None)
         if expected.ndim >= 2 and expected.reshape(n, -1).shape[1] > 1:
             f_top = expected.reshape(n, -1).argmax(axis=1)
@@ -106,23 +108,12 @@ def _float_comparison(
 def stream_float_outputs(folder: ModelFolder, floats: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
     """onnxruntime on the source model one step at a time, each kept state output fed back as
     its state input (real zeros first), as the C runs a stream (``--stateful``)."""
-    import onnxruntime as ort
+    from qcompile.quant.stateful import run_stream
 
     graph = folder.graph
-    session = ort.InferenceSession(str(folder.source_model), providers=["CPUExecutionProvider"])
-    shapes = {i.name: [d if isinstance(d, int) else 1 for d in i.shape] for i in session.get_inputs()}
+    assert folder.source_model is not None
     pairs = [(graph.tensors[v.input].source_name, graph.tensors[v.output].source_name) for v in graph.state if v.output]
-    state = {name_in: np.zeros(shapes[name_in], np.float32) for name_in, _ in pairs}
-    names = [o.name for o in session.get_outputs()]
-    steps: dict[str, list[np.ndarray]] = {name: [] for name in names}
-    for i in range(n):
-        feeds = {k: np.asarray(v[i], np.float32).reshape(shapes[k]) for k, v in floats.items() if k in shapes}
-        feeds.update(state)
-        results = dict(zip(names, session.run(names, feeds), strict=True))
-        for name in names:
-            steps[name].append(np.asarray(results[name]))
-        state = {name_in: results[name_out] for name_in, name_out in pairs}
-    return {name: np.concatenate(v, axis=0) for name, v in steps.items()}
+    return run_stream(folder.source_model, floats, pairs, n)[1]
 
 
 def _diagnose(out_dir: Path, sample: list[np.ndarray]) -> str:

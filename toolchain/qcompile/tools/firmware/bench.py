@@ -28,6 +28,7 @@ from qcompile.ir import Graph
 from qcompile.memory.regions import Region
 from qcompile.outdir import ModelFolder, read_report
 from qcompile.reference.executor import run_quantized_samples
+from qcompile.sample_axis import sample_shape
 from qcompile.targets import Target
 from qcompile.tools.firmware.qemu import QemuResult, run_on_qemu
 from qcompile.tools.firmware.verify_qemu import _typed
@@ -155,7 +156,7 @@ def random_inputs(graph: Any, samples: int, seed: int = 0) -> list[np.ndarray]:
     arrays = []
     for name in graph.user_inputs:
         info = np.iinfo(np.dtype(graph.tensors[name].dtype))  # int8, or int16 (16x8)
-        shape = (samples, *graph.tensors[name].shape[1:])
+        shape = (samples, *sample_shape(graph.tensors[name].shape))
         arrays.append(rng.integers(info.min, info.max + 1, size=shape, dtype=info.dtype))
     return arrays
 
