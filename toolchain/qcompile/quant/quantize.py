@@ -447,10 +447,6 @@ def _int8_only(node: Node) -> bool:
     return node.op not in _S16_OPS
 
 
-#: ops whose output shares its inputs' parameters: a converted input takes the output's
-_SHARING = SHARES_INPUT_PARAMS | _SHARES_ALL_PARAMS
-
-
 def resolve_act_bits(graph: Graph, act_bits_for: Mapping[str, int]) -> dict[str, int]:
     """``{IR tensor: bits}`` from ``--act-bits-for NAME=BITS``: a NAME is an activation (IR or
     source model name) or a node (IR or source model name: its outputs)."""
@@ -494,7 +490,7 @@ def _insert_conversions(graph: Graph, ranges: Mapping[str, tuple[float, float]])
             t = graph.tensors.get(name) if name else None
             if t is None or t.is_constant or t.dtype == width or name in own:
                 continue
-            if node.op in _SHARING:
+            if shares_input_params(node) or node.op in _SHARES_ALL_PARAMS:  # plug-ins (gather) too
                 q = _q(graph, node.outputs[0])
             else:
                 lo, hi = ranges.get(name, (-1.0, 1.0))
