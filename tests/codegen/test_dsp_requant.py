@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qcompile.codegen.families.dsp import _fast_ok, acc_bound, requant_table
+from qcompile.codegen.families.layer_math import _fast_ok, acc_bound, requant_table
 from qcompile.quant.fixedpoint import multiply_by_quantized_multiplier
 
 I32_MIN, I32_MAX = -(2**31), 2**31 - 1
