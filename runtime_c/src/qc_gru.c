@@ -9,6 +9,7 @@
  * Sums are int64: no overflow for up to 4096 features. */
 #include "qc_kernels.h"
 #include "qc_kernels_s16.h"
+#include "qc_rnn.h"
 
 typedef struct {
     int32_t *px;  /* [3 * hidden] input projections at the gates' scales */
@@ -69,21 +70,6 @@ size_t qc_gru_s8_scratch_size(const qc_gru_params *p) {
            qc_gru_align4((size_t)p->batch * h * sizeof(int16_t));
 }
 
-static int16_t qc_gru_sat16(int64_t v) {
-    return (int16_t)(v < -32768 ? -32768 : (v > 32767 ? 32767 : v));
-}
-
-/* The int16 sigmoid / tanh of gate g: multiplier 0 is TFLM's power-of-two form 3 << shift. */
-static int16_t qc_gru_act(const qc_gru_params *p, int g, int64_t pre) {
-    int32_t m = p->gate_multiplier[g];
-    int32_t s = p->gate_shift[g];
-    if (m == 0) {
-        m = (int32_t)3 << s;
-        s = 0;
-    }
-    return g == 2 ? qc_tanh_s16_value(qc_gru_sat16(pre), m, s) : qc_logistic_s16_value(qc_gru_sat16(pre), m, s);
-}
-
 static int64_t qc_gru_dot_s16(const int8_t *row, const int16_t *v, int32_t n) {
     int64_t acc = 0;
     for (int32_t k = 0; k < n; ++k) {
@@ -111,11 +97,11 @@ static void qc_gru_cell(const qc_gru_params *p, const int8_t *r, const int64_t *
     const int32_t hs = p->hidden;
     for (int32_t j = 0; j < 2 * hs; ++j) {
         const int64_t acc = qc_gru_dot_s16(r + (size_t)j * (size_t)hs, h, hs) + rb[j];
-        const int64_t pre = (int64_t)s->px[j] + qc_requantize_s64(acc, requant[4 * j + 2], requant[4 * j + 3]);
+        const int32_t rec = qc_requantize_s64(acc, requant[4 * j + 2], requant[4 * j + 3]);
         if (j < hs) {
-            s->z[j] = qc_gru_act(p, 0, pre);
+            s->z[j] = qc_gru_gate(p, 0, s->px[j], rec);
         } else {
-            s->r[j - hs] = qc_gru_act(p, 1, pre);
+            s->r[j - hs] = qc_gru_gate(p, 1, s->px[j], rec);
         }
     }
     for (int32_t k = 0; k < hs; ++k) {
@@ -124,21 +110,20 @@ static void qc_gru_cell(const qc_gru_params *p, const int8_t *r, const int64_t *
             const int64_t acc = qc_gru_dot_s16(r + (size_t)j * (size_t)hs, h, hs) + rb[j];
             s->tmp[k] = qc_gru_sat16(qc_requantize_s64(acc, requant[4 * j + 2], requant[4 * j + 3]));
         } else {
-            s->tmp[k] = (int16_t)qc_rdbpot((int32_t)s->r[k] * h[k], 15);
+            s->tmp[k] = qc_gru_reset_h(s->r[k], h[k]);
         }
     }
     /* every n_j reads tmp only, so h_j may be updated as soon as n_j is known */
     for (int32_t k = 0; k < hs; ++k) {
         const int32_t j = 2 * hs + k;
-        int64_t pn;
+        int32_t pn;
         if (p->linear_before_reset) {
-            pn = qc_requantize((int32_t)s->r[k] * s->tmp[k], p->rhn_multiplier, p->rhn_shift);
+            pn = qc_gru_reset_hn(p, s->r[k], s->tmp[k]);
         } else {
             const int64_t acc = qc_gru_dot_s16(r + (size_t)j * (size_t)hs, s->tmp, hs) + rb[j];
             pn = qc_requantize_s64(acc, requant[4 * j + 2], requant[4 * j + 3]);
         }
-        const int32_t n = qc_gru_act(p, 2, (int64_t)s->px[j] + pn);
-        h[k] = qc_gru_sat16((int64_t)n + qc_rdbpot((int32_t)s->z[k] * (h[k] - n), 15));
+        h[k] = qc_gru_blend(qc_gru_gate(p, 2, s->px[j], pn), s->z[k], h[k]);
     }
 }
 
@@ -159,8 +144,7 @@ static void qc_gru_direction(const qc_gru_params *p, int32_t d, const int8_t *x,
         if (st->h0_q15 != NULL) {
             v = st->h0_q15[state + (size_t)i];
         } else if (st->h0 != NULL) {
-            const int32_t q = (int32_t)st->h0[state + (size_t)i] + p->h0_offset;
-            v = qc_gru_sat16(qc_requantize(q, p->h0_multiplier, p->h0_shift));
+            v = qc_gru_h0(p, st->h0[state + (size_t)i]);
         }
         s->h[i] = v;
     }
@@ -174,8 +158,7 @@ static void qc_gru_direction(const qc_gru_params *p, int32_t d, const int8_t *x,
             int8_t *out = y + (((size_t)t * (size_t)p->directions + (size_t)d) * (size_t)p->batch + (size_t)b) *
                                   (size_t)hs;
             for (int32_t k = 0; k < hs; ++k) {
-                const int32_t v = qc_requantize(h[k], p->output_multiplier, p->output_shift) + p->output_offset;
-                out[k] = qc_clamp_s8(v, -128, 127);
+                out[k] = qc_gru_out_s8(p, h[k]);
             }
         }
     }

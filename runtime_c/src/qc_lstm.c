@@ -10,6 +10,7 @@
 #include "qc_acle.h"
 #include "qc_kernels.h"
 #include "qc_kernels_s16.h"
+#include "qc_rnn.h"
 
 #include <string.h>
 
@@ -30,40 +31,27 @@ QC_INLINE int32_t qc_lstm_dot(const int8_t *w, const int8_t *x, int32_t n, int32
     return acc;
 }
 
-QC_INLINE int32_t qc_lstm_sat16(int32_t v) {
-    return v < -32768 ? -32768 : (v > 32767 ? 32767 : v);
-}
-
 /* One unit's gate pre-activation (Q3.12): the two FCs requantised and clamped apart, then added. */
 static int16_t qc_lstm_gate(const qc_lstm_params *p, int32_t g, int32_t j, const int8_t *w, const int8_t *r,
                             const int32_t *bias_in, const int32_t *bias_rec, const int8_t *x, const int8_t *h) {
     const int32_t in = p->input_size, hid = p->hidden_size;
     const int32_t row = g * hid + j;
-    const int32_t a = qc_lstm_sat16(qc_requantize(qc_lstm_dot(w + (size_t)row * (size_t)in, x, in, bias_in[row]),
-                                                  p->gate_in_multiplier[g], p->gate_in_shift[g]));
-    const int32_t b = qc_lstm_sat16(qc_requantize(qc_lstm_dot(r + (size_t)row * (size_t)hid, h, hid, bias_rec[row]),
-                                                  p->gate_rec_multiplier[g], p->gate_rec_shift[g]));
-    return (int16_t)qc_lstm_sat16(a + b);
+    const int32_t a = qc_sat16(qc_requantize(qc_lstm_dot(w + (size_t)row * (size_t)in, x, in, bias_in[row]),
+                                         p->gate_in_multiplier[g], p->gate_in_shift[g]));
+    const int32_t b = qc_sat16(qc_requantize(qc_lstm_dot(r + (size_t)row * (size_t)hid, h, hid, bias_rec[row]),
+                                         p->gate_rec_multiplier[g], p->gate_rec_shift[g]));
+    return (int16_t)qc_sat16(a + b);
 }
 
 /* One step of one batch row: x [I], h [H] in/out, c [H] in/out, y [H] out. */
 static void qc_lstm_step(const qc_lstm_params *p, const int8_t *x, const int8_t *w, const int8_t *r,
                          const int32_t *bias_in, const int32_t *bias_rec, int8_t *h, int16_t *c, int8_t *y) {
     for (int32_t j = 0; j < p->hidden_size; ++j) {
-        const int32_t i_g = qc_logistic_s16_value(qc_lstm_gate(p, 0, j, w, r, bias_in, bias_rec, x, h), 0, 0);
-        const int32_t f_g = qc_logistic_s16_value(qc_lstm_gate(p, 1, j, w, r, bias_in, bias_rec, x, h), 0, 0);
-        const int32_t c_g = qc_tanh_s16_value(qc_lstm_gate(p, 2, j, w, r, bias_in, bias_rec, x, h), 0, 0);
-        const int32_t o_g = qc_logistic_s16_value(qc_lstm_gate(p, 3, j, w, r, bias_in, bias_rec, x, h), 0, 0);
-        const int32_t kept = qc_lstm_sat16(qc_requantize(f_g * c[j], p->cell_forget_multiplier, p->cell_forget_shift));
-        const int32_t added = qc_lstm_sat16(qc_requantize(i_g * c_g, p->cell_input_multiplier, p->cell_input_shift));
-        int32_t cell = qc_lstm_sat16(kept + added);
-        if (p->cell_clip >= 0) {
-            cell = cell < -p->cell_clip ? -p->cell_clip : (cell > p->cell_clip ? p->cell_clip : cell);
-        }
-        c[j] = (int16_t)cell;
-        const int32_t t = qc_tanh_s16_value((int16_t)cell, p->cell_tanh_multiplier, p->cell_tanh_shift);
-        y[j] = qc_clamp_s8(qc_requantize(t * o_g, p->hidden_multiplier, p->hidden_shift) + p->hidden_zero_point, -128,
-                           127);
+        const int32_t pre_i = qc_lstm_gate(p, 0, j, w, r, bias_in, bias_rec, x, h);
+        const int32_t pre_f = qc_lstm_gate(p, 1, j, w, r, bias_in, bias_rec, x, h);
+        const int32_t pre_g = qc_lstm_gate(p, 2, j, w, r, bias_in, bias_rec, x, h);
+        const int32_t pre_o = qc_lstm_gate(p, 3, j, w, r, bias_in, bias_rec, x, h);
+        y[j] = qc_lstm_unit_s8(p, pre_i, pre_f, pre_g, pre_o, c + j);
     }
     memcpy(h, y, (size_t)p->hidden_size);
 }

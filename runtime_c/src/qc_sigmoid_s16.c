@@ -4,9 +4,11 @@
  * (docs/QUANTIZATION.md, "int16 sigmoid and tanh"). Input and output may alias.
  */
 #include "qc_kernels_s16.h"
+#include "qc_rnn.h"
 
-/* sigmoid(i / 24) in unsigned 0.16 format, i = 0..255 (TFLM's sigmoid_table_uint16) */
-static const uint16_t qc_sigmoid_table_u16[256] = {
+/* sigmoid(i / 24) in unsigned 0.16 format, i = 0..255 (TFLM's sigmoid_table_uint16); qc_rnn.h
+ * declares it for the inline forms the recurrent kernels use. */
+const uint16_t qc_sigmoid_table_u16[256] = {
     32768, 33451, 34133, 34813, 35493, 36169, 36843, 37513, 38180, 38841, 39498, 40149,
     40794, 41432, 42064, 42688, 43304, 43912, 44511, 45102, 45683, 46255, 46817, 47369,
     47911, 48443, 48964, 49475, 49975, 50464, 50942, 51409, 51865, 52311, 52745, 53169,
@@ -44,41 +46,12 @@ static int qc_sigmoid_rescale_ok(int32_t size, int32_t *multiplier, int32_t *shi
     return 1;
 }
 
-QC_INLINE int32_t qc_sigmoid_rescale(int16_t x, int32_t multiplier, int32_t shift) {
-    if (multiplier == 0) { /* the power-of-two form (already resolved by the array kernels) */
-        multiplier = 3 << shift;
-        shift = 0;
-    }
-    const int32_t rounding = shift > 0 ? (int32_t)1 << (shift - 1) : 0;
-    return ((int32_t)x * multiplier + rounding) >> shift;
-}
-
 int16_t qc_logistic_s16_value(int16_t x, int32_t multiplier, int32_t shift) {
-    const int32_t v = qc_sigmoid_rescale(x, multiplier, shift);
-    const uint32_t a = (uint32_t)(v < 0 ? -v : v);
-    const uint32_t uh = a >> 9;
-    uint32_t r = 0x7FFFu << 10;
-    if (uh < 255u) {
-        const uint32_t ua = qc_sigmoid_table_u16[uh];
-        const uint32_t ub = qc_sigmoid_table_u16[uh + 1u];
-        r = (ua << 9) + (a & 0x1FFu) * (ub - ua);
-    }
-    r = v >= 0 ? r + (1u << 9) : (1u << 25) - r + (1u << 9) - 1u;
-    return (int16_t)(r >> 10);
+    return qc_logistic_s16_rescaled(qc_sigmoid_rescale(x, multiplier, shift));
 }
 
 int16_t qc_tanh_s16_value(int16_t x, int32_t multiplier, int32_t shift) {
-    const int32_t v = qc_sigmoid_rescale(x, multiplier, shift);
-    const uint32_t a = (uint32_t)(v < 0 ? -v : v);
-    const uint32_t uh = a >> 8;
-    int32_t r = (int32_t)(0xFFFFu << 8);
-    if (uh < 255u) {
-        const int32_t ua = qc_sigmoid_table_u16[uh];
-        const int32_t ub = qc_sigmoid_table_u16[uh + 1u];
-        r = (ua << 8) + (int32_t)(a & 0xFFu) * (ub - ua);
-    }
-    r = v >= 0 ? r - (1 << 23) + (1 << 7) : -r + (1 << 23) + (1 << 7) - 1;
-    return (int16_t)(r >> 8);
+    return qc_tanh_s16_rescaled(qc_sigmoid_rescale(x, multiplier, shift));
 }
 
 static int qc_sigmoid_apply(const int16_t *input, int16_t *output, int32_t size, int32_t multiplier, int32_t shift,

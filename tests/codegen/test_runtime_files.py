@@ -56,6 +56,20 @@ def test_extra_headers_bring_their_includes(tmp_path: Path) -> None:
     assert _names(files) == (["qc_b.c"], ["qc_acle.h", "qc_fixedpoint.h", "qc_kernels.h"])
 
 
+def test_a_table_read_by_an_included_headers_inline_code_brings_its_source(tmp_path: Path) -> None:
+    """qc_rnn.h's inline sigmoid indexes qc_sigmoid_table_u16 (defined in qc_sigmoid_s16.c): a source
+    including the header needs that file though it calls none of its functions."""
+    files = {
+        **FILES,
+        "include/qc_tab.h": "extern const short qc_tab_u16[4];\nstatic inline int qc_tab_get(int i) { return qc_tab_u16[i]; }\n",
+        "src/qc_t.c": '#include "qc_kernels.h"\nconst short qc_tab_u16[4] = {1, 2, 3, 4};\n',
+        "src/qc_u.c": '#include "qc_tab.h"\nint qc_u_s8(int x) { return qc_tab_get(x); }\n',
+    }
+    root = _tree(tmp_path, files)
+    assert _names(select_runtime_files(["qc_u_s8"], root))[0] == ["qc_t.c", "qc_u.c"]
+    assert "qc_sigmoid_s16.c" in _names(select_runtime_files(["qc_lstm_unidirectional_s8"]))[0]
+
+
 def test_missing_function_include_or_clash_is_an_error(tmp_path: Path) -> None:
     root = _tree(tmp_path / "a", FILES)
     with pytest.raises(QCompileError, match="no implementation of qc_zz_s8"):

@@ -21,7 +21,10 @@ from qcompile.resources import runtime_dir
 _COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
 # A function definition at file scope: return type at the start of a line, no 'static'.
 _DEFINITION = re.compile(r"^(?!static\b)(?:[A-Za-z_][\w]*[\s\*]+)+(qc_\w+)\s*\([^;{]*\)\s*\{", re.M)
-_CALL = re.compile(r"\b(qc_\w+)\s*\(")
+_CALL = re.compile(r"\b(qc_\w+)\s*[(\[]")  # a call, or an index into a runtime table
+_INDEX = re.compile(r"\b(qc_\w+)\s*\[")
+# A constant table at file scope (e.g. the sigmoid table that qc_rnn.h's inline functions read).
+_TABLE = re.compile(r"^const\s+\w+\s+(qc_\w+)\s*\[", re.M)
 _INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 
@@ -50,6 +53,23 @@ def included_headers(text: str) -> tuple[str, ...]:
     return tuple(sorted(set(_INCLUDE.findall(_strip_comments(text)))))
 
 
+def _header_uses(path: Path, root: Path) -> set[str]:
+    """The runtime tables the headers ``path`` includes (transitively) index: their inline functions
+    read them for the source that includes them (calls are not followed: headers declare every kernel)."""
+    uses: set[str] = set()
+    seen: set[Path] = set()
+    pending = [path]
+    while pending:
+        current = pending.pop()
+        for inc in _INCLUDE.findall(_strip_comments(current.read_text(encoding="utf-8"))):
+            found = _resolve_include(inc, root, current.parent)
+            if found is not None and found not in seen:
+                seen.add(found)
+                uses |= set(_INDEX.findall(_strip_comments(found.read_text(encoding="utf-8"))))
+                pending.append(found)
+    return uses
+
+
 def select_runtime_files(
     functions: Iterable[str], root: Path | None = None, extra_headers: Iterable[str] = ()
 ) -> RuntimeFiles:
@@ -63,9 +83,9 @@ def select_runtime_files(
     calls: dict[Path, set[str]] = {}
     for path in sorted((root / "src").glob("*.c")):
         text = _strip_comments(path.read_text(encoding="utf-8"))
-        for fn in _DEFINITION.findall(text):
+        for fn in (*_DEFINITION.findall(text), *_TABLE.findall(text)):
             defined_in.setdefault(fn, path)
-        calls[path] = set(_CALL.findall(text))
+        calls[path] = set(_CALL.findall(text)) | _header_uses(path, root)
     wanted = sorted(set(functions))
     missing = [fn for fn in wanted if fn not in defined_in]
     if missing:

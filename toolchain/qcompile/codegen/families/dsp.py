@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qcompile.codegen.families import KernelFamily, render_kernel_template
+from qcompile.codegen.families.dsp_rnn import RNN_OPS, lower_rnn
 from qcompile.codegen.families.dsp_s16 import dsp_s16_scratch, eligible_s16, lower_dsp_s16
 from qcompile.codegen.families.layer_math import _int_vector, _wrap32, depthwise_geometry
 from qcompile.codegen.names import comment_text
@@ -506,6 +507,8 @@ def lower_dsp(lo: Lowering, layer: Layer, node: Node) -> int | None:
         return _lower_depthwise(lo, layer, node)
     if node.op in _CONV_OPS and _conv_geometry(graph, node) is not None:
         return _lower_conv(lo, layer, node)
+    if node.op in RNN_OPS:
+        return lower_rnn(lo, layer, node)
     return None
 
 

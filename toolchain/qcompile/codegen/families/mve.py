@@ -37,6 +37,7 @@ import numpy as np
 
 from qcompile.codegen.families import KernelFamily, render_kernel_template
 from qcompile.codegen.families.dsp import _bias_data, _conv_ok, _depthwise_ok, _emit
+from qcompile.codegen.families.dsp_rnn import RNN_OPS, lower_rnn
 from qcompile.codegen.families.layer_math import _int_vector, _interior, _wrap32
 from qcompile.codegen.names import comment_text
 from qcompile.codegen.streaming import emit_band_function, streamed
@@ -395,6 +396,8 @@ class MveFamily(KernelFamily):
         }
 
     def lower(self, lo: Lowering, layer: Layer, node: Node) -> int | None:
+        if node.op in RNN_OPS:  # Armv8.1-M keeps the DSP extension: the SMLAD recurrent kernels
+            return lower_rnn(lo, layer, node)
         if node.op == "depthwise_conv2d" and _depthwise_ok(lo.graph, node):
             return _lower_depthwise(lo, layer, node)
         if _conv_eligible(lo.graph, node):

@@ -1,0 +1,164 @@
+"""DSP kernels of the recurrent ops: random TFLite LSTMs (shapes, scales, zero points, batch and
+time-major layouts, cell clip) generated for a ``dsp`` target, built on the host with the
+emulated intrinsics under ASan + UBSan (guarded buffers), run as a stream of calls (the state
+carried in the state buffer) and compared with the numpy reference on every call; the reference
+equals TFLite Micro (tests/frontends/test_tflite_lstm.py)."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from c_driver import check_model_sanitized
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tflite_lstm_model import lstm_model  # noqa: E402
+
+from qcompile.codegen import generate  # noqa: E402
+from qcompile.codegen.families.dsp_rnn import fc_requant_expr, pack_lstm_weights, pack_pair_rows  # noqa: E402
+from qcompile.frontends.tflite_import import load_tflite  # noqa: E402
+from qcompile.quant.fixedpoint import multiply_by_quantized_multiplier  # noqa: E402
+from qcompile.targets import Target  # noqa: E402
+
+DSP = Target(name="dsp-host-test", kernel_family="dsp", cc="cc", cflags=("-O2",))
+pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
+
+
+def _lanes(word: int) -> tuple[int, int]:
+    u = int(word) & 0xFFFFFFFF
+    lo, hi = u & 0xFFFF, u >> 16
+    return lo - (1 << 16) * (lo >> 15), hi - (1 << 16) * (hi >> 15)
+
+
+def test_pack_lstm_weights_pairs_match_sxtb16_order() -> None:
+    """Per unit, quad and gate: (w0, w2) then (w1, w3), the K tail zero-padded."""
+    rng = np.random.default_rng(0)
+    w = rng.integers(-128, 128, size=(4, 3, 6)).astype(np.int8)
+    words = pack_lstm_weights(w).reshape(3, 2, 4, 2)
+    for j in range(3):
+        for q in range(2):
+            taps = np.concatenate([w[:, j].astype(np.int64), np.zeros((4, 2), np.int64)], axis=1)[:, 4 * q : 4 * q + 4]
+            for g in range(4):
+                assert _lanes(words[j, q, g, 0]) == (taps[g, 0], taps[g, 2])
+                assert _lanes(words[j, q, g, 1]) == (taps[g, 1], taps[g, 3])
+
+
+def test_fc_requant_expr_picks_the_exact_form() -> None:
+    assert fc_requant_expr(1 << 30, -3, 1000).startswith("qc_requantize_x2(2 * ACC, 1073741824, 4, 3)")
+    assert fc_requant_expr(1 << 30, 0, 1000).startswith("qc_requantize_x2_e0(")
+    assert fc_requant_expr(1 << 30, 2, 1000).startswith("qc_requantize(")  # left shift: the general form
+    assert fc_requant_expr(1 << 30, -3, 2**30).startswith("qc_requantize(")  # 2 * acc may overflow
+    assert fc_requant_expr(0, -3, 10).startswith("qc_requantize(")
+
+
+def test_shift0_one_smlal_form_equals_mbqm() -> None:
+    """qc_requantize_x2_e0's formula floor((2 acc m + 2^31) / 2^32) is TFLM's MBQM with shift 0."""
+    rng = np.random.default_rng(1)
+    acc = np.concatenate([rng.integers(-(2**30) + 1, 2**30, 4000), [0, 1, -1, 2**30 - 1, -(2**30) + 1]])
+    for m in (1, 1 << 30, 2**31 - 1, int(rng.integers(1, 2**31))):
+        want = multiply_by_quantized_multiplier(acc.astype(np.int64), m, 0)
+        got = (2 * acc.astype(object) * m + 2**31) // 2**32
+        np.testing.assert_array_equal(np.asarray(want, dtype=np.int64), np.asarray(got, dtype=np.int64))
+
+
+def _check_lstm(tmp: Path, calls: int = 3, **kwargs) -> str:
+    tmp.mkdir(parents=True, exist_ok=True)
+    path = tmp / "lstm.tflite"
+    path.write_bytes(lstm_model(**kwargs))
+    graph = load_tflite(path)
+    out = tmp / "out"
+    generate(graph, out, name="lstm", target=DSP)
+    kernels = (out / "lstm_kernels.c").read_text()
+    check_model_sanitized(out, tmp, graph=graph, samples=calls, seed=int(kwargs.get("seed", 0)))
+    return kernels
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    seed=st.integers(0, 2**16),
+    batch=st.integers(1, 3),
+    steps=st.integers(1, 5),
+    inputs=st.integers(1, 23),
+    hidden=st.integers(1, 21),
+    time_major=st.booleans(),
+    clip=st.sampled_from([0.0, 0.5, 3.0]),
+    cell_log2=st.integers(10, 15),
+)
+def test_random_lstm_dsp_equals_reference_sanitized(
+    tmp_path: Path, seed, batch, steps, inputs, hidden, time_major, clip, cell_log2
+) -> None:
+    tmp = tmp_path / f"l{seed}_{batch}_{steps}_{inputs}_{hidden}"
+    kernels = _check_lstm(
+        tmp, seed=seed, batch=batch, steps=steps, inputs=inputs, hidden=hidden, time_major=time_major,
+        cell_clip=clip, cell_scale=2.0**-cell_log2,
+    )  # fmt: skip
+    assert "qc_lstm_unit_s8(" in kernels and "qc_smlad(" in kernels
+
+
+def test_lstm_kws_shape_both_requant_forms(tmp_path: Path) -> None:
+    """The benchmark's shape (10 inputs, 32 units) for several seeds: the one-SMLAL and the general
+    FC requantisation both occur (gate scales above and below 1) and every call is exact."""
+    seen: set[str] = set()
+    for seed in (2026, 3, 8):
+        kernels = _check_lstm(tmp_path / str(seed), calls=4, seed=seed, steps=3, inputs=10, hidden=32, cell_clip=3.0)
+        seen |= {f for f in ("qc_requantize_x2(", "qc_requantize_x2_e0(", "qc_requantize(") if f"= qc_sat16({f}" in kernels
+                 or f"qc_sat16({f}2 * a" in kernels or f"qc_sat16({f}a[" in kernels}  # fmt: skip
+    assert "qc_requantize(" in seen and ("qc_requantize_x2(" in seen or "qc_requantize_x2_e0(" in seen)
+
+
+# ---- GRU -----------------------------------------------------------------------------------
+
+
+def test_pack_pair_rows_lanes() -> None:
+    w = np.arange(-9, 9).reshape(2, 3, 3).astype(np.int8)  # G=2, H=3, K=3 (odd: zero pad)
+    words = pack_pair_rows(w).reshape(3, 2, 2)  # [H][pairs][gate]
+    for j in range(3):
+        for g in range(2):
+            assert _lanes(words[j, 0, g]) == (w[g, j, 0], w[g, j, 1])
+            assert _lanes(words[j, 1, g]) == (w[g, j, 2], 0)
+
+
+GRU_CASES = [
+    dict(direction="forward", lbr=1, h0=True, seed=1),
+    dict(direction="reverse", lbr=0, h0=True, seed=2),
+    dict(direction="bidirectional", lbr=1, h0=False, seed=3),
+    dict(direction="bidirectional", lbr=0, h0=False, y=False, seed=4),
+]
+
+
+@pytest.mark.parametrize("case", GRU_CASES, ids=lambda c: f"{c['direction']}-lbr{c['lbr']}")
+def test_gru_dsp_equals_reference_sanitized(tmp_path: Path, case: dict) -> None:
+    """ONNX GRUs (hidden 7: odd pairs; 5 inputs: a tap tail) through the dsp family under ASan/UBSan."""
+    pytest.importorskip("onnx")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+    from test_gru_models import make_gru
+
+    from qcompile.compiler import CompileOptions, compile_model
+
+    np.savez(tmp_path / "calib.npz", **make_gru(tmp_path / "g.onnx", **case))
+    target = tmp_path / "dsp.toml"
+    target.write_text('name = "dsp-host-test"\nkernel_family = "dsp"\ncc = "cc"\ncflags = ["-O2"]\n')
+    options = CompileOptions(target=str(target), calib=tmp_path / "calib.npz", name="g", progress=False)
+    compile_model(tmp_path / "g.onnx", tmp_path / "out", options)
+    kernels = (tmp_path / "out" / "g_kernels.c").read_text()
+    assert "qc_gru_blend(" in kernels and "qc_smlad(" in kernels
+    check_model_sanitized(tmp_path / "out", tmp_path, samples=4, seed=case["seed"])
+
+
+def test_mve_family_runs_the_dsp_lstm_kernel(tmp_path: Path) -> None:
+    """Helium cores keep the DSP extension: the ``mve`` family lowers the LSTM to the same SMLAD
+    kernel (emulated here), equal to the reference under the sanitizers."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "lstm.tflite"
+    path.write_bytes(lstm_model(seed=9, steps=3, inputs=6, hidden=5))
+    graph = load_tflite(path)
+    mve = Target(name="mve-host-test", kernel_family="mve", cc="cc", cflags=("-O2",))
+    generate(graph, tmp_path / "out", name="lstm", target=mve)
+    assert "qc_lstm_unit_s8(" in (tmp_path / "out" / "lstm_kernels.c").read_text()
+    check_model_sanitized(tmp_path / "out", tmp_path, graph=graph, samples=3, seed=9)

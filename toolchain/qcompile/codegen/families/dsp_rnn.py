@@ -1,0 +1,263 @@
+"""Per-layer Arm DSP kernels of the recurrent ops for the ``dsp`` family: the TFLite / ONNX
+``lstm`` (TFLM's integer LSTM, docs/QUANTIZATION.md "LSTM").
+
+The gate matrix products are the whole MAC count; the element-wise cell update after them is
+the shared inline ``qc_lstm_unit_s8`` (``runtime_c/include/qc_rnn.h``) that the portable kernel
+runs too, so only the products and the FC requantisations differ from ``qc_lstm.c``:
+
+- per unit j the four gate rows (i, f, c, o) accumulate together, so the pre-activations need
+  no scratch: one word of four int8 activations, SXTB16 and SXTB16 ROR #8 (pairs (v0, v2) and
+  (v1, v3)), then per gate two int32 words of int16 weights pre-widened at compile time in that
+  pair order, one SMLAD each (``pack_lstm_weights``); a K % 4 tail reads only its bytes;
+- the input and hidden zero points are folded into the biases at compile time
+  (``structs.lstm_folded_biases``, as the portable lowering does), so the activations are
+  the raw int8 values;
+- each FC result is requantised with one SMLAL (``qc_requantize_x2``, or ``qc_requantize_x2_e0``
+  for shift 0) when that is exact: positive multiplier, shift in [-31, 0] and ``2 * |acc| <
+  2^31`` for every int8 input (``|bias| + 128 * sum |w|``, checked per gate here); otherwise
+  TFLM's general ``qc_requantize``. The int32 SMLAD sums wrap as the portable int32 sums do.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from qcompile.codegen.families import render_kernel_template
+from qcompile.codegen.families.dsp_s16 import requant_s16_table
+from qcompile.codegen.families.layer_math import _wrap32
+from qcompile.codegen.lowering_base import c_int
+from qcompile.codegen.names import comment_text
+from qcompile.ir import Graph, Node
+from qcompile.ops import structs
+
+if TYPE_CHECKING:
+    from qcompile.codegen.lowering import Layer, Lowering
+
+_X_MAX = 128
+"""Largest |int8| activation: the bound of every product is ``_X_MAX * |w|``."""
+
+
+def pack_gate_rows(w: np.ndarray) -> np.ndarray:
+    """``[G, H, K]`` int8 -> int32 words ``[H][ceil(K / 4)][gate][2]`` for rows against int8 activations.
+
+    Per unit, quad of taps (k0..k3, zero-padded) and gate: the word of int16 lanes (w_k0, w_k2)
+    (bottom first) then (w_k1, w_k3), the pairs SXTB16 / SXTB16 ROR #8 make of four activations.
+    """
+    w = np.asarray(w, dtype=np.int64)
+    gates, hidden, k = w.shape
+    kpad = -(-k // 4) * 4
+    padded = np.zeros((gates, hidden, kpad), dtype=np.int64)
+    padded[:, :, :k] = w
+    quads = padded.reshape(gates, hidden, kpad // 4, 4)[..., [0, 2, 1, 3]].reshape(gates, hidden, kpad // 4, 2, 2)
+    words = (quads[..., 0] & 0xFFFF) | ((quads[..., 1] & 0xFFFF) << 16)  # [gate, H, quads, 2]
+    return _wrap32(words.transpose(1, 2, 0, 3).reshape(-1))
+
+
+def pack_pair_rows(w: np.ndarray) -> np.ndarray:
+    """``[G, H, K]`` int8 -> int32 words ``[H][ceil(K / 2)][gate]``, each the int16 lanes (w_2p, w_2p+1)
+    (bottom first, K zero-padded to even): rows against an int16 vector read two lanes per word."""
+    w = np.asarray(w, dtype=np.int64)
+    gates, hidden, k = w.shape
+    padded = np.zeros((gates, hidden, k + (k & 1)), dtype=np.int64)
+    padded[:, :, :k] = w
+    pairs = padded.reshape(gates, hidden, -1, 2)
+    words = (pairs[..., 0] & 0xFFFF) | ((pairs[..., 1] & 0xFFFF) << 16)  # [gate, H, pairs]
+    return _wrap32(words.transpose(1, 2, 0).reshape(-1))
+
+
+def pack_lstm_weights(w: np.ndarray) -> np.ndarray:
+    """``[4, H, K]`` LSTM gate weights in the template's order (:func:`pack_gate_rows`)."""
+    return pack_gate_rows(w)
+
+
+def fc_requant_expr(multiplier: int, shift: int, bound: int) -> str:
+    """C expression of ``qc_requantize(ACC, multiplier, shift)`` (``ACC`` a placeholder): the one
+    SMLAL forms when exact for every accumulator of magnitude at most ``bound``, else the general."""
+    m, s = int(multiplier), int(shift)
+    if m > 0 and -31 <= s <= 0 and 2 * int(bound) < 2**31:
+        if s == 0:
+            return f"qc_requantize_x2_e0(2 * ACC, {m})"
+        return f"qc_requantize_x2(2 * ACC, {m}, {1 << (-s - 1)}, {-s})"
+    return f"qc_requantize(ACC, {m}, {s})"
+
+
+def _gate_bounds(w: np.ndarray, bias: np.ndarray) -> list[int]:
+    """Per gate, the largest ``|bias| + 128 * sum |w|`` over its rows (``w [4, H, K]``, bias ``[4 H]``)."""
+    s = _X_MAX * np.abs(np.asarray(w, dtype=np.int64)).sum(axis=2)
+    b = np.abs(np.asarray(bias, dtype=np.int64).reshape(4, -1))
+    return [int(v) for v in (s + b).max(axis=1)]
+
+
+def lstm_ok(graph: Graph, node: Node) -> bool:
+    """An int8 LSTM whose weights are constants (every variant the portable kernel runs)."""
+    if node.op != "lstm":
+        return False
+    w, r = (graph.tensors[node.inputs[i]] for i in (1, 2))
+    return w.data is not None and r.data is not None and graph.tensors[node.inputs[3]].data is not None
+
+
+def lower_lstm(lo: Lowering, layer: Layer, node: Node) -> int | None:
+    """The LSTM's per-layer DSP function (its MACs), or None for the portable kernel."""
+    if not lstm_ok(lo.graph, node):
+        return None
+    x, w, r, b, h0, c0 = node.inputs
+    y, h, c = node.outputs
+    tensors = lo.graph.tensors
+    wd, rd = tensors[w].data, tensors[r].data
+    fields = structs.lstm_fields(lo.shape(x), lo.shape(w), node.attrs)
+    bias_in, bias_rec = structs.lstm_folded_biases(wd, rd, tensors[b].data, node.attrs)
+    hidden, inputs = fields["hidden_size"], fields["input_size"]
+    per_unit = {"in": bias_in.reshape(4, hidden).T, "rec": bias_rec.reshape(4, hidden).T}
+    ctx = {
+        "batches": fields["batches"],
+        "steps": fields["time_steps"],
+        "inputs": inputs,
+        "hidden": hidden,
+        "time_major": fields["time_major"],
+        "w_in": lo.array("w", f"{node.name}_dsp_w", "int32_t", pack_lstm_weights(wd), f"{node.name} DSP input weights"),
+        "w_rec": lo.array("w", f"{node.name}_dsp_r", "int32_t", pack_lstm_weights(rd), f"{node.name} DSP recurrent"),
+        "bias_in": lo.array("w", f"{node.name}_dsp_bi", "int32_t", per_unit["in"], f"{node.name} input bias [H][4]"),
+        "bias_rec": lo.array("w", f"{node.name}_dsp_br", "int32_t", per_unit["rec"], f"{node.name} rec. bias [H][4]"),
+    }
+    bounds_in, bounds_rec = _gate_bounds(wd, bias_in), _gate_bounds(rd, bias_rec)
+    ctx["rq_in"] = [
+        fc_requant_expr(fields["gate_in_multiplier"][g], fields["gate_in_shift"][g], bounds_in[g]) for g in range(4)
+    ]
+    ctx["rq_rec"] = [
+        fc_requant_expr(fields["gate_rec_multiplier"][g], fields["gate_rec_shift"][g], bounds_rec[g]) for g in range(4)
+    ]
+    fast = sum("_x2" in e for e in (*ctx["rq_in"], *ctx["rq_rec"]))
+    ctx["rq_note"] = f"{fast} of the 8 FC requantisations in one SMLAL"
+    sig = "const int8_t *, const int8_t *, const int16_t *, int8_t *, int8_t *, int16_t *"
+    args = [lo.src(x), lo.src(h0), lo.src(c0), lo.dst(y), lo.dst(h), lo.dst(c)]
+    _emit(lo, layer, node, "lstm.c.j2", fields, ctx, (sig, args))
+    return fields["batches"] * fields["time_steps"] * 4 * hidden * (inputs + hidden)
+
+
+def _gru_requant_rows(requant: np.ndarray, directions: int, hidden: int) -> np.ndarray | None:
+    """The GRU's ``[mx, ex, mh, eh]`` rows as ``[D][H][gate][rm, round, total] x (input, recurrent)``
+    for ``qc_requantize_s16_x32``, or None when a shift is outside [-16, 7] or a multiplier negative."""
+    rows = np.asarray(requant, dtype=np.int64).reshape(directions * 3 * hidden, 2, 2)
+    tables = [requant_s16_table(rows[:, side, 0], rows[:, side, 1], len(rows)) for side in (0, 1)]
+    if any(t is None for t in tables) or min(int(rows[:, side, 1].min()) for side in (0, 1)) < -16:
+        return None
+    sides = [np.stack([t[0::2], np.left_shift(1, t[1::2] - 1), t[1::2]], axis=1) for t in tables]
+    both = np.concatenate(sides, axis=1).reshape(directions, 3, hidden, 6)
+    return both.transpose(0, 2, 1, 3).reshape(-1)
+
+
+def _gru_arrays(lo: Lowering, node: Node, hidden: int, directions: int, lbr: int) -> dict[str, Any] | None:
+    """Packed weights, folded biases ``[D][H][3]`` and requantisation rows; None when a sum may
+    leave int32 or a requantisation has no one-SMLAL form (the portable kernel then runs)."""
+    t = lo.graph.tensors
+    x, w, r, wb, rb, requant = node.inputs[:6]
+    if any(t[n].data is None for n in (w, r, wb, rb, requant)):
+        return None
+    wd = np.asarray(t[w].data, dtype=np.int64).reshape(directions, 3, hidden, -1)
+    rd = np.asarray(t[r].data, dtype=np.int64).reshape(directions, 3, hidden, hidden)
+    bx = np.asarray(t[wb].data, dtype=np.int64).reshape(directions, 3, hidden)
+    bx = bx + int(node.attrs["input_offset"]) * wd.sum(axis=3)
+    bh = np.asarray(t[rb].data, dtype=np.int64).reshape(directions, 3, hidden)
+    if (np.abs(bx) + _X_MAX * np.abs(wd).sum(axis=3)).max() >= 2**31:
+        return None
+    if (np.abs(bh) + 32768 * np.abs(rd).sum(axis=3)).max() >= 2**31:
+        return None
+    rq = _gru_requant_rows(t[requant].data, directions, hidden)
+    if rq is None:
+        return None
+    name = node.name
+    rec = 3 if lbr else 2
+    out = {
+        "w_in": np.concatenate([pack_gate_rows(wd[d]) for d in range(directions)]),
+        "w_rec": np.concatenate([pack_pair_rows(rd[d, :rec]) for d in range(directions)]),
+        "bias_x": bx.transpose(0, 2, 1),
+        "bias_h": bh.transpose(0, 2, 1),
+        "rq": rq,
+    }
+    ctx: dict[str, Any] = {"rec_gates": rec}
+    for key in ("w_in", "w_rec", "bias_x", "bias_h", "rq"):
+        ctx[key] = lo.array("w", f"{name}_dsp_{key}", "int32_t", out[key], f"{name} DSP {key}")
+    ctx["w_in_dir"], ctx["w_rec_dir"] = len(out["w_in"]) // directions, len(out["w_rec"]) // directions
+    if lbr:
+        ctx["w_n"], ctx["w_n_dir"] = ctx["w_rec"], 0
+    else:
+        wn = np.concatenate([pack_pair_rows(rd[d, 2:]) for d in range(directions)])
+        ctx["w_n"] = lo.array("w", f"{name}_dsp_w_n", "int32_t", wn, f"{name} DSP n rows")
+        ctx["w_n_dir"] = len(wn) // directions
+    return ctx
+
+
+def lower_gru(lo: Lowering, layer: Layer, node: Node) -> int | None:
+    """The GRU's per-layer DSP function (its MACs), or None for the portable ``qc_gru_s8``."""
+    x, h0, y = node.inputs[0], node.inputs[6], node.outputs[0]
+    if len(node.outputs) == 2:  # the Q15 state across calls: portable qc_gru_state16_s8 only
+        return None
+    fields = structs.gru_fields(lo.shape(x), node.attrs)
+    hidden, dirs, lbr = fields["hidden"], fields["directions"], fields["linear_before_reset"]
+    arrays = _gru_arrays(lo, node, hidden, dirs, lbr)
+    if arrays is None or lo.scratch(node) == "NULL":
+        return None
+    h16 = (2 * hidden + 3) // 4 * 4
+    offsets = {"off_z": 12 * hidden, "off_r": 12 * hidden + h16, "off_tmp": 12 * hidden + 2 * h16}
+    ctx = {
+        "steps": fields["steps"],
+        "batch": fields["batch"],
+        "inputs": fields["input_size"],
+        "hidden": hidden,
+        "directions": dirs,
+        "reverse": fields["reverse"],
+        "lbr": lbr,
+        "has_h0": bool(h0),
+        "off_h": 12 * hidden + 3 * h16,
+        **offsets,
+        **arrays,
+    }
+    args = [lo.src(x), lo.src(h0) if h0 else "NULL", lo.dst(y), lo.scratch(node)]
+    _emit(lo, layer, node, "gru.c.j2", fields, ctx, ("const int8_t *, const int8_t *, int8_t *, void *", args))
+    return fields["steps"] * dirs * fields["batch"] * 3 * hidden * (fields["input_size"] + hidden)
+
+
+def _emit(
+    lo: Lowering, layer: Layer, node: Node, template: str, fields: dict, ctx: dict, call: tuple[str, list[str]]
+) -> None:
+    """Render ``template`` as this layer's ``<cname>_l<i>_dsp`` (its parameters a ``static const``
+    struct of ``fields``, so the shared inline helpers fold them) and call it with ``call``
+    (prototype argument types, arguments); a nonzero status fails the layer."""
+    fn = f"{lo.cname}_l{layer.index}_dsp"
+    base = {"fn": fn, "index": layer.index, "comment": comment_text(f"{node.op} {node.name}")}
+    base["fields"] = [(k, _c_value(v)) for k, v in fields.items()]
+    lo.kernel_sources.append(render_kernel_template("dsp", template, **base, **ctx))
+    lo.functions.add("qc_logistic_s16_value")  # its file holds the sigmoid table qc_rnn.h reads
+    sig, args = call
+    layer.params.append(f"int {fn}({sig});")
+    layer.statements.append(f"if ({fn}({', '.join(args)}) != QC_OK) {{\n        return {layer.index + 1};\n    }}")
+
+
+RNN_OPS = ("lstm", "gru")
+
+
+def lower_rnn(lo: Lowering, layer: Layer, node: Node) -> int | None:
+    """An ``RNN_OPS`` node's DSP function (its MACs), or None for the portable kernel; the ``mve``
+    family uses these too (an Armv8.1-M core with Helium keeps the DSP extension)."""
+    return lower_lstm(lo, layer, node) if node.op == "lstm" else lower_gru(lo, layer, node)
+
+
+def _c_value(v: object) -> str:
+    if isinstance(v, list | tuple):
+        return "{" + ", ".join(c_int(int(e)) for e in v) + "}"
+    return c_int(int(v))
+
+
+__all__ = [
+    "RNN_OPS",
+    "lower_rnn",
+    "fc_requant_expr",
+    "lower_gru",
+    "lower_lstm",
+    "lstm_ok",
+    "pack_gate_rows",
+    "pack_lstm_weights",
+    "pack_pair_rows",
+]
