@@ -91,9 +91,10 @@ def _gate_bounds(w: np.ndarray, bias: np.ndarray) -> list[int]:
 
 
 def lstm_ok(graph: Graph, node: Node) -> bool:
-    """An int8 LSTM whose weights are constants (every variant the portable kernel runs)."""
-    if node.op != "lstm":
-        return False
+    """An int8 LSTM whose weights are constants and whose gate FCs have one requantisation per
+    gate (TFLM's format; the per-row form of ONNX LSTMs runs the portable kernel)."""
+    if node.op != "lstm" or structs.lstm_row_requant(node.attrs, graph.tensors[node.inputs[1]].shape[1]) is not None:
+        return False  # per-row gate requantisation (ONNX LSTM): the portable _per_row kernel
     w, r = (graph.tensors[node.inputs[i]] for i in (1, 2))
     return w.data is not None and r.data is not None and graph.tensors[node.inputs[3]].data is not None
 
