@@ -48,7 +48,9 @@ def gate_rows(values, hidden: int) -> np.ndarray:
     int8 weights, docs/QUANTIZATION.md "lstm from ONNX")."""
     v = np.asarray(values, dtype=np.int64).reshape(-1)
     if v.size not in (4, 4 * hidden):
-        raise ValueError(f"lstm gate multipliers/shifts need 4 (per gate) or 4 * {hidden} (per row) values, got {v.size}")
+        raise ValueError(
+            f"lstm gate multipliers/shifts need 4 (per gate) or 4 * {hidden} (per row) values, got {v.size}"
+        )
     return v.reshape(4, -1)
 
 
@@ -151,8 +153,8 @@ def lstm_params(
     time_major: bool,
 ) -> dict:
     """The ``lstm`` node's attributes as TFLM's ``PrepareGateParametersInteger`` and
-    ``CreateLstmCellStateInfo`` derive them (``w_scales`` / ``r_scales``: one per gate, i f c o, or
-one per gate row ``[4, H]``: the ``gate_*`` attributes then hold ``4 H`` values, :func:`gate_rows`)."""
+    ``CreateLstmCellStateInfo`` derive them (``w_scales`` / ``r_scales``: one per gate, i f c o,
+    or one per gate row ``[4, H]``: the ``gate_*`` attributes then hold ``4 H`` values, :func:`gate_rows`)."""
     m_in, s_in = channel_multipliers(x_scale, np.asarray(w_scales, dtype=np.float64).reshape(-1), GATE_SCALE)
     m_rec, s_rec = channel_multipliers(h_scale, np.asarray(r_scales, dtype=np.float64).reshape(-1), GATE_SCALE)
     cs, nl = float(np.float32(cell_scale)), NONLINEAR_OUTPUT_SCALE
