@@ -91,10 +91,10 @@ def _gate_bounds(w: np.ndarray, bias: np.ndarray) -> list[int]:
 
 
 def lstm_ok(graph: Graph, node: Node) -> bool:
-    """An int8 LSTM whose weights are constants and whose gate FCs have one requantisation per
-    gate (TFLM's format; the per-row form of ONNX LSTMs runs the portable kernel)."""
-    if node.op != "lstm" or structs.lstm_row_requant(node.attrs, graph.tensors[node.inputs[1]].shape[1]) is not None:
-        return False  # per-row gate requantisation (ONNX LSTM): the portable _per_row kernel
+    """An int8 LSTM whose weights are constants (every variant the portable kernels run: one
+    requantisation per gate, TFLM's, or per gate row, the ONNX LSTM's)."""
+    if node.op != "lstm":
+        return False
     w, r = (graph.tensors[node.inputs[i]] for i in (1, 2))
     return w.data is not None and r.data is not None and graph.tensors[node.inputs[3]].data is not None
 
@@ -122,19 +122,39 @@ def lower_lstm(lo: Lowering, layer: Layer, node: Node) -> int | None:
         "bias_in": lo.array("w", f"{node.name}_dsp_bi", "int32_t", per_unit["in"], f"{node.name} input bias [H][4]"),
         "bias_rec": lo.array("w", f"{node.name}_dsp_br", "int32_t", per_unit["rec"], f"{node.name} rec. bias [H][4]"),
     }
-    bounds_in, bounds_rec = _gate_bounds(wd, bias_in), _gate_bounds(rd, bias_rec)
-    ctx["rq_in"] = [
-        fc_requant_expr(fields["gate_in_multiplier"][g], fields["gate_in_shift"][g], bounds_in[g]) for g in range(4)
-    ]
-    ctx["rq_rec"] = [
-        fc_requant_expr(fields["gate_rec_multiplier"][g], fields["gate_rec_shift"][g], bounds_rec[g]) for g in range(4)
-    ]
-    fast = sum("_x2" in e for e in (*ctx["rq_in"], *ctx["rq_rec"]))
-    ctx["rq_note"] = f"{fast} of the 8 FC requantisations in one SMLAL"
+    rows = structs.lstm_row_requant(node.attrs, hidden)
+    if rows is None:
+        ctx.update(_gate_requant(fields, _gate_bounds(wd, bias_in), _gate_bounds(rd, bias_rec)))
+    else:
+        ctx.update(_row_requant(lo, node, rows, hidden))
     sig = "const int8_t *, const int8_t *, const int16_t *, int8_t *, int8_t *, int16_t *"
     args = [lo.src(x), lo.src(h0), lo.src(c0), lo.dst(y), lo.dst(h), lo.dst(c)]
     _emit(lo, layer, node, "lstm.c.j2", fields, ctx, (sig, args))
     return fields["batches"] * fields["time_steps"] * 4 * hidden * (inputs + hidden)
+
+
+def _gate_requant(fields: dict, bounds_in: list[int], bounds_rec: list[int]) -> dict[str, Any]:
+    """TFLM's one requantisation per gate as constant C expressions (one SMLAL where exact)."""
+    rq_in = [
+        fc_requant_expr(fields["gate_in_multiplier"][g], fields["gate_in_shift"][g], bounds_in[g]) for g in range(4)
+    ]
+    rq_rec = [
+        fc_requant_expr(fields["gate_rec_multiplier"][g], fields["gate_rec_shift"][g], bounds_rec[g]) for g in range(4)
+    ]
+    fast = sum("_x2" in e for e in (*rq_in, *rq_rec))
+    return {"rq_in": rq_in, "rq_rec": rq_rec, "rq_note": f"{fast} of the 8 FC requantisations in one SMLAL"}
+
+
+def _row_requant(lo: Lowering, node: Node, rows: np.ndarray, hidden: int) -> dict[str, Any]:
+    """One requantisation per gate row (``structs.lstm_row_requant``, the ONNX LSTM): TFLM's general
+    ``qc_requantize`` reading a ``[H][gate][in_m, in_s, rec_m, rec_s]`` table, unit j's 16 words together."""
+    table = np.asarray(rows, dtype=np.int32).reshape(4, hidden, 4).transpose(1, 0, 2)
+    arr = lo.array("w", f"{node.name}_dsp_rq", "int32_t", table, f"{node.name} per-row requant [H][4][4]")
+    return {
+        "rq_in": [f"qc_requantize(ACC, {arr}[16 * j + {4 * g}], {arr}[16 * j + {4 * g + 1}])" for g in range(4)],
+        "rq_rec": [f"qc_requantize(ACC, {arr}[16 * j + {4 * g + 2}], {arr}[16 * j + {4 * g + 3}])" for g in range(4)],
+        "rq_note": "one requantisation per gate row (general form)",
+    }
 
 
 def _gru_requant_rows(requant: np.ndarray, directions: int, hidden: int) -> np.ndarray | None:
