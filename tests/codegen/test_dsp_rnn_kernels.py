@@ -140,7 +140,17 @@ def test_per_row_lstm_dsp_equals_reference_sanitized(tmp_path: Path, seed, input
         tmp, per_row=True, seed=seed, batch=2, steps=3, inputs=inputs, hidden=hidden, time_major=time_major,
         cell_clip=3.0,
     )  # fmt: skip
-    assert "_dsp_rq[16 * j + 6]" in kernels and "qc_smlad(" in kernels
+    assert "_dsp_rq[24 * j + " in kernels and "qc_smlad(" in kernels
+
+
+def test_per_row_lstm_kws_shape_both_requant_forms(tmp_path: Path) -> None:
+    """Per-row at the benchmark's shape: gate sides in one SMLAL and in the general form both
+    occur over these seeds, every call exact."""
+    seen: set[str] = set()
+    for seed in (2026, 3, 8):
+        kernels = _check_lstm(tmp_path / str(seed), calls=3, per_row=True, seed=seed, steps=3, inputs=10, hidden=32)
+        seen |= {f for f in ("qc_requantize_x2(2 * a", "qc_requantize(a") if f in kernels}
+    assert seen == {"qc_requantize_x2(2 * a", "qc_requantize(a"}
 
 
 # ---- GRU -----------------------------------------------------------------------------------

@@ -171,6 +171,6 @@ def test_lstm_on_qemu_cortex_m7_is_bit_exact(tmp_path: Path) -> None:
     np.savez(tmp_path / "calib.npz", **data)
     qcompile.compile(tmp_path / "l.onnx", tmp_path / "out", calib=tmp_path / "calib.npz", target="cortex-m7")
     sources = "".join(p.read_text() for p in (tmp_path / "out").glob("*.c"))
-    assert "_dsp_rq[16 * j" in sources  # per-row requantisation, in the DSP kernel
+    assert "_dsp_rq[24 * j" in sources  # per-row requantisation, in the DSP kernel
     result = verify_on_qemu(tmp_path / "out", load_target("cortex-m7"), limit=8).result
     assert result.ok and result.samples == 8, result.diagnosis
