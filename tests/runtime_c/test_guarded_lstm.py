@@ -74,3 +74,23 @@ def test_lstm_guarded(kernel_driver: KernelDriver, seed: int, time_major: bool, 
 def test_lstm_per_row_guarded(kernel_driver: KernelDriver, seed: int, time_major: bool, clip: bool) -> None:
     """Per-row requantisation (the ONNX LSTM's per-row weight scales): every row its own multiplier."""
     _run(kernel_driver, seed, time_major, clip, per_row=True)
+
+
+def test_lstm_binding_per_row_equals_reference() -> None:
+    """The host binding picks qc_lstm_unidirectional_per_row_s8 for per-row attributes (and the
+    per-gate kernel otherwise): both equal the reference."""
+    from runtime_ext import require_runtime
+
+    rt = require_runtime()
+    rng = np.random.default_rng(5)
+    x = rng.integers(-128, 128, (3, 2, 7)).astype(np.int8)
+    w = rng.integers(-127, 128, (4, 6, 7)).astype(np.int8)
+    r = rng.integers(-127, 128, (4, 6, 6)).astype(np.int8)
+    b = rng.integers(-50000, 50000, (4, 6)).astype(np.int32)
+    h0 = rng.integers(-128, 128, (2, 6)).astype(np.int8)
+    c0 = rng.integers(-32768, 32768, (2, 6)).astype(np.int16)
+    for scales in (4, (4, 6)):
+        ws, rs = rng.uniform(0.001, 0.05, scales), rng.uniform(0.001, 0.05, scales)
+        attrs = lstm_params(0.03, 5, ws, rs, 0.01, -3, 2.0**-11, 0.0, time_major=True)
+        for got, want in zip(rt.lstm_s8(x, w, r, b, h0, c0, **attrs), lstm(x, w, r, b, h0, c0, **attrs), strict=True):
+            np.testing.assert_array_equal(got, want)
