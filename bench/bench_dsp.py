@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from layer_table import LayerRow, print_layer_table
 
 from qcompile.compiler import CompileOptions, compile_model
 from qcompile.outdir import ModelFolder, read_report
@@ -84,24 +85,18 @@ def main() -> None:
             # rows are matched by layer name; a layer only one family has shows "-" for the other.
             port_by_name = {layer["name"]: count for layer, count in zip(port_layers, port, strict=True)}
             port_op = {layer["name"]: layer["op"] for layer in port_layers}
-            print(f"\n{model}: executed instructions on QEMU mps2-an500 (Cortex-M7), one inference")
-            print(f"{'#':>3} {'op':18} {'output':18} {'MACs':>9} {'portable':>11} {'dsp':>11} {'dsp/port':>8}")
+            table: list[LayerRow] = []
             for i, layer in enumerate(layers):
                 p = port_by_name.pop(layer["name"], None)
+                note = None
                 if p is not None and port_op[layer["name"]] != layer["op"]:
-                    print(
-                        f"    (portable runs layer {i} as {port_op[layer['name']]}: the count covers the fused layers)"
-                    )
-                ratio = f"{dsp[i] / p:>8.2f}" if p else f"{'-':>8}"
-                print(
-                    f"{i:>3} {layer['op']:18} {str(layer['output']):18} {layer['macs']:>9} "
-                    f"{'-' if p is None else p:>11} {dsp[i]:>11} {ratio}"
-                )
+                    note = f"portable runs layer {i} as {port_op[layer['name']]}: the count covers the fused layers"
+                table.append(LayerRow(str(i), layer["op"], layer["macs"], [p, dsp[i]], str(layer["output"]), note))
             for layer, count in zip(port_layers, port, strict=True):
                 if layer["name"] in port_by_name:
-                    print(
-                        f"{'':>3} {layer['op']:18} {str(layer['output']):18} {layer['macs']:>9} {count:>11} {'-':>11}"
-                    )
+                    table.append(LayerRow("", layer["op"], layer["macs"], [count, None], str(layer["output"])))
+            title = f"{model}: executed instructions on QEMU mps2-an500 (Cortex-M7), one inference"
+            print_layer_table(title, ["portable", "dsp"], table, with_output=True)
             print(
                 f"    total: portable {port_total / 1e6:.2f} M, dsp {dsp_total / 1e6:.2f} M ({dsp_total / port_total:.2f}x)"
             )

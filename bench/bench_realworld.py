@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.append(str(ROOT / "toolchain"))  # after site-packages: an installed qcompile wins
 sys.path.insert(0, str(ROOT / "examples" / "realworld"))
 
-from data import samples  # noqa: E402
+from data import samples, smooth  # noqa: E402
 
 import qcompile  # noqa: E402
 
@@ -49,7 +49,23 @@ def _bench_quant():
 MODELS = {
     "mbv3_se (SE, hard-swish, dynamic H/W)": ("mbv3", ROOT / "examples/realworld/mbv3_se.onnx", ["input=1,3,48,48"]),
     "keras_cnn (LeakyRelu, Max, Min, PRelu, BN)": ("keras", ROOT / "examples/realworld/keras_cnn.onnx", None),
+    "mbv3_small (torchvision layout, held out)": (
+        "mbv3_small",
+        ROOT / "bench/models/mbv3_small.onnx",
+        ["input=1,3,64,64"],
+    ),
 }
+
+
+def model_samples(key: str, split: str, n: int) -> np.ndarray:
+    """``n`` inputs of model ``key``: ``data.samples`` for the examples/realworld models, seeds
+    71 (calibration) and 72 (test) for bench/models/mbv3_small.onnx (70 set its BatchNorm),
+    bench_unet.py's seeds 50 and 51 for the U-Net."""
+    if key == "mbv3_small":
+        return smooth(np.random.default_rng(71 if split == "calib" else 72), n, 3, 64, 64)
+    if key == "unet":
+        return smooth(np.random.default_rng(50 if split == "calib" else 51), n, 3, 32, 32)
+    return samples(key, split, n)
 
 
 def sqnr_db(reference: np.ndarray, test: np.ndarray) -> float:
@@ -70,7 +86,7 @@ def run(n: int, work: Path) -> list[tuple[str, list[float]]]:
     bq = _bench_quant()
     rows = []
     for label, (key, path, shape) in MODELS.items():
-        calib, test = samples(key, "calib", n), samples(key, "test", n)
+        calib, test = model_samples(key, "calib", n), model_samples(key, "test", n)
         ref = bq._ort_run(path, test)
         values = []
         for options in SETTINGS.values():

@@ -166,6 +166,10 @@ typedef struct {
 
 int qc_softmax_s8(const qc_softmax_params *p, const int8_t *input, int8_t *output);
 
+/* GetReciprocal of a row's Q12.19 sum of exps (2^19 <= sum < 2^31): returns the Q0.31
+ * reciprocal of sum / 2^num_bits_over_unit and sets num_bits_over_unit (TFLM softmax). */
+int32_t qc_softmax_reciprocal(uint32_t sum, int32_t *num_bits_over_unit);
+
 /* ---- table lookup: every elementwise unary int8 op ---------------------------------- */
 
 int qc_lut_s8(const int8_t table[256], const int8_t *input, int8_t *output, int32_t size);
@@ -345,6 +349,10 @@ typedef struct {
 
 int qc_layer_norm_s8(const qc_layer_norm_params *p, const int8_t *input, const int32_t *gamma, const int32_t *beta,
                      int8_t *output);
+
+/* A row's 1 / sqrt(W) (0 < W < 2^62): R in [2^29, 2^30] with D / sqrt(W) in Q15 =
+ * round(D * R / 2^shift); W = 0 gives R = 0 (and shift 1). */
+int32_t qc_layer_norm_rsqrt(uint64_t w, int32_t *shift);
 
 /* ---- recurrent: ONNX GRU (qc_gru.c) ---------------------------------------------------- */
 

@@ -104,6 +104,28 @@ int qc_logistic_s16(const int16_t *input, int16_t *output, int32_t size, int32_t
 int qc_tanh_s16(const int16_t *input, int16_t *output, int32_t size, int32_t input_multiplier,
                 int32_t input_left_shift);
 
+/* int16 elementwise function by a 513-entry int16 table (TFLite's LUTPopulate<int16_t> /
+ * LUTLookup): entry 256 + (x >> 7) plus ((slope to the next entry) * (x & 127) + 64) >> 7,
+ * slope wrapped to int16. Input and output may alias. */
+int qc_lut_s16(const int16_t *table, const int16_t *input, int16_t *output, int32_t size);
+
+/* TFLM's int16 LEAKY_RELU (zero points 0): clamp(x >= 0 ? qc_requantize(x, m_identity, s_identity)
+ * : qc_requantize(x, m_alpha, s_alpha)); multipliers >= 0, shifts in [-31, 30]. May alias. */
+int qc_leaky_relu_s16(const int16_t *input, int16_t *output, int32_t size, int32_t multiplier_identity,
+                      int32_t shift_identity, int32_t multiplier_alpha, int32_t shift_alpha);
+
+/* int16 MAXIMUM / MINIMUM of the stored values (one shared scale), broadcasting as the int8 kernels. */
+int qc_maximum_s16(const qc_broadcast_params *p, const int16_t *in1, const int16_t *in2, int16_t *out);
+int qc_minimum_s16(const qc_broadcast_params *p, const int16_t *in1, const int16_t *in2, int16_t *out);
+
+/* TFLM's int16 PRELU: int16 input and output (offsets 0), int8 alpha broadcast (alpha_offset =
+ * -its zero point): clamp(x >= 0 ? qc_requantize(x, m1, s1) : qc_requantize(x * (alpha + alpha_offset), m2, s2)). */
+int qc_prelu_s16(const qc_prelu_params *p, const int16_t *input, const int8_t *alpha, int16_t *out);
+
+/* TFLM's int16 BATCH_MATMUL (qc_batch_matmul_s8's struct): int64 sums of int16 products,
+ * clamp(qc_requantize_s64(acc, output_multiplier, output_shift)); offsets 0, shift in [-31, 7]. */
+int qc_batch_matmul_s16(const qc_batch_matmul_params *p, const int16_t *lhs, const int16_t *rhs, int16_t *out);
+
 #ifdef __cplusplus
 }
 #endif

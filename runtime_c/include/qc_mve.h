@@ -11,7 +11,7 @@
  * VMLADAVA, VSHL left), VQRDMULH and VQADD saturate, VRSHL by -n rounds half up computed
  * without overflow, widening loads sign-extend, narrowing stores keep the low byte.
  * Predicates (mve_pred16_t) hold one bit per byte lane: an 8-bit lane i is active when
- * bit i is set, a 32-bit lane i when bit 4 * i is set; an inactive lane of a _z load is
+ * bit i is set, a 16-bit lane i when bit 2 * i is set, a 32-bit lane i when bit 4 * i is set; an inactive lane of a _z load is
  * zero and its memory is not read, an inactive lane of a _p store writes nothing.
  */
 #ifndef QC_MVE_H
@@ -34,6 +34,10 @@
 typedef struct {
     int8_t v[16];
 } int8x16_t;
+
+typedef struct {
+    int16_t v[8];
+} int16x8_t;
 
 typedef struct {
     int32_t v[4];
@@ -74,6 +78,34 @@ QC_MVE_INLINE int8x16_t vldrbq_z_s8(const int8_t *p, mve_pred16_t pred) {
 
 QC_MVE_INLINE int8x16_t vldrbq_s8(const int8_t *p) {
     return vldrbq_z_s8(p, 0xFFFFu);
+}
+
+QC_MVE_INLINE mve_pred16_t vctp16q(uint32_t n) {
+    return n >= 8 ? (mve_pred16_t)0xFFFFu : (mve_pred16_t)((1u << (2u * n)) - 1u);
+}
+
+/* a 16-bit lane i is active when bit 2 * i is set */
+QC_MVE_INLINE int16x8_t vldrhq_z_s16(const int16_t *p, mve_pred16_t pred) {
+    int16x8_t r;
+    int i;
+    for (i = 0; i < 8; ++i) {
+        r.v[i] = (pred >> (2 * i)) & 1u ? p[i] : 0;
+    }
+    return r;
+}
+
+QC_MVE_INLINE int16x8_t vldrhq_s16(const int16_t *p) {
+    return vldrhq_z_s16(p, 0xFFFFu);
+}
+
+/* sum of a[i] * b[i] over the 8 int16 lanes, added to acc modulo 2^32 */
+QC_MVE_INLINE int32_t vmladavaq_s16(int32_t acc, int16x8_t a, int16x8_t b) {
+    uint32_t s = (uint32_t)acc;
+    int i;
+    for (i = 0; i < 8; ++i) {
+        s += (uint32_t)((int32_t)a.v[i] * (int32_t)b.v[i]);
+    }
+    return qc_mve_s32(s);
 }
 
 QC_MVE_INLINE int32x4_t vldrbq_z_s32(const int8_t *p, mve_pred16_t pred) {

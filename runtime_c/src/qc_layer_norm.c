@@ -42,6 +42,20 @@ static int qc_bit_length64(uint64_t v) {
     return n;
 }
 
+/* 1 / sqrt(w) as R / 2^(60 - m) (R = round(2^60 / isqrt(w 4^m)) in [2^29, 2^30], w 4^m in
+ * [2^60, 2^62)); *shift = 45 - m, the shift that turns D * R into D / sqrt(W) in Q15. w = 0
+ * gives R = 0 and *shift = 1. Shared with the DSP family's layer_norm kernel. */
+int32_t qc_layer_norm_rsqrt(uint64_t w, int32_t *shift) {
+    if (w == 0) {
+        *shift = 1;
+        return 0;
+    }
+    const int32_t m = (62 - qc_bit_length64(w)) / 2;
+    const uint64_t root = qc_isqrt64(w << (2 * m));
+    *shift = 45 - m;
+    return (int32_t)((((uint64_t)1 << 60) + (root >> 1)) / root);
+}
+
 static void qc_layer_norm_row(const qc_layer_norm_params *p, const int8_t *x, const int32_t *gamma,
                               const int32_t *beta, int8_t *y) {
     const int32_t c = p->cols;
@@ -54,14 +68,8 @@ static void qc_layer_norm_row(const qc_layer_norm_params *p, const int8_t *x, co
         const int64_t d = (int64_t)c * x[j] - sum;
         w += (uint64_t)(d * d);
     }
-    int64_t r = 0;
-    int32_t s = 0;
-    if (w != 0) {
-        const int32_t m = (62 - qc_bit_length64(w)) / 2;
-        const uint64_t root = qc_isqrt64(w << (2 * m));
-        r = (int64_t)((((uint64_t)1 << 60) + (root >> 1)) / root);
-        s = 45 - m;
-    }
+    int32_t s;
+    const int64_t r = qc_layer_norm_rsqrt(w, &s);
     for (int32_t j = 0; j < c; ++j) {
         int64_t t = 0;
         if (r != 0) {

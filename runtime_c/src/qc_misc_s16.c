@@ -16,9 +16,12 @@ static int qc_s16_shape_ok(const int32_t shape[QC_MAX_RANK]) {
     return 1;
 }
 
-static void qc_s16_walk(const int32_t n[QC_MAX_RANK], const int32_t s1[QC_MAX_RANK], const int32_t s2[QC_MAX_RANK],
-                        const int16_t *in1, const int16_t *in2, int16_t *out, qc_s16_binary_fn fn,
-                        const void *params, int32_t lo, int32_t hi) {
+/* in2 holds int16 elements, or int8 ones when in2_s8 (PRELU's alpha). */
+static void qc_s16_walk_any(const int32_t n[QC_MAX_RANK], const int32_t s1[QC_MAX_RANK], const int32_t s2[QC_MAX_RANK],
+                            const int16_t *in1, const void *in2, int in2_s8, int16_t *out, qc_s16_binary_fn fn,
+                            const void *params, int32_t lo, int32_t hi) {
+    const int16_t *in2_16 = (const int16_t *)in2;
+    const int8_t *in2_8 = (const int8_t *)in2;
     for (int32_t i0 = 0; i0 < n[0]; ++i0) {
         for (int32_t i1 = 0; i1 < n[1]; ++i1) {
             for (int32_t i2 = 0; i2 < n[2]; ++i2) {
@@ -27,14 +30,29 @@ static void qc_s16_walk(const int32_t n[QC_MAX_RANK], const int32_t s1[QC_MAX_RA
                                         (ptrdiff_t)i3 * s1[3];
                     const ptrdiff_t b = (ptrdiff_t)i0 * s2[0] + (ptrdiff_t)i1 * s2[1] + (ptrdiff_t)i2 * s2[2] +
                                         (ptrdiff_t)i3 * s2[3];
-                    for (int32_t i4 = 0; i4 < n[4]; ++i4) {
-                        const int32_t v = fn(params, in1[a + (ptrdiff_t)i4 * s1[4]], in2[b + (ptrdiff_t)i4 * s2[4]]);
-                        *out++ = qc_clamp_s16(v, lo, hi);
+                    if (in2_s8) { /* the type test once a row, not once an element */
+                        for (int32_t i4 = 0; i4 < n[4]; ++i4) {
+                            const int32_t x2 = in2_8[b + (ptrdiff_t)i4 * s2[4]];
+                            const int32_t v = fn(params, in1[a + (ptrdiff_t)i4 * s1[4]], x2);
+                            *out++ = qc_clamp_s16(v, lo, hi);
+                        }
+                    } else {
+                        for (int32_t i4 = 0; i4 < n[4]; ++i4) {
+                            const int32_t x2 = in2_16[b + (ptrdiff_t)i4 * s2[4]];
+                            const int32_t v = fn(params, in1[a + (ptrdiff_t)i4 * s1[4]], x2);
+                            *out++ = qc_clamp_s16(v, lo, hi);
+                        }
                     }
                 }
             }
         }
     }
+}
+
+static void qc_s16_walk(const int32_t n[QC_MAX_RANK], const int32_t s1[QC_MAX_RANK], const int32_t s2[QC_MAX_RANK],
+                        const int16_t *in1, const int16_t *in2, int16_t *out, qc_s16_binary_fn fn,
+                        const void *params, int32_t lo, int32_t hi) {
+    qc_s16_walk_any(n, s1, s2, in1, in2, 0, out, fn, params, lo, hi);
 }
 
 static int32_t qc_add_one_s16(const void *params, int32_t x1, int32_t x2) {
@@ -197,5 +215,49 @@ int qc_transpose_s16(const qc_transpose_params *p, const int16_t *input, int16_t
             }
         }
     }
+    return QC_OK;
+}
+
+static int32_t qc_max_one_s16(const void *params, int32_t x1, int32_t x2) {
+    (void)params;
+    return x1 > x2 ? x1 : x2;
+}
+
+static int32_t qc_min_one_s16(const void *params, int32_t x1, int32_t x2) {
+    (void)params;
+    return x1 < x2 ? x1 : x2;
+}
+
+int qc_maximum_s16(const qc_broadcast_params *p, const int16_t *in1, const int16_t *in2, int16_t *out) {
+    if (p == NULL || in1 == NULL || in2 == NULL || out == NULL || !qc_s16_shape_ok(p->out_shape)) {
+        return QC_ERROR;
+    }
+    qc_s16_walk(p->out_shape, p->in1_strides, p->in2_strides, in1, in2, out, qc_max_one_s16, p, -32768, 32767);
+    return QC_OK;
+}
+
+int qc_minimum_s16(const qc_broadcast_params *p, const int16_t *in1, const int16_t *in2, int16_t *out) {
+    if (p == NULL || in1 == NULL || in2 == NULL || out == NULL || !qc_s16_shape_ok(p->out_shape)) {
+        return QC_ERROR;
+    }
+    qc_s16_walk(p->out_shape, p->in1_strides, p->in2_strides, in1, in2, out, qc_min_one_s16, p, -32768, 32767);
+    return QC_OK;
+}
+
+static int32_t qc_prelu_one_s16(const void *params, int32_t x, int32_t alpha) {
+    /* |x| <= 32768 and |alpha + alpha_offset| <= 255: the product fits int32 */
+    const qc_prelu_params *p = (const qc_prelu_params *)params;
+    return x >= 0 ? qc_requantize(x, p->output_multiplier_1, p->output_shift_1)
+                  : qc_requantize(x * (alpha + p->alpha_offset), p->output_multiplier_2, p->output_shift_2);
+}
+
+int qc_prelu_s16(const qc_prelu_params *p, const int16_t *input, const int8_t *alpha, int16_t *out) {
+    if (p == NULL || input == NULL || alpha == NULL || out == NULL || !qc_s16_shape_ok(p->out_shape) ||
+        p->input_offset != 0 || p->output_offset != 0 || p->alpha_offset < -127 || p->alpha_offset > 128 ||
+        p->output_shift_1 < -31 || p->output_shift_1 > 31 || p->output_shift_2 < -31 || p->output_shift_2 > 31) {
+        return QC_ERROR;
+    }
+    qc_s16_walk_any(p->out_shape, p->in1_strides, p->in2_strides, input, alpha, 1, out, qc_prelu_one_s16, p, -32768,
+                    32767);
     return QC_OK;
 }

@@ -85,6 +85,15 @@ static int32_t qc_clz32(uint32_t x) {
     return n;
 }
 
+/* GetReciprocal of a row's Q12.19 sum of exps (>= 2^19: the maximum contributes exp(0), and
+ * < 2^31): 1 / (sum / 2^num_bits_over_unit) in Q0.31. Shared with the DSP family's
+ * tabulated softmax (templates/kernels/dsp/softmax.c.j2). */
+int32_t qc_softmax_reciprocal(uint32_t sum, int32_t *num_bits_over_unit) {
+    const int32_t headroom = qc_clz32(sum);
+    *num_bits_over_unit = 12 - headroom;
+    return qc_one_over_one_plus_x((int32_t)((sum << headroom) - 0x80000000u));
+}
+
 static int32_t qc_scaled_diff(const qc_softmax_params *p, int32_t diff) {
     return qc_srdhm(qc_shl32(diff, p->input_left_shift), p->input_multiplier);
 }
@@ -100,7 +109,7 @@ int qc_softmax_s8(const qc_softmax_params *p, const int8_t *input, int8_t *outpu
         int8_t *out = output + (size_t)row * (size_t)p->depth;
         int32_t max_in_row = -128;
         uint32_t sum = 0;
-        int32_t headroom, num_bits_over_unit, exponent, reciprocal;
+        int32_t num_bits_over_unit, exponent, reciprocal;
         for (c = 0; c < p->depth; ++c) {
             max_in_row = in[c] > max_in_row ? in[c] : max_in_row;
         }
@@ -111,10 +120,7 @@ int qc_softmax_s8(const qc_softmax_params *p, const int8_t *input, int8_t *outpu
                 sum += (uint32_t)qc_rdbpot(e, 12); /* Rescale to Q12.19 */
             }
         }
-        /* GetReciprocal: sum >= 2^19 (the maximum contributes exp(0)) and < 2^31 */
-        headroom = qc_clz32(sum);
-        num_bits_over_unit = 12 - headroom;
-        reciprocal = qc_one_over_one_plus_x((int32_t)((sum << headroom) - 0x80000000u));
+        reciprocal = qc_softmax_reciprocal(sum, &num_bits_over_unit);
         exponent = num_bits_over_unit + 31 - 8;
         for (c = 0; c < p->depth; ++c) {
             const int32_t diff = in[c] - max_in_row;

@@ -292,6 +292,27 @@ static int run_s16(const char *k) {
         const int32_t *a = s32(2);
         return k[3] == 'l' ? qc_logistic_s16(s16(0), o16(1), a[0], a[1], a[2]) : qc_tanh_s16(s16(0), o16(1), a[0], a[1], a[2]);
     }
+    if (strcmp(k, "qc_lut_s16") == 0) {
+        /* blocks: table[513], x, output, size as one int32 block */
+        return qc_lut_s16(s16(0), s16(1), o16(2), s32(3)[0]);
+    }
+    if (strcmp(k, "qc_leaky_relu_s16") == 0) {
+        /* blocks: x, output, (size, m_identity, s_identity, m_alpha, s_alpha) as one int32 block */
+        const int32_t *a = s32(2);
+        return qc_leaky_relu_s16(s16(0), o16(1), a[0], a[1], a[2], a[3], a[4]);
+    }
+    if (strcmp(k, "qc_prelu_s16") == 0) {
+        STRUCT(qc_prelu_params, p, 0);
+        return qc_prelu_s16(&p, s16(1), s8(2), o16(3));
+    }
+    if (strcmp(k, "qc_batch_matmul_s16") == 0) {
+        STRUCT(qc_batch_matmul_params, p, 0);
+        return qc_batch_matmul_s16(&p, s16(1), s16(2), o16(3));
+    }
+    if (strcmp(k, "qc_maximum_s16") == 0 || strcmp(k, "qc_minimum_s16") == 0) {
+        STRUCT(qc_broadcast_params, p, 0);
+        return k[4] == 'a' ? qc_maximum_s16(&p, s16(1), s16(2), o16(3)) : qc_minimum_s16(&p, s16(1), s16(2), o16(3));
+    }
     return run_datamove(k);
 }
 

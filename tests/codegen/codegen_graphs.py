@@ -8,6 +8,7 @@ parameters derived the way the quantizer derives them (op_params, channel_multip
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -17,8 +18,11 @@ import numpy as np
 from qcompile import op_params
 from qcompile.ir import Graph, Node, QuantParams, Tensor
 from qcompile.op_params import channel_multipliers
+from qcompile.targets import Target
 
 GCC_STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2"]
+SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all")
+DSP = Target(name="dsp-host-test", kernel_family="dsp", cc="cc", cflags=("-O2",))
 
 
 def _act(g: Graph, name: str, shape: tuple[int, ...], scale: float, zp: int) -> str:
@@ -182,3 +186,31 @@ def run_under_asan(script: str) -> None:
     env = {**os.environ, "LD_PRELOAD": libasan, "ASAN_OPTIONS": "detect_leaks=0"}
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0 and "SANITIZED-OK" in proc.stdout, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def host_bit_exact(g: Graph, tmp: Path, xs: list[np.ndarray], *, target: Target, sanitize: bool = False) -> str:
+    """Generate ``g`` for ``target``'s family, build it for the host (the emulated intrinsics,
+    optionally under ASan/UBSan), run the batch ``xs`` (one array per input, samples first) and
+    compare every output of every sample with the reference; returns the kernels source. The
+    DSP, DSP 16x8 and MVE kernel tests share it; each picks its own inputs."""
+    from qcompile.codegen import generate
+    from qcompile.host._runtime import ModelLibrary
+    from qcompile.host.build import build_host_library
+    from qcompile.reference.executor import run_quantized
+
+    out = tmp / "out"
+    shutil.rmtree(out, ignore_errors=True)
+    report = generate(g, out, name=g.name, target=target)
+    path = out / f"{g.name}_kernels.c"
+    kernels = path.read_text() if path.exists() else ""  # none when every layer runs portable C
+    lib = build_host_library(out, name=report["c_name"], build_dir=tmp / "b", extra_flags=SANITIZE if sanitize else ())
+    sizes = ([g.tensors[n].size for n in g.inputs], [g.tensors[n].size for n in g.outputs])
+    dtypes = ([g.tensors[n].dtype for n in g.inputs], [g.tensors[n].dtype for n in g.outputs])
+    model = ModelLibrary(str(lib), report["c_name"], *sizes, 0, input_dtypes=dtypes[0], output_dtypes=dtypes[1])
+    outs = model.run(xs)
+    for b in range(len(xs[0])):
+        ref = run_quantized(g, [x[b] for x in xs])
+        for j, name in enumerate(g.outputs):
+            got = np.asarray(outs[j][b]).reshape(-1)
+            np.testing.assert_array_equal(got, ref[name].reshape(-1), err_msg=f"sample {b} output {name}")
+    return kernels

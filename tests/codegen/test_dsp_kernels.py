@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from codegen_graphs import _act, _const, _weighted, compile_c, run_under_asan  # noqa: E402
+from codegen_graphs import DSP, _act, _const, _weighted, compile_c, host_bit_exact, run_under_asan  # noqa: E402
 
 from qcompile.codegen import generate  # noqa: E402
 from qcompile.codegen.families.dsp import (  # noqa: E402
@@ -27,14 +27,10 @@ from qcompile.codegen.families.dsp import (  # noqa: E402
     requant_table,
     words_from_bytes,
 )
-from qcompile.host.build import build_host_library  # noqa: E402
 from qcompile.ir import Graph, Node  # noqa: E402
-from qcompile.reference.executor import run_quantized  # noqa: E402
 from qcompile.targets import Target  # noqa: E402
 
-DSP = Target(name="dsp-host-test", kernel_family="dsp", cc="cc", cflags=("-O2",))
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
-SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all")
 _SETTINGS = settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -114,25 +110,10 @@ def _fc_graph(seed: int, rows: int, k: int, n: int) -> Graph:
 
 def _check(g: Graph, tmp: Path, *, sanitize: bool = False, batch: int = 3, target: Target = DSP) -> str:
     """Generate for ``target``'s family (dsp), build on the host, compare every output with the
-    reference; returns the kernels source."""
-    from qcompile.host._runtime import ModelLibrary
-
-    out = tmp / "out"
-    shutil.rmtree(out, ignore_errors=True)
-    report = generate(g, out, name=g.name, target=target)
-    kernels = (out / f"{g.name}_kernels.c").read_text()
-    lib = build_host_library(out, name=report["c_name"], build_dir=tmp / "b", extra_flags=SANITIZE if sanitize else ())
-    model = ModelLibrary(
-        str(lib), report["c_name"], [g.tensors[n].size for n in g.inputs], [g.tensors[n].size for n in g.outputs], 0
-    )
+    reference on random int8 inputs; returns the kernels source."""
     rng = np.random.default_rng(batch)
     xs = [rng.integers(-128, 128, size=(batch, *g.tensors[n].shape), dtype=np.int8) for n in g.inputs]
-    outs = model.run(xs)
-    for b in range(batch):
-        ref = run_quantized(g, [x[b] for x in xs])
-        for j, name in enumerate(g.outputs):
-            np.testing.assert_array_equal(outs[j][b], ref[name].reshape(-1), err_msg=f"sample {b} output {name}")
-    return kernels
+    return host_bit_exact(g, tmp, xs, target=target, sanitize=sanitize)
 
 
 # ---- compile-time packing ------------------------------------------------------------------

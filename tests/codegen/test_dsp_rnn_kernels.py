@@ -21,7 +21,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tflite_lstm_model import lstm_model  # noqa: E402
 
 from qcompile.codegen import generate  # noqa: E402
-from qcompile.codegen.families.dsp_rnn import fc_requant_expr, pack_lstm_weights, pack_pair_rows  # noqa: E402
+from qcompile.codegen.families.dsp_rnn import (  # noqa: E402
+    fc_requant_expr,
+    pack_gate_rows_s8,
+    pack_lstm_weights,
+    pack_pair_rows,
+    pack_rows_s16,
+)
 from qcompile.frontends.tflite_import import load_tflite  # noqa: E402
 from qcompile.quant.fixedpoint import multiply_by_quantized_multiplier  # noqa: E402
 from qcompile.targets import Target  # noqa: E402
@@ -173,9 +179,11 @@ GRU_CASES = [
 ]
 
 
+@pytest.mark.parametrize("family", ["dsp", "mve"])
 @pytest.mark.parametrize("case", GRU_CASES, ids=lambda c: f"{c['direction']}-lbr{c['lbr']}")
-def test_gru_dsp_equals_reference_sanitized(tmp_path: Path, case: dict) -> None:
-    """ONNX GRUs (hidden 7: odd pairs; 5 inputs: a tap tail) through the dsp family under ASan/UBSan."""
+def test_gru_dsp_equals_reference_sanitized(tmp_path: Path, case: dict, family: str) -> None:
+    """ONNX GRUs (hidden 7: odd pairs and a predicated int16 tail; 5 inputs: a tap tail) through the
+    dsp family (SMLAD) and the mve family (Helium, emulated) under ASan/UBSan."""
     pytest.importorskip("onnx")
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
     from test_gru_models import make_gru
@@ -184,22 +192,72 @@ def test_gru_dsp_equals_reference_sanitized(tmp_path: Path, case: dict) -> None:
 
     np.savez(tmp_path / "calib.npz", **make_gru(tmp_path / "g.onnx", **case))
     target = tmp_path / "dsp.toml"
-    target.write_text('name = "dsp-host-test"\nkernel_family = "dsp"\ncc = "cc"\ncflags = ["-O2"]\n')
+    target.write_text(f'name = "{family}-host-test"\nkernel_family = "{family}"\ncc = "cc"\ncflags = ["-O2"]\n')
     options = CompileOptions(target=str(target), calib=tmp_path / "calib.npz", name="g", progress=False)
     compile_model(tmp_path / "g.onnx", tmp_path / "out", options)
     kernels = (tmp_path / "out" / "g_kernels.c").read_text()
-    assert "qc_gru_blend(" in kernels and "qc_smlad(" in kernels
+    assert "qc_gru_blend(" in kernels and ("vmladavaq_s16(" if family == "mve" else "qc_smlad(") in kernels
     check_model_sanitized(tmp_path / "out", tmp_path, samples=4, seed=case["seed"])
 
 
-def test_mve_family_runs_the_dsp_lstm_kernel(tmp_path: Path) -> None:
-    """Helium cores keep the DSP extension: the ``mve`` family lowers the LSTM to the same SMLAD
-    kernel (emulated here), equal to the reference under the sanitizers."""
+@pytest.mark.parametrize(
+    "shape",
+    [dict(inputs=6, hidden=5), dict(inputs=17, hidden=16, batch=2), dict(inputs=33, hidden=20, time_major=True)],
+    ids=lambda d: f"i{d['inputs']}h{d['hidden']}",
+)
+def test_mve_family_lstm_helium_products(tmp_path: Path, shape: dict) -> None:
+    """The ``mve`` family's LSTM: VMLADAVA.S8 per 16 taps (tails of 1..15 predicated off; emulated
+    here), the rest the shared code; equal to the reference under the sanitizers."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "lstm.tflite"
-    path.write_bytes(lstm_model(seed=9, steps=3, inputs=6, hidden=5))
+    path.write_bytes(lstm_model(seed=9, steps=3, cell_clip=0.5, **shape))
     graph = load_tflite(path)
     mve = Target(name="mve-host-test", kernel_family="mve", cc="cc", cflags=("-O2",))
     generate(graph, tmp_path / "out", name="lstm", target=mve)
-    assert "qc_lstm_unit_s8(" in (tmp_path / "out" / "lstm_kernels.c").read_text()
+    kernels = (tmp_path / "out" / "lstm_kernels.c").read_text()
+    assert "vmladavaq_s8(" in kernels and "qc_lstm_unit_s8(" in kernels and "qc_smlad(" not in kernels
     check_model_sanitized(tmp_path / "out", tmp_path, graph=graph, samples=3, seed=9)
+
+
+def test_pack_rows_s16_pads_rows_to_8() -> None:
+    w = np.arange(2 * 3 * 9).reshape(2, 3, 9) - 20
+    rows = pack_rows_s16(w).reshape(3, 2, 16)
+    for j in range(3):
+        for g in range(2):
+            np.testing.assert_array_equal(rows[j, g, :9], w[g, j])
+            assert not rows[j, g, 9:].any()
+
+
+def test_pack_gate_rows_s8_pads_rows_to_16() -> None:
+    w = np.arange(2 * 3 * 18).reshape(2, 3, 18) % 251 - 125
+    rows = pack_gate_rows_s8(w).reshape(3, 2, 32)
+    for j in range(3):
+        for g in range(2):
+            np.testing.assert_array_equal(rows[j, g, :18], w[g, j])
+            assert not rows[j, g, 18:].any()
+
+
+@pytest.mark.parametrize("family", ["dsp", "mve"])
+def test_stateful_gru_q15_state_sanitized(tmp_path: Path, family: str) -> None:
+    """``--stateful h=h_next`` keeps the GRU's Q15 state in and out of the node (``h_last``, may
+    alias ``h0``): the per-layer kernel carries it over 6 calls under ASan/UBSan, equal to the
+    reference stream."""
+    kws = Path(__file__).resolve().parents[3] / "shared" / "data" / "kws_mfcc_dev500.npz"
+    if not kws.exists():
+        pytest.skip(f"{kws} is absent (the shared KWS samples)")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    from bench_gru import MODELS, kws_frames, record_states
+
+    from qcompile.compiler import CompileOptions, compile_model
+
+    frames = kws_frames()[:4].reshape(-1, 10)
+    model = MODELS / "gru_kws_step.onnx"
+    np.savez(tmp_path / "calib.npz", x=frames[:, None, None], h=record_states(model, frames))
+    target = tmp_path / "t.toml"
+    target.write_text(f'name = "{family}-host-test"\nkernel_family = "{family}"\ncc = "cc"\ncflags = ["-O2"]\n')
+    options = CompileOptions(
+        target=str(target), calib=tmp_path / "calib.npz", stateful=[("h", "h_next")], name="g", progress=False
+    )
+    compile_model(model, tmp_path / "out", options)
+    assert "h_last" in (tmp_path / "out" / "g_kernels.c").read_text()
+    check_model_sanitized(tmp_path / "out", tmp_path, samples=6, seed=3)

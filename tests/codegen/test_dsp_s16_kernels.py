@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from codegen_graphs import _const, run_under_asan  # noqa: E402
+from codegen_graphs import DSP, _const, host_bit_exact, run_under_asan  # noqa: E402
 
 from qcompile.codegen import generate  # noqa: E402
 from qcompile.codegen.families.dsp_s16 import (  # noqa: E402
@@ -25,16 +25,11 @@ from qcompile.codegen.families.dsp_s16 import (  # noqa: E402
     pack_depthwise_weights_s16,
     requant_s16_table,
 )
-from qcompile.host.build import build_host_library  # noqa: E402
 from qcompile.ir import Graph, Node, QuantParams, Tensor  # noqa: E402
 from qcompile.op_params import channel_multipliers  # noqa: E402
 from qcompile.quant.fixedpoint import multiply_by_quantized_multiplier_int64, wrap_int32  # noqa: E402
-from qcompile.reference.executor import run_quantized  # noqa: E402
-from qcompile.targets import Target  # noqa: E402
 
-DSP = Target(name="dsp-host-test", kernel_family="dsp", cc="cc", cflags=("-O2",))
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
-SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all")
 _SETTINGS = settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -133,29 +128,15 @@ def _add_graph(seed: int, shape: tuple[int, ...], subtract: bool, act: tuple[int
 def _check(g: Graph, tmp: Path, *, sanitize: bool = False, batch: int = 3) -> str:
     """Generate for the dsp family, build on the host, compare with the reference (random and
     extreme int16 inputs); returns the kernels source."""
-    from qcompile.host._runtime import ModelLibrary
-
-    out = tmp / "out"
-    shutil.rmtree(out, ignore_errors=True)
-    report = generate(g, out, name=g.name, target=DSP)
-    kernels = (out / f"{g.name}_kernels.c").read_text()
-    lib = build_host_library(out, name=report["c_name"], build_dir=tmp / "b", extra_flags=SANITIZE if sanitize else ())
-    sizes = ([g.tensors[n].size for n in g.inputs], [g.tensors[n].size for n in g.outputs])
-    dtypes = (["int16"] * len(g.inputs), ["int16"])
-    model = ModelLibrary(str(lib), report["c_name"], *sizes, 0, input_dtypes=dtypes[0], output_dtypes=dtypes[1])
     rng = np.random.default_rng(batch)
     xs = []
     for name in g.inputs:
-        shape = g.tensors[name].shape
-        x = rng.integers(-32768, 32768, size=(batch, *shape), dtype=np.int16)
-        x[0] = -32768  # the largest products
-        x[1] = rng.choice(np.array([-32768, 32767], dtype=np.int16), size=shape)
+        shape, info = g.tensors[name].shape, np.iinfo(g.tensors[name].dtype)
+        x = rng.integers(info.min, info.max + 1, size=(batch, *shape), dtype=info.dtype)
+        x[0] = info.min  # the largest products
+        x[1] = rng.choice(np.array([info.min, info.max], dtype=info.dtype), size=shape)
         xs.append(x)
-    outs = model.run(xs)
-    for b in range(batch):
-        ref = run_quantized(g, [x[b] for x in xs])
-        np.testing.assert_array_equal(np.asarray(outs[0][b]).reshape(-1), ref[g.outputs[0]].reshape(-1))
-    return kernels
+    return host_bit_exact(g, tmp, xs, target=DSP, sanitize=sanitize)
 
 
 # ---- compile-time packing ------------------------------------------------------------------
@@ -273,6 +254,11 @@ t._check(t._dw_graph(4, 5, 5, 8, (3, 3), 1, 1, False), tmp / "d", sanitize=True)
 t._check(t._fc_graph(5, 1, 37, 5, True), tmp / "e", sanitize=True)
 t._check(t._add_graph(6, (1, 3, 5, 7), True, (-300, 20000)), tmp / "f", sanitize=True)
 t._check(t._mean_graph(7, (2, 3, 3, 7)), tmp / "g", sanitize=True)
+t._check(t._pool_graph(8, "max_pool2d", (1, 7, 6, 5), (3, 2), (2, 2), (1, 0, 1, 1)), tmp / "h", sanitize=True)
+t._check(t._pool_graph(9, "avg_pool2d", (2, 5, 5, 4), (3, 3), (2, 2), (1, 1, 1, 1)), tmp / "i", sanitize=True)
+t._check(t._mul_graph(10, (1, 4, 4, 7), (1, 1, 1, 7), (-32768, 32767)), tmp / "j", sanitize=True)
+t._check(t._requant_graph(11, "int8", "int16", (1, 5, 7)), tmp / "k", sanitize=True)
+t._check(t._requant_graph(12, "int16", "int8", (1, 5, 7)), tmp / "l", sanitize=True)
 print("SANITIZED-OK")
 """
     run_under_asan(script)
@@ -403,3 +389,169 @@ def test_overlap_contracts_of_16x8_layers() -> None:
     assert get_family("portable").overlap_contracts(conv) == {}
     dw.nodes[0].attrs["shift"] = np.full(8, 9)  # outside [-31, 7]: no DSP s16 kernel
     assert get_family("dsp").overlap_contracts(dw) == {}
+
+
+# ---- pools, MUL and QUANTIZE int8 <-> int16 -----------------------------------------------
+
+
+def _pool_graph(seed: int, op: str, shape, kernel, strides, pads) -> Graph:
+    """A 16x8 max / average pool (pads top, left, bottom, right); even seeds clamp to a ReLU-like range."""
+    from qcompile.op_params import pool_layout
+
+    g = Graph("pool16")
+    x = _act16(g, "x", shape, 0.001)
+    f = pool_layout(shape, kernel, strides, pads)
+    y = _act16(g, "y", (shape[0], f["out_h"], f["out_w"], shape[3]), 0.001)
+    act = (-32768, 32767) if seed % 2 else (-100, 20000)
+    attrs = {"kernel": kernel, "strides": strides, "pads": pads, "act_min": act[0], "act_max": act[1]}
+    g.add_node(Node("pool", op, [x], [y], attrs))
+    g.inputs, g.outputs = [x], [y]
+    g.validate()
+    return g
+
+
+def _mul_graph(seed: int, shape1, shape2, act) -> Graph:
+    from qcompile.op_params import mul_params
+
+    rng = np.random.default_rng(seed)
+    g = Graph("mul16")
+    x1, x2 = _act16(g, "x1", shape1, float(rng.uniform(1e-4, 1e-3))), _act16(g, "x2", shape2, 1e-3)
+    out_shape = np.broadcast_shapes(shape1, shape2)
+    y = _act16(g, "y", out_shape, float(rng.uniform(1e-6, 1e-3)))
+    attrs = mul_params(*(g.tensors[t].quant for t in (x1, x2, y)), act_min=act[0], act_max=act[1])
+    g.add_node(Node("mul", "mul", [x1, x2], [y], attrs))
+    g.inputs, g.outputs = [x1, x2], [y]
+    g.validate()
+    return g
+
+
+def _requant_graph(seed: int, src: str, dst: str, shape) -> Graph:
+    """TFLite QUANTIZE between int8 and int16 (random scales, an int8 side's zero point nonzero)."""
+    from qcompile.quant.fixedpoint import quantize_multiplier
+
+    rng = np.random.default_rng(seed)
+    g = Graph("requant16")
+    s_in, s_out = float(rng.uniform(1e-4, 1e-2)), float(rng.uniform(1e-4, 1e-2))
+    zp = {"int8": int(rng.integers(-20, 20)), "int16": 0}
+    g.add_tensor(Tensor("x", shape, src, quant=QuantParams(s_in, zp[src], dtype=src)))
+    g.add_tensor(Tensor("y", shape, dst, quant=QuantParams(s_out, zp[dst], dtype=dst)))
+    m, e = quantize_multiplier(s_in / s_out)
+    attrs = {"input_offset": -zp[src], "output_offset": zp[dst], "multiplier": int(m), "shift": int(e)}
+    attrs["output_bits"] = 8 if dst == "int8" else 16
+    g.add_node(Node("rq", "requantize", ["x"], ["y"], attrs))
+    g.inputs, g.outputs = ["x"], ["y"]
+    g.validate()
+    return g
+
+
+@_SETTINGS
+@given(
+    seed=st.integers(0, 10_000),
+    op=st.sampled_from(["max_pool2d", "avg_pool2d"]),
+    shape=st.sampled_from([(1, 8, 8, 4), (1, 7, 5, 3), (2, 6, 6, 1)]),
+    kernel=st.sampled_from([(2, 2), (3, 3), (3, 2)]),
+    strides=st.sampled_from([(1, 1), (2, 2), (2, 1)]),
+    pads=st.sampled_from([(0, 0, 0, 0), (1, 1, 1, 1), (0, 1, 1, 0)]),
+)
+def test_pool_s16_bit_exact(tmp_path: Path, seed, op, shape, kernel, strides, pads) -> None:
+    kernels = _check(_pool_graph(seed, op, shape, kernel, strides, pads), tmp_path)
+    assert "_dsp16(" in kernels
+
+
+def test_pool_s16_with_empty_windows_stays_portable() -> None:
+    g = _pool_graph(1, "max_pool2d", (1, 4, 4, 2), (2, 2), (2, 2), (2, 0, 0, 0))  # first row of windows is padding
+    from qcompile.codegen.families.dsp_s16 import _pool_fields
+
+    assert _pool_fields(g, g.nodes[0]) is None
+    ok = _pool_graph(1, "max_pool2d", (1, 4, 4, 2), (2, 2), (2, 2), (1, 0, 1, 0))
+    assert _pool_fields(ok, ok.nodes[0])
+
+
+@_SETTINGS
+@given(
+    seed=st.integers(0, 10_000),
+    shapes=st.sampled_from(
+        [
+            ((1, 4, 5, 6), (1, 4, 5, 6)),
+            ((1, 4, 5, 6), (1, 1, 1, 6)),
+            ((1, 1, 1, 6), (1, 3, 3, 6)),
+            ((2, 9), (9,)),
+            ((1, 3, 4, 5), (1, 1, 1, 1)),
+        ]  # fmt: skip
+    ),
+    act=st.sampled_from([(-32768, 32767), (0, 32767), (-300, 20000)]),
+)
+def test_mul_s16_bit_exact(tmp_path: Path, seed, shapes, act) -> None:
+    kernels = _check(_mul_graph(seed, *shapes, act), tmp_path)
+    assert "_dsp16(" in kernels
+
+
+def test_mul_s16_other_broadcasts_stay_portable(tmp_path: Path) -> None:
+    g = _mul_graph(3, (1, 4, 5, 6), (1, 4, 1, 6), (-32768, 32767))  # broadcast over W only
+    kernels = _check(g, tmp_path)
+    assert "_dsp16(" not in kernels
+
+
+@_SETTINGS
+@given(
+    seed=st.integers(0, 10_000),
+    direction=st.sampled_from([("int8", "int16"), ("int16", "int8"), ("int16", "int16")]),
+    shape=st.sampled_from([(1, 5, 7), (1, 1), (3, 64)]),
+)
+def test_requantize_s16_bit_exact(tmp_path: Path, seed, direction, shape) -> None:
+    kernels = _check(_requant_graph(seed, *direction, shape), tmp_path)
+    assert "_dsp16(" in kernels
+
+
+@pytest.mark.parametrize(("m", "s", "off", "hi", "fast"), [
+    (2**30, -16, 0, 32767, True), (2**30, -17, 0, 32767, False), (2**30, -22, 0, 127, True),
+    (2**30, -23, 0, 127, False), (2**30, 1, 0, 127, False), (-(2**30), -3, 0, 127, False),
+    (2**30, -24, 120, 127, False),
+])  # fmt: skip
+def test_requantize_fast_only_where_the_clamp_hides_saturation(m, s, off, hi, fast) -> None:
+    from qcompile.codegen.families.dsp_s16 import requantize_fn
+
+    assert (requantize_fn(m, s, off, hi) == "qc_requantize_fast") is fast
+
+
+def test_digits_and_mbv3_16x8_dsp_on_qemu(tmp_path: Path) -> None:
+    """The example models with --act-bits 16 on cortex-m7: the digits CNN's max and average pools
+    and mbv3_se's squeeze-excite MULs and int8 <-> int16 QUANTIZEs run DSP s16 kernels,
+    bit-exact with the reference on the host and under QEMU (real DSP instructions)."""
+    if not (shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc")):
+        pytest.skip("needs qemu-system-arm and arm-none-eabi-gcc")
+    from qcompile.compiler import CompileOptions, compile_model
+    from qcompile.targets import load_target
+    from qcompile.tools.firmware.verify_qemu import verify_on_qemu
+    from qcompile.tools.verify import verify
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "mbv3_calib.npz", input=rng.uniform(-1, 1, size=(8, 1, 3, 48, 48)).astype(np.float32))
+    np.savez(tmp_path / "mbv3_data.npz", input=rng.uniform(-1, 1, size=(4, 3, 48, 48)).astype(np.float32))
+    np.savez(tmp_path / "digits_data.npz", input=np.load(examples / "digits" / "test.npz")["x"][:8])
+    cases = {
+        "digits": (examples / "digits" / "digits_cnn.onnx", examples / "digits" / "calib.npz", None, ("MAX_POOL_2D", "AVERAGE_POOL_2D")),
+        "mbv3": (examples / "realworld" / "mbv3_se.onnx", tmp_path / "mbv3_calib.npz", ["input=1,3,48,48"], ("MUL", "QUANTIZE int8 -> int16", "QUANTIZE int16 -> int8")),
+    }  # fmt: skip
+    for name, (onnx, calib, shape, ops) in cases.items():
+        out = tmp_path / name
+        options = CompileOptions(target="cortex-m7", calib=calib, name=name, act_bits=16, progress=False)
+        options.input_shape = shape
+        compile_model(onnx, out, options)
+        src = (out / f"{name}_kernels.c").read_text()
+        assert all(f"TFLM's int16 {op}" in src or f"TFLM's {op}" in src for op in ops), name
+        data = tmp_path / f"{name}_data.npz"
+        host = verify(out, data=data, float_model=False)
+        assert host.bit_exact == host.samples > 0, name
+        qemu = verify_on_qemu(out, load_target("cortex-m7"), data=data, limit=4)
+        assert qemu.result.bit_exact == qemu.result.samples == 4, name
+
+
+@pytest.mark.parametrize("dst", ["int8", "int16"])
+def test_requantize_from_int16_through_smlal_on_most_inputs(tmp_path: Path, dst: str) -> None:
+    """qc_requantize_x2 (shift < 0) against the reference on 65536 random int16 values plus the extremes."""
+    g = _requant_graph(0, "int16", dst, (1, 65536))
+    g.nodes[0].attrs.update(multiplier=1_518_500_250, shift=-9, input_offset=32768 if dst == "int8" else 0)
+    kernels = _check(g, tmp_path)
+    assert "qc_requantize_x2(2 * a, 1518500250, 256, 9)" in kernels

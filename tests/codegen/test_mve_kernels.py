@@ -29,7 +29,6 @@ from qcompile.targets import Target  # noqa: E402
 
 MVE = Target(name="mve-host-test", kernel_family="mve", cc="cc", cflags=("-O2",))
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
-SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all")
 _SETTINGS = settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 

@@ -18,13 +18,12 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from codegen_graphs import _act, _const, _weighted  # noqa: E402
+from codegen_graphs import DSP, _act, _const, _weighted  # noqa: E402
 
 from qcompile.codegen import generate  # noqa: E402
 from qcompile.ir import Graph, Node  # noqa: E402
 from qcompile.targets import Target  # noqa: E402
 
-DSP = Target(name="dsp-host-test", kernel_family="dsp", cc="cc", cflags=("-O2",))
 PORTABLE = Target(name="portable-host-test", kernel_family="portable", cc="cc", cflags=("-O2",))
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
 

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from codegen_graphs import _act  # noqa: E402
-from test_overlap_exec import DSP, _layer  # noqa: E402
+from codegen_graphs import DSP, _act  # noqa: E402
+from test_overlap_exec import _layer  # noqa: E402
 
 from qcompile.codegen import generate  # noqa: E402
 from qcompile.ir import Graph, Node  # noqa: E402
@@ -26,6 +26,7 @@ from qcompile.memory.overlap import Window  # noqa: E402
 from qcompile.memory.streams import stream_safe  # noqa: E402
 from qcompile.op_params import add_params  # noqa: E402
 from qcompile.passes.quantized_ir import fuse_residual  # noqa: E402
+from qcompile.targets import Target  # noqa: E402
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
 
@@ -51,15 +52,19 @@ def block(seed: int, h: int, w: int, c: int, k: int, residual: bool, stride: int
     return g
 
 
-def check_streamed(g: Graph, tmp: Path, io_in_arena: bool) -> dict | None:
-    """None when streaming saves nothing (scratch and alignment may eat the ring's gain)."""
-    plain = generate(g, tmp / "plain", name=g.name, target=DSP, io_in_arena=io_in_arena)
+def check_streamed(g: Graph, tmp: Path, io_in_arena: bool, target: Target = DSP, strict: bool = True) -> dict | None:
+    """None when streaming saves nothing (scratch and alignment may eat the ring's gain), or,
+    with ``strict`` off, when the plan streams another pair than the block's two convs."""
+    plain = generate(g, tmp / "plain", name=g.name, target=target, io_in_arena=io_in_arena)
     size = plain["below_bound"]["available_arena_bytes"]
     if size is None or size >= plain["arena_bytes"]:
         return None
     out = tmp / "streamed"
-    report = generate(g, out, name=g.name, target=DSP, io_in_arena=io_in_arena, ram_budget=size)
-    assert report["below_bound"]["streamed_pairs"] == [[g.nodes[0].name, g.nodes[1].name]]
+    report = generate(g, out, name=g.name, target=target, io_in_arena=io_in_arena, ram_budget=size)
+    pairs = [[g.nodes[0].name, g.nodes[1].name]]
+    if not strict and report["below_bound"]["streamed_pairs"] != pairs:
+        return None
+    assert report["below_bound"]["streamed_pairs"] == pairs
     assert report["arena_bytes"] <= size
     check_model_sanitized(out, tmp, graph=g, samples=2, seed=len(g.name))
     return report

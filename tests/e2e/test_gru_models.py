@@ -156,8 +156,13 @@ def test_pytorch_gru_streaming_with_stateful_state(tmp_path: Path) -> None:
     assert result["eval"] == pytest.approx(result["verify"], abs=1e-6)
 
 
-def test_gru_on_qemu_cortex_m7_is_bit_exact(tmp_path: Path) -> None:
-    """A bidirectional GRU compiled for Cortex-M7 and run under QEMU: the reference's bits."""
+@pytest.mark.parametrize("target", ["cortex-m7", "cortex-m55"])
+@pytest.mark.parametrize(
+    "case", [dict(direction="bidirectional", lbr=1, h0=False), dict(direction="reverse", lbr=0, h0=True)], ids=str
+)
+def test_gru_on_qemu_cortex_m_is_bit_exact(tmp_path: Path, target: str, case: dict) -> None:
+    """GRUs compiled for Cortex-M7 (the dsp family's SMLAD kernel) and Cortex-M55 (the mve family's
+    Helium kernel) and run under QEMU: the reference's bits."""
     import shutil
 
     if not (shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc")):
@@ -165,9 +170,11 @@ def test_gru_on_qemu_cortex_m7_is_bit_exact(tmp_path: Path) -> None:
     from qcompile.targets import load_target
     from qcompile.tools.firmware.verify_qemu import verify_on_qemu
 
-    np.savez(tmp_path / "calib.npz", **make_gru(tmp_path / "g.onnx", direction="bidirectional", lbr=1, h0=False))
-    qcompile.compile(tmp_path / "g.onnx", tmp_path / "out", calib=tmp_path / "calib.npz", target="cortex-m7")
-    result = verify_on_qemu(tmp_path / "out", load_target("cortex-m7"), limit=8).result
+    np.savez(tmp_path / "calib.npz", **make_gru(tmp_path / "g.onnx", **case))
+    qcompile.compile(tmp_path / "g.onnx", tmp_path / "out", calib=tmp_path / "calib.npz", target=target)
+    kernels = next((tmp_path / "out").glob("*_kernels.c")).read_text()
+    assert ("vmladavaq_s16(" if target == "cortex-m55" else "qc_smlad(") in kernels
+    result = verify_on_qemu(tmp_path / "out", load_target(target), limit=8).result
     assert result.ok and result.samples == 8, result.diagnosis
 
 

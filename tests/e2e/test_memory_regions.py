@@ -4,6 +4,7 @@ named linker sections of an arm-none-eabi object, and bad region files fail clea
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -118,3 +119,21 @@ def test_cli_regions_table_and_errors(tmp_path: Path, kws_tflite: Path) -> None:
     assert failed.returncode == 1
     assert "fits in no region: dtcm 512 B" in failed.stderr and "Traceback" not in failed.stderr
     assert not (tmp_path / "small").exists()
+
+
+def test_below_bound_plan_that_fits_no_region_is_reported(tmp_path: Path, kws_tflite: Path) -> None:
+    """Two 9,000 B regions hold DS-CNN layer by layer (8,000 B tensors) but not its overlapped
+    chain: with a --ram-budget the compile says it fell back, in report.json, on the console,
+    and in the budget error when the layer-by-layer plan is too large."""
+    regions = tmp_path / "regions.toml"
+    regions.write_text("[dtcm]\nsize = 9000\nspeed = 1\n\n[sram]\nsize = 9000\nspeed = 2\n")
+    done = run_cli(kws_tflite, "-o", tmp_path / "out", "--memory-regions", regions, "--ram-budget", "17000")
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert len(report["warnings"]) == 1 and "fits no region" in report["warnings"][0]
+    assert "the layer-by-layer plan is used" in report["warnings"][0] and not report["below_bound"]["used"]
+    assert "warning: --ram-budget with --memory-regions" in done.stdout
+    plain = qcompile.compile(kws_tflite, tmp_path / "plain", memory_regions=regions, progress=False)
+    assert plain.report["warnings"] == []  # no budget: nothing was asked for, nothing given up
+    with pytest.raises(QCompileError, match="RAM budget exceeded.*fits no region.*layer-by-layer plan is used"):
+        qcompile.compile(kws_tflite, tmp_path / "tight", memory_regions=regions, ram_budget=16100, progress=False)

@@ -87,10 +87,10 @@ def quantized_model(tmp_path: Path, fmt, per_channel: bool, act, name: str = "q.
     return dst
 
 
-def int16_model(tmp_path: Path, *, global_pool: bool = False, n: int = 32) -> Path:
-    """The test CNN (no softmax) quantized with symmetric QInt16 activations (TFLite's 16x8)."""
+def int16_model(tmp_path: Path, *, global_pool: bool = False, n: int = 32, softmax: bool = False) -> Path:
+    """The test CNN quantized with symmetric QInt16 activations (TFLite's 16x8)."""
     src, dst = tmp_path / "f16.onnx", tmp_path / "i16.onnx"
-    onnx.save(float_cnn(softmax=False, global_pool=global_pool), src)
+    onnx.save(float_cnn(softmax=softmax, global_pool=global_pool), src)
     quantize_static(
         str(src), str(dst), _Reader(samples(n)), quant_format=QuantFormat.QDQ, per_channel=True,
         activation_type=QuantType.QInt16, weight_type=QuantType.QInt8, extra_options={"ActivationSymmetric": True},
@@ -359,8 +359,24 @@ def test_int16_activations_map_to_16x8(tmp_path: Path) -> None:
     assert np.abs(ours - theirs).max() <= 4.01 * scale
 
 
-def test_asymmetric_int16_and_int16_without_kernel_are_named(tmp_path: Path) -> None:
+def test_int16_softmax_and_global_pool_map_to_16x8(tmp_path: Path) -> None:
+    """QDQ QInt16 GlobalAveragePool (TFLite MEAN) and Softmax (TFLM's int16 softmax, output
+    1/32768 then an int16 requantize to the model's own output parameters) stay int16."""
+    dst = int16_model(tmp_path, global_pool=True, softmax=True)
+    graph = load_qdq(dst)
+    ops = {n.op: n for n in graph.nodes}
+    assert "softmax" in ops and graph.tensors[ops["softmax"].inputs[0]].dtype == "int16"
+    assert float(graph.tensors[ops["softmax"].outputs[0]].quant.scale) == 1 / 32768
+    assert all(t.dtype == "int16" for t in graph.activations())
+    ours, theirs, scale = run_both(dst, samples(20, seed=2))
+    assert np.abs(ours - theirs).max() <= 4.01 * scale, np.abs(ours - theirs).max()  # measured: 2 LSB
+
+
+def test_asymmetric_int16_and_int16_without_kernel_are_named(tmp_path: Path, monkeypatch) -> None:
+    from qcompile.frontends import onnx_qdq
+
     dst = int16_model(tmp_path, global_pool=True, n=8)
+    monkeypatch.setattr(onnx_qdq, "S16_OPS", onnx_qdq.S16_OPS - {"global_avg_pool"})
     with pytest.raises(UnsupportedModelError, match="GlobalAveragePool.*int16 and global_avg_pool has no 16x8"):
         load_qdq(dst)
     with pytest.raises(ValueError, match="16x8 needs symmetric int16"):

@@ -377,9 +377,137 @@ MOVE_CASES: dict[str, Callable[[], ModelBuilder]] = {
     "split": lambda: _move(
         "SPLIT", (1, 4, 6, 2), [2], [(1, 4, 3, 2), (1, 4, 3, 2)], "SplitOptions", first_const=True, numSplits=2
     ),
+    "resize_nearest_2x": lambda: _move(
+        "RESIZE_NEAREST_NEIGHBOR", (1, 3, 4, 5), [[6, 8]], [(1, 6, 8, 5)], "ResizeNearestNeighborOptions"
+    ),
+    "resize_nearest_half_pixel": lambda: _move(
+        "RESIZE_NEAREST_NEIGHBOR",
+        (2, 5, 4, 3),
+        [[7, 3]],
+        [(2, 7, 3, 3)],
+        "ResizeNearestNeighborOptions",
+        halfPixelCenters=True,
+    ),
 }
 
 
 @pytest.mark.parametrize("case", sorted(MOVE_CASES))
 def test_s16_data_movement_matches_tflm(case: str, tmp_path: Path) -> None:
     _check(MOVE_CASES[case]().finish(), tmp_path)
+
+
+def _leaky_relu16(alpha: float, in_scale: float, out_scale: float) -> ModelBuilder:
+    """One int16 LEAKY_RELU on (16, 256) tensors (16 invocations cover every int16 value)."""
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
+
+    b = ModelBuilder()
+    x = b.tensor("x", (16, 256), "int16", scale=in_scale)
+    y = b.tensor("y", (16, 256), "int16", scale=out_scale)
+    b.op("LEAKY_RELU", [x], [y])
+    opts = fb.LeakyReluOptionsT()
+    opts.alpha = alpha
+    b.ops[-1].builtinOptionsType = fb.BuiltinOptions.LeakyReluOptions
+    b.ops[-1].builtinOptions = opts
+    b.inputs, b.outputs = [x], [y]
+    return b
+
+
+@pytest.mark.parametrize(
+    ("alpha", "in_scale", "out_scale"), [(0.2, 0.0005, 0.0004), (0.01, 0.001, 0.0011), (1.7, 0.0003, 0.0009)]
+)
+def test_s16_leaky_relu_all_inputs_match_tflm(alpha: float, in_scale: float, out_scale: float, tmp_path: Path) -> None:
+    """Every int16 input: TFLM == reference == C (qc_leaky_relu_s16)."""
+    import qcompile.host._runtime as rt
+
+    model_bytes = _leaky_relu16(alpha, in_scale, out_scale).finish()
+    path = tmp_path / "leaky16.tflite"
+    path.write_bytes(model_bytes)
+    graph = load_tflite(path)
+    assert [n.op for n in graph.nodes] == ["leaky_relu"]
+    x = np.arange(-32768, 32768, dtype=np.int16).reshape(16, 16, 256)
+    expected = tflm_run(model_bytes, [x])[0].reshape(-1)
+    got = np.concatenate([run_quantized(graph, [s])[graph.outputs[0]].reshape(-1) for s in x])
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(rt.leaky_relu_s16(x, **graph.nodes[0].attrs).reshape(-1), expected)
+
+
+def _minmax16(code: str, shape2) -> ModelBuilder:
+    b = ModelBuilder()
+    x1 = b.tensor("x1", (1, 4, 5, 6), "int16", scale=0.0005)
+    x2 = b.tensor("x2", shape2, "int16", scale=0.0005)
+    y = b.tensor("y", (1, 4, 5, 6), "int16", scale=0.0005)
+    b.op(code, [x1, x2], [y])
+    b.inputs, b.outputs = [x1, x2], [y]
+    return b
+
+
+@pytest.mark.parametrize("code", ["MAXIMUM", "MINIMUM"])
+@pytest.mark.parametrize("shape2", [(1, 4, 5, 6), (1, 1, 1, 6), (1, 4, 1, 6)])
+def test_s16_maximum_minimum_match_tflm(code: str, shape2, tmp_path: Path) -> None:
+    _check(_minmax16(code, shape2).finish(), tmp_path)
+
+
+def test_compiled_16x8_eltwise_chain_matches_tflm(tmp_path: Path) -> None:
+    """LEAKY_RELU -> MAXIMUM (int16) through the generated C (host) == TFLM."""
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
+
+    import qcompile
+
+    b = ModelBuilder()
+    x = b.tensor("x", (1, 6, 5, 4), "int16", scale=0.0005)
+    c = b.tensor("c", (1, 1, 1, 4), "int16", scale=0.0004)
+    r = b.tensor("r", (1, 6, 5, 4), "int16", scale=0.0004)
+    b.op("LEAKY_RELU", [x], [r])
+    opts = fb.LeakyReluOptionsT()
+    opts.alpha = 0.1
+    b.ops[-1].builtinOptionsType = fb.BuiltinOptions.LeakyReluOptions
+    b.ops[-1].builtinOptions = opts
+    y = b.tensor("y", (1, 6, 5, 4), "int16", scale=0.0004)
+    b.op("MAXIMUM", [r, c], [y])
+    b.inputs, b.outputs = [x, c], [y]
+    model_bytes = b.finish()
+    path = tmp_path / "elt16.tflite"
+    path.write_bytes(model_bytes)
+    m = qcompile.compile(path, tmp_path / "out", target="host")
+    xs = RNG.integers(-32768, 32768, size=(N, 1, 6, 5, 4)).astype(np.int16)
+    cs = RNG.integers(-32768, 32768, size=(N, 1, 1, 1, 4)).astype(np.int16)
+    expected = tflm_run(model_bytes, [xs, cs])[0].reshape(N, -1)
+    got = np.asarray(m.run([xs[:, 0], cs[:, 0]])).reshape(N, -1)
+    np.testing.assert_array_equal(got, expected)
+    text = (tmp_path / "out" / "elt16.c").read_text()
+    assert "qc_leaky_relu_s16" in text and "qc_maximum_s16" in text
+
+
+def _batch_matmul16(a_shape, b_shape, out_shape, adj_x: bool, adj_y: bool) -> ModelBuilder:
+    b = ModelBuilder()
+    a = b.tensor("a", a_shape, "int16", scale=0.0004)
+    c = b.tensor("b", b_shape, "int16", scale=0.0003)
+    y = b.tensor("y", out_shape, "int16", scale=0.02)  # most outputs inside int16, not saturated
+    b.op("BATCH_MATMUL", [a, c], [y], "BatchMatMulOptions", adjX=adj_x, adjY=adj_y)
+    b.inputs, b.outputs = [a, c], [y]
+    return b
+
+
+@pytest.mark.parametrize(
+    ("a_shape", "b_shape", "out_shape", "adj_x", "adj_y"),
+    [
+        ((2, 5, 7), (2, 7, 4), (2, 5, 4), False, False),
+        ((1, 3, 6, 8), (1, 3, 5, 8), (1, 3, 6, 5), False, True),
+        ((4, 9, 6), (1, 9, 3), (4, 6, 3), True, False),
+    ],
+)
+def test_s16_batch_matmul_matches_tflm(a_shape, b_shape, out_shape, adj_x, adj_y, tmp_path: Path) -> None:
+    _check(_batch_matmul16(a_shape, b_shape, out_shape, adj_x, adj_y).finish(), tmp_path)
+
+
+@pytest.mark.parametrize(("alpha_shape", "alpha_q"), [((1, 1, 6), (0.004, -20)), ((4, 5, 6), (0.01, 5))])
+def test_s16_prelu_matches_tflm(alpha_shape, alpha_q, tmp_path: Path) -> None:
+    """int16 PRELU with an int8 alpha (own zero point), broadcast: TFLM == reference == C."""
+    b = ModelBuilder()
+    x = b.tensor("x", (1, 4, 5, 6), "int16", scale=0.0005)
+    data = RNG.integers(-128, 128, alpha_shape).astype(np.int8)
+    alpha = b.tensor("alpha", alpha_shape, scale=alpha_q[0], zero_point=alpha_q[1], data=data)
+    y = b.tensor("y", (1, 4, 5, 6), "int16", scale=0.0004)
+    b.op("PRELU", [x, alpha], [y])
+    b.inputs, b.outputs = [x], [y]
+    _check(b.finish(), tmp_path)

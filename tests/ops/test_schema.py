@@ -143,6 +143,7 @@ def test_planner_facts_come_from_the_schema() -> None:
         "prelu": (0,),
         "logistic": (0,),
         "tanh": (0,),
+        "leaky_relu": (0,),
         "div": (0, 1),
     }
     assert aliases.ALIAS_OPS == {"reshape"}

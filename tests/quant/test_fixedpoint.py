@@ -43,6 +43,40 @@ def test_rounding_divide_by_pot_ties_away_from_zero() -> None:
     assert fp.rounding_divide_by_pot(x, 1).tolist() == [3, -3, 3, -3, 4, -4, 0, -1, 1]
 
 
+def _srdhm_spec(a: int, b: int) -> int:
+    """gemmlowp's definition, in Python integers: nudge, then C's truncating division."""
+    if a == b == INT32_MIN:
+        return INT32_MAX
+    num = a * b + ((1 << 30) if a * b >= 0 else 1 - (1 << 30))
+    return abs(num) >> 31 if num >= 0 else -(abs(num) >> 31)
+
+
+def _rdbpot_spec(x: int, e: int) -> int:
+    mask = (1 << e) - 1
+    return (x >> e) + int((x & mask) > (mask >> 1) + int(x < 0))
+
+
+def test_fast_forms_equal_gemmlowp_on_edges() -> None:
+    """The closed forms (floor((ab + 2^30) / 2^31) capped; floor((x + 2^(e-1) - [x<0]) / 2^e)) on
+    extremes, every power of two and its neighbours, and exact ties of every exponent."""
+    powers = [s * ((1 << p) + d) for p in range(31) for d in (-1, 0, 1) for s in (1, -1)]
+    values = np.array(sorted({INT32_MIN, INT32_MAX, 0, *[v for v in powers if INT32_MIN <= v <= INT32_MAX]}))
+    rng = np.random.default_rng(3)
+    a = np.concatenate([np.repeat(values, len(values)), rng.integers(INT32_MIN, INT32_MAX, 20000, endpoint=True)])
+    b = np.concatenate([np.tile(values, len(values)), rng.integers(INT32_MIN, INT32_MAX, 20000, endpoint=True)])
+    want = [_srdhm_spec(int(x), int(y)) for x, y in zip(a, b, strict=True)]
+    np.testing.assert_array_equal(fp.saturating_rounding_doubling_high_mul(a, b), want)
+    e = np.arange(32)
+    ties = np.concatenate([[s * ((2 * k + 1) << max(p - 1, 0)) for p in e for k in (0, 1, 5) for s in (1, -1)], a])
+    ties = ties[(ties >= INT32_MIN) & (ties <= INT32_MAX)]
+    for exponent in e:
+        want = [_rdbpot_spec(int(x), int(exponent)) for x in ties]
+        np.testing.assert_array_equal(fp.rounding_divide_by_pot(ties, exponent), want, err_msg=f"e={exponent}")
+    per_element = rng.integers(0, 32, len(ties))
+    want = [_rdbpot_spec(int(x), int(k)) for x, k in zip(ties, per_element, strict=True)]
+    np.testing.assert_array_equal(fp.rounding_divide_by_pot(ties, per_element), want)
+
+
 def test_multiply_by_quantized_multiplier_two_roundings() -> None:
     # multiplier 0.5 (2^30, shift 0) then >> 1: 3 -> srdhm(3, 2^30) = 2 (1.5 rounds up) -> rdbpot(2,1) = 1
     assert int(fp.multiply_by_quantized_multiplier(3, 1 << 30, -1)) == 1

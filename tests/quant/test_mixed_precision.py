@@ -145,3 +145,25 @@ def test_cortex_m_report_counts_instructions_of_both_builds(tmp_path: Path) -> N
     assert all(n > 0 for n in counts["total"]) and counts["total"][1] != counts["total"][0]
     promoted = [layer["name"] for layer in mixed["layers"]]
     assert any(counts["per_layer"].get(name, [None, None])[1] for name in promoted)
+
+
+def test_reusing_search_decides_as_the_exhaustive_one() -> None:
+    """The search with the NodeCache (only nodes downstream of a change recomputed) and with
+    every candidate graph run in full: the same sensitivities, promotions and scores."""
+    from qcompile.compiler import import_model
+    from qcompile.quant.calibration import calibrate, load_calibration_data
+    from qcompile.quant.mixed_precision import search
+    from qcompile.quant.quantize import QuantConfig
+
+    model = DIGITS / "digits_cnn.onnx"
+    g = import_model(model)
+    data = load_calibration_data(DIGITS / "calib.npz", g)
+    ranges = calibrate(model, g, data, progress=False)
+    target = parse_accuracy_target("0")
+    int8 = search(g, ranges, data, QuantConfig(), target).int8_score
+    target = parse_accuracy_target(f"{int8 + 0.6:.2f}")
+    fast = search(g, ranges, data, QuantConfig(), target)
+    full = search(g, ranges, data, QuantConfig(), target, reuse=False)
+    assert fast.promoted_tensors and fast.promoted_tensors == full.promoted_tensors
+    assert fast.sensitivity == full.sensitivity and len(fast.sensitivity) > 2
+    assert (fast.score, fast.int16_score, fast.evaluations) == (full.score, full.int16_score, full.evaluations)

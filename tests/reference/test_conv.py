@@ -770,3 +770,47 @@ def test_reference_fast_enough_for_whole_models():
     elapsed = time.perf_counter() - t0
     assert out.shape == (200, 32, 32, 16)
     assert elapsed < 30, f"reference conv2d took {elapsed:.1f}s"
+
+
+def _int64_sums(x: np.ndarray, w: np.ndarray, pads: tuple[int, int, int, int], offset: int) -> np.ndarray:
+    """Tap sums in int64 (stride 1, dense): the exact values the float products must give."""
+    xp = np.pad(x.astype(np.int64) + offset, ((0, 0), (pads[0], pads[2]), (pads[1], pads[3]), (0, 0)))
+    win = np.lib.stride_tricks.sliding_window_view(xp, w.shape[1:3], axis=(1, 2))  # [N, OH, OW, C, KH, KW]
+    return np.einsum("nhwcyx,oyxc->nhwo", win, w.astype(np.int64))
+
+
+def test_sums_switch_to_float64_where_float32_would_round() -> None:
+    """Odd tap sums just above 2^24 (255 * 127 over 577 taps) need float64; below the bound
+    the float32 products are exact. Both conv and depthwise, checked against int64."""
+    x = np.full((2, 5, 5, 577 // 9 + 1), 127, np.int8)  # 65 channels: 585 taps of 3x3
+    w = np.full((3, 3, 3, x.shape[3]), 127, np.int8)
+    assert ref._sum_dtype(x, w, 128, (1, 2, 3)) is np.float64
+    attrs = {"strides": (1, 1), "dilations": (1, 1), "pads": (1, 1, 1, 1), "groups": 1, "input_offset": 128}
+    got = ref.conv2d_sums(x, w, **attrs)
+    assert got.max() > 2**24 and got.max() % 2 == 1
+    np.testing.assert_array_equal(got, _int64_sums(x, w, (1, 1, 1, 1), 128))
+    small = w.copy()
+    small[:, :, :, 2:] = 0  # 18 taps per channel: far below 2^24
+    assert ref._sum_dtype(x, small, 128, (1, 2, 3)) is np.float32
+    np.testing.assert_array_equal(ref.conv2d_sums(x, small, **attrs), _int64_sums(x, small, (1, 1, 1, 1), 128))
+    dw = np.full((3, 3, 4), 127, np.int8)
+    xd = np.full((1, 4, 4, 4), -128, np.int16) * 256  # 16x8 inputs: -32768 + 0
+    assert ref._sum_dtype(xd, dw, 0, (0, 1)) is np.float64
+    sums = ref.depthwise_sums(
+        xd, dw, strides=(1, 1), dilations=(1, 1), pads=(1, 1, 1, 1), depth_multiplier=1, input_offset=0
+    )
+    assert sums.min() == -32768 * 127 * 9
+
+
+def test_conv_chunks_of_samples_and_of_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small chunks: several samples per product, and rows of one sample when a sample is
+    larger than a chunk; the sums stay those of one product over everything."""
+    rng = np.random.default_rng(5)
+    x = rng.integers(-128, 128, (5, 7, 6, 4), dtype=np.int8)
+    w = rng.integers(-127, 128, (3, 3, 3, 4), dtype=np.int8)
+    attrs = {"strides": (1, 1), "dilations": (1, 1), "pads": (1, 1, 1, 1), "groups": 1, "input_offset": -3}
+    want = _int64_sums(x, w, (1, 1, 1, 1), -3)
+    for chunk in (7 * 6 * 36 * 2, 6 * 36 * 3, 5):  # two samples; three rows; less than one row
+        monkeypatch.setattr(ref, "_CHUNK_ELEMENTS", chunk)
+        np.testing.assert_array_equal(ref.conv2d_sums(x, w, **attrs), want, err_msg=f"chunk {chunk}")
+    assert list(ref._conv_chunks(5, 7, 6 * 36))[:2] == [(0, 1, 0, 1), (0, 1, 1, 2)]

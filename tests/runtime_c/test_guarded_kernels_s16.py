@@ -196,3 +196,80 @@ def test_strided_slice_s16_guarded(kernel_driver: KernelDriver, seed: int) -> No
         "qc_strided_slice_s16", [_fields(structs.strided_slice_fields(x.shape, a)), x, Out16(want.size)]
     )
     np.testing.assert_array_equal(got, want.reshape(-1))
+
+
+@SAFE
+@given(seed=st.integers(0, 2**32 - 1))
+def test_lut_and_leaky_relu_s16_guarded(kernel_driver: KernelDriver, seed: int) -> None:
+    """qc_lut_s16 (with the extreme inputs, which read table[0] and table[512]) and
+    qc_leaky_relu_s16 against reference/kernels/eltwise_s16.py."""
+    from qcompile.reference.kernels import eltwise_s16
+
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([np.array([-32768, 32767], np.int16), _x(rng, (int(rng.integers(0, 300)),))])
+    table = _x(rng, (513,))
+    want = eltwise_s16.lut(x, table=table)
+    (got,) = kernel_driver.run("qc_lut_s16", [table, x, Out16(want.size), np.array([x.size], I32)])
+    np.testing.assert_array_equal(got, want)
+    p = eltwise_s16.leaky_relu_params(
+        float(rng.uniform(1e-4, 1e-2)), float(rng.uniform(1e-4, 1e-2)), float(rng.uniform(0, 3))
+    )
+    want = eltwise_s16.leaky_relu(x, **p)
+    block = np.array([x.size, *p.values()], I32)
+    (got,) = kernel_driver.run("qc_leaky_relu_s16", [x, Out16(want.size), block])
+    np.testing.assert_array_equal(got, want)
+
+
+@SAFE
+@given(seed=st.integers(0, 2**32 - 1), is_max=st.booleans())
+def test_maximum_minimum_s16_guarded(kernel_driver: KernelDriver, seed: int, is_max: bool) -> None:
+    from qcompile.reference.kernels import eltwise_s16
+
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(v) for v in rng.integers(1, 5, 4))
+    shape2 = tuple(d if rng.random() < 0.5 else 1 for d in shape)
+    a, b = _x(rng, shape), _x(rng, shape2)
+    want = (eltwise_s16.maximum if is_max else eltwise_s16.minimum)(a, b)
+    p = _fields(structs.broadcast_fields(a.shape, b.shape, {}))
+    kernel = "qc_maximum_s16" if is_max else "qc_minimum_s16"
+    (got,) = kernel_driver.run(kernel, [p, a, b, Out16(want.size)])
+    np.testing.assert_array_equal(got, want.reshape(-1))
+
+
+@SAFE
+@given(seed=st.integers(0, 2**32 - 1), adj_x=st.booleans(), adj_y=st.booleans())
+def test_batch_matmul_s16_guarded(kernel_driver: KernelDriver, seed: int, adj_x: bool, adj_y: bool) -> None:
+    from qcompile.quant.converters.transformer import batch_matmul_params
+    from qcompile.reference.kernels import matmul_s16
+
+    rng = np.random.default_rng(seed)
+    batch = tuple(int(v) for v in rng.integers(1, 3, int(rng.integers(0, 3))))
+    m, k, n = (int(v) for v in rng.integers(1, 7, 3))
+    a = _x(rng, (*batch, *((k, m) if adj_x else (m, k))))
+    b = _x(rng, (*((1,) * len(batch)), *((n, k) if adj_y else (k, n))))
+    attrs = dict(adj_x=int(adj_x), adj_y=int(adj_y), act_min=-32768, act_max=32767)
+    attrs |= batch_matmul_params(1e-3, 0, 1e-3, 0, float(rng.uniform(0.01, 2.0)), 0)
+    want = matmul_s16.batch_matmul(a, b, **attrs)
+    p = _fields(structs.batch_matmul_fields(a.shape, b.shape, attrs, bits=16))
+    (got,) = kernel_driver.run("qc_batch_matmul_s16", [p, a, b, Out16(want.size)])
+    np.testing.assert_array_equal(got, want.reshape(-1))
+
+
+@SAFE
+@given(seed=st.integers(0, 2**32 - 1))
+def test_prelu_s16_guarded(kernel_driver: KernelDriver, seed: int) -> None:
+    from qcompile.quant.fixedpoint import quantize_multiplier
+    from qcompile.reference.kernels import eltwise_s16
+
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(v) for v in rng.integers(1, 5, 4))
+    x = _x(rng, shape)
+    alpha = rng.integers(-128, 128, tuple(d if rng.random() < 0.5 else 1 for d in shape)).astype(np.int8)
+    m1, s1 = quantize_multiplier(float(rng.uniform(0.2, 3.0)))
+    m2, s2 = quantize_multiplier(float(rng.uniform(1e-3, 0.05)))
+    attrs = dict(input_offset=0, alpha_offset=int(rng.integers(-127, 129)), output_offset=0,
+                 output_multiplier_1=m1, output_shift_1=s1, output_multiplier_2=m2, output_shift_2=s2)  # fmt: skip
+    want = eltwise_s16.prelu(x, alpha, **attrs)
+    p = _fields(structs.prelu_fields(x.shape, alpha.shape, attrs))
+    (got,) = kernel_driver.run("qc_prelu_s16", [p, x, alpha, Out16(want.size)])
+    np.testing.assert_array_equal(got, want.reshape(-1))

@@ -363,6 +363,8 @@ def compile_cmd(
         force=force,
     ).report
     console.print(_compile_table(model, out_dir, report))
+    for warning in report.get("warnings", []):
+        console.print(f"warning: {warning}", markup=False, highlight=False)
 
 
 @cli.command("inspect")
@@ -510,7 +512,7 @@ def _verify_qemu(out_dir: Path, data: Path | None, limit: int | None, target_nam
 @click.option("--force", is_flag=True, help="Build in DIR/build even if qcompile did not create it.")
 def bench_cmd(out_dir: Path, target_name: str | None, families: tuple[str, ...], samples: int, force: bool) -> None:
     """Executed instructions per layer under QEMU (-icount), kernel families side by side."""
-    from qcompile.tools.firmware.bench import bench, result_table
+    from qcompile.tools.firmware.bench import bench, memory_line, result_table
 
     target = _firmware_target(out_dir, target_name)
     result = bench(out_dir, target, families=list(families) or None, samples=samples, force=force)
@@ -522,7 +524,9 @@ def bench_cmd(out_dir: Path, target_name: str | None, families: tuple[str, ...],
     )
     console.print(table)
     for f in result.families:
-        console.print(f"{f.family}: bit-exact {f.bit_exact}/{f.samples}")
+        console.print(
+            f"{f.family}: bit-exact {f.bit_exact}/{f.samples}; {memory_line(f)}", markup=False, highlight=False
+        )
     if any(f.bit_exact != f.samples for f in result.families):
         _error("a kernel family's outputs differ from the reference")
         sys.exit(3)

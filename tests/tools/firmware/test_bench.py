@@ -15,7 +15,7 @@ from qcompile.ir import Graph
 from qcompile.ir_io import save_graph
 from qcompile.outdir import ModelFolder
 from qcompile.targets import load_target
-from qcompile.tools.firmware.bench import BenchResult, FamilyBench, family_graph
+from qcompile.tools.firmware.bench import BenchResult, FamilyBench, _generate_like, family_graph, memory_line
 
 
 def _bytes(graph: Graph, tmp: Path, name: str) -> bytes:
@@ -78,3 +78,37 @@ def test_rows_match_layers_by_name() -> None:
     assert [r.name for r in rows] == ["c", "gap", "r", "fc", "s"]
     assert [r.counts for r in rows] == [[100, 50], [None, 20], [None, 1], [30, 8], [5, 5]]
     assert rows[3].ops == ["avg_pool_fc", "fully_connected"] and rows[3].macs == 4
+
+
+def test_families_are_generated_over_the_folders_regions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The folder's --memory-regions go to every family's generate; a family whose plan fits
+    no region is measured in one flat arena, and the bench line says so."""
+    from qcompile.outdir import read_report
+
+    regions = {"dtcm": {"size": 1024, "speed": 1, "section": ".dtcm_bss"}, "sram": {"size": 65536, "speed": 2}}
+    out = tmp_path / "m7"
+    options = CompileOptions(target="cortex-m7", calib=EXAMPLE_DIR / "calib.npz", progress=False)
+    options.memory_regions = regions
+    compile_model(EXAMPLE_DIR / "digits_cnn.onnx", out, options)
+    m7 = load_target("cortex-m7")
+    assert _generate_like(out, family_graph(out, m7, "dsp"), tmp_path / "dsp", "m", m7) == ""
+    used = read_report(tmp_path / "dsp")["memory_regions"]
+    assert [(r["name"], r["size"], r["section"]) for r in used] == [("dtcm", 1024, ".dtcm_bss"), ("sram", 65536, None)]
+    assert used == read_report(out)["memory_regions"]  # the same graph and family: the same placement
+
+    import qcompile.codegen as codegen
+
+    real = codegen.generate
+
+    def no_room(*args, memory_regions=None, **kwargs):
+        if memory_regions:
+            raise QCompileError("memory regions: buffer 'x' (9 B) fits in no region: ...")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(codegen, "generate", no_room)
+    note = _generate_like(out, family_graph(out, m7, "dsp"), tmp_path / "flat", "m", m7)
+    assert note.startswith("measured without --memory-regions (one flat arena) (memory regions: buffer 'x'")
+    assert read_report(tmp_path / "flat")["memory_regions"] == []
+    fam = _fam("dsp", [], [])
+    fam.arena_bytes, fam.note = 2112, note
+    assert memory_line(fam).startswith("one flat arena of 2,112 B; measured without --memory-regions")

@@ -55,11 +55,27 @@ def test_bench_families_side_by_side(digits_m7: Path) -> None:
     proc = run_cli("bench", digits_m7, "--family", "portable", "--family", "dsp")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "portable: bit-exact 1/1" in proc.stdout and "dsp: bit-exact 1/1" in proc.stdout
-    assert "total" in proc.stdout and "conv2d" in proc.stdout
+    assert "total" in proc.stdout and "conv2d" in proc.stdout and "one flat arena of" in proc.stdout
     again = run_cli("bench", digits_m7, "--family", "portable", "--family", "dsp")
     assert again.stdout == proc.stdout  # instruction counts are deterministic
     proc = run_cli("bench", digits_m7, "--family", "helium9")
     assert proc.returncode == 1 and "portable" in proc.stderr
+
+
+def test_bench_keeps_the_folders_memory_regions(tmp_path: Path) -> None:
+    """Each family is generated over the regions the folder was compiled with, and the bench
+    says per family what each region holds."""
+    regions = tmp_path / "regions.toml"
+    regions.write_text('[dtcm]\nsize = 1024\nspeed = 1\nsection = ".dtcm_bss"\n\n[sram]\nsize = 65536\nspeed = 2\n')
+    out = tmp_path / "digits"
+    args = ["--target", "cortex-m7", "--calib", EXAMPLE_DIR / "calib.npz", "--memory-regions", regions]
+    assert run_cli(EXAMPLE_DIR / "digits_cnn.onnx", *args, "-o", out).returncode == 0
+    proc = run_cli("bench", out, "--family", "portable", "--family", "dsp")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = [line for line in proc.stdout.splitlines() if ": bit-exact 1/1; regions dtcm " in line]
+    assert [line.split(":")[0] for line in lines] == ["portable", "dsp"]
+    assert all(" of 1,024 B, sram " in line and "one flat arena" not in line for line in lines)
+    assert all(int(line.split(", sram ")[1].split(" of ")[0].replace(",", "")) > 0 for line in lines)
 
 
 def test_verify_qemu_force_replaces_a_user_build_folder(digits_m7: Path, tmp_path: Path) -> None:

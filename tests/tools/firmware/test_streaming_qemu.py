@@ -56,12 +56,25 @@ def test_tflite_lstm_stream_on_cortex_m7(tmp_path: Path) -> None:
     (which tests/frontends/test_tflite_lstm.py holds equal to TFLite Micro)."""
     model = Path(__file__).resolve().parents[3] / "bench" / "models" / "lstm_kws.tflite"
     compile_model(model, tmp_path / "out", CompileOptions(target="cortex-m7", progress=False))
+    assert "qc_smlad(" in (tmp_path / "out" / "lstm_kws_kernels.c").read_text()  # the dsp family's kernel
     qemu = verify_on_qemu(tmp_path / "out", load_target("cortex-m7"), limit=30)
     assert qemu.result.ok and qemu.result.samples == 30
 
 
-def test_stateful_gru_keyword_model_100_steps(tmp_path: Path) -> None:
-    """The PyTorch GRU exported one frame per call, its state kept in C (``--stateful h=h_next``)."""
+def test_tflite_lstm_stream_on_cortex_m55(tmp_path: Path) -> None:
+    """The same LSTM through the Cortex-M55 build: the ``mve`` family's Helium LSTM kernel
+    (VMLADAVA.S8 gate products, templates/kernels/dsp/lstm.c.j2), 30 calls equal to the reference."""
+    model = Path(__file__).resolve().parents[3] / "bench" / "models" / "lstm_kws.tflite"
+    compile_model(model, tmp_path / "out", CompileOptions(target="cortex-m55", progress=False))
+    assert "vmladavaq_s8(" in (tmp_path / "out" / "lstm_kws_kernels.c").read_text()
+    qemu = verify_on_qemu(tmp_path / "out", load_target("cortex-m55"), limit=30)
+    assert qemu.result.ok and qemu.result.samples == 30
+
+
+@pytest.mark.parametrize("target", ["cortex-m7", "cortex-m55"])
+def test_stateful_gru_keyword_model_100_steps(tmp_path: Path, target: str) -> None:
+    """The PyTorch GRU exported one frame per call, its state kept in C (``--stateful h=h_next``,
+    the Q15 state in and out): the dsp family's GRU kernel on Cortex-M7, the Helium one on M55."""
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
@@ -75,11 +88,11 @@ def test_stateful_gru_keyword_model_100_steps(tmp_path: Path) -> None:
     model = MODELS / "gru_kws_step.onnx"
     np.savez(tmp_path / "calib.npz", x=frames[:, None, None], h=record_states(model, frames))
     np.savez(tmp_path / "test.npz", x=x[400:403].reshape(-1, 10)[:100, None, None])
-    options = CompileOptions(
-        target="cortex-m7", calib=tmp_path / "calib.npz", stateful=[("h", "h_next")], progress=False
-    )
+    options = CompileOptions(target=target, calib=tmp_path / "calib.npz", stateful=[("h", "h_next")], progress=False)
     compile_model(model, tmp_path / "out", options)
-    qemu = verify_on_qemu(tmp_path / "out", load_target("cortex-m7"), data=tmp_path / "test.npz", limit=100)
+    kernels = next((tmp_path / "out").glob("*_kernels.c")).read_text()
+    assert ("vmladavaq_s16(" if target == "cortex-m55" else "qc_smlad(") in kernels and "h_last" in kernels
+    qemu = verify_on_qemu(tmp_path / "out", load_target(target), data=tmp_path / "test.npz", limit=100)
     assert qemu.result.ok and qemu.result.samples == 100
 
 

@@ -32,3 +32,26 @@ def test_16x8_folder_verifies_on_host_and_qemu(tmp_path: Path) -> None:
     qemu = verify_on_qemu(out, load_target("cortex-m7"), limit=20)
     assert qemu.result.bit_exact == qemu.result.samples == 20
     assert "int16 inputs" in qemu.result.data_source
+
+
+def test_16x8_unary_ops_verify_on_qemu(tmp_path: Path) -> None:
+    """--act-bits 16 ONNX chain Conv -> Sigmoid -> LeakyRelu -> Tanh -> Gelu -> HardSwish
+    (qc_logistic_s16, qc_leaky_relu_s16, qc_tanh_s16, qc_lut_s16) on Cortex-M7 under QEMU."""
+    if not (shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc")):
+        pytest.skip("needs qemu-system-arm and arm-none-eabi-gcc")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "quant"))
+    from test_elementwise_s16 import _model
+
+    import qcompile
+    from qcompile.targets import load_target
+    from qcompile.tools.firmware.verify_qemu import verify_on_qemu
+
+    ops = [("Sigmoid", {}), ("LeakyRelu", {"alpha": 0.1}), ("Tanh", {}), ("Gelu", {}), ("HardSwish", {})]
+    path = _model(tmp_path, ops)
+    out = tmp_path / "out"
+    qcompile.compile(path, out, calib=tmp_path / "calib.npz", act_bits=16, target="cortex-m7")
+    text = (out / "unary16.c").read_text()
+    for fn in ("qc_logistic_s16", "qc_leaky_relu_s16", "qc_tanh_s16", "qc_lut_s16"):
+        assert fn in text, fn
+    qemu = verify_on_qemu(out, load_target("cortex-m7"), limit=12)
+    assert qemu.result.bit_exact == qemu.result.samples == 12

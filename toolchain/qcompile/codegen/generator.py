@@ -318,17 +318,25 @@ def _plan(
     plan = plan_memory(graph, **options)
     try:
         below = _below_bound_plan(graph, family, options, budget)
-    except QCompileError:  # with memory regions a trial plan may not fit where the plain one does
+    except QCompileError as exc:  # with memory regions a trial plan may not fit where the plain one does
         if not regions:
             raise
         below = None
+        if ram_budget is not None:
+            plan.warnings.append(
+                "--ram-budget with --memory-regions: the plan below the layer-by-layer bound (overlapped or "
+                f"row-streamed layers) fits no region ({str(exc).splitlines()[0]}); the layer-by-layer plan is used"
+            )
     if below is not None and below.arena_size < plan.arena_size:
         if budget is not None and plan.arena_size > budget:
             plan = below
         else:
             plan.below_bound_arena = below.arena_size
     if ram_budget is not None:
-        check_ram_budget(graph, plan, ram_budget)
+        try:
+            check_ram_budget(graph, plan, ram_budget)
+        except QCompileError as exc:
+            raise QCompileError("; ".join([str(exc), *plan.warnings])) from exc
     return plan
 
 
@@ -415,6 +423,7 @@ def _report(
         "peak_layer": plan.peak_step,
         "peak_live": [{"name": live, "bytes": size} for live, size in plan.peak_live],
         "memory_regions": _regions_report(plan),
+        "warnings": list(plan.warnings),
         "guard_blocks": [b["label"] for b in context["guard_blocks"]],
         "weight_bytes": context["weight_bytes"],
         "alignment": target.alignment,

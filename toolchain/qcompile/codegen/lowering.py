@@ -29,6 +29,7 @@ from qcompile.codegen.lowering_base import (
     _bias,
     _check_output,
     _requant_arrays,
+    _struct_call,
     c_float,
     c_int,
     c_int64,
@@ -190,11 +191,8 @@ def _pool(lo: Lowering, layer: Layer, node: Node) -> int:
 
 
 def _softmax(lo: Lowering, layer: Layer, node: Node) -> int:
-    x, y = node.inputs[0], node.outputs[0]
-    fields = structs.softmax_fields(lo.shape(x), node.attrs)
-    params = lo.struct(layer, "qc_softmax_params", fields)
-    lo.call(layer, "qc_softmax_s8", [f"&{params}", lo.src(x), lo.dst(y)], checked=True)
-    return 0
+    fields = structs.softmax_fields(lo.shape(node.inputs[0]), node.attrs)
+    return _struct_call(lo, layer, node, "qc_softmax_params", fields, "qc_softmax_s8")
 
 
 def _lut(lo: Lowering, layer: Layer, node: Node) -> int:
@@ -227,17 +225,13 @@ def _concat(lo: Lowering, layer: Layer, node: Node) -> int:
 
 
 def _pad(lo: Lowering, layer: Layer, node: Node) -> int:
-    x, y = node.inputs[0], node.outputs[0]
-    params = lo.struct(layer, "qc_pad_params", structs.pad_fields(lo.shape(x), node.attrs))
-    lo.call(layer, "qc_pad_s8", [f"&{params}", lo.src(x), lo.dst(y)], checked=True)
-    return 0
+    fields = structs.pad_fields(lo.shape(node.inputs[0]), node.attrs)
+    return _struct_call(lo, layer, node, "qc_pad_params", fields, "qc_pad_s8")
 
 
 def _transpose(lo: Lowering, layer: Layer, node: Node) -> int:
-    x, y = node.inputs[0], node.outputs[0]
-    params = lo.struct(layer, "qc_transpose_params", structs.transpose_fields(lo.shape(x), node.attrs))
-    lo.call(layer, "qc_transpose_s8", [f"&{params}", lo.src(x), lo.dst(y)], checked=True)
-    return 0
+    fields = structs.transpose_fields(lo.shape(node.inputs[0]), node.attrs)
+    return _struct_call(lo, layer, node, "qc_transpose_params", fields, "qc_transpose_s8")
 
 
 def _reshape(lo: Lowering, layer: Layer, node: Node) -> int:

@@ -252,6 +252,14 @@ def _requant_arrays(lo: LoweringBase, node: Node, n: int) -> tuple[str, str]:
     return m, s
 
 
+def _struct_call(lo: LoweringBase, layer: Layer, node: Node, ctype: str, fields: dict[str, Any], fn: str) -> int:
+    """The one-input kernels' lowering: a ``ctype`` struct of ``fields``, then
+    ``fn(&struct, input, output)`` checked; no MACs counted (data movement, softmax)."""
+    params = lo.struct(layer, ctype, fields)
+    lo.call(layer, fn, [f"&{params}", lo.src(node.inputs[0]), lo.dst(node.outputs[0])], checked=True)
+    return 0
+
+
 def _check_output(fields: dict[str, Any], keys: tuple[str, ...], shape: tuple[int, ...]) -> None:
     """The struct's output geometry must be the graph's output shape."""
     got = tuple(int(fields[k]) for k in keys)

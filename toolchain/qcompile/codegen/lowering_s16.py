@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from qcompile.codegen.lowering_base import Layer, _check_output, _requant_arrays, c_int
+from qcompile.codegen.lowering_base import Layer, _check_output, _requant_arrays, _struct_call, c_int
 from qcompile.codegen.lowering_base import LoweringBase as Lowering
 from qcompile.ir import Node
 from qcompile.ops import structs
@@ -80,24 +80,18 @@ def _pool(lo: Lowering, layer: Layer, node: Node) -> int:
 
 
 def _pad(lo: Lowering, layer: Layer, node: Node) -> int:
-    x, y = node.inputs[0], node.outputs[0]
-    params = lo.struct(layer, "qc_pad_params", structs.pad_fields(lo.shape(x), node.attrs, bits=16))
-    lo.call(layer, "qc_pad_s16", [f"&{params}", lo.src(x), lo.dst(y)], checked=True)
-    return 0
+    fields = structs.pad_fields(lo.shape(node.inputs[0]), node.attrs, bits=16)
+    return _struct_call(lo, layer, node, "qc_pad_params", fields, "qc_pad_s16")
 
 
 def _transpose(lo: Lowering, layer: Layer, node: Node) -> int:
-    x, y = node.inputs[0], node.outputs[0]
-    params = lo.struct(layer, "qc_transpose_params", structs.transpose_fields(lo.shape(x), node.attrs))
-    lo.call(layer, "qc_transpose_s16", [f"&{params}", lo.src(x), lo.dst(y)], checked=True)
-    return 0
+    fields = structs.transpose_fields(lo.shape(node.inputs[0]), node.attrs)
+    return _struct_call(lo, layer, node, "qc_transpose_params", fields, "qc_transpose_s16")
 
 
 def _softmax(lo: Lowering, layer: Layer, node: Node) -> int:
-    x, y = node.inputs[0], node.outputs[0]
-    params = lo.struct(layer, "qc_softmax_params", structs.softmax_fields(lo.shape(x), node.attrs, bits=16))
-    lo.call(layer, "qc_softmax_s16", [f"&{params}", lo.src(x), lo.dst(y)], checked=True)
-    return 0
+    fields = structs.softmax_fields(lo.shape(node.inputs[0]), node.attrs, bits=16)
+    return _struct_call(lo, layer, node, "qc_softmax_params", fields, "qc_softmax_s16")
 
 
 def _reduce_sum(lo: Lowering, layer: Layer, node: Node) -> int:
@@ -117,10 +111,8 @@ def _reduce_sum(lo: Lowering, layer: Layer, node: Node) -> int:
 
 
 def _strided_slice(lo: Lowering, layer: Layer, node: Node) -> int:
-    x, y = node.inputs[0], node.outputs[0]
-    params = lo.struct(layer, "qc_strided_slice_params", structs.strided_slice_fields(lo.shape(x), node.attrs))
-    lo.call(layer, "qc_strided_slice_s16", [f"&{params}", lo.src(x), lo.dst(y)], checked=True)
-    return 0
+    fields = structs.strided_slice_fields(lo.shape(node.inputs[0]), node.attrs)
+    return _struct_call(lo, layer, node, "qc_strided_slice_params", fields, "qc_strided_slice_s16")
 
 
 def lower_requantize(lo: Lowering, layer: Layer, node: Node) -> int:
@@ -148,6 +140,71 @@ def _sigmoid_tanh(lo: Lowering, layer: Layer, node: Node) -> int:
     return 0
 
 
+def _lut(lo: Lowering, layer: Layer, node: Node) -> int:
+    """The int16 table with interpolation (``qc_lut_s16``, 513 int16 entries)."""
+    table = np.asarray(node.attrs["table"]).reshape(-1)
+    if table.size != 513 or table.min() < -32768 or table.max() > 32767:
+        raise ValueError("an int16 lut table must have 513 int16 entries")
+    ident = lo.array("q", f"{node.name}_table", "int16_t", table, f"{node.name} int16 lookup table")
+    x, y = node.inputs[0], node.outputs[0]
+    lo.call(layer, "qc_lut_s16", [ident, lo.src(x), lo.dst(y), c_int(math.prod(lo.shape(x)))], checked=True)
+    return 0
+
+
+def _leaky_relu(lo: Lowering, layer: Layer, node: Node) -> int:
+    """TFLM's int16 LEAKY_RELU (``qc_leaky_relu_s16``)."""
+    x, y = node.inputs[0], node.outputs[0]
+    args = [lo.src(x), lo.dst(y), c_int(math.prod(lo.shape(x)))]
+    keys = ("multiplier_identity", "shift_identity", "multiplier_alpha", "shift_alpha")
+    lo.call(layer, "qc_leaky_relu_s16", args + [c_int(node.attrs[k]) for k in keys], checked=True)
+    return 0
+
+
+def _minmax(lo: Lowering, layer: Layer, node: Node) -> int:
+    x1, x2, y = node.inputs[0], node.inputs[1], node.outputs[0]
+    fields = structs.broadcast_fields(lo.shape(x1), lo.shape(x2), node.attrs)
+    if math.prod(fields["out_shape"]) != math.prod(lo.shape(y)):
+        raise ValueError(f"broadcast shape {fields['out_shape']} does not match the output {lo.shape(y)}")
+    params = lo.struct(layer, "qc_broadcast_params", fields)
+    lo.call(layer, f"qc_{node.op}_s16", [f"&{params}", lo.src(x1), lo.src(x2), lo.dst(y)], checked=True)
+    return 0
+
+
+def _batch_matmul(lo: Lowering, layer: Layer, node: Node) -> int:
+    """TFLM's int16 BATCH_MATMUL (``qc_batch_matmul_s16``, the int8 op's struct)."""
+    a, b, y = node.inputs[0], node.inputs[1], node.outputs[0]
+    fields = structs.batch_matmul_fields(lo.shape(a), lo.shape(b), node.attrs, bits=16)
+    if math.prod(fields["batch"]) * fields["rows"] * fields["cols"] != math.prod(lo.shape(y)):
+        raise ValueError(f"batch_matmul parameters do not give the output shape {lo.shape(y)}")
+    params = lo.struct(layer, "qc_batch_matmul_params", fields)
+    lo.call(layer, "qc_batch_matmul_s16", [f"&{params}", lo.src(a), lo.src(b), lo.dst(y)], checked=True)
+    return math.prod(lo.shape(y)) * fields["depth"]
+
+
+def _prelu(lo: Lowering, layer: Layer, node: Node) -> int:
+    """TFLM's int16 PRELU (``qc_prelu_s16``: int16 input, int8 alpha)."""
+    x, alpha, y = node.inputs[0], node.inputs[1], node.outputs[0]
+    params = lo.struct(layer, "qc_prelu_params", structs.prelu_fields(lo.shape(x), lo.shape(alpha), node.attrs))
+    lo.call(layer, "qc_prelu_s16", [f"&{params}", lo.src(x), lo.src(alpha), lo.dst(y)], checked=True)
+    return 0
+
+
+def _resize_nearest(lo: Lowering, layer: Layer, node: Node) -> int:
+    """int16 nearest resize as ``qc_resize_nearest_s8`` on bytes: two per element, so the
+    struct's channels are doubled and the pointers passed as bytes."""
+    x, y = node.inputs[0], node.outputs[0]
+    fields = structs.resize_fields(lo.shape(x), node.attrs)
+    _check_output(fields, ("batches", "out_h", "out_w", "channels"), lo.shape(y))
+    params = lo.struct(layer, "qc_resize_params", dict(fields, channels=2 * fields["channels"]))
+    tables = [
+        lo.array("q", f"{node.name}_{k}", "int32_t", np.asarray(node.attrs[k]), f"{node.name} {k}")
+        for k in ("y_index", "x_index")
+    ]
+    args = [f"&{params}", *tables, f"(const int8_t *){lo.src(x)}", f"(int8_t *){lo.dst(y)}"]
+    lo.call(layer, "qc_resize_nearest_s8", args, checked=True)
+    return 0
+
+
 S16_LOWERINGS: dict[str, Callable[[Lowering, Layer, Node], int]] = {
     "conv2d": _conv_like,
     "depthwise_conv2d": _conv_like,
@@ -165,4 +222,11 @@ S16_LOWERINGS: dict[str, Callable[[Lowering, Layer, Node], int]] = {
     "requantize": lower_requantize,
     "logistic": _sigmoid_tanh,
     "tanh": _sigmoid_tanh,
+    "lut": _lut,
+    "leaky_relu": _leaky_relu,
+    "maximum": _minmax,
+    "minimum": _minmax,
+    "batch_matmul": _batch_matmul,
+    "prelu": _prelu,
+    "resize_nearest": _resize_nearest,
 }

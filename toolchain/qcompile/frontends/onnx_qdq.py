@@ -420,18 +420,20 @@ def _weight_config(graph: Graph, facts: QdqFacts, path: str):
 def assign_params(graph: Graph, act: dict[str, QuantParams], path: str) -> dict[str, QuantParams]:
     """Every activation's parameters: its source tensor's, shared through data-movement ops,
     with a requantizing ``lut`` where the model gives two sides of such an op different ones
-    (and after a softmax whose output is not TFLite's 1/256, -128); a global average pool
+    (and after a softmax whose output is not TFLite's 1/256, -128, or 1/32768 for int16); a global average pool
     whose two sides differ becomes ``global_avg_pool`` (TFLite MEAN, one rounding)."""
     from qcompile.quant.global_mean import is_global_pool
-    from qcompile.quant.quantize import SHARES_INPUT_PARAMS, SOFTMAX_OUTPUT
+    from qcompile.quant.quantize import SHARES_INPUT_PARAMS, SOFTMAX_OUTPUT, SOFTMAX_OUTPUT_S16
 
     known = {t.name: act[t.source_name] for t in graph.activations() if t.source_name in act}
     for node in list(graph.nodes):
         out = node.outputs[0] if node.outputs else None
         if node.op == "softmax":
-            if out in known and known[out] != SOFTMAX_OUTPUT:
+            x = known.get(node.inputs[0])
+            fixed = SOFTMAX_OUTPUT_S16 if x is not None and x.dtype == "int16" else SOFTMAX_OUTPUT
+            if out in known and known[out] != fixed:
                 out = _requantize_after(graph, node)
-            known[out] = SOFTMAX_OUTPUT
+            known[out] = fixed
         elif node.op in SHARES_INPUT_PARAMS:
             x = node.inputs[0]
             if x in known and out in known and known[x] != known[out] and is_global_pool(graph, node):
@@ -458,7 +460,8 @@ def assign_params(graph: Graph, act: dict[str, QuantParams], path: str) -> dict[
 #: float IR ops with a 16x8 kernel (int16 activations in and out; reshape is an alias)
 S16_OPS = frozenset(
     {"conv2d", "depthwise_conv2d", "fully_connected", "add", "sub", "mul", "max_pool2d", "avg_pool2d"}
-    | {"pad", "concat", "reshape", "transpose"}
+    | {"pad", "concat", "reshape", "transpose", "softmax", "global_avg_pool", "reduce_mean", "reduce_sum"}
+    | {"strided_slice", "elementwise"}
 )
 
 

@@ -48,7 +48,8 @@ class MemoryPlan:
     :class:`qcompile.memory.streams.Stream` for row-streamed pairs; ``regions``: with
     ``--memory-regions``, per region (fastest first) its
     :class:`qcompile.memory.regions.RegionUse` (``arena_size`` is then their sum, and
-    ``scratch_regions`` gives each scratch's region), else empty.
+    ``scratch_regions`` gives each scratch's region), else empty; ``warnings``: what the
+    planner gave up on that the user asked for (``report.json`` ``warnings``).
     """
 
     arena_size: int
@@ -71,6 +72,7 @@ class MemoryPlan:
     streams: dict[str, Any] = field(default_factory=dict)
     regions: tuple[Any, ...] = ()
     scratch_regions: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def primary_size(self) -> int:

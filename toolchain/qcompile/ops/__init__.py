@@ -194,6 +194,12 @@ SCHEMAS: dict[str, OpSchema] = {
         # int16 only (TFLM's int16 LUT sigmoid/tanh, reference/kernels/sigmoid_s16.py)
         OpSchema("logistic", ("input_multiplier", "input_left_shift"), inplace=(0,)),
         OpSchema("tanh", ("input_multiplier", "input_left_shift"), inplace=(0,)),
+        # int16 only (TFLM's int16 LEAKY_RELU, reference/kernels/eltwise_s16.py)
+        OpSchema(
+            "leaky_relu",
+            ("multiplier_identity", "shift_identity", "multiplier_alpha", "shift_alpha"),
+            inplace=(0,),
+        ),
     )
 }
 

@@ -360,7 +360,9 @@ def transpose_conv_fields(x_shape: Sequence[int], w_shape: Sequence[int], attrs:
     return _conv_struct(xs, oc, kh, kw, win | {"pad_top": top, "pad_left": left}, 1, 1, attrs)
 
 
-def batch_matmul_fields(a_shape: Sequence[int], b_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, Any]:
+def batch_matmul_fields(
+    a_shape: Sequence[int], b_shape: Sequence[int], attrs: Mapping[str, Any], bits: int = 8
+) -> dict[str, Any]:
     """``qc_batch_matmul_params``: the broadcast batch dims (right-aligned to 3), each
     operand's element stride per batch dim (0 where it broadcasts), and M, N, K."""
     a, b = tuple(int(d) for d in a_shape), tuple(int(d) for d in b_shape)
@@ -399,7 +401,7 @@ def batch_matmul_fields(a_shape: Sequence[int], b_shape: Sequence[int], attrs: M
         "output_offset": _int("output_offset", attrs["output_offset"], -128, 127),
         "output_multiplier": _int("output_multiplier", attrs["output_multiplier"]),
         "output_shift": _int("output_shift", attrs["output_shift"], -31, 31),
-    } | _act(attrs)
+    } | _act(attrs, bits=bits)
 
 
 def layer_norm_fields(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> dict[str, int]:

@@ -21,8 +21,10 @@ INT32_MAX = 2**31 - 1
 
 def wrap_int32(x: np.ndarray) -> np.ndarray:
     """Two's-complement wrap of int64 values to the int32 range (C's int32 overflow on gcc)."""
-    x = np.asarray(x, dtype=np.int64)
-    return ((x + 2**31) & 0xFFFFFFFF) - 2**31
+    out = np.asarray(np.add(np.asarray(x, dtype=np.int64), 2**31))  # one temporary, then in place
+    out &= 0xFFFFFFFF
+    out -= 2**31
+    return out if out.ndim else out[()]
 
 
 def quantize_multiplier(real: float) -> tuple[int, int]:
@@ -77,29 +79,34 @@ def _round_away(x: float) -> float:
 def saturating_rounding_doubling_high_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """gemmlowp's SaturatingRoundingDoublingHighMul: round((a*b*2) / 2^32), ties away from zero,
     computed as (a*b + nudge) / 2^31 with C's truncating division; the single overflow case
-    (INT32_MIN * INT32_MIN) saturates to INT32_MAX."""
-    a = np.asarray(a, dtype=np.int64)
-    b = np.asarray(b, dtype=np.int64)
-    overflow = (a == b) & (a == INT32_MIN)
-    ab = a * b
-    nudge = np.where(ab >= 0, 1 << 30, 1 - (1 << 30))
-    num = ab + nudge
-    # C integer division truncates toward zero; numpy's // floors.
-    high = np.where(num >= 0, num >> 31, -((-num) >> 31))
-    return np.where(overflow, INT32_MAX, high).astype(np.int64)
+    (INT32_MIN * INT32_MIN) saturates to INT32_MAX.
+
+    For int32 ``a``, ``b`` that equals ``floor((a*b + 2^30) / 2^31)`` capped at INT32_MAX: with
+    ``ab >= 0`` the numerator ``ab + 2^30`` is not negative, so truncation is the floor; with
+    ``ab < 0`` it is ``ab + 1 - 2^30 < 0``, truncated is ``floor((ab + 1 - 2^30 + 2^31 - 1) / 2^31)``,
+    the same expression. Only ``INT32_MIN * INT32_MIN`` reaches 2^31 (the next largest product
+    is 2^62 - 2^31), so the cap is the saturation. Four array passes instead of a dozen: the
+    reference kernels spend most of their time here (mixed precision search)."""
+    ab = np.asarray(np.multiply(np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)))
+    ab += 1 << 30
+    ab >>= 31
+    return np.minimum(ab, INT32_MAX, out=ab)
 
 
 def rounding_divide_by_pot(x: np.ndarray, exponent: np.ndarray | int) -> np.ndarray:
     """gemmlowp's RoundingDivideByPOT: x / 2^exponent rounded to nearest, ties away from zero.
-    ``exponent`` must be in [0, 31]."""
+    ``exponent`` must be in [0, 31].
+
+    gemmlowp adds one when the remainder exceeds ``2^(e-1) - 1`` (``2^(e-1)`` for negative x);
+    that is ``floor((x + 2^(e-1) - [x < 0]) / 2^e)`` for ``e >= 1`` and ``x`` itself for ``e = 0``."""
     x = np.asarray(x, dtype=np.int64)
     exponent = np.asarray(exponent, dtype=np.int64)
     if np.any(exponent < 0) or np.any(exponent > 31):
         raise ValueError("rounding_divide_by_pot exponent must be in [0, 31]")
-    mask = (np.int64(1) << exponent) - 1
-    remainder = x & mask
-    threshold = (mask >> 1) + (x < 0).astype(np.int64)
-    return (x >> exponent) + (remainder > threshold).astype(np.int64)
+    out = x + (np.left_shift(np.int64(1), exponent) >> 1)  # + 2^(e-1), + 0 for e = 0
+    out -= (x < 0) & (exponent > 0)
+    out >>= exponent
+    return out
 
 
 def multiply_by_quantized_multiplier(
@@ -115,7 +122,7 @@ def multiply_by_quantized_multiplier(
     shift = np.asarray(shift, dtype=np.int64)
     left = np.maximum(shift, 0)
     right = np.maximum(-shift, 0)
-    shifted = wrap_int32(x << left)
+    shifted = wrap_int32(x << left) if np.any(left) else wrap_int32(x)
     return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted, multiplier), right)
 
 

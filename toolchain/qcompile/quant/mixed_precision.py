@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 
@@ -34,6 +35,7 @@ from qcompile.errors import QCompileError
 from qcompile.ir import Graph
 from qcompile.progress import progress_bar
 from qcompile.quant.quantize import _S16_OPS, QuantConfig, quantize
+from qcompile.reference.node_cache import NodeCache
 
 #: calibration samples the search evaluates each candidate on
 SEARCH_SAMPLES = 200
@@ -160,15 +162,19 @@ class _Scorer:
 
     The samples run as one batch through a widened copy of each graph (numpy is an order of
     magnitude faster on a batch); the first graph is also run one sample at a time, and a
-    model whose batched outputs differ from that (a batch-sensitive op) is run per sample."""
+    model whose batched outputs differ from that (a batch-sensitive op) is run per sample.
+    Candidate graphs differ only downstream of the tensors whose precision changed: every
+    quantized run goes through one :class:`~qcompile.reference.node_cache.NodeCache`, so
+    each evaluation computes only the nodes no earlier evaluation computed the same way."""
 
-    def __init__(self, graph, ranges, config, data, target: AccuracyTarget, labels) -> None:
+    def __init__(self, graph, ranges, config, data, target: AccuracyTarget, labels, reuse: bool = True) -> None:
         from qcompile.quant.layerwise import ir_sample_inputs
 
         self.graph, self.ranges, self.config, self.target = graph, ranges, config, target
         self.samples = ir_sample_inputs(graph, data, SEARCH_SAMPLES)
         self.batch = {n: np.concatenate([s[n] for s in self.samples]) for n in graph.inputs}
         self.use_batch = True
+        self.cache = NodeCache() if reuse else None
         self.checked: dict[bool, bool] = {}
         self.floats = self._run(graph, self.batch, quantized=False)
         self.labels = None if labels is None else np.asarray(labels).reshape(-1)[: len(self.samples)]
@@ -187,7 +193,7 @@ class _Scorer:
         rounding for the float one), then one sample at a time."""
         from qcompile.reference.executor import run_float, run_quantized
 
-        run = run_quantized if quantized else run_float
+        run = partial(run_quantized, cache=self.cache) if quantized else run_float
 
         def one_by_one(count: int) -> dict[str, np.ndarray]:
             rows = [run(graph, {k: v[i : i + 1] for k, v in inputs.items()}) for i in range(count)]
@@ -246,9 +252,12 @@ def search(
     *,
     labels: np.ndarray | None = None,
     progress: bool = False,
+    reuse: bool = True,
 ) -> SearchResult:
-    """The fewest int16 tensors meeting ``target`` on the calibration data (module docstring)."""
-    score = _Scorer(graph, ranges, config, data, target, labels)
+    """The fewest int16 tensors meeting ``target`` on the calibration data (module docstring).
+    ``reuse=False`` runs every candidate graph in full (no :class:`NodeCache`): the same
+    results, slower; the tests and ``bench/bench_mixed_precision.py`` compare the two."""
+    score = _Scorer(graph, ranges, config, data, target, labels, reuse)
     pool = candidates(graph)
     int8 = score([])
     result = SearchResult(target, int8, float("nan"), int8, samples=len(score.samples))

@@ -21,6 +21,7 @@ from qcompile import op_params
 from qcompile.errors import QCompileError
 from qcompile.ir import Graph, Node, QuantParams, Tensor, round_half_away
 from qcompile.quant.converters import QUANT_CONVERTERS
+from qcompile.quant.elementwise_s16 import elementwise_s16
 from qcompile.quant.global_mean import prefer_mean
 from qcompile.quant.shared_ranges import Groups, adjust_shared_ranges
 
@@ -37,6 +38,8 @@ WEIGHT_AXIS = {"conv2d": 0, "depthwise_conv2d": 2, "fully_connected": 0}
 SOFTMAX_OUTPUT = QuantParams(np.float64(1.0 / 256.0), np.int64(-128))
 #: and the 16x8 softmax's (TFLM requires scale 1/32768, zero point 0)
 SOFTMAX_OUTPUT_S16 = QuantParams(np.float64(1.0 / 32768.0), np.int64(0), dtype="int16")
+#: int16 sigmoid / tanh outputs: TFLM's int16 LOGISTIC / TANH require scale 2^-15
+Q15_OUTPUT = QuantParams(np.float64(2.0**-15), np.int64(0), dtype="int16")
 
 
 def _f32(x: float) -> float:
@@ -150,6 +153,7 @@ def assign_activation_params(
     groups = Groups()
     fixed: dict[str, QuantParams] = {}
     makers = _own_param_groups(graph, groups)
+    wide_fixed: dict[str, QuantParams] = {}  # pinned in int16 only
     for node in graph.nodes:
         if shares_input_params(node):
             groups.union(node.inputs[0], node.outputs[0])
@@ -159,6 +163,8 @@ def assign_activation_params(
                     groups.union(name, node.outputs[0])
         elif node.op == "softmax":
             fixed[node.outputs[0]] = SOFTMAX_OUTPUT
+        elif node.op == "elementwise" and node.attrs.get("fn") in ("sigmoid", "tanh"):
+            wide_fixed[node.outputs[0]] = Q15_OUTPUT  # TFLM's int16 LOGISTIC/TANH need 2^-15
 
     members: dict[str, list[str]] = {}
     for t in graph.activations():
@@ -171,8 +177,11 @@ def assign_activation_params(
         widths = {bits_for[n] for n in names if n in bits_for}
         wide = (16 in widths) or (bits == 16 and not widths)
         maker = next((makers[n] for n in names if n in makers), None)
+        wide_pinned = [wide_fixed[n] for n in names if n in wide_fixed] if wide else []
         if pinned:
             q = SOFTMAX_OUTPUT_S16 if wide and pinned[0] is SOFTMAX_OUTPUT else pinned[0]
+        elif wide_pinned:
+            q = wide_pinned[0]
         elif maker is not None:
             q = maker(*_group_range(ranges, names))
         else:
@@ -375,6 +384,9 @@ def _convert_softmax(graph: Graph, node: Node) -> None:
 def _convert_elementwise(graph: Graph, node: Node) -> None:
     from qcompile.reference.float_ops import elementwise_function
 
+    if graph.tensors[node.outputs[0]].dtype == "int16":
+        elementwise_s16(graph, node)
+        return
     attrs = dict(node.attrs)
     fn = elementwise_function(attrs.pop("fn"), **attrs)
     table = op_params.lut_table(fn, _q(graph, node.inputs[0]), _q(graph, node.outputs[0]))
@@ -424,7 +436,8 @@ _CONVERTERS = {
 _S16_OPS = frozenset(
     {"conv2d", "depthwise_conv2d", "fully_connected", "add", "sub", "mul", "max_pool2d", "avg_pool2d"}
     | {"concat", "pad", "transpose", "reshape", "copy", "softmax", "global_avg_pool", "reduce_mean", "reduce_sum"}
-    | {"strided_slice"}
+    | {"strided_slice", "elementwise", "batch_matmul", "prelu", "maximum", "minimum"}
+    | {"resize_nearest"}
 )
 
 

@@ -21,9 +21,12 @@ element with output channel ``oc``::
 Implementation: the tap sums are computed as float64 matrix products (BLAS). That is
 exact, not approximate: every operand and every partial sum is an integer below 2^53 in
 magnitude (the bound holds for reduction lengths up to ~2.7e11), so any summation order
-gives the same integer. Convolutions are lowered to im2col through a strided view of the
-zero-offset, zero-padded input, processed in bounded chunks so whole batches of model
-inputs run without large temporaries.
+gives the same integer. Where ``max |x + input_offset| * sum |w|`` (per output channel)
+stays below 2^24 the same holds in float32, which is twice as fast (``_sum_dtype``; most
+int8 layers). Convolutions are lowered to im2col through a strided view of the
+zero-offset, zero-padded input, processed in bounded chunks of whole samples (or rows of
+one large sample) so whole batches of model inputs run as a few large products without
+large temporaries.
 """
 
 from __future__ import annotations
@@ -147,6 +150,38 @@ def _windows(
     )
 
 
+def _sum_dtype(x: np.ndarray, w: np.ndarray, input_offset: int, axes: tuple[int, ...]) -> type:
+    """float32 when every partial tap sum is an integer below 2^24 in magnitude, else float64.
+
+    A partial sum of ``(x + input_offset) * w`` over an output channel's taps is bounded by
+    ``max |x + input_offset| * sum |w|`` (the weights summed over ``axes``, the largest
+    channel): below 2^24 every product, every partial sum in whatever order BLAS adds them
+    (with or without FMA) and the result are integers float32 holds exactly. Typical int8
+    layers qualify, and float32 halves the memory traffic and doubles BLAS's rate; int16
+    inputs (16x8) and extreme layers take float64 (exact below 2^53, module docstring)."""
+    if x.size == 0 or w.size == 0:
+        return np.float64
+    off = int(input_offset)
+    largest = max(abs(int(x.min()) + off), abs(int(x.max()) + off))
+    weight = int(np.abs(w.astype(np.int64)).sum(axis=axes).max())
+    return np.float32 if largest * weight < 2**24 else np.float64
+
+
+def _conv_chunks(n: int, oh: int, row_elements: int):
+    """``(b0, b1, y0, y1)`` blocks of samples and output rows whose im2col has at most
+    ``_CHUNK_ELEMENTS`` elements: whole samples together when one fits (a batch of small
+    images is one large matrix product), else a few rows of one sample at a time."""
+    if oh * row_elements <= _CHUNK_ELEMENTS:
+        per = max(1, _CHUNK_ELEMENTS // max(1, oh * row_elements))
+        for b0 in range(0, n, per):
+            yield b0, min(n, b0 + per), 0, oh
+        return
+    rows = max(1, _CHUNK_ELEMENTS // max(1, row_elements))
+    for b0 in range(n):
+        for y0 in range(0, oh, rows):
+            yield b0, b0 + 1, y0, min(oh, y0 + rows)
+
+
 def conv2d_sums(
     x: np.ndarray,
     w: np.ndarray,
@@ -158,7 +193,9 @@ def conv2d_sums(
     input_offset: int,
 ) -> np.ndarray:
     """int64 tap sums ``sum (x + input_offset) * w`` of :func:`conv2d`, [N,OH,OW,OC] (any
-    integer input type: the int8 and the 16x8 convolutions share them)."""
+    integer input type: the int8 and the 16x8 convolutions share them). im2col: the windows
+    of a chunk of samples copied into one reused buffer, then one matrix product per chunk
+    (exact in the float type :func:`_sum_dtype` picks)."""
     if x.ndim != 4 or w.ndim != 4:
         raise ValueError(f"conv2d needs x [N,H,W,C] and w [OC,KH,KW,C/groups], got {x.shape} and {w.shape}")
     n, h, wd, c = x.shape
@@ -170,21 +207,22 @@ def conv2d_sums(
 
     ocg = oc // groups
     k = kh * kw * cg
+    dtype = _sum_dtype(x, w, input_offset, (1, 2, 3))
     # Filters as [G, K, OCg] so one batched matmul serves every group.
-    wmat = w.astype(np.float64).reshape(groups, ocg, k).transpose(0, 2, 1)
-    xp = _pad_shift(x, input_offset, pads, np.float64)
+    wmat = w.astype(dtype).reshape(groups, ocg, k).transpose(0, 2, 1)
+    xp = _pad_shift(x, input_offset, pads, dtype)
     win = _windows(xp, kh, kw, oh, ow, strides, dilations)  # [N, OH, OW, KH, KW, C]
-
     sums = np.empty((n, oh, ow, oc), dtype=np.int64)
-    rows_per_chunk = max(1, _CHUNK_ELEMENTS // max(1, ow * kh * kw * c))
-    for b0 in range(n):
-        for y0 in range(0, oh, rows_per_chunk):
-            y1 = min(oh, y0 + rows_per_chunk)
-            block = win[b0, y0:y1]  # [rows, OW, KH, KW, C]
-            p = block.shape[0] * ow
-            cols = block.reshape(p, kh, kw, groups, cg).transpose(3, 0, 1, 2, 4).reshape(groups, p, k)
-            res = np.matmul(cols, wmat)  # [G, P, OCg], exact integers in float64
-            sums[b0, y0:y1] = res.transpose(1, 0, 2).reshape(y1 - y0, ow, oc).astype(np.int64)
+    row = ow * kh * kw * c  # im2col elements of one output row
+    chunks = list(_conv_chunks(n, oh, row))
+    buffer = np.empty(max(((b1 - b0) * (y1 - y0) * row for b0, b1, y0, y1 in chunks), default=0), dtype=dtype)
+    for b0, b1, y0, y1 in chunks:
+        block = win[b0:b1, y0:y1]
+        cols = buffer[: block.size].reshape(block.shape)
+        np.copyto(cols, block)  # one strided copy: each window's KW x C taps are contiguous runs
+        p = cols.shape[0] * cols.shape[1] * ow
+        res = np.matmul(cols.reshape(p, kh, kw, groups, cg).transpose(3, 0, 1, 2, 4).reshape(groups, p, k), wmat)
+        sums[b0:b1, y0:y1] = res.transpose(1, 0, 2).reshape(b1 - b0, y1 - y0, ow, oc)
     return sums
 
 
@@ -236,7 +274,8 @@ def depthwise_sums(
     depth_multiplier: int,
     input_offset: int,
 ) -> np.ndarray:
-    """int64 tap sums of :func:`depthwise_conv2d`, [N,OH,OW,OC] (any integer input type)."""
+    """int64 tap sums of :func:`depthwise_conv2d`, [N,OH,OW,OC] (any integer input type): one
+    multiply-add per filter tap, exact in the float type :func:`_sum_dtype` picks."""
     if x.ndim != 4 or w.ndim != 3:
         raise ValueError(f"depthwise_conv2d needs x [N,H,W,C] and w [KH,KW,OC], got {x.shape} and {w.shape}")
     n, h, wd, c = x.shape
@@ -248,14 +287,18 @@ def depthwise_sums(
     dh, dw = (int(d) for d in dilations)
     oh, ow = _out_hw(h, wd, kh, kw, strides, dilations, pads)
 
-    xp = _pad_shift(x, input_offset, pads, np.int64)
-    w64 = w.astype(np.int64).reshape(kh, kw, c, dm)
-    sums = np.zeros((n, oh, ow, c, dm), dtype=np.int64)
+    dtype = _sum_dtype(x, w, input_offset, (0, 1))
+    xp = _pad_shift(x, input_offset, pads, dtype)
+    wf = w.astype(dtype).reshape(kh, kw, c, dm)
+    acc = np.zeros((n, oh, ow, c, dm), dtype=dtype)
+    product = np.empty_like(acc)
     for ky in range(kh):
         ys = slice(ky * dh, ky * dh + (oh - 1) * sh + 1, sh)
         for kx in range(kw):
             xs = slice(kx * dw, kx * dw + (ow - 1) * sw + 1, sw)
-            sums += xp[:, ys, xs, :, None] * w64[ky, kx]
+            np.multiply(xp[:, ys, xs, :, None], wf[ky, kx], out=product)
+            acc += product
+    sums = acc.astype(np.int64)
     return sums.reshape(n, oh, ow, oc)
 
 
@@ -283,8 +326,8 @@ def depthwise_conv2d(
                                    x*sw - left + kx*dw, oc // depth_multiplier] + input_offset) * w[ky,kx,oc])
         out = clamp(MBQM(acc, multiplier[oc], shift[oc]) + output_offset, act_min, act_max)
 
-    Out-of-range positions contribute 0. Output shape as :func:`conv2d`. Computed in
-    int64 (exact), one vectorised multiply-add per filter tap.
+    Out-of-range positions contribute 0. Output shape as :func:`conv2d`. Computed exactly
+    (:func:`depthwise_sums`), one vectorised multiply-add per filter tap.
     """
     x = np.asarray(x)
     w = np.asarray(w)

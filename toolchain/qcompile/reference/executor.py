@@ -18,6 +18,7 @@ import numpy as np
 from qcompile.errors import QCompileError
 from qcompile.ir import Graph, Node
 from qcompile.ops import check_attrs
+from qcompile.reference.node_cache import NodeCache
 
 _QUANTIZED_MODULES = (
     "qcompile.reference.conv",
@@ -41,7 +42,8 @@ def _resolve(op: str, modules: Sequence[str]) -> Callable[..., np.ndarray]:
     if modules is _QUANTIZED_MODULES:
         # the 16x8 module last, after the plug-ins: from int8 inputs only its int8 -> int16
         # ``requantize`` is reached (its other kernels share the int8 ones' names)
-        modules = _QUANTIZED_MODULES + _plugin_modules(_QUANTIZED_PLUGINS) + _S16_MODULES
+        plugins = tuple(m for m in _plugin_modules(_QUANTIZED_PLUGINS) if m not in _S16_MODULES)
+        modules = _QUANTIZED_MODULES + plugins + _S16_MODULES
     elif modules is _FLOAT_MODULES:
         modules = _FLOAT_MODULES + _plugin_modules(_FLOAT_PLUGINS)
     for module_name in modules:
@@ -77,15 +79,18 @@ def _bind_inputs(
     return values
 
 
-def _run(graph: Graph, inputs, modules: Sequence[str], keep_all: bool) -> dict[str, np.ndarray]:
+def _run(graph: Graph, inputs, modules: Sequence[str], keep_all: bool, cache: NodeCache | None = None):
     if modules is _QUANTIZED_MODULES:
         _check_schema(graph)
     values = _bind_inputs(graph, inputs)
+    keys = {} if cache is None else {name: cache.input_key(values[name]) for name in graph.inputs}
     for t in graph.tensors.values():
         if t.is_constant:
             values[t.name] = t.data
     for node in graph.nodes:
-        results = _call(node, modules, values)
+        results = (
+            _call(node, modules, values) if cache is None else _call_cached(graph, node, modules, values, keys, cache)
+        )
         for name, value in zip(node.outputs, results, strict=True):
             expected = graph.tensors[name].shape
             if tuple(value.shape) != tuple(expected):
@@ -99,7 +104,13 @@ def _run(graph: Graph, inputs, modules: Sequence[str], keep_all: bool) -> dict[s
 
 
 #: the 16x8 kernels (int16 activations), chosen by the dtype of a node's first input
-_S16_MODULES = ("qcompile.reference.s16", "qcompile.reference.kernels.sigmoid_s16")
+_S16_MODULES = (
+    "qcompile.reference.s16",
+    "qcompile.reference.kernels.sigmoid_s16",
+    "qcompile.reference.kernels.eltwise_s16",
+    "qcompile.reference.kernels.matmul_s16",
+    "qcompile.reference.kernels.datamove_s16",
+)
 
 
 def _as_stored(value: np.ndarray, dtype: str) -> np.ndarray:
@@ -124,6 +135,20 @@ def _call(node: Node, modules: Sequence[str], values: Mapping[str, np.ndarray]) 
     return result if isinstance(result, tuple) else (result,)
 
 
+def _call_cached(
+    graph: Graph, node: Node, modules: Sequence[str], values: Mapping[str, np.ndarray], keys: dict, cache: NodeCache
+) -> tuple[np.ndarray, ...]:
+    """:func:`_call` through ``cache``: the stored result of the same computation, if any."""
+    key = cache.node_key(graph, node, keys)
+    results = cache.get(key)
+    if results is None:
+        results = _call(node, modules, values)
+        cache.put(key, results)
+    for i, name in enumerate(node.outputs):
+        keys[name] = key + i.to_bytes(2, "little")
+    return results
+
+
 def run_quantized_node(graph: Graph, node: Node, values: Mapping[str, np.ndarray]) -> tuple[np.ndarray, ...]:
     """One node's reference kernel on the given activation inputs (constants come from
     ``graph``): lets ``qcompile report`` feed a layer other inputs than its predecessors'."""
@@ -141,9 +166,13 @@ def _check_schema(graph: Graph) -> None:
             raise QCompileError(f"node {node.name!r} ({node.op}): {exc}") from exc
 
 
-def run_quantized(graph: Graph, inputs, *, keep_all: bool = False) -> dict[str, np.ndarray]:
-    """Execute a quantized graph on int8 inputs; returns the outputs by name (or every tensor)."""
-    return _run(graph, inputs, _QUANTIZED_MODULES, keep_all)
+def run_quantized(
+    graph: Graph, inputs, *, keep_all: bool = False, cache: NodeCache | None = None
+) -> dict[str, np.ndarray]:
+    """Execute a quantized graph on int8 inputs; returns the outputs by name (or every tensor).
+    With a ``cache`` (:mod:`qcompile.reference.node_cache`) every node whose computation an
+    earlier run through it did already reuses that result (same bytes, less time)."""
+    return _run(graph, inputs, _QUANTIZED_MODULES, keep_all, cache)
 
 
 def run_float(graph: Graph, inputs, *, keep_all: bool = False) -> dict[str, np.ndarray]:

@@ -96,8 +96,8 @@ def _comparable(graph: Graph) -> tuple[list[tuple[Node, Tensor]], list[str]]:
 def _physical(t: Tensor, floats: dict[str, np.ndarray], i: int) -> np.ndarray | None:
     """Sample ``i`` of tensor ``t``'s float values in the IR's layout, if the source has them."""
     value = floats.get(t.source_name or "")
-    if value is None or value[i].size != t.size:
-        return None
+    if value is None or value[i].size != t.size or int(np.prod(t.source_shape[1:])) != t.size:
+        return None  # absent, or an IR tensor whose recorded source shape no longer describes it
     return to_physical(t, value[i : i + 1].reshape((1, *t.source_shape[1:]))).reshape(t.shape)
 
 

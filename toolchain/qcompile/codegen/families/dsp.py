@@ -28,9 +28,13 @@ Requantisation takes one SMLAL per output (``qc_requantize_x2`` (qc_fixedpoint.h
 for the layer (positive multipliers, right shifts 1..31, ``2 * |acc| < 2^31`` for every
 int8 input: ``requant_table``); otherwise the general TFLM sequence.
 
-``add``, pools and softmax keep the portable kernels: their cost is the per-element
-requantisation (three SRDHM for add), the exp table (softmax) or a compare (max pool),
-none of which has a 16-bit dual-lane DSP form that beats the compiler's scalar code.
+``softmax`` and ``batch_matmul``: :mod:`qcompile.codegen.families.dsp_attention`; ``add``,
+``mul`` (broadcasting) and ``lut`` (every tabulated unary op): :mod:`qcompile.codegen.families.dsp_eltwise`;
+``transpose_conv2d``: :mod:`qcompile.codegen.families.dsp_tconv`; ``resize_bilinear``:
+:mod:`qcompile.codegen.families.dsp_resize`.
+
+Pools keep the portable kernels: their cost is a compare (max pool) or a division per
+output, neither of which has a 16-bit dual-lane DSP form that beats the compiler's scalar code.
 """
 
 from __future__ import annotations
@@ -42,15 +46,24 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qcompile.codegen.families import KernelFamily, render_kernel_template
+from qcompile.codegen.families.dsp_attention import attention_scratch, lower_dsp_attention
+from qcompile.codegen.families.dsp_eltwise import lower_dsp_eltwise
+from qcompile.codegen.families.dsp_resize import lower_dsp_resize
 from qcompile.codegen.families.dsp_rnn import RNN_OPS, lower_rnn
-from qcompile.codegen.families.dsp_s16 import dsp_s16_scratch, eligible_s16, lower_dsp_s16
-from qcompile.codegen.families.layer_math import _int_vector, _wrap32, depthwise_geometry
+from qcompile.codegen.families.dsp_s16 import dsp_s16_scratch, eligible_s16, lower_dsp_requantize, lower_dsp_s16
+from qcompile.codegen.families.dsp_tconv import lower_dsp_tconv, tconv_scratch
+from qcompile.codegen.families.layer_math import (
+    _int_vector,
+    _wrap32,
+    acc_bound,
+    add_constants,
+    depthwise_geometry,
+    requant_table,
+)
 from qcompile.codegen.names import comment_text
 from qcompile.ir import Graph, Node
 from qcompile.memory.overlap import CHANNEL, PIXELS, window_of
 from qcompile.ops import is_s16, split_conv_add
-from qcompile.quant.fixedpoint import multiply_by_quantized_multiplier_smaller_than_one_exp as mbqm_lt1
-from qcompile.quant.fixedpoint import wrap_int32
 
 if TYPE_CHECKING:
     from qcompile.codegen.lowering import Layer, Lowering
@@ -116,29 +129,6 @@ def pack_depthwise_weights(w: np.ndarray, double: bool = False) -> np.ndarray:
     return _wrap32((lanes[:, 0] & 0xFFFF) | ((lanes[:, 1] & 0xFFFF) << 16))
 
 
-def requant_table(multiplier: np.ndarray, shift: np.ndarray, acc_bound: int) -> np.ndarray | None:
-    """``[m, 2^(e-1), e]`` per channel (``e = -shift``) for ``qc_requantize_x2`` (qc_fixedpoint.h), or None.
-
-    That requantisation takes ``2 * acc`` and is exact (see kernels.c.j2) when every
-    multiplier is positive, every shift is in [-31, -1] and ``2 * |acc| < 2^31`` for every
-    accumulator the layer can produce (``acc_bound`` bounds ``|acc|``); otherwise the
-    caller keeps the general requantisation.
-    """
-    m = np.asarray(multiplier, dtype=np.int64).reshape(-1)
-    e = -np.asarray(shift, dtype=np.int64).reshape(-1)
-    if m.min() <= 0 or e.min() < 1 or e.max() > 31 or 2 * int(acc_bound) >= 2**31:
-        return None
-    return np.stack([m, np.left_shift(1, e - 1), e], axis=1).reshape(-1)
-
-
-def acc_bound(w: np.ndarray, bias: np.ndarray | None, input_offset: int) -> int:
-    """Largest ``|bias + sum (x + input_offset) * w|`` over int8 inputs, any channel (rows of ``w``)."""
-    w = np.abs(np.asarray(w, dtype=np.int64).reshape(np.asarray(w).shape[0], -1))
-    xmax = max(abs(-128 + int(input_offset)), abs(127 + int(input_offset)))
-    b = 0 if bias is None else np.abs(np.asarray(bias, dtype=np.int64).reshape(-1))
-    return int(np.max(b + xmax * w.sum(axis=1)))
-
-
 # ---- scratch -------------------------------------------------------------------------------
 
 
@@ -196,6 +186,8 @@ def _direct_im2col(k: int, in_c: int, is_fc: bool) -> bool:
 def dsp_scratch(graph: Graph, portable: Mapping[str, int]) -> dict[str, int]:
     """Scratch bytes per node when the DSP kernels are selected (others keep ``portable``)."""
     result = dict(portable)
+    result.update(attention_scratch(graph))
+    result.update(tconv_scratch(graph))
     for node in graph.nodes:
         if node.op == "depthwise_conv2d" and _depthwise_ok(graph, node):
             result.pop(node.name, None)
@@ -305,64 +297,10 @@ def _emit_stream(lo: Lowering, layer: Layer, fn: str, source: str, node: Node, r
     layer.statements.append("\n    ".join(lines))
 
 
-def _fast_ok(m: int, s: int) -> bool:
-    """``qc_requantize_fast`` (``qc_fixedpoint.h``) may replace TFLM's MultiplyByQuantizedMultiplier
-    for this multiplier/shift (see that header for when it is exact)."""
-    return m > 0 and -22 <= s <= 0
-
-
 def _add_epilogue(lo: Lowering, node: Node) -> dict[str, Any]:
     """Literal constants of the fused residual ADD of a conv2d_add node (TFLM int8 ADD)."""
     _, add, operand = split_conv_add(node.attrs)
-    fast = "qc_requantize_fast"
-
-    def rq(m: int, s: int) -> str:
-        return fast if _fast_ok(m, s) else "qc_requantize_lt1"
-
-    ins = {
-        1: (int(add["input1_offset"]), int(add["input1_multiplier"]), int(add["input1_shift"])),
-        2: (int(add["input2_offset"]), int(add["input2_multiplier"]), int(add["input2_shift"])),
-    }
-    y_off, y_m, y_s = ins[operand]
-    r_off, r_m, r_s = ins[3 - operand]
-    first, second = ("ys", "rs") if operand == 1 else ("rs", "ys")
-    sign = "-" if int(add.get("subtract", 0)) else "+"
-    o_m, o_s = int(add["output_multiplier"]), int(add["output_shift"])
-    if int(add["left_shift"]) < 0 or int(add["left_shift"]) > 23 or max(y_s, r_s, o_s) > 0:
-        raise ValueError("add parameters outside TFLM's int8 ADD contract")
-    # Each input's rescaled value is a function of one int8: two 256-entry tables replace two
-    # multiplications; the sum then takes the one-SMLAL requantisation when it is exact.
-    q = np.arange(-128, 128, dtype=np.int64)
-    ls = int(add["left_shift"])
-    y_tab = mbqm_lt1(wrap_int32((q + y_off) << ls), y_m, y_s)
-    r_tab = mbqm_lt1(wrap_int32((q + r_off) << ls), r_m, r_s)
-    raw_bound = int(np.abs(y_tab).max() + np.abs(r_tab).max())
-    lut = requant_table(np.array([o_m]), np.array([o_s]), raw_bound) is not None
-    y_lut = r_lut = None
-    if lut:
-        y_lut = lo.array("q", f"{node.name}_dsp_add_y", "int32_t", y_tab, f"{node.name} rescaled conv output per int8")
-        r_lut = lo.array("q", f"{node.name}_dsp_add_r", "int32_t", r_tab, f"{node.name} rescaled residual per int8")
-    return {
-        "lut": lut,
-        "y_lut": y_lut,
-        "r_lut": r_lut,
-        "y_off": y_off,
-        "y_m": y_m,
-        "y_s": y_s,
-        "y_rq": rq(y_m, y_s),
-        "r_off": r_off,
-        "r_m": r_m,
-        "r_s": r_s,
-        "r_rq": rq(r_m, r_s),
-        "left_shift": int(add["left_shift"]),
-        "raw": f"(uint32_t){first} {sign} (uint32_t){second}",
-        "o_m": o_m,
-        "o_s": o_s,
-        "o_rq": rq(o_m, o_s),
-        "o_off": int(add["output_offset"]),
-        "act_min": int(add["act_min"]),
-        "act_max": int(add["act_max"]),
-    }
+    return add_constants(lo, node.name, add, operand)
 
 
 def _lower_conv(lo: Lowering, layer: Layer, node: Node) -> int:
@@ -503,10 +441,15 @@ def lower_dsp(lo: Lowering, layer: Layer, node: Node) -> int | None:
     then uses the portable lowering).
     """
     graph = lo.graph
+    for special in (lower_dsp_attention, lower_dsp_eltwise, lower_dsp_tconv, lower_dsp_resize):
+        if (macs := special(lo, layer, node)) is not None:
+            return macs
     if node.op == "depthwise_conv2d" and _depthwise_ok(graph, node):
         return _lower_depthwise(lo, layer, node)
     if node.op in _CONV_OPS and _conv_geometry(graph, node) is not None:
         return _lower_conv(lo, layer, node)
+    if node.op == "requantize":  # int8 -> int16 at the edge of a 16x8 region
+        return lower_dsp_requantize(lo, layer, node)
     if node.op in RNN_OPS:
         return lower_rnn(lo, layer, node)
     return None

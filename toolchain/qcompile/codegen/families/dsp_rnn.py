@@ -1,21 +1,29 @@
-"""Per-layer Arm DSP kernels of the recurrent ops for the ``dsp`` family: the TFLite / ONNX
-``lstm`` (TFLM's integer LSTM, docs/QUANTIZATION.md "LSTM").
+"""Per-layer kernels of the recurrent ops for the ``dsp`` and ``mve`` families: the TFLite / ONNX
+``lstm`` (TFLM's integer LSTM, docs/QUANTIZATION.md "LSTM") and the ONNX ``gru`` ("gru");
+templates ``templates/kernels/dsp/lstm.c.j2`` and ``gru.c.j2`` (docs/QUANTIZATION.md, "LSTM and
+GRU on the DSP family").
 
-The gate matrix products are the whole MAC count; the element-wise cell update after them is
-the shared inline ``qc_lstm_unit_s8`` (``runtime_c/include/qc_rnn.h``) that the portable kernel
-runs too, so only the products and the FC requantisations differ from ``qc_lstm.c``:
+The gate matrix products are the whole MAC count. The element-wise code after them is the
+shared inline code of ``runtime_c/include/qc_rnn.h``, which the portable kernels run too, so only
+the products and the FC requantisations differ from ``qc_lstm.c`` / ``qc_gru.c``:
 
-- per unit j the four gate rows (i, f, c, o) accumulate together, so the pre-activations need
-  no scratch: one word of four int8 activations, SXTB16 and SXTB16 ROR #8 (pairs (v0, v2) and
-  (v1, v3)), then per gate two int32 words of int16 weights pre-widened at compile time in that
-  pair order, one SMLAD each (``pack_lstm_weights``); a K % 4 tail reads only its bytes;
-- the input and hidden zero points are folded into the biases at compile time
-  (``structs.lstm_folded_biases``, as the portable lowering does), so the activations are
+- per unit j the gate rows accumulate together, so the pre-activations need no scratch (LSTM)
+  or the portable kernel's scratch (GRU): one word of four int8 activations, SXTB16 and SXTB16
+  ROR #8 (pairs (v0, v2) and (v1, v3)), then per gate two int32 words of int16 weights
+  pre-widened at compile time in that pair order, one SMLAD each (``pack_gate_rows``); a K % 4
+  tail reads only its bytes. The GRU's int16 state meets int16 weight pairs (``pack_pair_rows``).
+  With ``mve`` (Helium): one VMLADAVA.S8 per 16 taps of an int8 row (``pack_gate_rows_s8``), or
+  VMLADAVA.S16 per 8 taps against the int16 state (``pack_rows_s16``), tails predicated off;
+- the zero points are folded into the biases at compile time (``structs.lstm_folded_biases``,
+  as the portable lowering does; the GRU's ``input_offset`` likewise), so the activations are
   the raw int8 values;
-- each FC result is requantised with one SMLAL (``qc_requantize_x2``, or ``qc_requantize_x2_e0``
-  for shift 0) when that is exact: positive multiplier, shift in [-31, 0] and ``2 * |acc| <
-  2^31`` for every int8 input (``|bias| + 128 * sum |w|``, checked per gate here); otherwise
-  TFLM's general ``qc_requantize``. The int32 SMLAD sums wrap as the portable int32 sums do.
+- each LSTM FC result is requantised with one SMLAL (``qc_requantize_x2``, or
+  ``qc_requantize_x2_e0`` for shift 0) when that is exact: positive multiplier, shift in
+  [-31, 0] and ``2 * |acc| < 2^31`` for every int8 input (``|bias| + 128 * sum |w|``, checked
+  per gate here); otherwise TFLM's general ``qc_requantize``. A GRU is specialised only when its
+  int64 sums fit int32 and every shift is in [-16, 7] (then TFLM's int64 MBQM is
+  ``qc_requantize_s16_x32``); otherwise it keeps ``qc_gru_s8``. The int32 sums wrap as the
+  portable int32 sums do.
 """
 
 from __future__ import annotations
@@ -67,6 +75,26 @@ def pack_pair_rows(w: np.ndarray) -> np.ndarray:
     return _wrap32(words.transpose(1, 2, 0).reshape(-1))
 
 
+def pack_gate_rows_s8(w: np.ndarray) -> np.ndarray:
+    """``[G, H, K]`` int8 -> int8 ``[H][gate][K16]``, each row zero-padded to a multiple of 16: the
+    Helium form (one VMLADAVA.S8 per 16 taps of a row; the activation tail is predicated off)."""
+    w = np.asarray(w, dtype=np.int64)
+    gates, hidden, k = w.shape
+    padded = np.zeros((gates, hidden, -(-k // 16) * 16), dtype=np.int64)
+    padded[:, :, :k] = w
+    return padded.transpose(1, 0, 2).reshape(-1)
+
+
+def pack_rows_s16(w: np.ndarray) -> np.ndarray:
+    """``[G, H, K]`` int8 -> int16 ``[H][gate][K8]``, rows zero-padded to a multiple of 8: the Helium
+    form of rows against an int16 vector (one VMLADAVA.S16 per 8 taps)."""
+    w = np.asarray(w, dtype=np.int64)
+    gates, hidden, k = w.shape
+    padded = np.zeros((gates, hidden, -(-k // 8) * 8), dtype=np.int64)
+    padded[:, :, :k] = w
+    return padded.transpose(1, 0, 2).reshape(-1)
+
+
 def pack_lstm_weights(w: np.ndarray) -> np.ndarray:
     """``[4, H, K]`` LSTM gate weights in the template's order (:func:`pack_gate_rows`)."""
     return pack_gate_rows(w)
@@ -99,8 +127,18 @@ def lstm_ok(graph: Graph, node: Node) -> bool:
     return w.data is not None and r.data is not None and graph.tensors[node.inputs[3]].data is not None
 
 
-def lower_lstm(lo: Lowering, layer: Layer, node: Node) -> int | None:
-    """The LSTM's per-layer DSP function (its MACs), or None for the portable kernel."""
+def _lstm_weights(lo: Lowering, node: Node, wd: np.ndarray, rd: np.ndarray, mve: bool) -> dict[str, str]:
+    """The packed input and recurrent weight arrays (int16 pairs for SMLAD, or int8 rows for Helium)."""
+    pack, ctype = (pack_gate_rows_s8, "int8_t") if mve else (pack_lstm_weights, "int32_t")
+    return {
+        "w_in": lo.array("w", f"{node.name}_dsp_w", ctype, pack(wd), f"{node.name} packed input weights"),
+        "w_rec": lo.array("w", f"{node.name}_dsp_r", ctype, pack(rd), f"{node.name} packed recurrent weights"),
+    }
+
+
+def lower_lstm(lo: Lowering, layer: Layer, node: Node, mve: bool = False) -> int | None:
+    """The LSTM's per-layer DSP function (its MACs), or None for the portable kernel; ``mve``: the
+    Helium products (VMLADAVA.S8, int8 rows padded to 16) in place of SMLAD."""
     if not lstm_ok(lo.graph, node):
         return None
     x, w, r, b, h0, c0 = node.inputs
@@ -117,8 +155,8 @@ def lower_lstm(lo: Lowering, layer: Layer, node: Node) -> int | None:
         "inputs": inputs,
         "hidden": hidden,
         "time_major": fields["time_major"],
-        "w_in": lo.array("w", f"{node.name}_dsp_w", "int32_t", pack_lstm_weights(wd), f"{node.name} DSP input weights"),
-        "w_rec": lo.array("w", f"{node.name}_dsp_r", "int32_t", pack_lstm_weights(rd), f"{node.name} DSP recurrent"),
+        "mve": mve,
+        **_lstm_weights(lo, node, wd, rd, mve),
         "bias_in": lo.array("w", f"{node.name}_dsp_bi", "int32_t", per_unit["in"], f"{node.name} input bias [H][4]"),
         "bias_rec": lo.array("w", f"{node.name}_dsp_br", "int32_t", per_unit["rec"], f"{node.name} rec. bias [H][4]"),
     }
@@ -182,7 +220,7 @@ def _gru_requant_rows(requant: np.ndarray, directions: int, hidden: int) -> np.n
     return both.transpose(0, 2, 1, 3).reshape(-1)
 
 
-def _gru_arrays(lo: Lowering, node: Node, hidden: int, directions: int, lbr: int) -> dict[str, Any] | None:
+def _gru_arrays(lo: Lowering, node: Node, hidden: int, directions: int, lbr: int, mve: bool) -> dict[str, Any] | None:
     """Packed weights, folded biases ``[D][H][3]`` and requantisation rows; None when a sum may
     leave int32 or a requantisation has no one-SMLAL form (the portable kernel then runs)."""
     t = lo.graph.tensors
@@ -203,34 +241,38 @@ def _gru_arrays(lo: Lowering, node: Node, hidden: int, directions: int, lbr: int
         return None
     name = node.name
     rec = 3 if lbr else 2
+    pack_in, pack_rec = (pack_gate_rows_s8, pack_rows_s16) if mve else (pack_gate_rows, pack_pair_rows)
+    types = {"w_in": "int8_t", "w_rec": "int16_t"} if mve else {"w_in": "int32_t", "w_rec": "int32_t"}
     out = {
-        "w_in": np.concatenate([pack_gate_rows(wd[d]) for d in range(directions)]),
-        "w_rec": np.concatenate([pack_pair_rows(rd[d, :rec]) for d in range(directions)]),
+        "w_in": np.concatenate([pack_in(wd[d]) for d in range(directions)]),
+        "w_rec": np.concatenate([pack_rec(rd[d, :rec]) for d in range(directions)]),
         "bias_x": bx.transpose(0, 2, 1),
         "bias_h": bh.transpose(0, 2, 1),
         "rq": rq,
     }
-    ctx: dict[str, Any] = {"rec_gates": rec}
+    ctx: dict[str, Any] = {"rec_gates": rec, "w_in_type": types["w_in"], "w_rec_type": types["w_rec"]}
     for key in ("w_in", "w_rec", "bias_x", "bias_h", "rq"):
-        ctx[key] = lo.array("w", f"{name}_dsp_{key}", "int32_t", out[key], f"{name} DSP {key}")
+        ctx[key] = lo.array("w", f"{name}_dsp_{key}", types.get(key, "int32_t"), out[key], f"{name} packed {key}")
     ctx["w_in_dir"], ctx["w_rec_dir"] = len(out["w_in"]) // directions, len(out["w_rec"]) // directions
     if lbr:
         ctx["w_n"], ctx["w_n_dir"] = ctx["w_rec"], 0
     else:
-        wn = np.concatenate([pack_pair_rows(rd[d, 2:]) for d in range(directions)])
-        ctx["w_n"] = lo.array("w", f"{name}_dsp_w_n", "int32_t", wn, f"{name} DSP n rows")
+        wn = np.concatenate([pack_rec(rd[d, 2:]) for d in range(directions)])
+        ctx["w_n"] = lo.array("w", f"{name}_dsp_w_n", types["w_rec"], wn, f"{name} packed n rows")
         ctx["w_n_dir"] = len(wn) // directions
     return ctx
 
 
-def lower_gru(lo: Lowering, layer: Layer, node: Node) -> int | None:
-    """The GRU's per-layer DSP function (its MACs), or None for the portable ``qc_gru_s8``."""
+def lower_gru(lo: Lowering, layer: Layer, node: Node, mve: bool = False) -> int | None:
+    """The GRU's per-layer DSP function (its MACs), or None for the portable ``qc_gru_s8``; ``mve``:
+    Helium products (VMLADAVA.S8 input rows, VMLADAVA.S16 recurrent rows) in place of SMLAD."""
     x, h0, y = node.inputs[0], node.inputs[6], node.outputs[0]
-    if len(node.outputs) == 2:  # the Q15 state across calls: portable qc_gru_state16_s8 only
+    state16 = len(node.outputs) == 2  # the Q15 state in and out (as qc_gru_state16_s8)
+    if state16 and not h0:
         return None
     fields = structs.gru_fields(lo.shape(x), node.attrs)
     hidden, dirs, lbr = fields["hidden"], fields["directions"], fields["linear_before_reset"]
-    arrays = _gru_arrays(lo, node, hidden, dirs, lbr)
+    arrays = _gru_arrays(lo, node, hidden, dirs, lbr, mve)
     if arrays is None or lo.scratch(node) == "NULL":
         return None
     h16 = (2 * hidden + 3) // 4 * 4
@@ -244,12 +286,19 @@ def lower_gru(lo: Lowering, layer: Layer, node: Node) -> int | None:
         "reverse": fields["reverse"],
         "lbr": lbr,
         "has_h0": bool(h0),
+        "state16": state16,
+        "mve": mve,
         "off_h": 12 * hidden + 3 * h16,
         **offsets,
         **arrays,
     }
-    args = [lo.src(x), lo.src(h0) if h0 else "NULL", lo.dst(y), lo.scratch(node)]
-    _emit(lo, layer, node, "gru.c.j2", fields, ctx, ("const int8_t *, const int8_t *, int8_t *, void *", args))
+    if state16:
+        sig = "const int8_t *, const int16_t *, int8_t *, int16_t *, void *"
+        args = [lo.src(x), lo.src(h0), lo.dst(y), lo.dst(node.outputs[1]), lo.scratch(node)]
+    else:
+        sig = "const int8_t *, const int8_t *, int8_t *, void *"
+        args = [lo.src(x), lo.src(h0) if h0 else "NULL", lo.dst(y), lo.scratch(node)]
+    _emit(lo, layer, node, "gru.c.j2", fields, ctx, (sig, args))
     return fields["steps"] * dirs * fields["batch"] * 3 * hidden * (fields["input_size"] + hidden)
 
 
@@ -272,10 +321,10 @@ def _emit(
 RNN_OPS = ("lstm", "gru")
 
 
-def lower_rnn(lo: Lowering, layer: Layer, node: Node) -> int | None:
-    """An ``RNN_OPS`` node's DSP function (its MACs), or None for the portable kernel; the ``mve``
-    family uses these too (an Armv8.1-M core with Helium keeps the DSP extension)."""
-    return lower_lstm(lo, layer, node) if node.op == "lstm" else lower_gru(lo, layer, node)
+def lower_rnn(lo: Lowering, layer: Layer, node: Node, mve: bool = False) -> int | None:
+    """An ``RNN_OPS`` node's function (its MACs), or None for the portable kernel. The ``mve`` family
+    passes ``mve``: the gate products then use Helium (the element-wise code is the same)."""
+    return lower_lstm(lo, layer, node, mve) if node.op == "lstm" else lower_gru(lo, layer, node, mve)
 
 
 def _c_value(v: object) -> str:
@@ -292,6 +341,8 @@ __all__ = [
     "lower_lstm",
     "lstm_ok",
     "pack_gate_rows",
+    "pack_gate_rows_s8",
     "pack_lstm_weights",
     "pack_pair_rows",
+    "pack_rows_s16",
 ]

@@ -35,7 +35,7 @@ from qcompile.codegen.families import render_kernel_template
 from qcompile.codegen.families.layer_math import _int_vector, _wrap32, depthwise_geometry
 from qcompile.codegen.names import comment_text
 from qcompile.ir import Graph, Node
-from qcompile.ops import is_s16
+from qcompile.ops import is_s16, structs
 
 if TYPE_CHECKING:
     from qcompile.codegen.lowering import Layer, Lowering
@@ -286,9 +286,31 @@ def _lower_add(lo: Lowering, layer: Layer, node: Node) -> int:
     size = math.prod(lo.shape(node.outputs[0]))
     bounds = {"act_min": int(a["act_min"]), "act_max": int(a["act_max"])}
     _layer_kernel(
-        lo, layer, node, "add_s16.c.j2", sig, args, size=size, subtract=bool(a["subtract"]), **consts, **bounds
-    )
+        lo, layer, node, "add_s16.c.j2", sig, args, size=size, subtract=bool(a["subtract"]), **consts, **bounds,
+        **_add_requant_exprs(consts),
+    )  # fmt: skip
     return 0
+
+
+def _add_requant_exprs(k: dict[str, int]) -> dict[str, str]:
+    """C expressions of the int16 ADD's three rescales. An input rescale with a negative shift is
+    ``qc_requantize_x2`` of ``x * 2^16`` (exact: |x * 2^16| <= 2^31 and x * 2^16 = 2 (x * 2^15));
+    the output one too when the rescaled inputs' largest magnitudes sum below 2^30 (so ``2 * raw``
+    cannot wrap). Otherwise ``qc_requantize_fast`` (its own exactness argument, ``_add_ok``)."""
+    from qcompile.quant.fixedpoint import multiply_by_quantized_multiplier
+
+    def x2(value: str, m: int, s: int) -> str:
+        return f"qc_requantize_x2({value}, {m}, {1 << (-s - 1)}, {-s})"
+
+    exprs, biggest = {}, 0
+    for j in ("1", "2"):
+        m, s = k[f"m{j}"], k[f"s{j}"]
+        ends = multiply_by_quantized_multiplier(np.array([-32768 * 32768, 32767 * 32768]), m, s)
+        biggest += int(np.abs(ends).max())
+        exprs[f"rq{j}"] = x2(f"in{j}[i] * 65536", m, s) if s < 0 else f"qc_requantize_fast(in{j}[i] * 32768, {m}, {s})"
+    m, s = k["mo"], k["so"]
+    exprs["rqo"] = x2("2 * raw", m, s) if s < 0 and biggest < 2**30 else f"qc_requantize_fast(raw, {m}, {s})"
+    return exprs
 
 
 def _lower_mean(lo: Lowering, layer: Layer, node: Node) -> int:
@@ -300,8 +322,131 @@ def _lower_mean(lo: Lowering, layer: Layer, node: Node) -> int:
     return 0
 
 
+# ---- pools, MUL and the int8 <-> int16 requantisations ----------------------------------
+
+
+def _pool_fields(graph: Graph, node: Node) -> dict[str, int] | None:
+    """``qc_pool_params`` fields of a 16x8 pool whose every window overlaps the input (else None:
+    the portable kernel keeps the empty-window cases)."""
+    try:
+        f = structs.pool_fields(graph.tensors[node.inputs[0]].shape, node.attrs, bits=16)
+    except (KeyError, ValueError):
+        return None
+    if node.op == "avg_pool2d" and f["kernel_h"] * f["kernel_w"] > 32768:
+        return None
+    for n_out, stride, pad, k, size in (("out_h", "stride_h", "pad_top", "kernel_h", "in_h"),
+                                        ("out_w", "stride_w", "pad_left", "kernel_w", "in_w")):  # fmt: skip
+        if f[pad] >= f[k] or (f[n_out] - 1) * f[stride] - f[pad] >= f[size]:
+            return None
+    return f
+
+
+def _mul_layout(graph: Graph, node: Node) -> tuple[int, int, int, int] | None:
+    """(outer, inner, big, small) of an int16 MUL the DSP kernel runs: input ``big`` (1 or 2) has the
+    output's shape, input ``small`` the same or the output's trailing dims (``inner`` elements, repeated
+    ``outer`` times: the squeeze-excite channel scale); None for other broadcasts or nonzero offsets."""
+    a = node.attrs
+    if any(int(a[k]) != 0 for k in ("input1_offset", "input2_offset", "output_offset")):
+        return None
+    if not -31 <= int(a["output_shift"]) <= 31:
+        return None
+    out = tuple(int(d) for d in graph.tensors[node.outputs[0]].shape)
+    shapes = [tuple(int(d) for d in graph.tensors[t].shape) for t in node.inputs[:2]]
+    for big, small in ((1, 2), (2, 1)):
+        if shapes[big - 1] != out:
+            continue
+        trail = shapes[small - 1]
+        while trail and trail[0] == 1:
+            trail = trail[1:]
+        inner = math.prod(trail)
+        if inner and tuple(out[len(out) - len(trail) :]) == trail:
+            return math.prod(out) // inner, inner, big, small
+    return None
+
+
+def _lower_pool(lo: Lowering, layer: Layer, node: Node) -> int:
+    f = _pool_fields(lo.graph, node)
+    geo = {"batches": f["batches"], "in_h": f["in_h"], "in_w": f["in_w"], "channels": f["channels"]}
+    geo.update(out_h=f["out_h"], out_w=f["out_w"], kh=f["kernel_h"], kw=f["kernel_w"], sh=f["stride_h"])
+    geo.update(sw=f["stride_w"], pt=f["pad_top"], pl=f["pad_left"], act_min=f["act_min"], act_max=f["act_max"])
+    sig = "const int16_t *input, int16_t *output"
+    args = [lo.src(node.inputs[0]), lo.dst(node.outputs[0])]
+    _layer_kernel(lo, layer, node, "pool_s16.c.j2", sig, args, average=node.op == "avg_pool2d", **geo)
+    return 0
+
+
+def _lower_mul(lo: Lowering, layer: Layer, node: Node) -> int:
+    outer, inner, big, small = _mul_layout(lo.graph, node)
+    a = node.attrs
+    ctx = {"multiplier": int(a["output_multiplier"]), "shift": int(a["output_shift"])}
+    ctx["rq"] = requantize_fn(ctx["multiplier"], ctx["shift"], 0, min(int(a["act_max"]), 32767))
+    ctx.update(act_min=int(a["act_min"]), act_max=int(a["act_max"]), outer=outer, inner=inner, big=big, small=small)
+    sig = "const int16_t *in1, const int16_t *in2, int16_t *output"
+    args = [lo.src(node.inputs[0]), lo.src(node.inputs[1]), lo.dst(node.outputs[0])]
+    _layer_kernel(lo, layer, node, "mul_s16.c.j2", sig, args, **ctx)
+    return outer * inner
+
+
+_C_TYPES = {"int8": "int8_t", "int16": "int16_t"}
+
+
+def requantize_fn(multiplier: int, shift: int, offset: int, hi: int) -> str:
+    """``qc_requantize_fast`` when it gives the same clamped result as ``qc_requantize`` (m > 0,
+    shift in [-22, 0]: its saturated sums are >= 2^(31 + shift) - 1, which still clamp to ``hi``
+    after ``+ offset``), else ``qc_requantize`` (docs/QUANTIZATION.md, "16x8 on the DSP family")."""
+    if multiplier > 0 and -22 <= shift <= 0 and (1 << (31 + shift)) - 1 + offset >= hi:
+        return "qc_requantize_fast"
+    return "qc_requantize"
+
+
+def requantize_ok(graph: Graph, node: Node) -> bool:
+    """An int8 -> int16, int16 -> int8 or int16 -> int16 QUANTIZE in the portable kernel's ranges."""
+    a = node.attrs
+    src, dst = (graph.tensors[t].dtype for t in (node.inputs[0], node.outputs[0]))
+    if node.op != "requantize" or src not in _C_TYPES or dst not in _C_TYPES or src == dst == "int8":
+        return False
+    if int(a["output_bits"]) != np.dtype(dst).itemsize * 8 or not -31 <= int(a["shift"]) <= 30:
+        return False
+    return -32768 <= int(a["input_offset"]) <= 32768 and -32768 <= int(a["output_offset"]) <= 32767
+
+
+def lower_dsp_requantize(lo: Lowering, layer: Layer, node: Node) -> int | None:
+    """A QUANTIZE between int8 and int16 as a layer function (an int8 input: a 256-entry table), or None."""
+    if not requantize_ok(lo.graph, node):
+        return None
+    from qcompile.reference.s16 import requantize
+
+    a = node.attrs
+    src, dst = (lo.graph.tensors[t].dtype for t in (node.inputs[0], node.outputs[0]))
+    keys = ("input_offset", "output_offset", "multiplier", "shift", "output_bits")
+    consts = {k: int(a[k]) for k in keys}
+    info = np.iinfo(np.dtype(dst))
+    ctx: dict[str, Any] = {"table": None, "src": src, "dst": dst, "src_c": _C_TYPES[src], "dst_c": _C_TYPES[dst]}
+    if src == "int8":
+        values = requantize(np.arange(-128, 128, dtype=np.int8), **consts)
+        ctx["table"] = lo.array("q", f"{node.name}_dsp16_table", _C_TYPES[dst], values, f"{node.name} requantised int8")
+    off = consts["output_offset"]
+    ctx.update(q_lo=int(info.min), q_hi=int(info.max), lo_m=int(info.min) - off, hi_m=int(info.max) - off)
+    m, sh = consts["multiplier"], consts["shift"]
+    if m > 0 and -31 <= sh <= -1:  # |2 (x + in_off)| <= 2^17: qc_requantize_x2 is exact (one SMLAL)
+        ctx["rq"] = f"qc_requantize_x2(2 * a, {m}, {1 << (-sh - 1)}, {-sh})"
+    else:
+        ctx["rq"] = f"{requantize_fn(m, sh, off, int(info.max))}(a, {m}, {sh})"
+    sig = f"const {ctx['src_c']} *input, {ctx['dst_c']} *output"
+    args = [lo.src(node.inputs[0]), lo.dst(node.outputs[0])]
+    size = math.prod(lo.shape(node.inputs[0]))
+    _layer_kernel(lo, layer, node, "requantize_s16.c.j2", sig, args, size=size, **consts, **ctx)
+    return 0
+
+
 def lower_dsp_s16(lo: Lowering, layer: Layer, node: Node) -> int | None:
     """Specialise a 16x8 node (its MACs), or None for the portable ``qc_<op>_s16`` kernel."""
+    if node.op in ("max_pool2d", "avg_pool2d") and is_s16(lo.graph, node):
+        return None if _pool_fields(lo.graph, node) is None else _lower_pool(lo, layer, node)
+    if node.op == "mul" and is_s16(lo.graph, node):
+        return None if _mul_layout(lo.graph, node) is None else _lower_mul(lo, layer, node)
+    if node.op == "requantize":
+        return lower_dsp_requantize(lo, layer, node)
     if not eligible_s16(lo.graph, node):
         return None
     if node.op == "add":
@@ -316,9 +461,11 @@ def lower_dsp_s16(lo: Lowering, layer: Layer, node: Node) -> int | None:
 __all__ = [
     "dsp_s16_scratch",
     "eligible_s16",
+    "lower_dsp_requantize",
     "lower_dsp_s16",
     "pack_conv_weights_s16",
     "pack_depthwise_weights_s16",
     "requant_s16_table",
+    "requantize_ok",
     "sum_bounds",
 ]

@@ -21,6 +21,9 @@ What is specialised (anything else falls back to the portable runtime kernel):
   ``VLDRB.S32`` + ``VMUL`` + ``VADD`` per tap through one pointer per kernel row (the input
   itself, or a window copy for border pixels), the last partial group under a ``vctp32q``
   predicate.
+- ``lstm`` and ``gru``: the recurrent templates of :mod:`qcompile.codegen.families.dsp_rnn`
+  with Helium gate products (``VMLADAVA.S8`` per 16 int8 taps of a row, ``VMLADAVA.S16`` per 8
+  taps against the GRU's int16 state) and the element-wise code shared with the portable kernels.
 
 Requantisation is vectorised over four output channels with exactly TFLM's rounding
 (``VQRDMULH`` + a fixed-up ``VRSHL``: see ``kernels.c.j2``), then the output offset,
@@ -396,8 +399,8 @@ class MveFamily(KernelFamily):
         }
 
     def lower(self, lo: Lowering, layer: Layer, node: Node) -> int | None:
-        if node.op in RNN_OPS:  # Armv8.1-M keeps the DSP extension: the SMLAD recurrent kernels
-            return lower_rnn(lo, layer, node)
+        if node.op in RNN_OPS:  # the recurrent templates with Helium gate products
+            return lower_rnn(lo, layer, node, mve=True)
         if node.op == "depthwise_conv2d" and _depthwise_ok(lo.graph, node):
             return _lower_depthwise(lo, layer, node)
         if _conv_eligible(lo.graph, node):

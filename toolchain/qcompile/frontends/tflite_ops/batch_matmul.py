@@ -1,8 +1,10 @@
-"""TFLite BATCH_MATMUL (int8): both operands activations, leading dims broadcast, adj_x/adj_y;
+"""TFLite BATCH_MATMUL (int8, and int16 16x8): both operands activations, leading dims broadcast, adj_x/adj_y;
 parameters as TFLM's ``BatchMatMulPrepare`` derives them (no fused activation: the int8
-limits)."""
+or int16 limits)."""
 
 from __future__ import annotations
+
+import numpy as np
 
 from qcompile.frontends.tflite_ops import TFLITE_OPS
 from qcompile.quant.converters.transformer import batch_matmul_params
@@ -20,6 +22,7 @@ def _batch_matmul(imp, op) -> None:
         qo.scalar_scale(), qo.scalar_zero_point(),
     )  # fmt: skip
     attrs = {"adj_x": int(bool(op.options.get("adj_x", 0))), "adj_y": int(bool(op.options.get("adj_y", 0)))}
-    attrs |= params | {"act_min": -128, "act_max": 127}
+    info = np.iinfo(qo.dtype)  # int8, or int16 (TFLM's EvalInt16: zero points 0, int16 limits)
+    attrs |= params | {"act_min": int(info.min), "act_max": int(info.max)}
     inputs = [imp.name(i) for i in op.inputs]
     imp.add(op, "batch_matmul", inputs, [imp.name(op.outputs[0])], attrs)

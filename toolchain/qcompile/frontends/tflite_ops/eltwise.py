@@ -6,7 +6,9 @@
 * PRELU (``prelu_common.cc``): ``m1 = QuantizeMultiplier(double(s_in) / double(s_out))``,
   ``m2 = QuantizeMultiplier(double(s_in) * double(s_alpha) / double(s_out))``.
 * LEAKY_RELU (``leaky_relu_common.cc``) is a function of one int8 value: a ``lut`` filled
-  by TFLM's own arithmetic (``frontends/tflite_luts.leaky_relu_table``).
+  by TFLM's own arithmetic (``frontends/tflite_luts.leaky_relu_table``); an int16 one is
+  the ``leaky_relu`` op (TFLM's two multipliers, ``reference/kernels/eltwise_s16.py``).
+* int16 MAXIMUM / MINIMUM: the same ops on int16 values (``qc_maximum_s16``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 from qcompile import op_params
 from qcompile.frontends import tflite_luts
 from qcompile.frontends.tflite_ops import TFLITE_OPS
+from qcompile.reference.kernels import eltwise_s16
 
 
 @TFLITE_OPS.register("MAXIMUM", "MINIMUM")
@@ -38,6 +41,10 @@ def _prelu(imp, op) -> None:
 def _leaky_relu(imp, op) -> None:
     qi, qo = imp.q(op.inputs[0]), imp.q(op.outputs[0])
     alpha = float(op.options.get("alpha", 0.0))
+    if qi.dtype == "int16":  # TFLM's int16 kernel: two multipliers, no table
+        attrs = eltwise_s16.leaky_relu_params(qi.scalar_scale(), qo.scalar_scale(), alpha)
+        imp.add(op, "leaky_relu", [imp.name(op.inputs[0])], [imp.name(op.outputs[0])], attrs)
+        return
     table = tflite_luts.leaky_relu_table(
         qi.scalar_scale(), qi.scalar_zero_point(), qo.scalar_scale(), qo.scalar_zero_point(), alpha
     )

@@ -25,6 +25,7 @@ import numpy as np
 from qcompile.codegen.families import BASELINE, family_names, get_family
 from qcompile.errors import QCompileError
 from qcompile.ir import Graph
+from qcompile.memory.regions import Region
 from qcompile.outdir import ModelFolder, read_report
 from qcompile.reference.executor import run_quantized_samples
 from qcompile.targets import Target
@@ -44,6 +45,11 @@ class FamilyBench:
     bit_exact: int
     samples: int
     raw: QemuResult = field(repr=False)
+    #: this family's ``report.json`` ``memory_regions`` (the folder's regions), [] for one arena
+    regions: list[dict[str, Any]] = field(default_factory=list)
+    arena_bytes: int = 0
+    #: why the folder's regions or budget were not used for this family ("" when they were)
+    note: str = ""
 
 
 @dataclass
@@ -108,6 +114,17 @@ def result_table(result: BenchResult, title: str) -> Any:
     return table
 
 
+def memory_line(fam: FamilyBench) -> str:
+    """Where the family's build kept its activations: per region the bytes used of its size
+    (QEMU has no wait states: a region's speed does not show in the counts), or one arena."""
+    if fam.regions:
+        used = ", ".join(f"{r['name']} {r['used_bytes']:,} of {r['size']:,} B" for r in fam.regions)
+        where = f"regions {used} (QEMU has no wait states: the counts do not see region speeds)"
+    else:
+        where = f"one flat arena of {fam.arena_bytes:,} B"
+    return f"{where}; {fam.note}" if fam.note else where
+
+
 def default_families(target: Target) -> list[str]:
     """The baseline (portable) family first, the family's ``bench_baselines``, then the target's own."""
     return list(dict.fromkeys([BASELINE, *target.family.bench_baselines, target.kernel_family]))
@@ -143,18 +160,41 @@ def random_inputs(graph: Any, samples: int, seed: int = 0) -> list[np.ndarray]:
     return arrays
 
 
-def _generate_like(out_dir: Path, graph: Graph, src: Path, name: str, target: Target) -> None:
+def folder_regions(report: dict[str, Any]) -> tuple[Region, ...]:
+    """The memory regions ``report.json`` says the folder was compiled with (() for none)."""
+    return tuple(
+        Region(r["name"], int(r["size"]), float(r["speed"]), r.get("section")) for r in report.get("memory_regions", [])
+    )
+
+
+def _generate_like(out_dir: Path, graph: Graph, src: Path, name: str, target: Target) -> str:
     """Generate ``graph`` for ``target`` with the memory options ``out_dir`` was compiled with
-    (--io-in-arena, --ram-budget: the budget may choose overlapped or streamed layers, whose
-    cost is what the bench shows); a family that cannot meet the budget is measured without it."""
+    (--io-in-arena, --memory-regions, --ram-budget: the budget may choose overlapped or
+    streamed layers, whose cost is what the bench shows). A family that cannot meet the
+    budget is measured without it, one whose plan fits no region in one flat arena; returns
+    what was dropped ("" when nothing was)."""
     from qcompile.codegen import generate
 
     report = read_report(out_dir)
     io = bool((report.get("ram") or {}).get("io_in_arena", False))
-    try:
-        generate(graph, src, name=name, target=target, io_in_arena=io, ram_budget=report.get("ram_budget"))
-    except QCompileError:
-        generate(graph, src, name=name, target=target, io_in_arena=io)
+    options = {"ram_budget": report.get("ram_budget"), "memory_regions": folder_regions(report) or None}
+    dropped, reason = [], ""
+    while True:
+        try:
+            generate(graph, src, name=name, target=target, io_in_arena=io, **options)
+            break
+        except QCompileError as exc:
+            drop = next((key for key in _DROPPED if options[key] is not None), None)
+            if drop is None:
+                raise
+            options[drop] = None
+            dropped.append(_DROPPED[drop])
+            reason = str(exc).splitlines()[0]
+    return f"measured without {' and '.join(dropped)} ({reason})" if dropped else ""
+
+
+#: what _generate_like gives up, in this order, when a family cannot generate with it
+_DROPPED = {"ram_budget": "--ram-budget", "memory_regions": "--memory-regions (one flat arena)"}
 
 
 def bench(
@@ -188,20 +228,24 @@ def bench(
     for family in families:
         variant = dataclasses.replace(target, kernel_family=family)
         src = base / family / "src"
-        _generate_like(out_dir, family_graph(out_dir, target, family), src, folder.name, variant)
+        note = _generate_like(out_dir, family_graph(out_dir, target, family), src, folder.name, variant)
         as_bytes = [np.ascontiguousarray(x).reshape(len(x), -1).view(np.int8) for x in inputs]  # int16 as bytes
         run = _typed(folder, run_on_qemu(src, variant, as_bytes, layer_counts=True, build_dir=base / family / "build"))
         assert run.layer_instructions is not None
         exact = bit_exact_result(expected, run.outputs).bit_exact
+        generated = read_report(src)
         results.append(
             FamilyBench(
                 family=family,
-                layers=read_report(src)["layers"],
+                layers=generated["layers"],
                 layer_instructions=[int(v) for v in np.median(run.layer_instructions, axis=0)],
                 total_instructions=int(np.median(run.total_instructions)),
                 bit_exact=int(exact),
                 samples=n,
                 raw=run,
+                regions=list(generated.get("memory_regions", [])),
+                arena_bytes=int(generated.get("arena_bytes", 0)),
+                note=note,
             )
         )
     return BenchResult(target=target.name, families=results)
