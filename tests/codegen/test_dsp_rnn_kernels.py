@@ -205,17 +205,22 @@ def test_gru_dsp_equals_reference_sanitized(tmp_path: Path, case: dict, family: 
     [dict(inputs=6, hidden=5), dict(inputs=17, hidden=16, batch=2), dict(inputs=33, hidden=20, time_major=True)],
     ids=lambda d: f"i{d['inputs']}h{d['hidden']}",
 )
-def test_mve_family_lstm_helium_products(tmp_path: Path, shape: dict) -> None:
+@pytest.mark.parametrize("per_row", [False, True], ids=["per_gate", "per_row"])
+def test_mve_family_lstm_helium_products(tmp_path: Path, shape: dict, per_row: bool) -> None:
     """The ``mve`` family's LSTM: VMLADAVA.S8 per 16 taps (tails of 1..15 predicated off; emulated
-    here), the rest the shared code; equal to the reference under the sanitizers."""
+    here), the rest the shared code, with TFLM's per-gate or the ONNX LSTM's per-row
+    requantisation; equal to the reference under the sanitizers."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "lstm.tflite"
     path.write_bytes(lstm_model(seed=9, steps=3, cell_clip=0.5, **shape))
     graph = load_tflite(path)
+    if per_row:
+        _per_row(graph, 9)
     mve = Target(name="mve-host-test", kernel_family="mve", cc="cc", cflags=("-O2",))
     generate(graph, tmp_path / "out", name="lstm", target=mve)
     kernels = (tmp_path / "out" / "lstm_kernels.c").read_text()
     assert "vmladavaq_s8(" in kernels and "qc_lstm_unit_s8(" in kernels and "qc_smlad(" not in kernels
+    assert ("_dsp_rq[24 * j" in kernels) == per_row
     check_model_sanitized(tmp_path / "out", tmp_path, graph=graph, samples=3, seed=9)
 
 
