@@ -408,6 +408,14 @@ typedef struct {
 int qc_lstm_unidirectional_s8(const qc_lstm_params *p, const int8_t *input, const int8_t *w, const int8_t *r,
                               const int32_t *bias_in, const int32_t *bias_rec, const int8_t *h_in,
                               const int16_t *c_in, int8_t *output, int8_t *h_out, int16_t *c_out);
+/* qc_lstm_unidirectional_s8 with one requantisation per gate row (per-row int8 weight scales,
+ * the ONNX LSTM; docs/QUANTIZATION.md "lstm from ONNX"): requant [4 * hidden][4] holds each
+ * row's input multiplier, input shift, recurrent multiplier, recurrent shift; the struct's
+ * per-gate gate_* fields are not read. */
+int qc_lstm_unidirectional_per_row_s8(const qc_lstm_params *p, const int8_t *input, const int8_t *w,
+                                      const int8_t *r, const int32_t *requant, const int32_t *bias_in,
+                                      const int32_t *bias_rec, const int8_t *h_in, const int16_t *c_in,
+                                      int8_t *output, int8_t *h_out, int16_t *c_out);
 
 /* ---- fused head: global average pool + fully connected (qc_avg_pool_fc.c) ------------ */
 

@@ -31,26 +31,36 @@ QC_INLINE int32_t qc_lstm_dot(const int8_t *w, const int8_t *x, int32_t n, int32
     return acc;
 }
 
+/* The gate FCs' weights and requantisation: requant NULL uses the struct's per-gate multipliers
+ * (TFLM's format), else one row [in_m, in_s, rec_m, rec_s] per gate row. */
+typedef struct {
+    const int8_t *w, *r;
+    const int32_t *bias_in, *bias_rec, *requant;
+} qc_lstm_fc;
+
 /* One unit's gate pre-activation (Q3.12): the two FCs requantised and clamped apart, then added. */
-static int16_t qc_lstm_gate(const qc_lstm_params *p, int32_t g, int32_t j, const int8_t *w, const int8_t *r,
-                            const int32_t *bias_in, const int32_t *bias_rec, const int8_t *x, const int8_t *h) {
+static int16_t qc_lstm_gate(const qc_lstm_params *p, const qc_lstm_fc *fc, int32_t g, int32_t j, const int8_t *x,
+                            const int8_t *h) {
     const int32_t in = p->input_size, hid = p->hidden_size;
     const int32_t row = g * hid + j;
-    const int32_t a = qc_sat16(qc_requantize(qc_lstm_dot(w + (size_t)row * (size_t)in, x, in, bias_in[row]),
-                                         p->gate_in_multiplier[g], p->gate_in_shift[g]));
-    const int32_t b = qc_sat16(qc_requantize(qc_lstm_dot(r + (size_t)row * (size_t)hid, h, hid, bias_rec[row]),
-                                         p->gate_rec_multiplier[g], p->gate_rec_shift[g]));
+    const int32_t *rq = fc->requant != NULL ? fc->requant + 4 * row : NULL;
+    const int32_t mi = rq != NULL ? rq[0] : p->gate_in_multiplier[g], si = rq != NULL ? rq[1] : p->gate_in_shift[g];
+    const int32_t mr = rq != NULL ? rq[2] : p->gate_rec_multiplier[g], sr = rq != NULL ? rq[3] : p->gate_rec_shift[g];
+    const int32_t a = qc_sat16(qc_requantize(qc_lstm_dot(fc->w + (size_t)row * (size_t)in, x, in, fc->bias_in[row]),
+                                             mi, si));
+    const int32_t b = qc_sat16(
+        qc_requantize(qc_lstm_dot(fc->r + (size_t)row * (size_t)hid, h, hid, fc->bias_rec[row]), mr, sr));
     return (int16_t)qc_sat16(a + b);
 }
 
 /* One step of one batch row: x [I], h [H] in/out, c [H] in/out, y [H] out. */
-static void qc_lstm_step(const qc_lstm_params *p, const int8_t *x, const int8_t *w, const int8_t *r,
-                         const int32_t *bias_in, const int32_t *bias_rec, int8_t *h, int16_t *c, int8_t *y) {
+static void qc_lstm_step(const qc_lstm_params *p, const qc_lstm_fc *fc, const int8_t *x, int8_t *h, int16_t *c,
+                         int8_t *y) {
     for (int32_t j = 0; j < p->hidden_size; ++j) {
-        const int32_t pre_i = qc_lstm_gate(p, 0, j, w, r, bias_in, bias_rec, x, h);
-        const int32_t pre_f = qc_lstm_gate(p, 1, j, w, r, bias_in, bias_rec, x, h);
-        const int32_t pre_g = qc_lstm_gate(p, 2, j, w, r, bias_in, bias_rec, x, h);
-        const int32_t pre_o = qc_lstm_gate(p, 3, j, w, r, bias_in, bias_rec, x, h);
+        const int32_t pre_i = qc_lstm_gate(p, fc, 0, j, x, h);
+        const int32_t pre_f = qc_lstm_gate(p, fc, 1, j, x, h);
+        const int32_t pre_g = qc_lstm_gate(p, fc, 2, j, x, h);
+        const int32_t pre_o = qc_lstm_gate(p, fc, 3, j, x, h);
         y[j] = qc_lstm_unit_s8(p, pre_i, pre_f, pre_g, pre_o, c + j);
     }
     memcpy(h, y, (size_t)p->hidden_size);
@@ -72,10 +82,20 @@ static int qc_lstm_params_ok(const qc_lstm_params *p) {
            p->cell_input_shift <= 31 && p->hidden_shift >= -31 && p->hidden_shift <= 31;
 }
 
-int qc_lstm_unidirectional_s8(const qc_lstm_params *p, const int8_t *input, const int8_t *w, const int8_t *r,
-                              const int32_t *bias_in, const int32_t *bias_rec, const int8_t *h_in,
-                              const int16_t *c_in, int8_t *output, int8_t *h_out, int16_t *c_out) {
-    if (!qc_lstm_params_ok(p)) {
+/* Per-row requantisation rows: shifts in [-31, 31], multipliers non-negative (as the struct's). */
+static int qc_lstm_requant_ok(const qc_lstm_params *p, const int32_t *requant) {
+    for (int32_t i = 0; i < 4 * p->hidden_size; ++i) {
+        const int32_t *rq = requant + 4 * i;
+        if (rq[0] < 0 || rq[2] < 0 || rq[1] < -31 || rq[1] > 31 || rq[3] < -31 || rq[3] > 31) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int qc_lstm_run(const qc_lstm_params *p, const qc_lstm_fc *fc, const int8_t *input, const int8_t *h_in,
+                       const int16_t *c_in, int8_t *output, int8_t *h_out, int16_t *c_out) {
+    if (!qc_lstm_params_ok(p) || (fc->requant != NULL && !qc_lstm_requant_ok(p, fc->requant))) {
         return QC_ERROR;
     }
     const size_t hid = (size_t)p->hidden_size, in = (size_t)p->input_size;
@@ -85,9 +105,26 @@ int qc_lstm_unidirectional_s8(const qc_lstm_params *p, const int8_t *input, cons
     for (size_t b = 0; b < batches; ++b) {
         for (size_t t = 0; t < steps; ++t) {
             const size_t row = p->time_major ? t * batches + b : b * steps + t;
-            qc_lstm_step(p, input + row * in, w, r, bias_in, bias_rec, h_out + b * hid, c_out + b * hid,
-                         output + row * hid);
+            qc_lstm_step(p, fc, input + row * in, h_out + b * hid, c_out + b * hid, output + row * hid);
         }
     }
     return QC_OK;
+}
+
+int qc_lstm_unidirectional_s8(const qc_lstm_params *p, const int8_t *input, const int8_t *w, const int8_t *r,
+                              const int32_t *bias_in, const int32_t *bias_rec, const int8_t *h_in,
+                              const int16_t *c_in, int8_t *output, int8_t *h_out, int16_t *c_out) {
+    const qc_lstm_fc fc = {w, r, bias_in, bias_rec, NULL};
+    return qc_lstm_run(p, &fc, input, h_in, c_in, output, h_out, c_out);
+}
+
+int qc_lstm_unidirectional_per_row_s8(const qc_lstm_params *p, const int8_t *input, const int8_t *w,
+                                      const int8_t *r, const int32_t *requant, const int32_t *bias_in,
+                                      const int32_t *bias_rec, const int8_t *h_in, const int16_t *c_in,
+                                      int8_t *output, int8_t *h_out, int16_t *c_out) {
+    if (requant == NULL) {
+        return QC_ERROR;
+    }
+    const qc_lstm_fc fc = {w, r, bias_in, bias_rec, requant};
+    return qc_lstm_run(p, &fc, input, h_in, c_in, output, h_out, c_out);
 }

@@ -282,6 +282,11 @@ static int run_s16(const char *k) {
         return qc_lstm_unidirectional_s8(&p, s8(1), s8(2), s8(3), s32(4), s32(5), s8(6), s16(7), o8(8), o8(9),
                                          o16(10));
     }
+    if (strcmp(k, "qc_lstm_unidirectional_per_row_s8") == 0) {
+        STRUCT(qc_lstm_params, p, 0);
+        return qc_lstm_unidirectional_per_row_s8(&p, s8(1), s8(2), s8(3), s32(4), s32(5), s32(6), s8(7), s16(8),
+                                                 o8(9), o8(10), o16(11));
+    }
     if (strcmp(k, "qc_logistic_s16") == 0 || strcmp(k, "qc_tanh_s16") == 0) {
         /* blocks: x, output, (size, multiplier, shift) as one int32 block */
         const int32_t *a = s32(2);

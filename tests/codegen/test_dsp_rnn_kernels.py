@@ -73,11 +73,29 @@ def test_shift0_one_smlal_form_equals_mbqm() -> None:
         np.testing.assert_array_equal(np.asarray(want, dtype=np.int64), np.asarray(got, dtype=np.int64))
 
 
-def _check_lstm(tmp: Path, calls: int = 3, **kwargs) -> str:
+def _per_row(graph, seed: int) -> None:
+    """Give the graph's LSTM one requantisation per gate row (the ONNX LSTM's form): each row's
+    multiplier the TFLite one times a random factor in [0.5, 2) (the shift follows)."""
+    from qcompile.quant.fixedpoint import quantize_multiplier
+
+    rng = np.random.default_rng(seed)
+    node = next(n for n in graph.nodes if n.op == "lstm")
+    hidden = graph.tensors[node.inputs[1]].shape[1]
+    for side in ("in", "rec"):
+        m, e = node.attrs[f"gate_{side}_multiplier"], node.attrs[f"gate_{side}_shift"]
+        real = [m[g] / 2.0**31 * 2.0 ** e[g] * float(rng.uniform(0.5, 2.0)) for g in range(4) for _ in range(hidden)]
+        pairs = [quantize_multiplier(v) for v in real]
+        node.attrs[f"gate_{side}_multiplier"] = tuple(int(p[0]) for p in pairs)
+        node.attrs[f"gate_{side}_shift"] = tuple(int(p[1]) for p in pairs)
+
+
+def _check_lstm(tmp: Path, calls: int = 3, per_row: bool = False, **kwargs) -> str:
     tmp.mkdir(parents=True, exist_ok=True)
     path = tmp / "lstm.tflite"
     path.write_bytes(lstm_model(**kwargs))
     graph = load_tflite(path)
+    if per_row:
+        _per_row(graph, int(kwargs.get("seed", 0)))
     out = tmp / "out"
     generate(graph, out, name="lstm", target=DSP)
     kernels = (out / "lstm_kernels.c").read_text()
@@ -116,6 +134,29 @@ def test_lstm_kws_shape_both_requant_forms(tmp_path: Path) -> None:
         seen |= {f for f in ("qc_requantize_x2(", "qc_requantize_x2_e0(", "qc_requantize(") if f"= qc_sat16({f}" in kernels
                  or f"qc_sat16({f}2 * a" in kernels or f"qc_sat16({f}a[" in kernels}  # fmt: skip
     assert "qc_requantize(" in seen and ("qc_requantize_x2(" in seen or "qc_requantize_x2_e0(" in seen)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**16), inputs=st.integers(1, 13), hidden=st.integers(2, 17), time_major=st.booleans())
+def test_per_row_lstm_dsp_equals_reference_sanitized(tmp_path: Path, seed, inputs, hidden, time_major) -> None:
+    """One requantisation per gate row (the ONNX LSTM's per-row weights): the DSP kernel reads
+    each unit's table and equals the reference under ASan/UBSan."""
+    tmp = tmp_path / f"r{seed}_{inputs}_{hidden}"
+    kernels = _check_lstm(
+        tmp, per_row=True, seed=seed, batch=2, steps=3, inputs=inputs, hidden=hidden, time_major=time_major,
+        cell_clip=3.0,
+    )  # fmt: skip
+    assert "_dsp_rq[24 * j + " in kernels and "qc_smlad(" in kernels
+
+
+def test_per_row_lstm_kws_shape_both_requant_forms(tmp_path: Path) -> None:
+    """Per-row at the benchmark's shape: gate sides in one SMLAL and in the general form both
+    occur over these seeds, every call exact."""
+    seen: set[str] = set()
+    for seed in (2026, 3, 8):
+        kernels = _check_lstm(tmp_path / str(seed), calls=3, per_row=True, seed=seed, steps=3, inputs=10, hidden=32)
+        seen |= {f for f in ("qc_requantize_x2(2 * a", "qc_requantize(a") if f in kernels}
+    assert seen == {"qc_requantize_x2(2 * a", "qc_requantize(a"}
 
 
 # ---- GRU -----------------------------------------------------------------------------------
@@ -164,17 +205,22 @@ def test_gru_dsp_equals_reference_sanitized(tmp_path: Path, case: dict, family: 
     [dict(inputs=6, hidden=5), dict(inputs=17, hidden=16, batch=2), dict(inputs=33, hidden=20, time_major=True)],
     ids=lambda d: f"i{d['inputs']}h{d['hidden']}",
 )
-def test_mve_family_lstm_helium_products(tmp_path: Path, shape: dict) -> None:
+@pytest.mark.parametrize("per_row", [False, True], ids=["per_gate", "per_row"])
+def test_mve_family_lstm_helium_products(tmp_path: Path, shape: dict, per_row: bool) -> None:
     """The ``mve`` family's LSTM: VMLADAVA.S8 per 16 taps (tails of 1..15 predicated off; emulated
-    here), the rest the shared code; equal to the reference under the sanitizers."""
+    here), the rest the shared code, with TFLM's per-gate or the ONNX LSTM's per-row
+    requantisation; equal to the reference under the sanitizers."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "lstm.tflite"
     path.write_bytes(lstm_model(seed=9, steps=3, cell_clip=0.5, **shape))
     graph = load_tflite(path)
+    if per_row:
+        _per_row(graph, 9)
     mve = Target(name="mve-host-test", kernel_family="mve", cc="cc", cflags=("-O2",))
     generate(graph, tmp_path / "out", name="lstm", target=mve)
     kernels = (tmp_path / "out" / "lstm_kernels.c").read_text()
     assert "vmladavaq_s8(" in kernels and "qc_lstm_unit_s8(" in kernels and "qc_smlad(" not in kernels
+    assert ("_dsp_rq[24 * j" in kernels) == per_row
     check_model_sanitized(tmp_path / "out", tmp_path, graph=graph, samples=3, seed=9)
 
 

@@ -158,7 +158,8 @@ def test_pytorch_lstm_streaming_with_stateful_h_and_c(tmp_path: Path) -> None:
 
 
 def test_lstm_on_qemu_cortex_m7_is_bit_exact(tmp_path: Path) -> None:
-    """A bidirectional LSTM compiled for Cortex-M7 and run under QEMU: the reference's bits."""
+    """A bidirectional LSTM compiled for Cortex-M7 (the dsp family's LSTM kernel with the ONNX
+    LSTM's per-row requantisation table) and run under QEMU: the reference's bits."""
     import shutil
 
     if not (shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc")):
@@ -169,5 +170,7 @@ def test_lstm_on_qemu_cortex_m7_is_bit_exact(tmp_path: Path) -> None:
     data = make_lstm(tmp_path / "l.onnx", direction="bidirectional", states="input")
     np.savez(tmp_path / "calib.npz", **data)
     qcompile.compile(tmp_path / "l.onnx", tmp_path / "out", calib=tmp_path / "calib.npz", target="cortex-m7")
+    sources = "".join(p.read_text() for p in (tmp_path / "out").glob("*.c"))
+    assert "_dsp_rq[24 * j" in sources  # per-row requantisation, in the DSP kernel
     result = verify_on_qemu(tmp_path / "out", load_target("cortex-m7"), limit=8).result
     assert result.ok and result.samples == 8, result.diagnosis

@@ -28,13 +28,18 @@ cdef extern from "qc_kernels.h":
     int qc_lstm_unidirectional_s8(const qc_lstm_params *p, const int8_t *input, const int8_t *w, const int8_t *r,
                                   const int32_t *bias_in, const int32_t *bias_rec, const int8_t *h_in,
                                   const int16_t *c_in, int8_t *output, int8_t *h_out, int16_t *c_out) nogil
+    int qc_lstm_unidirectional_per_row_s8(const qc_lstm_params *p, const int8_t *input, const int8_t *w,
+                                          const int8_t *r, const int32_t *requant, const int32_t *bias_in,
+                                          const int32_t *bias_rec, const int8_t *h_in, const int16_t *c_in,
+                                          int8_t *output, int8_t *h_out, int16_t *c_out) nogil
 
 
 def lstm_s8(x, w, r, b, h0, c0, *, time_major, input_offset, hidden_zero_point, gate_in_multiplier,
             gate_in_shift, gate_rec_multiplier, gate_rec_shift, cell_forget_multiplier, cell_forget_shift,
             cell_input_multiplier, cell_input_shift, hidden_multiplier, hidden_shift, cell_clip,
             cell_tanh_multiplier, cell_tanh_shift):
-    """C qc_lstm_unidirectional_s8: (y, h, c); twin of reference.kernels.lstm.lstm."""
+    """C qc_lstm_unidirectional_s8 (or _per_row_s8 when the gate_* attributes hold one value per
+    gate row): (y, h, c); twin of reference.kernels.lstm.lstm."""
     cdef qc_lstm_params p
     cdef int rc
     attrs = dict(time_major=time_major, input_offset=input_offset, hidden_zero_point=hidden_zero_point,
@@ -57,11 +62,21 @@ def lstm_s8(x, w, r, b, h0, c0, *, time_major, input_offset, hidden_zero_point, 
     y = np.empty((*xa.shape[:2], hid), dtype=np.int8)
     h_out = np.empty(h_in.shape, dtype=np.int8)
     c_out = np.empty(c_in.shape, dtype=np.int16)
-    rc = qc_lstm_unidirectional_s8(&p, _misc_ptr(xa), _misc_ptr(wa), _misc_ptr(ra),
-                                   <const int32_t *><size_t>bias_in.ctypes.data,
-                                   <const int32_t *><size_t>bias_rec.ctypes.data, _misc_ptr(h_in),
-                                   <const int16_t *><size_t>c_in.ctypes.data, _misc_out_ptr(y),
-                                   _misc_out_ptr(h_out), <int16_t *><size_t>c_out.ctypes.data)
+    rows = _structs.lstm_row_requant(attrs, hid)
+    if rows is None:
+        rc = qc_lstm_unidirectional_s8(&p, _misc_ptr(xa), _misc_ptr(wa), _misc_ptr(ra),
+                                       <const int32_t *><size_t>bias_in.ctypes.data,
+                                       <const int32_t *><size_t>bias_rec.ctypes.data, _misc_ptr(h_in),
+                                       <const int16_t *><size_t>c_in.ctypes.data, _misc_out_ptr(y),
+                                       _misc_out_ptr(h_out), <int16_t *><size_t>c_out.ctypes.data)
+    else:
+        rows = np.ascontiguousarray(rows, dtype=np.int32)
+        rc = qc_lstm_unidirectional_per_row_s8(&p, _misc_ptr(xa), _misc_ptr(wa), _misc_ptr(ra),
+                                               <const int32_t *><size_t>rows.ctypes.data,
+                                               <const int32_t *><size_t>bias_in.ctypes.data,
+                                               <const int32_t *><size_t>bias_rec.ctypes.data, _misc_ptr(h_in),
+                                               <const int16_t *><size_t>c_in.ctypes.data, _misc_out_ptr(y),
+                                               _misc_out_ptr(h_out), <int16_t *><size_t>c_out.ctypes.data)
     if rc != 0:
         raise ValueError("qc_lstm_unidirectional_s8 rejected its parameters")
     return y, h_out, c_out

@@ -464,12 +464,10 @@ def lstm_fields(x_shape: Sequence[int], w_shape: Sequence[int], attrs: Mapping[s
         "input_offset": _int("input_offset", attrs["input_offset"], -127, 128),
         "hidden_zero_point": _int("hidden_zero_point", attrs["hidden_zero_point"], -128, 127),
     }
-    for key in ("gate_in_multiplier", "gate_in_shift", "gate_rec_multiplier", "gate_rec_shift"):
-        values = list(attrs[key])
-        if len(values) != 4:
-            raise ValueError(f"{key} needs one value per gate (4), got {len(values)}")
-        lo, hi = (-31, 31) if key.endswith("shift") else (0, I32_MAX)
-        fields[key] = [_int(key, v, lo, hi) for v in values]
+    rows = lstm_row_requant(attrs, fields["hidden_size"])
+    for key in LSTM_GATE_KEYS:
+        # per-row layers carry their multipliers in the requant array; the struct's per-gate ones are unused
+        fields[key] = [0] * 4 if rows is not None else _lstm_gate_values(attrs, key, 4)
     for key in ("cell_forget", "cell_input", "hidden"):
         fields[f"{key}_multiplier"] = _int(f"{key}_multiplier", attrs[f"{key}_multiplier"], 0, I32_MAX)
         fields[f"{key}_shift"] = _int(f"{key}_shift", attrs[f"{key}_shift"], -31, 31)
@@ -477,6 +475,27 @@ def lstm_fields(x_shape: Sequence[int], w_shape: Sequence[int], attrs: Mapping[s
     fields["cell_tanh_multiplier"] = _int("cell_tanh_multiplier", attrs["cell_tanh_multiplier"], 0, 32767)
     fields["cell_tanh_shift"] = _int("cell_tanh_shift", attrs["cell_tanh_shift"], 0, 31)
     return fields
+
+
+LSTM_GATE_KEYS = ("gate_in_multiplier", "gate_in_shift", "gate_rec_multiplier", "gate_rec_shift")
+
+
+def _lstm_gate_values(attrs: Mapping[str, Any], key: str, count: int) -> list[int]:
+    values = list(attrs[key])
+    if len(values) != count:
+        raise ValueError(f"{key} needs {count} values (one per gate, or per gate row), got {len(values)}")
+    lo, hi = (-31, 31) if key.endswith("shift") else (0, I32_MAX)
+    return [_int(key, v, lo, hi) for v in values]
+
+
+def lstm_row_requant(attrs: Mapping[str, Any], hidden: int) -> np.ndarray | None:
+    """``qc_lstm_unidirectional_per_row_s8``'s ``requant`` (int32 ``[4 H][4]``: input multiplier,
+    input shift, recurrent multiplier, recurrent shift of each gate row) when the ``gate_*``
+    attributes hold one value per gate row (per-row int8 weights), else None (TFLM's per gate)."""
+    if len(list(attrs["gate_in_multiplier"])) == 4:
+        return None
+    cols = [_lstm_gate_values(attrs, key, 4 * int(hidden)) for key in LSTM_GATE_KEYS]
+    return np.array(cols, dtype=np.int32).T.copy()
 
 
 def lstm_folded_biases(w: Any, r: Any, b: Any, attrs: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:

@@ -119,7 +119,8 @@ def _gate_bounds(w: np.ndarray, bias: np.ndarray) -> list[int]:
 
 
 def lstm_ok(graph: Graph, node: Node) -> bool:
-    """An int8 LSTM whose weights are constants (every variant the portable kernel runs)."""
+    """An int8 LSTM whose weights are constants (every variant the portable kernels run: one
+    requantisation per gate, TFLM's, or per gate row, the ONNX LSTM's)."""
     if node.op != "lstm":
         return False
     w, r = (graph.tensors[node.inputs[i]] for i in (1, 2))
@@ -159,19 +160,52 @@ def lower_lstm(lo: Lowering, layer: Layer, node: Node, mve: bool = False) -> int
         "bias_in": lo.array("w", f"{node.name}_dsp_bi", "int32_t", per_unit["in"], f"{node.name} input bias [H][4]"),
         "bias_rec": lo.array("w", f"{node.name}_dsp_br", "int32_t", per_unit["rec"], f"{node.name} rec. bias [H][4]"),
     }
-    bounds_in, bounds_rec = _gate_bounds(wd, bias_in), _gate_bounds(rd, bias_rec)
-    ctx["rq_in"] = [
-        fc_requant_expr(fields["gate_in_multiplier"][g], fields["gate_in_shift"][g], bounds_in[g]) for g in range(4)
-    ]
-    ctx["rq_rec"] = [
-        fc_requant_expr(fields["gate_rec_multiplier"][g], fields["gate_rec_shift"][g], bounds_rec[g]) for g in range(4)
-    ]
-    fast = sum("_x2" in e for e in (*ctx["rq_in"], *ctx["rq_rec"]))
-    ctx["rq_note"] = f"{fast} of the 8 FC requantisations in one SMLAL"
+    rows = structs.lstm_row_requant(node.attrs, hidden)
+    bounds = (_gate_bounds(wd, bias_in), _gate_bounds(rd, bias_rec))
+    ctx.update(_gate_requant(fields, *bounds) if rows is None else _row_requant(lo, node, rows, bounds))
     sig = "const int8_t *, const int8_t *, const int16_t *, int8_t *, int8_t *, int16_t *"
     args = [lo.src(x), lo.src(h0), lo.src(c0), lo.dst(y), lo.dst(h), lo.dst(c)]
     _emit(lo, layer, node, "lstm.c.j2", fields, ctx, (sig, args))
     return fields["batches"] * fields["time_steps"] * 4 * hidden * (inputs + hidden)
+
+
+def _gate_requant(fields: dict, bounds_in: list[int], bounds_rec: list[int]) -> dict[str, Any]:
+    """TFLM's one requantisation per gate as constant C expressions (one SMLAL where exact)."""
+    rq_in = [
+        fc_requant_expr(fields["gate_in_multiplier"][g], fields["gate_in_shift"][g], bounds_in[g]) for g in range(4)
+    ]
+    rq_rec = [
+        fc_requant_expr(fields["gate_rec_multiplier"][g], fields["gate_rec_shift"][g], bounds_rec[g]) for g in range(4)
+    ]
+    fast = sum("_x2" in e for e in (*rq_in, *rq_rec))
+    return {"rq_in": rq_in, "rq_rec": rq_rec, "rq_note": f"{fast} of the 8 FC requantisations in one SMLAL"}
+
+
+def _row_requant(lo: Lowering, node: Node, rows: np.ndarray, bounds: tuple[list[int], list[int]]) -> dict[str, Any]:
+    """One requantisation per gate row (``structs.lstm_row_requant``, the ONNX LSTM), read from a
+    ``[H][gate][in_m, in_s, in_half, rec_m, rec_s, rec_half]`` table (unit j's 24 words together).
+    A gate side whose rows all have a positive multiplier and a right shift, and whose sums stay
+    within ``bounds`` (``2 |acc| < 2^31``), takes the one-SMLAL ``qc_requantize_x2`` (``in_half`` =
+    ``2^(-s - 1)``); any other the general ``qc_requantize``."""
+    r = np.asarray(rows, dtype=np.int64).reshape(4, -1, 4)  # [gate, H, (in_m, in_s, rec_m, rec_s)]
+    fast = [
+        [bool((r[:, :, 2 * k] > 0)[g].all() and (r[:, :, 2 * k + 1] <= -1)[g].all()) for g in range(4)] for k in (0, 1)
+    ]
+    fast = [[fast[k][g] and 2 * bounds[k][g] < 2**31 for g in range(4)] for k in (0, 1)]
+    half = np.where(r[:, :, 1::2] <= -1, np.left_shift(1, np.maximum(-r[:, :, 1::2] - 1, 0)), 0)
+    table = np.stack([r[:, :, 0], r[:, :, 1], half[:, :, 0], r[:, :, 2], r[:, :, 3], half[:, :, 1]], axis=2)
+    arr = lo.array("w", f"{node.name}_dsp_rq", "int32_t", table.transpose(1, 0, 2), f"{node.name} per-row requant")
+
+    def expr(k: int, g: int) -> str:
+        m, sh, hf = (f"{arr}[24 * j + {6 * g + 3 * k + i}]" for i in range(3))
+        return f"qc_requantize_x2(2 * ACC, {m}, {hf}, -{sh})" if fast[k][g] else f"qc_requantize(ACC, {m}, {sh})"
+
+    n = sum(map(sum, fast))
+    return {
+        "rq_in": [expr(0, g) for g in range(4)],
+        "rq_rec": [expr(1, g) for g in range(4)],
+        "rq_note": f"one requantisation per gate row; {n} of the 8 gate FCs in one SMLAL",
+    }
 
 
 def _gru_requant_rows(requant: np.ndarray, directions: int, hidden: int) -> np.ndarray | None:

@@ -38,8 +38,20 @@ GATE_SCALE = 2.0**-12
 NONLINEAR_OUTPUT_SCALE = 2.0**-15
 
 
-def _mbqm16(acc: np.ndarray, m: int, s: int) -> np.ndarray:
-    return np.clip(multiply_by_quantized_multiplier(acc, int(m), int(s)), *I16)
+def _mbqm16(acc: np.ndarray, m, s) -> np.ndarray:
+    return np.clip(multiply_by_quantized_multiplier(acc, m, s), *I16)
+
+
+def gate_rows(values, hidden: int) -> np.ndarray:
+    """A gate FC's multipliers or shifts as ``[4, H]`` (or ``[4, 1]``): 4 values are one per gate
+    (TFLM's format, every row of a gate alike), ``4 H`` one per gate row (the ONNX LSTM's per-row
+    int8 weights, docs/QUANTIZATION.md "lstm from ONNX")."""
+    v = np.asarray(values, dtype=np.int64).reshape(-1)
+    if v.size not in (4, 4 * hidden):
+        raise ValueError(
+            f"lstm gate multipliers/shifts need 4 (per gate) or 4 * {hidden} (per row) values, got {v.size}"
+        )
+    return v.reshape(4, -1)
 
 
 def _check(x, w, r, b, h0, c0) -> tuple[int, int, int]:
@@ -89,14 +101,16 @@ def lstm(
     h = np.asarray(h0, dtype=np.int64).reshape(batches, hidden)
     c = np.asarray(c0, dtype=np.int64).reshape(batches, hidden)
     w64, r64, b64 = w.astype(np.int64), r.astype(np.int64), b.astype(np.int64)
+    m_in, s_in = gate_rows(gate_in_multiplier, hidden), gate_rows(gate_in_shift, hidden)
+    m_rec, s_rec = gate_rows(gate_rec_multiplier, hidden), gate_rows(gate_rec_shift, hidden)
     y = np.empty((batches, steps, hidden), dtype=np.int8)
     for t in range(steps):
         xt = xs[:, t, :].astype(np.int64) + int(input_offset)
         hr = h - int(hidden_zero_point)
         pre = []
         for g in range(4):
-            a = _mbqm16(xt @ w64[g].T + b64[g], gate_in_multiplier[g], gate_in_shift[g])
-            rr = _mbqm16(hr @ r64[g].T, gate_rec_multiplier[g], gate_rec_shift[g])
+            a = _mbqm16(xt @ w64[g].T + b64[g], m_in[g], s_in[g])
+            rr = _mbqm16(hr @ r64[g].T, m_rec[g], s_rec[g])
             pre.append(np.clip(a + rr, *I16).astype(np.int16))
         i, f, o = (logistic_values(pre[k], 0, 0).astype(np.int64) for k in (0, 1, 3))
         gc = tanh_values(pre[2], 0, 0).astype(np.int64)
@@ -139,9 +153,10 @@ def lstm_params(
     time_major: bool,
 ) -> dict:
     """The ``lstm`` node's attributes as TFLM's ``PrepareGateParametersInteger`` and
-    ``CreateLstmCellStateInfo`` derive them (``w_scales`` / ``r_scales``: one per gate, i f c o)."""
-    gate_in = [channel_multipliers(x_scale, np.array([s]), GATE_SCALE) for s in w_scales]
-    gate_rec = [channel_multipliers(h_scale, np.array([s]), GATE_SCALE) for s in r_scales]
+    ``CreateLstmCellStateInfo`` derive them (``w_scales`` / ``r_scales``: one per gate, i f c o,
+    or one per gate row ``[4, H]``: the ``gate_*`` attributes then hold ``4 H`` values, :func:`gate_rows`)."""
+    m_in, s_in = channel_multipliers(x_scale, np.asarray(w_scales, dtype=np.float64).reshape(-1), GATE_SCALE)
+    m_rec, s_rec = channel_multipliers(h_scale, np.asarray(r_scales, dtype=np.float64).reshape(-1), GATE_SCALE)
     cs, nl = float(np.float32(cell_scale)), NONLINEAR_OUTPUT_SCALE
     forget = quantize_multiplier(nl * cs / cs)
     inp = quantize_multiplier(nl * nl / cs)
@@ -154,10 +169,10 @@ def lstm_params(
         "time_major": int(bool(time_major)),
         "input_offset": -int(x_zero_point),
         "hidden_zero_point": int(h_zero_point),
-        "gate_in_multiplier": tuple(int(m[0]) for m, _ in gate_in),
-        "gate_in_shift": tuple(int(s[0]) for _, s in gate_in),
-        "gate_rec_multiplier": tuple(int(m[0]) for m, _ in gate_rec),
-        "gate_rec_shift": tuple(int(s[0]) for _, s in gate_rec),
+        "gate_in_multiplier": tuple(int(v) for v in m_in),
+        "gate_in_shift": tuple(int(v) for v in s_in),
+        "gate_rec_multiplier": tuple(int(v) for v in m_rec),
+        "gate_rec_shift": tuple(int(v) for v in s_rec),
         "cell_forget_multiplier": forget[0],
         "cell_forget_shift": forget[1],
         "cell_input_multiplier": inp[0],
