@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from qcompile.frontends.onnx_ops import ONNX_OPS
-from qcompile.frontends.onnx_ops.recurrent import _DIRECTIONS, _is_read, _text, recurrent_attr_problem
+from qcompile.frontends.onnx_ops.recurrent import _is_read, recurrent_attr_problem, recurrent_weights
 
 _DEFAULT_ACTS = ("sigmoid", "tanh", "tanh")
 #: TFLite's gate k (input, forget, cell, output) is ONNX's gate block _ONNX_GATE[k] (i, o, f, c)
@@ -68,15 +68,7 @@ def _lstm(conv, node, ins, attrs) -> None:
     problem = _lstm_problem(node, ins, attrs, set(conv.const))
     if problem:
         raise conv.fail(problem)
-    directions, reverse = _DIRECTIONS[_text(attrs.get("direction", "forward"))]
-    steps, batch, inputs = conv.shape(ins[0])
-    w, r = conv.const[ins[1]].astype(np.float32), conv.const[ins[2]].astype(np.float32)
-    hidden = int(attrs.get("hidden_size", r.shape[-1]))
-    if w.shape != (directions, 4 * hidden, inputs) or r.shape != (directions, 4 * hidden, hidden):
-        raise conv.fail(f"LSTM W {w.shape} / R {r.shape} do not match hidden_size {hidden} and the direction")
-    if ins[4] and np.any(conv.const[ins[4]] != steps):
-        raise conv.fail("LSTM sequence_lens must all equal the sequence length (variable lengths are not supported)")
-    b = conv.const[ins[3]].astype(np.float32) if ins[3] else np.zeros((directions, 8 * hidden), np.float32)
+    directions, reverse, steps, batch, inputs, hidden, w, r, b = recurrent_weights(conv, "LSTM", ins, attrs, 4)
     x = conv.get(ins[0], (0, 1, 2))
     base = node.name or "lstm"
     results = []

@@ -5,6 +5,8 @@ observes; the quantizer turns them into the kernel's int16 scales and drops them
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from qcompile.frontends.onnx_ops import ONNX_OPS
@@ -15,6 +17,35 @@ _DIRECTIONS = {"forward": (1, 0), "reverse": (1, 1), "bidirectional": (2, 0)}
 
 def _text(v) -> str:
     return (v.decode() if isinstance(v, bytes) else str(v)).lower()
+
+
+class RecurrentWeights(NamedTuple):
+    """What ONNX GRU and LSTM read the same way: direction, sizes, and the constant W, R, B."""
+
+    directions: int
+    reverse: int
+    steps: int
+    batch: int
+    inputs: int
+    hidden: int
+    w: np.ndarray  # [D, gates * H, I]
+    r: np.ndarray  # [D, gates * H, H]
+    b: np.ndarray  # [D, 2 * gates * H] (zeros when B is absent)
+
+
+def recurrent_weights(conv, op: str, ins, attrs, gates: int) -> RecurrentWeights:
+    """The shared part of the GRU (3 gates) and LSTM (4 gates) importers, with their shape and
+    ``sequence_lens`` checks (each a failure naming the node)."""
+    directions, reverse = _DIRECTIONS[_text(attrs.get("direction", "forward"))]
+    steps, batch, inputs = conv.shape(ins[0])
+    w, r = conv.const[ins[1]].astype(np.float32), conv.const[ins[2]].astype(np.float32)
+    hidden = int(attrs.get("hidden_size", r.shape[-1]))
+    if w.shape != (directions, gates * hidden, inputs) or r.shape != (directions, gates * hidden, hidden):
+        raise conv.fail(f"{op} W {w.shape} / R {r.shape} do not match hidden_size {hidden} and the direction")
+    if ins[4] and np.any(conv.const[ins[4]] != steps):
+        raise conv.fail(f"{op} sequence_lens must all equal the sequence length (variable lengths are not supported)")
+    b = conv.const[ins[3]].astype(np.float32) if ins[3] else np.zeros((directions, 2 * gates * hidden), np.float32)
+    return RecurrentWeights(directions, reverse, steps, batch, inputs, hidden, w, r, b)
 
 
 def _gru_problem(node, ins, attrs, const) -> str | None:
@@ -58,15 +89,7 @@ def _gru(conv, node, ins, attrs) -> None:
     problem = _gru_problem(node, ins, attrs, set(conv.const))
     if problem:
         raise conv.fail(problem)
-    directions, reverse = _DIRECTIONS[_text(attrs.get("direction", "forward"))]
-    steps, batch, _ = conv.shape(ins[0])
-    w, r = conv.const[ins[1]].astype(np.float32), conv.const[ins[2]].astype(np.float32)
-    hidden = int(attrs.get("hidden_size", r.shape[-1]))
-    if w.shape[:2] != (directions, 3 * hidden) or r.shape != (directions, 3 * hidden, hidden):
-        raise conv.fail(f"GRU W {w.shape} / R {r.shape} do not match hidden_size {hidden} and the direction")
-    if ins[4] and np.any(conv.const[ins[4]] != steps):
-        raise conv.fail("GRU sequence_lens must all equal the sequence length")
-    b = conv.const[ins[3]].astype(np.float32) if ins[3] else np.zeros((directions, 6 * hidden), np.float32)
+    directions, reverse, steps, batch, _, hidden, w, r, b = recurrent_weights(conv, "GRU", ins, attrs, 3)
     x = conv.get(ins[0], (0, 1, 2))
     h0 = _initial_h(conv, ins[5])
     y_shape = (steps, directions, batch, hidden)
