@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from qcompile.quant.fixedpoint import multiply_by_quantized_multiplier_int64
-from qcompile.reference.kernels.transformer import BATCH_DIMS, MAX_DEPTH
+from qcompile.reference.kernels.transformer import matmul_operands
 
 
 def batch_matmul(
@@ -35,16 +35,11 @@ def batch_matmul(
     a, b = np.asarray(a), np.asarray(b)
     if a.dtype != np.int16 or b.dtype != np.int16:
         raise ValueError("16x8 batch_matmul operands must be int16")
-    if not (2 <= a.ndim <= 2 + BATCH_DIMS and 2 <= b.ndim <= 2 + BATCH_DIMS):
-        raise ValueError(f"batch_matmul operands must have rank 2..{2 + BATCH_DIMS}")
     if (int(lhs_offset), int(rhs_offset), int(output_offset)) != (0, 0, 0):
         raise ValueError("16x8 batch_matmul needs zero points of 0")
     if not -31 <= int(output_shift) <= 7 or not -32768 <= int(act_min) <= int(act_max) <= 32767:
         raise ValueError("16x8 batch_matmul: output_shift in [-31, 7], bounds within int16")
-    lhs = np.swapaxes(a, -1, -2) if adj_x else a
-    rhs = np.swapaxes(b, -1, -2) if adj_y else b
-    if lhs.shape[-1] != rhs.shape[-2] or lhs.shape[-1] > MAX_DEPTH:
-        raise ValueError(f"inner dimensions {lhs.shape} x {rhs.shape} differ or exceed {MAX_DEPTH}")
+    lhs, rhs = matmul_operands(a, b, adj_x, adj_y)
     acc = np.matmul(lhs.astype(np.int64), rhs.astype(np.int64))
     out = multiply_by_quantized_multiplier_int64(acc, int(output_multiplier), int(output_shift))
     return np.clip(out, int(act_min), int(act_max)).astype(np.int16)

@@ -36,6 +36,21 @@ def _check_common(offsets, act_min: int, act_max: int) -> None:
         raise ValueError("need -128 <= act_min <= act_max <= 127")
 
 
+def matmul_operands(a: np.ndarray, b: np.ndarray, adj_x: int, adj_y: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(A, B)`` of a BATCH_MATMUL, int8 or 16x8: ``a`` and ``b`` with their last two axes
+    swapped when ``adj_x`` / ``adj_y``, checked for rank, inner size, depth and batch broadcast."""
+    if not (2 <= a.ndim <= 2 + BATCH_DIMS and 2 <= b.ndim <= 2 + BATCH_DIMS):
+        raise ValueError(f"batch_matmul operands must have rank 2..{2 + BATCH_DIMS}")
+    lhs = np.swapaxes(a, -1, -2) if adj_x else a
+    rhs = np.swapaxes(b, -1, -2) if adj_y else b
+    if lhs.shape[-1] != rhs.shape[-2]:
+        raise ValueError(f"inner dimensions differ: {lhs.shape} x {rhs.shape}")
+    if lhs.shape[-1] > MAX_DEPTH:
+        raise ValueError(f"accumulation depth {lhs.shape[-1]} exceeds {MAX_DEPTH}")
+    np.broadcast_shapes(lhs.shape[:-2], rhs.shape[:-2])
+    return lhs, rhs
+
+
 def batch_matmul(
     a: np.ndarray,
     b: np.ndarray,
@@ -57,18 +72,10 @@ def batch_matmul(
     a, b = np.asarray(a), np.asarray(b)
     if a.dtype != np.int8 or b.dtype != np.int8:
         raise ValueError("batch_matmul operands must be int8")
-    if not (2 <= a.ndim <= 2 + BATCH_DIMS and 2 <= b.ndim <= 2 + BATCH_DIMS):
-        raise ValueError(f"batch_matmul operands must have rank 2..{2 + BATCH_DIMS}")
     _check_common((lhs_offset, rhs_offset, output_offset), act_min, act_max)
     if not -31 <= int(output_shift) <= 31:
         raise ValueError("output_shift must lie in [-31, 31]")
-    lhs = np.swapaxes(a, -1, -2) if adj_x else a
-    rhs = np.swapaxes(b, -1, -2) if adj_y else b
-    if lhs.shape[-1] != rhs.shape[-2]:
-        raise ValueError(f"inner dimensions differ: {lhs.shape} x {rhs.shape}")
-    if lhs.shape[-1] > MAX_DEPTH:
-        raise ValueError(f"accumulation depth {lhs.shape[-1]} exceeds {MAX_DEPTH}")
-    np.broadcast_shapes(lhs.shape[:-2], rhs.shape[:-2])
+    lhs, rhs = matmul_operands(a, b, adj_x, adj_y)
     acc = np.matmul(lhs.astype(np.int64) + int(lhs_offset), rhs.astype(np.int64) + int(rhs_offset))
     out = multiply_by_quantized_multiplier(acc, int(output_multiplier), int(output_shift)) + int(output_offset)
     return np.clip(out, int(act_min), int(act_max)).astype(np.int8)
