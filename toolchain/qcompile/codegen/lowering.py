@@ -30,6 +30,7 @@ from qcompile.codegen.lowering_base import (
     _check_output,
     _requant_arrays,
     _struct_call,
+    _table_call,
     c_float,
     c_int,
     c_int64,
@@ -196,13 +197,7 @@ def _softmax(lo: Lowering, layer: Layer, node: Node) -> int:
 
 
 def _lut(lo: Lowering, layer: Layer, node: Node) -> int:
-    table = np.asarray(node.attrs["table"]).reshape(-1)
-    if table.size != 256 or table.min() < -128 or table.max() > 127:
-        raise ValueError("lut table must have 256 int8 entries")
-    ident = lo.array("q", f"{node.name}_table", "int8_t", table, f"{node.name} lookup table")
-    x, y = node.inputs[0], node.outputs[0]
-    lo.call(layer, "qc_lut_s8", [ident, lo.src(x), lo.dst(y), c_int(math.prod(lo.shape(x)))], checked=True)
-    return 0
+    return _table_call(lo, layer, node, "int8_t", 256, "qc_lut_s8")
 
 
 def _concat(lo: Lowering, layer: Layer, node: Node) -> int:

@@ -260,6 +260,21 @@ def _struct_call(lo: LoweringBase, layer: Layer, node: Node, ctype: str, fields:
     return 0
 
 
+def _table_call(lo: LoweringBase, layer: Layer, node: Node, ctype: str, entries: int, fn: str) -> int:
+    """The table kernels' lowering (``qc_lut_s8``: 256 int8 entries; ``qc_lut_s16``: 513 int16
+    entries, interpolated): the node's ``table`` as a const array, then ``fn(table, input,
+    output, size)`` checked."""
+    table = np.asarray(node.attrs["table"]).reshape(-1)
+    info = np.iinfo(ctype.removesuffix("_t"))
+    if table.size != entries or table.min() < info.min or table.max() > info.max:
+        raise ValueError(f"a {ctype} lut table must have {entries} entries in [{info.min}, {info.max}]")
+    label = "lookup table" if ctype == "int8_t" else "int16 lookup table"
+    ident = lo.array("q", f"{node.name}_table", ctype, table, f"{node.name} {label}")
+    x, y = node.inputs[0], node.outputs[0]
+    lo.call(layer, fn, [ident, lo.src(x), lo.dst(y), c_int(math.prod(lo.shape(x)))], checked=True)
+    return 0
+
+
 def _check_output(fields: dict[str, Any], keys: tuple[str, ...], shape: tuple[int, ...]) -> None:
     """The struct's output geometry must be the graph's output shape."""
     got = tuple(int(fields[k]) for k in keys)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from qcompile.codegen.lowering_base import Layer, _check_output, _requant_arrays, _struct_call, c_int
+from qcompile.codegen.lowering_base import Layer, _check_output, _requant_arrays, _struct_call, _table_call, c_int
 from qcompile.codegen.lowering_base import LoweringBase as Lowering
 from qcompile.ir import Node
 from qcompile.ops import structs
@@ -142,13 +142,7 @@ def _sigmoid_tanh(lo: Lowering, layer: Layer, node: Node) -> int:
 
 def _lut(lo: Lowering, layer: Layer, node: Node) -> int:
     """The int16 table with interpolation (``qc_lut_s16``, 513 int16 entries)."""
-    table = np.asarray(node.attrs["table"]).reshape(-1)
-    if table.size != 513 or table.min() < -32768 or table.max() > 32767:
-        raise ValueError("an int16 lut table must have 513 int16 entries")
-    ident = lo.array("q", f"{node.name}_table", "int16_t", table, f"{node.name} int16 lookup table")
-    x, y = node.inputs[0], node.outputs[0]
-    lo.call(layer, "qc_lut_s16", [ident, lo.src(x), lo.dst(y), c_int(math.prod(lo.shape(x)))], checked=True)
-    return 0
+    return _table_call(lo, layer, node, "int16_t", 513, "qc_lut_s16")
 
 
 def _leaky_relu(lo: Lowering, layer: Layer, node: Node) -> int:
