@@ -32,11 +32,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qcompile.codegen.families import render_kernel_template
 from qcompile.codegen.families.dsp_s16 import requant_s16_table
-from qcompile.codegen.families.layer_math import _wrap32
+from qcompile.codegen.families.layer_math import _wrap32, emit_layer_kernel
 from qcompile.codegen.lowering_base import c_int
-from qcompile.codegen.names import comment_text
 from qcompile.ir import Graph, Node
 from qcompile.ops import structs
 
@@ -308,14 +306,9 @@ def _emit(
     """Render ``template`` as this layer's ``<cname>_l<i>_dsp`` (its parameters a ``static const``
     struct of ``fields``, so the shared inline helpers fold them) and call it with ``call``
     (prototype argument types, arguments); a nonzero status fails the layer."""
-    fn = f"{lo.cname}_l{layer.index}_dsp"
-    base = {"fn": fn, "index": layer.index, "comment": comment_text(f"{node.op} {node.name}")}
-    base["fields"] = [(k, _c_value(v)) for k, v in fields.items()]
-    lo.kernel_sources.append(render_kernel_template("dsp", template, **base, **ctx))
-    lo.functions.add("qc_logistic_s16_value")  # its file holds the sigmoid table qc_rnn.h reads
     sig, args = call
-    layer.params.append(f"int {fn}({sig});")
-    layer.statements.append(f"if ({fn}({', '.join(args)}) != QC_OK) {{\n        return {layer.index + 1};\n    }}")
+    emit_layer_kernel(lo, layer, node, template, sig, args, fields=[(k, _c_value(v)) for k, v in fields.items()], **ctx)
+    lo.functions.add("qc_logistic_s16_value")  # its file holds the sigmoid table qc_rnn.h reads
 
 
 RNN_OPS = ("lstm", "gru")

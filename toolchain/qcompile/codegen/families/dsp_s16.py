@@ -31,9 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qcompile.codegen.families import render_kernel_template
-from qcompile.codegen.families.layer_math import _int_vector, _wrap32, depthwise_geometry
-from qcompile.codegen.names import comment_text
+from qcompile.codegen.families.layer_math import _int_vector, _wrap32, depthwise_geometry, emit_layer_kernel
 from qcompile.ir import Graph, Node
 from qcompile.ops import is_s16, structs
 
@@ -206,13 +204,8 @@ def _requant_ctx(lo: Lowering, node: Node, rows: np.ndarray, pad_to: int) -> dic
 
 
 def _layer_kernel(lo: Lowering, layer: Layer, node: Node, template: str, sig: str, args: list[str], **ctx: Any) -> None:
-    """Render ``template`` as this layer's function ``<cname>_l<i>_dsp16(sig)`` into
-    ``<name>_kernels.c`` and call it with ``args`` (a nonzero status fails the layer)."""
-    fn = f"{lo.cname}_l{layer.index}_dsp16"
-    comment = comment_text(f"{node.op} {node.name} (16x8)")
-    lo.kernel_sources.append(render_kernel_template("dsp", template, fn=fn, index=layer.index, comment=comment, **ctx))
-    layer.params.append(f"int {fn}({sig});")
-    layer.statements.append(f"if ({fn}({', '.join(args)}) != QC_OK) {{\n        return {layer.index + 1};\n    }}")
+    """This layer's 16x8 function ``<cname>_l<i>_dsp16(sig)`` (:func:`emit_layer_kernel`)."""
+    emit_layer_kernel(lo, layer, node, template, sig, args, suffix="dsp16", label=" (16x8)", **ctx)
 
 
 _IO_SIG = "const int16_t *input, int16_t *output, void *scratch"

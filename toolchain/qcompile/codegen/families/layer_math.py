@@ -146,12 +146,21 @@ def acc_bound(w: np.ndarray, bias: np.ndarray | None, input_offset: int) -> int:
 
 
 def emit_layer_kernel(
-    lo: Lowering, layer: Any, node: Node, template: str, sig: str, args: list[str], suffix: str = "dsp", **ctx: object
+    lo: Lowering,
+    layer: Any,
+    node: Node,
+    template: str,
+    sig: str,
+    args: list[str],
+    suffix: str = "dsp",
+    label: str = "",
+    **ctx: object,
 ) -> None:
     """Render the dsp ``template`` as this layer's function ``<cname>_l<i>_<suffix>(sig)`` into
-    ``<name>_kernels.c`` and call it with ``args`` (a nonzero status fails the layer)."""
+    ``<name>_kernels.c`` and call it with ``args`` (a nonzero status fails the layer); ``label``
+    ends the function's comment (the 16x8 kernels' `` (16x8)``)."""
     fn = f"{lo.cname}_l{layer.index}_{suffix}"
-    comment = comment_text(f"{node.op} {node.name}")
+    comment = comment_text(f"{node.op} {node.name}{label}")
     lo.kernel_sources.append(render_kernel_template("dsp", template, fn=fn, index=layer.index, comment=comment, **ctx))
     layer.params.append(f"int {fn}({sig});")
     layer.statements.append(f"if ({fn}({', '.join(args)}) != QC_OK) {{\n        return {layer.index + 1};\n    }}")
