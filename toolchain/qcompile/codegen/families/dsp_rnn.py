@@ -73,24 +73,25 @@ def pack_pair_rows(w: np.ndarray) -> np.ndarray:
     return _wrap32(words.transpose(1, 2, 0).reshape(-1))
 
 
+def _unit_major_rows(w: np.ndarray, lanes: int) -> np.ndarray:
+    """``[G, H, K]`` -> ``[H][gate][K']``, each row zero-padded to a multiple of ``lanes`` taps."""
+    w = np.asarray(w, dtype=np.int64)
+    gates, hidden, k = w.shape
+    padded = np.zeros((gates, hidden, -(-k // lanes) * lanes), dtype=np.int64)
+    padded[:, :, :k] = w
+    return padded.transpose(1, 0, 2).reshape(-1)
+
+
 def pack_gate_rows_s8(w: np.ndarray) -> np.ndarray:
     """``[G, H, K]`` int8 -> int8 ``[H][gate][K16]``, each row zero-padded to a multiple of 16: the
     Helium form (one VMLADAVA.S8 per 16 taps of a row; the activation tail is predicated off)."""
-    w = np.asarray(w, dtype=np.int64)
-    gates, hidden, k = w.shape
-    padded = np.zeros((gates, hidden, -(-k // 16) * 16), dtype=np.int64)
-    padded[:, :, :k] = w
-    return padded.transpose(1, 0, 2).reshape(-1)
+    return _unit_major_rows(w, 16)
 
 
 def pack_rows_s16(w: np.ndarray) -> np.ndarray:
     """``[G, H, K]`` int8 -> int16 ``[H][gate][K8]``, rows zero-padded to a multiple of 8: the Helium
     form of rows against an int16 vector (one VMLADAVA.S16 per 8 taps)."""
-    w = np.asarray(w, dtype=np.int64)
-    gates, hidden, k = w.shape
-    padded = np.zeros((gates, hidden, -(-k // 8) * 8), dtype=np.int64)
-    padded[:, :, :k] = w
-    return padded.transpose(1, 0, 2).reshape(-1)
+    return _unit_major_rows(w, 8)
 
 
 def pack_lstm_weights(w: np.ndarray) -> np.ndarray:
